@@ -1,0 +1,41 @@
+# caregraph: the README's two commands are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint bench bench-quick neo4j-start neo4j-stop clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: start Neo4j, load the demo data, serve the API, print the URLs
+demo: install
+	$(BIN)/caregraph neo4j start
+	$(BIN)/caregraph demo
+
+## test: the whole test suite against a real Neo4j that the tests start themselves
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench.run --sizes 1000,10000,100000
+
+bench-quick: install
+	$(BIN)/python -m bench.run --sizes 1000
+
+neo4j-stop: install
+	$(BIN)/caregraph neo4j stop
+
+clean:
+	rm -rf $(VENV) .caregraph .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `caregraph` command line: one module per command group."""

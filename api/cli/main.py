@@ -1,0 +1,21 @@
+"""`caregraph`: the entry point that gathers the command groups."""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import demo, neo4j, serve
+
+app = typer.Typer(
+    name="caregraph",
+    help="Knowledge-graph context service for healthcare AI.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(neo4j.app, name="neo4j")
+app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,71 @@
+"""The one place a Neo4j driver is made: from settings, for the managed or an external server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import neo4j
+from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from graph.errors import Neo4jUnavailableError
+from graph.settings import Neo4jSettings, Settings
+
+
+def connection(settings: Settings) -> Neo4jSettings:
+    """Where to connect: NEO4J_URI when it is set, the managed server otherwise."""
+    if settings.neo4j.external:
+        return settings.neo4j
+    from graph.server import ManagedNeo4j  # local: external mode never touches the server code
+
+    managed = ManagedNeo4j(settings.paths.neo4j_home, settings.managed)
+    conn = managed.connection()
+    return conn.model_copy(update={"database": settings.neo4j.database})
+
+
+def open_driver(
+    conn: Neo4jSettings, *, connection_timeout: float = 10.0, acquisition_timeout: float = 30.0
+) -> Driver:
+    """A driver for the server named by ``conn``; the caller closes it."""
+    if not conn.uri:
+        raise Neo4jUnavailableError("no Neo4j URI: set NEO4J_URI or start `caregraph neo4j start`")
+    password = conn.password.get_secret_value() if conn.password else ""
+    return GraphDatabase.driver(
+        conn.uri,
+        auth=(conn.username, password),
+        user_agent="caregraph",
+        max_connection_pool_size=64,
+        connection_acquisition_timeout=acquisition_timeout,
+        connection_timeout=connection_timeout,
+    )
+
+
+@contextmanager
+def session_driver(conn: Neo4jSettings) -> Iterator[Driver]:
+    """Open a driver, check it reaches Neo4j, and close it afterwards."""
+    driver = open_driver(conn)
+    try:
+        try:
+            driver.verify_connectivity()
+        except (ServiceUnavailable, AuthError, OSError) as e:
+            raise Neo4jUnavailableError(f"Neo4j at {conn.uri} is not reachable: {e}") from e
+        yield driver
+    finally:
+        driver.close()
+
+
+def ping(driver: Driver, database: str) -> None:
+    """Ask Neo4j one trivial question, once, without the driver's retries; raise if it fails."""
+    with driver.session(database=database) as session:
+        session.run("RETURN 1").consume()
+
+
+def answers(conn: Neo4jSettings) -> bool:
+    """True when Neo4j at ``conn`` accepts a login and answers a query."""
+    try:
+        with open_driver(conn, connection_timeout=2.0, acquisition_timeout=3.0) as driver:
+            ping(driver, conn.database or "neo4j")
+        return True
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError):
+        return False

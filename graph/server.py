@@ -1,0 +1,429 @@
+"""The managed Neo4j server: Neo4j 5.26 Community from Maven Central, run as a child process.
+
+The jars are resolved by Maven (``neo4j_server/pom.xml``) into the local Maven cache; the
+server's home, configuration, data and logs live under ``$CAREGRAPH_HOME/neo4j``. We launch
+``org.neo4j.server.CommunityEntryPoint`` with the JVM flags that Neo4j's own start script
+uses, because the Maven artifacts ship no start script.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from graph.errors import (
+    JavaMissingError,
+    Neo4jServerError,
+    NotEnoughMemoryError,
+    PortInUseError,
+    StoreLockedError,
+)
+from graph.settings import ManagedNeo4jSettings, Neo4jSettings
+
+POM = Path(__file__).with_name("neo4j_server") / "pom.xml"
+ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+USERNAME = "neo4j"
+DATABASE = "neo4j"
+
+# The flags of Neo4j 5's own launcher (bin/neo4j), less the ones only it needs.
+JVM_FLAGS = (
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Djdk.tls.ephemeralDHKeySize=2048",
+    "-Djdk.tls.rejectClientInitiatedRenegotiation=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "-Dlog4j2.disable.jmx=true",
+)
+
+# Neo4j's log lines that explain a failed start, most specific first.
+_FAILURES: tuple[tuple[re.Pattern[str], type[Neo4jServerError], str], ...] = (
+    (
+        re.compile(r"Address already in use|BindException|Port .* already in use", re.I),
+        PortInUseError,
+        "port {port} is already in use ({ports}); stop what holds it or set "
+        "CAREGRAPH_NEO4J_BOLT_PORT / CAREGRAPH_NEO4J_HTTP_PORT",
+    ),
+    (
+        re.compile(r"StoreLockException|Lock file has been locked|FileLockException", re.I),
+        StoreLockedError,
+        "the store under {home} is locked by another Neo4j process; stop it first",
+    ),
+    (
+        re.compile(
+            r"OutOfMemoryError|Could not reserve enough space|Cannot allocate memory|"
+            r"Invalid maximum heap size|insufficient memory",
+            re.I,
+        ),
+        NotEnoughMemoryError,
+        "not enough memory for heap {heap} and page cache {pagecache}; lower "
+        "CAREGRAPH_NEO4J_HEAP / CAREGRAPH_NEO4J_PAGECACHE",
+    ),
+    (
+        re.compile(r"UnsupportedClassVersionError|requires Java", re.I),
+        JavaMissingError,
+        "Neo4j 5 needs Java 17 or 21; set CAREGRAPH_NEO4J_JAVA to such a java",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `caregraph neo4j status` reports."""
+
+    running: bool
+    pid: int | None
+    version: str
+    bolt_uri: str
+    browser_url: str
+    home: Path
+
+
+def pom_versions(pom: Path = POM) -> dict[str, str]:
+    """The version properties of the pom (neo4j.version, apoc.version, ...)."""
+    ns = {"m": "http://maven.apache.org/POM/4.0.0"}
+    props = ET.parse(pom).getroot().find("m:properties", ns)  # noqa: S314 - our own file
+    if props is None:
+        return {}
+    return {child.tag.split("}", 1)[1]: (child.text or "").strip() for child in props}
+
+
+class ManagedNeo4j:
+    """One Neo4j server whose files live under ``home``."""
+
+    def __init__(self, home: Path, settings: ManagedNeo4jSettings, pom: Path = POM) -> None:
+        self.home = home.resolve()
+        self.settings = settings
+        self.pom = pom
+        self.conf_dir = self.home / "conf"
+        self.data_dir = self.home / "data"
+        self.logs_dir = self.home / "logs"
+        self.plugins_dir = self.home / "plugins"
+        self.run_dir = self.home / "run"
+        self.pid_file = self.run_dir / "neo4j.pid"
+        self.password_file = self.home / "password"
+        self.console_log = self.logs_dir / "console.log"
+
+    # -- addresses -----------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return pom_versions(self.pom).get("neo4j.version", "unknown")
+
+    @property
+    def bolt_uri(self) -> str:
+        return f"bolt://{self.settings.listen_address}:{self.settings.bolt_port}"
+
+    @property
+    def browser_url(self) -> str:
+        return f"http://{self.settings.listen_address}:{self.settings.http_port}/browser/"
+
+    def connection(self) -> Neo4jSettings:
+        """Settings that reach this server with the driver."""
+        return Neo4jSettings(
+            uri=self.bolt_uri,
+            username=USERNAME,
+            password=SecretStr(self.password()),
+            database=DATABASE,
+        )
+
+    # -- fetching --------------------------------------------------------------------------
+    def classpath(self) -> list[Path]:
+        """The server's jars, resolved by Maven into its local cache (once per pom version)."""
+        cp_file = self.home / "classpath.txt"
+        stamp = self.home / "classpath.sha256"
+        digest = hashlib.sha256(self.pom.read_bytes()).hexdigest()
+        if not (cp_file.exists() and stamp.exists() and stamp.read_text() == digest):
+            self.home.mkdir(parents=True, exist_ok=True)
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise Neo4jServerError(
+                    "Maven (mvn) is not installed; caregraph fetches Neo4j with it"
+                )
+            proc = subprocess.run(
+                [
+                    mvn, "-B", "-q", "-f", str(self.pom), "dependency:build-classpath",
+                    f"-Dmdep.outputFile={cp_file}", "-Dmdep.includeScope=runtime",
+                ],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if proc.returncode != 0 or not cp_file.exists():
+                tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
+                raise Neo4jServerError("Maven could not fetch Neo4j: " + " | ".join(tail))
+            stamp.write_text(digest)
+        jars = [Path(p) for p in cp_file.read_text().strip().split(os.pathsep) if p]
+        missing = [j for j in jars if not j.exists()]
+        if missing:  # the Maven cache was cleaned since: resolve again
+            stamp.unlink()
+            return self.classpath()
+        return jars
+
+    def _java(self) -> str:
+        java = shutil.which(self.settings.java)
+        if java is None:
+            raise JavaMissingError(
+                f"Java is missing: no '{self.settings.java}' on PATH; install Java 17 "
+                "(Debian: openjdk-17-jre-headless) or set CAREGRAPH_NEO4J_JAVA"
+            )
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+        match = re.search(r'version "(\d+)', out.stderr + out.stdout)
+        if match is None or int(match.group(1)) not in (17, 21):
+            found = match.group(1) if match else "unknown"
+            raise JavaMissingError(
+                f"Neo4j 5 needs Java 17 or 21, found Java {found} at {java}; "
+                "set CAREGRAPH_NEO4J_JAVA to a Java 17"
+            )
+        return java
+
+    # -- configuration ---------------------------------------------------------------------
+    def password(self) -> str:
+        """The neo4j user's password, generated once and kept readable only by its owner."""
+        if not self.password_file.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(24))
+        return self.password_file.read_text().strip()
+
+    def _config(self) -> dict[str, str]:
+        s = self.settings
+        addr = s.listen_address
+        return {
+            "server.default_listen_address": addr,
+            "server.default_advertised_address": addr,
+            "server.bolt.listen_address": f"{addr}:{s.bolt_port}",
+            "server.bolt.advertised_address": f"{addr}:{s.bolt_port}",
+            "server.http.listen_address": f"{addr}:{s.http_port}",
+            "server.http.advertised_address": f"{addr}:{s.http_port}",
+            "server.http.enabled": "true",
+            "server.https.enabled": "false",
+            "server.directories.data": str(self.data_dir),
+            "server.directories.logs": str(self.logs_dir),
+            "server.directories.plugins": str(self.plugins_dir),
+            "server.directories.run": str(self.run_dir),
+            "server.directories.import": str(self.home / "import"),
+            "server.memory.heap.initial_size": s.heap,
+            "server.memory.heap.max_size": s.heap,
+            "server.memory.pagecache.size": s.pagecache,
+            "dbms.memory.transaction.total.max": "0",
+            "dbms.security.auth_enabled": "true",
+            "dbms.usage_report.enabled": "false",
+            "dbms.security.procedures.unrestricted": "apoc.*",
+            "db.tx_log.rotation.retention_policy": "1 days",
+            **self._browser_config(),
+        }
+
+    def _browser_config(self) -> dict[str, str]:
+        """Settings that make Neo4j Browser open with caregraph's style and guide."""
+        extra = self.home / "browser.conf"
+        if not extra.exists():
+            return {}
+        pairs = (line.split("=", 1) for line in extra.read_text().splitlines() if "=" in line)
+        return {k.strip(): v.strip() for k, v in pairs}
+
+    def configure(self) -> list[Path]:
+        """Write neo4j.conf and the plugins folder; return the classpath to start with."""
+        for d in (self.conf_dir, self.data_dir, self.logs_dir, self.plugins_dir, self.run_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        (self.home / "import").mkdir(exist_ok=True)
+        jars = self.classpath()
+        plugins = [j for j in jars if "/org/neo4j/procedure/apoc" in j.as_posix()]
+        for stale in self.plugins_dir.glob("*.jar"):
+            stale.unlink()
+        for jar in plugins:
+            # Neo4j loads procedures only from the plugins folder, and their extensions only
+            # from the classpath: the jar goes in both, as bin/neo4j does.
+            (self.plugins_dir / jar.name).symlink_to(jar)
+        conf = "\n".join(f"{k}={v}" for k, v in self._config().items()) + "\n"
+        (self.conf_dir / "neo4j.conf").write_text(conf)
+        return [j for j in jars if j not in plugins] + [self.plugins_dir / p.name for p in plugins]
+
+    def _set_initial_password(self, java: str, classpath: str) -> None:
+        if (self.data_dir / "databases" / "system").exists():
+            return  # the password was set on the first start and lives in the system database
+        env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
+        proc = subprocess.run(
+            [java, "-cp", classpath, ADMIN_TOOL, "dbms", "set-initial-password", self.password()],
+            capture_output=True, text=True, env=env, cwd=self.home, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise Neo4jServerError(
+                "could not set the initial password: " + (proc.stderr or proc.stdout)[-300:]
+            )
+
+    # -- process ---------------------------------------------------------------------------
+    def pid(self) -> int | None:
+        """The pid of this home's running server, or None."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except FileNotFoundError:
+            return None
+        if ENTRY_POINT in cmdline and str(self.home) in cmdline:
+            return pid
+        return None
+
+    def status(self) -> Status:
+        pid = self.pid()
+        return Status(
+            running=pid is not None and self._bolt_open(),
+            pid=pid,
+            version=self.version,
+            bolt_uri=self.bolt_uri,
+            browser_url=self.browser_url,
+            home=self.home,
+        )
+
+    def _bolt_open(self) -> bool:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(
+                (self.settings.listen_address, self.settings.bolt_port), timeout=1
+            ),
+        ):
+            return True
+        return False
+
+    def start(self) -> Status:
+        """Start the server unless it runs already; return once Bolt accepts a login."""
+        if self.pid() is not None:
+            self._wait_ready(self.pid())
+            return self.status()
+        java = self._java()
+        classpath = os.pathsep.join(str(p) for p in self.configure())
+        self._set_initial_password(java, classpath)
+        log_offset = self._log_size()
+        heap = self.settings.heap
+        args = [
+            java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, "-cp", classpath, ENTRY_POINT,
+            f"--home-dir={self.home}", f"--config-dir={self.conf_dir}",
+        ]  # fmt: skip
+        with self.console_log.open("ab") as out:
+            proc = subprocess.Popen(
+                args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=self.home, start_new_session=True,
+            )  # fmt: skip
+        self.pid_file.write_text(str(proc.pid))
+        try:
+            self._wait_ready(proc.pid, proc=proc, log_offset=log_offset)
+        except Neo4jServerError:
+            self._terminate(proc.pid)
+            self.pid_file.unlink(missing_ok=True)
+            raise
+        return self.status()
+
+    def _log_size(self) -> int:
+        log = self.logs_dir / "neo4j.log"
+        return log.stat().st_size if log.exists() else 0
+
+    def _wait_ready(
+        self, pid: int | None, proc: subprocess.Popen[bytes] | None = None, log_offset: int = 0
+    ) -> None:
+        from graph.driver import answers  # local: the driver is only needed once a server runs
+
+        deadline = time.monotonic() + self.settings.start_timeout
+        conn = self.connection()
+        while time.monotonic() < deadline:
+            exited = proc.poll() is not None if proc else (pid is None or not _alive(pid))
+            if exited or self._failed_in_log(log_offset):
+                raise self._failure(log_offset)
+            if self._bolt_open() and answers(conn):
+                return
+            time.sleep(0.5)
+        raise Neo4jServerError(
+            f"Neo4j did not answer on {self.bolt_uri} within {self.settings.start_timeout:.0f}s",
+            log=str(self.logs_dir / "neo4j.log"),
+        )
+
+    def _failed_in_log(self, log_offset: int) -> bool:
+        """True once Neo4j has logged that it failed to start (it may linger before exiting)."""
+        log = self.logs_dir / "neo4j.log"
+        if not log.exists() or log.stat().st_size <= log_offset:
+            return False
+        with log.open("rb") as fh:
+            fh.seek(log_offset)
+            return b"ERROR Failed to start Neo4j" in fh.read()
+
+    def _failure(self, log_offset: int) -> Neo4jServerError:
+        text = ""
+        log = self.logs_dir / "neo4j.log"
+        if log.exists():
+            with log.open("rb") as fh:
+                fh.seek(log_offset)
+                text = fh.read().decode(errors="replace")
+        if self.console_log.exists():
+            text += self.console_log.read_text(errors="replace")[-20000:]
+        s = self.settings
+        bind = re.search(r"bind to the socket /?[\w.\-]*:(\d+)", text)
+        for pattern, kind, message in _FAILURES:
+            if pattern.search(text):
+                return kind(
+                    message.format(
+                        port=bind.group(1) if bind else "of Bolt or HTTP",
+                        ports=f"Bolt {s.bolt_port}, HTTP {s.http_port}",
+                        home=self.home,
+                        heap=s.heap,
+                        pagecache=s.pagecache,
+                    ),
+                    log=str(log),
+                )
+        errors = [ln for ln in text.splitlines() if " ERROR " in ln]
+        reason = errors[-1].split(" ERROR ", 1)[1] if errors else "Neo4j exited during start"
+        return Neo4jServerError(reason, log=str(log))
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stop the server with SIGTERM and wait for it; False if it was not running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        self._terminate(pid, timeout)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _terminate(self, pid: int, timeout: float = 60.0) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):  # a clean shutdown did not finish in time
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    # Reap our own child if it has exited, so it does not linger as a zombie.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

@@ -1,0 +1,86 @@
+"""Where caregraph's Neo4j is and how to reach it: read once, at the edge, into one object."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SIZE = re.compile(r"^\d+[kmg]$", re.IGNORECASE)
+
+
+class ManagedNeo4jSettings(BaseSettings):
+    """Settings of the Neo4j server that caregraph runs itself (ignored when NEO4J_URI is set)."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREGRAPH_NEO4J_", extra="ignore")
+
+    listen_address: str = "127.0.0.1"
+    bolt_port: int = Field(default=7687, ge=1, le=65535)
+    http_port: int = Field(default=7474, ge=1, le=65535)
+    heap: str = "512m"
+    pagecache: str = "256m"
+    java: str = "java"
+    start_timeout: float = Field(default=120.0, gt=0)
+
+    @field_validator("heap", "pagecache")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if not _SIZE.match(value):
+            raise ValueError("a memory size such as 512m or 2g")
+        return value
+
+
+class Neo4jSettings(BaseSettings):
+    """How to reach Neo4j: an external server from NEO4J_URI, or the managed one."""
+
+    model_config = SettingsConfigDict(env_prefix="NEO4J_", extra="ignore")
+
+    uri: str | None = None
+    username: str = "neo4j"
+    password: SecretStr | None = None
+    database: str = "neo4j"
+
+    @property
+    def external(self) -> bool:
+        """True when NEO4J_URI names a server that caregraph must use instead of its own."""
+        return bool(self.uri)
+
+    @field_validator("uri")
+    @classmethod
+    def _scheme(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^(bolt|neo4j)(\+s|\+ssc)?://", value):
+            raise ValueError("NEO4J_URI must start with bolt://, neo4j://, bolt+s:// or neo4j+s://")
+        return value or None
+
+
+class Paths(BaseSettings):
+    """The state directory (CAREGRAPH_HOME) and what lives under it."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREGRAPH_", extra="ignore")
+
+    home: Path = Path(".caregraph")
+
+    @property
+    def neo4j_home(self) -> Path:
+        return self.home.resolve() / "neo4j"
+
+
+class Settings:
+    """Everything graph/ needs to know, read from the environment once."""
+
+    def __init__(
+        self,
+        paths: Paths | None = None,
+        neo4j: Neo4jSettings | None = None,
+        managed: ManagedNeo4jSettings | None = None,
+    ) -> None:
+        self.paths = paths or Paths()
+        self.neo4j = neo4j or Neo4jSettings()
+        self.managed = managed or ManagedNeo4jSettings()
+
+    @property
+    def mode(self) -> Literal["managed", "external"]:
+        return "external" if self.neo4j.external else "managed"

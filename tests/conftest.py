@@ -1,0 +1,89 @@
+"""Test fixtures: a real Neo4j for the whole session, and a clean graph for each test.
+
+The session starts its own managed Neo4j (Maven-fetched, on free ports, under a temporary
+state directory) unless NEO4J_URI names a server to use instead. Nothing here fakes Neo4j.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+
+from graph.driver import open_driver
+from graph.server import ManagedNeo4j
+from graph.settings import ManagedNeo4jSettings, Neo4jSettings
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def managed_settings(**overrides: object) -> ManagedNeo4jSettings:
+    """Settings for a test server on free ports, sized small."""
+    values: dict[str, object] = {
+        "bolt_port": free_port(),
+        "http_port": free_port(),
+        "heap": "512m",
+        "pagecache": "128m",
+    }
+    values.update(overrides)
+    return ManagedNeo4jSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def managed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedNeo4j | None]:
+    """The session's managed Neo4j, or None when NEO4J_URI names an external one."""
+    if Neo4jSettings().external:
+        yield None
+        return
+    server = ManagedNeo4j(tmp_path_factory.mktemp("caregraph") / "neo4j", managed_settings())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def neo4j_conn(managed_server: ManagedNeo4j | None) -> Neo4jSettings:
+    """Connection settings of the session's Neo4j."""
+    return managed_server.connection() if managed_server else Neo4jSettings()
+
+
+@pytest.fixture(scope="session")
+def driver(neo4j_conn: Neo4jSettings) -> Iterator[Driver]:
+    drv = open_driver(neo4j_conn)
+    try:
+        yield drv
+    finally:
+        drv.close()
+
+
+@pytest.fixture
+def database(neo4j_conn: Neo4jSettings) -> str:
+    return neo4j_conn.database
+
+
+@pytest.fixture
+def clean_graph(driver: Driver, database: str) -> Driver:
+    """The session's driver, on an empty graph (schema kept)."""
+    with driver.session(database=database) as session:
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
+    return driver
+
+
+@pytest.fixture
+def samples() -> Path:
+    """../shared/samples, or a skip that says it is absent."""
+    if not SAMPLES.is_dir():
+        pytest.skip(f"the shared samples are not here ({SAMPLES}); a fresh clone has none")
+    return SAMPLES

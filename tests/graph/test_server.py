@@ -1,0 +1,136 @@
+"""The managed Neo4j: start, status, env, stop, restart with data kept, a taken port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from typer.testing import CliRunner
+
+from api.cli.main import app
+from graph.driver import open_driver
+from graph.errors import PortInUseError
+from graph.server import ManagedNeo4j
+from graph.settings import ManagedNeo4jSettings, Neo4jSettings
+from tests.conftest import managed_settings
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("NEO4J_URI")), reason="NEO4J_URI is set: the managed server is not used"
+)
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Environment for `caregraph neo4j ...` on a state directory of its own."""
+    home = tmp_path_factory.mktemp("cli-home")
+    settings = managed_settings()
+    env = {
+        "CAREGRAPH_HOME": str(home),
+        "CAREGRAPH_NEO4J_BOLT_PORT": str(settings.bolt_port),
+        "CAREGRAPH_NEO4J_HTTP_PORT": str(settings.http_port),
+        "CAREGRAPH_NEO4J_HEAP": "512m",
+        "CAREGRAPH_NEO4J_PAGECACHE": "64m",
+    }
+    yield env
+    CliRunner().invoke(app, ["neo4j", "stop"], env=env)
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_start_status_env_stop_and_restart_keeps_data(cli_env: dict[str, str]) -> None:
+    code, out = run(cli_env, "neo4j", "status")
+    assert code == 3 and "not running" in out
+
+    code, out = run(cli_env, "neo4j", "start")
+    assert code == 0, out
+    bolt = f"bolt://127.0.0.1:{cli_env['CAREGRAPH_NEO4J_BOLT_PORT']}"
+    assert bolt in out
+    assert f"http://127.0.0.1:{cli_env['CAREGRAPH_NEO4J_HTTP_PORT']}/browser/" in out
+
+    code, again = run(cli_env, "neo4j", "start")  # idempotent: finds it running
+    assert code == 0 and "running (pid" in again
+
+    code, out = run(cli_env, "neo4j", "status")
+    assert code == 0 and "running (pid" in out and "5.26." in out
+
+    password_file = Path(cli_env["CAREGRAPH_HOME"]) / "neo4j" / "password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert password_file.read_text().strip() not in {"neo4j", ""}
+
+    # eval "$(caregraph neo4j env)" then a query through the official driver
+    code, exports = run(cli_env, "neo4j", "env")
+    assert code == 0 and f"export NEO4J_URI={bolt}" in exports
+    script = (
+        f'eval "$({sys.executable} -m api.cli.main neo4j env)"; '
+        f'{sys.executable} -c "import os, neo4j; '
+        "d = neo4j.GraphDatabase.driver(os.environ['NEO4J_URI'], "
+        "auth=(os.environ['NEO4J_USERNAME'], os.environ['NEO4J_PASSWORD'])); "
+        "print(d.execute_query('CREATE (n:Probe {name: \\'kept\\'}) RETURN n.name AS x', "
+        "database_=os.environ['NEO4J_DATABASE']).records[0]['x'])\""
+    )
+    done = subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, **cli_env},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.stdout.strip() == "kept", done.stderr
+
+    code, out = run(cli_env, "neo4j", "stop")
+    assert code == 0 and "stopped" in out
+    code, out = run(cli_env, "neo4j", "status")
+    assert code == 3
+
+    code, out = run(cli_env, "neo4j", "start")
+    assert code == 0, out
+    server = ManagedNeo4j(
+        Path(cli_env["CAREGRAPH_HOME"]) / "neo4j",
+        ManagedNeo4jSettings(
+            bolt_port=int(cli_env["CAREGRAPH_NEO4J_BOLT_PORT"]),
+            http_port=int(cli_env["CAREGRAPH_NEO4J_HTTP_PORT"]),
+        ),
+    )
+    with open_driver(server.connection()) as drv:
+        records, _, _ = drv.execute_query("MATCH (n:Probe) RETURN n.name AS x", database_="neo4j")
+    assert [r["x"] for r in records] == ["kept"]
+
+
+def test_default_credentials_are_refused(neo4j_conn: Neo4jSettings) -> None:
+    default = Neo4jSettings(uri=neo4j_conn.uri, password=SecretStr("neo4j"))
+    with (
+        open_driver(default) as drv,
+        pytest.raises(Exception, match=r"(?i)unauthorized|authentication"),
+    ):
+        drv.verify_connectivity()
+
+
+def test_taken_bolt_port_fails_with_the_reason(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        server = ManagedNeo4j(tmp_path / "neo4j", managed_settings(bolt_port=port))
+        with pytest.raises(PortInUseError, match=f"port {port} is already in use"):
+            server.start()
+    assert server.pid() is None
+
+
+def test_browser_is_served(managed_server: ManagedNeo4j) -> None:
+    import httpx
+
+    port = managed_server.settings.http_port
+    response = httpx.get(f"http://127.0.0.1:{port}/browser/", timeout=10)
+    assert response.status_code == 200
+    assert "<title>Neo4j Browser</title>" in response.text
