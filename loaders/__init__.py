@@ -1,0 +1,1 @@
+"""Source connectivity: a module per format, the record model, identity and the pipeline."""

@@ -1,0 +1,155 @@
+"""The one record model every layer speaks: what a source record says, in ontology terms.
+
+A loader turns each source record (a FHIR resource, an HL7 v2 message, a DICOM file, an X12
+claim, a CSV row) into a :class:`Record`: the individuals it asserts (:class:`Node`) and the
+relationships between them (:class:`Link`), with where it came from (:class:`SourceRef`).
+Or, when the record is bad, into a :class:`Rejected`; when it is of a kind caregraph does not
+model, into a :class:`Skipped`. A Record is written whole or not at all.
+
+Keys. Every node has a business key (``Node.key``) that the writer merges on. Individuals
+that can be known by several identifiers (patients, practitioners, organizations, encounters,
+...) also list them (``Node.identifiers``); the key is one of them, as a token
+``system|value``. A :class:`Ref` points at an individual by any of its tokens: the identity
+step resolves it to the key of the node that token identifies (already in the graph, earlier
+in the load, or a stub made now and filled when the record itself arrives).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from rdflib import URIRef
+
+from ontology.vocab import local_name
+
+Scalar = str | int | float | bool
+Value = Scalar | list[str] | list[int] | list[float]
+Props = dict[URIRef, Value]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a record came from. Never holds patient values: ids and positions only."""
+
+    system: str  # the source system (`caregraph load --source NAME`)
+    file: str  # the file as given on the command line
+    position: str  # "line 12", "entry 3", "message 2 (segment 7)", "row 41", "claim 2"
+    record_id: str | None = None  # resource type/id, message control id, claim id ...
+
+    @property
+    def key(self) -> str:
+        """Stable across reloads of the same input: system, file name, record id or position."""
+        name = self.file.replace("\\", "/").rsplit("/", 1)[-1]
+        return f"{self.system}|{name}|{self.record_id or self.position}"
+
+    def where(self) -> str:
+        """For messages: file, position and record id."""
+        rid = f" ({self.record_id})" if self.record_id else ""
+        return f"{self.file}, {self.position}{rid}"
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """An identifier of an individual: a system (URI, OID or source name) and a value."""
+
+    system: str
+    value: str
+    type: str | None = None  # v2-0203 code: MR, NPI, MB, VN, ACSN, PI ...
+
+    @property
+    def token(self) -> str:
+        return token(self.system, self.value)
+
+
+def token(system: str, value: str) -> str:
+    """The FHIR token form ``system|value`` used as key."""
+    return f"{system}|{value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A pointer to an individual of class ``cls`` by one of its tokens (or its key)."""
+
+    cls: URIRef
+    key: str
+
+
+@dataclass(slots=True)
+class Node:
+    """An individual as one source record asserts it."""
+
+    cls: URIRef
+    key: str
+    props: Props = field(default_factory=dict)
+    identifiers: tuple[Identifier, ...] = ()
+
+    @property
+    def ref(self) -> Ref:
+        return Ref(self.cls, self.key)
+
+
+@dataclass(slots=True)
+class Link:
+    """A relationship asserted by a record, or inferred by a rule (then with rule and evidence)."""
+
+    rel: URIRef
+    src: Ref
+    dst: Ref
+    props: Props = field(default_factory=dict)
+    rule: str | None = None
+    evidence: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Record:
+    """One source record, mapped: written whole or not at all."""
+
+    ref: SourceRef
+    format: str  # "fhir", "synthea-csv", "hl7v2", "dicom", "x12"
+    kind: str  # "Patient", "ADT^A01", "837P claim" ... for reports
+    nodes: list[Node] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+    def content_hash(self) -> str:
+        """A digest of what the record asserts, to tell an unchanged reload from an update."""
+        body = {
+            "n": [
+                [local_name(n.cls), n.key, _plain(n.props), [i.token for i in n.identifiers]]
+                for n in self.nodes
+            ],
+            "l": [
+                [local_name(x.rel), x.src.key, x.dst.key, _plain(x.props), x.rule]
+                for x in self.links
+            ],
+        }
+        return hashlib.sha256(
+            json.dumps(body, sort_keys=True, default=str).encode()
+        ).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A bad record: where and why, never what it held."""
+
+    ref: SourceRef
+    format: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record of a kind caregraph does not model (counted, not an error)."""
+
+    ref: SourceRef
+    format: str
+    kind: str
+
+
+Item = Record | Rejected | Skipped
+
+
+def _plain(props: Props) -> dict[str, Value]:
+    return {local_name(k): v for k, v in sorted(props.items())}

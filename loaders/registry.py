@@ -1,0 +1,65 @@
+"""Which loader reads a file: picked by what the file holds, not only by its name."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from loaders.records import Item
+
+# One module per format; each defines LOADER. Order matters only for ties in detection.
+FORMAT_MODULES = (
+    "loaders.dicom",
+    "loaders.fhir",
+    "loaders.hl7v2",
+    "loaders.x12",
+    "loaders.synthea",
+)
+HEAD_BYTES = 65536
+
+
+class Loader(Protocol):
+    """What every format module provides."""
+
+    format: ClassVar[str]
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        """True when ``head`` (the first bytes of ``path``) is this format."""
+        ...
+
+    def read(self, path: Path, source: str) -> Iterator[Item]:
+        """Stream the file's records, each mapped, rejected or skipped."""
+        ...
+
+
+def loaders() -> list[Loader]:
+    """Every available loader, in detection order."""
+    found: list[Loader] = []
+    for name in FORMAT_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # that format is not built (yet)
+                continue
+            raise
+        found.append(module.LOADER)
+    return found
+
+
+def detect(path: Path) -> Loader | None:
+    """The loader for ``path``, or None when no format recognises it."""
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    for loader in loaders():
+        if loader.detect(path, head):
+            return loader
+    return None
+
+
+def by_format(name: str) -> Loader:
+    for loader in loaders():
+        if loader.format == name:
+            return loader
+    raise KeyError(name)

@@ -1,0 +1,203 @@
+"""The caregraph vocabulary as Python names, so that a misspelt term fails loudly.
+
+Every term here is declared in ``ontology/caregraph.ttl`` (a test checks both ways). Classes
+are CamelCase, object properties (graph relationship types) are lowerCamelCase with a
+``cg:graphName`` annotation giving the relationship type (``hasEncounter`` -> HAS_ENCOUNTER),
+datatype properties are lowerCamelCase and become node or relationship properties of the
+same name.
+"""
+
+from __future__ import annotations
+
+from rdflib import URIRef
+from rdflib.namespace import DefinedNamespace, Namespace
+
+NS = "https://w3id.org/caregraph/ontology#"
+
+
+class CG(DefinedNamespace):
+    """Terms of the caregraph ontology."""
+
+    _NS = Namespace(NS)
+    _fail = True
+
+    # -- upper classes ---------------------------------------------------------------------
+    Entity: URIRef
+    Agent: URIRef
+    Person: URIRef
+    Event: URIRef
+    ClinicalEvent: URIRef
+    SchedulingEvent: URIRef
+    FinancialEvent: URIRef
+    # -- directory -------------------------------------------------------------------------
+    Patient: URIRef
+    Practitioner: URIRef
+    PractitionerRole: URIRef
+    Organization: URIRef
+    Payer: URIRef
+    Location: URIRef
+    # -- clinical --------------------------------------------------------------------------
+    Encounter: URIRef
+    ServiceRequest: URIRef  # an order (HL7 ORM/ORU OBR, FHIR ServiceRequest): accession numbers
+    # -- imaging ---------------------------------------------------------------------------
+    ImagingStudy: URIRef
+    ImagingSeries: URIRef
+    # -- scheduling ------------------------------------------------------------------------
+    Appointment: URIRef
+    Slot: URIRef
+    Schedule: URIRef
+    # -- financial -------------------------------------------------------------------------
+    Claim: URIRef
+    ClaimItem: URIRef
+    Remittance: URIRef
+    Coverage: URIRef
+    # -- identity and provenance -----------------------------------------------------------
+    Identifier: URIRef
+    SourceRecord: URIRef
+    LoadRun: URIRef
+
+    # -- object properties (relationship types) --------------------------------------------
+    identifies: URIRef  # Identifier -> any identified individual   IDENTIFIES
+    asserted: URIRef  # SourceRecord -> what the record said         ASSERTED
+    loadedIn: URIRef  # SourceRecord -> LoadRun                     LOADED_IN
+    hasEncounter: URIRef  # Patient -> Encounter                    HAS_ENCOUNTER
+    hasAppointment: URIRef  # Patient -> Appointment                HAS_APPOINTMENT
+    hasImagingStudy: URIRef  # Patient -> ImagingStudy              HAS_IMAGING_STUDY
+    hasClaim: URIRef  # Patient -> Claim                            HAS_CLAIM
+    hasCoverage: URIRef  # Patient -> Coverage                      HAS_COVERAGE
+    hasServiceRequest: URIRef  # Patient -> ServiceRequest          HAS_SERVICE_REQUEST
+    hasParticipant: URIRef  # Encounter|Appointment -> Practitioner HAS_PARTICIPANT {role}
+    serviceProvider: URIRef  # Encounter -> Organization            SERVICE_PROVIDER
+    atLocation: URIRef  # Encounter|Appointment -> Location          AT_LOCATION
+    forEncounter: URIRef  # Claim|ImagingStudy|Appointment|ServiceRequest -> Encounter
+    basedOn: URIRef  # ImagingStudy -> ServiceRequest                BASED_ON
+    hasSeries: URIRef  # ImagingStudy -> ImagingSeries               HAS_SERIES
+    referredBy: URIRef  # ImagingStudy|ServiceRequest -> Practitioner REFERRED_BY
+    performedAt: URIRef  # ImagingStudy -> Organization (institution) PERFORMED_AT
+    hasItem: URIRef  # Claim -> ClaimItem                            HAS_ITEM
+    hasProvider: URIRef  # Claim|ClaimItem -> Practitioner|Organization HAS_PROVIDER {role}
+    hasPayer: URIRef  # Claim|Coverage -> Payer                      HAS_PAYER
+    coveredBy: URIRef  # Claim -> Coverage                           COVERED_BY
+    remits: URIRef  # Remittance -> Claim                            REMITS
+    paidBy: URIRef  # Remittance -> Payer                            PAID_BY
+    roleOf: URIRef  # PractitionerRole -> Practitioner               ROLE_OF
+    roleAt: URIRef  # PractitionerRole -> Organization               ROLE_AT
+    partOf: URIRef  # Organization|Location -> Organization          PART_OF
+    managedBy: URIRef  # Location -> Organization                    MANAGED_BY
+    inSchedule: URIRef  # Slot -> Schedule                           IN_SCHEDULE
+    scheduleFor: URIRef  # Schedule -> Practitioner|Location         SCHEDULE_FOR
+    bookedIn: URIRef  # Appointment -> Slot                          BOOKED_IN
+    subClassOf: URIRef  # Class -> Class (the ontology in the graph)   SUBCLASS_OF
+
+    # -- datatype properties ---------------------------------------------------------------
+    # every node
+    key: URIRef  # the business key the writer merges on
+    display: URIRef  # a readable caption
+    stub: URIRef  # true while only referenced, not yet loaded
+    # identifiers
+    system: URIRef
+    value: URIRef
+    identifierType: URIRef  # MR, NPI, MB, VN, ACSN ... (v2-0203 codes)
+    # people and organisations
+    familyName: URIRef
+    givenNames: URIRef  # list of given names
+    nameText: URIRef
+    birthDate: URIRef
+    gender: URIRef  # FHIR administrative gender: male | female | other | unknown
+    deceased: URIRef
+    npi: URIRef
+    name: URIRef
+    orgType: URIRef
+    specialty: URIRef
+    addressLine: URIRef
+    city: URIRef
+    state: URIRef
+    postalCode: URIRef
+    country: URIRef
+    phone: URIRef
+    matchKey: URIRef  # normalised family|given|birthDate|gender, for demographics-exact
+    # events
+    status: URIRef
+    start: URIRef
+    end: URIRef
+    encounterClass: URIRef
+    encounterType: URIRef
+    reasonCode: URIRef
+    visitNumber: URIRef
+    role: URIRef  # on HAS_PARTICIPANT / HAS_PROVIDER: attending, referring, billing, rendering ...
+    serviceType: URIRef
+    description: URIRef
+    minutesDuration: URIRef
+    cancelReason: URIRef
+    # imaging and orders
+    studyInstanceUid: URIRef
+    seriesInstanceUid: URIRef
+    accessionNumber: URIRef
+    accessionIssuer: URIRef
+    modality: URIRef  # list of DICOM modality codes (CID 29)
+    bodySite: URIRef
+    numberOfSeries: URIRef
+    numberOfInstances: URIRef
+    seriesNumber: URIRef
+    placerOrderNumber: URIRef
+    fillerOrderNumber: URIRef
+    procedureCode: URIRef
+    # financial
+    controlNumber: URIRef  # claim control number (X12 CLM01, FHIR Claim.identifier)
+    submitter: URIRef  # who assigned the control number (billing NPI or source)
+    claimType: URIRef
+    use: URIRef
+    totalCharge: URIRef
+    currency: URIRef
+    serviceStart: URIRef
+    serviceEnd: URIRef
+    diagnosisCodes: URIRef
+    sequence: URIRef
+    quantity: URIRef
+    chargeAmount: URIRef
+    paymentAmount: URIRef
+    patientResponsibility: URIRef
+    adjustments: URIRef  # list of "group-reason:amount", e.g. "CO-45:12.00"
+    payerControlNumber: URIRef
+    paymentDate: URIRef
+    claimStatusCode: URIRef
+    memberId: URIRef
+    subscriberId: URIRef
+    planName: URIRef
+    relationship: URIRef
+    payerId: URIRef
+    # provenance
+    sourceSystem: URIRef
+    file: URIRef
+    position: URIRef
+    recordId: URIRef
+    format: URIRef
+    kind: URIRef
+    contentHash: URIRef
+    runId: URIRef
+    startedAt: URIRef
+    endedAt: URIRef
+    caregraphVersion: URIRef
+    ontologyVersion: URIRef
+    counts: URIRef
+    rule: URIRef  # on IDENTIFIES and inferred links: the rule that made it
+    evidence: URIRef  # on IDENTIFIES and inferred links: what matched, as JSON
+    sources: URIRef  # on relationships: keys of the SourceRecords that asserted it
+
+
+def local_name(term: URIRef) -> str:
+    """The term's name in the graph: the part after the namespace."""
+    text = str(term)
+    if not text.startswith(NS):
+        raise ValueError(f"{term} is not a caregraph term")
+    return text[len(NS) :]
+
+
+def graph_name(term: URIRef) -> str:
+    """An object property's relationship type: hasEncounter -> HAS_ENCOUNTER."""
+    out: list[str] = []
+    for ch in local_name(term):
+        if ch.isupper() and out:
+            out.append("_")
+        out.append(ch.upper())
+    return "".join(out)
