@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import demo, neo4j, serve
+from api.cli import demo, load, neo4j, serve
 
 app = typer.Typer(
     name="caregraph",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(neo4j.app, name="neo4j")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
+app.command("load")(load.load)
 
 
 if __name__ == "__main__":

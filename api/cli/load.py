@@ -1,0 +1,137 @@
+"""`caregraph load PATH...`: files and folders into the graph, with a report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from neo4j import Driver
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from graph.driver import connection, session_driver
+from graph.errors import GraphError
+from graph.settings import Settings
+from loaders.identity import IdentityConfig
+from loaders.pipeline import Progress as Progress_
+from loaders.pipeline import default_source
+from loaders.pipeline import load as run_load
+from loaders.report import LoadReport
+
+
+def load(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders (read recursively).")],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source", help="Name of the source system (default: the first path's name)."
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write the report as JSON here.")
+    ] = None,
+    identity: Annotated[
+        Path | None,
+        typer.Option("--identity", help="Identity rules (TOML: [aliases], [namespaces], [rules])."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=20000)] = 500,
+) -> None:
+    """Load files as one source system. Exit 0: all loaded; 1: some rejected; 2: fatal."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        typer.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    settings = Settings()
+    config = IdentityConfig.from_file(identity) if identity else _default_identity(settings)
+    name = source or default_source(paths)
+    rejects = settings.paths.home / "rejects"
+    console = Console(stderr=True)
+    try:
+        with session_driver(connection(settings)) as driver:
+            if sys.stderr.isatty():
+                with Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    TextColumn("{task.completed} records"),
+                    TimeElapsedColumn(),
+                    console=console,
+                    transient=True,
+                ) as bar:
+                    task = bar.add_task("loading", total=None)
+
+                    def progress(path: str, count: int) -> None:
+                        bar.update(task, description=Path(path).name, completed=count)
+
+                    result = _run(
+                        paths, driver, settings, name, config, batch_size, rejects, progress
+                    )
+            else:
+                result = _run(paths, driver, settings, name, config, batch_size, rejects, None)
+    except GraphError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    _print(result, console)
+    if report:
+        result.write_json(report)
+    raise typer.Exit(result.exit_code)
+
+
+def _default_identity(settings: Settings) -> IdentityConfig:
+    path = settings.paths.home / "identity.toml"
+    return IdentityConfig.from_file(path) if path.exists() else IdentityConfig()
+
+
+def _run(
+    paths: list[Path],
+    driver: Driver,
+    settings: Settings,
+    name: str,
+    config: IdentityConfig,
+    batch_size: int,
+    rejects: Path,
+    progress: Progress_ | None,
+) -> LoadReport:
+    database = connection(settings).database
+    result = run_load(
+        paths,
+        driver=driver,
+        database=database,
+        source=name,
+        identity=config,
+        batch_size=batch_size,
+        rejects_path=rejects / f"{name}.jsonl",
+        on_progress=progress,
+    )
+    return result
+
+
+def _print(result: LoadReport, console: Console) -> None:
+    table = Table(title=f"load {result.run_id} (source {result.source})")
+    for col in ("file", "format", "read", "written", "unchanged", "skipped", "rejected"):
+        table.add_column(col, justify="left" if col in ("file", "format") else "right")
+    for f in result.files:
+        table.add_row(
+            f.path,
+            f.format,
+            *(str(getattr(f, c)) for c in ("read", "written", "unchanged", "skipped", "rejected")),
+        )
+    console.print(table)
+    console.print(
+        f"nodes created {result.nodes_created}, updated {result.nodes_updated}; "
+        f"relationships created {result.relationships_created}, "
+        f"updated {result.relationships_updated}; {result.seconds:.1f} s "
+        f"({result.records_per_second():.0f} records/s)"
+    )
+    for rej in result.rejects[:20]:
+        console.print(f"rejected: {rej.ref.where()}: {rej.reason}")
+    if len(result.rejects) > 20:
+        console.print(f"... and {len(result.rejects) - 20} more")
+    if result.rejects_file:
+        console.print(f"rejects listed in {result.rejects_file}")
+    for c in result.conflicts:
+        console.print(f"identity conflict: {c}")
+    if result.fatal:
+        console.print(f"error: {result.fatal}")

@@ -1,0 +1,303 @@
+"""The graph writer: batched ``UNWIND $rows ... MERGE`` on business keys, idempotent.
+
+The pipeline hands over a :class:`WriteBatch` of rows already shaped for Neo4j (labels and
+relationship types from the ontology, values converted to Neo4j types, keys resolved by the
+identity step). One batch is one transaction: a batch is in the graph whole or not at all.
+
+Every domain node carries the ontology's root label ``Entity`` with a unique ``key``, so one
+index finds any node whatever its class, and a payer first seen as an organization is the
+same node when a claim later names it as a payer.
+
+Labels and relationship types are the only names put into Cypher text; they come from the
+ontology, which refuses any that is not a plain identifier (see ``_name``), and are
+backquoted all the same. Every value is a parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from neo4j import Driver, ManagedTransaction
+
+ROOT_LABEL = "Entity"
+T = TypeVar("T")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+def _name(name: str) -> str:
+    """A label or relationship type, checked and quoted for Cypher text."""
+    if not _NAME.match(name):
+        raise ValueError(f"not a valid label or relationship type: {name!r}")
+    return f"`{name}`"
+
+
+@dataclass(slots=True)
+class NodeRow:
+    key: str
+    labels: tuple[str, ...]  # most specific first; ROOT_LABEL is added by the writer
+    props: dict[str, Any]
+    source: str  # the SourceRecord key that asserts it
+
+
+@dataclass(slots=True)
+class StubRow:
+    """A node referenced but not (yet) loaded: made so the link can exist; filled later."""
+
+    key: str
+    labels: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class IdentifierRow:
+    token: str
+    system: str
+    value: str
+    type: str | None
+    node: str  # key of the node it identifies
+    rule: str  # the rule that tied it to the node
+    evidence: str | None  # JSON
+    source: str | None
+
+
+@dataclass(slots=True)
+class LinkRow:
+    type: str
+    src: str
+    dst: str
+    props: dict[str, Any]
+    source: str
+    rule: str | None = None
+    evidence: str | None = None
+
+
+@dataclass(slots=True)
+class SourceRow:
+    key: str
+    props: dict[str, Any]
+    asserts: list[str]  # keys of the nodes the record asserts
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    run_id: str
+    sources: list[SourceRow] = field(default_factory=list)
+    nodes: list[NodeRow] = field(default_factory=list)
+    stubs: list[StubRow] = field(default_factory=list)
+    identifiers: list[IdentifierRow] = field(default_factory=list)
+    links: list[LinkRow] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WriteStats:
+    nodes_created: int = 0
+    relationships_created: int = 0
+    properties_set: int = 0
+    links_created: int = 0  # of those relationships, the domain links (not provenance)
+
+    def add(self, other: WriteStats) -> None:
+        self.nodes_created += other.nodes_created
+        self.relationships_created += other.relationships_created
+        self.properties_set += other.properties_set
+        self.links_created += other.links_created
+
+
+# -- schema the writer relies on -----------------------------------------------------------
+WRITE_SCHEMA = (
+    "CREATE CONSTRAINT cg_Entity_key_unique IF NOT EXISTS FOR (n:Entity) REQUIRE n.key IS UNIQUE",
+    "CREATE CONSTRAINT cg_Identifier_key_unique IF NOT EXISTS "
+    "FOR (n:Identifier) REQUIRE n.key IS UNIQUE",
+    "CREATE CONSTRAINT cg_SourceRecord_key_unique IF NOT EXISTS "
+    "FOR (n:SourceRecord) REQUIRE n.key IS UNIQUE",
+    "CREATE CONSTRAINT cg_LoadRun_runId_unique IF NOT EXISTS "
+    "FOR (n:LoadRun) REQUIRE n.runId IS UNIQUE",
+    "CREATE INDEX cg_Patient_matchKey IF NOT EXISTS FOR (n:Patient) ON (n.matchKey)",
+)
+
+
+def ensure_write_schema(driver: Driver, database: str) -> None:
+    """Create the constraints the writer merges on (a no-op when they exist)."""
+    for statement in WRITE_SCHEMA:
+        driver.execute_query(statement, database_=database)
+    driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+
+
+# -- reads the identity step needs -----------------------------------------------------------
+def lookup_tokens(tx: ManagedTransaction, tokens: Sequence[str]) -> dict[str, tuple[str, Any]]:
+    """token -> (key, birthDate) of the node a token identifies or is the key of."""
+    result = tx.run(
+        "UNWIND $tokens AS t "
+        "OPTIONAL MATCH (:Identifier {key: t})-[:IDENTIFIES]->(a:Entity) "
+        "OPTIONAL MATCH (b:Entity {key: t}) "
+        "WITH t, coalesce(a, b) AS n WHERE n IS NOT NULL "
+        "RETURN t, n.key AS key, n.birthDate AS birthDate",
+        tokens=list(tokens),
+    )
+    return {r["t"]: (r["key"], r["birthDate"]) for r in result}
+
+
+def lookup_match_keys(tx: ManagedTransaction, match_keys: Sequence[str]) -> dict[str, list[str]]:
+    """matchKey -> keys of the loaded (not stub) patients with those demographics."""
+    result = tx.run(
+        "UNWIND $mks AS mk "
+        "MATCH (p:Patient {matchKey: mk}) WHERE p.stub IS NULL "
+        "RETURN mk, collect(p.key) AS keys",
+        mks=list(match_keys),
+    )
+    return {r["mk"]: list(r["keys"]) for r in result}
+
+
+def lookup_hashes(tx: ManagedTransaction, keys: Sequence[str]) -> dict[str, str]:
+    """SourceRecord key -> content hash, for the records already written."""
+    result = tx.run(
+        "UNWIND $keys AS k MATCH (s:SourceRecord {key: k}) RETURN k, s.contentHash AS h",
+        keys=list(keys),
+    )
+    return {r["k"]: r["h"] for r in result}
+
+
+def existing_keys(tx: ManagedTransaction, keys: Sequence[str]) -> set[str]:
+    """Which of these node keys are already in the graph (loaded, not stubs)."""
+    result = tx.run(
+        "UNWIND $keys AS k MATCH (n:Entity {key: k}) WHERE n.stub IS NULL RETURN k",
+        keys=list(keys),
+    )
+    return {r["k"] for r in result}
+
+
+# -- the write -------------------------------------------------------------------------------
+def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
+    """Write one batch in the caller's transaction; return Neo4j's counters."""
+    stats = WriteStats()
+    if batch.stubs:
+        for labels, stub_rows in _group(batch.stubs, lambda s: s.labels):
+            stats.add(
+                _run(
+                    tx,
+                    f"UNWIND $rows AS r MERGE (n:{ROOT_LABEL} {{key: r.key}}) "
+                    f"ON CREATE SET n.stub = true, n:{_labels(labels)}",
+                    rows=[{"key": s.key} for s in stub_rows],
+                )
+            )
+    for labels, node_rows in _group(batch.nodes, lambda n: n.labels):
+        stats.add(
+            _run(
+                tx,
+                f"UNWIND $rows AS r MERGE (n:{ROOT_LABEL} {{key: r.key}}) "
+                f"SET n += r.props, n:{_labels(labels)} REMOVE n.stub",
+                rows=[{"key": n.key, "props": n.props} for n in node_rows],
+            )
+        )
+    if batch.identifiers:
+        stats.add(
+            _run(
+                tx,
+                "UNWIND $rows AS r "
+                "MERGE (i:Identifier {key: r.token}) "
+                "ON CREATE SET i.system = r.system, i.value = r.value, i.identifierType = r.type "
+                "WITH i, r MATCH (n:Entity {key: r.node}) "
+                "MERGE (i)-[x:IDENTIFIES]->(n) "
+                "ON CREATE SET x.rule = r.rule, x.evidence = r.evidence, x.sources = [] "
+                "WITH x, r WHERE r.source IS NOT NULL AND NOT r.source IN x.sources "
+                "SET x.sources = x.sources + r.source",
+                rows=[
+                    {
+                        "token": i.token,
+                        "system": i.system,
+                        "value": i.value,
+                        "type": i.type,
+                        "node": i.node,
+                        "rule": i.rule,
+                        "evidence": i.evidence,
+                        "source": i.source,
+                    }
+                    for i in batch.identifiers
+                ],
+            )
+        )
+    for rel_type, link_rows in _group(batch.links, lambda x: x.type):
+        plain = [r for r in link_rows if "role" not in r.props]
+        roled = [r for r in link_rows if "role" in r.props]
+        # A role tells apart two links between the same pair (attending and referring).
+        for subset, pattern in ((plain, ""), (roled, " {role: r.props.role}")):
+            if not subset:
+                continue
+            link_stats = _run(
+                tx,
+                "UNWIND $rows AS r "
+                f"MATCH (a:{ROOT_LABEL} {{key: r.src}}) MATCH (b:{ROOT_LABEL} {{key: r.dst}}) "
+                f"MERGE (a)-[x:{_name(rel_type)}{pattern}]->(b) "
+                "SET x += r.props, x.rule = coalesce(r.rule, x.rule), "
+                "x.evidence = coalesce(r.evidence, x.evidence) "
+                "SET x.sources = CASE WHEN r.source IN coalesce(x.sources, []) "
+                "THEN x.sources ELSE coalesce(x.sources, []) + r.source END",
+                rows=[
+                    {
+                        "src": r.src,
+                        "dst": r.dst,
+                        "props": r.props,
+                        "source": r.source,
+                        "rule": r.rule,
+                        "evidence": r.evidence,
+                    }
+                    for r in subset
+                ],
+            )
+            link_stats.links_created = link_stats.relationships_created
+            stats.add(link_stats)
+    if batch.sources:
+        stats.add(
+            _run(
+                tx,
+                "MATCH (run:LoadRun {runId: $run}) "
+                "UNWIND $rows AS r "
+                "MERGE (s:SourceRecord {key: r.key}) SET s += r.props "
+                "MERGE (s)-[:LOADED_IN]->(run) "
+                "WITH s, r UNWIND r.asserts AS k "
+                f"MATCH (n:{ROOT_LABEL} {{key: k}}) MERGE (s)-[:ASSERTED]->(n)",
+                run=batch.run_id,
+                rows=[
+                    {"key": s.key, "props": s.props, "asserts": s.asserts} for s in batch.sources
+                ],
+            )
+        )
+    return stats
+
+
+def _labels(labels: Iterable[str]) -> str:
+    return ":".join(_name(label) for label in labels)
+
+
+def _group(rows: Iterable[T], by: Any) -> list[tuple[Any, list[T]]]:
+    groups: dict[Any, list[T]] = defaultdict(list)
+    for row in rows:
+        groups[by(row)].append(row)
+    return list(groups.items())
+
+
+def _run(tx: ManagedTransaction, query: str, **params: Any) -> WriteStats:
+    summary = tx.run(query, **params).consume()
+    c = summary.counters
+    return WriteStats(c.nodes_created, c.relationships_created, c.properties_set)
+
+
+# -- load runs -------------------------------------------------------------------------------
+def start_run(driver: Driver, database: str, run_id: str, props: dict[str, Any]) -> None:
+    driver.execute_query(
+        "MERGE (r:LoadRun {runId: $run}) SET r += $props",
+        run=run_id,
+        props=props,
+        database_=database,
+    )
+
+
+def finish_run(driver: Driver, database: str, run_id: str, props: dict[str, Any]) -> None:
+    driver.execute_query(
+        "MATCH (r:LoadRun {runId: $run}) SET r += $props",
+        run=run_id,
+        props=props,
+        database_=database,
+    )

@@ -1,0 +1,293 @@
+"""The load pipeline: detect -> parse -> map -> validate -> link -> write -> report.
+
+Files stream through their format's loader one record at a time; records are validated
+against the ontology's shapes, gathered into batches, resolved by the identity step and
+written in one transaction per batch. A record the writer refuses is retried alone so that
+only it is rejected. If Neo4j goes away the load stops with a clear error; running it again
+completes it, and nothing is duplicated because every write merges on business keys.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+
+from neo4j import Driver, ManagedTransaction
+from neo4j.exceptions import (
+    ClientError,
+    DatabaseError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
+
+from graph import writer as gw
+from graph.errors import WriteError
+from loaders import registry
+from loaders.identity import IdentityConfig, Resolver
+from loaders.records import Item, Record, Rejected, Skipped, SourceRef
+from loaders.report import FileReport, LoadReport
+from loaders.shape import OntologyView, ShapeError, ShapeSettings, convert, shape
+
+Progress = Callable[[str, int], None]
+
+
+class Validator:
+    """Checks a record before it is written: shapes, then every value's datatype."""
+
+    def __init__(self, onto: OntologyView, cfg: ShapeSettings) -> None:
+        from ontology.validate import RecordValidator  # the shapes live with the ontology
+
+        self.onto = onto
+        self.cfg = cfg
+        self.shapes = RecordValidator(onto)  # type: ignore[arg-type]
+
+    def problems(self, rec: Record) -> list[str]:
+        found = list(self.shapes.problems(rec))
+        if found:
+            return found
+        try:
+            for node in rec.nodes:
+                for prop, value in node.props.items():
+                    convert(self.onto, prop, value, self.cfg)
+            for link in rec.links:
+                for prop, value in link.props.items():
+                    convert(self.onto, prop, value, self.cfg)
+        except ShapeError as e:
+            return [str(e)]
+        return []
+
+
+@dataclass
+class Pipeline:
+    """One load of one or more paths as one source system."""
+
+    driver: Driver
+    database: str
+    onto: OntologyView
+    source: str
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    batch_size: int = 500
+    shape_settings: ShapeSettings = field(default_factory=ShapeSettings)
+    on_progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        self.report = LoadReport(run_id=self.run_id, source=self.source)
+        self.resolver = Resolver(self.identity)
+        self.validator = Validator(self.onto, self.shape_settings)
+        self._pending: list[tuple[Record, FileReport]] = []
+
+    # -- driving -----------------------------------------------------------------------------
+    def run(self, paths: Sequence[Path], rejects_path: Path | None = None) -> LoadReport:
+        started = time.perf_counter()
+        gw.ensure_write_schema(self.driver, self.database)
+        gw.start_run(
+            self.driver,
+            self.database,
+            self.run_id,
+            {
+                "startedAt": datetime.now(UTC),
+                "sourceSystem": self.source,
+                "caregraphVersion": dist_version("caregraph"),
+                "ontologyVersion": self.onto.version,
+                "display": f"load {self.run_id}",
+            },
+        )
+        try:
+            for path in expand(paths):
+                self._load_file(path)
+            self._flush()
+        except WriteError as e:
+            self.report.fatal = str(e)
+        self.report.seconds = time.perf_counter() - started
+        if rejects_path is not None and self.report.rejects:
+            rejects_path.parent.mkdir(parents=True, exist_ok=True)
+            with rejects_path.open("w") as fh:
+                for item in self.report.as_json()["rejects"]:
+                    fh.write(json.dumps(item) + "\n")
+            self.report.rejects_file = str(rejects_path)
+        if not self.report.fatal:
+            totals = self.report.as_json()["totals"]
+            gw.finish_run(
+                self.driver,
+                self.database,
+                self.run_id,
+                {"endedAt": datetime.now(UTC), "counts": json.dumps(totals), **totals},
+            )
+        return self.report
+
+    def _load_file(self, path: Path) -> None:
+        loader = registry.detect(path)
+        if loader is None:
+            fr = FileReport(str(path), "unknown")
+            self.report.files.append(fr)
+            self._reject(
+                fr,
+                Rejected(
+                    SourceRef(self.source, str(path), "file"),
+                    "unknown",
+                    "not a format caregraph reads (FHIR JSON/NDJSON, Synthea CSV, HL7 v2, "
+                    "DICOM, X12 005010); check the file or its encoding",
+                ),
+            )
+            return
+        fr = FileReport(str(path), loader.format)
+        self.report.files.append(fr)
+        items = loader.read(path, self.source)
+        for item in _guarded(items, path, loader.format, self.source):
+            fr.read += 1
+            if isinstance(item, Skipped):
+                fr.skipped += 1
+            elif isinstance(item, Rejected):
+                self._reject(fr, item)
+            else:
+                problems = self.validator.problems(item)
+                if problems:
+                    self._reject(fr, Rejected(item.ref, item.format, "; ".join(problems)))
+                    continue
+                self._pending.append((item, fr))
+                if len(self._pending) >= self.batch_size:
+                    self._flush()
+            if self.on_progress and fr.read % 100 == 0:
+                self.on_progress(str(path), fr.read)
+        if self.on_progress:
+            self.on_progress(str(path), fr.read)
+
+    def _reject(self, fr: FileReport, item: Rejected) -> None:
+        fr.rejected += 1
+        self.report.rejects.append(item)
+
+    # -- writing -----------------------------------------------------------------------------
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        try:
+            self._write([rec for rec, _ in pending], [fr for _, fr in pending])
+        except ClientError as e:
+            if len(pending) == 1:
+                rec, fr = pending[0]
+                self._reject(
+                    fr,
+                    Rejected(rec.ref, rec.format, f"Neo4j refused the record ({e.code})"),
+                )
+                return
+            # find the record Neo4j refuses: write the batch again one record at a time
+            for one in pending:
+                self._pending = [one]
+                self._flush()
+
+    def _write(self, records: list[Record], files: list[FileReport]) -> None:
+        def work(tx: ManagedTransaction) -> dict[str, Any]:
+            hashes = gw.lookup_hashes(tx, [r.ref.key for r in records])
+            changed = [
+                (r, f) for r, f in zip(records, files, strict=True)
+                if hashes.get(r.ref.key) != r.content_hash()
+            ]  # fmt: skip
+            fresh = [r for r, _ in changed]
+            if not fresh:
+                return {"changed": changed, "stats": gw.WriteStats(), "res": None, "batch": None}
+            resolution = self.resolver.resolve(tx, fresh)
+            batch = shape(
+                fresh, resolution, self.onto, self.identity, self.run_id, self.shape_settings
+            )
+            stats = gw.write_batch(tx, batch)
+            return {"changed": changed, "stats": stats, "res": resolution, "batch": batch}
+
+        try:
+            with self.driver.session(database=self.database) as session:
+                out = session.execute_write(work)
+        except (ServiceUnavailable, SessionExpired, TransientError, DatabaseError) as e:
+            raise WriteError(
+                f"Neo4j failed during the load ({type(e).__name__}); nothing of the current "
+                f"batch was written: run the same load again to complete it"
+            ) from e
+        changed_ids = {id(r) for r, _ in out["changed"]}
+        for rec, fr in zip(records, files, strict=True):
+            fr.written += 1
+            if id(rec) not in changed_ids:
+                fr.unchanged += 1
+        stats: gw.WriteStats = out["stats"]
+        rep = self.report
+        rep.nodes_created += stats.nodes_created
+        rep.relationships_created += stats.relationships_created
+        batch: gw.WriteBatch | None = out["batch"]
+        if batch is not None:
+            res = out["res"]
+            distinct = {n.key for n in batch.nodes}
+            rep.nodes_updated += len(distinct & res.existing)
+            links = {(x.type, x.src, x.dst, x.props.get("role")) for x in batch.links}
+            rep.relationships_updated += max(0, len(links) - stats.links_created)
+            for m in res.merges:
+                rep.merges[m.rule] = rep.merges.get(m.rule, 0) + 1
+            rep.conflicts.extend(c.message() for c in res.conflicts)
+
+
+def _guarded(items: Iterator[Item], path: Path, fmt: str, source: str) -> Iterable[Item]:
+    """The loader's items; a loader bug ends its file with one Rejected, not the whole load."""
+    count = 0
+    try:
+        for item in items:
+            count += 1
+            yield item
+    except Exception as e:  # a loader must not raise on data; if it does, say where and go on
+        yield Rejected(
+            SourceRef(source, str(path), f"after record {count}"),
+            fmt,
+            f"the {fmt} reader failed ({type(e).__name__}); the rest of this file was not read",
+        )
+
+
+def expand(paths: Sequence[Path]) -> Iterator[Path]:
+    """Files under the given paths, recursively, in a stable order; hidden files left out."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if child.is_file() and not any(p.startswith(".") for p in rel.parts):
+                    yield child
+        else:
+            yield path
+
+
+def default_source(paths: Sequence[Path]) -> str:
+    """The source system's name when none is given: the first path's name."""
+    first = paths[0].resolve()
+    return first.name if first.is_dir() else first.stem
+
+
+def load(
+    paths: Sequence[Path],
+    *,
+    driver: Driver,
+    database: str,
+    source: str | None = None,
+    onto: OntologyView | None = None,
+    identity: IdentityConfig | None = None,
+    batch_size: int = 500,
+    rejects_path: Path | None = None,
+    on_progress: Progress | None = None,
+) -> LoadReport:
+    """Load files and folders as one source system; return the report."""
+    if onto is None:
+        from ontology.model import load_ontology
+
+        onto = load_ontology()
+    pipeline = Pipeline(
+        driver=driver,
+        database=database,
+        onto=onto,
+        source=source or default_source(paths),
+        identity=identity or IdentityConfig(),
+        batch_size=batch_size,
+        on_progress=on_progress,
+    )
+    return pipeline.run(paths, rejects_path=rejects_path)

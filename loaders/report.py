@@ -1,0 +1,94 @@
+"""The load report: per file and format, what was read, written, skipped and rejected."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loaders.records import Rejected
+
+
+@dataclass(slots=True)
+class FileReport:
+    """Counts for one file. Always: read == written + skipped + rejected."""
+
+    path: str
+    format: str
+    read: int = 0
+    written: int = 0  # in the graph after this load (includes `unchanged`)
+    unchanged: int = 0  # already in the graph as they are: nothing was written again
+    skipped: int = 0  # kinds caregraph does not model
+    rejected: int = 0
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.written + self.skipped + self.rejected
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """The whole load: files, graph changes, rejects, time."""
+
+    run_id: str
+    source: str
+    files: list[FileReport] = field(default_factory=list)
+    nodes_created: int = 0
+    nodes_updated: int = 0
+    relationships_created: int = 0
+    relationships_updated: int = 0
+    seconds: float = 0.0
+    rejects: list[Rejected] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    merges: dict[str, int] = field(default_factory=dict)
+    rejects_file: str | None = None
+    fatal: str | None = None
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(f, name)) for f in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """0 nothing rejected, 1 some records rejected (the rest loaded), 2 fatal."""
+        if self.fatal:
+            return 2
+        return 1 if self.total("rejected") else 0
+
+    def records_per_second(self) -> float:
+        return self.total("read") / self.seconds if self.seconds else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "source": self.source,
+            "seconds": round(self.seconds, 3),
+            "totals": {
+                name: self.total(name)
+                for name in ("read", "written", "unchanged", "skipped", "rejected")
+            },
+            "graph": {
+                "nodesCreated": self.nodes_created,
+                "nodesUpdated": self.nodes_updated,
+                "relationshipsCreated": self.relationships_created,
+                "relationshipsUpdated": self.relationships_updated,
+            },
+            "files": [asdict(f) for f in self.files],
+            "rejects": [
+                {
+                    "file": r.ref.file,
+                    "position": r.ref.position,
+                    "recordId": r.ref.record_id,
+                    "format": r.format,
+                    "reason": r.reason,
+                }
+                for r in self.rejects
+            ],
+            "identity": {"merges": self.merges, "conflicts": self.conflicts},
+            "rejectsFile": self.rejects_file,
+            "fatal": self.fatal,
+            "exitCode": self.exit_code,
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.write_text(json.dumps(self.as_json(), indent=2) + "\n")

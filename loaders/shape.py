@@ -1,0 +1,151 @@
+"""Records with resolved keys -> rows for the writer: ontology names, Neo4j value types."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timezone
+from typing import Any, Protocol
+
+from rdflib import URIRef
+
+from graph.writer import (
+    IdentifierRow,
+    LinkRow,
+    NodeRow,
+    SourceRow,
+    StubRow,
+    WriteBatch,
+)
+from loaders.identity import IdentityConfig, Resolution, match_key
+from loaders.records import Record, Value
+from ontology.vocab import CG, local_name
+
+
+class OntologyView(Protocol):
+    """What shaping needs from the ontology (ontology.model.Ontology provides it)."""
+
+    version: str
+
+    def labels_for(self, cls: URIRef) -> tuple[str, ...]: ...
+
+    def relationship_type(self, prop: URIRef) -> str: ...
+
+    def datatype(self, prop: URIRef) -> str | None: ...
+
+
+class ShapeError(ValueError):
+    """A value that does not fit its property's datatype (the record is rejected)."""
+
+
+@dataclass(frozen=True)
+class ShapeSettings:
+    """How values without a timezone are read: as this offset (default UTC)."""
+
+    default_tz: timezone = UTC
+
+
+def convert(onto: OntologyView, prop: URIRef, value: Value, cfg: ShapeSettings) -> Any:
+    """A record value as the Neo4j type its property's XSD range asks for."""
+    kind = onto.datatype(prop)
+    if isinstance(value, list):
+        return (
+            [convert(onto, prop, v, cfg) for v in value] if kind not in (None, "string") else value
+        )
+    try:
+        if kind == "date" and isinstance(value, str):
+            if len(value) == 10:
+                return date.fromisoformat(value)
+            return value  # a partial date (year, year-month) stays text: FHIR allows it
+        if kind == "dateTime" and isinstance(value, str):
+            if len(value) == 10:
+                return datetime.fromisoformat(value).replace(tzinfo=cfg.default_tz)
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=cfg.default_tz)
+        if kind == "decimal":
+            return float(value)
+        if kind == "integer":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError("not a whole number")
+            return int(value)
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            raise ValueError("not true or false")
+    except (TypeError, ValueError) as e:
+        raise ShapeError(f"{local_name(prop)} is not a valid {kind}") from e
+    return value
+
+
+def shape(
+    records: list[Record],
+    resolution: Resolution,
+    onto: OntologyView,
+    identity: IdentityConfig,
+    run_id: str,
+    cfg: ShapeSettings | None = None,
+) -> WriteBatch:
+    """Build the writer's rows for records already validated and resolved."""
+    cfg = cfg or ShapeSettings()
+    canon = identity.canon
+    batch = WriteBatch(run_id=run_id)
+    for key, cls in resolution.stubs.items():
+        batch.stubs.append(StubRow(key=key, labels=onto.labels_for(cls)))
+    for ri, rec in enumerate(records):
+        src = rec.ref.key
+        asserted: list[str] = []
+        local_keys: dict[str, str] = {}
+        for ni, node in enumerate(rec.nodes):
+            key = resolution.node_keys[ri][ni]
+            local_keys[canon(node.key)] = key
+            props = {
+                local_name(p): convert(onto, p, v, cfg)
+                for p, v in node.props.items()
+                if v is not None and v != [] and v != ""
+            }
+            if node.cls == CG.Patient:
+                mk = match_key(node)
+                if mk:
+                    props["matchKey"] = mk
+            batch.nodes.append(NodeRow(key, onto.labels_for(node.cls), props, src))
+            asserted.append(key)
+            ids = {canon(i.token): i for i in node.identifiers}
+            for tok, rule, evidence in resolution.identifier_rules.get((ri, ni), []):
+                ident = ids[tok]
+                system = tok.partition("|")[0]
+                batch.identifiers.append(
+                    IdentifierRow(tok, system, ident.value, ident.type, key, rule, evidence, src)
+                )
+        for link in rec.links:
+            s = local_keys.get(canon(link.src.key)) or resolution.ref_keys[canon(link.src.key)]
+            d = local_keys.get(canon(link.dst.key)) or resolution.ref_keys[canon(link.dst.key)]
+            props = {local_name(p): convert(onto, p, v, cfg) for p, v in link.props.items()}
+            batch.links.append(
+                LinkRow(
+                    type=onto.relationship_type(link.rel),
+                    src=s,
+                    dst=d,
+                    props=props,
+                    source=src,
+                    rule=link.rule,
+                    evidence=json.dumps(link.evidence, sort_keys=True) if link.evidence else None,
+                )
+            )
+        batch.sources.append(
+            SourceRow(
+                key=src,
+                props={
+                    "sourceSystem": rec.ref.system,
+                    "file": rec.ref.file,
+                    "position": rec.ref.position,
+                    "recordId": rec.ref.record_id,
+                    "format": rec.format,
+                    "kind": rec.kind,
+                    "contentHash": rec.content_hash(),
+                    "runId": run_id,
+                    "display": f"{rec.format} {rec.kind} {rec.ref.record_id or rec.ref.position}",
+                },
+                asserts=list(dict.fromkeys(asserted)),
+            )
+        )
+    return batch

@@ -1,0 +1,505 @@
+"""Synthea CSV export: patients, encounters, providers, organizations, payers, claims,
+claims_transactions, imaging_studies and payer_transitions.
+
+Columns are read by header name (they move between Synthea versions); which table a file is
+comes from its header, not its name. Synthea's ids are UUIDs under Synthea's own identifier
+system, the one its FHIR export uses too, so the CSV and the FHIR of one Synthea run meet.
+
+Lines are decoded and split one at a time (rather than one ``csv.reader`` over the file) so
+that a line in a wrong encoding or with a wrong number of fields is rejected alone and the
+rest of the file loads. Synthea never writes a quoted newline inside a field.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import ClassVar
+
+from rdflib import URIRef
+
+from loaders import keys
+from loaders.records import (
+    Identifier,
+    Item,
+    Link,
+    Node,
+    Props,
+    Record,
+    Ref,
+    Rejected,
+    Skipped,
+    SourceRef,
+    Value,
+)
+from ontology.vocab import CG
+
+FORMAT = "synthea-csv"
+SYNTHEA = "https://github.com/synthetichealth/synthea"
+SNOMED = "http://snomed.info/sct"
+DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+
+# FHIR v3 ActCode for Synthea's encounter classes
+ENCOUNTER_CLASS = {
+    "ambulatory": "AMB",
+    "outpatient": "AMB",
+    "wellness": "AMB",
+    "urgentcare": "AMB",
+    "emergency": "EMER",
+    "inpatient": "IMP",
+    "home": "HH",
+    "hospice": "HH",
+    "snf": "IMP",
+    "virtual": "VR",
+}
+GENDER = {"M": "male", "F": "female"}
+
+# header columns that tell each table apart
+SIGNATURES: dict[str, frozenset[str]] = {
+    "patients": frozenset({"ID", "BIRTHDATE", "FIRST", "LAST", "GENDER"}),
+    "encounters": frozenset({"ID", "START", "PATIENT", "ENCOUNTERCLASS"}),
+    "providers": frozenset({"ID", "ORGANIZATION", "NAME", "SPECIALITY"}),
+    "organizations": frozenset({"ID", "NAME", "REVENUE", "UTILIZATION"}),
+    "payers": frozenset({"ID", "NAME", "AMOUNT_COVERED"}),
+    "claims_transactions": frozenset({"ID", "CLAIMID", "CHARGEID", "TYPE", "AMOUNT"}),
+    "claims": frozenset({"ID", "PATIENTID", "PROVIDERID", "APPOINTMENTID"}),
+    "imaging_studies": frozenset({"ID", "PATIENT", "ENCOUNTER", "SERIES_UID", "MODALITY_CODE"}),
+    "payer_transitions": frozenset({"PATIENT", "MEMBERID", "PAYER"}),
+}
+
+
+class RowError(ValueError):
+    """A row that cannot be mapped; the message names the column, never its value."""
+
+
+def table_of(header: list[str]) -> str | None:
+    """Which Synthea table a header belongs to."""
+    cols = {h.strip().upper() for h in header}
+    for table, needed in SIGNATURES.items():
+        if needed <= cols:
+            return table
+    return None
+
+
+def sid(value: str) -> Identifier:
+    return Identifier(SYNTHEA, value, "RI")
+
+
+def ref(cls: URIRef, value: str) -> Ref:
+    return Ref(cls, sid(value).token)
+
+
+class SyntheaLoader:
+    """Reads one Synthea CSV table."""
+
+    format: ClassVar[str] = FORMAT
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        if path.suffix.lower() != ".csv":
+            return False
+        first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
+        return table_of(next(csv.reader([first]), [])) is not None
+
+    def read(self, path: Path, source: str) -> Iterator[Item]:
+        with path.open("rb") as fh:
+            raw_header = fh.readline()
+            try:
+                header = [
+                    h.strip().upper() for h in next(csv.reader([raw_header.decode("utf-8-sig")]))
+                ]
+            except (UnicodeDecodeError, StopIteration):
+                yield Rejected(
+                    SourceRef(source, str(path), "line 1"), FORMAT, "header is not UTF-8 CSV"
+                )
+                return
+            table = table_of(header)
+            if table is None:
+                yield Rejected(
+                    SourceRef(source, str(path), "line 1"), FORMAT, "not a Synthea CSV header"
+                )
+                return
+            mapper = MAPPERS[table]
+            context = _Context(path, source, table)
+            for lineno, raw in enumerate(fh, start=2):
+                if not raw.strip():
+                    continue
+                where = SourceRef(source, str(path), f"line {lineno}")
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield Rejected(where, FORMAT, f"{table}: line is not valid UTF-8")
+                    continue
+                fields = next(csv.reader([text]))
+                if len(fields) != len(header):
+                    yield Rejected(
+                        where,
+                        FORMAT,
+                        f"{table}: line has {len(fields)} fields, the header has {len(header)}",
+                    )
+                    continue
+                row = dict(zip(header, (f.strip() for f in fields), strict=True))
+                rid = row.get("ID") or ""
+                where = SourceRef(
+                    source, str(path), f"line {lineno}", f"{table}/{rid}" if rid else None
+                )
+                try:
+                    yield mapper(row, where, context)
+                except RowError as e:
+                    yield Rejected(where, FORMAT, f"{table}: {e}")
+
+
+class _Context:
+    """Per-file state: the charge lines of claims, read from the sibling transactions file."""
+
+    def __init__(self, path: Path, source: str, table: str) -> None:
+        self.path = path
+        self.source = source
+        self.table = table
+        self._charges: dict[str, list[dict[str, str]]] | None = None
+
+    def charges(self, claim_id: str) -> list[dict[str, str]]:
+        """CHARGE lines of a claim, from claims_transactions.csv beside claims.csv."""
+        if self._charges is None:
+            # Only the few columns an item needs are kept, so this index stays small.
+            self._charges = defaultdict(list)
+            sibling = self.path.with_name("claims_transactions.csv")
+            if sibling.exists():
+                with sibling.open(encoding="utf-8", errors="replace", newline="") as fh:
+                    for row in csv.DictReader(fh):
+                        if row.get("TYPE") == "CHARGE":
+                            self._charges[row["CLAIMID"]].append(_charge_fields(row))
+        return self._charges.get(claim_id, [])
+
+
+def _charge_fields(row: dict[str, str]) -> dict[str, str]:
+    return {
+        k: (row.get(k) or "").strip()
+        for k in ("CHARGEID", "PROCEDURECODE", "AMOUNT", "UNITS", "FROMDATE", "TODATE")
+    }
+
+
+def _need(row: dict[str, str], *cols: str) -> None:
+    missing = [c for c in cols if not row.get(c)]
+    if missing:
+        raise RowError(f"required column {', '.join(missing)} is empty")
+
+
+def _money(row: dict[str, str], col: str) -> float | None:
+    text = row.get(col, "")
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError as e:
+        raise RowError(f"column {col} is not a number") from e
+
+
+def _patient(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "ID", "BIRTHDATE", "LAST", "FIRST")
+    ids = [sid(row["ID"])]
+    if row.get("SSN"):
+        ids.append(Identifier(keys.SSN_SYSTEM, row["SSN"], "SS"))
+    props: dict[URIRef, Value | None] = {
+        CG.familyName: row["LAST"],
+        CG.givenNames: [row["FIRST"]],
+        CG.nameText: f"{row['FIRST']} {row['LAST']}",
+        CG.display: f"{row['FIRST']} {row['LAST']}",
+        CG.birthDate: row["BIRTHDATE"],
+        CG.gender: GENDER.get(row.get("GENDER", ""), "unknown"),
+        CG.deceased: bool(row.get("DEATHDATE")),
+        CG.addressLine: row.get("ADDRESS", ""),
+        CG.city: row.get("CITY", ""),
+        CG.state: row.get("STATE", ""),
+        CG.postalCode: row.get("ZIP", ""),
+    }
+    node = Node(CG.Patient, ids[0].token, _clean(props), tuple(ids))
+    return Record(where, FORMAT, "patient", [node])
+
+
+def _encounter(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "ID", "START", "PATIENT")
+    enc = sid(row["ID"])
+    cls = row.get("ENCOUNTERCLASS", "")
+    props: dict[URIRef, Value | None] = {
+        CG.start: row["START"],
+        CG.end: row.get("STOP", ""),
+        CG.status: "finished" if row.get("STOP") else "in-progress",
+        CG.encounterClass: ENCOUNTER_CLASS.get(cls, cls),
+        CG.encounterType: f"{SNOMED}|{row['CODE']}" if row.get("CODE") else "",
+        CG.description: row.get("DESCRIPTION", ""),
+        CG.reasonCode: f"{SNOMED}|{row['REASONCODE']}" if row.get("REASONCODE") else "",
+        CG.display: f"{cls} {row['START'][:10]}",
+    }
+    node = Node(CG.Encounter, enc.token, _clean(props), (enc,))
+    links = [Link(CG.hasEncounter, ref(CG.Patient, row["PATIENT"]), node.ref)]
+    if row.get("ORGANIZATION"):
+        links.append(Link(CG.serviceProvider, node.ref, ref(CG.Organization, row["ORGANIZATION"])))
+    if row.get("PROVIDER"):
+        links.append(
+            Link(
+                CG.hasParticipant,
+                node.ref,
+                ref(CG.Practitioner, row["PROVIDER"]),
+                {CG.role: "PPRF"},
+            )
+        )
+    return Record(where, FORMAT, "encounter", [node], links)
+
+
+def _provider(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "ID", "NAME")
+    ident = sid(row["ID"])
+    props: dict[URIRef, Value | None] = {
+        CG.name: row["NAME"],
+        CG.display: row["NAME"],
+        CG.gender: GENDER.get(row.get("GENDER", ""), "unknown"),
+        CG.specialty: row.get("SPECIALITY", ""),
+        CG.addressLine: row.get("ADDRESS", ""),
+        CG.city: row.get("CITY", ""),
+        CG.state: row.get("STATE", ""),
+        CG.postalCode: row.get("ZIP", ""),
+    }
+    practitioner = Node(CG.Practitioner, ident.token, _clean(props), (ident,))
+    nodes = [practitioner]
+    links: list[Link] = []
+    if row.get("ORGANIZATION"):
+        role = Node(
+            CG.PractitionerRole,
+            f"{SYNTHEA}/PractitionerRole|{row['ID']}",
+            _clean(
+                {CG.specialty: row.get("SPECIALITY", ""), CG.display: row.get("SPECIALITY", "")}
+            ),
+        )
+        nodes.append(role)
+        links += [
+            Link(CG.roleOf, role.ref, practitioner.ref),
+            Link(CG.roleAt, role.ref, ref(CG.Organization, row["ORGANIZATION"])),
+        ]
+    return Record(where, FORMAT, "provider", nodes, links)
+
+
+def _organization(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "ID", "NAME")
+    ident = sid(row["ID"])
+    props: dict[URIRef, Value | None] = {
+        CG.name: row["NAME"],
+        CG.display: row["NAME"],
+        CG.addressLine: row.get("ADDRESS", ""),
+        CG.city: row.get("CITY", ""),
+        CG.state: row.get("STATE", ""),
+        CG.postalCode: row.get("ZIP", ""),
+        CG.phone: row.get("PHONE", ""),
+    }
+    return Record(
+        where, FORMAT, "organization", [Node(CG.Organization, ident.token, _clean(props), (ident,))]
+    )
+
+
+def _payer(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "ID", "NAME")
+    ident = sid(row["ID"])
+    props: dict[URIRef, Value | None] = {
+        CG.name: row["NAME"],
+        CG.display: row["NAME"],
+        CG.payerId: row["ID"],
+        CG.addressLine: row.get("ADDRESS", ""),
+        CG.city: row.get("CITY", ""),
+        CG.state: row.get("STATE_HEADQUARTERED", ""),
+        CG.postalCode: row.get("ZIP", ""),
+    }
+    return Record(where, FORMAT, "payer", [Node(CG.Payer, ident.token, _clean(props), (ident,))])
+
+
+def _claim(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "ID", "PATIENTID")
+    control = row["ID"]
+    key = keys.claim_key(SYNTHEA, control)
+    diagnoses = [
+        f"{SNOMED}|{row[f'DIAGNOSIS{i}']}" for i in range(1, 9) if row.get(f"DIAGNOSIS{i}")
+    ]
+    items = ctx.charges(control)
+    total = sum(float(c["AMOUNT"] or 0) for c in items)
+    props: dict[URIRef, Value | None] = {
+        CG.controlNumber: control,
+        CG.submitter: SYNTHEA,
+        CG.claimType: "professional",
+        CG.status: (row.get("STATUS1") or row.get("STATUSP") or "").lower(),
+        CG.serviceStart: row.get("SERVICEDATE", ""),
+        CG.diagnosisCodes: diagnoses,
+        CG.totalCharge: round(total, 2) if items else None,
+        CG.display: f"claim {control[:8]}" + (f" ${total:.2f}" if items else ""),
+    }
+    claim = Node(CG.Claim, key, _clean(props), (Identifier(keys.claim_system(SYNTHEA), control),))
+    nodes = [claim]
+    links = [Link(CG.hasClaim, ref(CG.Patient, row["PATIENTID"]), claim.ref)]
+    for charge in items:
+        nodes_links = _item(key, charge)
+        nodes.append(nodes_links[0])
+        links.append(nodes_links[1])
+    if row.get("APPOINTMENTID"):  # Synthea's appointment id is the encounter's id
+        links.append(Link(CG.forEncounter, claim.ref, ref(CG.Encounter, row["APPOINTMENTID"])))
+    for col, role in (
+        ("PROVIDERID", "rendering"),
+        ("REFERRINGPROVIDERID", "referring"),
+        ("SUPERVISINGPROVIDERID", "supervising"),
+    ):
+        if row.get(col):
+            links.append(
+                Link(CG.hasProvider, claim.ref, ref(CG.Practitioner, row[col]), {CG.role: role})
+            )
+    payer = row.get("PRIMARYPATIENTINSURANCEID", "")
+    if payer and payer != "0":
+        links.append(Link(CG.hasPayer, claim.ref, ref(CG.Payer, payer)))
+    return Record(where, FORMAT, "claim", nodes, links)
+
+
+def _item(claim_key: str, charge: dict[str, str]) -> tuple[Node, Link]:
+    try:
+        seq = int(charge["CHARGEID"])
+        amount = float(charge["AMOUNT"]) if charge["AMOUNT"] else None
+        units = float(charge["UNITS"]) if charge["UNITS"] else None
+    except ValueError as e:
+        raise RowError("a charge line has a non-numeric CHARGEID, AMOUNT or UNITS") from e
+    item = Node(
+        CG.ClaimItem,
+        keys.item_key(claim_key, seq),
+        _clean(
+            {
+                CG.sequence: seq,
+                CG.procedureCode: f"{SNOMED}|{charge['PROCEDURECODE']}"
+                if charge["PROCEDURECODE"]
+                else "",
+                CG.chargeAmount: amount,
+                CG.quantity: units,
+                CG.serviceStart: charge["FROMDATE"],
+                CG.serviceEnd: charge["TODATE"],
+                CG.display: f"item {seq}",
+            }
+        ),
+    )
+    return item, Link(CG.hasItem, Ref(CG.Claim, claim_key), item.ref)
+
+
+def _transaction(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "ID", "CLAIMID", "TYPE")
+    kind = row["TYPE"]
+    claim_key = keys.claim_key(SYNTHEA, row["CLAIMID"])
+    if kind == "CHARGE":
+        item, link = _item(claim_key, _charge_fields(row))
+        return Record(where, FORMAT, "charge", [item], [link])
+    if kind == "PAYMENT":
+        amount = _money(row, "PAYMENTS")
+        if amount is None:
+            raise RowError("required column PAYMENTS is empty")
+        rem = Node(
+            CG.Remittance,
+            f"{SYNTHEA}/payment|{row['ID']}",
+            _clean(
+                {
+                    CG.paymentAmount: amount,
+                    CG.paymentDate: row.get("FROMDATE", "")[:10],
+                    CG.description: (row.get("METHOD") or "").lower(),
+                    CG.display: f"payment ${amount:.2f}",
+                }
+            ),
+        )
+        return Record(
+            where, FORMAT, "payment", [rem], [Link(CG.remits, rem.ref, Ref(CG.Claim, claim_key))]
+        )
+    return Skipped(where, FORMAT, f"transaction {kind}")
+
+
+def _imaging(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "ID", "PATIENT", "SERIES_UID", "DATE")
+    # Synthea's CSV names no study UID: the study is keyed by Synthea's id for it.
+    study = sid(row["ID"])
+    modality = row.get("MODALITY_CODE", "")
+    series = Node(
+        CG.ImagingSeries,
+        keys.series_key(row["SERIES_UID"]),
+        _clean(
+            {
+                CG.seriesInstanceUid: row["SERIES_UID"],
+                CG.modality: [modality] if modality else [],
+                CG.bodySite: f"{SNOMED}|{row['BODYSITE_CODE']}" if row.get("BODYSITE_CODE") else "",
+                CG.description: row.get("BODYSITE_DESCRIPTION", ""),
+                CG.display: f"{modality} series",
+            }
+        ),
+    )
+    node = Node(
+        CG.ImagingStudy,
+        study.token,
+        _clean(
+            {
+                CG.start: row["DATE"],
+                CG.modality: [modality] if modality else [],
+                CG.procedureCode: f"{SNOMED}|{row['PROCEDURE_CODE']}"
+                if row.get("PROCEDURE_CODE")
+                else "",
+                CG.description: row.get("MODALITY_DESCRIPTION", ""),
+                CG.display: f"{modality} {row['DATE'][:10]}",
+            }
+        ),
+        (study,),
+    )
+    links = [
+        Link(CG.hasImagingStudy, ref(CG.Patient, row["PATIENT"]), node.ref),
+        Link(CG.hasSeries, node.ref, series.ref),
+    ]
+    if row.get("ENCOUNTER"):
+        links.append(Link(CG.forEncounter, node.ref, ref(CG.Encounter, row["ENCOUNTER"])))
+    return Record(where, FORMAT, "imaging study", [node, series], links)
+
+
+def _payer_transition(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "PATIENT", "PAYER")
+    member = row.get("MEMBERID") or row["PATIENT"]
+    start = row.get("START_YEAR", "")
+    system = f"urn:caregraph:payer:{row['PAYER']}:member"
+    coverage = Node(
+        CG.Coverage,
+        f"{system}|{member}|{start[:10]}",
+        _clean(
+            {
+                CG.memberId: member,
+                CG.start: start,
+                CG.end: row.get("END_YEAR", ""),
+                CG.relationship: (row.get("OWNERSHIP") or "").lower(),
+                CG.display: f"coverage from {start[:10]}",
+            }
+        ),
+    )
+    return Record(
+        SourceRef(where.system, where.file, where.position, None),
+        FORMAT,
+        "coverage",
+        [coverage],
+        [
+            Link(CG.hasCoverage, ref(CG.Patient, row["PATIENT"]), coverage.ref),
+            Link(CG.hasPayer, coverage.ref, ref(CG.Payer, row["PAYER"])),
+        ],
+    )
+
+
+def _clean(props: Mapping[URIRef, Value | None]) -> Props:
+    """Drop empty values: an empty CSV cell asserts nothing."""
+    return {k: v for k, v in props.items() if v is not None and v != "" and v != []}
+
+
+Mapper = Callable[[dict[str, str], SourceRef, _Context], Item]
+MAPPERS: dict[str, Mapper] = {
+    "patients": _patient,
+    "encounters": _encounter,
+    "providers": _provider,
+    "organizations": _organization,
+    "payers": _payer,
+    "claims": _claim,
+    "claims_transactions": _transaction,
+    "imaging_studies": _imaging,
+    "payer_transitions": _payer_transition,
+}
+
+LOADER = SyntheaLoader()
