@@ -184,6 +184,18 @@ class CG(DefinedNamespace):
     evidence: URIRef  # on IDENTIFIES and inferred links: what matched, as JSON
     sources: URIRef  # on relationships: keys of the SourceRecords that asserted it
 
+    # -- ontology annotations (owl:AnnotationProperty; describe terms, not instances) --------
+    graphName: URIRef  # on object properties: the Neo4j relationship type
+    domain: (
+        URIRef  # on classes: directory | clinical | imaging | scheduling | financial | provenance
+    )
+    caption: URIRef  # on classes: the datatype property Neo4j Browser shows as caption
+    multiValued: URIRef  # on datatype properties: true when the value is a list
+    dicomTag: URIRef  # alignment: DICOM attribute "(gggg,eeee) Keyword"
+    x12: URIRef  # alignment: X12 transaction, loop and segment element, e.g. "837 2300 CLM01"
+    hl7v2: URIRef  # alignment: HL7 v2 segment field, e.g. "PID-7"
+    bindsTerminology: URIRef  # on coded properties: the code system's IRI (no content)
+
 
 def local_name(term: URIRef) -> str:
     """The term's name in the graph: the part after the namespace."""
@@ -193,10 +205,18 @@ def local_name(term: URIRef) -> str:
     return text[len(NS) :]
 
 
+# Where splitting at capitals is not how the relationship type is spelt: "subclass" is one
+# word in OWL's own prose, and Browser users know the type as SUBCLASS_OF.
+_GRAPH_NAMES = {"subClassOf": "SUBCLASS_OF"}
+
+
 def graph_name(term: URIRef) -> str:
     """An object property's relationship type: hasEncounter -> HAS_ENCOUNTER."""
+    name = local_name(term)
+    if name in _GRAPH_NAMES:
+        return _GRAPH_NAMES[name]
     out: list[str] = []
-    for ch in local_name(term):
+    for ch in name:
         if ch.isupper() and out:
             out.append("_")
         out.append(ch.upper())
