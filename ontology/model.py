@@ -84,9 +84,12 @@ class OntProperty:
     kind: str = "datatype"  # "object" | "datatype"
 
 
-@dataclass(frozen=True, eq=False)
+# Not `frozen=True`: mypy reads a frozen dataclass's fields as read-only, which would not
+# satisfy protocols that declare plain attributes (loaders.shape.OntologyView.version); the
+# instance is frozen after __init__ by __setattr__ instead.
+@dataclass(eq=False)
 class Ontology:
-    """The ontology the graph is typed by."""
+    """The ontology the graph is typed by (immutable once built)."""
 
     version: str
     iri: URIRef | None
@@ -97,6 +100,14 @@ class Ontology:
     files: tuple[Path, ...] = ()
     _ancestors: Mapping[URIRef, tuple[URIRef, ...]] = field(default_factory=dict, repr=False)
     _descendants: Mapping[URIRef, frozenset[URIRef]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_built", True)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_built", False):
+            raise AttributeError(f"the ontology is immutable: cannot set {name}")
+        object.__setattr__(self, name, value)
 
     def labels_for(self, cls: URIRef) -> tuple[str, ...]:
         """The class and all its superclasses as Neo4j labels, most specific first."""

@@ -156,6 +156,8 @@ def test_version_and_cache() -> None:
     assert onto.version == "0.1.0"
     assert load_ontology() is onto
     assert len(onto.content_hash) == 64
+    with pytest.raises(AttributeError, match="immutable"):
+        onto.version = "9"
 
 
 def test_a_label_that_is_not_a_plain_name_fails_loudly(tmp_path: Path) -> None:
