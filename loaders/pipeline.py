@@ -127,7 +127,7 @@ class Pipeline:
     def _load_file(self, path: Path) -> None:
         loader = registry.detect(path)
         if loader is None:
-            fr = FileReport(str(path), "unknown")
+            fr = FileReport(str(path), "unknown", read=1)  # the whole file is the one record
             self.report.files.append(fr)
             self._reject(
                 fr,

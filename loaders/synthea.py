@@ -319,14 +319,15 @@ def _claim(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
     diagnoses = [
         f"{SNOMED}|{row[f'DIAGNOSIS{i}']}" for i in range(1, 9) if row.get(f"DIAGNOSIS{i}")
     ]
-    items = ctx.charges(control)
-    total = sum(float(c["AMOUNT"] or 0) for c in items)
+    items = [_item(key, charge) for charge in ctx.charges(control)]
+    amounts = [n.props.get(CG.chargeAmount) for n, _ in items]
+    total = sum(a for a in amounts if isinstance(a, float))
     props: dict[URIRef, Value | None] = {
         CG.controlNumber: control,
         CG.submitter: SYNTHEA,
         CG.claimType: "professional",
         CG.status: (row.get("STATUS1") or row.get("STATUSP") or "").lower(),
-        CG.serviceStart: row.get("SERVICEDATE", ""),
+        CG.serviceStart: row.get("SERVICEDATE", "")[:10],
         CG.diagnosisCodes: diagnoses,
         CG.totalCharge: round(total, 2) if items else None,
         CG.display: f"claim {control[:8]}" + (f" ${total:.2f}" if items else ""),
@@ -334,10 +335,9 @@ def _claim(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
     claim = Node(CG.Claim, key, _clean(props), (Identifier(keys.claim_system(SYNTHEA), control),))
     nodes = [claim]
     links = [Link(CG.hasClaim, ref(CG.Patient, row["PATIENTID"]), claim.ref)]
-    for charge in items:
-        nodes_links = _item(key, charge)
-        nodes.append(nodes_links[0])
-        links.append(nodes_links[1])
+    for item, has_item in items:
+        nodes.append(item)
+        links.append(has_item)
     if row.get("APPOINTMENTID"):  # Synthea's appointment id is the encounter's id
         links.append(Link(CG.forEncounter, claim.ref, ref(CG.Encounter, row["APPOINTMENTID"])))
     for col, role in (
@@ -361,7 +361,7 @@ def _item(claim_key: str, charge: dict[str, str]) -> tuple[Node, Link]:
         amount = float(charge["AMOUNT"]) if charge["AMOUNT"] else None
         units = float(charge["UNITS"]) if charge["UNITS"] else None
     except ValueError as e:
-        raise RowError("a charge line has a non-numeric CHARGEID, AMOUNT or UNITS") from e
+        raise RowError("a charge line's CHARGEID, AMOUNT or UNITS is not a number") from e
     item = Node(
         CG.ClaimItem,
         keys.item_key(claim_key, seq),
@@ -373,8 +373,8 @@ def _item(claim_key: str, charge: dict[str, str]) -> tuple[Node, Link]:
                 else "",
                 CG.chargeAmount: amount,
                 CG.quantity: units,
-                CG.serviceStart: charge["FROMDATE"],
-                CG.serviceEnd: charge["TODATE"],
+                CG.serviceStart: charge["FROMDATE"][:10],
+                CG.serviceEnd: charge["TODATE"][:10],
                 CG.display: f"item {seq}",
             }
         ),

@@ -1,0 +1,177 @@
+"""Synthea CSV bad input: each bad row rejected with where and why, the rest loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+
+from tests.loaders.conftest import Load, count
+
+PATIENTS_HEADER = (
+    "Id,BIRTHDATE,DEATHDATE,SSN,DRIVERS,PASSPORT,PREFIX,FIRST,LAST,SUFFIX,MAIDEN,MARITAL,RACE,"
+    "ETHNICITY,GENDER,BIRTHPLACE,ADDRESS,CITY,STATE,COUNTY,ZIP,LAT,LON,HEALTHCARE_EXPENSES,"
+    "HEALTHCARE_COVERAGE"
+)
+ENCOUNTERS_HEADER = (
+    "Id,START,STOP,PATIENT,ORGANIZATION,PROVIDER,PAYER,ENCOUNTERCLASS,CODE,DESCRIPTION,"
+    "BASE_ENCOUNTER_COST,TOTAL_CLAIM_COST,PAYER_COVERAGE,REASONCODE,REASONDESCRIPTION"
+)
+CLAIMS_HEADER = (
+    "Id,PATIENTID,PROVIDERID,PRIMARYPATIENTINSURANCEID,SECONDARYPATIENTINSURANCEID,DEPARTMENTID,"
+    "PATIENTDEPARTMENTID,DIAGNOSIS1,DIAGNOSIS2,DIAGNOSIS3,DIAGNOSIS4,DIAGNOSIS5,DIAGNOSIS6,"
+    "DIAGNOSIS7,DIAGNOSIS8,REFERRINGPROVIDERID,APPOINTMENTID,CURRENTILLNESSDATE,SERVICEDATE,"
+    "SUPERVISINGPROVIDERID,STATUS1,STATUS2,STATUSP,OUTSTANDING1,OUTSTANDING2,OUTSTANDINGP,"
+    "LASTBILLEDDATE1,LASTBILLEDDATE2,LASTBILLEDDATEP,HEALTHCARECLAIMTYPEID1,HEALTHCARECLAIMTYPEID2"
+)
+TX_HEADER = (
+    "ID,CLAIMID,CHARGEID,PATIENTID,TYPE,AMOUNT,METHOD,FROMDATE,TODATE,PLACEOFSERVICE,"
+    "PROCEDURECODE,MODIFIER1,MODIFIER2,DIAGNOSISREF1,DIAGNOSISREF2,DIAGNOSISREF3,DIAGNOSISREF4,"
+    "UNITS,DEPARTMENTID,NOTES,UNITAMOUNT,TRANSFEROUTID,TRANSFERTYPE,PAYMENTS,ADJUSTMENTS,"
+    "TRANSFERS,OUTSTANDING,APPOINTMENTID,LINENOTE,PATIENTINSURANCEID,FEESCHEDULEID,PROVIDERID,"
+    "SUPERVISINGPROVIDERID"
+)
+
+
+def patient(pid: str, first: str, last: str, birth: str = "1970-03-04", gender: str = "F") -> str:
+    cols = [""] * 25
+    cols[0], cols[1], cols[7], cols[8], cols[14] = pid, birth, first, last, gender
+    return ",".join(cols)
+
+
+def encounter(eid: str, pid: str, start: str = "2024-05-01T10:00:00Z") -> str:
+    cols = [""] * 15
+    cols[0], cols[1], cols[2], cols[3], cols[7] = (
+        eid,
+        start,
+        "2024-05-01T10:30:00Z",
+        pid,
+        "ambulatory",
+    )
+    return ",".join(cols)
+
+
+def claim(cid: str, pid: str, eid: str) -> str:
+    cols = [""] * 31
+    cols[0], cols[1], cols[16], cols[18] = cid, pid, eid, "2024-05-01T10:00:00Z"
+    return ",".join(cols)
+
+
+def charge(tid: str, cid: str, amount: str, chargeid: str = "1") -> str:
+    cols = [""] * 33
+    cols[0], cols[1], cols[2], cols[4], cols[5], cols[10], cols[17] = (
+        tid, cid, chargeid, "CHARGE", amount, "185345009", "1",
+    )  # fmt: skip
+    return ",".join(cols)
+
+
+def payment(tid: str, cid: str, paid: str) -> str:
+    cols = [""] * 33
+    cols[0], cols[1], cols[2], cols[4], cols[23] = tid, cid, "2", "PAYMENT", paid
+    return ",".join(cols)
+
+
+def write(path: Path, header: str, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_bytes(("\n".join([header, *lines]) + "\n").encode(encoding))
+    return path
+
+
+SECRET_NAMES = ("Zebulon", "Quixote")
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    d = tmp_path / "export"
+    d.mkdir()
+    patients = [
+        patient("p1", "Ada", "Lovelace"),  # line 2: good
+        "p2,1980-01-01,,,,",  # line 3: truncated row
+        patient("p3", "Zebulon", "Quixote", birth=""),  # line 4: missing birth date
+        patient("p4", "Zebulon", "Quixote", birth="1980-13-45"),  # line 5: impossible date
+        patient("p5", "Robert'); MATCH (n) DETACH DELETE n //", "{{7*7}}"),  # line 6: odd but valid
+        patient("", "Zebulon", "Quixote"),  # line 7: no id
+        patient("p7", "Grace", "Hopper") + ",extra,fields",  # line 8: too many fields
+        patient("p8", "Alan", "Turing"),  # line 9: good
+    ]
+    write(d / "patients.csv", PATIENTS_HEADER, patients)
+    # line 3 holds Latin-1 bytes: not UTF-8
+    raw = (PATIENTS_HEADER + "\n" + patient("p9", "Ann", "Jones") + "\n").encode()
+    raw += patient("p10", "Zoë", "Quixote").encode("latin-1") + b"\n"
+    (d / "patients_more.csv").write_bytes(raw)
+    write(
+        d / "encounters.csv",
+        ENCOUNTERS_HEADER,
+        [
+            encounter("e1", "p1"),  # good
+            encounter("e2", "p8", start="yesterday"),  # not a date-time
+            encounter("e3", ""),  # no patient
+        ],
+    )
+    write(d / "claims.csv", CLAIMS_HEADER, [claim("c1", "p1", "e1"), claim("c2", "p8", "e1")])
+    write(
+        d / "claims_transactions.csv",
+        TX_HEADER,
+        [
+            charge("t1", "c1", "120.50"),
+            charge("t2", "c2", "lots"),  # not a number: c2's charge line is bad
+            payment("t3", "c1", "100.00"),
+            payment("t4", "c1", ""),  # a payment without an amount
+        ],
+    )
+    (d / "notes.csv").write_text("when,what\nmonday,nothing\n")  # a CSV that is not Synthea
+    (d / "utf16.csv").write_bytes((PATIENTS_HEADER + "\n").encode("utf-16"))
+    return d
+
+
+def test_bad_rows_are_rejected_and_the_rest_loads(
+    load: Load, driver: Driver, database: str, export: Path
+) -> None:
+    report = load(export, source="bad")
+    rejects = {(Path(r.ref.file).name, r.ref.position): r.reason for r in report.rejects}
+
+    assert "line has 6 fields, the header has 25" in rejects[("patients.csv", "line 3")]
+    assert "BIRTHDATE is empty" in rejects[("patients.csv", "line 4")]
+    assert "birthDate" in rejects[("patients.csv", "line 5")]
+    assert "date" in rejects[("patients.csv", "line 5")]
+    assert "ID is empty" in rejects[("patients.csv", "line 7")]
+    assert "27 fields" in rejects[("patients.csv", "line 8")]
+    assert "not valid UTF-8" in rejects[("patients_more.csv", "line 3")]
+    assert "start" in rejects[("encounters.csv", "line 3")]
+    assert "dateTime" in rejects[("encounters.csv", "line 3")]
+    assert "PATIENT is empty" in rejects[("encounters.csv", "line 4")]
+    assert "not a number" in rejects[("claims.csv", "line 3")]  # c2, with its bad charge line
+    assert "AMOUNT" in rejects[("claims_transactions.csv", "line 3")]
+    assert "PAYMENTS is empty" in rejects[("claims_transactions.csv", "line 5")]
+    assert "not a format caregraph reads" in rejects[("notes.csv", "file")]
+    assert "not a format caregraph reads" in rejects[("utf16.csv", "file")]
+    assert len(rejects) == 13
+
+    for reason in rejects.values():  # reasons never carry patient values
+        for secret in (*SECRET_NAMES, "1980-13-45", "yesterday", "lots", "Zoë"):
+            assert secret not in reason
+
+    assert [f.path for f in report.files if not f.reconciles] == []
+    assert report.exit_code == 1
+    assert report.total("read") == report.total("written") + report.total("skipped") + 13
+
+    # the valid records around the bad ones are in the graph, whole
+    names, _, _ = driver.execute_query(
+        "MATCH (p:Patient) WHERE p.stub IS NULL RETURN p.familyName AS f ORDER BY f",
+        database_=database,
+    )
+    assert [r["f"] for r in names] == ["Jones", "Lovelace", "Turing", "{{7*7}}"]
+    assert count(driver, database, "MATCH (p:Patient {givenNames: [$g]}) RETURN count(p)",
+                 g="Robert'); MATCH (n) DETACH DELETE n //") == 1  # fmt: skip
+    assert (
+        count(driver, database, "MATCH (:Patient)-[:HAS_ENCOUNTER]->(e:Encounter) RETURN count(e)")
+        == 1
+    )
+    assert count(
+        driver, database,
+        "MATCH (:Remittance {paymentAmount: 100.0})-[:REMITS]->(c:Claim {controlNumber: 'c1'})"
+        "-[:HAS_ITEM]->(:ClaimItem {chargeAmount: 120.5}) RETURN count(c)",
+    ) == 1  # fmt: skip
+
+    rejects_file = Path(report.rejects_file or "")
+    assert len(rejects_file.read_text().splitlines()) == 13
