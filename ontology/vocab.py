@@ -139,6 +139,7 @@ class CG(DefinedNamespace):
     numberOfSeries: URIRef
     numberOfInstances: URIRef
     seriesNumber: URIRef
+    referringPhysicianName: URIRef  # DICOM (0008,0090) as given (FAMILY^GIVEN); no practitioner
     placerOrderNumber: URIRef
     fillerOrderNumber: URIRef
     procedureCode: URIRef

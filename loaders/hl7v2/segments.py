@@ -1,0 +1,230 @@
+"""One HL7 v2 message parsed with python-hl7, as plain text fields indexed as in the standard.
+
+python-hl7 (the ``hl7`` package) splits the message with the separators MSH declares and
+undoes escape sequences; this module only flattens its containers into ``Seg``/``Rep`` so
+that a mapping reads ``pid.get(5, 2)`` (PID-5.2) without caring whether a field happened to
+have components, and reads a missing field as empty instead of raising.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import hl7
+from hl7.util import unescape
+
+from loaders.hl7v2.errors import BadHeader, MessageError, MissingSegment
+from loaders.hl7v2.stream import RawMessage
+
+VERSIONS = re.compile(r"2\.[3-8](\.\d+)?")
+HL7_NULL = '""'  # "present and null": the sender erased the value
+
+# HL7 table 0211 (MSH-18) -> Python codec. UTF-16/32 are left out on purpose: segments are
+# split on CR/LF bytes before decoding, which only works for ASCII-compatible encodings.
+CHARSETS = {
+    "": "utf-8",  # none declared: HL7 says ASCII; UTF-8 reads ASCII and is what v2.8 prefers
+    "ASCII": "ascii",
+    "ISO IR6": "ascii",
+    "8859/1": "latin-1",
+    **{f"8859/{n}": f"iso8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 9, 15)},
+    "UNICODE": "utf-8",
+    "UNICODE UTF-8": "utf-8",
+    "ISO IR87": "iso2022_jp",
+    "ISO IR159": "iso2022_jp_2",
+    "BIG-5": "big5",
+    "GB 18030-2000": "gb18030",
+    "KS X 1001": "euc_kr",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What MSH says about its message."""
+
+    field_sep: str
+    component_sep: str
+    code: str  # MSH-9.1: ADT, SIU, ORM, ORU ...
+    event: str  # MSH-9.2: A01, S12, O01 ...
+    control_id: str  # MSH-10
+    version: str  # MSH-12
+    codec: str  # MSH-18 as a Python codec
+
+    @property
+    def kind(self) -> str:
+        return f"{self.code}^{self.event}"
+
+
+def control_id(msh: str) -> str | None:
+    """MSH-10 read leniently, to name a message even when the rest of its header is bad."""
+    if len(msh) < 4:
+        return None
+    fields = msh.split(msh[3])
+    value = fields[9].split("^")[0].strip() if len(fields) > 9 else ""
+    return value or None
+
+
+def header(msh: str) -> Header:
+    """Read MSH (Latin-1 text); raise BadHeader when the message cannot be read from it."""
+    if len(msh) < 8:
+        raise BadHeader("MSH is truncated")
+    sep = msh[3]
+    if sep.isalnum() or sep.isspace():
+        raise BadHeader("MSH-1 (field separator) is not a delimiter character")
+    fields = msh.split(sep)  # fields[0] is "MSH" and MSH-n is fields[n - 1] for n >= 2
+    enc = fields[1]
+    if (
+        len(enc) not in (4, 5)
+        or len(set(enc)) != len(enc)
+        or any(c.isalnum() or c.isspace() for c in enc)
+    ):
+        raise BadHeader(
+            "MSH-2 (encoding characters) is not four or five distinct delimiters such as ^~\\&"
+        )
+    comp = enc[0]
+
+    def msh_field(n: int) -> list[str]:
+        return fields[n - 1].split(comp) if len(fields) >= n else [""]
+
+    mtype = msh_field(9)
+    code = mtype[0].strip()
+    event = mtype[1].strip() if len(mtype) > 1 else ""
+    if not code or not event:
+        raise BadHeader("MSH-9 (message type) is missing or incomplete; is the header truncated?")
+    control = msh_field(10)[0].strip()
+    if not control:
+        raise BadHeader("MSH-10 (message control id) is empty")
+    version = msh_field(12)[0].strip()
+    if not version:
+        raise BadHeader("MSH-12 (version) is empty")
+    if not VERSIONS.fullmatch(version):
+        raise BadHeader(f"version {version[:12]!r} is not one caregraph reads (2.3 to 2.8)")
+    charset = msh_field(18)[0].split(enc[1])[0].strip().upper()
+    codec = CHARSETS.get(charset)
+    if codec is None:
+        raise BadHeader(f"MSH-18 character set {charset[:20]!r} is not supported")
+    return Header(sep, comp, code.upper(), event.upper(), control, version, codec)
+
+
+class Rep:
+    """One repetition of a field: components of subcomponents, 1-based."""
+
+    __slots__ = ("comps",)
+
+    def __init__(self, comps: list[list[str]]) -> None:
+        self.comps = comps
+
+    def get(self, c: int = 1, s: int = 1) -> str:
+        if c > len(self.comps):
+            return ""
+        subs = self.comps[c - 1]
+        return subs[s - 1] if s <= len(subs) else ""
+
+    def comp(self, c: int) -> list[str]:
+        """Component ``c``'s subcomponents, empty ones kept in place."""
+        return self.comps[c - 1] if c <= len(self.comps) else []
+
+    def subs(self, c: int) -> list[str]:
+        """Component ``c``'s non-empty subcomponents."""
+        return [s for s in self.comp(c) if s]
+
+    def __bool__(self) -> bool:
+        return any(s for comp in self.comps for s in comp)
+
+
+EMPTY = Rep([])
+
+
+class Seg:
+    """One segment's fields, numbered as in the standard (MSH-1 is the field separator)."""
+
+    __slots__ = ("fields", "id", "line")
+
+    def __init__(self, sid: str, line: int, fields: list[list[Rep]]) -> None:
+        self.id = sid
+        self.line = line
+        self.fields = fields  # fields[0] is the segment id's slot
+
+    def reps(self, f: int) -> list[Rep]:
+        return [r for r in self.fields[f] if r] if f < len(self.fields) else []
+
+    def rep(self, f: int) -> Rep:
+        found = self.reps(f)
+        return found[0] if found else EMPTY
+
+    def get(self, f: int, c: int = 1, s: int = 1) -> str:
+        return self.rep(f).get(c, s)
+
+
+class Message:
+    """A message's header and segments, in order."""
+
+    def __init__(self, head: Header, segs: Sequence[Seg]) -> None:
+        self.header = head
+        self.segs = list(segs)
+
+    @property
+    def kind(self) -> str:
+        return self.header.kind
+
+    def all(self, sid: str) -> list[Seg]:
+        return [s for s in self.segs if s.id == sid]
+
+    def first(self, sid: str) -> Seg | None:
+        return next((s for s in self.segs if s.id == sid), None)
+
+    def need(self, sid: str) -> Seg:
+        seg = self.first(sid)
+        if seg is None:
+            raise MissingSegment(self.kind, sid)
+        return seg
+
+
+def parse(raw: RawMessage, head: Header) -> Message:
+    """Decode and parse a raw message; raise MessageError or UnicodeDecodeError."""
+    seg_id = re.compile(rf"[A-Z][A-Z0-9]{{2}}({re.escape(head.field_sep)}|$)")
+    texts: list[str] = []
+    for line, text in raw.segments:
+        decoded = text.encode("latin-1").decode(head.codec).rstrip()
+        if not seg_id.match(decoded):
+            raise MessageError(f"line {line} is not an HL7 segment (it has no segment id)")
+        texts.append(decoded)
+    try:
+        parsed = hl7.parse("\r".join(texts))
+    except (hl7.ParseException, ValueError, IndexError) as e:
+        raise MessageError("the message does not parse as HL7 v2") from e
+    segs = [
+        _seg(segment, line, is_msh=(i == 0))
+        for i, (segment, (line, _)) in enumerate(zip(parsed, raw.segments, strict=True))
+    ]
+    return Message(head, segs)
+
+
+def _seg(segment: Any, line: int, *, is_msh: bool) -> Seg:
+    fields: list[list[Rep]] = [[]]
+    for n in range(1, len(segment)):
+        if is_msh and n in (1, 2):  # the separators themselves: never unescaped
+            fields.append([Rep([[str(segment[n][0])]])])
+            continue
+        fields.append([_rep(r, segment) for r in segment[n]])
+    return Seg(str(segment[0][0]), line, fields)
+
+
+def _rep(rep: Any, segment: Any) -> Rep:
+    if isinstance(rep, str):
+        return Rep([[_text(rep, segment)]])
+    return Rep(
+        [
+            [_text(comp, segment)]
+            if isinstance(comp, str)
+            else [_text(str(s), segment) for s in comp]
+            for comp in rep
+        ]
+    )
+
+
+def _text(value: str, segment: Any) -> str:
+    text = str(unescape(segment, value)).strip()
+    return "" if text == HL7_NULL else text

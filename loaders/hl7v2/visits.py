@@ -1,0 +1,105 @@
+"""What ADT, SIU and order messages share: the patient (PID) and the visit (PV1)."""
+
+from __future__ import annotations
+
+from loaders import keys
+from loaders.hl7v2.assemble import RecordBuilder
+from loaders.hl7v2.datatypes import (
+    coded,
+    cx,
+    date,
+    dtm,
+    gender,
+    id_system,
+    location,
+    practitioner,
+    put,
+    xad,
+    xpn,
+)
+from loaders.hl7v2.errors import MissingValue
+from loaders.hl7v2.segments import Seg
+from loaders.records import Identifier, Node, Props, Ref, token
+from ontology.vocab import CG
+
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+# HL7 table 0004 (patient class) -> v3 ActCode encounter class, as the v2-to-FHIR map does.
+PATIENT_CLASS = {"I": "IMP", "O": "AMB", "E": "EMER", "P": "PRENC", "R": "AMB", "B": "IMP"}
+PV1_ROLES = ((7, "attending"), (8, "referring"), (9, "consulting"), (17, "admitting"))
+
+
+def patient(pid: Seg, source: str) -> Node:
+    """PID as a Patient keyed by its first MR identifier (else its first identifier)."""
+    idents: list[Identifier] = []
+    for rep in pid.reps(3):
+        ident = cx(rep, source, "PID-3")
+        if ident is not None and ident.token not in {i.token for i in idents}:
+            idents.append(ident)
+    if not idents:
+        raise MissingValue("PID-3", "patient identifier list")
+    key = next((i for i in idents if i.type == "MR"), idents[0]).token
+    props = xpn(pid.rep(5))
+    put(props, CG.birthDate, date(pid.get(7), "PID-7 (date of birth)"))
+    put(props, CG.gender, gender(pid.get(8), "PID-8 (administrative sex)"))
+    props.update(xad(pid.rep(11)))
+    return Node(CG.Patient, key, props, tuple(idents))
+
+
+def visit_number(pv1: Seg, source: str) -> Identifier | None:
+    """PV1-19 within its assigning authority (or the source's own visit numbers)."""
+    rep = pv1.rep(19)
+    if not rep.get(1):
+        return None
+    system = id_system(rep.comp(4), "") or keys.local_system(source, "visit")
+    return Identifier(system, rep.get(1), "VN")
+
+
+def encounter(
+    pv1: Seg, source: str, key: str, number: Identifier | None, status: str | None
+) -> Node:
+    """PV1 as an Encounter: class, type, admit and discharge times, status."""
+    props: Props = {}
+    klass = PATIENT_CLASS.get(pv1.get(2).upper())
+    put(props, CG.encounterClass, f"{ACT_CODE}|{klass}" if klass else None)
+    put(props, CG.encounterType, coded(pv1.rep(4), source, "0007"))
+    put(props, CG.start, dtm(pv1.get(44), "PV1-44 (admit date/time)"))
+    put(props, CG.end, dtm(pv1.get(45), "PV1-45 (discharge date/time)"))
+    put(props, CG.visitNumber, number.value if number else None)
+    put(props, CG.status, status)
+    return Node(CG.Encounter, key, props, (number,) if number else ())
+
+
+def unnumbered_key(pv1: Seg, source: str, patient_key: str, control_id: str) -> str:
+    """A visit without PV1-19: its patient and admit time, or failing that this message."""
+    start = dtm(pv1.get(44), "PV1-44 (admit date/time)")
+    if start:
+        return token(keys.local_system(source, "visit"), f"{patient_key}@{start}")
+    return token(keys.local_system(source, "visit-message"), control_id)
+
+
+def visit_parts(b: RecordBuilder, pv1: Seg, enc: Ref, source: str) -> None:
+    """PV1's practitioners (attending, referring, consulting, admitting) and location."""
+    for field, role in PV1_ROLES:
+        for rep in pv1.reps(field):
+            doc = practitioner(rep, source)
+            if doc is not None:
+                b.link(CG.hasParticipant, enc, b.add(doc), {CG.role: role})
+    loc = location(pv1.rep(3), source)
+    if loc is not None:
+        b.link(CG.atLocation, enc, b.add(loc))
+
+
+def numbered_visit(
+    b: RecordBuilder, pv1: Seg | None, patient: Ref | None, source: str
+) -> Ref | None:
+    """For SIU and orders: the visit, only when PV1-19 names it (else nothing to tie to)."""
+    if pv1 is None:
+        return None
+    number = visit_number(pv1, source)
+    if number is None:
+        return None
+    enc = b.add(encounter(pv1, source, number.token, number, None))
+    if patient is not None:
+        b.link(CG.hasEncounter, patient, enc)
+    visit_parts(b, pv1, enc, source)
+    return enc
