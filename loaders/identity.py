@@ -39,6 +39,7 @@ class IdentityConfig:
 
     aliases: Mapping[str, str] = field(default_factory=dict)  # system -> canonical system
     demographics_exact: bool = True
+    disabled_rules: frozenset[str] = frozenset()  # linking rules switched off, by name
 
     @classmethod
     def from_file(cls, path: Path) -> IdentityConfig:
@@ -50,7 +51,17 @@ class IdentityConfig:
                 aliases[str(member)] = str(canonical)
         aliases.update({str(k): str(v) for k, v in data.get("aliases", {}).items()})
         rules = data.get("rules", {})
-        return cls(aliases=aliases, demographics_exact=bool(rules.get("demographics_exact", True)))
+        return cls(
+            aliases=aliases,
+            demographics_exact=bool(rules.get("demographics_exact", True)),
+            disabled_rules=frozenset(str(r) for r in rules.get("disabled", [])),
+        )
+
+    def enabled_rules(self) -> frozenset[str]:
+        """The linking rules to run (graph.linking.RULES less the disabled ones)."""
+        from graph.linking import RULES
+
+        return frozenset(r.name for r in RULES if r.name not in self.disabled_rules)
 
     def canon(self, tok: str) -> str:
         """The token with its system replaced by the namespace it is an alias of."""

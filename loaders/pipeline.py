@@ -28,6 +28,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
+from graph import linking
 from graph import writer as gw
 from graph.errors import WriteError
 from loaders import registry
@@ -200,7 +201,12 @@ class Pipeline:
                 fresh, resolution, self.onto, self.identity, self.run_id, self.shape_settings
             )
             stats = gw.write_batch(tx, batch)
-            return {"changed": changed, "stats": stats, "res": resolution, "batch": batch}
+            written = sorted({n.key for n in batch.nodes})
+            links = linking.apply_rules(tx, written, self.run_id, self.identity.enabled_rules())
+            return {
+                "changed": changed, "stats": stats, "res": resolution, "batch": batch,
+                "links": links,
+            }  # fmt: skip
 
         try:
             with self.driver.session(database=self.database) as session:
@@ -228,6 +234,8 @@ class Pipeline:
             rep.relationships_updated += max(0, len(links) - stats.links_created)
             for m in res.merges:
                 rep.merges[m.rule] = rep.merges.get(m.rule, 0) + 1
+            for rule, made in out["links"].items():
+                rep.links[rule] = rep.links.get(rule, 0) + made
             rep.conflicts.extend(c.message() for c in res.conflicts)
 
 

@@ -42,6 +42,7 @@ class LoadReport:
     rejects: list[Rejected] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     merges: dict[str, int] = field(default_factory=dict)
+    links: dict[str, int] = field(default_factory=dict)  # links made by linking rules, per rule
     rejects_file: str | None = None
     fatal: str | None = None
 
@@ -84,7 +85,7 @@ class LoadReport:
                 }
                 for r in self.rejects
             ],
-            "identity": {"merges": self.merges, "conflicts": self.conflicts},
+            "identity": {"merges": self.merges, "links": self.links, "conflicts": self.conflicts},
             "rejectsFile": self.rejects_file,
             "fatal": self.fatal,
             "exitCode": self.exit_code,
