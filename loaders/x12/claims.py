@@ -1,0 +1,389 @@
+"""837P and 837I claims: each CLM (loop 2300) with its context is one record.
+
+The context of a claim is the hierarchy above it: the billing provider (2000A/2010AA), the
+subscriber and the payer (2000B/2010BA/2010BB) and, when the patient is not the subscriber,
+the patient (2000C/2010CA). The claim owns its service lines (2400) and the providers named
+on it (2310x, 2420x). Everything is keyed so that other sources meet it: providers by NPI,
+the payer by its payer id, the subscriber by member id within the payer, the claim by CLM01
+within the billing provider's NPI (``keys.claim_key``), as an 835 names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from loaders import keys
+from loaders.identity import normalise
+from loaders.records import Identifier, Item, Link, Node, Record, Ref, SourceRef, token
+from loaders.x12 import values as v
+from loaders.x12.reading import Seg
+from loaders.x12.units import FORMAT, TransactionContext, find, problems, reject
+from loaders.x12.values import MappingError
+from ontology.vocab import CG
+
+# NM101 entity codes of the providers a claim names, and the role each plays
+PROVIDER_ROLES = {
+    "85": "billing",
+    "82": "rendering",
+    "71": "attending",
+    "72": "operating",
+    "ZZ": "operating",  # 837I other operating physician
+    "DN": "referring",
+    "P3": "referring",  # 837P primary care provider as referring
+    "DQ": "supervising",
+    "DK": "ordering",
+}
+CLAIM_TYPES = {"X222": ("837P", "professional"), "X223": ("837I", "institutional")}
+VOID_FREQUENCY = "8"  # CLM05-3: void or cancel of a prior claim
+
+
+@dataclass(slots=True)
+class ClaimUnit:
+    """One claim's segments and the context segments above it."""
+
+    ordinal: int  # in the file
+    index: int  # in the transaction set
+    header: list[Seg]
+    billing: list[Seg]
+    subscriber: list[Seg]
+    patient: list[Seg] | None
+    claim: list[Seg] = field(default_factory=list)
+
+    def context(self) -> list[Seg]:
+        return [*self.header, *self.billing, *self.subscriber, *(self.patient or [])]
+
+
+class ClaimTransaction:
+    """An 837 transaction set, read one claim at a time."""
+
+    def __init__(self, ctx: TransactionContext, kind: str, claim_type: str) -> None:
+        self.ctx = ctx
+        self.kind = kind  # 837P / 837I
+        self.claim_type = claim_type
+        self.header: list[Seg] = [ctx.st]
+        self.billing: list[Seg] = []
+        self.subscriber: list[Seg] = []
+        self.patient: list[Seg] | None = None
+        self.current: ClaimUnit | None = None
+        self.count = 0
+
+    def feed(self, seg: Seg) -> Iterator[Item]:
+        if seg.id == "CLM":
+            yield from self._finish()
+            self.ctx.file.claims += 1
+            self.count += 1
+            self.current = ClaimUnit(
+                self.ctx.file.claims,
+                self.count,
+                self.header,
+                self.billing,
+                self.subscriber,
+                self.patient,
+                [seg],
+            )
+        elif seg.id == "HL":
+            yield from self._finish()
+            self._level(seg)
+        elif self.current is not None:
+            self.current.claim.append(seg)
+        elif self.patient is not None:
+            self.patient.append(seg)
+        elif self.subscriber:
+            self.subscriber.append(seg)
+        elif self.billing:
+            self.billing.append(seg)
+        else:
+            self.header.append(seg)
+
+    def close(self, se: Seg) -> Iterator[Item]:
+        yield from self._finish()
+        if self.count == 0:
+            yield reject(self.ctx.ref(), [f"{se.where()}: the transaction set holds no claim"])
+
+    def abandon(self, why: str) -> Iterator[Item]:
+        if self.current is not None:
+            unit, self.current = self.current, None
+            yield reject(self._ref(unit), [why])
+        elif self.count == 0:
+            yield reject(self.ctx.ref(), [why])
+
+    def _level(self, hl: Seg) -> None:
+        # The level code (HL03), not the loop pyx12 chose, says what the level is: a wrong
+        # code then shows as a problem of the claims below it rather than a misfiled level.
+        level = hl.get("HL03")
+        if level == "20":
+            self.billing, self.subscriber, self.patient = [hl], [], None
+        elif level == "22":
+            self.subscriber, self.patient = [hl], None
+        elif level == "23":
+            self.patient = [hl]
+        else:
+            hl.problems.append("HL03 is not a level of an 837 (20, 22 or 23)")
+            self.patient = [hl]
+
+    def _finish(self) -> Iterator[Item]:
+        if self.current is None:
+            return
+        unit, self.current = self.current, None
+        found = problems([*unit.context(), *unit.claim])
+        if found:
+            yield reject(self._ref(unit), found)
+            return
+        try:
+            yield self._record(unit)
+        except MappingError as e:
+            yield reject(self._ref(unit), [str(e)])
+
+    def _ref(self, unit: ClaimUnit) -> SourceRef:
+        return self.ctx.file.ref(
+            f"claim {unit.ordinal} (segment {unit.claim[0].number})",
+            f"{self.ctx.control}/claim {unit.index}",
+        )
+
+    def _record(self, unit: ClaimUnit) -> Record:
+        mapped = _ClaimMapping(unit, self.kind, self.claim_type)
+        return Record(self._ref(unit), FORMAT, f"{self.kind} claim", *mapped.build())
+
+
+def claim_kind(guide: str) -> tuple[str, str] | None:
+    """(837P, professional) or (837I, institutional) from the guide; None for others."""
+    for marker, kind in CLAIM_TYPES.items():
+        if marker in guide:
+            return kind
+    return None
+
+
+class _ClaimMapping:
+    """One claim unit mapped to nodes and links (one object per claim, then dropped)."""
+
+    def __init__(self, unit: ClaimUnit, kind: str, claim_type: str) -> None:
+        self.unit = unit
+        self.kind = kind
+        self.claim_type = claim_type
+        self.nodes: dict[str, Node] = {}
+        self.links: list[Link] = []
+        self.provided: set[tuple[str, str, str]] = set()
+
+    def build(self) -> tuple[list[Node], list[Link]]:
+        unit = self.unit
+        clm = unit.claim[0]
+        control = v.required(clm, "CLM01", "patient control number")
+        billing = find(unit.billing, "NM1", "85", loop="2010AA")
+        if billing is None:
+            raise MappingError(clm, "no billing provider: loop 2010AA (NM1*85) is missing")
+        npi = _npi(billing)
+        if not npi:
+            raise MappingError(billing, "NM109 is not an NPI (NM108 is not XX)")
+        claim_key = keys.claim_key(npi, control)
+        claim_ident = Identifier(keys.claim_system(npi), control)
+
+        lines = _lines(unit.claim)
+        if not lines:
+            raise MappingError(clm, "the claim has no service line (loop 2400 LX)")
+        props = self._claim_props(clm, control, npi, lines)
+        claim = self._add(Node(CG.Claim, claim_key, v.clean(props), (claim_ident,)))
+
+        self._provided(claim.ref, billing, "billing", _address(unit.billing, "2010AA"))
+        for nm1 in unit.claim:
+            role = PROVIDER_ROLES.get(nm1.get("NM101")) if nm1.id == "NM1" else None
+            if role and role != "billing" and not nm1.within("2400"):
+                self._provided(claim.ref, nm1, role)
+        for seq, line in lines:
+            self._line(claim, seq, line)
+        self._people(claim)
+        return list(self.nodes.values()), self.links
+
+    def _claim_props(
+        self, clm: Seg, control: str, npi: str, lines: list[tuple[int, list[Seg]]]
+    ) -> v.Fields:
+        start, end = "", ""
+        statement = find(self.unit.claim, "DTP", "434", loop="2300")
+        if statement is not None:
+            start, end = v.period(statement, "DTP02", "DTP03")
+        else:
+            dates = [
+                v.period(dtp, "DTP02", "DTP03")
+                for _, line in lines
+                if (dtp := find(line, "DTP", "472", loop="2400")) is not None
+            ]
+            if dates:
+                start, end = min(d[0] for d in dates), max(d[1] for d in dates)
+        diagnoses = [
+            code
+            for hi in self.unit.claim
+            if hi.id == "HI" and hi.loop == "2300"
+            for n in range(1, 13)
+            if (code := v.diagnosis_token(hi, f"HI{n:02d}"))
+        ]
+        total = v.amount(clm, "CLM02")
+        if total is None:
+            raise MappingError(clm, "CLM02 (total claim charge) is missing")
+        return {
+            CG.controlNumber: control,
+            CG.submitter: npi,
+            CG.totalCharge: total,
+            CG.claimType: self.claim_type,
+            CG.use: "claim",
+            CG.status: "cancelled" if clm.get("CLM05-3") == VOID_FREQUENCY else "active",
+            CG.serviceStart: start,
+            CG.serviceEnd: end,
+            CG.diagnosisCodes: list(dict.fromkeys(diagnoses)),
+            CG.display: f"{self.kind} claim {control}",
+        }
+
+    def _line(self, claim: Node, seq: int, line: list[Seg]) -> None:
+        lx = line[0]
+        key = keys.item_key(claim.key, seq)
+        if key in self.nodes:
+            raise MappingError(lx, "LX01 repeats the number of an earlier service line")
+        sv1 = find(line, "SV1", loop="2400")
+        sv2 = find(line, "SV2", loop="2400")
+        if sv1 is not None:
+            code, charge, quantity = v.procedure_token(sv1, "SV101"), (sv1, "SV102"), "SV104"
+            service = sv1
+        elif sv2 is not None:
+            code, charge, quantity = v.procedure_token(sv2, "SV202"), (sv2, "SV203"), "SV205"
+            service = sv2
+        else:
+            raise MappingError(lx, "the service line has no SV1 or SV2")
+        start, end = "", ""
+        dtp = find(line, "DTP", "472", loop="2400")
+        if dtp is not None:
+            start, end = v.period(dtp, "DTP02", "DTP03")
+        props = {
+            CG.sequence: seq,
+            CG.procedureCode: code,
+            CG.chargeAmount: v.amount(*charge),
+            CG.quantity: v.amount(service, quantity),
+            CG.serviceStart: start,
+            CG.serviceEnd: end,
+            CG.display: f"line {seq}",
+        }
+        item = self._add(Node(CG.ClaimItem, key, v.clean(props)))
+        self.links.append(Link(CG.hasItem, claim.ref, item.ref))
+        for nm1 in line:
+            role = PROVIDER_ROLES.get(nm1.get("NM101")) if nm1.id == "NM1" else None
+            if role:
+                self._provided(item.ref, nm1, role)
+                self._provided(claim.ref, nm1, role)
+
+    def _people(self, claim: Node) -> None:
+        unit = self.unit
+        subscriber = find(unit.subscriber, "NM1", "IL", loop="2010BA")
+        if subscriber is None:
+            raise MappingError(unit.claim[0], "no subscriber: loop 2010BA (NM1*IL) is missing")
+        member = v.required(subscriber, "NM109", "subscriber member id")
+        payer_nm1 = find(unit.subscriber, "NM1", "PR", loop="2010BB")
+        if payer_nm1 is None:
+            raise MappingError(unit.claim[0], "no payer: loop 2010BB (NM1*PR) is missing")
+        payer_id = v.required(payer_nm1, "NM109", "payer id")
+        payer = self._add(payer_node(payer_id, payer_nm1.get("NM103")))
+        member_id = Identifier(f"urn:caregraph:payer:{payer_id}:member", member, "MB")
+        coverage_system = f"urn:caregraph:payer:{payer_id}:coverage"
+        sbr = find(unit.subscriber, "SBR", loop="2000B")
+
+        if unit.patient is None:
+            nm1, loop, people = subscriber, "2010BA", unit.subscriber
+            ident, relationship, coverage_key = member_id, "18", token(coverage_system, member)
+        else:
+            found = find(unit.patient, "NM1", "QC", loop="2010CA")
+            if found is None:
+                raise MappingError(unit.patient[0], "no patient: loop 2010CA (NM1*QC) is missing")
+            nm1, loop, people = found, "2010CA", unit.patient
+            dmg = find(people, "DMG", loop=loop)
+            ident = _dependent(payer_id, member, found, v.d8(dmg, "DMG02") if dmg else "")
+            pat = find(people, "PAT", loop="2000C")
+            relationship = pat.get("PAT01") if pat else ""
+            coverage_key = token(coverage_system, ident.value)
+        dmg = find(people, "DMG", loop=loop)
+        props = {
+            **v.person_name(nm1),
+            CG.birthDate: v.d8(dmg, "DMG02") if dmg else "",
+            CG.gender: v.gender(dmg, "DMG03"),
+            **_address(people, loop),
+        }
+        patient = self._add(Node(CG.Patient, ident.token, v.clean(props), (ident,)))
+        coverage_props = {
+            CG.memberId: member,
+            CG.subscriberId: member,
+            CG.relationship: v.RELATIONSHIP.get(relationship, "other" if relationship else ""),
+            CG.planName: sbr.get("SBR04") if sbr else "",
+            CG.display: f"coverage {payer_id} {member}",
+        }
+        coverage = self._add(Node(CG.Coverage, coverage_key, v.clean(coverage_props)))
+        self.links += [
+            Link(CG.hasClaim, patient.ref, claim.ref),
+            Link(CG.hasCoverage, patient.ref, coverage.ref),
+            Link(CG.hasPayer, coverage.ref, payer.ref),
+            Link(CG.coveredBy, claim.ref, coverage.ref),
+            Link(CG.hasPayer, claim.ref, payer.ref),
+        ]
+
+    def _provided(self, by: Ref, nm1: Seg, role: str, address: v.Fields | None = None) -> None:
+        if not _npi(nm1):
+            return  # a provider without an NPI cannot be keyed across sources
+        node = self._provider(nm1, address or {})
+        seen = (by.key, node.key, role)
+        if seen not in self.provided:
+            self.provided.add(seen)
+            self.links.append(Link(CG.hasProvider, by, node.ref, {CG.role: role}))
+
+    def _provider(self, nm1: Seg, address: v.Fields) -> Node:
+        npi = _npi(nm1)
+        ident = keys.npi(npi)
+        if nm1.get("NM102") == "1":
+            props = {CG.npi: npi, **v.person_name(nm1), **address}
+            return self._add(Node(CG.Practitioner, ident.token, v.clean(props), (ident,)))
+        props = {CG.npi: npi, CG.name: nm1.get("NM103"), **address}
+        return self._add(Node(CG.Organization, ident.token, v.clean(props), (ident,)))
+
+    def _add(self, node: Node) -> Node:
+        """One node per key in a record: a second mention adds what the first lacked."""
+        known = self.nodes.get(node.key)
+        if known is None:
+            self.nodes[node.key] = node
+            return node
+        for prop, value in node.props.items():
+            known.props.setdefault(prop, value)
+        return known
+
+
+def payer_node(payer_id: str, name: str) -> Node:
+    """The payer, keyed by its payer id so that 837 and 835 name the same node."""
+    ident = Identifier(v.PAYER_ID_SYSTEM, payer_id)
+    props = v.clean({CG.payerId: payer_id, CG.name: name})
+    return Node(CG.Payer, ident.token, props, (ident,))
+
+
+def _dependent(payer_id: str, member: str, nm1: Seg, birth: str) -> Identifier:
+    """A patient in 2000C has no id of their own: the payer knows them as a dependent of the
+    subscriber's membership, told apart by name and birth date. The identifier is that, with
+    the demographics digested so that an identifier value never spells a patient's name."""
+    given = nm1.get("NM104")
+    parts = "|".join((normalise(nm1.get("NM103")), normalise(given), birth))
+    digest = hashlib.sha256(parts.encode()).hexdigest()[:16]
+    return Identifier(f"urn:caregraph:payer:{payer_id}:dependent", f"{member}:{digest}")
+
+
+def _npi(nm1: Seg) -> str:
+    return nm1.get("NM109") if nm1.get("NM108") == "XX" else ""
+
+
+def _address(segs: list[Seg], loop: str) -> v.Fields:
+    return v.address(find(segs, "N3", loop=loop), find(segs, "N4", loop=loop))
+
+
+def _lines(claim: list[Seg]) -> list[tuple[int, list[Seg]]]:
+    """The service lines (2400), each from its LX, with its LX01 number."""
+    out: list[tuple[int, list[Seg]]] = []
+    for seg in claim:
+        if seg.id == "LX":
+            number = seg.get("LX01")
+            if not number.isdigit():
+                raise MappingError(seg, "LX01 is not a line number")
+            out.append((int(number), [seg]))
+        elif out:
+            out[-1][1].append(seg)
+    return out

@@ -1,0 +1,310 @@
+"""Reading an X12 file with pyx12: each segment placed in its loop, with what validation found.
+
+The file is opened as text and checked up to its ISA header here (pyx12 needs the first
+character of the stream to be the I of ISA, and the ISA at its fixed 106 characters); then
+pyx12's ``X12ContextReader`` reads it one segment at a time, walks each segment into its loop
+with the implementation guide's map and validates it. This module turns what pyx12 reports
+into :class:`Seg` values: the segment, its loop path, and the findings that make it
+untrustworthy, worded without the segment's values (they may be a patient's).
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import pyx12.errors
+import pyx12.map_index
+import pyx12.params
+import pyx12.segment
+import pyx12.x12context
+from pyx12.error_handler import errh_null
+
+ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)  # ISA01..ISA16
+ISA_LENGTH = 106
+SNIFF_CHARS = 4096
+# pyx12 ships one map per transaction and 5010 addendum; for another addendum of the same
+# guide (X222A2, X223A1, X223A3) the nearest map it has is used: the addenda change code lists
+# and situational rules, not the loop structure that the mapping relies on.
+NEAREST_MAP = {
+    "005010X222": "837.5010.X222.A1.xml",
+    "005010X223": "837Q3.I.5010.X223.A1.xml",
+    "005010X221": "835.5010.X221.A1.xml",
+}
+# For a functional group pyx12 has no map for (a 270, a 997 in 5010, a 277CA ...) a map is
+# still needed to keep pyx12 reading through to the next group; its segments are not placed
+# and the loader skips those transaction sets whole, so which map does not matter.
+UNMAPPED_GROUP_MAP = "999.5010.xml"
+_GUIDE_ADDENDUM = re.compile(r"A[0-9]+$")
+_NUMERIC = re.compile(r"^(R|N[0-9]?)$")
+_DATES = {"DT", "D8", "RD8", "D6"}
+# Control characters other than the line breaks between segments, and the lone surrogates
+# that undecodable bytes become: a segment holding them is not text.
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+class FileProblem(Exception):
+    """The whole file cannot be read as X12 (empty, wrong encoding, no ISA header)."""
+
+
+class ReadFailure(Exception):
+    """pyx12 stopped inside the file: nothing after ``segment`` can be read."""
+
+    def __init__(self, segment: int, message: str) -> None:
+        self.segment = segment
+        super().__init__(message)
+
+
+@dataclass(slots=True)
+class Seg:
+    """One segment as pyx12 read it: where it is, its data, and what makes it untrustworthy."""
+
+    number: int  # position in the file, ISA = 1
+    id: str  # the segment id as written
+    loops: tuple[str, ...]  # loop ids from the guide's map, outermost first
+    data: pyx12.segment.Segment
+    problems: list[str] = field(default_factory=list)  # reasons to reject what it is part of
+    envelope: list[str] = field(default_factory=list)  # control number and count findings
+
+    @property
+    def loop(self) -> str:
+        """The innermost loop: 2300, 2010AA, HEADER ..."""
+        return self.loops[-1] if self.loops else "-"
+
+    def within(self, loop: str) -> bool:
+        return loop in self.loops
+
+    def get(self, ref: str) -> str:
+        """An element or component (``CLM02``, ``SV101-2``) as text; empty when absent."""
+        try:
+            value = self.data.get_value(ref)
+        except (IndexError, pyx12.errors.EngineError):
+            return ""
+        return value.strip() if value else ""
+
+    def where(self) -> str:
+        return f"segment {self.number} ({self.loop}/{self.id})"
+
+
+# -- opening -----------------------------------------------------------------------------------
+def open_text(path: Path) -> io.TextIOBase:
+    """The file as text starting at its ISA, fixed-width; or FileProblem saying why not."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_CHARS)
+    _check_encoding(head)
+    fh_text = path.open(encoding="utf-8", errors="surrogateescape", newline="")
+    try:
+        start = fh_text.read(SNIFF_CHARS)
+        stripped = start.lstrip("\ufeff \t\r\n")
+        if not stripped:
+            raise FileProblem("the file is empty")
+        if not stripped.startswith("ISA"):
+            if re.match(r"^(GS|ST)[^A-Za-z0-9\s]", stripped):
+                raise FileProblem(
+                    "no ISA interchange envelope: the file starts with its "
+                    f"{stripped[:2]} segment; an X12 interchange must begin with an ISA header"
+                )
+            raise FileProblem("not an X12 interchange: the file does not begin with ISA")
+        isa, rest = _fixed_isa(stripped)
+        return _Joined(isa + rest, fh_text)
+    except BaseException:
+        fh_text.close()
+        raise
+
+
+def _check_encoding(head: bytes) -> None:
+    for bom, name in (
+        (codecs.BOM_UTF32_LE, "UTF-32"),
+        (codecs.BOM_UTF32_BE, "UTF-32"),
+        (codecs.BOM_UTF16_LE, "UTF-16"),
+        (codecs.BOM_UTF16_BE, "UTF-16"),
+    ):
+        if head.startswith(bom):
+            raise FileProblem(f"the file is {name} text; X12 is ASCII or UTF-8: convert it")
+    if b"\x00" in head[:64] and head.replace(b"\x00", b"").lstrip().startswith(b"ISA"):
+        raise FileProblem("the file is UTF-16 text (no BOM); X12 is ASCII or UTF-8: convert it")
+
+
+def _fixed_isa(text: str) -> tuple[str, str]:
+    """The ISA padded to its fixed widths (pyx12 reads exactly 106 characters), and the rest.
+
+    Some senders trim the ISA's padded fields; the element separator (ISA position 3) and
+    the count of 16 elements still say where it ends: ISA16 is one character, then the
+    segment terminator.
+    """
+    if len(text) < 4 or text[3].isalnum() or text[3].isspace():
+        raise FileProblem("the ISA header is malformed: no element separator after ISA")
+    sep = text[3]
+    if len(text) >= ISA_LENGTH and text.count(sep, 0, ISA_LENGTH) == 16:
+        return text[:ISA_LENGTH], text[ISA_LENGTH:]
+    parts = text.split(sep, 16)
+    if len(parts) < 17 or len(parts[16]) < 2:
+        raise FileProblem("the ISA header is malformed: it does not have its 16 elements")
+    fields, tail = parts[1:16], parts[16]
+    isa16, terminator = tail[0], tail[1]
+    if any(len(f.strip()) > w for f, w in zip(fields, ISA_WIDTHS, strict=False)):
+        raise FileProblem("the ISA header is malformed: an element is longer than its width")
+    padded = [f.strip().ljust(w) for f, w in zip(fields, ISA_WIDTHS, strict=False)]
+    return sep.join(["ISA", *padded, isa16]) + terminator, tail[2:]
+
+
+class _Joined(io.TextIOBase):
+    """Text already read (the fixed ISA and what followed it), then the rest of the file."""
+
+    def __init__(self, prefix: str, rest: TextIO) -> None:
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        if size is None or size < 0:
+            out, self._prefix = self._prefix + self._rest.read(), ""
+            return out
+        if self._prefix:
+            out, self._prefix = self._prefix[:size], self._prefix[size:]
+            return out if len(out) == size else out + self._rest.read(size - len(out))
+        return self._rest.read(size)
+
+    def close(self) -> None:
+        self._rest.close()
+        super().close()
+
+
+# -- segments ----------------------------------------------------------------------------------
+class _NearestMaps(pyx12.map_index.map_index):  # type: ignore[misc]  # pyx12 is untyped
+    """pyx12's map index, falling back to the nearest map for another 5010 addendum."""
+
+    def get_filename(
+        self, icvn: str | None, vriic: str | None, fic: str | None, tspc: str | None = None
+    ) -> str | None:
+        found: str | None = super().get_filename(icvn, vriic, fic, tspc)
+        if found:
+            return found
+        guide = _GUIDE_ADDENDUM.sub("", vriic or "")
+        return NEAREST_MAP.get(guide, UNMAPPED_GROUP_MAP)
+
+
+class _Findings(errh_null):  # type: ignore[misc]  # pyx12 is untyped
+    """An error handler that keeps what pyx12 finds about the segment being read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.element: Any = None
+        self.problems: list[str] = []
+        self.envelope: list[str] = []
+
+    def drain(self) -> tuple[list[str], list[str]]:
+        out = (self.problems, self.envelope)
+        self.problems, self.envelope = [], []
+        return out
+
+    def handle_errors(self, err_list: list[tuple[str, str, str, Any, int | None]]) -> None:
+        for kind, code, message, value, line in err_list:
+            if kind == "isa":
+                self.isa_error(code, message)
+            elif kind == "gs":
+                self.gs_error(code, message)
+            elif kind == "st":
+                self.st_error(code, message)
+            else:
+                self.seg_error(code, message, value, line)
+
+    def add_ele(self, map_node: Any) -> None:
+        self.element = map_node
+
+    def isa_error(self, err_cde: str, err_str: str) -> None:
+        found = ISA_FINDINGS.get(err_cde)
+        if found:
+            self.envelope.append(found)
+
+    def gs_error(self, err_cde: str, err_str: str) -> None:
+        found = GS_FINDINGS.get(err_cde)
+        if found:
+            self.envelope.append(found)
+
+    def st_error(self, err_cde: str, err_str: str) -> None:
+        found = ST_FINDINGS.get(err_cde)
+        if found:
+            self.envelope.append(found)
+
+    def seg_error(
+        self, err_cde: str, err_str: str, err_value: str | None = None, src_line: int | None = None
+    ) -> None:
+        if err_cde == "HL2":
+            self.problems.append("HL02 names a parent level that is not open: broken hierarchy")
+
+    def ele_error(
+        self, err_cde: str, err_str: str, bad_value: str | None, refdes: str | None = None
+    ) -> None:
+        # Only wrong types make a value unusable; a code outside pyx12's list, a length or a
+        # situational rule does not change what the element means, so it is not a rejection.
+        if err_cde not in ("6", "8", "9") or self.element is None:
+            return
+        dtype = self.element.data_type or ""
+        ref = refdes or self.element.refdes
+        if _NUMERIC.match(dtype):
+            self.problems.append(f"{ref} is not a valid number")
+        elif dtype in _DATES:
+            self.problems.append(f"{ref} is not a valid date")
+        elif dtype == "TM":
+            self.problems.append(f"{ref} is not a valid time")
+
+
+# pyx12's envelope findings by code, worded without values
+ISA_FINDINGS = {
+    "001": "IEA02 does not match ISA13: the trailer closes another interchange",
+    "021": "IEA01 does not count the functional groups of the interchange",
+    "025": "ISA13 repeats an interchange control number already used in the file",
+}
+GS_FINDINGS = {
+    "4": "GE02 does not match GS06: the trailer closes another functional group",
+    "5": "GE01 does not count the transaction sets of the group",
+    "6": "GS06 repeats a group control number already used in the interchange",
+}
+ST_FINDINGS = {
+    "3": "SE02 does not match ST02: the trailer closes another transaction set",
+    "4": "SE01 does not count the segments of the transaction set",
+    "23": "ST02 repeats a transaction set control number already used in the group",
+}
+
+
+def segments(stream: io.TextIOBase) -> Iterator[Seg]:
+    """Every segment of the stream in order, placed and checked by pyx12."""
+    findings = _Findings()
+    try:
+        reader = pyx12.x12context.X12ContextReader(pyx12.params.ParamsBase(), findings, stream)
+    except pyx12.errors.X12Error as e:
+        raise ReadFailure(1, "the ISA header is malformed (pyx12 refuses it)") from e
+    reader.map_index_if = _NearestMaps()
+    number = 0
+    loops: tuple[str, ...] = ()
+    try:
+        for node in reader.iter_segments():
+            data = node.seg_data
+            number = node.cur_line_number or number + 1
+            seg_id = data.get_seg_id() or ""
+            mapped = node.x12_map_node
+            path = mapped.get_path() if mapped is not None else ""
+            if mapped is not None and mapped.id == seg_id:
+                loops = tuple(p for p in path.split("/")[1:-1] if p)
+            problems, envelope = findings.drain()
+            seg = Seg(number, seg_id, loops, data, problems, envelope)
+            if mapped is None or mapped.id != seg_id:
+                seg.problems.append(
+                    f"{seg_id or 'an empty segment'} has no place here in the implementation "
+                    "guide (misplaced, unknown or malformed segment)"
+                )
+            if _NOT_TEXT.search(data.format()):
+                seg.problems.append("holds control characters or bytes that are not UTF-8 text")
+            yield seg
+    except (pyx12.errors.X12Error, pyx12.errors.EngineError) as e:
+        raise ReadFailure(number + 1, f"pyx12 cannot read on ({type(e).__name__})") from e
+    finally:
+        reader.close()

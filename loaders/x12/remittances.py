@@ -1,0 +1,159 @@
+"""835 claim payments: each CLP (loop 2100) with its service lines (2110) is one record.
+
+A payment names the claim it pays the way an 837 does: CLP01 (the provider's control number,
+CLM01 in the claim) within the payee's NPI (1000B N1*PE, the billing provider of the claim),
+so ``Remittance -REMITS-> Claim`` meets the claim whichever file is loaded first. The payer is
+keyed by the same payer id as in the 837 (1000A REF*2U or N104, else the TRN03 company id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from loaders import keys
+from loaders.records import Item, Link, Node, Record, Ref, SourceRef, token
+from loaders.x12 import values as v
+from loaders.x12.claims import payer_node
+from loaders.x12.reading import Seg
+from loaders.x12.units import FORMAT, TransactionContext, find, problems, reject
+from loaders.x12.values import MappingError
+from ontology.vocab import CG
+
+PAYER_ID_QUALIFIERS = ("XV", "PI")  # N103 qualifiers whose N104 is a payer id
+CAS_TRIPLETS = range(2, 19, 3)  # CAS02/03, CAS05/06 ... CAS17/18: reason code and amount
+
+
+@dataclass(slots=True)
+class PaymentUnit:
+    """One claim payment's segments and the header above it."""
+
+    ordinal: int  # in the file
+    index: int  # in the transaction set
+    header: list[Seg]
+    claim: list[Seg] = field(default_factory=list)
+
+
+class PaymentTransaction:
+    """An 835 transaction set, read one claim payment at a time."""
+
+    def __init__(self, ctx: TransactionContext) -> None:
+        self.ctx = ctx
+        self.header: list[Seg] = [ctx.st]
+        self.current: PaymentUnit | None = None
+        self.count = 0
+
+    def feed(self, seg: Seg) -> Iterator[Item]:
+        if seg.id == "CLP":
+            yield from self._finish()
+            self.ctx.file.claims += 1
+            self.count += 1
+            self.current = PaymentUnit(self.ctx.file.claims, self.count, self.header, [seg])
+        elif seg.id in ("LX", "PLB"):  # a new header number, or the provider-level summary
+            yield from self._finish()
+        elif self.current is not None:
+            self.current.claim.append(seg)
+        elif not seg.within("2000"):
+            self.header.append(seg)
+
+    def close(self, se: Seg) -> Iterator[Item]:
+        yield from self._finish()
+
+    def abandon(self, why: str) -> Iterator[Item]:
+        if self.current is not None:
+            unit, self.current = self.current, None
+            yield reject(self._ref(unit), [why])
+        elif self.count == 0:
+            yield reject(self.ctx.ref(), [why])
+
+    def _finish(self) -> Iterator[Item]:
+        if self.current is None:
+            return
+        unit, self.current = self.current, None
+        found = problems([*unit.header, *unit.claim])
+        if found:
+            yield reject(self._ref(unit), found)
+            return
+        try:
+            nodes, links = _map(unit)
+        except MappingError as e:
+            yield reject(self._ref(unit), [str(e)])
+            return
+        yield Record(self._ref(unit), FORMAT, "835 claim payment", nodes, links)
+
+    def _ref(self, unit: PaymentUnit) -> SourceRef:
+        return self.ctx.file.ref(
+            f"claim payment {unit.ordinal} (segment {unit.claim[0].number})",
+            f"{self.ctx.control}/claim payment {unit.index}",
+        )
+
+
+def _map(unit: PaymentUnit) -> tuple[list[Node], list[Link]]:
+    clp = unit.claim[0]
+    control = v.required(clp, "CLP01", "patient control number")
+    header = unit.header
+    bpr = find(header, "BPR")
+    trn = find(header, "TRN")
+    payer_n1 = find(header, "N1", "PR", loop="1000A")
+    payee_n1 = find(header, "N1", "PE", loop="1000B")
+    if trn is None:
+        raise MappingError(clp, "the payment has no TRN (check or EFT trace number)")
+    if payer_n1 is None or payee_n1 is None:
+        raise MappingError(clp, "the payment has no payer (1000A N1*PR) or payee (1000B N1*PE)")
+    payer_id = _payer_id(header, payer_n1, trn)
+    if payee_n1.get("N103") != "XX" or not payee_n1.get("N104"):
+        raise MappingError(
+            payee_n1,
+            "the payee has no NPI (N103 is not XX): the paid claim is named by the billing "
+            "provider's NPI and CLP01, so this payment cannot be matched to its claim",
+        )
+    npi = payee_n1.get("N104")
+    trace = v.required(trn, "TRN02", "check or EFT trace number")
+    payer_control = clp.get("CLP07")
+    paid = v.amount(clp, "CLP04")
+    if paid is None:
+        raise MappingError(clp, "CLP04 (claim payment amount) is missing")
+    start = find(unit.claim, "DTM", "232", loop="2100")
+    end = find(unit.claim, "DTM", "233", loop="2100")
+    props: v.Fields = {
+        CG.controlNumber: control,
+        CG.submitter: npi,
+        CG.paymentAmount: paid,
+        CG.totalCharge: v.amount(clp, "CLP03"),
+        CG.patientResponsibility: v.amount(clp, "CLP05"),
+        CG.claimStatusCode: clp.get("CLP02"),
+        CG.payerControlNumber: payer_control,
+        CG.paymentDate: v.d8(bpr, "BPR16") if bpr else "",
+        CG.serviceStart: v.d8(start, "DTM02") if start else "",
+        CG.serviceEnd: v.d8(end, "DTM02") if end else "",
+        CG.adjustments: [adj for cas in unit.claim if cas.id == "CAS" for adj in _adjustments(cas)],
+        CG.display: f"payment {v.money(paid)} for claim {control}",
+    }
+    key = token(f"urn:caregraph:remittance:{payer_id}", f"{trace}:{control}:{payer_control}")
+    remittance = Node(CG.Remittance, key, v.clean(props))
+    payer = payer_node(payer_id, payer_n1.get("N102"))
+    claim = Ref(CG.Claim, keys.claim_key(npi, control))
+    links = [Link(CG.remits, remittance.ref, claim), Link(CG.paidBy, remittance.ref, payer.ref)]
+    return [remittance, payer], links
+
+
+def _payer_id(header: list[Seg], payer_n1: Seg, trn: Seg) -> str:
+    """REF*2U in 1000A, else N104 when it is a payer id, else the TRN03 originating company."""
+    ref_2u = find(header, "REF", "2U", loop="1000A")
+    if ref_2u is not None and ref_2u.get("REF02"):
+        return ref_2u.get("REF02")
+    if payer_n1.get("N103") in PAYER_ID_QUALIFIERS and payer_n1.get("N104"):
+        return payer_n1.get("N104")
+    return v.required(trn, "TRN03", "payer identifier")
+
+
+def _adjustments(cas: Seg) -> list[str]:
+    """A CAS segment as group-reason:amount tokens (CO-45:12.00), one per reason."""
+    group = cas.get("CAS01")
+    out: list[str] = []
+    for n in CAS_TRIPLETS:
+        reason = cas.get(f"CAS{n:02d}")
+        amount = v.amount(cas, f"CAS{n + 1:02d}")
+        if reason and amount is not None:
+            out.append(f"{group}-{reason}:{v.money(amount)}")
+    return out

@@ -1,0 +1,107 @@
+"""What the 837 and 835 readers share: where a claim is, and how a transaction set is fed.
+
+A transaction set is read one segment at a time. A claim (837 loop 2300) or claim payment
+(835 loop 2100) is complete when the next one, the next hierarchical level or the SE trailer
+begins; it is then mapped to one record, or rejected, before the next is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from loaders.records import Item, Rejected, Skipped, SourceRef
+from loaders.x12.reading import Seg
+
+FORMAT = "x12"
+MAX_REASONS = 3
+
+
+@dataclass(slots=True)
+class FileContext:
+    """One file being read: its source system, name, and how many claims it has shown."""
+
+    source: str
+    file: str
+    claims: int = 0  # claims and claim payments met so far, for positions
+
+    def ref(self, position: str, record_id: str | None = None) -> SourceRef:
+        return SourceRef(self.source, self.file, position, record_id)
+
+
+@dataclass(slots=True)
+class TransactionContext:
+    """One transaction set (ST to SE): its ST segment and implementation guide."""
+
+    file: FileContext
+    st: Seg
+    guide: str  # ST03, else GS08: 005010X222A1 ...
+
+    @property
+    def control(self) -> str:
+        return self.st.get("ST02") or "?"
+
+    def ref(self) -> SourceRef:
+        return self.file.ref(f"transaction set (segment {self.st.number})", f"ST {self.control}")
+
+
+class Transaction(Protocol):
+    """Reads one transaction set's segments (between ST and SE) into items."""
+
+    def feed(self, seg: Seg) -> Iterator[Item]: ...
+
+    def close(self, se: Seg) -> Iterator[Item]:
+        """The SE trailer arrived: finish what is held."""
+        ...
+
+    def abandon(self, why: str) -> Iterator[Item]:
+        """No SE will come (the file ends, or another envelope segment came first)."""
+        ...
+
+
+class SkippedTransaction:
+    """A transaction set caregraph does not model (999, 997, 270, 277CA, 837D ...)."""
+
+    def __init__(self, ctx: TransactionContext, kind: str) -> None:
+        self.ctx = ctx
+        self.kind = kind
+
+    def feed(self, seg: Seg) -> Iterator[Item]:
+        return iter(())
+
+    def close(self, se: Seg) -> Iterator[Item]:
+        yield Skipped(self.ctx.ref(), FORMAT, self.kind)
+
+    def abandon(self, why: str) -> Iterator[Item]:
+        yield Skipped(self.ctx.ref(), FORMAT, self.kind)
+
+
+def find(
+    segs: Iterable[Seg], seg_id: str, qualifier: str | None = None, loop: str | None = None
+) -> Seg | None:
+    """The first ``seg_id`` segment (in ``loop``, with element 01 = ``qualifier``)."""
+    for seg in segs:
+        if (
+            seg.id == seg_id
+            and (loop is None or seg.loop == loop)
+            and (qualifier is None or seg.get(f"{seg_id}01") == qualifier)
+        ):
+            return seg
+    return None
+
+
+def problems(segments: Iterable[Seg]) -> list[str]:
+    """Every finding that makes these segments untrustworthy, each with where it is."""
+    return [f"{seg.where()}: {p}" for seg in segments for p in seg.problems]
+
+
+def reason(found: Sequence[str]) -> str:
+    """The first few findings as one message."""
+    more = len(found) - MAX_REASONS
+    text = "; ".join(found[:MAX_REASONS])
+    return f"{text} (and {more} more)" if more > 0 else text
+
+
+def reject(ref: SourceRef, found: Sequence[str]) -> Rejected:
+    return Rejected(ref, FORMAT, reason(found))

@@ -1,0 +1,179 @@
+"""X12 element values as record values: amounts, dates, names, addresses and coded tokens.
+
+Every reader here takes a :class:`~loaders.x12.reading.Seg` and an element reference
+(``CLM02``, ``SV101-2``) and raises :class:`MappingError` naming the segment and element,
+never the value, when the value does not fit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+
+from rdflib import URIRef
+
+from loaders.records import Props, Value
+from loaders.x12.reading import Seg
+from ontology.vocab import CG
+
+Fields = dict[URIRef, Value | None]  # properties before empty values are dropped
+
+ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+ICD9CM = "http://hl7.org/fhir/sid/icd-9-cm"
+CPT = "http://www.ama-assn.org/go/cpt"
+HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+NDC = "http://hl7.org/fhir/sid/ndc"
+PAYER_ID_SYSTEM = "urn:caregraph:payer-id"
+
+# HI qualifiers that carry diagnoses (principal, admitting, other, reason for visit, external
+# cause), by code system; the rest of HI (occurrence, value, condition, procedure codes) is not
+# a diagnosis.
+DIAGNOSIS_QUALIFIERS = {
+    "ABK": ICD10CM,
+    "ABJ": ICD10CM,
+    "ABF": ICD10CM,
+    "APR": ICD10CM,
+    "ABN": ICD10CM,
+    "BK": ICD9CM,
+    "BJ": ICD9CM,
+    "BF": ICD9CM,
+    "PR": ICD9CM,
+    "BN": ICD9CM,
+}
+GENDER = {"M": "male", "F": "female", "U": "unknown"}
+# X12 individual relationship codes (SBR02, PAT01) -> FHIR subscriber-relationship codes
+RELATIONSHIP = {"18": "self", "01": "spouse", "19": "child", "53": "common"}
+
+_CPT = re.compile(r"^[0-9]{4}[0-9A-Z]$")  # 99213, 0001F, 0002U
+
+
+class MappingError(ValueError):
+    """A claim or payment that cannot be mapped: where (segment, element) and why."""
+
+    def __init__(self, seg: Seg | None, message: str) -> None:
+        self.seg = seg
+        super().__init__(f"{seg.where()}: {message}" if seg else message)
+
+
+def text(seg: Seg | None, ref: str) -> str:
+    """The element's text, stripped; empty when absent."""
+    return seg.get(ref) if seg else ""
+
+
+def required(seg: Seg | None, ref: str, what: str) -> str:
+    """The element's text, or a MappingError naming what is missing."""
+    value = text(seg, ref)
+    if not value:
+        raise MappingError(seg, f"{ref} ({what}) is missing")
+    return value
+
+
+def amount(seg: Seg, ref: str) -> float | None:
+    """An X12 R (decimal) element as float; None when empty."""
+    value = seg.get(ref)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise MappingError(seg, f"{ref} is not a valid number") from None
+
+
+def money(value: float) -> str:
+    """An amount as X12 writes it in an adjustment token: two decimals."""
+    return f"{value:.2f}"
+
+
+def d8(seg: Seg, ref: str, raw: str | None = None) -> str:
+    """A CCYYMMDD date as ISO 8601; empty when absent."""
+    value = seg.get(ref) if raw is None else raw
+    if not value:
+        return ""
+    if len(value) != 8 or not value.isdigit():
+        raise MappingError(seg, f"{ref} is not a valid date (CCYYMMDD)")
+    try:
+        return date(int(value[:4]), int(value[4:6]), int(value[6:])).isoformat()
+    except ValueError:
+        raise MappingError(seg, f"{ref} is not a valid date (CCYYMMDD)") from None
+
+
+def period(seg: Seg, qualifier_ref: str, value_ref: str) -> tuple[str, str]:
+    """A D8 date or RD8 range (DTP02/DTP03) as (start, end) ISO dates."""
+    fmt = seg.get(qualifier_ref) or "D8"
+    value = seg.get(value_ref)
+    if fmt == "RD8" or (not fmt and "-" in value):
+        first, _, last = value.partition("-")
+        return d8(seg, value_ref, first), d8(seg, value_ref, last or first)
+    start = d8(seg, value_ref)
+    return start, start
+
+
+def gender(seg: Seg | None, ref: str) -> str:
+    """DMG03 as a FHIR administrative gender; empty when absent."""
+    value = text(seg, ref)
+    if not value:
+        return ""
+    if value not in GENDER:
+        raise MappingError(seg, f"{ref} is not a gender code (M, F or U)")
+    return GENDER[value]
+
+
+def person_name(nm1: Seg) -> Fields:
+    """NM103 family, NM104 and NM105 given names, as ontology properties."""
+    given = [g for g in (nm1.get("NM104"), nm1.get("NM105")) if g]
+    return {CG.familyName: nm1.get("NM103"), CG.givenNames: given}
+
+
+def address(n3: Seg | None, n4: Seg | None) -> Fields:
+    """N3 street lines (joined by a comma) and N4 city, state, postal code, country."""
+    lines = [v for v in (text(n3, "N301"), text(n3, "N302")) if v]
+    return {
+        CG.addressLine: ", ".join(lines),
+        CG.city: text(n4, "N401"),
+        CG.state: text(n4, "N402"),
+        CG.postalCode: text(n4, "N403"),
+        CG.country: text(n4, "N404"),
+    }
+
+
+def diagnosis_token(seg: Seg, ref: str) -> str | None:
+    """One HI composite as an ICD token; None when it is not a diagnosis."""
+    system = DIAGNOSIS_QUALIFIERS.get(seg.get(f"{ref}-1"))
+    code = seg.get(f"{ref}-2")
+    if system is None or not code:
+        return None
+    return f"{system}|{icd_dotted(system, code.upper())}"
+
+
+def icd_dotted(system: str, code: str) -> str:
+    """X12 sends ICD codes without their dot; FHIR and the other sources write it."""
+    if "." in code or len(code) <= 3:
+        return code
+    if system == ICD9CM and code.startswith("E"):
+        return f"{code[:4]}.{code[4:]}" if len(code) > 4 else code
+    return f"{code[:3]}.{code[3:]}"
+
+
+def procedure_token(seg: Seg, ref: str) -> str | None:
+    """A procedure composite (SV101, SV202, SVC01) as a code token; None when absent.
+
+    HC covers both CPT (five characters, four digits first) and HCPCS Level II (a letter and
+    four digits): the code's shape tells which.
+    """
+    qualifier = seg.get(f"{ref}-1")
+    code = seg.get(f"{ref}-2").upper()
+    if not code:
+        return None
+    if qualifier == "HC":
+        system = CPT if _CPT.match(code) else HCPCS
+    elif qualifier == "N4":
+        system = NDC
+    else:
+        system = f"urn:caregraph:x12:product-service-id-qualifier:{qualifier or 'unknown'}"
+    return f"{system}|{code}"
+
+
+def clean(props: Mapping[URIRef, Value | None]) -> Props:
+    """Drop empty values: an empty element asserts nothing."""
+    return {k: v for k, v in props.items() if v is not None and v != "" and v != []}
