@@ -41,8 +41,9 @@ class InvalidOntologyError(OntologyError):
 class SchemaChangeRefused(OntologyError):
     """Applying the ontology would break existing data; names each reason."""
 
-    def __init__(self, reasons: list[str]) -> None:
+    def __init__(self, reasons: list[str], report: object | None = None) -> None:
         self.reasons = reasons
+        self.report = report  # the ApplyReport with the whole impact, for the CLI to print
         listed = "\n  ".join(reasons)
         super().__init__(
             f"refusing to apply the ontology: it would break existing data:\n  {listed}\n"

@@ -1,0 +1,165 @@
+"""The ontology applied to a real Neo4j: constraints, indexes, class nodes, labels, refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+
+from graph import schema
+from ontology.errors import SchemaChangeRefused
+from ontology.model import Ontology, load_ontology, shipped_files
+
+# An informaticist's change: a new class with a key, and NPI made a key of practitioners.
+ADDITION = """
+cg:Referral a owl:Class ;
+    rdfs:subClassOf cg:ClinicalEvent ;
+    rdfs:label "Referral"@en ;
+    rdfs:comment "A request from one practitioner to another to take over or share care."@en ;
+    cg:domain "clinical" ;
+    cg:caption cg:display ;
+    owl:hasKey ( cg:key ) .
+
+cg:Practitioner owl:hasKey ( cg:npi ) .
+"""
+
+
+def variant(tmp_path: Path, extra: str) -> Ontology:
+    path = tmp_path / "caregraph.ttl"
+    path.write_text(shipped_files()[0].read_text() + extra)
+    return load_ontology([path])
+
+
+def run(driver: Driver, database: str, query: str) -> list[dict[str, object]]:
+    rows, _, _ = driver.execute_query(query, database_=database)
+    return [r.data() for r in rows]
+
+
+def names(driver: Driver, database: str, what: str) -> set[str]:
+    return {str(r["name"]) for r in run(driver, database, f"SHOW {what} YIELD name RETURN name")}
+
+
+@pytest.fixture
+def graph(clean_graph: Driver, database: str) -> Iterator[Driver]:
+    """An empty graph; afterwards the shipped ontology is applied again, whatever the test did."""
+    yield clean_graph
+    run(clean_graph, database, "MATCH (n) DETACH DELETE n")
+    schema.apply(clean_graph, database, load_ontology(), force=True)
+
+
+def test_constraints_indexes_and_classes_exist_after_apply(graph: Driver, database: str) -> None:
+    onto = load_ontology()
+    report = schema.apply(graph, database, onto)
+    assert report.applied
+    constraints = names(graph, database, "CONSTRAINTS")
+    assert {
+        "cg_Entity_key_unique",
+        "cg_Patient_key_unique",
+        "cg_Claim_key_unique",
+        "cg_Identifier_key_unique",
+        "cg_LoadRun_runId_unique",
+    } <= constraints
+    indexes = names(graph, database, "INDEXES")
+    assert {"cg_Practitioner_npi", "cg_ImagingStudy_studyInstanceUid", "cg_Encounter_start"} <= (
+        indexes
+    )
+    rows = run(
+        graph,
+        database,
+        "MATCH (:Class {name: 'Patient'})-[:SUBCLASS_OF]->(p:Class) RETURN p.name AS parent",
+    )
+    assert rows == [{"parent": "Person"}]
+    assert run(
+        graph, database, "MATCH (s:OntologySchema) RETURN s.version AS v, s.contentHash AS h"
+    ) == [{"v": "0.1.0", "h": onto.content_hash}]
+    assert schema.applied_version(graph, database) == ("0.1.0", onto.content_hash)
+
+    again = schema.apply(graph, database, onto)
+    assert again.nothing_to_do and not again.applied
+    assert "nothing to do" in again.lines()[-1]
+
+
+def test_a_superclass_label_finds_subclass_instances(graph: Driver, database: str) -> None:
+    run(
+        graph,
+        database,
+        "CREATE (:Encounter {key: 'e1', start: datetime()}), (:ImagingStudy {key: 's1'}), "
+        "(:Payer {key: 'p1'}), (:Encounter {key: 'e2', stub: true})",
+    )
+    report = schema.apply(graph, database, load_ontology())
+    added = {c.cls: (c.labels, c.nodes) for c in report.labels_to_add}
+    assert added["Encounter"] == (("ClinicalEvent", "Event", "Entity"), 2)
+    assert added["Payer"] == (("Organization", "Agent", "Entity"), 1)
+    found = run(graph, database, "MATCH (e:ClinicalEvent) RETURN e.key AS k ORDER BY k")
+    assert [r["k"] for r in found] == ["e1", "e2", "s1"]
+    assert run(graph, database, "MATCH (a:Agent) RETURN a.key AS k") == [{"k": "p1"}]
+    # the stub is not counted against the shapes; the loaded encounter lacks its patient
+    violations = {(v.cls, v.path): v.nodes for v in report.shape_violations}
+    assert violations[("Encounter", "subject (incoming hasEncounter)")] == 1
+    assert violations[("ImagingStudy", "patient (incoming hasImagingStudy)")] == 1
+
+
+def test_dry_run_reports_an_added_class_and_key_and_changes_nothing(
+    graph: Driver, database: str, tmp_path: Path
+) -> None:
+    schema.apply(graph, database, load_ontology())
+    run(
+        graph,
+        database,
+        "CREATE (:Practitioner:Person:Agent:Entity {key: 'x|1', npi: '1234567893'})",
+    )
+    before = (names(graph, database, "CONSTRAINTS"), names(graph, database, "INDEXES"))
+
+    report = schema.apply(graph, database, variant(tmp_path, ADDITION), dry_run=True)
+
+    assert report.dry_run and not report.applied
+    added = {c.name for c in report.schema.add_constraints}
+    assert added == {"cg_Referral_key_unique", "cg_Practitioner_npi_unique"}
+    assert "cg_Practitioner_npi" in report.schema.drop_indexes  # the unique one indexes it
+    assert report.classes_added == ["Referral"]
+    assert report.api_fields_added == ["class Referral"]
+    assert report.refusals == []
+    text = "\n".join(report.lines())
+    assert "+ constraint cg_Referral_key_unique" in text
+    assert "+ class Referral" in text and "dry run: nothing was changed" in text
+    assert (names(graph, database, "CONSTRAINTS"), names(graph, database, "INDEXES")) == before
+    assert run(graph, database, "MATCH (k:Class {name: 'Referral'}) RETURN count(k) AS n") == [
+        {"n": 0}
+    ]
+
+
+def test_apply_refuses_a_key_that_existing_duplicates_would_break(
+    graph: Driver, database: str, tmp_path: Path
+) -> None:
+    schema.apply(graph, database, load_ontology())
+    run(
+        graph,
+        database,
+        "CREATE (:Practitioner:Person:Agent:Entity {key: 'a|1', npi: '1234567893'}), "
+        "(:Practitioner:Person:Agent:Entity {key: 'b|2', npi: '1234567893'})",
+    )
+    with pytest.raises(SchemaChangeRefused, match=r"Practitioner\.npi cannot be made unique"):
+        schema.apply(graph, database, variant(tmp_path, ADDITION))
+    assert "cg_Practitioner_npi_unique" not in names(graph, database, "CONSTRAINTS")
+    assert "cg_Referral_key_unique" not in names(graph, database, "CONSTRAINTS")
+
+    forced = schema.apply(graph, database, variant(tmp_path, ADDITION), force=True)
+    assert forced.applied
+    assert forced.skipped == ["constraint cg_Practitioner_npi_unique: existing duplicate values"]
+    assert "cg_Referral_key_unique" in names(graph, database, "CONSTRAINTS")
+
+
+def test_removing_a_class_with_instances_is_refused(
+    graph: Driver, database: str, tmp_path: Path
+) -> None:
+    schema.apply(graph, database, variant(tmp_path, ADDITION))
+    run(graph, database, "CREATE (:Referral:ClinicalEvent:Event:Entity {key: 'r1'})")
+    with pytest.raises(SchemaChangeRefused, match="class Referral is removed but 1 node"):
+        schema.apply(graph, database, load_ontology())
+    report = schema.apply(graph, database, load_ontology(), force=True)
+    assert report.applied and report.classes_removed == ["Referral"]
+    assert report.api_fields_removed == ["class Referral"]
+    assert run(graph, database, "MATCH (n:Referral) RETURN count(n) AS n") == [{"n": 0}]
+    assert "cg_Referral_key_unique" not in names(graph, database, "CONSTRAINTS")
