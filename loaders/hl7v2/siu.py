@@ -15,7 +15,8 @@ from ontology.vocab import CG
 # S23/S24 block and open schedule slots and S25 is a query: no appointment, so Skipped.
 EVENTS = (*(f"S{n}" for n in range(12, 23)), "S26")
 # The trigger says what happened; for the rest (S14 modified, S18-S22 resource changes)
-# SCH-25, the filler's status (HL7 table 0278), says where the appointment now stands.
+# SCH-25, the filler's status (HL7 table 0278), says where the appointment now stands, and
+# without it the appointment is still booked: those events change it, they do not end it.
 EVENT_STATUS = {
     "S12": "booked",
     "S13": "booked",  # rescheduled: booked again, at its new start
@@ -56,7 +57,8 @@ def read(msg: Message, source: str) -> RecordBuilder:
         raise MissingValue("SCH-1 and SCH-2", "placer and filler appointment id")
     key = (filler or placer).token  # type: ignore[union-attr]  # one of them is set
     props: Props = {}
-    put(props, CG.status, EVENT_STATUS.get(event) or FILLER_STATUS.get(sch.get(25).upper()))
+    status = EVENT_STATUS.get(event) or FILLER_STATUS.get(sch.get(25).upper(), "booked")
+    put(props, CG.status, status)
     start, end = _times(msg, sch)
     put(props, CG.start, start)
     put(props, CG.end, end)

@@ -92,13 +92,21 @@ def visit_parts(b: RecordBuilder, pv1: Seg, enc: Ref, source: str) -> None:
 def numbered_visit(
     b: RecordBuilder, pv1: Seg | None, patient: Ref | None, source: str
 ) -> Ref | None:
-    """For SIU and orders: the visit, only when PV1-19 names it (else nothing to tie to)."""
+    """For SIU and orders: the visit PV1-19 names, or None when it names none.
+
+    ADT owns visits. A scheduling or order message that gives the visit's admit time (which
+    every Encounter needs) asserts it; one that does not only points at it by its number,
+    and the identity step ties that reference to the visit ADT loads (or a stub until then).
+    """
     if pv1 is None:
         return None
     number = visit_number(pv1, source)
     if number is None:
         return None
-    enc = b.add(encounter(pv1, source, number.token, number, None))
+    if pv1.get(44):
+        enc = b.add(encounter(pv1, source, number.token, number, None))
+    else:
+        enc = Ref(CG.Encounter, number.token)
     if patient is not None:
         b.link(CG.hasEncounter, patient, enc)
     visit_parts(b, pv1, enc, source)
