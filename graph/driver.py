@@ -25,7 +25,11 @@ def connection(settings: Settings) -> Neo4jSettings:
 
 
 def open_driver(
-    conn: Neo4jSettings, *, connection_timeout: float = 10.0, acquisition_timeout: float = 30.0
+    conn: Neo4jSettings,
+    *,
+    connection_timeout: float = 10.0,
+    acquisition_timeout: float = 30.0,
+    max_retry_time: float = 30.0,
 ) -> Driver:
     """A driver for the server named by ``conn``; the caller closes it."""
     if not conn.uri:
@@ -38,6 +42,7 @@ def open_driver(
         max_connection_pool_size=64,
         connection_acquisition_timeout=acquisition_timeout,
         connection_timeout=connection_timeout,
+        max_transaction_retry_time=max_retry_time,
     )
 
 

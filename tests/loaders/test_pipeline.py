@@ -1,0 +1,144 @@
+"""The pipeline as a user meets it: updates in place, an interrupted load, the CLI's report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+from typer.testing import CliRunner
+
+from api.cli.main import app
+from graph.driver import open_driver
+from graph.server import ManagedNeo4j
+from graph.settings import Neo4jSettings
+from loaders.pipeline import load as run_load
+from loaders.synthea import SYNTHEA
+from tests.conftest import managed_settings
+from tests.loaders.conftest import Load, count
+from tests.loaders.test_synthea_bad_input import (
+    ENCOUNTERS_HEADER,
+    PATIENTS_HEADER,
+    encounter,
+    patient,
+    write,
+)
+
+
+def test_an_update_changes_the_record_in_place_and_keeps_both_sources(
+    load: Load, driver: Driver, database: str, tmp_path: Path
+) -> None:
+    write(tmp_path / "patients.csv", PATIENTS_HEADER, [patient("p1", "Ada", "Lovelace")])
+    load(tmp_path / "patients.csv", source="ehr")
+    update = tmp_path / "update"
+    update.mkdir()
+    write(update / "patients_update.csv", PATIENTS_HEADER, [patient("p1", "Ada", "King")])
+    report = run_load(
+        [update / "patients_update.csv"], driver=driver, database=database, source="ehr"
+    )
+
+    assert report.nodes_updated == 1
+    records, _, _ = driver.execute_query(
+        "MATCH (p:Patient {key: $k}) "
+        "OPTIONAL MATCH (s:SourceRecord)-[:ASSERTED]->(p) "
+        "RETURN p.familyName AS family, collect(s.file) AS files, count(*) AS n",
+        k=f"{SYNTHEA}|p1",
+        database_=database,
+    )
+    assert records[0]["family"] == "King"
+    assert sorted(Path(f).name for f in records[0]["files"]) == [
+        "patients.csv",
+        "patients_update.csv",
+    ]
+    assert count(driver, database, "MATCH (p:Patient) RETURN count(p)") == 1
+
+
+def test_a_load_stopped_by_neo4j_going_away_completes_when_run_again(tmp_path: Path) -> None:
+    if Neo4jSettings().external:
+        pytest.skip("needs a managed Neo4j it can stop")
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [patient(f"p{i}", f"Given{i}", f"Family{i}") for i in range(600)]
+    write(data / "patients.csv", PATIENTS_HEADER, rows)
+    write(
+        data / "encounters.csv",
+        ENCOUNTERS_HEADER,
+        [encounter(f"e{i}", f"p{i % 600}") for i in range(900)],
+    )
+    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings())
+    server.start()
+    try:
+        stopped = {"done": False}
+
+        def stop_midway(path: str, read: int) -> None:
+            if read >= 300 and not stopped["done"]:
+                stopped["done"] = True
+                server.stop()
+
+        with open_driver(server.connection(), acquisition_timeout=5.0, max_retry_time=3.0) as drv:
+            first = run_load(
+                [data],
+                driver=drv,
+                database="neo4j",
+                source="ehr",
+                batch_size=100,
+                on_progress=stop_midway,
+            )
+        assert first.exit_code == 2
+        assert first.fatal and "run the same load again" in first.fatal
+
+        server.start()
+        with open_driver(server.connection()) as drv:
+            written_before = count(drv, "neo4j", "MATCH (p:Patient) RETURN count(p)")
+            assert 0 < written_before < 600  # some batches made it, the rest did not
+            again = run_load([data], driver=drv, database="neo4j", source="ehr")
+            assert again.exit_code == 0
+            assert (
+                count(drv, "neo4j", "MATCH (p:Patient) WHERE p.stub IS NULL RETURN count(p)") == 600
+            )
+            assert count(drv, "neo4j", "MATCH (e:Encounter) RETURN count(e)") == 900
+            assert count(drv, "neo4j", "MATCH (n:Entity) RETURN count(n)") == 1500
+            assert count(drv, "neo4j", "MATCH ()-[h:HAS_ENCOUNTER]->() RETURN count(h)") == 900
+    finally:
+        server.stop()
+
+
+def test_cli_load_writes_the_json_report_and_exits_by_outcome(
+    clean_graph: Driver, neo4j_conn: Neo4jSettings, tmp_path: Path
+) -> None:
+    good = tmp_path / "good"
+    good.mkdir()
+    write(good / "patients.csv", PATIENTS_HEADER, [patient("p1", "Ada", "Lovelace")])
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    write(bad / "patients.csv", PATIENTS_HEADER, [patient("p2", "Alan", "Turing"), "p3,1980"])
+    env = {
+        "NEO4J_URI": neo4j_conn.uri or "",
+        "NEO4J_USERNAME": neo4j_conn.username,
+        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
+        "NEO4J_DATABASE": neo4j_conn.database,
+        "CAREGRAPH_HOME": str(tmp_path / "home"),
+    }
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["load", str(good), "--source", "ehr", "--report", str(tmp_path / "r.json")], env=env
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["totals"] == {
+        "read": 1,
+        "written": 1,
+        "unchanged": 0,
+        "skipped": 0,
+        "rejected": 0,
+    }
+    assert report["files"][0]["format"] == "synthea-csv"
+
+    result = runner.invoke(app, ["load", str(bad), "--source", "ehr"], env=env)
+    assert result.exit_code == 1
+    assert "line 3" in result.output and "rejected" in result.output
+    assert (tmp_path / "home" / "rejects" / "ehr.jsonl").exists()
+
+    result = runner.invoke(app, ["load", str(tmp_path / "missing")], env=env)
+    assert result.exit_code == 2 and "no such file" in result.output
