@@ -68,9 +68,10 @@ class Hl7v2Loader:
                 "ASCII-compatible encoding (ASCII, UTF-8, ISO 8859) declared in MSH-18",
             )
             return
-        messages = 0
+        messages = strays = 0
         for raw in split(path):
             if isinstance(raw, Stray):
+                strays += 1
                 yield Rejected(
                     SourceRef(source, file, f"line {raw.line}"),
                     FORMAT,
@@ -80,7 +81,7 @@ class Hl7v2Loader:
                 continue
             messages += 1
             yield self._message(raw, source, file)
-        if messages == 0:
+        if messages == 0 and strays == 0:
             yield Rejected(whole, FORMAT, "no MSH segment found: the file holds no HL7 v2 message")
 
     def _message(self, raw: RawMessage, source: str, file: str) -> Item:
