@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import demo, load, neo4j, serve
+from api.cli import demo, explain, load, neo4j, ontology, serve
 
 app = typer.Typer(
     name="caregraph",
@@ -13,9 +13,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(neo4j.app, name="neo4j")
+app.add_typer(ontology.app, name="ontology")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 app.command("load")(load.load)
+app.command("explain")(explain.explain)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""Why the graph says what it says: the identifiers, source records and rules behind a node
+or a link. Read by `caregraph explain` and by the API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from neo4j import Driver
+
+
+@dataclass
+class Because:
+    """One reason: a rule, its evidence and the source records that asserted it."""
+
+    what: str
+    rule: str | None
+    evidence: dict[str, Any] | None
+    sources: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NodeExplanation:
+    key: str
+    labels: list[str]
+    display: str | None
+    identifiers: list[Because]
+    records: list[dict[str, Any]]
+    inferred: list[Because]
+
+
+def find_node(driver: Driver, database: str, token: str) -> list[str]:
+    """Keys of the nodes a token names: an identifier token, a key, or a bare identifier value."""
+    records, _, _ = driver.execute_query(
+        "OPTIONAL MATCH (:Identifier {key: $t})-[:IDENTIFIES]->(a:Entity) "
+        "OPTIONAL MATCH (b:Entity {key: $t}) "
+        "OPTIONAL MATCH (:Identifier {value: $t})-[:IDENTIFIES]->(c:Entity) "
+        "WITH collect(DISTINCT a.key) + collect(DISTINCT b.key) + collect(DISTINCT c.key) AS ks "
+        "UNWIND ks AS k RETURN DISTINCT k",
+        t=token,
+        database_=database,
+    )
+    return [r["k"] for r in records]
+
+
+def explain_node(driver: Driver, database: str, key: str) -> NodeExplanation:
+    """A node's identifiers (with the rule that tied each), asserting records, inferred links."""
+    records, _, _ = driver.execute_query(
+        """
+        MATCH (n:Entity {key: $key})
+        CALL (n) {
+          OPTIONAL MATCH (i:Identifier)-[x:IDENTIFIES]->(n)
+          RETURN collect({token: i.key, rule: x.rule, evidence: x.evidence,
+                          sources: x.sources}) AS ids
+        }
+        CALL (n) {
+          OPTIONAL MATCH (s:SourceRecord)-[:ASSERTED]->(n)
+          RETURN collect(s {.sourceSystem, .file, .position, .recordId, .runId, .kind}) AS recs
+        }
+        CALL (n) {
+          OPTIONAL MATCH (n)-[r]-(m:Entity) WHERE r.rule IS NOT NULL
+          RETURN collect({type: type(r), out: startNode(r) = n, other: m.key,
+                          rule: r.rule, evidence: r.evidence, sources: r.sources}) AS links
+        }
+        RETURN labels(n) AS labels, n.display AS display, ids, recs, links
+        """,
+        key=key,
+        database_=database,
+    )
+    row = records[0]
+    ids = [
+        Because(i["token"], i["rule"], _json(i["evidence"]), list(i["sources"] or []))
+        for i in row["ids"]
+        if i["token"]
+    ]
+    links = [
+        Because(
+            f"{'->' if x['out'] else '<-'}[{x['type']}] {x['other']}",
+            x["rule"],
+            _json(x["evidence"]),
+            list(x["sources"] or []),
+        )
+        for x in row["links"]
+        if x["type"]
+    ]
+    recs = [dict(r) for r in row["recs"] if r]
+    labels = [label for label in row["labels"] if label != "Entity"]
+    return NodeExplanation(key, labels, row["display"], ids, recs, links)
+
+
+def explain_link(driver: Driver, database: str, a: str, b: str) -> list[Because]:
+    """The relationships between two nodes, with the rule and evidence of each."""
+    records, _, _ = driver.execute_query(
+        "MATCH (x:Entity {key: $a})-[r]-(y:Entity {key: $b}) "
+        "RETURN type(r) AS type, startNode(r) = x AS out, r.rule AS rule, "
+        "r.evidence AS evidence, r.sources AS sources",
+        a=a,
+        b=b,
+        database_=database,
+    )
+    return [
+        Because(
+            f"{'->' if r['out'] else '<-'}[{r['type']}]",
+            r["rule"] or "asserted by the source",
+            _json(r["evidence"]),
+            list(r["sources"] or []),
+        )
+        for r in records
+    ]
+
+
+def _json(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return {"text": text}
+    return value if isinstance(value, dict) else {"value": value}
