@@ -106,8 +106,8 @@ class ClaimTransaction:
         if self.current is not None:
             unit, self.current = self.current, None
             yield reject(self._ref(unit), [why])
-        elif self.count == 0:
-            yield reject(self.ctx.ref(), [why])
+        else:
+            yield reject(self.ctx.ref(), [f"{why}; {self.count} claim(s) before it were read"])
 
     def _level(self, hl: Seg) -> None:
         # The level code (HL03), not the loop pyx12 chose, says what the level is: a wrong

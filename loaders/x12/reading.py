@@ -27,6 +27,7 @@ from pyx12.error_handler import errh_null
 
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)  # ISA01..ISA16
 ISA_LENGTH = 106
+_ISA_SEPARATORS = [3 + sum(w + 1 for w in ISA_WIDTHS[:n]) for n in range(16)]
 SNIFF_CHARS = 4096
 # pyx12 ships one map per transaction and 5010 addendum; for another addendum of the same
 # guide (X222A2, X223A1, X223A3) the nearest map it has is used: the addenda change code lists
@@ -140,7 +141,7 @@ def _fixed_isa(text: str) -> tuple[str, str]:
     if len(text) < 4 or text[3].isalnum() or text[3].isspace():
         raise FileProblem("the ISA header is malformed: no element separator after ISA")
     sep = text[3]
-    if len(text) >= ISA_LENGTH and text.count(sep, 0, ISA_LENGTH) == 16:
+    if len(text) >= ISA_LENGTH and all(text[i] == sep for i in _ISA_SEPARATORS):
         return text[:ISA_LENGTH], text[ISA_LENGTH:]
     parts = text.split(sep, 16)
     if len(parts) < 17 or len(parts[16]) < 2:

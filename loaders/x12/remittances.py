@@ -63,8 +63,8 @@ class PaymentTransaction:
         if self.current is not None:
             unit, self.current = self.current, None
             yield reject(self._ref(unit), [why])
-        elif self.count == 0:
-            yield reject(self.ctx.ref(), [why])
+        else:
+            yield reject(self.ctx.ref(), [f"{why}; {self.count} payment(s) before it were read"])
 
     def _finish(self) -> Iterator[Item]:
         if self.current is None:

@@ -1,0 +1,439 @@
+"""X12 005010: facts from 837P, 837I and 835 files (the project's own and the shared samples)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+
+from loaders import keys
+from loaders.records import Item, Link, Node, Record, Rejected, Skipped
+from loaders.registry import detect
+from loaders.x12 import LOADER
+from loaders.x12.reading import Seg, segments
+from ontology.vocab import CG
+from tests.loaders.conftest import Load, count
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "x12"
+CLAIMS = DATA / "claims.837"
+PAYMENTS = DATA / "payments.835"
+INSTITUTIONAL = DATA / "institutional.837i"
+CPT = "http://www.ama-assn.org/go/cpt"
+HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+ICD9 = "http://hl7.org/fhir/sid/icd-9-cm"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def read(path: Path) -> list[Item]:
+    return list(LOADER.read(path, "payer-x12"))
+
+
+def records(items: Iterable[Item]) -> list[Record]:
+    return [i for i in items if isinstance(i, Record)]
+
+
+def nodes(rec: Record, cls: object) -> list[Node]:
+    return [n for n in rec.nodes if n.cls == cls]
+
+
+def one(rec: Record, cls: object) -> Node:
+    found = nodes(rec, cls)
+    assert len(found) == 1, f"{len(found)} nodes of {cls}"
+    return found[0]
+
+
+def links(rec: Record, rel: object) -> list[Link]:
+    return [x for x in rec.links if x.rel == rel]
+
+
+def items_of(rec: Record) -> list[Node]:
+    return sorted(nodes(rec, CG.ClaimItem), key=lambda n: int(n.props[CG.sequence]))  # type: ignore[arg-type]
+
+
+def providers(rec: Record, src_key: str) -> dict[str, str]:
+    """role -> provider key, for the HAS_PROVIDER links from ``src_key``."""
+    return {
+        str(x.props[CG.role]): x.dst.key for x in links(rec, CG.hasProvider) if x.src.key == src_key
+    }
+
+
+# -- detection -------------------------------------------------------------------------------
+def test_detects_isa_files_and_envelope_less_claims_only(tmp_path: Path) -> None:
+    assert LOADER.detect(CLAIMS, CLAIMS.read_bytes())
+    assert LOADER.detect(PAYMENTS, PAYMENTS.read_bytes())
+    bare = tmp_path / "bare.txt"
+    bare.write_text("ST*835*1234~BPR*I*1.00*C*CHK************20110108~SE*3*1234~")
+    assert LOADER.detect(bare, bare.read_bytes())  # so that it is reported as bad X12
+    hl7 = tmp_path / "adt.hl7"
+    hl7.write_text("MSH|^~\\&|EPIC|HOSP|||20240101||ADT^A01|1|P|2.5\r")
+    fhir = tmp_path / "bundle.json"
+    fhir.write_text('{"resourceType": "Bundle", "note": "ST*837*0001~"}')
+    other_st = tmp_path / "st.txt"
+    other_st.write_text("ST*270*0001~BHT*0022*13~")
+    for path in (hl7, fhir, other_st):
+        assert not LOADER.detect(path, path.read_bytes())
+    assert detect(CLAIMS) is not None and detect(CLAIMS).format == "x12"  # type: ignore[union-attr]
+
+
+# -- 837P ------------------------------------------------------------------------------------
+def test_837p_claim_with_billing_provider_total_and_service_lines() -> None:
+    items = read(CLAIMS)
+    recs = records(items)
+    assert len(items) == len(recs) == 3
+    rec = recs[0]
+    assert rec.kind == "837P claim"
+    assert rec.ref.position == "claim 1 (segment 21)"
+    assert rec.ref.record_id == "0001/claim 1"  # ST02 and ordinal: no patient account number
+
+    claim = one(rec, CG.Claim)
+    assert claim.key == keys.claim_key("1234567893", "PCN1001")
+    assert claim.props[CG.controlNumber] == "PCN1001"
+    assert claim.props[CG.submitter] == "1234567893"
+    assert claim.props[CG.totalCharge] == 150.0
+    assert claim.props[CG.claimType] == "professional"
+    assert claim.props[CG.serviceStart] == claim.props[CG.serviceEnd] == "2024-03-01"
+    assert claim.props[CG.diagnosisCodes] == [f"{ICD10}|E11.9", f"{ICD10}|I10"]
+
+    lines = items_of(rec)
+    assert [n.props[CG.procedureCode] for n in lines] == [f"{CPT}|99213", f"{CPT}|36415"]
+    assert [n.props[CG.chargeAmount] for n in lines] == [100.0, 50.0]
+    assert [n.props[CG.quantity] for n in lines] == [1.0, 1.0]
+    assert [n.key for n in lines] == [keys.item_key(claim.key, 1), keys.item_key(claim.key, 2)]
+    assert {x.dst.key for x in links(rec, CG.hasItem)} == {n.key for n in lines}
+
+    billing = one(rec, CG.Organization)
+    assert billing.key == keys.npi("1234567893").token
+    assert billing.props[CG.name] == "CAREGRAPH TEST CLINIC"
+    assert billing.props[CG.city] == "SPRINGFIELD"
+    assert providers(rec, claim.key) == {
+        "billing": keys.npi("1234567893").token,
+        "rendering": keys.npi("1245319599").token,
+    }
+    rendering = one(rec, CG.Practitioner)
+    assert rendering.props[CG.familyName] == "TESTDOC"
+
+
+def test_837p_subscriber_patient_payer_and_coverage() -> None:
+    rec = records(read(CLAIMS))[0]
+    claim = one(rec, CG.Claim)
+    patient = one(rec, CG.Patient)
+    member = "urn:caregraph:payer:60054:member"
+    assert patient.key == f"{member}|MEM1001"
+    assert [(i.system, i.value, i.type) for i in patient.identifiers] == [(member, "MEM1001", "MB")]
+    assert patient.props[CG.familyName] == "TESTPATIENT"
+    assert patient.props[CG.givenNames] == ["ALPHA", "Q"]
+    assert patient.props[CG.birthDate] == "1980-01-15"
+    assert patient.props[CG.gender] == "female"
+
+    payer = one(rec, CG.Payer)
+    assert payer.key == "urn:caregraph:payer-id|60054"
+    assert payer.props[CG.payerId] == "60054"
+    coverage = one(rec, CG.Coverage)
+    assert coverage.props[CG.memberId] == "MEM1001"
+    assert coverage.props[CG.relationship] == "self"
+    pairs = {(x.rel, x.src.key, x.dst.key) for x in rec.links}
+    assert (CG.hasClaim, patient.key, claim.key) in pairs
+    assert (CG.hasCoverage, patient.key, coverage.key) in pairs
+    assert (CG.hasPayer, coverage.key, payer.key) in pairs
+    assert (CG.coveredBy, claim.key, coverage.key) in pairs
+    assert (CG.hasPayer, claim.key, payer.key) in pairs
+
+
+def test_837p_dependent_patient_and_line_level_providers() -> None:
+    second, third = records(read(CLAIMS))[1:]
+    patient = one(second, CG.Patient)
+    assert patient.props[CG.familyName] == "TESTCHILD"
+    assert patient.props[CG.birthDate] == "2015-09-10"
+    # a 2000C patient has no member id of their own: known within the subscriber's membership
+    assert patient.key.startswith("urn:caregraph:payer:60054:dependent|MEM2002:")
+    assert "TESTCHILD" not in patient.key and "GAMMA" not in patient.key
+    assert one(second, CG.Coverage).props[CG.relationship] == "child"
+    assert one(third, CG.Patient).key == patient.key  # the same child in the next claim
+
+    claim = one(second, CG.Claim)
+    line = items_of(second)[0]
+    assert providers(second, claim.key) == {
+        "billing": keys.npi("1234567893").token,
+        "referring": keys.npi("1184629479").token,
+        "rendering": keys.npi("1555555550").token,  # named on the line (2420A)
+    }
+    assert providers(second, line.key) == {"rendering": keys.npi("1555555550").token}
+    assert items_of(third)[0].props[CG.procedureCode] == f"{HCPCS}|G0008"  # HCPCS Level II
+
+
+# -- 837I ------------------------------------------------------------------------------------
+def test_837i_claim_statement_period_revenue_lines_and_attending() -> None:
+    # declares 005010X223A3: pyx12 has the A2 map, which reads it (nearest addendum)
+    (rec,) = read(INSTITUTIONAL)
+    assert isinstance(rec, Record) and rec.kind == "837I claim"
+    claim = one(rec, CG.Claim)
+    assert claim.key == keys.claim_key("1666666668", "PCN2001")
+    assert claim.props[CG.claimType] == "institutional"
+    assert claim.props[CG.totalCharge] == 1250.0
+    assert (claim.props[CG.serviceStart], claim.props[CG.serviceEnd]) == (
+        "2024-03-08",
+        "2024-03-10",
+    )
+    assert claim.props[CG.diagnosisCodes] == [f"{ICD10}|I21.4", f"{ICD10}|E11.9", f"{ICD10}|I10"]
+    room, lab = items_of(rec)
+    assert CG.procedureCode not in room.props  # a revenue code line without HCPCS
+    assert (room.props[CG.chargeAmount], room.props[CG.quantity]) == (900.0, 2.0)
+    assert (room.props[CG.serviceStart], room.props[CG.serviceEnd]) == ("2024-03-08", "2024-03-10")
+    assert lab.props[CG.procedureCode] == f"{CPT}|80053"
+    assert providers(rec, claim.key)["attending"] == keys.npi("1777777776").token
+
+
+# -- 835 -------------------------------------------------------------------------------------
+def test_835_payments_with_adjustments_name_the_837_claims_they_pay() -> None:
+    claims = {one(r, CG.Claim).props[CG.controlNumber]: r for r in records(read(CLAIMS))}
+    items = read(PAYMENTS)  # "~" with no line breaks
+    first, second = records(items)
+    assert len(items) == 2
+    assert first.kind == "835 claim payment"
+
+    rem = one(first, CG.Remittance)
+    assert rem.props[CG.paymentAmount] == 110.0
+    assert rem.props[CG.totalCharge] == 150.0
+    assert rem.props[CG.patientResponsibility] == 20.0
+    assert rem.props[CG.claimStatusCode] == "1"
+    assert rem.props[CG.payerControlNumber] == "PAYERICN0001"
+    assert rem.props[CG.paymentDate] == "2024-04-15"
+    assert rem.props[CG.adjustments] == ["PR-3:20.00", "CO-45:10.00", "CO-45:10.00"]
+    assert rem.key == "urn:caregraph:remittance:60054|TRACE7001:PCN1001:PAYERICN0001"
+    assert one(second, CG.Remittance).props[CG.adjustments] == ["CO-45:20.00"]
+
+    for payment, control in ((first, "PCN1001"), (second, "PCN1002")):
+        (remits,) = links(payment, CG.remits)
+        claim_rec = claims[control]
+        assert remits.dst.cls == CG.Claim
+        assert remits.dst.key == one(claim_rec, CG.Claim).key  # the pair meets on the claim
+        (paid_by,) = links(payment, CG.paidBy)
+        assert paid_by.dst.key == one(claim_rec, CG.Payer).key  # and on the payer
+
+
+# -- the shared samples ----------------------------------------------------------------------
+def x12(samples: Path) -> Path:
+    return samples / "x12"
+
+
+def test_sample_837p_claim_facts(samples: Path) -> None:
+    # demo.example1.837 declares 005010X222A2, read with pyx12's A1 map
+    (rec,) = read(x12(samples) / "demo.example1.837")
+    assert isinstance(rec, Record)
+    claim = one(rec, CG.Claim)
+    assert claim.key == keys.claim_key("1912301953", "26463774")
+    assert claim.props[CG.totalCharge] == 100.0
+    lines = items_of(rec)
+    assert [n.props[CG.procedureCode] for n in lines] == [
+        f"{CPT}|{c}" for c in ("99213", "87070", "99214", "86663")
+    ]
+    assert [n.props[CG.chargeAmount] for n in lines] == [40.0, 15.0, 35.0, 10.0]
+    assert claim.props[CG.diagnosisCodes] == [f"{ICD9}|034.0", f"{ICD9}|V73.89"]
+    assert (claim.props[CG.serviceStart], claim.props[CG.serviceEnd]) == (
+        "2006-10-03",
+        "2006-10-10",
+    )
+    assert providers(rec, claim.key) == {"billing": keys.npi("1912301953").token}
+
+    (ambulance,) = read(x12(samples) / "demo.ambulance.example5.837")
+    assert isinstance(ambulance, Record)
+    assert one(ambulance, CG.Claim).props[CG.totalCharge] == 766.50
+    assert [n.props[CG.procedureCode] for n in items_of(ambulance)] == [
+        f"{HCPCS}|{c}" for c in ("A0427", "A0425", "A0422", "A0382")
+    ]
+
+
+def test_sample_837i_two_claims_of_one_provider(samples: Path) -> None:
+    first, second = read(x12(samples) / "two-claims-single-provider.837i")
+    assert isinstance(first, Record) and isinstance(second, Record)
+    assert [one(r, CG.Claim).key for r in (first, second)] == [
+        keys.claim_key("1234567890", "756048Q"),
+        keys.claim_key("1234567890", "756049Q"),
+    ]
+    assert [one(r, CG.Claim).props[CG.totalCharge] for r in (first, second)] == [89.95, 50.0]
+    assert [n.props[CG.procedureCode] for n in items_of(first)] == [
+        f"{CPT}|85025",
+        f"{CPT}|93005",
+    ]
+    assert one(second, CG.Claim).props[CG.serviceStart] == "2005-04-01"
+    assert one(first, CG.Patient).key != one(second, CG.Patient).key
+
+
+def test_sample_835_payments_and_adjustments(samples: Path) -> None:
+    first, second = read(x12(samples) / "medicare-part-a.835")
+    assert isinstance(first, Record) and isinstance(second, Record)
+    rem = one(first, CG.Remittance)
+    assert rem.props[CG.paymentAmount] == 138018.40
+    assert rem.props[CG.adjustments] == ["CO-45:73348.57"]
+    assert rem.props[CG.paymentDate] == "2002-09-13"
+    assert links(first, CG.remits)[0].dst.key == keys.claim_key("6543210903", "666123")
+    assert one(first, CG.Payer).key == "urn:caregraph:payer-id|999"  # 1000A REF*2U
+
+    uhc = records(read(x12(samples) / "edi-835-parser" / "united_healthcare_legacy_sample.txt"))
+    rem = one(uhc[1], CG.Remittance)  # ISA16 is ">": composites split on it
+    assert rem.props[CG.paymentAmount] == 261.07
+    assert rem.props[CG.adjustments] == ["CO-45:255.72", "PR-2:5.13", "PR-1:110.00", "CO-45:184.32"]
+    assert one(uhc[1], CG.Payer).props[CG.payerId] == "87726"
+
+
+def test_sample_835_without_envelope_is_one_rejection(samples: Path) -> None:
+    path = x12(samples) / "edi-835-parser" / "blue_cross_nc_sample.txt"
+    assert LOADER.detect(path, path.read_bytes())
+    (item,) = read(path)
+    assert isinstance(item, Rejected)
+    assert item.reason.startswith("no ISA interchange envelope")
+    assert item.ref.file == str(path)
+
+
+def test_sample_835_with_an_impossible_check_date_is_rejected(samples: Path) -> None:
+    # managed-care.835's BPR16 is 20002316 (month 23): both of its claim payments depend on it
+    items = read(x12(samples) / "managed-care.835")
+    assert [type(i) for i in items] == [Rejected, Rejected]
+    for item in items:
+        assert isinstance(item, Rejected)
+        assert item.reason == "segment 4 (HEADER/BPR): BPR16 is not a valid date"
+
+
+def test_sample_folder_reconciles_and_never_echoes_patients(samples: Path) -> None:
+    read_count = loaded = rejected = skipped = 0
+    for path in sorted(p for p in x12(samples).rglob("*") if p.is_file()):
+        for item in read(path):
+            read_count += 1
+            if isinstance(item, Record):
+                loaded += 1
+            elif isinstance(item, Rejected):
+                rejected += 1
+                for name in ("BUDD", "SETTLE", "TOWNSEND", "BAKI", "BACH", "Dough", "JONES"):
+                    assert name not in item.reason
+            elif isinstance(item, Skipped):
+                skipped += 1
+                assert item.kind == "999 transaction set"  # managed-care.835.997
+    assert (loaded, rejected, skipped) == (13, 6, 1)
+    assert read_count == loaded + rejected + skipped
+
+
+# -- tolerance ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("eol", ["~", "~\n", "~\r\n"])
+def test_segment_terminators_with_or_without_line_breaks(tmp_path: Path, eol: str) -> None:
+    text = CLAIMS.read_text().replace("~\n", eol)
+    path = tmp_path / "claims.x12"
+    path.write_text(text, newline="")
+    assert [one(r, CG.Claim).props[CG.controlNumber] for r in records(read(path))] == [
+        "PCN1001",
+        "PCN1002",
+        "PCN1003",
+    ]
+
+
+def test_bom_leading_blank_lines_unpadded_isa_and_other_separators(tmp_path: Path) -> None:
+    text = CLAIMS.read_text()
+    isa, rest = text.split("~\n", 1)
+    trimmed = "*".join(part.strip() for part in isa.split("*"))  # ISA fields not padded
+    other = (trimmed + "~\n" + rest).replace("*", "|")  # element separator from ISA position 3
+    path = tmp_path / "claims.x12"
+    path.write_text("\ufeff\n\n  " + other, encoding="utf-8")
+    recs = records(read(path))
+    assert len(recs) == 3
+    assert one(recs[0], CG.Claim).props[CG.totalCharge] == 150.0
+
+
+def test_read_streams_one_claim_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim comes out as soon as the next one begins, before the rest of the file is read."""
+    text = CLAIMS.read_text()
+    start = text.index("CLM*PCN1003")
+    end = text.index("SE*")
+    claim = text[start:end]
+    many = tmp_path / "many.837"
+    many.write_text(text[:start] + claim * 2000 + text[end:])  # 2000 claims of one patient
+
+    from loaders.x12 import interchange
+
+    seen: list[int] = []
+
+    def counted(stream: object) -> Iterator[Seg]:
+        for seg in segments(stream):  # type: ignore[arg-type]
+            seen.append(seg.number)
+            yield seg
+
+    monkeypatch.setattr(interchange, "segments", counted)
+    stream = iter(LOADER.read(many, "payer-x12"))
+    for _ in range(3):
+        assert isinstance(next(stream), Record)
+    assert len(seen) < 100  # three claims in: far from the file's 10,000 segments
+    assert len(seen) == seen[-1]
+
+
+def test_a_file_cut_between_claims_says_it_is_truncated(tmp_path: Path) -> None:
+    text = CLAIMS.read_text()
+    path = tmp_path / "claims.x12"
+    path.write_text(text[: text.index("SBR*P**GRP1002")])  # after the HL that ends claim 1
+    first, cut = read(path)
+    assert isinstance(first, Record)
+    assert isinstance(cut, Rejected)
+    assert cut.ref.position == "transaction set (segment 3)"
+    assert "truncated" in cut.reason and "1 claim(s) before it were read" in cut.reason
+
+
+# -- through the pipeline into Neo4j ---------------------------------------------------------
+def test_remittance_remits_the_claim_it_pays_in_the_graph(
+    load: Load, driver: Driver, database: str
+) -> None:
+    # the 835 first: its claims are stubs until the 837 arrives, then the same nodes
+    report = load(PAYMENTS, CLAIMS, INSTITUTIONAL, source="payer-x12")
+    assert report.exit_code == 0, report.as_json()["rejects"]
+    assert all(f.reconciles for f in report.files)
+    assert (report.total("read"), report.total("written")) == (6, 6)
+
+    records_, _, _ = driver.execute_query(
+        "MATCH (r:Remittance)-[:REMITS]->(c:Claim {controlNumber: $control}) "
+        "MATCH (r)-[:PAID_BY]->(payer:Payer)<-[:HAS_PAYER]-(c) "
+        "MATCH (c)-[:HAS_ITEM]->(i:ClaimItem) "
+        "MATCH (p:Patient)-[:HAS_CLAIM]->(c) "
+        "MATCH (c)-[:HAS_PROVIDER {role: 'billing'}]->(b:Organization) "
+        "RETURN r.paymentAmount AS paid, r.adjustments AS adjustments, c.stub AS stub, "
+        "c.totalCharge AS total, count(DISTINCT i) AS lines, payer.payerId AS payer, "
+        "p.familyName AS family, b.npi AS npi",
+        control="PCN1001",
+        database_=database,
+    )
+    assert len(records_) == 1
+    row = records_[0]
+    assert row["paid"] == 110.0 and row["total"] == 150.0 and row["lines"] == 2
+    assert row["adjustments"] == ["PR-3:20.00", "CO-45:10.00", "CO-45:10.00"]
+    assert row["stub"] is None  # the 837 filled the claim the 835 named first
+    assert (row["payer"], row["family"], row["npi"]) == ("60054", "TESTPATIENT", "1234567893")
+    assert count(driver, database, "MATCH (c:Claim) RETURN count(c)") == 4
+    assert count(driver, database, "MATCH (:Remittance)-[:REMITS]->(c:Claim) RETURN count(c)") == 2
+    assert count(driver, database, "MATCH (p:Payer) RETURN count(p)") == 1
+
+    again = load(PAYMENTS, CLAIMS, INSTITUTIONAL, source="payer-x12")  # idempotent reload
+    assert again.total("unchanged") == 6 and again.nodes_created == 0
+
+
+def test_sample_folder_loads_through_the_pipeline(
+    load: Load, driver: Driver, database: str, samples: Path
+) -> None:
+    report = load(x12(samples), source="x12-samples")
+    assert all(f.reconciles for f in report.files)
+    totals = report.as_json()["totals"]
+    assert (totals["written"], totals["rejected"], totals["skipped"]) == (13, 6, 1)
+    records_, _, _ = driver.execute_query(
+        "MATCH (c:Claim {key: $key})-[:HAS_ITEM]->(i:ClaimItem) "
+        "MATCH (c)-[:HAS_PROVIDER {role: 'billing'}]->(b) "
+        "RETURN c.totalCharge AS total, b.npi AS npi, count(i) AS lines",
+        key=keys.claim_key("1912301953", "26463774"),
+        database_=database,
+    )
+    assert [(r["total"], r["npi"], r["lines"]) for r in records_] == [(100.0, "1912301953", 4)]
+    # no sample 835 pays a sample 837 claim: every claim a remittance names is a stub
+    assert (
+        count(
+            driver,
+            database,
+            "MATCH (:Remittance)-[:REMITS]->(c:Claim) WHERE c.stub IS NULL RETURN count(c)",
+        )
+        == 0
+    )
