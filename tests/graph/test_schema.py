@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 from neo4j import Driver
+from typer.testing import CliRunner
 
+from api.cli.main import app
 from graph import schema
+from graph.settings import Neo4jSettings
 from ontology.errors import SchemaChangeRefused
 from ontology.model import Ontology, load_ontology, shipped_files
 
@@ -24,6 +27,10 @@ cg:Referral a owl:Class ;
 
 cg:Practitioner owl:hasKey ( cg:npi ) .
 """
+TWO_PRACTITIONERS_ONE_NPI = (
+    "CREATE (:Practitioner:Person:Agent:Entity {key: 'a|1', npi: '1234567893'}), "
+    "(:Practitioner:Person:Agent:Entity {key: 'b|2', npi: '1234567893'})"
+)
 
 
 def variant(tmp_path: Path, extra: str) -> Ontology:
@@ -134,12 +141,7 @@ def test_apply_refuses_a_key_that_existing_duplicates_would_break(
     graph: Driver, database: str, tmp_path: Path
 ) -> None:
     schema.apply(graph, database, load_ontology())
-    run(
-        graph,
-        database,
-        "CREATE (:Practitioner:Person:Agent:Entity {key: 'a|1', npi: '1234567893'}), "
-        "(:Practitioner:Person:Agent:Entity {key: 'b|2', npi: '1234567893'})",
-    )
+    run(graph, database, TWO_PRACTITIONERS_ONE_NPI)
     with pytest.raises(SchemaChangeRefused, match=r"Practitioner\.npi cannot be made unique"):
         schema.apply(graph, database, variant(tmp_path, ADDITION))
     assert "cg_Practitioner_npi_unique" not in names(graph, database, "CONSTRAINTS")
@@ -163,3 +165,30 @@ def test_removing_a_class_with_instances_is_refused(
     assert report.api_fields_removed == ["class Referral"]
     assert run(graph, database, "MATCH (n:Referral) RETURN count(n) AS n") == [{"n": 0}]
     assert "cg_Referral_key_unique" not in names(graph, database, "CONSTRAINTS")
+
+
+def test_cli_apply_dry_run_reports_and_changes_nothing(
+    graph: Driver, database: str, neo4j_conn: Neo4jSettings, tmp_path: Path
+) -> None:
+    schema.apply(graph, database, load_ontology())
+    path = tmp_path / "caregraph.ttl"
+    path.write_text(shipped_files()[0].read_text() + ADDITION)
+    env = {
+        "NEO4J_URI": neo4j_conn.uri or "",
+        "NEO4J_USERNAME": neo4j_conn.username,
+        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
+        "NEO4J_DATABASE": database,
+    }
+    before = names(graph, database, "CONSTRAINTS")
+    result = CliRunner().invoke(app, ["ontology", "apply", "--dry-run", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "+ constraint cg_Referral_key_unique (Referral.key unique)" in result.output
+    assert "API + class Referral" in result.output
+    assert "dry run: nothing was changed" in result.output
+    assert names(graph, database, "CONSTRAINTS") == before
+
+    run(graph, database, TWO_PRACTITIONERS_ONE_NPI)
+    refused = CliRunner().invoke(app, ["ontology", "apply", str(path)], env=env)
+    assert refused.exit_code == 1
+    assert "Practitioner.npi cannot be made unique: 1 value(s)" in refused.output
+    assert "--force" in refused.output
