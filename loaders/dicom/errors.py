@@ -44,6 +44,6 @@ class BadAttribute(DicomError):
 class BadCharset(DicomError):
     def __init__(self) -> None:
         super().__init__(
-            "a text value is not valid in the declared Specific Character Set (0008,0005): "
-            "fix the character set the sender declares or the text it writes"
+            "text cannot be decoded with the declared Specific Character Set (0008,0005): "
+            "the character set is unknown or the bytes do not fit it"
         )
