@@ -55,12 +55,12 @@ class _Envelopes:
         self.tx_ctx: TransactionContext | None = None
         self.skipping = False  # inside an interchange of another X12 version
         self.stray = False  # a stray segment outside any transaction set was reported
-        self.last = 0
+        self.last: Seg | None = None
 
     def read(self, segs: Iterator[Seg]) -> Iterator[Item]:
         try:
             for seg in segs:
-                self.last = seg.number
+                self.last = seg
                 yield from self._step(seg)
         except ReadFailure as e:
             at = f"segment {e.segment}"
@@ -157,7 +157,7 @@ class _Envelopes:
         )
 
     def _end(self) -> Iterator[Item]:
-        where = f"the file ends after segment {self.last}"
+        where = f"the file ends after {self.last.where() if self.last else 'its ISA'}"
         if self.tx is not None:
             yield from self._abandon(
                 f"{where} inside the transaction set, before its SE: the file is truncated "

@@ -11,6 +11,8 @@ untrustworthy, worded without the segment's values (they may be a patient's).
 from __future__ import annotations
 
 import codecs
+import functools
+import importlib.resources
 import io
 import re
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from pyx12.error_handler import errh_null
 
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)  # ISA01..ISA16
 ISA_LENGTH = 106
+KNOWN_VERSIONS = ("00401", "00501")  # what pyx12 reads; 00401 is refused per interchange later
 _ISA_SEPARATORS = [3 + sum(w + 1 for w in ISA_WIDTHS[:n]) for n in range(16)]
 SNIFF_CHARS = 4096
 # pyx12 ships one map per transaction and 5010 addendum; for another addendum of the same
@@ -43,7 +46,6 @@ NEAREST_MAP = {
 UNMAPPED_GROUP_MAP = "999.5010.xml"
 _GUIDE_ADDENDUM = re.compile(r"A[0-9]+$")
 _NUMERIC = re.compile(r"^(R|N[0-9]?)$")
-_DATES = {"DT", "D8", "RD8", "D6"}
 # Control characters other than the line breaks between segments, and the lone surrogates
 # that undecodable bytes become: a segment holding them is not text.
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -88,8 +90,27 @@ class Seg:
             return ""
         return value.strip() if value else ""
 
+    @property
+    def label(self) -> str:
+        """The segment id for messages: only ids the guides know, never stray data."""
+        return self.id if self.id in known_segment_ids() else "unknown segment"
+
     def where(self) -> str:
-        return f"segment {self.number} ({self.loop}/{self.id})"
+        return f"segment {self.number} ({self.loop}/{self.label})"
+
+
+@functools.cache
+def known_segment_ids() -> frozenset[str]:
+    """Every segment id of the maps the loader reads with (envelopes, 837P, 837I, 835, 999).
+
+    A segment id outside them is shown as "unknown segment": a stray terminator inside a name
+    would otherwise make part of the name look like a segment id in a message.
+    """
+    found: set[str] = set()
+    maps = importlib.resources.files("pyx12") / "map"
+    for name in ("x12.control.00501.xml", *NEAREST_MAP.values(), UNMAPPED_GROUP_MAP):
+        found.update(re.findall(r'<segment xid="([A-Z0-9]{2,3})"', (maps / name).read_text()))
+    return frozenset(found)
 
 
 # -- opening -----------------------------------------------------------------------------------
@@ -112,6 +133,9 @@ def open_text(path: Path) -> io.TextIOBase:
                 )
             raise FileProblem("not an X12 interchange: the file does not begin with ISA")
         isa, rest = _fixed_isa(stripped)
+        version = isa[84:89]
+        if version not in KNOWN_VERSIONS:
+            raise FileProblem(f"ISA12 version {version!r} is not an X12 version (00501 is read)")
         return _Joined(isa + rest, fh_text)
     except BaseException:
         fh_text.close()
@@ -246,16 +270,15 @@ class _Findings(errh_null):  # type: ignore[misc]  # pyx12 is untyped
     ) -> None:
         # Only wrong types make a value unusable; a code outside pyx12's list, a length or a
         # situational rule does not change what the element means, so it is not a rejection.
-        if err_cde not in ("6", "8", "9") or self.element is None:
-            return
-        dtype = self.element.data_type or ""
-        ref = refdes or self.element.refdes
-        if _NUMERIC.match(dtype):
-            self.problems.append(f"{ref} is not a valid number")
-        elif dtype in _DATES:
+        # Dates can hide in AN elements typed by a format qualifier (DMG02 by DMG01).
+        dtype = (self.element.data_type if self.element is not None else None) or ""
+        ref = refdes or (self.element.refdes if self.element is not None else "an element")
+        if err_cde == "8":
             self.problems.append(f"{ref} is not a valid date")
-        elif dtype == "TM":
+        elif err_cde == "9":
             self.problems.append(f"{ref} is not a valid time")
+        elif err_cde == "6" and _NUMERIC.match(dtype):
+            self.problems.append(f"{ref} is not a valid number")
 
 
 # pyx12's envelope findings by code, worded without values
@@ -299,8 +322,8 @@ def segments(stream: io.TextIOBase) -> Iterator[Seg]:
             seg = Seg(number, seg_id, loops, data, problems, envelope)
             if mapped is None or mapped.id != seg_id:
                 seg.problems.append(
-                    f"{seg_id or 'an empty segment'} has no place here in the implementation "
-                    "guide (misplaced, unknown or malformed segment)"
+                    f"{seg.label} has no place here in the implementation guide "
+                    "(misplaced, unknown or malformed segment)"
                 )
             if _NOT_TEXT.search(data.format()):
                 seg.problems.append("holds control characters or bytes that are not UTF-8 text")

@@ -91,11 +91,11 @@ def d8(seg: Seg, ref: str, raw: str | None = None) -> str:
     if not value:
         return ""
     if len(value) != 8 or not value.isdigit():
-        raise MappingError(seg, f"{ref} is not a valid date (CCYYMMDD)")
+        raise MappingError(seg, f"{ref} is not a valid date")
     try:
         return date(int(value[:4]), int(value[4:6]), int(value[6:])).isoformat()
     except ValueError:
-        raise MappingError(seg, f"{ref} is not a valid date (CCYYMMDD)") from None
+        raise MappingError(seg, f"{ref} is not a valid date") from None
 
 
 def period(seg: Seg, qualifier_ref: str, value_ref: str) -> tuple[str, str]:

@@ -1,0 +1,307 @@
+"""X12 bad input: each bad claim, envelope or file rejected with where and why, the rest read.
+
+Every case starts from the project's own valid 837P (three claims: PCN1001 for the subscriber,
+PCN1002 and PCN1003 for a dependent) or 835 and breaks one thing. A reason must name the
+segment number and its loop/segment id, and never a patient's name, id, birth date or
+account number.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from loaders.records import Item, Record, Rejected, Skipped
+from loaders.registry import detect
+from loaders.x12 import LOADER
+from ontology.vocab import CG
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "x12"
+CLAIMS = (DATA / "claims.837").read_text()
+PAYMENTS = (DATA / "payments.835").read_text()
+# values of the test patients that a reason must never echo
+PATIENT_VALUES = (
+    "TESTPATIENT",
+    "ALPHA",
+    "TESTSUBSCRIBER",
+    "BETA",
+    "TESTCHILD",
+    "GAMMA",
+    "MEM1001",
+    "MEM2002",
+    "19800115",
+    "20150910",
+    "2024-13-45",
+    "PCN100",
+    "O'BRIEN",
+)
+
+
+class Outcome:
+    """What reading one file gave: records by claim number, rejections, skips."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.items: list[Item] = list(LOADER.read(path, "payer-x12"))
+        self.records = [i for i in self.items if isinstance(i, Record)]
+        self.rejected = [i for i in self.items if isinstance(i, Rejected)]
+        self.skipped = [i for i in self.items if isinstance(i, Skipped)]
+        assert len(self.items) == len(self.records) + len(self.rejected) + len(self.skipped)
+        for r in self.rejected:
+            assert r.format == "x12" and r.ref.file == str(path)
+            for value in PATIENT_VALUES:
+                assert value not in r.reason, f"{value!r} echoed in: {r.reason}"
+
+    @property
+    def controls(self) -> list[str]:
+        """CLM01 / CLP01 of the records read, in order."""
+        out: list[str] = []
+        for rec in self.records:
+            for node in rec.nodes:
+                if node.cls in (CG.Claim, CG.Remittance):
+                    out.append(str(node.props[CG.controlNumber]))
+        return out
+
+    def message(self, n: int = 0) -> str:
+        """How a report shows rejection ``n``: file, position, record id, reason."""
+        r = self.rejected[n]
+        return f"{r.ref.where()}: {r.reason}"
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "claims.837") -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, newline="")
+    return path
+
+
+def drop(text: str, *segments: str) -> str:
+    """The text without the segments (whole lines) that start with any of ``segments``."""
+    lines = text.split("~\n")
+    return "~\n".join(x for x in lines if not any(x.startswith(s) for s in segments))
+
+
+def second_interchange(text: str) -> str:
+    """The same interchange under another control number, to follow a broken one."""
+    return text.replace("000000101", "000000201")
+
+
+# -- the cases -------------------------------------------------------------------------------
+def test_truncated_mid_claim_loads_the_claims_before_the_cut(tmp_path: Path) -> None:
+    cut = CLAIMS.index("SV1*HC:G0008") + len("SV1*HC:G0")  # inside claim 3's service line
+    out = Outcome(write(tmp_path, CLAIMS[:cut]))
+    assert out.controls == ["PCN1001", "PCN1002"]
+    (rejected,) = out.rejected
+    assert rejected.ref.position == "claim 3 (segment 51)"
+    assert rejected.ref.record_id == "0001/claim 3"
+    assert "ends after segment 53 (2400/LX)" in rejected.reason
+    assert "truncated" in rejected.reason
+    assert str(out.path) in out.message()
+
+
+def test_utf16_is_rejected_as_a_wrong_encoding(tmp_path: Path) -> None:
+    path = write(tmp_path, CLAIMS.encode("utf-16"))
+    assert LOADER.detect(path, path.read_bytes()[:4096])  # known as X12, so the reason is clear
+    found = detect(path)
+    assert found is not None and found.format == "x12"
+    out = Outcome(path)
+    assert not out.records and len(out.rejected) == 1
+    assert out.rejected[0].ref.position == "file"
+    assert "UTF-16" in out.rejected[0].reason and "convert" in out.rejected[0].reason
+
+
+def test_claims_without_billing_provider_are_rejected(tmp_path: Path) -> None:
+    broken = drop(CLAIMS, "NM1*85", "N3*100 TEST", "N4*SPRINGFIELD*IL*627010000~\nREF*EI")
+    broken = broken.replace("N4*SPRINGFIELD*IL*627010000~\nREF*EI*123456789~\n", "", 1)
+    out = Outcome(write(tmp_path, broken + second_interchange(CLAIMS)))
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"]  # the second interchange
+    assert [r.ref.position for r in out.rejected] == [
+        "claim 1 (segment 17)",
+        "claim 2 (segment 40)",
+        "claim 3 (segment 47)",
+        "transaction set (segment 3)",  # and SE01 counts the segments that were dropped
+    ]
+    assert out.rejected[0].reason == (
+        "segment 17 (2300/CLM): no billing provider: loop 2010AA (NM1*85) is missing"
+    )
+
+
+def test_transaction_set_without_se_rejects_the_claim_it_cannot_close(tmp_path: Path) -> None:
+    out = Outcome(write(tmp_path, drop(CLAIMS, "SE*")))
+    assert out.controls == ["PCN1001", "PCN1002"]
+    (rejected,) = out.rejected
+    assert rejected.ref.position == "claim 3 (segment 51)"
+    assert rejected.reason == (
+        "segment 56 (GS_LOOP/GE): GE came before the SE trailer of the transaction set (SE missing)"
+    )
+
+
+def test_total_charge_that_is_not_a_number(tmp_path: Path) -> None:
+    out = Outcome(write(tmp_path, CLAIMS.replace("CLM*PCN1002*80.00", "CLM*PCN1002*abc")))
+    assert out.controls == ["PCN1001", "PCN1003"]
+    (rejected,) = out.rejected
+    assert rejected.ref.position == "claim 2 (segment 44)"
+    assert rejected.reason == "segment 44 (2300/CLM): CLM02 is not a valid number"
+
+
+def test_birth_date_that_is_not_a_date(tmp_path: Path) -> None:
+    # the dependent's DMG02: both of the dependent's claims depend on it, the subscriber's not
+    out = Outcome(write(tmp_path, CLAIMS.replace("DMG*D8*20150910", "DMG*D8*2024-13-45")))
+    assert out.controls == ["PCN1001"]
+    assert [r.reason for r in out.rejected] == [
+        "segment 43 (2010CA/DMG): DMG02 is not a valid date"
+    ] * 2
+    out = Outcome(write(tmp_path, CLAIMS.replace("DMG*D8*20150910", "DMG*D8*20241345")))
+    assert out.controls == ["PCN1001"] and len(out.rejected) == 2
+
+
+def test_file_without_its_envelope(tmp_path: Path) -> None:
+    bare = drop(CLAIMS, "ISA*", "GS*", "GE*", "IEA*")
+    path = write(tmp_path, bare)
+    assert LOADER.detect(path, path.read_bytes())
+    out = Outcome(path)
+    assert not out.records
+    assert [r.ref.position for r in out.rejected] == ["file"]
+    assert out.rejected[0].reason.startswith("no ISA interchange envelope: the file starts with")
+
+
+def test_mismatched_interchange_control_numbers(tmp_path: Path) -> None:
+    out = Outcome(write(tmp_path, CLAIMS.replace("IEA*1*000000101", "IEA*1*000000999")))
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"]  # complete claims are kept
+    (rejected,) = out.rejected
+    assert rejected.ref.position == "interchange (segment 1)"
+    assert rejected.reason == (
+        "segment 58 (ISA_LOOP/IEA): IEA02 does not match ISA13: "
+        "the trailer closes another interchange"
+    )
+
+
+def test_injection_like_names_load_unchanged(tmp_path: Path) -> None:
+    family = "O'BRIEN\"); MATCH (n) DETACH DELETE n; //"
+    given = "<script>alert('x')</script>"
+    text = CLAIMS.replace("NM1*QC*1*TESTCHILD*GAMMA", f"NM1*QC*1*{family}*{given}")
+    out = Outcome(write(tmp_path, text))
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"] and not out.rejected
+    patient = next(n for n in out.records[1].nodes if n.cls == CG.Patient)
+    assert patient.props[CG.familyName] == family
+    assert patient.props[CG.givenNames] == [given]
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    for text in ("", "  \n\r\n\t"):
+        path = write(tmp_path, text)
+        assert not LOADER.detect(path, path.read_bytes())
+        out = Outcome(path)
+        assert [r.reason for r in out.rejected] == ["the file is empty"]
+
+
+def test_acknowledgements_and_eligibility_are_skipped_not_rejected(tmp_path: Path) -> None:
+    isa = CLAIMS.split("~\n", 1)[0]
+    ack = (
+        f"{isa}~GS*FA*TESTRECEIVER*CAREGRAPHTEST*20240416*0931*7*X*005010X231A1~"
+        "ST*999*0001*005010X231A1~AK1*HC*1*005010X222A1~AK2*837*0001*005010X222A1~IK5*A~"
+        "AK9*A*1*1*1~SE*6*0001~GE*1*7~IEA*1*000000101~"
+    )
+    out = Outcome(write(tmp_path, ack, "ack.999"))
+    assert not out.records and not out.rejected
+    assert [s.kind for s in out.skipped] == ["999 transaction set"]
+
+    eligibility = (
+        f"{isa}~GS*HS*CAREGRAPHTEST*TESTRECEIVER*20240416*0931*8*X*005010X279A1~"
+        "ST*270*0001*005010X279A1~BHT*0022*13*E1*20240416*0931~HL*1**20*1~"
+        "NM1*PR*2*CAREGRAPH TEST PAYER*****PI*60054~SE*5*0001~GE*1*8~IEA*1*000000101~"
+    )
+    out = Outcome(write(tmp_path, eligibility, "eligibility.270"))
+    assert [s.kind for s in out.skipped] == ["270 transaction set"] and not out.rejected
+
+    # a 997 group in the same interchange as the claims: the claims load, the 997 is skipped
+    group = (
+        "GS*FA*S*R*20240416*0932*9*X*005010~ST*997*0002~AK1*HC*1~AK9*A*1*1*1~SE*4*0002~GE*1*9~\n"
+    )
+    mixed = CLAIMS.replace("IEA*1*000000101", group + "IEA*2*000000101")
+    out = Outcome(write(tmp_path, mixed))
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"] and not out.rejected
+    assert [s.kind for s in out.skipped] == ["997 transaction set"]
+
+
+def test_garbage_bytes(tmp_path: Path) -> None:
+    noise = random.Random(5).randbytes(2048)
+    path = write(tmp_path, noise, "noise.837")
+    assert not LOADER.detect(path, noise)
+    out = Outcome(path)
+    assert [r.reason for r in out.rejected] == [
+        "not an X12 interchange: the file does not begin with ISA"
+    ]
+
+    # a run of bytes that are not text inside claim 2: only claim 2 is lost
+    raw = CLAIMS.encode()
+    at = raw.index(b"HI*ABK:J069")
+    out = Outcome(write(tmp_path, raw[:at] + b"\xff\xfe\x00\x81garbage~\n" + raw[at:]))
+    assert out.controls == ["PCN1001", "PCN1003"]
+    rejected, count = out.rejected
+    assert rejected.ref.position == "claim 2 (segment 44)"
+    assert rejected.reason.startswith("segment 45 (2300/unknown segment): unknown segment has no")
+    assert "bytes that are not UTF-8 text" in rejected.reason
+    assert "garbage" not in rejected.reason
+    assert "SE01 does not count" in count.reason  # the extra segment shows in the count too
+
+
+def test_misplaced_or_unknown_segment_inside_a_claim(tmp_path: Path) -> None:
+    # an 835 segment in an 837 claim; then a segment id no guide knows (named as unknown:
+    # a stray terminator inside a name would otherwise show part of the name as an id)
+    out = Outcome(write(tmp_path, CLAIMS.replace("HI*ABK:E119", "BPR*I*1.00*C*CHK~\nHI*ABK:E119")))
+    assert out.controls == ["PCN1002", "PCN1003"]
+    assert out.rejected[0].reason.startswith(
+        "segment 22 (2300/BPR): BPR has no place here in the implementation guide"
+    )
+    out = Outcome(write(tmp_path, CLAIMS.replace("HI*ABK:E119", "BRIEN*1~\nHI*ABK:E119")))
+    assert out.controls == ["PCN1002", "PCN1003"]
+    assert out.rejected[0].reason.startswith(
+        "segment 22 (2300/unknown segment): unknown segment has no place here"
+    )
+
+
+def test_repeated_line_number_and_missing_control_number(tmp_path: Path) -> None:
+    out = Outcome(write(tmp_path, CLAIMS.replace("LX*2~", "LX*1~")))
+    assert out.controls == ["PCN1002", "PCN1003"]
+    assert out.rejected[0].reason == (
+        "segment 28 (2400/LX): LX01 repeats the number of an earlier service line"
+    )
+    out = Outcome(write(tmp_path, CLAIMS.replace("CLM*PCN1003*", "CLM**")))
+    assert out.controls == ["PCN1001", "PCN1002"]
+    assert out.rejected[0].reason == (
+        "segment 51 (2300/CLM): CLM01 (patient control number) is missing"
+    )
+
+
+def test_wrong_segment_count_and_other_version(tmp_path: Path) -> None:
+    out = Outcome(write(tmp_path, CLAIMS.replace("SE*54*0001", "SE*53*0001")))
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"]
+    assert [(r.ref.position, r.reason) for r in out.rejected] == [
+        (
+            "transaction set (segment 3)",
+            "segment 56 (ST_LOOP/SE): SE01 does not count the segments of the transaction set",
+        )
+    ]
+    old = CLAIMS.replace("*00501*", "*00401*", 1)
+    out = Outcome(write(tmp_path, old))
+    assert not out.records
+    assert out.rejected[0].reason == (
+        "segment 1 (ISA_LOOP/ISA): ISA12 version 00401 is not 00501: caregraph reads X12 "
+        "005010 only; the interchange was not read"
+    )
+
+
+def test_835_payee_without_npi(tmp_path: Path) -> None:
+    text = PAYMENTS.replace(
+        "N1*PE*CAREGRAPH TEST CLINIC*XX*1234567893", "N1*PE*CLINIC*FI*123456789"
+    )
+    out = Outcome(write(tmp_path, text, "payments.835"))
+    assert not out.records
+    assert [r.ref.position for r in out.rejected] == [
+        "claim payment 1 (segment 15)",
+        "claim payment 2 (segment 26)",
+    ]
+    assert out.rejected[0].reason.startswith("segment 12 (1000B/N1): the payee has no NPI")
