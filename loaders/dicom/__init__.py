@@ -33,6 +33,7 @@ PREAMBLE = 128
 UTF8_BOM = b"\xef\xbb\xbf"
 _JSON_HEAD = re.compile(rb'"[0-9A-Fa-f]{8}"\s*:\s*\{\s*"(vr|Value|BulkDataURI|InlineBinary)"')
 _UNDEFINED_LENGTH = 0xFFFFFFFF
+_JSON_IDS = ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")  # most specific first
 
 
 class DicomLoader:
@@ -130,19 +131,15 @@ class DicomLoader:
         try:
             for n, item in dicomjson.items(path):
                 last = n
-                position = f"item {n}"
+                ref = SourceRef(source, file, f"item {n}")
                 try:
-                    ds = dicomjson.dataset(item, n)
-                    rid = (
-                        _safe_uid(ds, "SOPInstanceUID")
-                        or _safe_uid(ds, "SeriesInstanceUID")
-                        or _safe_uid(ds, "StudyInstanceUID")
-                    )
-                    ref = SourceRef(source, file, position, rid)
                     with mapping.strict_text():
+                        ds = dicomjson.dataset(item, n)
+                        rid = next(filter(None, (_safe_uid(ds, k) for k in _JSON_IDS)), None)
+                        ref = SourceRef(source, file, ref.position, rid)
                         nodes, links = _object(ds, source, series_required=False)
                 except DicomError as e:
-                    yield Rejected(SourceRef(source, file, position), FORMAT, str(e))
+                    yield Rejected(ref, FORMAT, str(e))
                     continue
                 yield Record(ref, FORMAT, "DICOM JSON", nodes, links)
         except dicomjson.NotJson as e:
@@ -164,7 +161,8 @@ def _object(ds: Dataset, source: str, *, series_required: bool) -> tuple[list[No
 def _safe_uid(ds: Dataset, keyword: str) -> str | None:
     """A UID to name the record by, or None when it is absent or unreadable."""
     try:
-        return mapping.uid(ds, keyword, required=False)
+        with mapping.quiet():
+            return mapping.uid(ds, keyword, required=False)
     except DicomError:
         return None
 

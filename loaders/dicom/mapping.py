@@ -8,6 +8,7 @@ study (linking a name to a practitioner is the identity step's job, not the load
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from collections.abc import Iterator
@@ -36,10 +37,28 @@ _CHARSET_WARNINGS = ("failed to decode", "unknown encoding", "unknown escape seq
 
 
 @contextmanager
+def quiet() -> Iterator[list[warnings.WarningMessage]]:
+    """Collect pydicom's warnings instead of showing them, and mute its logger meanwhile.
+
+    pydicom logs what it warns about quoting the value ("Invalid value for VR DA: '...'"):
+    patient data in the application's logs. What matters reaches the load report instead,
+    as a Rejected that names the attribute only.
+    """
+    pydicom_log = logging.getLogger("pydicom")
+    muted = pydicom_log.disabled
+    pydicom_log.disabled = True
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            yield seen
+    finally:
+        pydicom_log.disabled = muted
+
+
+@contextmanager
 def strict_text() -> Iterator[None]:
-    """Raise BadCharset when pydicom had to guess or replace characters while decoding."""
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("always")
+    """Like ``quiet``; raise BadCharset when pydicom had to guess or replace characters."""
+    with quiet() as seen:
         yield
     if any(any(w in str(x.message).lower() for w in _CHARSET_WARNINGS) for x in seen):
         raise BadCharset
