@@ -125,9 +125,9 @@ class Record:
                 for x in self.links
             ],
         }
-        return hashlib.sha256(
-            json.dumps(body, sort_keys=True, default=str).encode()
-        ).hexdigest()[:32]
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[
+            :32
+        ]
 
 
 @dataclass(frozen=True, slots=True)
