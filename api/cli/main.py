@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import demo, explain, load, neo4j, ontology, serve
+from api.cli import auth, demo, explain, load, neo4j, ontology, serve
 
 app = typer.Typer(
     name="caregraph",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(neo4j.app, name="neo4j")
 app.add_typer(ontology.app, name="ontology")
+app.add_typer(auth.app, name="auth")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 app.command("load")(load.load)

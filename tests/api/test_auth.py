@@ -1,0 +1,164 @@
+"""Authentication: API keys (hashed, revocable) and bearer JWTs from a test issuer."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from neo4j import Driver
+from typer.testing import CliRunner
+
+from api.auth import (
+    Authenticator,
+    InvalidCredentials,
+    JwtVerifier,
+    KeyStore,
+    MissingCredentials,
+    OidcSettings,
+    Role,
+)
+from api.cli.main import app
+from graph.settings import Neo4jSettings
+
+ISSUER = "https://idp.test.invalid/realms/caregraph"
+
+
+@pytest.fixture
+def keys(clean_graph: Driver, database: str) -> KeyStore:
+    return KeyStore(clean_graph, database)
+
+
+def test_a_key_is_stored_hashed_and_resolves_to_its_role(
+    keys: KeyStore, clean_graph: Driver, database: str
+) -> None:
+    key = keys.create(Role.billing, "claims-bot")
+    principal = keys.verify(key)
+    assert principal.role is Role.billing and principal.method == "api-key"
+    secret = key.split("_", 2)[2]
+    records, _, _ = clean_graph.execute_query(
+        "MATCH (k:ApiKey) RETURN properties(k) AS p", database_=database
+    )
+    stored = json.dumps([str(r["p"]) for r in records])
+    assert secret not in stored  # only the hash is kept
+
+
+def test_a_revoked_key_stops_working_at_once(keys: KeyStore) -> None:
+    key = keys.create(Role.clinician, "nurse-station")
+    keys.verify(key)
+    assert keys.revoke(key.split("_")[1])
+    with pytest.raises(InvalidCredentials, match="revoked"):
+        keys.verify(key)
+
+
+def test_unknown_and_malformed_keys_are_refused(keys: KeyStore) -> None:
+    key = keys.create(Role.analyst, "a")
+    with pytest.raises(InvalidCredentials):
+        keys.verify(key[:-2] + "xx")
+    with pytest.raises(InvalidCredentials):
+        keys.verify("cg_nonsense")
+    with pytest.raises(MissingCredentials):
+        Authenticator(keys).authenticate(None)
+
+
+def test_cli_creates_lists_and_revokes_keys(clean_graph: Driver, neo4j_conn: Neo4jSettings) -> None:
+    env = {
+        "NEO4J_URI": neo4j_conn.uri or "",
+        "NEO4J_USERNAME": neo4j_conn.username,
+        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
+        "NEO4J_DATABASE": neo4j_conn.database,
+    }
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["auth", "create-key", "--role", "admin", "--name", "ops"], env=env
+    )
+    assert created.exit_code == 0, created.output
+    key = created.output.strip()
+    assert key.startswith("cg_")
+    listed = runner.invoke(app, ["auth", "list"], env=env)
+    key_id = key.split("_")[1]
+    assert key_id in listed.output and "admin" in listed.output and "active" in listed.output
+    assert key.split("_", 2)[2] not in listed.output
+    revoked = runner.invoke(app, ["auth", "revoke", key_id], env=env)
+    assert revoked.exit_code == 0
+    assert "revoked" in runner.invoke(app, ["auth", "list"], env=env).output
+
+
+# -- JWT -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[dict[str, Any]]:
+    """A test OIDC issuer: an RSA key and its JWKS served on loopback."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    public_jwk.update({"kid": "test-1", "use": "sig", "alg": "RS256"})
+    body = json.dumps({"keys": [public_jwk]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    yield {"private": private, "url": url}
+    server.shutdown()
+
+
+def token(issuer: dict[str, Any], **overrides: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": "dr-house",
+        "aud": "caregraph",
+        "iat": now,
+        "exp": now + 300,
+        "caregraph_role": "clinician",
+    }
+    claims.update(overrides)
+    return jwt.encode(claims, issuer["private"], algorithm="RS256", headers={"kid": "test-1"})
+
+
+def verifier(issuer: dict[str, Any]) -> JwtVerifier:
+    return JwtVerifier(OidcSettings(issuer=ISSUER, jwks_url=issuer["url"]))
+
+
+def test_a_jwt_from_the_trusted_issuer_is_accepted(issuer: dict[str, Any]) -> None:
+    principal = verifier(issuer).verify(token(issuer))
+    assert principal.role is Role.clinician
+    assert principal.subject == f"{ISSUER}#dr-house" and principal.method == "jwt"
+
+
+def test_a_tampered_jwt_is_refused(issuer: dict[str, Any]) -> None:
+    good = token(issuer)
+    header, _payload, signature = good.split(".")
+    forged_claims = jwt.decode(good, options={"verify_signature": False})
+    forged_claims["caregraph_role"] = "admin"
+    forged_payload = jwt.utils.base64url_encode(json.dumps(forged_claims).encode()).decode()
+    with pytest.raises(InvalidCredentials, match="could not be verified"):
+        verifier(issuer).verify(f"{header}.{forged_payload}.{signature}")
+
+
+def test_an_expired_jwt_is_refused(issuer: dict[str, Any]) -> None:
+    old = token(issuer, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
+    with pytest.raises(InvalidCredentials, match="expired"):
+        verifier(issuer).verify(old)
+
+
+def test_a_jwt_from_another_issuer_or_without_a_role_is_refused(issuer: dict[str, Any]) -> None:
+    with pytest.raises(InvalidCredentials):
+        verifier(issuer).verify(token(issuer, iss="https://evil.invalid"))
+    with pytest.raises(InvalidCredentials, match="names no role"):
+        verifier(issuer).verify(token(issuer, caregraph_role="superuser"))
