@@ -43,8 +43,7 @@ VOID_FREQUENCY = "8"  # CLM05-3: void or cancel of a prior claim
 class ClaimUnit:
     """One claim's segments and the context segments above it."""
 
-    ordinal: int  # in the file
-    index: int  # in the transaction set
+    ordinal: int  # in the file: with ST02, unique in the file and the same on every reload
     header: list[Seg]
     billing: list[Seg]
     subscriber: list[Seg]
@@ -76,7 +75,6 @@ class ClaimTransaction:
             self.count += 1
             self.current = ClaimUnit(
                 self.ctx.file.claims,
-                self.count,
                 self.header,
                 self.billing,
                 self.subscriber,
@@ -139,7 +137,7 @@ class ClaimTransaction:
     def _ref(self, unit: ClaimUnit) -> SourceRef:
         return self.ctx.file.ref(
             f"claim {unit.ordinal} (segment {unit.claim[0].number})",
-            f"{self.ctx.control}/claim {unit.index}",
+            f"{self.ctx.control}/claim {unit.ordinal}",
         )
 
     def _record(self, unit: ClaimUnit) -> Record:
@@ -188,7 +186,8 @@ class _ClaimMapping:
         self._provided(claim.ref, billing, "billing", _address(unit.billing, "2010AA"))
         for nm1 in unit.claim:
             role = PROVIDER_ROLES.get(nm1.get("NM101")) if nm1.id == "NM1" else None
-            if role and role != "billing" and not nm1.within("2400"):
+            # 2310x only: the other payers' providers (2330x) are not this claim's providers
+            if role and role != "billing" and nm1.loop.startswith("2310"):
                 self._provided(claim.ref, nm1, role)
         for seq, line in lines:
             self._line(claim, seq, line)
@@ -265,7 +264,7 @@ class _ClaimMapping:
         self.links.append(Link(CG.hasItem, claim.ref, item.ref))
         for nm1 in line:
             role = PROVIDER_ROLES.get(nm1.get("NM101")) if nm1.id == "NM1" else None
-            if role:
+            if role and nm1.loop.startswith("2420"):
                 self._provided(item.ref, nm1, role)
                 self._provided(claim.ref, nm1, role)
 

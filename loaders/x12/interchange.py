@@ -10,6 +10,7 @@ inside it that were complete are still read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from loaders.x12.units import (
 )
 
 VERSION = "00501"
+_GUIDE = re.compile(r"^[0-9]{6}[0-9A-Z]{0,6}$")  # 005010X222A1
+_SET_ID = re.compile(r"^[0-9]{3}[A-Z]?$")  # 837, 835, 999, 277 ...
 
 
 def items(path: Path, source: str) -> Iterator[Item]:
@@ -82,6 +85,8 @@ class _Envelopes:
         elif seg.id == "GS":
             yield from self._abandon(_early(seg))
             self.gs, self.stray = seg, False
+            if seg.envelope:
+                yield self._envelope_reject("functional group", seg, seg)
         elif seg.id == "GE":
             yield from self._abandon(_early(seg))
             if seg.envelope:
@@ -91,6 +96,8 @@ class _Envelopes:
             yield from self._abandon(_early(seg))
             self.tx_ctx, self.tx = self._transaction(seg)
             self.stray = False
+            if seg.envelope:
+                yield reject(self.tx_ctx.ref(), [f"{seg.where()}: {e}" for e in seg.envelope])
         elif seg.id == "SE":
             if self.tx is None or self.tx_ctx is None:
                 yield from self._stray(seg)
@@ -113,20 +120,25 @@ class _Envelopes:
                 f"{seg.where()}: a new interchange began before the IEA trailer of this one",
             )
         self.isa, self.gs, self.stray = seg, None, False
+        if seg.envelope:
+            yield self._envelope_reject("interchange", seg, seg)
         version = seg.get("ISA12")
         self.skipping = version != VERSION
         if self.skipping:
             yield Rejected(
                 self.ctx.ref(f"interchange (segment {seg.number})"),
                 FORMAT,
-                f"{seg.where()}: ISA12 version {version or '(none)'} is not {VERSION}: "
+                f"{seg.where()}: ISA12 version {version if version.isdigit() else '(none)'} "
+                f"is not {VERSION}: "
                 "caregraph reads X12 005010 only; the interchange was not read",
             )
 
     def _transaction(self, st: Seg) -> tuple[TransactionContext, Transaction]:
+        # ST01 and the guide end up in messages: only when they look like codes
         guide = st.get("ST03") or (self.gs.get("GS08") if self.gs else "")
+        guide = guide if _GUIDE.match(guide) else ""
         ctx = TransactionContext(self.ctx, st, guide)
-        kind = st.get("ST01")
+        kind = st.get("ST01") if _SET_ID.match(st.get("ST01")) else ""
         if kind == "837":
             found = claim_kind(guide)
             if found is not None:

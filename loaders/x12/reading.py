@@ -45,6 +45,7 @@ NEAREST_MAP = {
 # and the loader skips those transaction sets whole, so which map does not matter.
 UNMAPPED_GROUP_MAP = "999.5010.xml"
 _GUIDE_ADDENDUM = re.compile(r"A[0-9]+$")
+_REFDES = re.compile(r"^[A-Z0-9]*?([0-9]{2})(?:-([0-9]{1,2}))?$")
 _NUMERIC = re.compile(r"^(R|N[0-9]?)$")
 # Control characters other than the line breaks between segments, and the lone surrogates
 # that undecodable bytes become: a segment holding them is not text.
@@ -84,9 +85,18 @@ class Seg:
 
     def get(self, ref: str) -> str:
         """An element or component (``CLM02``, ``SV101-2``) as text; empty when absent."""
-        try:
-            value = self.data.get_value(ref)
-        except (IndexError, pyx12.errors.EngineError):
+        # pyx12's Segment.get_value parses the reference into an X12Path on every call, a
+        # third of the mapping's time; the reference's two digits (and component) suffice.
+        element, component = _refdes(ref)
+        elements = self.data.elements
+        if element >= len(elements):
+            return ""
+        composite = elements[element]
+        if component is None:
+            value = composite.format()
+        elif component < len(composite):
+            value = composite[component].get_value()
+        else:
             return ""
         return value.strip() if value else ""
 
@@ -113,6 +123,16 @@ def known_segment_ids() -> frozenset[str]:
     return frozenset(found)
 
 
+@functools.cache
+def _refdes(ref: str) -> tuple[int, int | None]:
+    """``SV101-2`` -> (0, 1): the element's and the component's index, from 0."""
+    found = _REFDES.match(ref)
+    if found is None:
+        raise ValueError(f"not an element reference: {ref}")
+    component = found.group(2)
+    return int(found.group(1)) - 1, int(component) - 1 if component else None
+
+
 # -- opening -----------------------------------------------------------------------------------
 def open_text(path: Path) -> io.TextIOBase:
     """The file as text starting at its ISA, fixed-width; or FileProblem saying why not."""
@@ -135,7 +155,8 @@ def open_text(path: Path) -> io.TextIOBase:
         isa, rest = _fixed_isa(stripped)
         version = isa[84:89]
         if version not in KNOWN_VERSIONS:
-            raise FileProblem(f"ISA12 version {version!r} is not an X12 version (00501 is read)")
+            shown = version if version.isdigit() else "(not a version number)"
+            raise FileProblem(f"ISA12 version {shown} is not an X12 version (00501 is read)")
         return _Joined(isa + rest, fh_text)
     except BaseException:
         fh_text.close()

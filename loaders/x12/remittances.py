@@ -28,8 +28,7 @@ CAS_TRIPLETS = range(2, 19, 3)  # CAS02/03, CAS05/06 ... CAS17/18: reason code a
 class PaymentUnit:
     """One claim payment's segments and the header above it."""
 
-    ordinal: int  # in the file
-    index: int  # in the transaction set
+    ordinal: int  # in the file: with ST02, unique in the file and the same on every reload
     header: list[Seg]
     claim: list[Seg] = field(default_factory=list)
 
@@ -48,7 +47,7 @@ class PaymentTransaction:
             yield from self._finish()
             self.ctx.file.claims += 1
             self.count += 1
-            self.current = PaymentUnit(self.ctx.file.claims, self.count, self.header, [seg])
+            self.current = PaymentUnit(self.ctx.file.claims, self.header, [seg])
         elif seg.id in ("LX", "PLB"):  # a new header number, or the provider-level summary
             yield from self._finish()
         elif self.current is not None:
@@ -84,7 +83,7 @@ class PaymentTransaction:
     def _ref(self, unit: PaymentUnit) -> SourceRef:
         return self.ctx.file.ref(
             f"claim payment {unit.ordinal} (segment {unit.claim[0].number})",
-            f"{self.ctx.control}/claim payment {unit.index}",
+            f"{self.ctx.control}/claim payment {unit.ordinal}",
         )
 
 

@@ -126,6 +126,26 @@ def test_claims_without_billing_provider_are_rejected(tmp_path: Path) -> None:
     assert out.rejected[0].reason == (
         "segment 17 (2300/CLM): no billing provider: loop 2010AA (NM1*85) is missing"
     )
+    # claims are numbered through the file: record ids stay unique across interchanges
+    assert [r.ref.record_id for r in out.records] == [
+        "0001/claim 4",
+        "0001/claim 5",
+        "0001/claim 6",
+    ]
+
+
+def test_repeated_transaction_set_control_number(tmp_path: Path) -> None:
+    start, end = CLAIMS.index("ST*837"), CLAIMS.index("GE*1*1")
+    twice = CLAIMS[:end] + CLAIMS[start:end] + "GE*2*1" + CLAIMS[end + len("GE*1*1") :]
+    out = Outcome(write(tmp_path, twice))
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"] * 2
+    assert len({r.ref.key for r in out.records}) == 6
+    (rejected,) = out.rejected
+    assert rejected.ref.position == "transaction set (segment 57)"
+    assert rejected.reason == (
+        "segment 57 (ST_LOOP/ST): ST02 repeats a transaction set control number already used "
+        "in the group"
+    )
 
 
 def test_transaction_set_without_se_rejects_the_claim_it_cannot_close(tmp_path: Path) -> None:
