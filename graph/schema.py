@@ -14,12 +14,12 @@ loaded is the one applied.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from neo4j import Driver
+from neo4j import Driver, ManagedTransaction, NotificationMinimumSeverity
 
 from ontology.errors import SchemaChangeRefused
 from ontology.model import Ontology, local
@@ -39,7 +39,6 @@ from ontology.schema_plan import (
     plan,
 )
 from ontology.validate import PropertyCheck, load_shapes
-from ontology.vocab import local_name
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 BATCH = 10_000
@@ -171,9 +170,51 @@ def applied_version(driver: Driver, database: str) -> tuple[str, str] | None:
     return (rows[0]["v"], rows[0]["h"]) if rows else None
 
 
-def _count(driver: Driver, database: str, query: str, **params: Any) -> int:
-    rows, _, _ = driver.execute_query(query, params, database_=database)
-    return int(rows[0][0]) if rows else 0
+class _Probes:
+    """Counting queries run together: a few round trips and query plans instead of one per count.
+
+    Each query ends in ``RETURN count(...)``; they are wrapped as ``CALL () { ... }`` subqueries
+    of one statement per chunk, their parameters renamed apart.
+    """
+
+    CHUNK = 25
+
+    def __init__(self) -> None:
+        self.queries: list[tuple[str, dict[str, Any]]] = []
+        self.handlers: list[Callable[[int], None]] = []
+
+    def add(self, query: str, handler: Callable[[int], None], **params: Any) -> None:
+        """Count with ``query``; ``handler`` gets the count once the probes have run."""
+        self.queries.append((query, params))
+        self.handlers.append(handler)
+
+    def run(self, driver: Driver, database: str) -> None:
+        """Run every probe, then hand each count to its handler, in the order added."""
+        counts: list[int] = []
+        for at in range(0, len(self.queries), self.CHUNK):
+            chunk = self.queries[at : at + self.CHUNK]
+            parts: list[str] = []
+            params: dict[str, Any] = {}
+            for j, (query, own) in enumerate(chunk):
+                renamed = re.sub(r"\$(\w+)", rf"$p{j}_\1", query)
+                params.update({f"p{j}_{k}": v for k, v in own.items()})
+                parts.append(f"CALL () {{ {renamed} AS c{j} }}")
+            columns = ", ".join(f"c{j}" for j in range(len(chunk)))
+            counts.extend(
+                _read_counts(driver, database, f"{' '.join(parts)} RETURN [{columns}]", params)
+            )
+        for handler, n in zip(self.handlers, counts, strict=True):
+            handler(n)
+
+
+def _read_counts(driver: Driver, database: str, query: str, params: dict[str, Any]) -> list[int]:
+    # impact queries name labels and types that may not exist yet: that is their point, so
+    # the server's "unknown label" notifications are turned off rather than logged
+    with driver.session(
+        database=database, notifications_min_severity=NotificationMinimumSeverity.OFF
+    ) as session:
+        record = session.execute_read(lambda tx: tx.run(query, params).single())
+    return [int(n) for n in record[0]] if record else []
 
 
 # -- impact --------------------------------------------------------------------------------
@@ -220,73 +261,97 @@ def impact(
         sorted(before.api_fields - want.api_fields) if before.version else []
     )
 
+    probes = _Probes()
+
     # superclass labels missing on instances
+    def missing_labels(name: str, supers: tuple[str, ...]) -> Callable[[int], None]:
+        def handle(n: int) -> None:
+            if n:
+                report.labels_to_add.append(LabelChange(name, supers, n))
+
+        return handle
+
     for name, supers in sorted(want.superclass_labels.items()):
         missing = " OR ".join(f"NOT n:{_q(s)}" for s in supers)
-        n = _count(driver, database, f"MATCH (n:{_q(name)}) WHERE {missing} RETURN count(n)")
-        if n:
-            report.labels_to_add.append(LabelChange(name, supers, n))
+        probes.add(
+            f"MATCH (n:{_q(name)}) WHERE {missing} RETURN count(n)", missing_labels(name, supers)
+        )
 
     # labels to remove: removed classes, and superclasses a class no longer has
+    def removed_class(name: str) -> Callable[[int], None]:
+        def handle(n: int) -> None:
+            if n:
+                report.labels_to_remove.append(LabelChange(name, (name,), n))
+                report.refusals.append(
+                    f"class {name} is removed but {n} node(s) have its label; "
+                    "remove or relabel them first"
+                )
+
+        return handle
+
     new_names = {c.name for c in onto.classes.values()}
     for name in sorted(removed.values()):
-        if name in new_names:  # renamed IRI, same label: nothing to remove
-            continue
-        n = _count(driver, database, f"MATCH (n:{_q(name)}) RETURN count(n)")
-        if n:
-            report.labels_to_remove.append(LabelChange(name, (name,), n))
-            report.refusals.append(
-                f"class {name} is removed but {n} node(s) have its label; "
-                "remove or relabel them first"
-            )
+        if name not in new_names:  # a changed IRI with the same label removes no label
+            probes.add(f"MATCH (n:{_q(name)}) RETURN count(n)", removed_class(name))
+
+    def lost_label(name: str, label: str) -> Callable[[int], None]:
+        def handle(n: int) -> None:
+            if n:
+                report.labels_to_remove.append(LabelChange(name, (label,), n))
+
+        return handle
+
     for iri, c in sorted(onto.classes.items()):
         if str(iri) not in before.classes:
             continue
         gone = _ancestors(before.classes, str(iri)) - set(onto.labels_for(iri))
         for label in sorted(gone):
-            keepers = [
-                k.name
-                for k2, k in onto.classes.items()
-                if label in onto.labels_for(k2) and k.name != label
-            ]
+            keepers = _keepers(onto, label)
             keep = f" AND NOT n:{_any_label(keepers)}" if keepers else ""
-            n = _count(
-                driver,
-                database,
+            probes.add(
                 f"MATCH (n:{_q(c.name)}) WHERE n:{_q(label)}{keep} RETURN count(n)",
+                lost_label(c.name, label),
             )
-            if n:
-                report.labels_to_remove.append(LabelChange(c.name, (label,), n))
 
     # unique keys that existing duplicates would break (over every label that will carry it)
     duplicates: dict[str, int] = {}
+
+    def duplicate_values(spec: ConstraintSpec) -> Callable[[int], None]:
+        def handle(n: int) -> None:
+            if n:
+                duplicates[spec.name] = n
+                report.refusals.append(
+                    f"{spec.label}.{spec.prop} cannot be made unique: {n} value(s) are held "
+                    "by more than one node"
+                )
+
+        return handle
+
     for spec in report.schema.add_constraints:
         labels = _labels_becoming(onto, spec.label)
-        n = _count(
-            driver,
-            database,
+        probes.add(
             f"MATCH (n:{_any_label(labels)}) WHERE n.{_q(spec.prop)} IS NOT NULL "
             f"WITH n.{_q(spec.prop)} AS v, count(*) AS c WHERE c > 1 RETURN count(v)",
+            duplicate_values(spec),
         )
-        if n:
-            duplicates[spec.name] = n
-            report.refusals.append(
-                f"{spec.label}.{spec.prop} cannot be made unique: {n} value(s) are held by "
-                "more than one node"
-            )
+
+    def violations(check: PropertyCheck) -> Callable[[int], None]:
+        def handle(n: int) -> None:
+            if n:
+                report.shape_violations.append(
+                    ShapeCount(
+                        local(check.shape), local(check.target), check.label, check.severity, n
+                    )
+                )
+
+        return handle
 
     for check in load_shapes(onto, shapes_path):
-        n = _count_violations(driver, database, onto, check)
-        if n:
-            report.shape_violations.append(
-                ShapeCount(
-                    local(check.shape),
-                    local_name(check.target),
-                    check.label,
-                    check.severity,
-                    n,
-                )
-            )
+        found = _violation_query(onto, check)
+        if found is not None:
+            probes.add(found[0], violations(check), **found[1])
+
+    probes.run(driver, database)
     return report, want, duplicates
 
 
@@ -299,8 +364,17 @@ def _labels_becoming(onto: Ontology, label: str) -> list[str]:
     return sorted(onto.classes[c].name for c in onto.subclasses(cls.iri))
 
 
-def _count_violations(driver: Driver, database: str, onto: Ontology, check: PropertyCheck) -> int:
-    """Existing (non-stub) nodes of the check's class that violate it."""
+def _keepers(onto: Ontology, label: str) -> list[str]:
+    """Classes other than ``label`` itself whose instances still carry it as a superclass."""
+    return [
+        k.name
+        for iri, k in onto.classes.items()
+        if label in onto.labels_for(iri) and k.name != label
+    ]
+
+
+def _violation_query(onto: Ontology, check: PropertyCheck) -> tuple[str, dict[str, Any]] | None:
+    """The query counting existing (non-stub) nodes of the check's class that violate it."""
     target = _any_label(onto.classes[c].name for c in onto.subclasses(check.target))
     conds: list[str] = []
     params: dict[str, Any] = {}
@@ -332,9 +406,9 @@ def _count_violations(driver: Driver, database: str, onto: Ontology, check: Prop
             conds.append(f"({prop} IS NOT NULL AND NOT toString({prop}) =~ $pattern)")
             params["pattern"] = check.pattern
     if not conds:
-        return 0
+        return None
     query = f"MATCH (n:{target}) WHERE n.stub IS NULL AND ({' OR '.join(conds)}) RETURN count(n)"
-    return _count(driver, database, query, **params)
+    return query, params
 
 
 # -- applying ------------------------------------------------------------------------------
@@ -358,21 +432,21 @@ def apply(
     if report.refusals and not force:
         raise SchemaChangeRefused(report.refusals, report)
 
-    for name in report.schema.drop_constraints:
-        driver.execute_query(f"DROP CONSTRAINT {_q(name)} IF EXISTS", database_=database)
-    for name in report.schema.drop_indexes:
-        driver.execute_query(f"DROP INDEX {_q(name)} IF EXISTS", database_=database)
+    drops = [f"DROP CONSTRAINT {_q(n)} IF EXISTS" for n in report.schema.drop_constraints]
+    drops += [f"DROP INDEX {_q(n)} IF EXISTS" for n in report.schema.drop_indexes]
+    _schema_tx(driver, database, drops)
     for change in report.labels_to_add:
         _relabel(driver, database, change.cls, add=change.labels)
     for change in report.labels_to_remove:
         _relabel(driver, database, change.cls, remove=change.labels, onto=onto)
+    creates: list[str] = []
     for spec in report.schema.add_constraints:
         if spec.name in duplicates:  # forced: Neo4j cannot make it while duplicates exist
             report.skipped.append(f"constraint {spec.name}: existing duplicate values")
             continue
-        driver.execute_query(create_constraint(spec), database_=database)
-    for index in report.schema.add_indexes:
-        driver.execute_query(create_index(index), database_=database)
+        creates.append(create_constraint(spec))
+    creates += [create_index(i) for i in report.schema.add_indexes]
+    _schema_tx(driver, database, creates)
     driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
     write_classes(driver, database, want)
     driver.execute_query(
@@ -388,6 +462,19 @@ def apply(
     )
     report.applied = True
     return report
+
+
+def _schema_tx(driver: Driver, database: str, statements: list[str]) -> None:
+    """Schema commands in one transaction: all or none, and one commit instead of dozens."""
+    if not statements:
+        return
+
+    def work(tx: ManagedTransaction) -> None:
+        for statement in statements:
+            tx.run(statement).consume()
+
+    with driver.session(database=database) as session:
+        session.execute_write(work)
 
 
 def _relabel(
@@ -408,13 +495,7 @@ def _relabel(
             f"CALL (n) {{ SET n:{labels} }} IN TRANSACTIONS OF {BATCH} ROWS"
         )
     else:
-        keepers: list[str] = []
-        if onto is not None and remove != (cls,):
-            keepers = [
-                k.name
-                for k2, k in onto.classes.items()
-                if remove[0] in onto.labels_for(k2) and k.name != remove[0]
-            ]
+        keepers = _keepers(onto, remove[0]) if onto is not None and remove != (cls,) else []
         keep = f" AND NOT n:{_any_label(keepers)}" if keepers else ""
         labels = ":".join(_q(s) for s in remove)
         query = (

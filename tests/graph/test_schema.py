@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from neo4j import Driver
@@ -39,7 +40,7 @@ def variant(tmp_path: Path, extra: str) -> Ontology:
     return load_ontology([path])
 
 
-def run(driver: Driver, database: str, query: str) -> list[dict[str, object]]:
+def run(driver: Driver, database: str, query: str) -> list[dict[str, Any]]:
     rows, _, _ = driver.execute_query(query, database_=database)
     return [r.data() for r in rows]
 
@@ -192,3 +193,28 @@ def test_cli_apply_dry_run_reports_and_changes_nothing(
     assert refused.exit_code == 1
     assert "Practitioner.npi cannot be made unique: 1 value(s)" in refused.output
     assert "--force" in refused.output
+
+
+def test_a_moved_class_loses_the_superclass_labels_it_no_longer_has(
+    graph: Driver, database: str, tmp_path: Path
+) -> None:
+    schema.apply(graph, database, load_ontology())
+    run(graph, database, "CREATE (:Payer:Organization:Agent:Entity {key: 'p1'})")
+    path = tmp_path / "caregraph.ttl"
+    path.write_text(
+        shipped_files()[0]
+        .read_text()
+        .replace(
+            "cg:Payer a owl:Class ;\n    rdfs:subClassOf cg:Organization ;",
+            "cg:Payer a owl:Class ;\n    rdfs:subClassOf cg:Agent ;",
+        )
+    )
+    report = schema.apply(graph, database, load_ontology([path]))
+    assert [(c.cls, c.labels, c.nodes) for c in report.labels_to_remove] == [
+        ("Payer", ("Organization",), 1)
+    ]
+    [row] = run(graph, database, "MATCH (n:Payer) RETURN labels(n) AS l")
+    assert sorted(row["l"]) == ["Agent", "Entity", "Payer"]
+    assert run(
+        graph, database, "MATCH (:Class {name: 'Payer'})-[:SUBCLASS_OF]->(p) RETURN p.name AS p"
+    ) == [{"p": "Agent"}]
