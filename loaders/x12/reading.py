@@ -349,7 +349,7 @@ def segments(stream: io.TextIOBase) -> Iterator[Seg]:
             if _NOT_TEXT.search(data.format()):
                 seg.problems.append("holds control characters or bytes that are not UTF-8 text")
             yield seg
-    except (pyx12.errors.X12Error, pyx12.errors.EngineError) as e:
+    except Exception as e:  # pyx12 raises more than its own errors on some malformed input
         raise ReadFailure(number + 1, f"pyx12 cannot read on ({type(e).__name__})") from e
     finally:
         reader.close()
