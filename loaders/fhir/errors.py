@@ -1,0 +1,31 @@
+"""Why a FHIR resource is rejected. Every text names elements and positions, never values.
+
+FhirError            a resource that cannot be mapped (the loader turns it into a Rejected)
+├── NotValid         fhir.resources' R4B model refuses it (the library's errors, values removed)
+├── BadReference     a Reference that is not a FHIR reference, or that names nothing it can
+└── NotKeyable       a resource with neither an id nor a business identifier to key it by
+"""
+
+from __future__ import annotations
+
+
+class FhirError(Exception):
+    """A resource that cannot be mapped; ``str()`` is safe to show (no patient values)."""
+
+
+class NotValid(FhirError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"not valid FHIR R4 (fhir.resources R4B): {'; '.join(problems)}")
+
+
+class BadReference(FhirError):
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"{path}.reference {why}")
+
+
+class NotKeyable(FhirError):
+    def __init__(self, resource_type: str) -> None:
+        super().__init__(
+            f"the {resource_type} has no id and no identifier (system and value), so it cannot "
+            "be keyed: give it an id or a business identifier"
+        )
