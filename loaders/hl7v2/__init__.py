@@ -33,6 +33,8 @@ MAPPERS: dict[tuple[str, str], Mapper] = {
     **{(code, e): orders.read for code, events in orders.EVENTS.items() for e in events},
 }
 SUFFIXES = (".hl7", ".hl7v2")
+# The segments the mappings read; the others are checked but not parsed.
+USED = frozenset({"MSH", "PID", "PV1", "SCH", "TQ1", "AIS", "AIL", "AIP", "ORC", "OBR"})
 
 
 class Hl7v2Loader:
@@ -103,7 +105,7 @@ class Hl7v2Loader:
         if mapper is None:
             return Skipped(ref, FORMAT, head.kind)
         try:
-            msg = parse(raw, head)
+            msg = parse(raw, head, USED)
         except UnicodeDecodeError:
             return Rejected(
                 ref,

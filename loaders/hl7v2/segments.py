@@ -138,17 +138,29 @@ EMPTY = Rep([])
 
 
 class Seg:
-    """One segment's fields, numbered as in the standard (MSH-1 is the field separator)."""
+    """One segment's fields, numbered as in the standard (MSH-1 is the field separator).
 
-    __slots__ = ("fields", "id", "line")
+    Fields are flattened from python-hl7's containers when first read: most fields of most
+    segments are never looked at.
+    """
 
-    def __init__(self, sid: str, line: int, fields: list[list[Rep]]) -> None:
-        self.id = sid
+    __slots__ = ("_fields", "_raw", "id", "line")
+
+    def __init__(self, raw: Any, line: int) -> None:
+        self._raw = raw
+        self._fields: dict[int, list[Rep]] = {}
+        self.id = str(raw[0][0])
         self.line = line
-        self.fields = fields  # fields[0] is the segment id's slot
+
+    def _field(self, f: int) -> list[Rep]:
+        found = self._fields.get(f)
+        if found is None:
+            found = _field(self._raw, f, is_msh=self.id == "MSH")
+            self._fields[f] = found
+        return found
 
     def reps(self, f: int) -> list[Rep]:
-        return [r for r in self.fields[f] if r] if f < len(self.fields) else []
+        return [r for r in self._field(f) if r]
 
     def rep(self, f: int) -> Rep:
         found = self.reps(f)
@@ -182,34 +194,36 @@ class Message:
         return seg
 
 
-def parse(raw: RawMessage, head: Header) -> Message:
-    """Decode and parse a raw message; raise MessageError or UnicodeDecodeError."""
+def parse(raw: RawMessage, head: Header, used: frozenset[str]) -> Message:
+    """Decode a raw message and parse the segments in ``used`` (every segment is checked).
+
+    Segments no mapping reads (OBX, NTE, NK1, IN1 ...) are decoded and checked for a segment
+    id but not parsed: in a result message they are most of the text. Raise MessageError or
+    UnicodeDecodeError.
+    """
     seg_id = re.compile(rf"[A-Z][A-Z0-9]{{2}}({re.escape(head.field_sep)}|$)")
     texts: list[str] = []
+    lines: list[int] = []
     for line, text in raw.segments:
         decoded = text.encode("latin-1").decode(head.codec).rstrip()
         if not seg_id.match(decoded):
             raise MessageError(f"line {line} is not an HL7 segment (it has no segment id)")
-        texts.append(decoded)
+        if decoded[:3] in used or not texts:  # MSH first: it declares the separators
+            texts.append(decoded)
+            lines.append(line)
     try:
         parsed = hl7.parse("\r".join(texts))
     except (hl7.ParseException, ValueError, IndexError) as e:
         raise MessageError("the message does not parse as HL7 v2") from e
-    segs = [
-        _seg(segment, line, is_msh=(i == 0))
-        for i, (segment, (line, _)) in enumerate(zip(parsed, raw.segments, strict=True))
-    ]
-    return Message(head, segs)
+    return Message(head, [Seg(s, line) for s, line in zip(parsed, lines, strict=True)])
 
 
-def _seg(segment: Any, line: int, *, is_msh: bool) -> Seg:
-    fields: list[list[Rep]] = [[]]
-    for n in range(1, len(segment)):
-        if is_msh and n in (1, 2):  # the separators themselves: never unescaped
-            fields.append([Rep([[str(segment[n][0])]])])
-            continue
-        fields.append([_rep(r, segment) for r in segment[n]])
-    return Seg(str(segment[0][0]), line, fields)
+def _field(segment: Any, f: int, *, is_msh: bool) -> list[Rep]:
+    if f >= len(segment):
+        return []
+    if is_msh and f in (1, 2):  # the separators themselves: never unescaped
+        return [Rep([[str(segment[f][0])]])]
+    return [_rep(r, segment) for r in segment[f]]
 
 
 def _rep(rep: Any, segment: Any) -> Rep:
