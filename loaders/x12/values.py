@@ -100,9 +100,8 @@ def d8(seg: Seg, ref: str, raw: str | None = None) -> str:
 
 def period(seg: Seg, qualifier_ref: str, value_ref: str) -> tuple[str, str]:
     """A D8 date or RD8 range (DTP02/DTP03) as (start, end) ISO dates."""
-    fmt = seg.get(qualifier_ref) or "D8"
     value = seg.get(value_ref)
-    if fmt == "RD8" or (not fmt and "-" in value):
+    if seg.get(qualifier_ref) == "RD8" or "-" in value:
         first, _, last = value.partition("-")
         return d8(seg, value_ref, first), d8(seg, value_ref, last or first)
     start = d8(seg, value_ref)
