@@ -12,7 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Debian's Chromium for the browser tests (Playwright's own browser downloads are not used),
+# and GraphiQL's files from the npm registry (served by the API; not committed).
 install: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python -m api.graphiql
 
 ## demo: start Neo4j, load the demo data, serve the API, print the URLs
 demo: install

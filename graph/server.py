@@ -24,6 +24,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from graph.browser import BrowserSettings
+from graph.browser import neo4j_config as browser_config
 from graph.errors import (
     JavaMissingError,
     Neo4jServerError,
@@ -111,9 +113,16 @@ def pom_versions(pom: Path = POM) -> dict[str, str]:
 class ManagedNeo4j:
     """One Neo4j server whose files live under ``home``."""
 
-    def __init__(self, home: Path, settings: ManagedNeo4jSettings, pom: Path = POM) -> None:
+    def __init__(
+        self,
+        home: Path,
+        settings: ManagedNeo4jSettings,
+        pom: Path = POM,
+        browser: BrowserSettings | None = None,
+    ) -> None:
         self.home = home.resolve()
         self.settings = settings
+        self.browser = browser or BrowserSettings()
         self.pom = pom
         self.conf_dir = self.home / "conf"
         self.data_dir = self.home / "data"
@@ -201,7 +210,7 @@ class ManagedNeo4j:
             self.home.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(24))
+                fh.write(_new_password())
         return self.password_file.read_text().strip()
 
     def _config(self) -> dict[str, str]:
@@ -234,11 +243,7 @@ class ManagedNeo4j:
 
     def _browser_config(self) -> dict[str, str]:
         """Settings that make Neo4j Browser open with caregraph's style and guide."""
-        extra = self.home / "browser.conf"
-        if not extra.exists():
-            return {}
-        pairs = (line.split("=", 1) for line in extra.read_text().splitlines() if "=" in line)
-        return {k.strip(): v.strip() for k, v in pairs}
+        return browser_config(self.browser)
 
     def configure(self) -> list[Path]:
         """Write neo4j.conf and the plugins folder; return the classpath to start with."""
@@ -414,6 +419,14 @@ class ManagedNeo4j:
                 os.kill(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+
+
+def _new_password() -> str:
+    """A random password that neo4j-admin will not mistake for an option (no leading '-')."""
+    while True:
+        password = secrets.token_urlsafe(24)
+        if not password.startswith("-"):
+            return password
 
 
 def _alive(pid: int) -> bool:

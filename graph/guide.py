@@ -1,0 +1,259 @@
+"""The analysts' guide: ready Cypher queries, rendered as a Neo4j Browser guide and a cookbook.
+
+One list of queries, :data:`QUERIES`, feeds both ``graph/browser/guide.html`` (the page
+Browser plays on connect, each query a block the analyst clicks) and
+``docs/cypher-cookbook.md`` (the same queries, each with what it answers). Both files are
+generated and committed; ``python -m graph.guide`` writes them again after a change here or
+in the ontology, and a test checks the committed files are current.
+
+The guide uses Browser's guide format (an ``<article class="guide">`` holding a
+``<carousel>`` of ``<slide>`` sections; ``<pre class="... runnable">`` blocks go into the
+editor when clicked). Browser strips scripts and event attributes from remote guides, so the
+page is plain HTML and inline SVG.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from graph.browser import GUIDE_FILE
+from graph.ontology_picture import ontology_svg
+from ontology.model import DOMAINS, Ontology, load_ontology
+
+REPO = Path(__file__).resolve().parents[1]
+COOKBOOK_FILE = REPO / "docs" / "cypher-cookbook.md"
+PICTURE_FILE = GUIDE_FILE.with_name("ontology.svg")
+TITLE = "caregraph: one graph of five domains"
+
+
+@dataclass(frozen=True)
+class GuideQuery:
+    """A ready query: its title, the question it answers, how to read the result, the Cypher."""
+
+    slug: str
+    title: str
+    answers: str
+    reading: str
+    cypher: str
+
+
+JOURNEY = GuideQuery(
+    "patient-journey",
+    "A patient's journey across the five domains",
+    "Everything the graph knows about one patient: visits (clinical), appointments "
+    "(scheduling), imaging studies (imaging), claims (financial), and the practitioners and "
+    "organizations (directory) that took part, linked as the sources and the linking rules "
+    "say.",
+    "It picks the patient with the most events; to follow someone else, replace the first "
+    "two lines with `MATCH (p:Patient {display: 'Given Family'})`.",
+    """\
+MATCH (p:Patient) WHERE p.stub IS NULL
+WITH p ORDER BY COUNT { (p)-[:HAS_ENCOUNTER|HAS_APPOINTMENT|HAS_IMAGING_STUDY|HAS_CLAIM]->() } DESC
+LIMIT 1
+MATCH journey = (p)-[:HAS_ENCOUNTER|HAS_APPOINTMENT|HAS_IMAGING_STUDY|HAS_CLAIM]->(event)
+OPTIONAL MATCH care = (event)-[:HAS_PARTICIPANT|SERVICE_PROVIDER|HAS_PROVIDER|REFERRED_BY]->()
+RETURN journey, care""",
+)
+
+ENCOUNTER_CLAIMS_IMAGES = GuideQuery(
+    "encounter-claims-images",
+    "Encounters with their claims and images",
+    "Which claims and imaging studies belong to which visit, with the rule that tied each one "
+    "to it (on the FOR_ENCOUNTER relationship: a rule name, or none when a source said so).",
+    "Click a FOR_ENCOUNTER arrow to see its rule and evidence; switch to Table for a list.",
+    """\
+MATCH (p:Patient)-[:HAS_ENCOUNTER]->(e:Encounter)<-[link:FOR_ENCOUNTER]-(x)
+WHERE x:Claim OR x:ImagingStudy
+OPTIONAL MATCH (x)-[:HAS_ITEM|HAS_SERIES]->(part)
+RETURN p, e, link, x, collect(part) AS parts
+ORDER BY e.start DESC
+LIMIT 50""",
+)
+
+SCHEDULE = GuideQuery(
+    "practitioner-schedule",
+    "A practitioner's schedule against the encounters that followed",
+    "For the practitioner with the most appointments: each booking, its patient and status, "
+    "and the encounter it led to, or none (a no-show, a cancellation or a visit not yet loaded).",
+    "Rows without an encounter are bookings that no visit followed; `linked by` names the "
+    "rule that matched the appointment to its visit.",
+    """\
+MATCH (pr:Practitioner)<-[:HAS_PARTICIPANT]-(:Appointment)
+WITH pr, count(*) AS booked ORDER BY booked DESC LIMIT 1
+MATCH (pr)<-[:HAS_PARTICIPANT]-(a:Appointment)
+OPTIONAL MATCH (patient:Patient)-[:HAS_APPOINTMENT]->(a)
+OPTIONAL MATCH (a)-[followed:FOR_ENCOUNTER]->(e:Encounter)
+RETURN pr.display AS practitioner, a.start AS booked_for, a.status AS status,
+       patient.display AS patient, e.start AS encounter_start, e.display AS encounter,
+       followed.rule AS linked_by
+ORDER BY booked_for""",
+)
+
+UNMATCHED_CLAIMS = GuideQuery(
+    "claims-without-encounter",
+    "Claims without a matching encounter",
+    "Claims that no source and no linking rule tied to a visit: billing for care the clinical "
+    "systems do not show, or visits not loaded yet.",
+    "`sources` names the systems that sent the claim; check those systems' encounter feeds.",
+    """\
+MATCH (c:Claim) WHERE c.stub IS NULL AND NOT (c)-[:FOR_ENCOUNTER]->(:Encounter)
+OPTIONAL MATCH (p:Patient)-[:HAS_CLAIM]->(c)
+OPTIONAL MATCH (s:SourceRecord)-[:ASSERTED]->(c)
+RETURN c.controlNumber AS claim, c.serviceStart AS service_date, c.totalCharge AS charged,
+       p.display AS patient, collect(DISTINCT s.sourceSystem) AS sources
+ORDER BY service_date DESC
+LIMIT 100""",
+)
+
+MERGES = GuideQuery(
+    "merged-patients",
+    "Patients merged across sources, with the rule behind each merge",
+    "Which patients are one person in the graph although their sources gave different "
+    "identifiers, and why: every identifier of such a patient with the rule that tied it "
+    "(`asserted` when its own source said so, `same-identifier` or `demographics-exact` "
+    "when caregraph matched it) and the evidence.",
+    "Each row is one identifier of a merged patient; `asserted_by` lists the source records.",
+    """\
+MATCH (:Identifier)-[merged:IDENTIFIES]->(p:Patient) WHERE merged.rule <> 'asserted'
+WITH DISTINCT p
+MATCH (i:Identifier)-[x:IDENTIFIES]->(p)
+RETURN p.display AS patient, i.system AS system, i.value AS identifier, x.rule AS rule,
+       x.evidence AS evidence, x.sources AS asserted_by
+ORDER BY patient, rule""",
+)
+
+PROVENANCE = GuideQuery(
+    "sources-and-runs",
+    "Data by source system and load run",
+    "What each source system contributed in each load run: records read, by format and kind, "
+    "and how many nodes those records asserted.",
+    "A run without `ended` stopped early; running the same load again completes it.",
+    """\
+MATCH (s:SourceRecord)-[:LOADED_IN]->(run:LoadRun)
+RETURN s.sourceSystem AS source, run.runId AS run, run.startedAt AS started,
+       run.endedAt AS ended, s.format AS format, s.kind AS kind, count(*) AS records,
+       sum(COUNT { (s)-[:ASSERTED]->() }) AS nodes_asserted
+ORDER BY started DESC, source, format, kind""",
+)
+
+QUERIES: tuple[GuideQuery, ...] = (
+    JOURNEY,
+    ENCOUNTER_CLAIMS_IMAGES,
+    SCHEDULE,
+    UNMATCHED_CLAIMS,
+    MERGES,
+    PROVENANCE,
+)
+
+
+# -- the Browser guide -------------------------------------------------------------------------
+def _inline(text: str) -> str:
+    """Markdown-ish `code` spans to <code>, everything else escaped."""
+    parts = text.split("`")
+    return "".join(
+        f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts)
+    )
+
+
+def _slide(title: str, body: str) -> str:
+    return (
+        '  <slide class="row-fluid">\n'
+        '    <div class="col-sm-12">\n'
+        f"      <h3>{html.escape(title)}</h3>\n"
+        f"{body}"
+        "    </div>\n"
+        "  </slide>\n"
+    )
+
+
+def _query_slide(q: GuideQuery) -> str:
+    body = (
+        f'      <p class="lead">{_inline(q.answers)}</p>\n'
+        f"      <p>Click the query to put it in the editor, then run it. {_inline(q.reading)}</p>\n"
+        f'      <pre mode="cypher" class="pre-scrollable code runnable" id="{q.slug}">'
+        f"{html.escape(q.cypher)}</pre>\n"
+    )
+    return _slide(q.title, body)
+
+
+def guide(onto: Ontology) -> str:
+    """The Browser guide page: the model in a picture, then one slide per ready query."""
+    classes = sorted(c.name for c in onto.classes.values())
+    listing = "".join(f"        <li>{html.escape(q.title)}</li>\n" for q in QUERIES)
+    # Browser's guide style hides list numbers
+    numbered = 'style="list-style: decimal; padding-left: 2em"'
+    intro = (
+        '      <p class="lead">caregraph joins what the EHR, the provider directory, PACS, '
+        "scheduling and the payer already record into one graph whose meaning is fixed by "
+        f"an ontology (version {html.escape(onto.version)}, {len(classes)} classes).</p>\n"
+        "      <p>Every node carries its class and the superclasses as labels "
+        "(<code>:Encounter:ClinicalEvent:Event:Entity</code>), a business <code>key</code> and a "
+        "<code>display</code> caption. Colours are the domains: directory, clinical, imaging, "
+        "scheduling, financial, provenance. Where a node came from: "
+        "<code>(:SourceRecord)-[:ASSERTED]-&gt;(node)</code>, "
+        "<code>(:SourceRecord)-[:LOADED_IN]-&gt;(:LoadRun)</code>; how records became one "
+        "patient: <code>(:Identifier)-[:IDENTIFIES {rule, evidence}]-&gt;(node)</code>.</p>\n"
+        "      <p>Then the model in two pictures, and ready queries, one per slide "
+        "(click one to put it in the editor):</p>\n"
+        f"      <ol {numbered}>\n{listing}      </ol>\n"
+    )
+    halves = (DOMAINS[:3], DOMAINS[3:])  # one row of three domains fits a slide unscrolled
+    pictures = [
+        _slide(
+            f"The model ({i + 1}/2): {', '.join(half)}",
+            "      <p>Each box is a class, coloured by its domain as nodes are in the graph "
+            "view; under its name, its superclasses and the relationships it starts, with "
+            "the class they lead to.</p>\n"
+            f'      <div class="caregraph-model">\n{ontology_svg(onto, half)}\n      </div>\n',
+        )
+        for i, half in enumerate(halves)
+    ]
+    slides = [_slide(TITLE, intro), *pictures, *(_query_slide(q) for q in QUERIES)]
+    return (
+        '<article class="guide">\n'
+        '<carousel class="deck container-fluid">\n' + "".join(slides) + "</carousel>\n"
+        "</article>\n"
+    )
+
+
+# -- the cookbook ------------------------------------------------------------------------------
+def cookbook() -> str:
+    """docs/cypher-cookbook.md: the guide's queries, each with what it answers."""
+    out = [
+        "# Cypher cookbook\n",
+        "Ready queries for analysts exploring caregraph's graph in Neo4j Browser. They are the "
+        "queries of the Browser guide that opens when you connect to the managed Neo4j (or "
+        "run `:play http://127.0.0.1:8000/browser/guide.html`), where you click one to put it "
+        "in the editor.\n",
+        "Generated by `python -m graph.guide` from `graph/guide.py`; edit the queries there. "
+        "A test runs each one with `EXPLAIN` against the real Neo4j.\n",
+        "![The ontology's classes and relationships](../graph/browser/ontology.svg)\n",
+    ]
+    for q in QUERIES:
+        out.append(f"## {q.title}\n")
+        out.append(f"**Answers:** {q.answers}\n")
+        out.append(f"**Reading the result:** {q.reading}\n")
+        out.append(f"```cypher\n{q.cypher}\n```\n")
+    return "\n".join(out)
+
+
+def write(onto: Ontology | None = None) -> list[Path]:
+    """Regenerate the guide, its picture and the cookbook; return the files written."""
+    onto = onto or load_ontology()
+    files = {
+        GUIDE_FILE: guide(onto),
+        PICTURE_FILE: ontology_svg(onto) + "\n",
+        COOKBOOK_FILE: cookbook(),
+    }
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return list(files)
+
+
+if __name__ == "__main__":
+    for written in write():
+        sys.stdout.write(f"wrote {written.relative_to(REPO)}\n")
