@@ -285,21 +285,23 @@ class _ClaimMapping:
 
         if unit.patient is None:
             nm1, loop, people = subscriber, "2010BA", unit.subscriber
-            ident, relationship, coverage_key = member_id, "18", token(coverage_system, member)
         else:
             found = find(unit.patient, "NM1", "QC", loop="2010CA")
             if found is None:
                 raise MappingError(unit.patient[0], "no patient: loop 2010CA (NM1*QC) is missing")
             nm1, loop, people = found, "2010CA", unit.patient
-            dmg = find(people, "DMG", loop=loop)
-            ident = _dependent(payer_id, member, found, v.d8(dmg, "DMG02") if dmg else "")
+        dmg = find(people, "DMG", loop=loop)
+        birth = v.d8(dmg, "DMG02") if dmg else ""
+        if unit.patient is None:
+            ident, relationship, coverage_key = member_id, "18", token(coverage_system, member)
+        else:
+            ident = _dependent(payer_id, member, nm1, birth)
             pat = find(people, "PAT", loop="2000C")
             relationship = pat.get("PAT01") if pat else ""
             coverage_key = token(coverage_system, ident.value)
-        dmg = find(people, "DMG", loop=loop)
         props = {
             **v.person_name(nm1),
-            CG.birthDate: v.d8(dmg, "DMG02") if dmg else "",
+            CG.birthDate: birth,
             CG.gender: v.gender(dmg, "DMG03"),
             **_address(people, loop),
         }
@@ -309,7 +311,7 @@ class _ClaimMapping:
             CG.subscriberId: member,
             CG.relationship: v.RELATIONSHIP.get(relationship, "other" if relationship else ""),
             CG.planName: sbr.get("SBR04") if sbr else "",
-            CG.display: f"coverage {payer_id} {member}",
+            CG.display: f"coverage by {payer_nm1.get('NM103') or payer_id}",
         }
         coverage = self._add(Node(CG.Coverage, coverage_key, v.clean(coverage_props)))
         self.links += [
