@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ApiSettings(BaseSettings):
-    """Where the service listens and how it bounds work."""
+    """Where the service listens and how it bounds work (every guardrail is on by default)."""
 
     model_config = SettingsConfigDict(env_prefix="CAREGRAPH_API_", extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    query_timeout_s: float = Field(default=10.0, gt=0)
+    # -- guardrails: a query over one of them is refused before it runs ----------------------
+    query_timeout_s: float = Field(default=10.0, gt=0)  # whole request, every read within it
+    max_depth: int = Field(default=16, ge=1)  # a traversal through a connection is 3 levels
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=3000, ge=10)
+    max_page_size: int = Field(default=100, ge=1)  # `first` above it is refused
+    default_page_size: int = Field(default=20, ge=1)  # `first` when the caller gives none
+    max_cost: float = Field(default=25_000, gt=0)  # estimated nodes read by one query
+    fanout_ttl_s: float = Field(default=60.0, ge=0)  # how long the graph's fan-out is cached
+    # cursors are encrypted; give every process of one API the same key (default: per process)
+    cursor_key: SecretStr | None = None
+    # -- patientContext ----------------------------------------------------------------------
+    context_default_budget: int = Field(default=2000, ge=50)  # tokens, when none is given
+    context_max_budget: int = Field(default=32_000, ge=50)
+    context_max_events: int = Field(default=500, ge=1)  # events read per call at most

@@ -1,15 +1,518 @@
-"""Read queries behind the API. All Cypher lives in graph/; values are always parameters."""
+"""Read queries behind the API. All Cypher lives in graph/; values are always parameters.
+
+The API asks for three kinds of reads, each batched so that one GraphQL level costs one round
+trip:
+
+- ``lookups``: nodes named by a root argument (identifier token, bare value, NPI, UID, ...);
+- ``pages``: for many start nodes at once, a page of related nodes along a :class:`Path`
+  (optionally with the total), ordered by time (or a property) then key, after a keyset
+  cursor; and SourceRecords by key (the provenance of a relationship);
+- ``timeline``: one patient's events in a window with the neighbours a summary needs.
+
+Every read runs in a read transaction with a Neo4j transaction timeout (what is left of the
+request's deadline, at most ``timeout_s``); a read past its time raises
+:class:`ReadTimeoutError`. :class:`Reader` counts its round trips, so tests can prove there
+is no N+1.
+
+Labels and relationship types go into query text (Cypher cannot parameterise them where
+indexes help); they come from the ontology and are checked against a plain-identifier pattern
+and backquoted, as the writer does. Every value is a parameter.
+"""
 
 from __future__ import annotations
 
-from neo4j import Driver
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from neo4j import Driver, Query, RoutingControl
+from neo4j.exceptions import ClientError
+
+from graph.errors import GraphError
+from ontology.schema_plan import SCHEMA_LABEL, SCHEMA_NAME
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+LAST = 9_223_372_036_854_775_807  # sorts events without a time after all others
+# The properties that say when an event happened, in order of preference: an encounter's or
+# study's start, a payment's date (a remittance also names the service dates it pays), a
+# claim's service date.
+TIME_PROPERTIES = ("start", "paymentDate", "serviceStart")
+
+
+class ReadTimeoutError(GraphError):
+    """A read did not finish within the request's time limit."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        super().__init__(f"the read did not finish within {limit_s:g} s")
+
+
+def _name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"not a valid label, type or property name: {name!r}")
+    return f"`{name}`"
+
+
+# -- what to read ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One relationship to follow: its type, its direction from the current node, the label
+    of the node it reaches."""
+
+    rel: str
+    out: bool
+    label: str
+
+    def pattern(self, rel_var: str = "", node_var: str = "") -> str:
+        rel = f"[{rel_var}:{_name(self.rel)}]"
+        node = f"({node_var}:{_name(self.label)})"
+        return f"-{rel}->{node}" if self.out else f"<-{rel}-{node}"
+
+
+@dataclass(frozen=True, slots=True)
+class Path:
+    """How to go from a node to related nodes: alternative chains of steps, each ending at
+    the related node, and the order of the results (``time``, ``key`` or a property name)."""
+
+    start: str
+    chains: tuple[tuple[Step, ...], ...]
+    order: str = "time"
+    distinct: bool = False  # one result per node even when several chains reach it
+    with_run: bool = False  # SourceRecords: bring their LoadRun along
+
+    def match(self) -> str:
+        """A CALL body yielding (r, b) for every chain from ``a``."""
+        parts = []
+        for chain in self.chains:
+            text = "(a)"
+            for i, step in enumerate(chain):
+                last = i == len(chain) - 1
+                text += step.pattern("r" if last else "", "b" if last else "")
+            parts.append(f"MATCH {text} RETURN r, b")
+        return " UNION ALL ".join(parts)
+
+    def sort_expr(self) -> str:
+        if self.order == "time":
+            return f"coalesce(t.epochMillis, {LAST})"
+        if self.order == "key":
+            return "0"
+        return f"coalesce(toInteger(b.{_name(self.order)}), {LAST})"
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A page of ``path`` from the node ``key``: in a window, after a cursor, how many."""
+
+    key: str
+    path: Path
+    take: int  # one more than the page size, to know whether there is a next page
+    start: datetime | None = None
+    end: datetime | None = None
+    after: tuple[int, str] | None = None  # (sort value, key) of the last row already seen
+    count: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsRequest:
+    """SourceRecords by key (with their LoadRun): the provenance of a relationship."""
+
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LookupRequest:
+    """Nodes with ``label`` named by a token (an identifier's or a node's key), by a bare
+    identifier value, or by a property value."""
+
+    label: str
+    by: str  # "token" | "value" | a property name
+    value: str
+
+
+@dataclass(slots=True)
+class Row:
+    """One related node (or one node found), with the relationship that reached it."""
+
+    key: str
+    labels: list[str]
+    node: dict[str, Any]
+    rel: dict[str, Any] | None = None
+    rel_type: str | None = None
+    sort: int = 0
+    time: Any = None
+    run: dict[str, Any] | None = None
+    out: bool | None = None  # for a neighbour: True when the relationship points at it
+    systems: list[str] = field(default_factory=list)  # identifier systems that matched
+
+
+@dataclass(slots=True)
+class Page:
+    rows: list[Row]
+    total: int | None = None
+
+
+@dataclass(slots=True)
+class GraphCounts:
+    """Node counts per label and relationship counts per (label, type, direction)."""
+
+    nodes: dict[str, int]
+    out: dict[tuple[str, str], int]  # (start label, type) -> count
+    into: dict[tuple[str, str], int]  # (end label, type) -> count
+
+    def fanout(self, label: str, step: Step) -> float:
+        """Average number of ``step`` relationships of a node labelled ``label``."""
+        n = self.nodes.get(label, 0)
+        if not n:
+            return 0.0
+        rels = (self.out if step.out else self.into).get((label, step.rel), 0)
+        return rels / n
+
+
+@dataclass(slots=True)
+class TimelineEvent:
+    row: Row
+    neighbours: list[Row]
+
+
+@dataclass(slots=True)
+class Timeline:
+    events: list[TimelineEvent]
+    counts: dict[tuple[str, ...], tuple[int, int]]  # labels -> (in window, before the cursor)
+
+
+# -- the reader ------------------------------------------------------------------------------
+
+
+def _time_expr(var: str) -> str:
+    """A node's event time as a zoned DateTime (dates at midnight), or null."""
+    cases = []
+    for prop in TIME_PROPERTIES:
+        p = f"{var}.{_name(prop)}"
+        cases.append(f"WHEN {p} IS :: ZONED DATETIME NOT NULL THEN {p}")
+        cases.append(f"WHEN {p} IS :: DATE NOT NULL THEN datetime({{date: {p}}})")
+    return "CASE " + " ".join(cases) + " END"
+
+
+_WINDOW = "(row.start IS NULL OR t >= row.start) AND (row.end IS NULL OR t < row.end)"
+_AFTER = (
+    "(row.afterSort IS NULL OR s > row.afterSort OR (s = row.afterSort AND b.key > row.afterKey))"
+)
+
+
+class Reader:
+    """Reads for one API request: counts its round trips and keeps to its deadline."""
+
+    def __init__(self, driver: Driver, database: str, timeout_s: float) -> None:
+        self.driver = driver
+        self.database = database
+        self.timeout_s = timeout_s
+        self.deadline: float | None = None
+        self.round_trips = 0
+        self.counts_computed = 0
+        self._lock = threading.Lock()
+
+    def start_clock(self) -> None:
+        """Start the request's time limit: every later read shares what is left of it."""
+        self.deadline = time.monotonic() + self.timeout_s
+
+    def _timeout(self) -> float:
+        if self.deadline is None:
+            return self.timeout_s
+        left = self.deadline - time.monotonic()
+        if left <= 0.001:  # Neo4j reads a timeout of 0 as "none": refuse here instead
+            raise ReadTimeoutError(self.timeout_s)
+        return min(left, self.timeout_s)
+
+    def run(self, cypher: str, **params: Any) -> list[Any]:
+        """One read round trip, within the time left; the rows as driver records."""
+        with self._lock:
+            self.round_trips += 1
+        timeout = self._timeout()
+        try:
+            records, _, _ = self.driver.execute_query(
+                Query(cypher, timeout=timeout),
+                params,
+                routing_=RoutingControl.READ,
+                database_=self.database,
+            )
+        except ClientError as e:
+            if "TimedOut" in (e.code or "") or "Terminated" in (e.code or ""):
+                raise ReadTimeoutError(self.timeout_s) from e
+            raise
+        return list(records)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def lookups(self, requests: Sequence[LookupRequest]) -> list[list[Row]]:
+        """For each request, the nodes it names (several when a bare value is ambiguous)."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for i, req in enumerate(requests):
+            groups.setdefault(req.by, []).append({"i": i, "v": req.value, "label": req.label})
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        for n, (by, rows) in enumerate(sorted(groups.items())):
+            params[f"g{n}"] = rows
+            parts.append(
+                f"UNWIND $g{n} AS row CALL (row) {{ {_lookup_body(by)} }} "
+                "WITH row, n, systems WHERE row.label IN labels(n) "
+                "RETURN row.i AS i, n.key AS key, labels(n) AS labels, "
+                "properties(n) AS node, systems"
+            )
+        out: list[list[Row]] = [[] for _ in requests]
+        if not parts:
+            return out
+        for rec in self.run(" UNION ALL ".join(parts), **params):
+            found_rows = out[rec["i"]]
+            if all(r.key != rec["key"] for r in found_rows):
+                found_rows.append(
+                    Row(
+                        rec["key"],
+                        list(rec["labels"]),
+                        dict(rec["node"]),
+                        systems=sorted(s for s in rec["systems"] if s),
+                    )
+                )
+            else:
+                found = next(r for r in found_rows if r.key == rec["key"])
+                found.systems = sorted({*found.systems, *(s for s in rec["systems"] if s)})
+        return out
+
+    # -- pages -----------------------------------------------------------------------------
+    def pages(self, requests: Sequence[PageRequest | RecordsRequest]) -> list[Page]:
+        """For each request its page, all in one round trip."""
+        branches: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for i, req in enumerate(requests):
+            if isinstance(req, RecordsRequest):
+                branches.setdefault(("records",), []).append({"i": i, "keys": list(req.keys)})
+                continue
+            row = {
+                "i": i,
+                "key": req.key,
+                "start": req.start,
+                "end": req.end,
+                "afterSort": req.after[0] if req.after else None,
+                "afterKey": req.after[1] if req.after else None,
+            }
+            branches.setdefault(("path", req.path, req.take, req.count), []).append(row)
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        for n, (spec, rows) in enumerate(branches.items()):
+            params[f"b{n}"] = rows
+            if spec[0] == "records":
+                parts.append(_records_branch(n))
+            else:
+                _, path, take, count = spec
+                params[f"take{n}"] = take
+                parts.append(_path_branch(n, path, count))
+                if count:
+                    self.counts_computed += len(rows)
+        out = [Page([]) for _ in requests]
+        if not parts:
+            return out
+        for rec in self.run(" UNION ALL ".join(parts), **params):
+            out[rec["i"]] = Page([_row(x) for x in rec["page"]], rec["total"])
+        for i, req in enumerate(requests):  # a start node without any match has no row
+            if isinstance(req, PageRequest) and req.count and out[i].total is None:
+                out[i].total = 0
+        return out
+
+    # -- statistics ------------------------------------------------------------------------
+    def graph_counts(self) -> GraphCounts:
+        """Node and relationship counts from Neo4j's count store (no scan)."""
+        recs = self.run("CALL db.stats.retrieve('GRAPH COUNTS') YIELD data RETURN data")
+        data = recs[0]["data"]
+        nodes = {d["label"]: int(d["count"]) for d in data["nodes"] if d.get("label")}
+        out: dict[tuple[str, str], int] = {}
+        into: dict[tuple[str, str], int] = {}
+        for d in data["relationships"]:
+            rel = d.get("relationshipType")
+            if not rel:
+                continue
+            if d.get("startLabel"):
+                out[(d["startLabel"], rel)] = int(d["count"])
+            elif d.get("endLabel"):
+                into[(d["endLabel"], rel)] = int(d["count"])
+        return GraphCounts(nodes, out, into)
+
+    # -- a patient's timeline --------------------------------------------------------------
+    def timeline(
+        self,
+        key: str,
+        path: Path,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        after: tuple[int, str] | None,
+        limit: int,
+        context_rels: Sequence[str],
+    ) -> Timeline:
+        """Events of ``path`` from ``key`` in the window after the cursor (at most ``limit``),
+        each with its neighbours over ``context_rels``; and counts per label set of all the
+        events in the window and of those at or before the cursor."""
+        rels = "|".join(_name(r) for r in sorted(set(context_rels)))
+        distinct = "WITH DISTINCT b " if path.distinct else "WITH b "
+        cypher = f"""
+        MATCH (a:{_name(path.start)} {{key: $key}})
+        WITH a, {{start: $start, end: $end, afterSort: $afterSort, afterKey: $afterKey}} AS row
+        CALL (a, row) {{
+          CALL (a) {{ {path.match()} }}
+          {distinct}WITH b, {_time_expr("b")} AS t
+          WITH b, t, {path.sort_expr()} AS s WHERE {_WINDOW}
+          RETURN labels(b) AS labels,
+                 count(*) AS total,
+                 count(CASE WHEN row.afterSort IS NOT NULL AND NOT {_AFTER} THEN 1 END) AS before
+        }}
+        WITH a, row, collect({{labels: labels, total: total, before: before}}) AS counts
+        CALL (a, row) {{
+          CALL (a) {{ {path.match()} }}
+          {distinct}WITH b, {_time_expr("b")} AS t
+          WITH b, t, {path.sort_expr()} AS s WHERE {_WINDOW} AND {_AFTER}
+          WITH b, t, s ORDER BY s, b.key LIMIT $limit
+          CALL (b) {{
+            OPTIONAL MATCH (b)-[x:{rels}]-(m:Entity)
+            RETURN collect(CASE WHEN m IS NULL THEN null ELSE
+                   {{key: m.key, labels: labels(m), node: properties(m), rel: properties(x),
+                    type: type(x), out: startNode(x) = b}} END) AS near
+          }}
+          RETURN collect({{node: properties(b), labels: labels(b), s: s, t: t, near: near}})
+                 AS events
+        }}
+        RETURN counts, events
+        """
+        recs = self.run(
+            cypher,
+            key=key,
+            start=start,
+            end=end,
+            afterSort=after[0] if after else None,
+            afterKey=after[1] if after else None,
+            limit=limit,
+        )
+        if not recs:
+            return Timeline([], {})
+        rec = recs[0]
+        events = [
+            TimelineEvent(
+                Row(e["node"]["key"], list(e["labels"]), dict(e["node"]), sort=e["s"], time=e["t"]),
+                [
+                    Row(
+                        m["key"],
+                        list(m["labels"]),
+                        dict(m["node"]),
+                        dict(m["rel"]),
+                        m["type"],
+                        out=bool(m["out"]),
+                    )
+                    for m in e["near"]
+                ],
+            )
+            for e in rec["events"]
+        ]
+        counts = {tuple(c["labels"]): (int(c["total"]), int(c["before"])) for c in rec["counts"]}
+        return Timeline(events, counts)
+
+    def applied_ontology(self) -> tuple[str, str] | None:
+        """(version, content hash) of the ontology applied to the graph, if any."""
+        recs = self.run(
+            f"MATCH (s:{_name(SCHEMA_LABEL)} {{name: $name}}) "
+            "RETURN s.version AS v, s.contentHash AS h",
+            name=SCHEMA_NAME,
+        )
+        return (recs[0]["v"], recs[0]["h"]) if recs else None
+
+    def server_components(self) -> dict[str, str]:
+        """Neo4j's version and edition, as the server reports them."""
+        recs = self.run(
+            "CALL dbms.components() YIELD name, versions, edition "
+            "RETURN versions[0] AS version, edition LIMIT 1"
+        )
+        return {"version": recs[0]["version"], "edition": recs[0]["edition"]}
 
 
 def server_components(driver: Driver, database: str) -> dict[str, str]:
     """Neo4j's version and edition, as the server reports them."""
-    records, _, _ = driver.execute_query(
-        "CALL dbms.components() YIELD name, versions, edition "
-        "RETURN versions[0] AS version, edition LIMIT 1",
-        database_=database,
+    return Reader(driver, database, timeout_s=10.0).server_components()
+
+
+# -- query text ------------------------------------------------------------------------------
+
+
+def _lookup_body(by: str) -> str:
+    """A CALL body yielding (n, systems) for one lookup row."""
+    if by == "token":
+        return (
+            "OPTIONAL MATCH (:Identifier {key: row.v})-[:IDENTIFIES]->(x:Entity) "
+            "OPTIONAL MATCH (y:Entity {key: row.v}) "
+            "WITH [z IN collect(x) + collect(y) WHERE z IS NOT NULL] AS ns "
+            "UNWIND ns AS n RETURN DISTINCT n, [] AS systems"
+        )
+    if by == "value":
+        return (
+            "MATCH (i:Identifier {value: row.v})-[:IDENTIFIES]->(n:Entity) "
+            "RETURN n, collect(DISTINCT i.system) AS systems"
+        )
+    # a property lookup names its label in the text, so Neo4j can use the property's index
+    label, _, prop = by.partition(".")
+    return f"MATCH (n:{_name(label)} {{{_name(prop)}: row.v}}) RETURN n, [] AS systems"
+
+
+def _path_branch(n: int, path: Path, count: bool) -> str:
+    distinct = "WITH b, head(collect(r)) AS r " if path.distinct else ""
+    run = (
+        "OPTIONAL MATCH (b)-[:LOADED_IN]->(run:LoadRun) "
+        if path.with_run
+        else "WITH r, b, t, s, null AS run "
     )
-    return {"version": records[0]["version"], "edition": records[0]["edition"]}
+    total = "null AS total"
+    count_call = ""
+    if count:
+        count_distinct = "WITH DISTINCT b " if path.distinct else ""
+        count_call = (
+            f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
+            f"CALL (a) {{ {path.match()} }} {count_distinct}"
+            f"WITH b, {_time_expr('b')} AS t WHERE {_WINDOW} RETURN count(*) AS total }} "
+        )
+        total = "total"
+    return (
+        f"UNWIND $b{n} AS row "
+        f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
+        f"CALL (a) {{ {path.match()} }} {distinct}"
+        f"WITH r, b, {_time_expr('b')} AS t "
+        f"WITH r, b, t, {path.sort_expr()} AS s WHERE {_WINDOW} AND {_AFTER} "
+        f"{run}"
+        f"RETURN r, b, t, s, run ORDER BY s, b.key LIMIT $take{n} }} "
+        "WITH row, collect({node: properties(b), labels: labels(b), rel: properties(r), "
+        "type: type(r), s: s, t: t, run: properties(run)}) AS page "
+        f"{count_call}"
+        f"RETURN row.i AS i, page, {total}"
+    )
+
+
+def _records_branch(n: int) -> str:
+    return (
+        f"UNWIND $b{n} AS row "
+        "CALL (row) { UNWIND row.keys AS k MATCH (b:SourceRecord {key: k}) "
+        "OPTIONAL MATCH (b)-[:LOADED_IN]->(run:LoadRun) RETURN b, run ORDER BY b.key } "
+        "WITH row, collect({node: properties(b), labels: labels(b), rel: null, type: null, "
+        "s: 0, t: null, run: properties(run)}) AS page "
+        "RETURN row.i AS i, page, null AS total"
+    )
+
+
+def _row(x: dict[str, Any]) -> Row:
+    node = dict(x["node"])
+    return Row(
+        key=node.get("key", ""),
+        labels=list(x["labels"]),
+        node=node,
+        rel=dict(x["rel"]) if x["rel"] is not None else None,
+        rel_type=x["type"],
+        sort=int(x["s"]),
+        time=x["t"],
+        run=dict(x["run"]) if x["run"] is not None else None,
+    )

@@ -1,0 +1,32 @@
+"""A postal address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from api.types import values
+
+
+@strawberry.type(description="A postal address (FHIR Address).")
+class Address:
+    line: str | None
+    city: str | None
+    state: str | None
+    postal_code: str | None
+    country: str | None
+
+    @classmethod
+    def from_props(cls, p: dict[str, Any]) -> Address | None:
+        parts = {k: values.text(p.get(k)) for k in ("addressLine", "city", "state", "postalCode")}
+        country = values.text(p.get("country"))
+        if not any(parts.values()) and not country:
+            return None
+        return cls(
+            line=parts["addressLine"],
+            city=parts["city"],
+            state=parts["state"],
+            postal_code=parts["postalCode"],
+            country=country,
+        )

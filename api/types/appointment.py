@@ -1,0 +1,95 @@
+"""An appointment: a booked visit, with who and where."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from api.connections import PATH, Connection, connect, one
+from api.context import Context
+from api.types import registry, values
+from api.types.args import After, First
+from api.types.entity import Event, event_fields
+from api.types.link import LinkData
+from graph.readers import Row
+
+if TYPE_CHECKING:
+    from api.types.encounter import Encounter
+    from api.types.location import Location
+    from api.types.patient import Patient
+    from api.types.practitioner import Practitioner
+
+
+@strawberry.type(description="An appointment (FHIR Appointment; HL7 SIU).")
+class Appointment(Event):
+    start: datetime | None
+    end: datetime | None
+    minutes_duration: int | None
+    service_type: str | None = strawberry.field(description="A code, as system|code.")
+    reason_code: str | None
+    description: str | None
+    cancel_reason: str | None
+
+    @classmethod
+    def from_record(cls, row: Row, link: LinkData | None = None) -> Appointment:
+        p = row.node
+        return cls(
+            **event_fields(row, link),
+            start=values.dt(p.get("start")),
+            end=values.dt(p.get("end")),
+            minutes_duration=values.integer(p.get("minutesDuration")),
+            service_type=values.text(p.get("serviceType")),
+            reason_code=values.text(p.get("reasonCode")),
+            description=values.text(p.get("description")),
+            cancel_reason=values.text(p.get("cancelReason")),
+        )
+
+    @strawberry.field(description="The patient.", metadata={PATH: "Appointment.patient"})
+    async def patient(
+        self, info: Info[Context, None]
+    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+        return await one(info, self.key, "Appointment.patient", registry.mapper("Patient"))
+
+    @strawberry.field(
+        description="Practitioners booked on it (edge role).",
+        metadata={PATH: "Appointment.practitioners"},
+    )
+    async def practitioners(
+        self, info: Info[Context, None], first: First = None, after: After = None
+    ) -> Connection[Annotated[Practitioner, strawberry.lazy("api.types.practitioner")]]:
+        return await connect(
+            info,
+            self.key,
+            "Appointment.practitioners",
+            registry.mapper("Practitioner"),
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(description="Where it is booked.", metadata={PATH: "Appointment.locations"})
+    async def locations(
+        self, info: Info[Context, None], first: First = None, after: After = None
+    ) -> Connection[Annotated[Location, strawberry.lazy("api.types.location")]]:
+        return await connect(
+            info,
+            self.key,
+            "Appointment.locations",
+            registry.mapper("Location"),
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(
+        description="The visit it led to (`link.rule` says how it was matched).",
+        metadata={PATH: "Appointment.encounter"},
+    )
+    async def encounter(
+        self, info: Info[Context, None]
+    ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
+        return await one(info, self.key, "Appointment.encounter", registry.mapper("Encounter"))
+
+
+registry.register("Appointment", Appointment.from_record)

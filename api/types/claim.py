@@ -1,0 +1,130 @@
+"""A claim, with its items, payments, providers, payer, visit and patient."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from api.connections import PATH, Connection, connect, one
+from api.context import Context
+from api.types import registry, values
+from api.types.args import After, First, From, To
+from api.types.entity import Event, event_fields
+from api.types.link import LinkData
+from api.types.provider import Provider
+from graph.readers import Row
+
+if TYPE_CHECKING:
+    from api.types.claim_item import ClaimItem
+    from api.types.coverage import Coverage
+    from api.types.encounter import Encounter
+    from api.types.patient import Patient
+    from api.types.payer import Payer
+    from api.types.remittance import Remittance
+
+
+@strawberry.type(description="A claim (X12 837; FHIR Claim).")
+class Claim(Event):
+    control_number: str | None = strawberry.field(description="Claim control number (CLM01).")
+    submitter: str | None = strawberry.field(description="Who assigned the control number.")
+    claim_type: str | None
+    use: str | None
+    service_start: str | None = strawberry.field(description="YYYY-MM-DD.")
+    service_end: str | None
+    total_charge: float | None
+    currency: str | None
+    diagnosis_codes: list[str]
+
+    @classmethod
+    def from_record(cls, row: Row, link: LinkData | None = None) -> Claim:
+        p = row.node
+        return cls(
+            **event_fields(row, link),
+            control_number=values.text(p.get("controlNumber")),
+            submitter=values.text(p.get("submitter")),
+            claim_type=values.text(p.get("claimType")),
+            use=values.text(p.get("use")),
+            service_start=values.day(p.get("serviceStart")),
+            service_end=values.day(p.get("serviceEnd")),
+            total_charge=values.number(p.get("totalCharge")),
+            currency=values.text(p.get("currency")),
+            diagnosis_codes=values.texts(p.get("diagnosisCodes")),
+        )
+
+    @strawberry.field(description="Its lines, by sequence.", metadata={PATH: "Claim.items"})
+    async def items(
+        self, info: Info[Context, None], first: First = None, after: After = None
+    ) -> Connection[Annotated[ClaimItem, strawberry.lazy("api.types.claim_item")]]:
+        return await connect(
+            info, self.key, "Claim.items", registry.mapper("ClaimItem"), first=first, after=after
+        )
+
+    @strawberry.field(
+        description="Payments of it (X12 835), by date.", metadata={PATH: "Claim.remittances"}
+    )
+    async def remittances(
+        self,
+        info: Info[Context, None],
+        first: First = None,
+        after: After = None,
+        from_: From = None,
+        to: To = None,
+    ) -> Connection[Annotated[Remittance, strawberry.lazy("api.types.remittance")]]:
+        return await connect(
+            info,
+            self.key,
+            "Claim.remittances",
+            registry.mapper("Remittance"),
+            first=first,
+            after=after,
+            start=from_,
+            end=to,
+        )
+
+    @strawberry.field(
+        description="Providers on it; the edge's role says which (billing, rendering ...).",
+        metadata={PATH: "Claim.providers"},
+    )
+    async def providers(
+        self, info: Info[Context, None], first: First = None, after: After = None
+    ) -> Connection[Provider]:
+        return await connect(
+            info,
+            self.key,
+            "Claim.providers",
+            registry.specific(("Practitioner", "Organization"), "Organization"),
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(description="The payer billed.", metadata={PATH: "Claim.payer"})
+    async def payer(
+        self, info: Info[Context, None]
+    ) -> Annotated[Payer, strawberry.lazy("api.types.payer")] | None:
+        return await one(info, self.key, "Claim.payer", registry.mapper("Payer"))
+
+    @strawberry.field(description="The coverage billed.", metadata={PATH: "Claim.coverage"})
+    async def coverage(
+        self, info: Info[Context, None]
+    ) -> Annotated[Coverage, strawberry.lazy("api.types.coverage")] | None:
+        return await one(info, self.key, "Claim.coverage", registry.mapper("Coverage"))
+
+    @strawberry.field(
+        description="The visit it bills (`link.rule` says how it was matched, if inferred).",
+        metadata={PATH: "Claim.encounter"},
+    )
+    async def encounter(
+        self, info: Info[Context, None]
+    ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
+        return await one(info, self.key, "Claim.encounter", registry.mapper("Encounter"))
+
+    @strawberry.field(description="The patient.", metadata={PATH: "Claim.patient"})
+    async def patient(
+        self, info: Info[Context, None]
+    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+        return await one(info, self.key, "Claim.patient", registry.mapper("Patient"))
+
+
+registry.register("Claim", Claim.from_record)

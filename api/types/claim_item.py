@@ -1,0 +1,52 @@
+"""A line of a claim."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from api.connections import PATH, one
+from api.context import Context
+from api.types import registry, values
+from api.types.entity import Entity, entity_fields
+from api.types.link import LinkData
+from graph.readers import Row
+
+if TYPE_CHECKING:
+    from api.types.claim import Claim
+
+
+@strawberry.type(description="A line of a claim (X12 2400 loop; FHIR Claim.item).")
+class ClaimItem(Entity):
+    sequence: int | None
+    procedure_code: str | None = strawberry.field(description="A code, as system|code.")
+    quantity: float | None
+    charge_amount: float | None
+    service_start: str | None
+    service_end: str | None
+    diagnosis_codes: list[str]
+
+    @classmethod
+    def from_record(cls, row: Row, link: LinkData | None = None) -> ClaimItem:
+        p = row.node
+        return cls(
+            **entity_fields(row, link),
+            sequence=values.integer(p.get("sequence")),
+            procedure_code=values.text(p.get("procedureCode")),
+            quantity=values.number(p.get("quantity")),
+            charge_amount=values.number(p.get("chargeAmount")),
+            service_start=values.day(p.get("serviceStart")),
+            service_end=values.day(p.get("serviceEnd")),
+            diagnosis_codes=values.texts(p.get("diagnosisCodes")),
+        )
+
+    @strawberry.field(description="The claim.", metadata={PATH: "ClaimItem.claim"})
+    async def claim(
+        self, info: Info[Context, None]
+    ) -> Annotated[Claim, strawberry.lazy("api.types.claim")] | None:
+        return await one(info, self.key, "ClaimItem.claim", registry.mapper("Claim"))
+
+
+registry.register("ClaimItem", ClaimItem.from_record)

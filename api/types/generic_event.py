@@ -1,0 +1,42 @@
+"""An event of a class that has no type of its own in the API (one the ontology added later)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.types import registry
+from api.types.entity import Event, event_fields
+from api.types.link import LinkData
+from graph.readers import Row
+
+INTERNAL = frozenset({"key", "stub", "matchKey"})  # never shown: how the graph is kept
+
+
+@strawberry.type(
+    description="An event of an ontology class the API has no type for yet: its kind, time "
+    "and properties as the graph holds them."
+)
+class GenericEvent(Event):
+    properties: JSON = strawberry.field(description="Its datatype properties, by name.")
+
+    @classmethod
+    def from_record(cls, row: Row, link: LinkData | None = None) -> GenericEvent:
+        props: dict[str, Any] = {
+            k: _plain(v) for k, v in sorted(row.node.items()) if k not in INTERNAL
+        }
+        return cls(**event_fields(row, link), properties=cast(JSON, props))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    iso = getattr(value, "iso_format", None)
+    return iso() if callable(iso) else str(value)
+
+
+registry.register("GenericEvent", GenericEvent.from_record)

@@ -1,0 +1,52 @@
+"""An identifier of an individual, with the rule that tied it to the node."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from api.context import Context
+from api.types import values
+from api.types.link import LinkData, link_sources
+from graph.readers import Row
+
+if TYPE_CHECKING:
+    from api.types.source_record import SourceRecord
+
+
+@strawberry.type(
+    description="A business identifier (FHIR Identifier): system and value; `rule` says why "
+    "the graph holds it for this individual (asserted by a source, same-identifier, "
+    "demographics-exact ...)."
+)
+class Identifier:
+    system: str | None
+    value: str
+    type: str | None = strawberry.field(description="v2-0203 code: MR, NPI, SS, VN, RI ...")
+    token: str = strawberry.field(description="system|value, as root fields accept it.")
+    rule: str | None
+    evidence: JSON | None
+    _link: strawberry.Private[LinkData | None]
+
+    @classmethod
+    def from_record(cls, row: Row) -> Identifier:
+        p = row.node
+        link = LinkData.of(row)
+        return cls(
+            system=values.text(p.get("system")),
+            value=str(p.get("value", "")),
+            type=values.text(p.get("identifierType")),
+            token=row.key,
+            rule=link.rule if link else None,
+            evidence=values.evidence(link.evidence) if link else None,
+            _link=link,
+        )
+
+    @strawberry.field(description="The source records that asserted the identifier.")
+    async def sources(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[SourceRecord, strawberry.lazy("api.types.source_record")]]:
+        return await link_sources(info, self._link) if self._link else []

@@ -1,0 +1,102 @@
+"""A payer: an insurer that covers patients and pays claims."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from api.connections import PATH, Connection, connect
+from api.context import Context
+from api.types import registry, values
+from api.types.address import Address
+from api.types.args import After, First, From, To
+from api.types.entity import Entity, entity_fields
+from api.types.link import LinkData
+from graph.readers import Row
+
+if TYPE_CHECKING:
+    from api.types.claim import Claim
+    from api.types.coverage import Coverage
+    from api.types.remittance import Remittance
+
+
+@strawberry.type(description="A payer (FHIR Organization of type payer; X12 payer).")
+class Payer(Entity):
+    name: str | None
+    payer_id: str | None
+    address: Address | None
+
+    @classmethod
+    def from_record(cls, row: Row, link: LinkData | None = None) -> Payer:
+        p = row.node
+        return cls(
+            **entity_fields(row, link),
+            name=values.text(p.get("name")),
+            payer_id=values.text(p.get("payerId")),
+            address=Address.from_props(p),
+        )
+
+    @strawberry.field(description="Claims sent to it.", metadata={PATH: "Payer.claims"})
+    async def claims(
+        self,
+        info: Info[Context, None],
+        first: First = None,
+        after: After = None,
+        from_: From = None,
+        to: To = None,
+    ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
+        return await connect(
+            info,
+            self.key,
+            "Payer.claims",
+            registry.mapper("Claim"),
+            first=first,
+            after=after,
+            start=from_,
+            end=to,
+        )
+
+    @strawberry.field(description="Coverages it provides.", metadata={PATH: "Payer.coverages"})
+    async def coverages(
+        self,
+        info: Info[Context, None],
+        first: First = None,
+        after: After = None,
+        from_: From = None,
+        to: To = None,
+    ) -> Connection[Annotated[Coverage, strawberry.lazy("api.types.coverage")]]:
+        return await connect(
+            info,
+            self.key,
+            "Payer.coverages",
+            registry.mapper("Coverage"),
+            first=first,
+            after=after,
+            start=from_,
+            end=to,
+        )
+
+    @strawberry.field(description="Payments it made.", metadata={PATH: "Payer.remittances"})
+    async def remittances(
+        self,
+        info: Info[Context, None],
+        first: First = None,
+        after: After = None,
+        from_: From = None,
+        to: To = None,
+    ) -> Connection[Annotated[Remittance, strawberry.lazy("api.types.remittance")]]:
+        return await connect(
+            info,
+            self.key,
+            "Payer.remittances",
+            registry.mapper("Remittance"),
+            first=first,
+            after=after,
+            start=from_,
+            end=to,
+        )
+
+
+registry.register("Payer", Payer.from_record)

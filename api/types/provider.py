@@ -1,0 +1,15 @@
+"""A claim's provider: a practitioner or an organization."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from api.types.organization import Organization
+from api.types.practitioner import Practitioner
+
+Provider = Annotated[
+    Practitioner | Organization,
+    strawberry.union("Provider", description="A practitioner or an organization."),
+]

@@ -1,0 +1,63 @@
+"""A remittance: a payer's payment of a claim."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from api.connections import PATH, one
+from api.context import Context
+from api.types import registry, values
+from api.types.entity import Event, event_fields
+from api.types.link import LinkData
+from graph.readers import Row
+
+if TYPE_CHECKING:
+    from api.types.claim import Claim
+    from api.types.payer import Payer
+
+
+@strawberry.type(description="A payment of a claim (X12 835 CLP; FHIR ClaimResponse).")
+class Remittance(Event):
+    payment_amount: float | None
+    payment_date: str | None = strawberry.field(description="YYYY-MM-DD.")
+    total_charge: float | None
+    patient_responsibility: float | None
+    adjustments: list[str] = strawberry.field(description="group-reason:amount, e.g. CO-45:12.00")
+    claim_status_code: str | None
+    payer_control_number: str | None
+    control_number: str | None
+    description: str | None
+
+    @classmethod
+    def from_record(cls, row: Row, link: LinkData | None = None) -> Remittance:
+        p = row.node
+        return cls(
+            **event_fields(row, link),
+            payment_amount=values.number(p.get("paymentAmount")),
+            payment_date=values.day(p.get("paymentDate")),
+            total_charge=values.number(p.get("totalCharge")),
+            patient_responsibility=values.number(p.get("patientResponsibility")),
+            adjustments=values.texts(p.get("adjustments")),
+            claim_status_code=values.text(p.get("claimStatusCode")),
+            payer_control_number=values.text(p.get("payerControlNumber")),
+            control_number=values.text(p.get("controlNumber")),
+            description=values.text(p.get("description")),
+        )
+
+    @strawberry.field(description="The claim it pays.", metadata={PATH: "Remittance.claim"})
+    async def claim(
+        self, info: Info[Context, None]
+    ) -> Annotated[Claim, strawberry.lazy("api.types.claim")] | None:
+        return await one(info, self.key, "Remittance.claim", registry.mapper("Claim"))
+
+    @strawberry.field(description="The payer that paid.", metadata={PATH: "Remittance.payer"})
+    async def payer(
+        self, info: Info[Context, None]
+    ) -> Annotated[Payer, strawberry.lazy("api.types.payer")] | None:
+        return await one(info, self.key, "Remittance.payer", registry.mapper("Payer"))
+
+
+registry.register("Remittance", Remittance.from_record)

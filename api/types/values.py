@@ -1,0 +1,95 @@
+"""Graph values as GraphQL values: Neo4j temporal types, lists, numbers; the node's kind."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from neo4j.time import Date, DateTime
+
+from api.paths import ontology
+
+
+def dt(value: Any) -> datetime | None:
+    """A Neo4j DateTime (or ISO text) as a Python datetime."""
+    if isinstance(value, DateTime):
+        native: datetime = value.to_native()
+        return native
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def day(value: Any) -> str | None:
+    """A date as FHIR writes it: YYYY-MM-DD, or a partial YYYY / YYYY-MM kept as given."""
+    if isinstance(value, Date):
+        return str(value.iso_format())
+    if isinstance(value, DateTime):
+        return str(value.date().iso_format())
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value)
+
+
+def texts(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return None
+
+
+def integer(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def evidence(value: Any) -> Any:
+    """A rule's evidence (JSON text in the graph) as a JSON value."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return {"text": value}
+    return value
+
+
+def kind_of(labels: list[str]) -> str:
+    """The most specific ontology class among a node's labels."""
+    onto = ontology()
+    known = {c.name: c.iri for c in onto.classes.values()}
+    here = [known[label] for label in labels if label in known]
+    for iri in here:
+        subs = onto.subclasses(iri) - {iri}
+        if not any(other in subs for other in here):
+            return onto.classes[iri].name
+    return labels[0] if labels else "Entity"
