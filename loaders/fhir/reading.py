@@ -117,10 +117,8 @@ def _parse(data: bytes, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        return (
-            f"{what} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); it may "
-            "be truncated"
-        )
+        at = f"line {e.lineno} column {e.colno}" if what == "the file" else f"column {e.colno}"
+        return f"{what} is not valid JSON ({e.msg}: {at}); it may be truncated"
     except RecursionError:
         return f"{what} nests JSON too deeply to be a FHIR resource"
 

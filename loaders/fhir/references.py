@@ -58,6 +58,10 @@ _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _UUID = re.compile(r"^urn:uuid:[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 Target = tuple[str, str]  # resource type, id
+NOT_A_REFERENCE = (
+    "is not a FHIR reference: expected Type/id, an absolute URL ending in Type/id, urn:uuid:... "
+    "of a bundle entry, #id of a contained resource, or Type?identifier=system|value"
+)
 
 
 def coverage_system(system: str) -> str:
@@ -192,12 +196,10 @@ class References:
         else:
             target = self.index.urls.get(literal) or parse_literal(literal)
             if target is None:
-                raise BadReference(
-                    path,
-                    "is not a FHIR reference: expected Type/id, an absolute URL ending in "
-                    "Type/id, urn:uuid:... of a bundle entry, #id of a contained resource, or "
-                    "Type?identifier=system|value",
-                )
+                parts = [p for p in urlsplit(literal).path.split("/") if p]
+                if len(parts) >= 2 and _ID.match(parts[-1]) and not is_resource_type(parts[-2]):
+                    raise BadReference(path, "names a resource type FHIR R4 does not have")
+                raise BadReference(path, NOT_A_REFERENCE)
         rtype, rid = target
         if rtype not in types:
             return None
@@ -209,7 +211,7 @@ class References:
         base, _, query = literal.partition("?")
         rtype = _type_name(base)
         if not is_resource_type(rtype):
-            raise BadReference(path, "is a conditional reference without a resource type")
+            raise BadReference(path, NOT_A_REFERENCE)
         params = [p.partition("=") for p in query.split("&") if p]
         if len(params) != 1 or params[0][0] != "identifier":
             raise BadReference(
