@@ -82,9 +82,11 @@ class Conflict:
     new: str
 
     def message(self) -> str:
+        """Says which record and which identifier system, never the identifier's value."""
         return (
-            f"{self.kind}: identifier of system {self.token_system} names node {self.existing}, "
-            f"but record {self.source} disagrees (birth date differs); kept apart as {self.new}"
+            f"{self.kind}: record {self.source} has an identifier of system "
+            f"{self.token_system} that already names a patient with another birth date; "
+            "not merged, kept as a separate patient (check both sources)"
         )
 
 
