@@ -43,6 +43,8 @@ def open_driver(
         connection_acquisition_timeout=acquisition_timeout,
         connection_timeout=connection_timeout,
         max_transaction_retry_time=max_retry_time,
+        # Neo4j's hints (an unknown label on an empty graph) are noise for a service's log.
+        notifications_min_severity="OFF",
     )
 
 
