@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import auth, demo, explain, load, neo4j, ontology, serve
+from api.cli import auth, demo, explain, load, neo4j, ontology, serve, synth
 
 app = typer.Typer(
     name="caregraph",
@@ -19,6 +19,7 @@ app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 app.command("load")(load.load)
 app.command("explain")(explain.explain)
+app.command("synth")(synth.synth)
 
 
 if __name__ == "__main__":
