@@ -1,6 +1,6 @@
 """Fixtures for the pages tested in a real browser: Debian's Chromium driven by Playwright.
 
-The module's stack is a managed Neo4j of its own whose Browser settings point at an API
+The stack is a managed Neo4j of its own whose Browser settings point at an API
 served by uvicorn on a free port, with a tiny Synthea export loaded. (The session's Neo4j was
 configured before the API's port was known, and Browser reads its settings from neo4j.conf.)
 """
@@ -61,7 +61,7 @@ def _require_installed() -> None:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Neo4j configured for an API on a free port, the API serving there, data loaded."""
     _require_installed()
@@ -93,13 +93,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         neo4j.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless."""
     _require_installed()
