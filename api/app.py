@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from neo4j import Driver
 from strawberry.fastapi import GraphQLRouter
 
+from api import browser, graphiql
 from api.context import Context
 from api.fanout import FanoutCache
 from api.schema import schema
@@ -77,6 +78,9 @@ def create_app(conn: Neo4jSettings | None = None, settings: ApiSettings | None =
         GraphQLRouter(schema, context_getter=get_context, graphql_ide="graphiql"),
         prefix="/graphql",
     )
+
+    app.include_router(browser.router)  # Neo4j Browser's guide and style
+    graphiql.install(app)  # GraphiQL served from this machine, with examples
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
