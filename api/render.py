@@ -64,6 +64,8 @@ def render(
     if len(header) + len(first_line) + len(_closing(remaining_after(1))) + 2 > limit:
         # identifiers make the header long: without them one more event may fit
         header = _header(patient, (), window, policy)
+    if len(header) + len(_closing(remaining_after(0), stuck=True)) + 1 > limit:
+        header = _header(patient, (), window, policy, brief=True)
     handles: dict[str, str] = {}
     per_kind: Counter[str] = Counter()
     for event, kind in zip(events, kinds, strict=True):
@@ -102,6 +104,7 @@ def _header(
     identifiers: Sequence[str],
     window: tuple[datetime | None, datetime | None],
     policy: FieldPolicy,
+    brief: bool = False,
 ) -> str:
     p = patient.node
     facts: list[Fact] = []
@@ -124,6 +127,8 @@ def _header(
     start, end = window
     span = f"{_when(start) if start else 'the beginning'} to {_when(end) if end else 'now'}"
     shown = [text for t, f, text in facts if policy.allows(t, f)]
+    if brief:  # a budget this small keeps room for what was left out rather than the window
+        return "Patient: " + (shown[0] if shown else "?") + "."
     return "Patient: " + ("; ".join(shown) or "(no fields readable)") + f". Events from {span}:"
 
 
@@ -132,7 +137,7 @@ def _closing(left: Counter[str], stuck: bool = False) -> str:
         return "All events in the window are shown."
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(left.items()))
     if stuck:
-        return f"Not shown: {counts}; not one event fits the token budget: raise budgetTokens."
+        return f"Not shown: {counts}; no event fits the budget: raise budgetTokens."
     # the cursor itself is long and means nothing to a model: the response carries it
     return f"Not shown (over the token budget): {counts}; the response's nextCursor fetches them."
 
@@ -151,11 +156,20 @@ def _line(
 ) -> str:
     p = event.row.node
     dated = not isinstance(values.dt(p.get("start")), datetime)  # a date, not a moment
-    facts: list[Fact] = [(kind, "time", _when(event.row.time, date_only=dated))]
-    facts.append((kind, "kind", kind))
-    facts.extend(_own(kind, p))
-    facts.extend(_near(kind, event.neighbours, handles))
-    return f"[{handle}] " + " ".join(text for t, f, text in facts if policy.allows(t, f) and text)
+    head: list[Fact] = [
+        (kind, "time", _when(event.row.time, date_only=dated)),
+        (kind, "kind", kind),
+    ]
+    own = [text for t, f, text in [*head, *_own(kind, p)] if text and policy.allows(t, f)]
+    groups: dict[str, list[str]] = {}
+    for t, f, text in _near(kind, event.neighbours, handles):
+        if policy.allows(t, f):
+            label, _, item = text.partition(": ")
+            groups.setdefault(label, []).append(item)
+    near = [
+        f"{label}: {', '.join(items)}" if items[0] else label for label, items in groups.items()
+    ]
+    return f"[{handle}] " + "; ".join([" ".join(own), *near])
 
 
 def _own(kind: str, p: dict[str, Any]) -> list[Fact]:
@@ -167,7 +181,7 @@ def _own(kind: str, p: dict[str, Any]) -> list[Fact]:
             out.append((kind, field, text))
 
     if kind == "Encounter":
-        add("encounterClass", values.text(p.get("encounterClass")))
+        add("encounterClass", _code("", p.get("encounterClass"), bare=True))
         add("description", _quoted(p.get("description")))
         add("reasonCode", _code("reason", p.get("reasonCode")))
     elif kind == "Appointment":
@@ -216,7 +230,8 @@ def _near(kind: str, near: Sequence[Row], handles: dict[str, str]) -> list[Fact]
         if row.rel_type in ("FOR_ENCOUNTER", "REMITS"):
             ref = handles.get(row.key) or f"an {other.lower()} not in this text"
             rule = (row.rel or {}).get("rule")
-            out.append((kind, field, f"for {ref}" + (f" (linked by rule {rule})" if rule else "")))
+            text = f"for {ref}" + (f" (linked by rule {rule})" if rule else "")
+            out.append((kind, field, text))
             continue
         name = _name_of(row)
         if not name:
@@ -248,11 +263,13 @@ def _labelled(label: str, value: Any) -> str | None:
     return f"{label} {text}" if text else None
 
 
-def _code(label: str, value: Any) -> str | None:
+def _code(label: str, value: Any, bare: bool = False) -> str | None:
     text = values.text(value)
     if not text:
         return None
     system, _, code = text.rpartition("|")
+    if bare:  # a code whose system every reader knows (encounter class): the code alone
+        return code
     short = {"http://snomed.info/sct": "SNOMED", "http://loinc.org": "LOINC"}.get(system, system)
     return f"{label} {short + ' ' if short else ''}{code}"
 

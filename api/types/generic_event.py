@@ -7,7 +7,7 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from api.types import registry
+from api.types import registry, values
 from api.types.entity import Event, event_fields
 from api.types.link import LinkData
 from graph.readers import Row
@@ -35,8 +35,10 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, str | int | float | bool) or value is None:
         return value
-    iso = getattr(value, "iso_format", None)
-    return iso() if callable(iso) else str(value)
+    moment = values.dt(value)
+    if moment is not None:
+        return moment.isoformat()
+    return values.day(value) or str(value)
 
 
 registry.register("GenericEvent", GenericEvent.from_record)

@@ -8,7 +8,7 @@ from typing import Any
 
 from neo4j.time import Date, DateTime
 
-from api.paths import ontology
+from api import paths
 
 
 def dt(value: Any) -> datetime | None:
@@ -85,7 +85,7 @@ def evidence(value: Any) -> Any:
 
 def kind_of(labels: list[str]) -> str:
     """The most specific ontology class among a node's labels."""
-    onto = ontology()
+    onto = paths.ontology()
     known = {c.name: c.iri for c in onto.classes.values()}
     here = [known[label] for label in labels if label in known]
     for iri in here:

@@ -5,7 +5,8 @@ Who is in it (the facts the tests check):
 
 - Synthea CSV (source ``ehr``): Ada Lovelace with four visits in 2024 at General Hospital
   (Dr Gregory House, Dr Meredith Grey), three claims with items and two payments, a chest
-  X-ray for her May visit, and Medicaid coverage; Alan Turing with one visit; and
+  X-ray for her May visit, and Medicaid coverage; her May claim names a referring doctor
+  ("ghost") whose own record was never loaded (a stub); Alan Turing with one visit; and
   ``CROWD`` patients, each with one visit with Dr House at General Hospital and a claim.
 - HL7 v2 (source ``adt``): Jane Doe (HOSP|MRN001), visit V100 on 2024-05-01 08:30-05:00 with
   attending Dr John Smith (NPI 1234567893) and referring Dr Ann Jones, in ward WARD1; an
@@ -177,7 +178,7 @@ def write_synthea(folder: Path) -> None:
     claims = [
         claim("ada-c1", "ada", "ada-v1", "2024-01-10", "house"),
         claim("ada-c2", "ada", "ada-v2", "2024-03-05", "grey"),
-        claim("ada-c3", "ada", "ada-v3", "2024-05-01", "house"),
+        {**claim("ada-c3", "ada", "ada-v3", "2024-05-01", "house"), "REFERRINGPROVIDERID": "ghost"},
         claim("alan-c1", "alan", "alan-v1", "2024-02-01", "grey"),
     ]
     claims += [
@@ -374,13 +375,28 @@ def wipe(driver: Driver, database: str) -> None:
         session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
 
 
-def load_dataset(driver: Driver, database: str, root: Path) -> None:
-    """An empty graph, the ontology applied, then every source loaded."""
+def load_dataset(driver: Driver, database: str, root: Path) -> list[str]:
+    """An empty graph, the ontology applied, then every source loaded; the load runs."""
     wipe(driver, database)
     graph_schema.apply(driver, database, load_ontology(), force=True)
+    runs = []
     for path, source in write_all(root):
         report = load([path], driver=driver, database=database, source=source)
         assert report.exit_code == 0, (source, report.as_json()["rejects"])
+        runs.append(report.run_id)
+    return runs
+
+
+def _fingerprint(driver: Driver, database: str) -> tuple[tuple[str, ...], int]:
+    records, _, _ = driver.execute_query(
+        "CALL () { MATCH (r:LoadRun) RETURN collect(r.runId) AS runs } "
+        "CALL () { MATCH (n:Entity) RETURN count(n) AS entities } RETURN runs, entities",
+        database_=database,
+    )
+    return tuple(sorted(records[0]["runs"])), int(records[0]["entities"])
+
+
+_LOADED: dict[str, tuple[tuple[str, ...], int]] = {}
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -390,8 +406,12 @@ def load_dataset(driver: Driver, database: str, root: Path) -> None:
 def dataset(
     driver: Driver, neo4j_conn: Neo4jSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> Driver:
-    """The graph above, loaded once for the module."""
-    load_dataset(driver, neo4j_conn.database, tmp_path_factory.mktemp("api-data"))
+    """The graph above, for the module: loaded once, and again only if something else (another
+    module's clean graph or load) changed it since."""
+    database = neo4j_conn.database
+    if _LOADED.get(database) != _fingerprint(driver, database):
+        load_dataset(driver, database, tmp_path_factory.mktemp("api-data"))
+        _LOADED[database] = _fingerprint(driver, database)
     return driver
 
 

@@ -45,3 +45,42 @@ def test_graphql_round_trip_reports_the_real_server(client: TestClient) -> None:
 def test_graphiql_opens_in_a_browser(client: TestClient) -> None:
     response = client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200 and "graphiql" in response.text.lower()
+
+
+# -- the context API through HTTP ------------------------------------------------------------
+
+
+@pytest.fixture
+def loaded_client(dataset: object, neo4j_conn: Neo4jSettings) -> Iterator[TestClient]:
+    with TestClient(create_app(neo4j_conn)) as c:
+        yield c
+
+
+def test_patient_context_over_http(loaded_client: TestClient) -> None:
+    query = """query($id: String!) { patientContext(identifier: $id, budgetTokens: 400) {
+               text truncated totalEvents } }"""
+    response = loaded_client.post(
+        "/graphql", json={"query": query, "variables": {"id": "HOSP|MRN001"}}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body, body
+    ctx = body["data"]["patientContext"]
+    assert ctx["totalEvents"] == 5 and ctx["truncated"] is False
+    assert "JANE DOE" in ctx["text"] and "[E1] 2024-05-01T08:30-05:00 Encounter" in ctx["text"]
+
+
+def test_errors_over_http_carry_the_callers_request_id(loaded_client: TestClient) -> None:
+    query = '{ patient(identifier: "ada") { claims(first: 1000) { totalCount } } }'
+    response = loaded_client.post(
+        "/graphql", json={"query": query}, headers={"X-Request-ID": "agent-run-7"}
+    )
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["limit"] == "page size"
+    assert error["extensions"]["requestId"] == "agent-run-7"
+    # an id that is not a plain token is not taken over: the service makes its own
+    odd = loaded_client.post(
+        "/graphql", json={"query": query}, headers={"X-Request-ID": "x <script>alert(1)</script>"}
+    )
+    rid = odd.json()["errors"][0]["extensions"]["requestId"]
+    assert "script" not in rid and len(rid) == 32

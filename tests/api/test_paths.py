@@ -1,0 +1,39 @@
+"""Traversals built from the ontology, events over a superclass included (no Neo4j needed)."""
+
+from __future__ import annotations
+
+from api import paths
+from graph.readers import Step
+from ontology.vocab import CG
+
+
+def test_a_field_traversal_spells_the_ontologys_types() -> None:
+    p = paths.path("Encounter.claims")
+    assert p.start == "Encounter" and p.order == "time"
+    assert p.chains == ((Step("FOR_ENCOUNTER", False, "Claim"),),)
+    assert paths.path("Claim.items").order == "sequence"
+    providers = paths.path("Claim.providers")
+    assert {c[0].label for c in providers.chains} == {"Practitioner", "Organization"}
+
+
+def test_events_of_a_superclass_come_from_the_ontology() -> None:
+    financial = paths.events(CG.Patient, CG.FinancialEvent)
+    assert set(financial.chains) == {
+        (Step("HAS_CLAIM", True, "Claim"),),
+        # a payment is not the patient's directly: it is found through the claim it pays
+        (Step("HAS_CLAIM", True, "Claim"), Step("REMITS", False, "Remittance")),
+    }
+    assert financial.distinct  # a payment of two of the patient's claims is one event
+    clinical = paths.events(CG.Patient, CG.ClinicalEvent)
+    assert {c[-1].label for c in clinical.chains} == {
+        "Encounter", "ImagingStudy", "ServiceRequest",
+    }  # fmt: skip
+    for_doctor = paths.events(CG.Practitioner, CG.Event)
+    assert (Step("HAS_PARTICIPANT", False, "Encounter"),) in for_doctor.chains
+    assert (Step("REFERRED_BY", False, "ImagingStudy"),) in for_doctor.chains
+
+
+def test_every_declared_traversal_builds() -> None:
+    for name in paths.NAMES:
+        built = paths.path(name)
+        assert built.chains and all(built.chains), name
