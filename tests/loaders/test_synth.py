@@ -31,7 +31,7 @@ from loaders import keys, registry
 from loaders.identity import IdentityConfig, normalise
 from loaders.pipeline import load as run_load
 from loaders.records import Node, Record, Rejected
-from loaders.synth import generate, write_demo
+from loaders.synth import generate, pools, write_demo
 from loaders.synth import ids as synth_ids
 from loaders.synth.directory import Directory
 from loaders.synth.manifest import IDENTITY_TOML
@@ -157,6 +157,12 @@ def test_npis_pass_the_luhn_check_with_prefix_80840_and_the_directory_scales() -
         Directory.build(0, 1_000).practitioners[3].npi
         == Directory.build(0, 10_000).practitioners[3].npi
     )
+
+
+def test_every_name_survives_x12s_character_set_for_matching() -> None:
+    # X12 folds accents away; identity compares normalised names: they must still agree
+    for name in (*pools.FAMILY_NAMES, *pools.FEMALE_GIVEN, *pools.MALE_GIVEN):
+        assert normalise(text(name)) == normalise(name), name
 
 
 # -- each format read back by its loader -------------------------------------------------------
