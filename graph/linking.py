@@ -20,6 +20,7 @@ class Rule:
     name: str
     cypher: str
     describes: str
+    triggers: frozenset[str]  # labels of the written nodes that can make the rule fire
 
 
 # Each statement receives $keys (node keys written by the batch) and $run (the load run),
@@ -55,6 +56,7 @@ WITH a, b WHERE NOT (a)-[:FOR_ENCOUNTER]->(:Encounter)
         '"scope": "same patient"}\'',
     ),
     "an X12 CLM01 (patient control number) equal to the encounter's visit number",
+    frozenset({"Claim", "Encounter"}),
 )
 
 SAME_PATIENT_SAME_DAY = Rule(
@@ -96,6 +98,7 @@ WITH a, b WHERE candidates = 1
         '"shared practitioner"]}\'',
     ),
     "the same patient, a service date within the encounter's period and a shared practitioner",
+    frozenset({"Claim", "Encounter"}),
 )
 
 IMAGING_ACCESSION_ORDER = Rule(
@@ -130,6 +133,7 @@ WITH s AS a, e AS b WHERE NOT (s)-[:FOR_ENCOUNTER]->(:Encounter)
         evidence='\'{"matched": "accession number of an order of the encounter"}\'',
     ),
     "the accession number of an order that belongs to the encounter",
+    frozenset({"ImagingStudy", "ServiceRequest"}),
 )
 
 IMAGING_DURING_ENCOUNTER = Rule(
@@ -158,6 +162,7 @@ WITH a, es[0] AS b
         evidence='\'{"matched": ["same patient", "study time within the encounter"]}\'',
     ),
     "the same patient and a study time within the encounter's period (timezones respected)",
+    frozenset({"ImagingStudy", "Encounter"}),
 )
 
 APPOINTMENT_DURING_ENCOUNTER = Rule(
@@ -188,6 +193,7 @@ WITH a, es[0] AS b
         '"appointment start within the encounter"]}\'',
     ),
     "the same patient, a shared practitioner and an appointment start within the encounter",
+    frozenset({"Appointment", "Encounter"}),
 )
 
 DICOM_REFERRER = Rule(
@@ -231,6 +237,7 @@ WITH s AS a, prs[0] AS b
     ),
     "a DICOM ReferringPhysicianName equal to exactly one practitioner connected to the same "
     "patient or organization",
+    frozenset({"ImagingStudy", "Practitioner", "Encounter"}),
 )
 
 RULES: tuple[Rule, ...] = (
@@ -244,12 +251,22 @@ RULES: tuple[Rule, ...] = (
 
 
 def apply_rules(
-    tx: ManagedTransaction, keys: list[str], run_id: str, enabled: frozenset[str] | None = None
+    tx: ManagedTransaction,
+    keys_by_label: dict[str, list[str]],
+    run_id: str,
+    enabled: frozenset[str] | None = None,
 ) -> dict[str, int]:
-    """Run the linking rules for the nodes a batch wrote; links made per rule."""
+    """Run the linking rules for the nodes a batch wrote; links made per rule.
+
+    A rule runs only when the batch wrote a node of a label that can make it fire, and only
+    for those nodes.
+    """
     made: dict[str, int] = {}
     for rule in RULES:
         if enabled is not None and rule.name not in enabled:
+            continue
+        keys = sorted({k for label in rule.triggers for k in keys_by_label.get(label, [])})
+        if not keys:
             continue
         record = tx.run(rule.cypher, keys=keys, run=run_id, rule=rule.name).single()
         count = int(record["made"]) if record else 0

@@ -201,8 +201,10 @@ class Pipeline:
                 fresh, resolution, self.onto, self.identity, self.run_id, self.shape_settings
             )
             stats = gw.write_batch(tx, batch)
-            written = sorted({n.key for n in batch.nodes})
-            links = linking.apply_rules(tx, written, self.run_id, self.identity.enabled_rules())
+            by_label: dict[str, list[str]] = {}
+            for n in batch.nodes:
+                by_label.setdefault(n.labels[0], []).append(n.key)
+            links = linking.apply_rules(tx, by_label, self.run_id, self.identity.enabled_rules())
             return {
                 "changed": changed, "stats": stats, "res": resolution, "batch": batch,
                 "links": links,
