@@ -92,27 +92,45 @@ EXAMPLES: tuple[Example, ...] = (
     Example(
         "Patient context",
         """\
-# Everything relevant about one patient in a window, as one timeline
-# that fits a token budget, with what was left out.
-query PatientContext($patient: String!) {
-  patientContext(identifier: $patient, budgetTokens: 800) {
+# One patient's visits, appointments, images and claims
+# in a window, as one timeline that fits a token budget,
+# and what was left out. $patient: system|value, or a
+# bare identifier value.
+query PatientContext($patient: String!, $from: DateTime, $to: DateTime) {
+  patientContext(identifier: $patient, from: $from, to: $to, budgetTokens: 800) {
+    patient { display birthDate gender }
     text
     truncated
+    totalEvents
+    included { kind count }
+    omitted { kind count }
+    nextCursor
   }
 }
 """,
-        {"patient": "http://hospital.example/mrn|12345"},
+        {"patient": "http://hospital.example/mrn|12345", "from": None, "to": None},
     ),
     Example(
         "Encounter context",
         """\
-# One visit with who took part, its claims and its images.
+# One visit: the patient, who took part, where, and the
+# claims and images that belong to it, each with the
+# rule that linked it (null: a source said so).
 query EncounterContext($encounter: String!) {
   encounter(identifier: $encounter) {
+    display
     start
-    patient { name { text } }
-    claims(first: 10) { edges { node { controlNumber totalCharge } } }
-    imagingStudies(first: 10) { edges { node { studyInstanceUid modality } } }
+    end
+    patient { display }
+    organization { display }
+    practitioners(first: 10) { edges { node { display specialty } } }
+    claims(first: 10) {
+      totalCount
+      edges { node { controlNumber totalCharge status link { rule inferred } } }
+    }
+    imagingStudies(first: 10) {
+      edges { node { studyInstanceUid modality start link { rule inferred } } }
+    }
   }
 }
 """,
@@ -121,17 +139,28 @@ query EncounterContext($encounter: String!) {
     Example(
         "Practitioner schedule",
         """\
-# A practitioner's appointments and the encounters that followed them.
-query PractitionerSchedule($npi: String!) {
+# A practitioner's appointments in a window, each with
+# its patient and the encounter that followed it
+# (null: no visit followed the booking).
+query PractitionerSchedule($npi: String!, $from: DateTime, $to: DateTime) {
   practitioner(npi: $npi) {
-    name
-    appointments(first: 20) {
-      edges { node { start status encounter { start } } }
+    display
+    specialty
+    appointments(first: 20, from: $from, to: $to) {
+      totalCount
+      edges {
+        node {
+          start
+          status
+          patient { display }
+          encounter { display start }
+        }
+      }
     }
   }
 }
 """,
-        {"npi": "1234567893"},
+        {"npi": "1234567893", "from": "2024-01-01T00:00:00Z", "to": "2024-12-31T23:59:59Z"},
     ),
     Example(
         "Service",
