@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -436,9 +436,8 @@ class Run:
 Gql = Callable[..., Run]
 
 
-@pytest.fixture(scope="module")
-def gql(dataset: Driver, neo4j_conn: Neo4jSettings) -> Iterator[Gql]:
-    """gql(query, variables=None, settings=None) -> Run, against the module's dataset."""
+def make_gql(driver: Driver, database: str) -> Gql:
+    """gql(query, variables=None, settings=None, **context) -> Run, without HTTP."""
     fanout = FanoutCache()
 
     def run(
@@ -448,8 +447,8 @@ def gql(dataset: Driver, neo4j_conn: Neo4jSettings) -> Iterator[Gql]:
         **context: Any,
     ) -> Run:
         ctx = Context(
-            driver=dataset,
-            database=neo4j_conn.database,
+            driver=driver,
+            database=database,
             settings=settings or ApiSettings(),
             fanout=fanout,
             **context,
@@ -457,4 +456,10 @@ def gql(dataset: Driver, neo4j_conn: Neo4jSettings) -> Iterator[Gql]:
         result = asyncio.run(schema.execute(query, variable_values=variables, context_value=ctx))
         return Run(result, ctx)
 
-    yield run
+    return run
+
+
+@pytest.fixture(scope="module")
+def gql(dataset: Driver, neo4j_conn: Neo4jSettings) -> Gql:
+    """GraphQL against the module's dataset."""
+    return make_gql(dataset, neo4j_conn.database)
