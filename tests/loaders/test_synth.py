@@ -21,12 +21,11 @@ from typing import Any
 import pytest
 import pyx12.params
 import pyx12.x12n_document
-import typer
 from fhir.resources.R4B.bundle import Bundle
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli import synth as synth_cli
+from api.cli.main import app
 from loaders import keys, registry
 from loaders.identity import IdentityConfig, normalise
 from loaders.pipeline import load as run_load
@@ -409,11 +408,9 @@ def test_identity_example_is_the_generated_alias_table(synth: Path) -> None:
 
 
 def test_cli_writes_a_data_set_and_will_not_mix_two(tmp_path: Path) -> None:
-    app = typer.Typer()
-    app.command()(synth_cli.synth)
     runner = CliRunner()
     out = tmp_path / "out"
-    args = ["--patients", "5", "--out", str(out), "--seed", "2", "--formats", "hl7v2,x12"]
+    args = ["synth", "--patients", "5", "--out", str(out), "--seed", "2", "--formats", "hl7v2,x12"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "--source scheduling" in first.output
