@@ -196,20 +196,21 @@ def guide(onto: Ontology) -> str:
         "<code>(:SourceRecord)-[:ASSERTED]-&gt;(node)</code>, "
         "<code>(:SourceRecord)-[:LOADED_IN]-&gt;(:LoadRun)</code>; how records became one "
         "patient: <code>(:Identifier)-[:IDENTIFIES {rule, evidence}]-&gt;(node)</code>.</p>\n"
-        "      <p>Then the model in two pictures, and ready queries, one per slide "
+        "      <p>Then the model in pictures, and ready queries, one per slide "
         "(click one to put it in the editor):</p>\n"
         f"      <ol {numbered}>\n{listing}      </ol>\n"
     )
-    halves = (DOMAINS[:3], DOMAINS[3:])  # one row of three domains fits a slide unscrolled
+    # two domains to a slide: a row of the picture fits a slide without scrolling
+    parts = [DOMAINS[i : i + 2] for i in range(0, len(DOMAINS), 2)]
     pictures = [
         _slide(
-            f"The model ({i + 1}/2): {', '.join(half)}",
+            f"The model ({i + 1}/{len(parts)}): {', '.join(part)}",
             "      <p>Each box is a class, coloured by its domain as nodes are in the graph "
             "view; under its name, its superclasses and the relationships it starts, with "
             "the class they lead to.</p>\n"
-            f'      <div class="caregraph-model">\n{ontology_svg(onto, half)}\n      </div>\n',
+            f'      <div class="caregraph-model">\n{ontology_svg(onto, part)}\n      </div>\n',
         )
-        for i, half in enumerate(halves)
+        for i, part in enumerate(parts)
     ]
     slides = [_slide(TITLE, intro), *pictures, *(_query_slide(q) for q in QUERIES)]
     return (

@@ -19,9 +19,11 @@ from rdflib import URIRef
 from ontology.grass import COLOURS, DEFAULT
 from ontology.model import DOMAINS, OntClass, Ontology
 
-COLUMNS = 3
+DOMAINS_PER_ROW = 2
+CARDS_PER_DOMAIN = 2
 CARD_WIDTH = 236
-GAP = 14
+GAP = 12
+DOMAIN_GAP = 28
 LINE = 14
 HEADER = 22
 DOMAIN_TITLE = 24
@@ -116,25 +118,30 @@ def ontology_svg(onto: Ontology, domains: tuple[str, ...] | None = None) -> str:
     if domains is not None:
         groups = [(d, cards) for d, cards in groups if d in domains]
 
+    # Domains side by side, DOMAINS_PER_ROW to a row; within a domain the cards fill
+    # CARDS_PER_DOMAIN columns, each card going to the shorter one, so that a row stays
+    # low enough to fit a Browser guide slide without scrolling.
+    block = CARDS_PER_DOMAIN * CARD_WIDTH + (CARDS_PER_DOMAIN - 1) * GAP
     body: list[str] = []
     top = MARGIN
-    for start in range(0, len(groups), COLUMNS):
-        row_groups = groups[start : start + COLUMNS]
+    for start in range(0, len(groups), DOMAINS_PER_ROW):
         bottom = top
-        for col, (domain, cards) in enumerate(row_groups):
-            x = MARGIN + col * (CARD_WIDTH + GAP)
+        for col, (domain, cards) in enumerate(groups[start : start + DOMAINS_PER_ROW]):
+            x = MARGIN + col * (block + DOMAIN_GAP)
             border = COLOURS.get(domain, DEFAULT)[1]
             body.append(
                 f'<text x="{x}" y="{top + 16}" font-size="13" font-weight="bold" '
                 f'fill="{border}">{escape(domain)}</text>'
             )
-            y = top + DOMAIN_TITLE
+            heights = [top + DOMAIN_TITLE] * CARDS_PER_DOMAIN
             for card in cards:
-                body += _draw_card(card, x, y)
-                y += card.height + GAP
-            bottom = max(bottom, y)
+                sub = heights.index(min(heights))
+                body += _draw_card(card, x + sub * (CARD_WIDTH + GAP), heights[sub])
+                heights[sub] += card.height + GAP
+            bottom = max(bottom, *heights)
         top = bottom + GAP
-    width = 2 * MARGIN + COLUMNS * CARD_WIDTH + (COLUMNS - 1) * GAP
+    row = min(DOMAINS_PER_ROW, len(groups))
+    width = 2 * MARGIN + row * block + (row - 1) * DOMAIN_GAP
     height = top
     return "\n".join(
         [

@@ -61,7 +61,7 @@ def test_cookbook_says_what_each_query_answers() -> None:
 def test_guide_has_the_browser_guide_shape() -> None:
     text = guide_html()
     assert text.startswith('<article class="guide">')
-    assert text.count("<slide ") == 3 + len(guide.QUERIES)  # title, two pictures, queries
+    assert text.count("<slide ") == 4 + len(guide.QUERIES)  # title, three pictures, queries
     assert "<script" not in text.lower()  # Browser strips scripts from remote guides
     for title in (
         "A patient's journey across the five domains",
