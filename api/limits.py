@@ -15,6 +15,7 @@ A refused query gets one error that says which limit, by how much, and how to na
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +23,7 @@ from typing import Any
 
 from graphql import (
     ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -37,6 +39,7 @@ from graphql import (
     StringValueNode,
     VariableNode,
     get_named_type,
+    parse,
     validate,
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
@@ -60,6 +63,21 @@ def _alias_rules(max_aliases: int) -> tuple[type[ASTValidationRule], ...]:
     return tuple(MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules)
 
 
+@lru_cache(maxsize=256)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    """A parsed query, kept: agents repeat the same few queries with other variables."""
+    return parse(query, max_tokens=max_tokens)
+
+
+@lru_cache(maxsize=256)
+def _validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+) -> tuple[GraphQLError, ...]:
+    """Validation of a parsed query; the same text parses to the same document (see _parse),
+    so a query repeated is validated once."""
+    return tuple(validate(schema, document, rules))
+
+
 class Guardrails(SchemaExtension):
     """Applies the request's limits: before parsing, at validation, and on every read."""
 
@@ -77,10 +95,18 @@ class Guardrails(SchemaExtension):
             reader.start_clock()
         yield
 
+    def on_parse(self) -> Iterator[None]:
+        ec = self.execution_context
+        if ec.graphql_document is None and ec.query:
+            # on a syntax error strawberry parses it again and reports it the usual way
+            with contextlib.suppress(GraphQLError):
+                ec.graphql_document = _parse(ec.query, _settings(ec.context).max_tokens)
+        yield
+
     async def on_validate(self) -> AsyncIterator[None]:
         ec = self.execution_context
         if ec.pre_execution_errors is None and ec.graphql_document is not None:
-            errors = validate(ec.schema._schema, ec.graphql_document, ec.validation_rules)
+            errors = list(_validate(ec.schema._schema, ec.graphql_document, ec.validation_rules))
             if not errors:
                 refusal = await self._refusal()
                 if refusal is not None:

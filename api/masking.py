@@ -127,8 +127,17 @@ class MaskUnexpected(MaskErrors):
             elif self.should_mask_error(error):
                 out.append(self.anonymise_error(error))
                 continue
-            extensions: dict[str, Any] = dict(error.extensions or {})
-            extensions.setdefault("requestId", rid)
-            error.extensions = extensions
-            out.append(error)
+            # a copy: a cached validation error is shared by every request that repeats a query
+            extensions: dict[str, Any] = {**(error.extensions or {}), "requestId": rid}
+            out.append(
+                GraphQLError(
+                    error.message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    original_error=error.original_error,
+                    extensions=extensions,
+                )
+            )
         return out

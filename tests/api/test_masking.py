@@ -83,3 +83,11 @@ def test_query_mistakes_are_reported_not_masked(gql: Gql) -> None:
         '{ patient(identifier: "ada") { encounters(from: "not a date") { totalCount } } }'
     ).errors
     assert "DateTime" in error["message"] and error["extensions"].get("code") != "INTERNAL_ERROR"
+
+
+def test_a_repeated_query_gets_its_own_request_id(gql: Gql) -> None:
+    # parsing and validation are cached per query text; their errors must not be shared
+    query = '{ patient(identifier: "ada") { nmae } }'
+    first = gql(query, request_id="first").errors[0]["extensions"]["requestId"]
+    second = gql(query, request_id="second").errors[0]["extensions"]["requestId"]
+    assert (first, second) == ("first", "second")
