@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 import uvicorn
 
 from api.app import create_app
+from api.auth import KeyStore, Role
 from api.settings import ApiSettings
-from graph.driver import connection
+from graph import schema
+from graph.driver import connection, session_driver
 from graph.errors import GraphError
 from graph.server import ManagedNeo4j
 from graph.settings import Settings
+from loaders.demo import load_demo
+from ontology.model import load_ontology
 
 
 def demo() -> None:
@@ -30,10 +37,37 @@ def demo() -> None:
         browser = "(external Neo4j: use its own Browser)"
         credentials = f"{settings.neo4j.username} / (NEO4J_PASSWORD)"
     conn = connection(settings)
+    home = settings.paths.home.resolve()
+    with session_driver(conn) as driver:
+        schema.apply(driver, conn.database, load_ontology(), force=True)
+        typer.echo("loading the demo data (Riverside Health, 12 patients, six source systems)")
+        for report in load_demo(driver, conn.database, home / "demo"):
+            typer.echo(
+                f"  {report.source:<11} read {report.total('read'):>4}  "
+                f"written {report.total('written'):>4}  rejected {report.total('rejected'):>3}"
+            )
+        key = _demo_key(KeyStore(driver, conn.database), home / "demo-key")
     typer.echo("")
     typer.echo(f"  GraphiQL:       http://{api.host}:{api.port}/graphql")
+    typer.echo(f"  API key:        {key}   (Authorization: Bearer <key>; role clinician)")
     typer.echo(f"  Neo4j Browser:  {browser}")
     typer.echo(f"  Bolt:           {conn.uri}")
     typer.echo(f"  Neo4j login:    {credentials}")
     typer.echo("")
     uvicorn.run(create_app(conn), host=api.host, port=api.port, log_level="info")
+
+
+def _demo_key(keys: KeyStore, path: Path) -> str:
+    """The demo's clinician key: made once, kept in the state directory (mode 0600)."""
+    if path.exists():
+        key = path.read_text().strip()
+        try:
+            keys.verify(key)
+            return key
+        except Exception:  # revoked or from another graph: make a new one
+            path.unlink()
+    key = keys.create(Role.clinician, "demo")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
