@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from neo4j.time import Date, DateTime
 
 from api import paths
+from ontology.model import Ontology
 
 
 def dt(value: Any) -> datetime | None:
@@ -85,7 +87,11 @@ def evidence(value: Any) -> Any:
 
 def kind_of(labels: list[str]) -> str:
     """The most specific ontology class among a node's labels."""
-    onto = paths.ontology()
+    return _kind_of(paths.ontology(), tuple(labels))
+
+
+@lru_cache(maxsize=1024)
+def _kind_of(onto: Ontology, labels: tuple[str, ...]) -> str:
     known = {c.name: c.iri for c in onto.classes.values()}
     here = [known[label] for label in labels if label in known]
     for iri in here:
