@@ -301,7 +301,9 @@ class Reader:
             branches.setdefault(("path", req.path, req.take, req.count), []).append(row)
         parts: list[str] = []
         params: dict[str, Any] = {}
-        for n, (spec, rows) in enumerate(branches.items()):
+        # the same set of branches in the same order whatever order the loads came in, so
+        # Neo4j plans each shape of level once
+        for n, (spec, rows) in enumerate(sorted(branches.items(), key=lambda b: repr(b[0]))):
             params[f"b{n}"] = rows
             if spec[0] == "records":
                 parts.append(_records_branch(n))
