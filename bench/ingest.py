@@ -1,0 +1,418 @@
+"""Ingest: caregraph's whole pipeline against the limit, on the same final graph.
+
+caregraph: every source system of the data set through ``loaders.pipeline.load`` (parse, map,
+validate, identity, write, linking), as ``caregraph load`` runs it, in a child process so that
+its peak memory (``ru_maxrss``) is the loader's alone.
+
+The limit: the graph caregraph made is exported (every node with its labels and properties,
+every relationship with its properties), the database is emptied (the ontology's schema
+applied again, as before the caregraph load), and the same nodes and relationships are written
+back from those pre-shaped rows with plain batched ``UNWIND`` Cypher through the driver: nodes
+first (grouped by label set), then relationships (grouped by type and end labels, both ends
+found by their unique key). Only the write transactions are timed. Both graphs are counted and
+must be equal. Why this and not the pipeline's own WriteBatch rows: those leave out what the
+linking rules add in the database (FOR_ENCOUNTER, REFERRED_BY, BASED_ON) and repeat nodes that
+several records assert, so they are not "the same final graph"; see docs/benchmarks.md.
+
+Run as ``python -m bench.ingest --data DIR --result FILE`` it is that child (Neo4j from the
+NEO4J_* environment); ``--profile DIR`` writes one cProfile file per source system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neo4j import Driver, ManagedTransaction
+
+from bench.data import Dataset
+from bench.processes import ChildFailed, neo4j_env
+from graph.settings import Neo4jSettings
+
+# Nodes that are not data: the ontology's class nodes and schema node (written by `ontology
+# apply` before either load), API keys and the audit log (written by the service).
+NOT_DATA = ("Class", "OntologySchema", "ApiKey", "AuditEvent")
+# How each kind of data node is found again: its label with a unique property.
+ANCHORS = (("Entity", "key"), ("Identifier", "key"), ("SourceRecord", "key"), ("LoadRun", "runId"))
+CHUNK = 10_000  # rows per limit transaction
+
+
+# -- caregraph's load (the child) --------------------------------------------------------------
+@dataclass
+class SourceLoad:
+    source: str
+    read: int
+    rejected: int
+    nodes_created: int
+    relationships_created: int
+    seconds: float
+
+
+@dataclass
+class CaregraphLoad:
+    """What the child measured."""
+
+    sources: list[SourceLoad]
+    maxrss_mb: float
+    wall_seconds: float  # the child's whole life, imports and ontology included
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.sources)
+
+    @property
+    def records(self) -> int:
+        return sum(s.read for s in self.sources)
+
+    def slowest(self) -> SourceLoad:
+        """The source with the fewest records per second."""
+        return min(self.sources, key=lambda s: s.read / s.seconds if s.seconds else float("inf"))
+
+
+def _time_statements() -> dict[str, list[float]]:
+    """Wrap the writer's statements and the linking rules to time each kind (profiling only:
+    the measured load runs unwrapped)."""
+    import graph.linking as linking
+    import graph.writer as writer
+
+    spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # seconds, calls
+    run = writer._run
+
+    def timed_run(tx: ManagedTransaction, query: str, **params: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return run(tx, query, **params)
+        finally:
+            kind = f"write: {statement_kind(query)}"
+            spent[kind][0] += time.perf_counter() - t0
+            spent[kind][1] += 1
+
+    rule_names = {rule.cypher: rule.name for rule in linking.RULES}
+    apply_rules = linking.apply_rules
+
+    class TimedTx:
+        """The transaction, with each linking rule's statement timed (to its result)."""
+
+        def __init__(self, tx: ManagedTransaction) -> None:
+            self._tx = tx
+
+        def run(self, query: str, *args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            result = self._tx.run(query, *args, **kwargs)
+            result.peek()  # a rule returns one aggregated row: it is there when the rule is done
+            name = f"link rule: {rule_names.get(query, query[:40])}"
+            spent[name][0] += time.perf_counter() - t0
+            spent[name][1] += 1
+            return result
+
+    def timed_rules(tx: ManagedTransaction, *args: Any, **kwargs: Any) -> Any:
+        return apply_rules(TimedTx(tx), *args, **kwargs)  # type: ignore[arg-type]
+
+    def timed(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name][0] += time.perf_counter() - t0
+                spent[name][1] += 1
+
+        return wrapper
+
+    # the names below are the writer's and linking's own; if they change, time less, not fail
+    if hasattr(writer, "_run"):
+        writer._run = timed_run
+    linking.apply_rules = timed_rules
+    for name in ("lookup_hashes", "lookup_tokens", "lookup_match_keys"):
+        setattr(writer, name, timed(f"read: {name}", getattr(writer, name)))
+    return spent
+
+
+def statement_kind(query: str) -> str:
+    """A short name for one of the writer's statements, from its text."""
+    if "ON CREATE SET n.stub" in query:
+        return "stub nodes"
+    if "REMOVE n.stub" in query:
+        return "nodes " + query.split("SET n += r.props, n:", 1)[1].split(" ", 1)[0]
+    if "MERGE (i:Identifier" in query:
+        return "identifiers"
+    if "MERGE (s:SourceRecord" in query:
+        return "source records"
+    if "MERGE (a)-[x:" in query:
+        return "links " + query.split("MERGE (a)-[x:", 1)[1].split("]", 1)[0].split(" ", 1)[0]
+    return query[:40]
+
+
+def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> None:
+    from graph.driver import open_driver
+    from loaders.identity import IdentityConfig
+    from loaders.pipeline import load
+    from ontology.model import load_ontology
+
+    manifest = json.loads((data / "manifest.json").read_text())
+    dataset = Dataset(data, manifest, None)
+    conn = Neo4jSettings()
+    onto = load_ontology()
+    identity = IdentityConfig.from_file(dataset.identity)
+    loads: list[SourceLoad] = []
+    statements = _time_statements() if profile else None
+    per_source: dict[str, dict[str, list[float]]] = {}
+    with open_driver(conn) as driver:
+        for name, paths in dataset.sources():
+            profiler = cProfile.Profile() if profile else None
+            if profiler:
+                profiler.enable()
+            report = load(
+                paths, driver=driver, database=conn.database, source=name, onto=onto,
+                identity=identity, batch_size=batch_size,
+            )  # fmt: skip
+            if profiler and profile:
+                profiler.disable()
+                profile.mkdir(parents=True, exist_ok=True)
+                profiler.dump_stats(profile / f"{name}.prof")
+            if statements is not None:
+                per_source[name] = {k: list(v) for k, v in statements.items()}
+                statements.clear()
+            if report.fatal:
+                raise SystemExit(f"load of {name} failed: {report.fatal}")
+            loads.append(
+                SourceLoad(
+                    name, report.total("read"), report.total("rejected"), report.nodes_created,
+                    report.relationships_created, report.seconds,
+                )
+            )  # fmt: skip
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    result.write_text(
+        json.dumps({"sources": [asdict(s) for s in loads], "maxrss_mb": maxrss_mb}, indent=2)
+    )
+    if profile:
+        (profile / "statements.json").write_text(json.dumps(per_source, indent=2))
+
+
+def load_caregraph(
+    dataset: Dataset,
+    conn: Neo4jSettings,
+    work: Path,
+    *,
+    profile: Path | None = None,
+    batch_size: int = 500,
+    timeout_s: float = 24 * 3600,
+) -> CaregraphLoad:
+    """Load every source of the data set with caregraph's pipeline, in a child process."""
+    result = work / f"caregraph-load-{dataset.patients}.json"
+    result.unlink(missing_ok=True)
+    args = [sys.executable, "-m", "bench.ingest", "--data", str(dataset.path),
+            "--result", str(result), "--batch-size", str(batch_size)]  # fmt: skip
+    if profile:
+        args += ["--profile", str(profile)]
+    log = work / "logs" / f"caregraph-load-{dataset.patients}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        proc = subprocess.run(
+            args, env={**os.environ, **neo4j_env(conn)}, stdout=out, stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[1], timeout=timeout_s, check=False,
+        )  # fmt: skip
+    wall = time.perf_counter() - started
+    if proc.returncode != 0 or not result.exists():
+        tail = log.read_text(errors="replace").strip().splitlines()[-10:]
+        raise ChildFailed(f"caregraph load failed ({proc.returncode}): " + " | ".join(tail))
+    data = json.loads(result.read_text())
+    return CaregraphLoad([SourceLoad(**s) for s in data["sources"]], data["maxrss_mb"], wall)
+
+
+# -- counting and exporting the graph --------------------------------------------------------
+@dataclass(frozen=True)
+class Census:
+    """Data nodes and relationships in the graph (ontology classes, keys, audit left out)."""
+
+    nodes: int
+    relationships: int
+
+    @property
+    def elements(self) -> int:
+        return self.nodes + self.relationships
+
+
+_DATA_NODE = " AND ".join(f"NOT n:{label}" for label in NOT_DATA)
+
+
+def census(driver: Driver, database: str) -> Census:
+    """Count the data nodes and the relationships between them."""
+    records, _, _ = driver.execute_query(
+        f"MATCH (n) WHERE {_DATA_NODE} "
+        "CALL (n) { MATCH (n)-[r]->(m) WHERE "
+        + _DATA_NODE.replace("n:", "m:")
+        + " RETURN count(r) AS rels } RETURN count(n) AS nodes, sum(rels) AS rels",
+        database_=database,
+    )
+    return Census(int(records[0]["nodes"]), int(records[0]["rels"]))
+
+
+def _anchor_expr(var: str) -> str:
+    cases = " ".join(
+        f"WHEN {var}:{label} THEN ['{label}', {var}.{prop}]" for label, prop in ANCHORS
+    )
+    return f"CASE {cases} END"
+
+
+@dataclass
+class Export:
+    """The exported graph, as pickled chunks of rows in one file."""
+
+    path: Path
+    census: Census
+    seconds: float
+
+
+def export(driver: Driver, database: str, path: Path) -> Export:
+    """Write every data node and relationship as rows grouped for UNWIND, to ``path``."""
+    started = time.perf_counter()
+    nodes = rels = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh, driver.session(database=database) as session:
+        groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
+
+        def flush(key: tuple[Any, ...]) -> None:
+            pickle.dump((key, groups.pop(key)), fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        result = session.run(
+            f"MATCH (n) WHERE {_DATA_NODE} RETURN labels(n) AS labels, properties(n) AS props"
+        )
+        for rec in result:
+            labels = tuple(sorted(rec["labels"]))
+            anchor = next(((lb, p) for lb, p in ANCHORS if lb in labels), None)
+            if anchor is None:
+                raise ValueError(f"a data node with no known key: labels {labels}")
+            key = ("nodes", labels, *anchor)
+            groups[key].append(dict(rec["props"]))
+            nodes += 1
+            if len(groups[key]) >= CHUNK:
+                flush(key)
+        for key in list(groups):
+            flush(key)
+        result = session.run(
+            f"MATCH (a)-[r]->(b) WITH a, r, b, {_anchor_expr('a')} AS s, {_anchor_expr('b')} AS e "
+            "WHERE s IS NOT NULL AND e IS NOT NULL "
+            "RETURN type(r) AS type, s, e, properties(r) AS props"
+        )
+        for rec in result:
+            s, e = rec["s"], rec["e"]
+            key = ("rels", rec["type"], s[0], e[0])
+            groups[key].append({"s": s[1], "e": e[1], "p": dict(rec["props"])})
+            rels += 1
+            if len(groups[key]) >= CHUNK:
+                flush(key)
+        for key in list(groups):
+            flush(key)
+    return Export(path, Census(nodes, rels), time.perf_counter() - started)
+
+
+def _chunks(path: Path) -> Iterator[tuple[tuple[Any, ...], list[Any]]]:
+    with path.open("rb") as fh:
+        while True:
+            try:
+                yield pickle.load(fh)  # noqa: S301 - the file this module wrote moments ago
+            except EOFError:
+                return
+
+
+# -- the limit ---------------------------------------------------------------------------------
+def _q(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain name: {name!r}")
+    return f"`{name}`"
+
+
+def _node_query(labels: tuple[str, ...], anchor: str, prop: str, mode: str) -> str:
+    all_labels = ":".join(_q(x) for x in labels)
+    if mode == "create":
+        return f"UNWIND $rows AS r CREATE (n:{all_labels}) SET n = r"
+    key = _q(prop)
+    return f"UNWIND $rows AS r MERGE (n:{_q(anchor)} {{{key}: r.{key}}}) SET n = r, n:{all_labels}"
+
+
+def _rel_query(rel: str, start: str, end: str, mode: str, role: bool) -> str:
+    s_prop = dict(ANCHORS)[start]
+    e_prop = dict(ANCHORS)[end]
+    match = (
+        f"UNWIND $rows AS r MATCH (a:{_q(start)} {{{_q(s_prop)}: r.s}}) "
+        f"MATCH (b:{_q(end)} {{{_q(e_prop)}: r.e}}) "
+    )
+    if mode == "create":
+        return match + f"CREATE (a)-[x:{_q(rel)}]->(b) SET x = r.p"
+    # MERGE like caregraph's writer: a role tells two links between the same pair apart
+    pattern = " {role: r.p.role}" if role else ""
+    return match + f"MERGE (a)-[x:{_q(rel)}{pattern}]->(b) SET x = r.p"
+
+
+@dataclass
+class LimitLoad:
+    mode: str  # "create" or "merge"
+    seconds: float  # the write transactions only
+    transactions: int
+    census: Census | None = field(default=None)
+
+
+def write_limit(driver: Driver, database: str, exported: Export, mode: str) -> LimitLoad:
+    """Write the exported graph into the (empty) database with plain batched UNWIND."""
+    if mode not in ("create", "merge"):
+        raise ValueError("mode is create or merge")
+    seconds = 0.0
+    transactions = 0
+
+    def run(query: str, rows: list[Any]) -> None:
+        nonlocal seconds, transactions
+
+        def work(tx: ManagedTransaction) -> None:
+            tx.run(query, rows=rows).consume()
+
+        with driver.session(database=database) as session:
+            t0 = time.perf_counter()
+            session.execute_write(work)
+            seconds += time.perf_counter() - t0
+        transactions += 1
+
+    # nodes first (every chunk), then relationships: both ends must exist before a link
+    for key, rows in _chunks(exported.path):
+        if key[0] == "nodes":
+            _, labels, anchor, prop = key
+            run(_node_query(labels, anchor, prop, mode), rows)
+    for key, rows in _chunks(exported.path):
+        if key[0] == "rels":
+            _, rel, start, end = key
+            if mode == "merge":
+                with_role = [r for r in rows if "role" in r["p"]]
+                plain = [r for r in rows if "role" not in r["p"]]
+                for subset, role in ((plain, False), (with_role, True)):
+                    if subset:
+                        run(_rel_query(rel, start, end, mode, role), subset)
+            else:
+                run(_rel_query(rel, start, end, mode, False), rows)
+    return LimitLoad(mode, seconds, transactions)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="caregraph's load, as the bench's child")
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--result", type=Path, required=True)
+    parser.add_argument("--profile", type=Path)
+    parser.add_argument("--batch-size", type=int, default=500)
+    args = parser.parse_args(argv)
+    _child(args.data, args.result, args.profile, args.batch_size)
+
+
+if __name__ == "__main__":
+    main()

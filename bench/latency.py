@@ -1,0 +1,137 @@
+"""Queries: every question, through every system, at every concurrency, on one graph."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from neo4j import AsyncGraphDatabase
+
+from bench.clients import Call, Limits, closed_loop, cypher_call, graphql_call
+from bench.queries import Asked
+from bench.stats import Summary
+from graph.settings import Neo4jSettings
+
+SYSTEMS = ("caregraph", "cypher", "peer")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where each system answers."""
+
+    caregraph_url: str
+    caregraph_headers: dict[str, str]
+    peer_url: str | None  # None: the peer is skipped
+    neo4j: Neo4jSettings
+
+
+@dataclass
+class Cell:
+    question: str
+    system: str
+    clients: int
+    summary: Summary
+    errors: list[str]
+
+
+@dataclass
+class Agreement:
+    """Items in the answers of each system to the same first requests (a sanity check)."""
+
+    question: str
+    counts: dict[str, int]
+    errors: dict[str, str]
+
+    @property
+    def agree(self) -> bool:
+        values = set(self.counts.values())
+        return len(values) == 1 and not self.errors
+
+
+async def _with_calls(
+    endpoints: Endpoints, asked: Asked, clients: int, body: Any
+) -> Any:  # body(calls: dict[str, Call]) -> awaitable
+    conn = endpoints.neo4j
+    password = conn.password.get_secret_value() if conn.password else ""
+    assert conn.uri
+    pool = max(clients, 1)
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    async with (
+        httpx.AsyncClient(timeout=60.0, limits=limits) as http,
+        AsyncGraphDatabase.driver(
+            conn.uri, auth=(conn.username, password), max_connection_pool_size=max(clients, 8),
+            notifications_min_severity="OFF",
+        ) as driver,
+    ):  # fmt: skip
+        calls: dict[str, Call] = {
+            "caregraph": graphql_call(
+                http, endpoints.caregraph_url, asked.caregraph[0], asked.caregraph[1],
+                endpoints.caregraph_headers,
+            ),
+            "cypher": cypher_call(driver, conn.database, asked.cypher[0], asked.cypher[1]),
+        }  # fmt: skip
+        if endpoints.peer_url:
+            calls["peer"] = graphql_call(http, endpoints.peer_url, asked.peer[0], asked.peer[1])
+        return await body(calls)
+
+
+def agreement(endpoints: Endpoints, asked: Asked, requests: int) -> Agreement:
+    """Ask each system the first ``requests`` questions in turn; count their answers' items
+    (this also warms every system's caches for the measured cells)."""
+    counters = {
+        "caregraph": asked.count_caregraph,
+        "cypher": asked.count_cypher,
+        "peer": asked.count_peer,
+    }
+
+    async def body(calls: dict[str, Call]) -> Agreement:
+        counts: dict[str, int] = {}
+        errors: dict[str, str] = {}
+        for system, call in calls.items():
+            total = 0
+            try:
+                for i in range(requests):
+                    total += counters[system](await call(i))
+            except Exception as e:  # reported in the results, and the cells will show it too
+                errors[system] = f"{type(e).__name__}: {str(e)[:300]}"
+            counts[system] = total
+        return Agreement(asked.name, counts, errors)
+
+    result: Agreement = asyncio.run(_with_calls(endpoints, asked, 1, body))
+    return result
+
+
+def measure(
+    endpoints: Endpoints,
+    questions: Sequence[Asked],
+    concurrency: Sequence[int],
+    limits: Limits,
+    progress: Any = print,
+) -> list[Cell]:
+    """Every question x concurrency x system; systems interleaved so drift hits all alike."""
+    cells: list[Cell] = []
+    for asked in questions:
+        for clients in concurrency:
+
+            async def body(
+                calls: dict[str, Call], clients: int = clients, name: str = asked.name
+            ) -> list[Cell]:
+                out = []
+                for system, call in calls.items():
+                    summary, errors = await closed_loop(call, clients, limits)
+                    out.append(Cell(name, system, clients, summary, errors))
+                return out
+
+            done: list[Cell] = asyncio.run(_with_calls(endpoints, asked, clients, body))
+            for cell in done:
+                s = cell.summary
+                progress(
+                    f"  {cell.question:<24} {cell.system:<9} {cell.clients:>2} clients: "
+                    f"p50 {s.p50_ms:8.2f} ms  p99 {s.p99_ms:8.2f} ms  "
+                    f"{s.throughput_rps:8.1f} req/s  ({s.requests} ok, {s.errors} failed)"
+                )
+            cells.extend(done)
+    return cells

@@ -1,0 +1,103 @@
+"""Child processes the bench starts (the API service, the peer, the loader): start, wait, stop.
+
+Each is started in its own session so that stopping it (SIGTERM, then SIGKILL after a grace
+period) reaches exactly that process and what it spawned, nothing else on the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from graph.settings import Neo4jSettings
+
+
+class ChildFailed(RuntimeError):
+    """A child process did not come up or did not finish well."""
+
+
+def neo4j_env(conn: Neo4jSettings) -> dict[str, str]:
+    """The environment that points caregraph (and the peer) at the bench's Neo4j."""
+    assert conn.uri, "a Neo4j URI is needed"
+    return {
+        "NEO4J_URI": conn.uri,
+        "NEO4J_USERNAME": conn.username,
+        "NEO4J_PASSWORD": conn.password.get_secret_value() if conn.password else "",
+        "NEO4J_DATABASE": conn.database,
+    }
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS (now) and VmHWM (peak) of a process, in kB, from /proc."""
+    out: dict[str, int] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                out[name] = int(value.split()[0])
+    return out
+
+
+class Child:
+    """One long-running child (a server), with its output in a log file."""
+
+    def __init__(self, name: str, log: Path) -> None:
+        self.name = name
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        ready: Callable[[], bool],
+        cwd: Path | None = None,
+        timeout_s: float = 120.0,
+    ) -> None:
+        """Start it and wait until ``ready()`` (or raise with the log's tail)."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                list(args), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**os.environ, **env}, cwd=cwd, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ChildFailed(f"{self.name} exited during start: {self.tail()}")
+            if ready():
+                return
+            time.sleep(0.3)
+        self.stop()
+        raise ChildFailed(f"{self.name} did not become ready in {timeout_s:.0f}s: {self.tail()}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
+    def memory_kb(self) -> dict[str, int]:
+        return memory_kb(self.pid)
+
+    def tail(self, lines: int = 15) -> str:
+        if not self.log.exists():
+            return ""
+        return " | ".join(self.log.read_text(errors="replace").strip().splitlines()[-lines:])
+
+    def stop(self, grace_s: float = 20.0) -> None:
+        """SIGTERM its process group, then SIGKILL if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()

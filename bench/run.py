@@ -1,0 +1,178 @@
+"""``python -m bench.run --sizes 1000,10000,100000``: the whole benchmark, in one run.
+
+For each size, smallest first: generate (or reuse) the data; empty the database and load it
+with caregraph's pipeline; export the graph; start caregraph's service and the peer; ask the
+three questions through caregraph, hand-written Cypher and the peer at each concurrency; stop
+them; empty the database and write the exported graph again as the limit. Then write
+bench/results/latest.json and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import data, ingest, latency, machine, profile, queries, report
+from bench.clients import Limits
+from bench.database import BenchNeo4j
+from bench.peer import Peer
+from bench.peer import versions as peer_versions
+from bench.service import Service
+from graph.settings import Neo4jSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sizes(text: str) -> list[int]:
+    sizes = sorted({int(x.replace("_", "")) for x in text.split(",") if x.strip()})
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError("sizes are positive numbers of patients: 1000,10000")
+    return sizes
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=_sizes, default=[1000], help="patients, comma-separated")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--clients", type=_ints, default=[1, 8, 32], help="concurrency levels")
+    p.add_argument("--duration", type=float, default=5.0, help="measured seconds per cell")
+    p.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per cell")
+    p.add_argument("--max-requests", type=int, default=3000, help="measured requests per cell")
+    p.add_argument("--limit-modes", default="create,merge", help="create and/or merge")
+    p.add_argument("--batch-size", type=int, default=500, help="caregraph's load batch size")
+    p.add_argument("--heap", default="3g", help="managed Neo4j heap")
+    p.add_argument("--pagecache", default="4g", help="managed Neo4j page cache")
+    p.add_argument("--no-peer", action="store_true", help="skip @neo4j/graphql")
+    p.add_argument(
+        "--profile", action="store_true", help="also cProfile caregraph's load (smallest size)"
+    )
+    p.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
+    p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    p.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    return p.parse_args(argv)
+
+
+def log(message: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def run_size(args: argparse.Namespace, db: BenchNeo4j, n: int, work: Path) -> dict[str, Any]:
+    """Everything measured at one size."""
+    log(f"{n} patients: data")
+    dataset = data.ensure(args.data, n, args.seed)
+    out: dict[str, Any] = {
+        "patients": n,
+        "data": {
+            "path": str(dataset.path.relative_to(ROOT)) if dataset.path.is_relative_to(ROOT)
+            else str(dataset.path),
+            "generate_seconds": dataset.generate_seconds,
+            "counts": dataset.manifest["counts"],
+        },
+    }  # fmt: skip
+
+    log(f"{n} patients: caregraph load")
+    db.empty()
+    cg = ingest.load_caregraph(dataset, db.connection(), work, batch_size=args.batch_size)
+    graph = ingest.census(db.driver, db.database)
+    log(f"  {cg.records} records, {graph.elements} graph elements in {cg.seconds:.1f} s")
+    exported = ingest.export(db.driver, db.database, work / f"export-{n}.pickle")
+
+    out["queries"], out["agreement"], out["memory"] = _queries(args, db, dataset, work)
+
+    limits: dict[str, ingest.LimitLoad] = {}
+    for mode in [m.strip() for m in args.limit_modes.split(",") if m.strip()]:
+        log(f"{n} patients: the limit ({mode})")
+        db.empty()
+        limit = ingest.write_limit(db.driver, db.database, exported, mode)
+        limit.census = ingest.census(db.driver, db.database)
+        log(f"  {limit.census.elements} graph elements in {limit.seconds:.1f} s")
+        limits[mode] = limit
+    out["ingest"] = report.ingest_figures(cg, graph, exported, limits)
+    exported.path.unlink(missing_ok=True)
+    return out
+
+
+def _queries(
+    args: argparse.Namespace, db: BenchNeo4j, dataset: data.Dataset, work: Path
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    logs = work / "logs"
+    service = Service(logs)
+    peer = None if args.no_peer else Peer(logs)
+    try:
+        log(f"{dataset.patients} patients: starting caregraph serve and the peer")
+        service.start(db.connection(), db.driver)
+        if peer:
+            peer.start(db.connection())
+        sample = queries.sample(db.driver, db.database, dataset.as_of, seed=args.seed)
+        endpoints = latency.Endpoints(
+            service.url, service.headers, peer.url if peer else None, db.connection()
+        )
+        asked = queries.questions(sample)
+        agreement = {}
+        for q in asked:
+            a = latency.agreement(endpoints, q, min(20, len(sample.patients)))
+            agreement[q.name] = {"items": a.counts, "errors": a.errors, "agree": a.agree}
+        limits = Limits(args.warmup, args.duration, args.max_requests)
+        cells = latency.measure(endpoints, asked, args.clients, limits, progress=log)
+        memory = {"caregraph_serve_kb": service.child.memory_kb()}
+        if peer:
+            memory["peer_kb"] = peer.child.memory_kb()
+        return report.query_figures(cells), agreement, memory
+    finally:
+        service.stop()
+        if peer:
+            peer.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    work = args.data / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    external = Neo4jSettings()
+    db = BenchNeo4j(
+        args.data / "neo4j",
+        heap=args.heap,
+        pagecache=args.pagecache,
+        external=external if external.external else None,
+    )
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    log("starting Neo4j" if db.external is None else f"using Neo4j at {external.uri}")
+    db.start()
+    results: dict[str, Any] = {}
+    try:
+        peer = {} if args.no_peer else _peer_versions()
+        memory = "external" if db.external else f"heap {args.heap}, page cache {args.pagecache}"
+        host = machine.describe(db.version(), memory, peer)
+        for n in args.sizes:
+            results[str(n)] = run_size(args, db, n, work)
+        prof = None
+        if args.profile:
+            log(f"profiling caregraph's load at {args.sizes[0]} patients")
+            prof = profile.run(args, db, work)
+        host["load_average_at_end"] = machine.load_average()
+    finally:
+        db.stop()
+    doc = report.build(results, host, vars(args), started, time.perf_counter() - t0, profile=prof)
+    report.write(doc, args.json, args.doc)
+    log(f"wrote {args.json} and {args.doc}")
+    return 0
+
+
+def _peer_versions() -> dict[str, str]:
+    from bench.peer import install
+
+    install()
+    return peer_versions()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

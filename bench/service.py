@@ -1,0 +1,51 @@
+"""caregraph's GraphQL service as users run it: ``caregraph serve`` (uvicorn), as a child.
+
+It gets an API key of the clinician role (``caregraph auth``'s KeyStore), sent with every
+request as ``Authorization: Bearer cg_...``, so whatever authentication costs is measured.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+from neo4j import Driver
+
+from api.auth import KeyStore, Role
+from bench.database import free_port
+from bench.processes import Child, neo4j_env
+from graph.settings import Neo4jSettings
+
+
+class Service:
+    """``caregraph serve`` on 127.0.0.1 and a free port."""
+
+    def __init__(self, logs: Path) -> None:
+        self.port = free_port()
+        self.child = Child("caregraph serve", logs / "caregraph-serve.log")
+        self.key = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def start(self, conn: Neo4jSettings, driver: Driver) -> None:
+        self.key = KeyStore(driver, conn.database).create(Role.clinician, "benchmark")
+        exe = Path(sys.executable).with_name("caregraph")
+        args = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.child.start(args, neo4j_env(conn), self._ready, timeout_s=180.0)
+
+    def _ready(self) -> bool:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def stop(self) -> None:
+        self.child.stop()

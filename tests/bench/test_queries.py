@@ -1,0 +1,60 @@
+"""The questions' arguments: the same for every system, spread over the graph, seeded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import queries
+from bench.ingest import statement_kind
+
+
+def _sample() -> queries.Sample:
+    return queries.Sample(
+        patients=("urn:mrn|1", "urn:mrn|2"),
+        npis=("1234567893",),
+        window=(datetime(2024, 6, 30, tzinfo=UTC), datetime(2025, 6, 30, tzinfo=UTC)),
+    )
+
+
+def test_every_system_gets_the_same_patient_for_the_same_request() -> None:
+    for asked in queries.questions(_sample()):
+        for i in range(4):
+            ours = asked.caregraph[1](i)
+            assert ours == {k: v for k, v in asked.peer[1](i).items() if k in ours}
+            assert {k: v for k, v in asked.cypher[1](i).items() if k in ("identifier", "npi")} == {
+                k: v for k, v in ours.items() if k in ("identifier", "npi")
+            }
+
+
+def test_context_window_is_the_year_before_as_of_in_each_system_s_types() -> None:
+    asked = {a.name: a for a in queries.questions(_sample())}["patient_context"]
+    assert asked.caregraph[1](0)["from"] == "2024-06-30T00:00:00Z"
+    assert asked.peer[1](0)["toDate"] == "2025-06-30"
+    assert asked.cypher[1](0)["to"] == datetime(2025, 6, 30, tzinfo=UTC)
+
+
+def test_caregraph_queries_use_the_api_s_root_fields() -> None:
+    schema = (Path(__file__).parents[2] / "api" / "schema.graphql").read_text()
+    for field in ("patient(identifier: String!)", "practitioner(npi: String!)", "patientContext("):
+        assert field in schema
+    assert "patient(identifier:" in queries.PATIENT_LOOKUP_CAREGRAPH
+    assert "patientContext(identifier:" in queries.PATIENT_CONTEXT_CAREGRAPH
+    assert "practitioner(npi:" in queries.PRACTITIONER_TRAVERSAL_CAREGRAPH
+
+
+def test_spread_takes_every_kth_and_is_seeded() -> None:
+    values = [f"p{i:03d}" for i in range(1000)]
+    a = queries._spread(values, 100, seed=0)
+    assert len(a) == 100 and len(set(a)) == 100
+    assert "p000" in a and "p990" in a
+    assert a == queries._spread(values, 100, seed=0)
+    assert a != queries._spread(values, 100, seed=1)
+
+
+def test_writer_statements_are_named_for_the_profile() -> None:
+    assert statement_kind("UNWIND $rows AS r MERGE (i:Identifier {key: r.token})") == "identifiers"
+    assert (
+        statement_kind("UNWIND $rows AS r MATCH (a) MATCH (b) MERGE (a)-[x:`HAS_ITEM`]->(b)")
+        == "links `HAS_ITEM`"
+    )

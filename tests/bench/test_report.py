@@ -1,0 +1,90 @@
+"""latest.json's shape and docs/benchmarks.md's table, from made-up cells (no Neo4j)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report
+from bench.ingest import CaregraphLoad, Census, Export, LimitLoad, SourceLoad
+from bench.latency import Cell
+from bench.stats import summarize
+
+QUESTIONS = ("patient_lookup", "patient_context", "practitioner_traversal")
+
+
+def _size(n: int, slow: float) -> dict[str, Any]:
+    cells = []
+    for q in QUESTIONS:
+        for system, ms, rps in (("caregraph", 6.0 * slow, 100.0), ("cypher", 2.0, 400.0),
+                                ("peer", 4.0, 50.0)):  # fmt: skip
+            for clients in (1, 8, 32):
+                s = summarize([ms / 1000] * 10, 0, 10 / (rps if clients > 1 else rps / 2))
+                cells.append(Cell(q, system, clients, s, []))
+    graph = Census(nodes=100, relationships=300)
+    cg = CaregraphLoad([SourceLoad("ehr", 50, 0, 100, 300, 4.0)], maxrss_mb=120.0, wall_seconds=5)
+    limits = {
+        "create": LimitLoad("create", 1.0, 3, graph),
+        "merge": LimitLoad("merge", 2.0, 3, graph),
+    }
+    return {
+        "patients": n,
+        "queries": report.query_figures(cells),
+        "memory": {"caregraph_serve_kb": {"VmRSS": 150 * 1024, "VmHWM": 160 * 1024}},
+        "ingest": report.ingest_figures(cg, graph, Export(Path("x"), graph, 0.1), limits),
+    }
+
+
+def _doc(sizes: dict[str, Any]) -> dict[str, Any]:
+    machine = {
+        "cpu": "test cpu",
+        "cores": 2,
+        "memory_gb": 24.0,
+        "os": "linux",
+        "python": "3.11",
+        "neo4j": "5.26.0 community",
+        "neo4j_memory": "heap 3g",
+    }
+    settings = {"duration": 5.0, "warmup": 1.0, "max_requests": 3000, "json": Path("a")}
+    return report.build(sizes, machine, settings, datetime(2025, 1, 1, tzinfo=UTC), 60.0)
+
+
+def test_latest_json_has_the_fields_the_issue_asks_for() -> None:
+    doc = json.loads(json.dumps(_doc({"1000": _size(1000, 1.0)}), default=str))
+    assert doc["machine"]["cpu"] == "test cpu"
+    assert doc["ingest"]["ratio_to_limit"] == 0.25  # 1 s of limit writes over 4 s of pipeline
+    assert doc["ingest"]["ratio_to_limit_merge"] == 0.5
+    assert doc["ingest"]["meets_target"] is False
+    for q in QUESTIONS:
+        h = doc["queries"][q]
+        assert h["p50_ms"] == 6.0
+        assert h["p50_ratio_to_cypher"] == 3.0
+        assert h["throughput_ratio_to_neo4j_graphql"] == 2.0  # 100 over 50 req/s at 8 clients
+        assert h["meets_p50_target"] is False and h["meets_throughput_target"] is True
+    for q in ("patient_context", "practitioner_traversal"):
+        assert doc["scale"][q]["p50_ratio_100k_to_1k"] is None  # not run: null, never guessed
+    assert "settings" in doc and "json" not in doc["settings"]
+    assert doc["label"] == "sizes run: 1,000 patients (make bench-quick)"
+
+
+def test_scale_ratio_compares_100k_with_1k() -> None:
+    doc = _doc({"1000": _size(1000, 1.0), "100000": _size(100000, 1.2)})
+    scale = doc["scale"]["patient_context"]
+    assert scale["p50_ratio_100k_to_1k"] == 1.2
+    assert scale["p50_ms_by_size"] == {"1000": 6.0, "100000": 7.2}
+    assert doc["headline_size"] == 100000
+    memory = doc["scale"]["caregraph_serve_memory_by_size"]["1000"]
+    assert memory == {"rss_mb": 150.0, "peak_mb": 160.0}
+
+
+def test_markdown_shows_targets_machine_and_misses() -> None:
+    md = report.markdown(_doc({"1000": _size(1000, 1.0), "10000": _size(10000, 1.1)}))
+    assert "**sizes run: 1,000 patients, 10,000 patients**" in md
+    assert "| CPU | test cpu, 2 cores |" in md
+    assert "| ingest ≥ 50% of the limit's throughput | 0.250" in md
+    assert "**missed**" in md
+    assert "100k not run; 10,000 vs 1,000: 1.10x" in md
+    assert "| (a) patient lookup | caregraph GraphQL | 6.60 |" in md  # the largest size
+    assert "## Method" in md
