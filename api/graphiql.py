@@ -88,6 +88,7 @@ class Example:
     variables: dict[str, object]
 
 
+# The examples' variables name patient 0 of the demo set that `make demo` loads.
 EXAMPLES: tuple[Example, ...] = (
     Example(
         "Patient context",
@@ -108,7 +109,11 @@ query PatientContext($patient: String!, $from: DateTime, $to: DateTime) {
   }
 }
 """,
-        {"patient": "http://hospital.example/mrn|12345", "from": None, "to": None},
+        {
+            "patient": "urn:oid:2.16.840.1.113883.3.7777.1|10000000",
+            "from": "2024-01-01T00:00:00Z",
+            "to": "2024-12-31T23:59:59Z",
+        },
     ),
     Example(
         "Encounter context",
@@ -134,7 +139,7 @@ query EncounterContext($encounter: String!) {
   }
 }
 """,
-        {"encounter": "http://hospital.example/visit|V1"},
+        {"encounter": "urn:oid:2.16.840.1.113883.3.7777.2|V0000000000"},
     ),
     Example(
         "Practitioner schedule",
@@ -160,7 +165,7 @@ query PractitionerSchedule($npi: String!, $from: DateTime, $to: DateTime) {
   }
 }
 """,
-        {"npi": "1234567893", "from": "2024-01-01T00:00:00Z", "to": "2024-12-31T23:59:59Z"},
+        {"npi": "1314159264", "from": "2024-01-01T00:00:00Z", "to": "2024-12-31T23:59:59Z"},
     ),
     Example(
         "Service",
