@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 # Debian's Chromium for the browser tests (Playwright's own browser downloads are not used),
 # and GraphiQL's files from the npm registry (served by the API; not committed).
 install: $(STAMP)
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v chromium >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 	$(BIN)/python -m api.graphiql
 
 ## demo: start Neo4j, load the demo data, serve the API, print the URLs
