@@ -196,16 +196,21 @@ class Pipeline:
             fresh = [r for r, _ in changed]
             if not fresh:
                 return {"changed": changed, "stats": gw.WriteStats(), "res": None, "batch": None}
+            t0 = time.perf_counter()
             resolution = self.resolver.resolve(tx, fresh)
             batch = shape(
                 fresh, resolution, self.onto, self.identity, self.run_id, self.shape_settings
             )
+            t1 = time.perf_counter()
             stats = gw.write_batch(tx, batch)
+            t2 = time.perf_counter()
             by_label: dict[str, list[str]] = {}
             for n in batch.nodes:
                 by_label.setdefault(n.labels[0], []).append(n.key)
             links = linking.apply_rules(tx, by_label, self.run_id, self.identity.enabled_rules())
+            timing = {"identity": t1 - t0, "write": t2 - t1, "linking": time.perf_counter() - t2}
             return {
+                "timing": timing,
                 "changed": changed, "stats": stats, "res": resolution, "batch": batch,
                 "links": links,
             }  # fmt: skip
@@ -238,6 +243,9 @@ class Pipeline:
                 rep.merges[m.rule] = rep.merges.get(m.rule, 0) + 1
             for rule, made in out["links"].items():
                 rep.links[rule] = rep.links.get(rule, 0) + made
+            for step, seconds in out["timing"].items():
+                rep.timings[step] = rep.timings.get(step, 0.0) + seconds
+            rep.timed_records += len(res.node_keys)
             rep.conflicts.extend(c.message() for c in res.conflicts)
 
 

@@ -43,6 +43,10 @@ class LoadReport:
     conflicts: list[str] = field(default_factory=list)
     merges: dict[str, int] = field(default_factory=dict)
     links: dict[str, int] = field(default_factory=dict)  # links made by linking rules, per rule
+    # seconds inside the write transactions, per step (identity, write, linking), and how many
+    # records those steps handled: the linking cost per record is timings["linking"] / that
+    timings: dict[str, float] = field(default_factory=dict)
+    timed_records: int = 0
     rejects_file: str | None = None
     fatal: str | None = None
 
@@ -86,6 +90,8 @@ class LoadReport:
                 for r in self.rejects
             ],
             "identity": {"merges": self.merges, "links": self.links, "conflicts": self.conflicts},
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "timedRecords": self.timed_records,
             "rejectsFile": self.rejects_file,
             "fatal": self.fatal,
             "exitCode": self.exit_code,
