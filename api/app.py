@@ -1,85 +1,235 @@
-"""The FastAPI application: GraphQL at /graphql, /healthz and /readyz."""
+"""The FastAPI application: GraphQL at /graphql, MCP at /mcp, /healthz and /readyz.
+
+Every route needs a caller (``Authorization: Bearer <API key or JWT>``, or ``X-API-Key``)
+except the ones that hold no data: /healthz, /readyz, the GraphiQL page and its files, and
+the Neo4j Browser guide and style. A request without credentials gets 401 with
+``WWW-Authenticate: Bearer``; unknown, revoked, tampered or expired ones get 401 too, and
+nothing runs. The caller goes into the request's context (and so into the policy and the
+audit) and into every log line of the request.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from mcp.server.transport_security import TransportSecuritySettings
 from neo4j import Driver
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 
-from api import browser, graphiql
-from api.context import Context
-from api.fanout import FanoutCache
+from api import browser, graphiql, logs, pseudonyms
+from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
+from api.context import Context, Services
+from api.mcp import Tools, build, http_caller
 from api.schema import schema
 from api.settings import ApiSettings
+from graph import security
+from graph.browser import GUIDE_PATH, STYLE_PATH
 from graph.driver import connection, open_driver, ping
-from graph.settings import Neo4jSettings, Settings
+from graph.settings import Neo4jSettings, Paths, Settings
+
+log = logging.getLogger("caregraph.api")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# HL7 v3 PurposeOfUse codes are short upper-case tokens (TREAT, HPAYMT, HOPERAT, PUBHLTH ...)
+_PURPOSE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", GUIDE_PATH, STYLE_PATH})
+PUBLIC_PREFIXES = (graphiql.ASSET_ROUTE + "/",)
+MCP_PATH = "/mcp"
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 def get_driver(request: Request) -> Driver:
-    driver: Driver = request.app.state.driver
-    return driver
+    return get_services(request).driver
 
 
 def get_database(request: Request) -> str:
-    database: str = request.app.state.database
-    return database
+    return get_services(request).database
 
 
 def get_settings(request: Request) -> ApiSettings:
-    settings: ApiSettings = request.app.state.api_settings
-    return settings
+    return get_services(request).settings
 
 
+ServicesDep = Annotated[Services, Depends(get_services)]
 DriverDep = Annotated[Driver, Depends(get_driver)]
 DatabaseDep = Annotated[str, Depends(get_database)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
-async def get_context(
-    request: Request, driver: DriverDep, database: DatabaseDep, settings: SettingsDep
-) -> Context:
-    context = Context(
-        driver=driver,
-        database=database,
-        settings=settings,
-        fanout=request.app.state.fanout,
+async def get_context(request: Request, services: ServicesDep) -> Context:
+    state = request.state
+    return services.context(
+        getattr(state, "principal", None),  # the middleware lets no request here without one
+        request_id=getattr(state, "request_id", None),
+        purpose=getattr(state, "purpose", None),
+        channel="graphql",
     )
-    given = request.headers.get("x-request-id", "")
-    if _REQUEST_ID.match(given):  # a caller's own id ties its logs to ours; anything odd is not
-        context.request_id = given
-    return context
 
 
-def create_app(conn: Neo4jSettings | None = None, settings: ApiSettings | None = None) -> FastAPI:
-    """Build the app; the driver is made once in the lifespan and closed on shutdown."""
+class Authenticate:
+    """Authenticates every request but those to public paths, before any route runs.
+
+    A plain ASGI middleware (not Starlette's BaseHTTPMiddleware), so the route runs in the
+    same task and the caller it puts into the logging context shows in every line the
+    request logs, uvicorn's access line included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        # a caller's own id ties its logs to ours; anything odd is not taken over
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        logs.set_caller(request_id)
+        send = _with_request_id(send, request_id)
+        path = scope["path"]
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or not _routed(scope):
+            await self.app(scope, receive, send)  # no data there, or nothing (404)
+            return
+        purpose = headers.get("x-purpose-of-use")
+        if purpose is not None and not _PURPOSE.match(purpose):
+            await _refuse(scope, send, 400, "BAD_REQUEST", request_id,
+                          "X-Purpose-Of-Use must be a purpose-of-use code such as TREAT, "
+                          "HPAYMT or HOPERAT")  # fmt: skip
+            return
+        services: Services = scope["app"].state.services
+        try:
+            principal = await anyio.to_thread.run_sync(
+                services.authenticator.authenticate,
+                headers.get("authorization"),
+                headers.get("x-api-key"),
+            )
+        except AuthError as e:
+            log.info("request %s refused: %s", request_id, e)
+            missing = not (headers.get("authorization") or headers.get("x-api-key"))
+            await _refuse(scope, send, 401, "UNAUTHENTICATED", request_id, str(e), missing)
+            return
+        state["principal"] = principal
+        state["purpose"] = purpose.upper() if purpose else None
+        logs.set_caller(request_id, principal.subject, principal.role.value)
+        await self.app(scope, receive, send)
+
+
+def _routed(scope: Scope) -> bool:
+    """Whether a route of the app answers this path (every route is protected by default)."""
+    return any(route.matches(scope)[0] != Match.NONE for route in scope["app"].router.routes)
+
+
+def _with_request_id(send: Send, request_id: str) -> Send:
+    """Every answer says its request id, so a caller can quote it."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message.setdefault("headers", [])
+            message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+        await send(message)
+
+    return sending
+
+
+async def _refuse(
+    scope: Scope, send: Send, status: int, code: str, request_id: str, why: str,
+    missing: bool = False,
+) -> None:  # fmt: skip
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": why[:120]})
+        return
+    body = json.dumps(
+        {"errors": [{"message": why, "extensions": {"code": code, "requestId": request_id}}]}
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if status == 401:  # RFC 6750: say how to authenticate, and why a credential failed
+        challenge = 'Bearer realm="caregraph"'
+        if not missing:
+            description = why.replace('"', "'")
+            challenge += f', error="invalid_token", error_description="{description}"'
+        headers.append((b"www-authenticate", challenge.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    conn: Neo4jSettings | None = None,
+    settings: ApiSettings | None = None,
+    oidc: OidcSettings | None = None,
+) -> FastAPI:
+    """Build the app; the driver, the authenticator and the pseudonym key are made once in
+    the lifespan and the driver closed on shutdown."""
+    tools = Tools(http_caller)  # its services are made in the lifespan
+    mcp_server = build(tools)
+    mcp_app = mcp_server.streamable_http_app(
+        streamable_http_path=MCP_PATH,
+        stateless_http=True,  # every request is authenticated on its own: no session to hijack
+        json_response=True,
+        # a DNS-rebinding page cannot send the caller's bearer credential, which every MCP
+        # request needs; Host checks would only break reverse proxies
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logs.install()
         target = conn or connection(Settings())
-        app.state.driver = open_driver(target)
-        app.state.database = target.database
-        app.state.api_settings = settings or ApiSettings()
-        app.state.fanout = FanoutCache()
+        api = settings or ApiSettings()
+        driver = open_driver(target)
         try:
-            yield
+            oidc_settings = oidc or OidcSettings()
+            authenticator = Authenticator(
+                KeyStore(driver, target.database),
+                JwtVerifier(oidc_settings) if oidc_settings.issuer else None,
+            )
+            services = Services(
+                driver,
+                target.database,
+                api,
+                pseudonyms.load(api, Paths().home.resolve()),
+                authenticator,
+            )
+            app.state.services = services
+            tools.services = services
+            try:
+                security.ensure_schema(driver, target.database)
+            except Exception as e:  # Neo4j may be down at start: /readyz says so, and keys
+                # and the audit make their schema again when first used
+                log.warning("the audit and key schema could not be applied now: %s", e)
+            if not api.audit:
+                log.warning("THE READ AUDIT IS OFF (CAREGRAPH_API_AUDIT=false): measurement only")
+            async with mcp_server.session_manager.run():
+                yield
         finally:
-            app.state.driver.close()
+            driver.close()
 
     app = FastAPI(title="caregraph", lifespan=lifespan)
     app.include_router(
         GraphQLRouter(schema, context_getter=get_context, graphql_ide="graphiql"),
         prefix="/graphql",
     )
+    app.router.routes.extend(mcp_app.routes)  # /mcp, streamable HTTP
 
     app.include_router(browser.router)  # Neo4j Browser's guide and style
+    app.add_middleware(Authenticate)
+    # added after Authenticate, so outside it: the page (no data) opens without a key
     graphiql.install(app)  # GraphiQL served from this machine, with examples
 
     @app.get("/healthz", include_in_schema=False)

@@ -9,12 +9,14 @@ from functools import cached_property
 from neo4j import Driver
 from strawberry.fastapi import BaseContext
 
-from api.auth import Principal
+from api.auth import Authenticator, Principal
 from api.cursors import Cursors
 from api.dataloaders import Loaders
 from api.fanout import FanoutCache
-from api.policy import ALLOW_ALL, FieldPolicy
+from api.policy import NOBODY, AccessPolicy, FieldPolicy, Narrowed, for_role
+from api.pseudonyms import Pseudonyms
 from api.settings import ApiSettings
+from api.views import projection
 from graph.readers import Reader
 
 _SHARED_FANOUT = FanoutCache()
@@ -23,24 +25,46 @@ _SHARED_FANOUT = FanoutCache()
 @dataclass
 class Context(BaseContext):
     """What a resolver may use: the reader, its per-request DataLoaders, the limits, and who
-    is asking (``principal``, with the ``policy`` of fields they may read; both are filled in
-    by authentication, and allow everything until it is configured)."""
+    is asking: ``principal`` (None: nobody is authenticated, and nothing can be read), whose
+    role's policy is ``policy``; ``purpose`` (of use, from ``X-Purpose-Of-Use``) and
+    ``channel`` (graphql, mcp-http, mcp-stdio) go into the audit record.
+
+    ``narrow`` may hide more than the role does (never less)."""
 
     driver: Driver
     database: str
     settings: ApiSettings = field(default_factory=ApiSettings)
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     principal: Principal | None = None
-    policy: FieldPolicy = ALLOW_ALL
+    purpose: str | None = None
+    channel: str = "graphql"
+    pseudonyms: Pseudonyms | None = None
+    narrow: FieldPolicy | None = None
     fanout: FanoutCache = field(default_factory=lambda: _SHARED_FANOUT)
 
     def __post_init__(self) -> None:
         super().__init__()
 
     @cached_property
+    def policy(self) -> AccessPolicy:
+        """What the caller may read: their role's row of the table (api/policy.py)."""
+        base = for_role(self.principal.role) if self.principal else NOBODY
+        return Narrowed(base, self.narrow) if self.narrow is not None else base
+
+    @cached_property
     def reader(self) -> Reader:
-        """This request's reader: its round trips are counted, its reads share one deadline."""
-        return Reader(self.driver, self.database, self.settings.query_timeout_s)
+        """This request's reader, as the caller may see the graph: its round trips are
+        counted, its reads share one deadline, and it notes the patients it read."""
+        pseudonyms = self.pseudonyms
+        if pseudonyms is None and self.settings.pseudonym_key is not None:
+            pseudonyms = Pseudonyms(self.settings.pseudonym_key.get_secret_value().encode())
+        return Reader(
+            self.driver,
+            self.database,
+            self.settings.query_timeout_s,
+            projection(self.policy),
+            pseudonyms,
+        )
 
     @cached_property
     def cursors(self) -> Cursors:
@@ -52,3 +76,37 @@ class Context(BaseContext):
     def loaders(self) -> Loaders:
         """DataLoaders made for this request only, so nothing is cached across callers."""
         return Loaders(self.reader)
+
+
+@dataclass
+class Services:
+    """What every request's context is made from, made once at the edge (the app's lifespan,
+    the MCP command) and closed there."""
+
+    driver: Driver
+    database: str
+    settings: ApiSettings
+    pseudonyms: Pseudonyms
+    authenticator: Authenticator
+    fanout: FanoutCache = field(default_factory=FanoutCache)
+
+    def context(
+        self,
+        principal: Principal | None,
+        *,
+        request_id: str | None = None,
+        purpose: str | None = None,
+        channel: str = "graphql",
+    ) -> Context:
+        """A request's context for this caller."""
+        return Context(
+            driver=self.driver,
+            database=self.database,
+            settings=self.settings,
+            request_id=request_id or uuid.uuid4().hex,
+            principal=principal,
+            purpose=purpose,
+            channel=channel,
+            pseudonyms=self.pseudonyms,
+            fanout=self.fanout,
+        )

@@ -1,14 +1,60 @@
-"""Which fields a caller may read: the hook that roles (issue 8) fill in.
+"""Who may read what: the role table, as data, and the policy objects built from it.
 
-Every renderer that writes fields into text (``patientContext.text``) asks the policy field
-by field, by GraphQL type and field name, so text never shows a field the caller could not
-query. The default policy allows everything: until authentication exists, every caller may
-read every field.
+Every field of every GraphQL type is either readable by a role, hidden from it, or readable
+generalised (a birth date as its year; a key as a pseudonym). The table below is the whole
+policy: the GraphQL layer refuses a query that selects a hidden field before anything runs
+(``api/access.py``), the readers' Cypher never returns a hidden property (``api/views.py``
+turns this table into the projection every read query carries), and ``patientContext.text``
+asks the policy fact by fact (``api/render.py``).
+
+clinician
+    reads patients, visits, appointments, imaging, orders, coverage and the directory, and
+    claims and payments without their amounts.
+    hidden: money (claim and line charges, currency, payments, patient responsibility,
+    adjustments, and the captions of claims and payments, which show amounts); the audit log.
+billing
+    reads demographics and identifiers, claims, lines, payments, coverage, payers and the
+    directory; of visits their dates, class, status and numbers (to tie claims to visits); of
+    appointments their times and service; of orders and studies their codes, dates, modality
+    and numbers.
+    hidden: clinical detail (a visit's type, reason, description and diagnoses; an
+    appointment's reason, description and cancel reason; an order's reason; a study's
+    description, body site, series and counts; the properties of unknown event kinds); the
+    audit log.
+analyst
+    reads everything clinical and financial without direct identifiers: a limited data set,
+    with the birth date generalised to its year and the keys of patient data (which embed
+    MRNs, claim numbers, DICOM UIDs) replaced by stable pseudonyms.
+    hidden: names, identifiers (MRN, SSN, member ids, visit, claim, accession and order
+    numbers, DICOM UIDs, source record ids and files), street, city and postal code (state
+    and country stay), captions (made of names and numbers); lookups by identifier
+    (``patient``, ``patientContext``, ``encounter``, ``imagingStudy``, ``claim``,
+    ``explainLink``: each probes a direct identifier); the audit log. The directory
+    (practitioners, organizations, locations, payers) is not patient data: all of it.
+admin
+    reads everything, and the audit log (``auditLog``).
+
+A type a role's table does not name is hidden from it (deny by default); the structural
+types (connections, edges, page info, links, the ontology) carry no patient data and are
+readable by all. A name and an address are fields of their owner: ``("Patient",
+"address.city")`` is Patient's address's city.
+
+Filtering is reading: an argument that selects by a field (``patient(identifier:)`` by the
+patient's identifiers, a ``from``/``to`` window by event time) is allowed only to a role that
+may read that field (:data:`ARGUMENT_FIELDS`), so a hidden field cannot be probed through a
+filter either.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Protocol
+
+from api.auth import Role
+
+YEAR = "year"  # a date shown as its year, YYYY
 
 
 class FieldPolicy(Protocol):
@@ -17,11 +63,250 @@ class FieldPolicy(Protocol):
     def allows(self, type_name: str, field_name: str) -> bool: ...
 
 
-class AllowAll:
-    """Every field is readable (no authentication configured)."""
+@dataclass(frozen=True)
+class Fields:
+    """Which fields of one type a role may read: all of them but ``hidden``, or ``only``."""
+
+    only: frozenset[str] | None = None
+    hidden: frozenset[str] = frozenset()
+
+    def allows(self, name: str) -> bool:
+        owner, _, _ = name.partition(".")  # a name's or an address's part: the owner first
+        for candidate in {owner, name}:
+            if candidate in self.hidden:
+                return False
+        if self.only is None:
+            return True
+        return owner in self.only or name in self.only
+
+
+def every() -> Fields:
+    return Fields()
+
+
+def all_but(*names: str) -> Fields:
+    return Fields(hidden=frozenset(names))
+
+
+def only(*names: str) -> Fields:
+    return Fields(only=frozenset(names))
+
+
+# -- the table -------------------------------------------------------------------------------
+
+DIRECTORY = ("Practitioner", "Organization", "Location", "Payer")
+PATIENT_DATA = (
+    "Patient", "Encounter", "Appointment", "ImagingStudy", "ImagingSeries", "ServiceRequest",
+    "Claim", "ClaimItem", "Remittance", "Coverage", "GenericEvent",
+)  # fmt: skip
+PROVENANCE = ("Identifier", "SourceRecord", "LoadRun")
+LOOKUPS = ("patient", "patientContext", "encounter", "imagingStudy", "claim", "explainLink")
+ROOTS = ("service", "ontology", "practitioner", "organization", *LOOKUPS, "auditLog")
+MONEY_CLAIM = ("totalCharge", "currency", "display")  # a claim's caption shows its amount
+MONEY_REMITTANCE = (
+    "paymentAmount", "totalCharge", "patientResponsibility", "adjustments", "display",
+)  # fmt: skip
+# the fields of patient data that name or number an individual: hidden from analysts
+_NO_ID = ("display", "identifiers")
+
+TABLE: Mapping[Role, Mapping[str, Fields]] = {
+    Role.clinician: {
+        "Query": all_but("auditLog"),
+        **{t: every() for t in (*DIRECTORY, *PATIENT_DATA, *PROVENANCE)},
+        "Claim": all_but(*MONEY_CLAIM),
+        "ClaimItem": all_but("chargeAmount"),
+        "Remittance": all_but(*MONEY_REMITTANCE),
+    },
+    Role.billing: {
+        "Query": all_but("auditLog"),
+        **{t: every() for t in (*DIRECTORY, *PROVENANCE)},
+        "Patient": every(),
+        "Claim": every(),
+        "ClaimItem": every(),
+        "Remittance": every(),
+        "Coverage": every(),
+        "Encounter": all_but("encounterType", "reasonCode", "description", "diagnosisCodes"),
+        "Appointment": all_but("reasonCode", "description", "cancelReason"),
+        "ServiceRequest": all_but("reasonCode"),
+        "ImagingStudy": all_but(
+            "description", "bodySite", "series", "numberOfSeries", "numberOfInstances"
+        ),
+        "GenericEvent": all_but("properties"),
+        # ImagingSeries: not named, so hidden (imaging detail beyond date and modality)
+    },
+    Role.analyst: {
+        "Query": only("service", "ontology", "practitioner", "organization"),
+        **{t: every() for t in (*DIRECTORY, "Identifier", "LoadRun")},
+        "Patient": all_but(*_NO_ID, "name", "address.line", "address.city", "address.postalCode"),
+        "Encounter": all_but(*_NO_ID, "visitNumber"),
+        "Appointment": all_but(*_NO_ID),
+        "ImagingStudy": all_but(*_NO_ID, "studyInstanceUid", "accessionNumber"),
+        "ImagingSeries": all_but(*_NO_ID, "seriesInstanceUid"),
+        "ServiceRequest": all_but(
+            *_NO_ID, "accessionNumber", "placerOrderNumber", "fillerOrderNumber"
+        ),
+        "Claim": all_but(*_NO_ID, "controlNumber"),
+        "ClaimItem": all_but(*_NO_ID),
+        "Remittance": all_but(*_NO_ID, "controlNumber", "payerControlNumber"),
+        "Coverage": all_but(*_NO_ID, "memberId", "subscriberId"),
+        "GenericEvent": all_but(*_NO_ID, "properties"),
+        "SourceRecord": all_but("display", "recordId", "file"),
+    },
+}
+
+GENERALISED: Mapping[Role, Mapping[tuple[str, str], str]] = {
+    Role.analyst: {("Patient", "birthDate"): YEAR},
+}
+
+# keys of these types embed identifiers (an MRN, a claim number, a DICOM UID): shown as
+# pseudonyms (HMAC of the key with the server's pseudonym key), stable across requests
+PSEUDONYMISED: Mapping[Role, frozenset[str]] = {
+    Role.analyst: frozenset((*PATIENT_DATA, "SourceRecord")),
+}
+
+# why a field is hidden, as the refusal says it (no value is ever in it)
+WHY: Mapping[Role, str] = {
+    Role.clinician: "amounts of money are hidden from clinicians",
+    Role.billing: "clinical detail is hidden from billing",
+    Role.analyst: "direct identifiers (names, identifiers, addresses, record numbers, "
+    "captions made of them) are hidden from analysts",
+    Role.admin: "",
+}
+AUDIT_ONLY_ADMINS = "only admins may read the audit log"
+NO_LOOKUPS = (
+    "analysts may not look patient data up by identifier: a lookup by MRN, visit, claim or "
+    "accession number probes a direct identifier; reach patients through practitioner(npi) "
+    "or organization(npi), where they carry pseudonymous keys"
+)
+
+# an argument that selects by a field counts as reading that field
+ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
+    ("Query", "patient", "identifier"): ("Patient", "identifiers"),
+    ("Query", "patientContext", "identifier"): ("Patient", "identifiers"),
+    ("Query", "encounter", "identifier"): ("Encounter", "identifiers"),
+    ("Query", "imagingStudy", "studyInstanceUid"): ("ImagingStudy", "studyInstanceUid"),
+    ("Query", "claim", "controlNumber"): ("Claim", "controlNumber"),
+    ("Query", "practitioner", "npi"): ("Practitioner", "npi"),
+    ("Query", "organization", "npi"): ("Organization", "npi"),
+    ("Query", "explainLink", "a"): ("Patient", "identifiers"),
+    ("Query", "explainLink", "b"): ("Patient", "identifiers"),
+    ("Query", "auditLog", "patient"): ("AuditEvent", "patients"),
+    ("Query", "auditLog", "subject"): ("AuditEvent", "subject"),
+}
+WINDOW_ARGUMENTS = ("from", "to")  # select by event time: the node type's `time`
+
+# types that hold no patient data: readable by every authenticated caller
+STRUCTURE = frozenset(
+    {
+        "Query", "PageInfo", "Link", "KindCount", "PatientContext", "Service", "Ontology",
+        "OntologyClass", "OntologyProperty", "Alignment", "TermAlignment", "Explanation",
+        "Reason",
+    }
+)  # fmt: skip
+VALUE_TYPES = frozenset({"HumanName", "Address"})  # fields of their owner: ("Patient", "name.text")
+
+
+def structural(type_name: str) -> bool:
+    return (
+        type_name in STRUCTURE
+        or type_name.endswith(("Connection", "Edge"))
+        or type_name.startswith("__")
+    )
+
+
+# -- policies --------------------------------------------------------------------------------
+
+
+class AccessPolicy(FieldPolicy, Protocol):
+    """A FieldPolicy that can also say how and why (hashable: what is derived from a policy
+    is cached per policy)."""
+
+    @property
+    def role(self) -> Role | None: ...
+
+    def __hash__(self) -> int: ...
+
+    def generalisation(self, type_name: str, field_name: str) -> str | None: ...
+
+    def pseudonymised(self, type_name: str) -> bool: ...
+
+    def why(self, type_name: str, field_name: str) -> str: ...
+
+
+@dataclass(frozen=True, eq=False)
+class RolePolicy:
+    """One role's row of the table."""
+
+    role: Role | None
+    types: Mapping[str, Fields] = field(default_factory=dict)
+    generalised: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    pseudonyms: frozenset[str] = frozenset()
+    everything: bool = False
 
     def allows(self, type_name: str, field_name: str) -> bool:
-        return True
+        if self.everything or field_name.startswith("__"):
+            return True
+        fields = self.types.get(type_name)
+        if fields is None:
+            return type_name != "Query" and structural(type_name) and self.role is not None
+        return fields.allows(field_name)
+
+    def generalisation(self, type_name: str, field_name: str) -> str | None:
+        return self.generalised.get((type_name, field_name))
+
+    def pseudonymised(self, type_name: str) -> bool:
+        return type_name in self.pseudonyms
+
+    def why(self, type_name: str, field_name: str) -> str:
+        if self.role is None:
+            return "no caller is authenticated"
+        if (type_name, field_name) == ("Query", "auditLog"):
+            return AUDIT_ONLY_ADMINS
+        if type_name == "Query" and field_name in LOOKUPS and self.role is Role.analyst:
+            return NO_LOOKUPS
+        return WHY[self.role] or "not readable"
 
 
-ALLOW_ALL = AllowAll()
+@cache
+def for_role(role: Role) -> RolePolicy:
+    """The policy of a role (one object per role, so what is derived from it is cached)."""
+    if role is Role.admin:
+        return RolePolicy(role, everything=True)
+    return RolePolicy(
+        role,
+        TABLE[role],
+        GENERALISED.get(role, {}),
+        PSEUDONYMISED.get(role, frozenset()),
+    )
+
+
+NOBODY = RolePolicy(None)  # no principal: nothing is readable
+
+
+@dataclass(frozen=True, eq=False)
+class Narrowed:
+    """A role's policy narrowed further by another (it can only hide more)."""
+
+    base: RolePolicy
+    extra: FieldPolicy
+
+    @property
+    def role(self) -> Role | None:
+        return self.base.role
+
+    def allows(self, type_name: str, field_name: str) -> bool:
+        return self.base.allows(type_name, field_name) and self.extra.allows(type_name, field_name)
+
+    def generalisation(self, type_name: str, field_name: str) -> str | None:
+        return self.base.generalisation(type_name, field_name)
+
+    def pseudonymised(self, type_name: str) -> bool:
+        return self.base.pseudonymised(type_name)
+
+    def why(self, type_name: str, field_name: str) -> str:
+        return self.base.why(type_name, field_name)
+
+
+def hidden_fields(policy: FieldPolicy, type_name: str, names: Iterable[str]) -> list[str]:
+    """Of ``names`` (fields of ``type_name``), those the policy hides."""
+    return [n for n in names if not policy.allows(type_name, n)]

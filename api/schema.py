@@ -12,14 +12,24 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext, Info
 
 from api import lookup
+from api.access import Access, ForbiddenFieldError
+from api.audit import Audit
+from api.auth import Role
+from api.connections import Connection, Edge, PageInfo, page_size, window
 from api.context import Context
+from api.errors import BadArgumentError
 from api.limits import Guardrails
 from api.masking import MaskUnexpected, log_errors
+from api.policy import AUDIT_ONLY_ADMINS
+from api.types import values
 from api.types.appointment import Appointment
+from api.types.args import After, First
+from api.types.audit_event import AuditEvent
 from api.types.claim import Claim
 from api.types.claim_item import ClaimItem
 from api.types.coverage import Coverage
 from api.types.encounter import Encounter
+from api.types.explanation import Explanation, Reason
 from api.types.generic_event import GenericEvent
 from api.types.imaging_series import ImagingSeries
 from api.types.imaging_study import ImagingStudy
@@ -32,6 +42,7 @@ from api.types.payer import Payer
 from api.types.practitioner import Practitioner
 from api.types.remittance import Remittance
 from api.types.service_request import ServiceRequest
+from graph import explain, security
 
 
 @strawberry.type(description="The service and the graph behind it.")
@@ -146,6 +157,103 @@ class Query:
     def ontology(self) -> Ontology:
         return Ontology.current()
 
+    @strawberry.field(
+        description="Why `a` and `b` (identifier tokens system|value, keys, or bare values) "
+        "are one individual, or how they are linked: the identifiers and rules that make them "
+        "one, or the relationships between them with the rule and evidence of each."
+    )
+    async def explain_link(self, info: Info[Context, None], a: str, b: str) -> Explanation:
+        ctx = info.context
+        key_a, key_b = await asyncio.gather(_node(ctx, a, "a"), _node(ctx, b, "b"))
+        node_a = await asyncio.to_thread(explain.explain_node, ctx.driver, ctx.database, key_a)
+        await asyncio.to_thread(ctx.reader.note_patients, [key_a, key_b])
+        if key_a == key_b:
+            same, linked, reasons = True, False, node_a.identifiers
+            node_b = node_a
+        else:
+            node_b = await asyncio.to_thread(explain.explain_node, ctx.driver, ctx.database, key_b)
+            same = False
+            reasons = await asyncio.to_thread(
+                explain.explain_link, ctx.driver, ctx.database, key_a, key_b
+            )
+            linked = bool(reasons)
+        return Explanation(
+            a=key_a,
+            b=key_b,
+            kind_a=values.kind_of(node_a.labels),
+            kind_b=values.kind_of(node_b.labels),
+            same=same,
+            linked=linked,
+            reasons=[Reason.from_because(r) for r in reasons],
+        )
+
+    @strawberry.field(
+        description="The read audit, newest first: filter by who (`subject`), which patient "
+        "(a patient key) and since when. Admins only."
+    )
+    async def audit_log(
+        self,
+        info: Info[Context, None],
+        subject: str | None = None,
+        patient: str | None = None,
+        since: datetime | None = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[AuditEvent]:
+        ctx = info.context
+        if ctx.principal is None or ctx.principal.role is not Role.admin:
+            role = ctx.principal.role.value if ctx.principal else "(none)"
+            raise ForbiddenFieldError(role, "auditLog", "Query.auditLog", AUDIT_ONLY_ADMINS)
+        size = page_size(info, first)
+        since, _ = window(since, None)
+        position = ctx.cursors.decode(after)
+        rows = await asyncio.to_thread(
+            security.query_audit,
+            ctx.driver,
+            ctx.database,
+            subject=subject,
+            patient=patient,
+            since=since,
+            limit=size + 1,
+            after=position,
+        )
+        edges: list[Edge[AuditEvent]] = [
+            Edge(
+                node=AuditEvent.from_record(r),
+                cursor=ctx.cursors.encode(int(r["ms"]), str(r["id"])),
+                relationship=None,
+                role=None,
+                rule=None,
+                evidence=None,
+                inferred=False,
+            )
+            for r in rows[:size]
+        ]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > size,
+                has_previous_page=position is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            _total=None,
+            _recount=None,
+        )
+
+
+async def _node(ctx: Context, token: str, argument: str) -> str:
+    """The key of the one node a token names."""
+    text = token.strip()
+    if not text:
+        raise BadArgumentError(argument, "give system|value, a key or a bare value")
+    keys = await asyncio.to_thread(explain.find_node, ctx.driver, ctx.database, text)
+    if not keys:
+        raise BadArgumentError(argument, "names nothing in the graph")
+    if len(keys) > 1:
+        raise BadArgumentError(argument, f"names {len(keys)} nodes; give it as system|value")
+    return keys[0]
+
 
 class Schema(strawberry.Schema):
     """The schema, logging errors by kind (unexpected ones whole, under the request id)."""
@@ -170,5 +278,7 @@ schema = Schema(
         Remittance,
         ServiceRequest,
     ],
-    extensions=[Guardrails, MaskUnexpected],
+    # the audit first, so that it records the operation last, once every other extension
+    # has had its say; access after the guardrails, whose validation it builds on
+    extensions=[Audit, Guardrails, Access, MaskUnexpected],
 )

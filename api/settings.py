@@ -24,6 +24,12 @@ class ApiSettings(BaseSettings):
     fanout_ttl_s: float = Field(default=60.0, ge=0)  # how long the graph's fan-out is cached
     # cursors are encrypted; give every process of one API the same key (default: per process)
     cursor_key: SecretStr | None = None
+    # -- access ------------------------------------------------------------------------------
+    # the HMAC key of pseudonymous keys shown to analysts (default: generated once into the
+    # state directory); give every process of one API the same key
+    pseudonym_key: SecretStr | None = None
+    # the read audit; off ONLY to measure what it costs (bench), never in service
+    audit: bool = True
     # -- patientContext ----------------------------------------------------------------------
     context_default_budget: int = Field(default=2000, ge=50)  # tokens, when none is given
     context_max_budget: int = Field(default=32_000, ge=50)

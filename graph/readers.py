@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ from neo4j import Driver, Query, RoutingControl
 from neo4j.exceptions import ClientError
 
 from graph.errors import GraphError
+from graph.projection import IDENTIFIER_LOOKUP, OPEN, Projection
 from ontology.schema_plan import SCHEMA_LABEL, SCHEMA_NAME
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -49,6 +50,21 @@ class ReadTimeoutError(GraphError):
     def __init__(self, limit_s: float) -> None:
         self.limit_s = limit_s
         super().__init__(f"the read did not finish within {limit_s:g} s")
+
+
+class ForbiddenReadError(GraphError):
+    """A read the caller's projection does not allow (the API refuses it before it gets here:
+    this is the second line of defence)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"not readable by this caller: {what}")
+
+
+class NoPseudonymKeyError(GraphError):
+    """A key must be shown as a pseudonym, but no pseudonym function was given."""
+
+    def __init__(self) -> None:
+        super().__init__("keys must be pseudonymised for this caller, and no pseudonym key is set")
 
 
 def _name(name: str) -> str:
@@ -86,22 +102,29 @@ class Path:
     distinct: bool = False  # one result per node even when several chains reach it
     with_run: bool = False  # SourceRecords: bring their LoadRun along
 
-    def match(self) -> str:
-        """A CALL body yielding (r, b) for every chain from ``a``."""
+    def match(self, projection: Projection = OPEN) -> str:
+        """A CALL body yielding (r, b) for every chain from ``a`` that the projection lets
+        the caller follow from ``a``."""
         parts = []
         for chain in self.chains:
             text = "(a)"
             for i, step in enumerate(chain):
                 last = i == len(chain) - 1
                 text += step.pattern("r" if last else "", "b" if last else "")
-            parts.append(f"MATCH {text} RETURN r, b")
+            closed = projection.closed_from(chain[0].rel, chain[0].out)
+            guard = f" WHERE NOT a:{'|'.join(_name(x) for x in closed)}" if closed else ""
+            parts.append(f"MATCH {text}{guard} RETURN r, b")
         return " UNION ALL ".join(parts)
 
-    def sort_expr(self) -> str:
+    def targets(self) -> set[str]:
+        """The labels the path may reach."""
+        return {chain[-1].label for chain in self.chains}
+
+    def sort_expr(self, projection: Projection = OPEN) -> str:
         if self.order == "time":
             return f"coalesce(t.epochMillis, {LAST})"
-        if self.order == "key":
-            return "0"
+        if self.order == "key" or not projection.may_sort(self.targets(), self.order):
+            return "0"  # by key alone: never by a property the caller may not read
         return f"coalesce(toInteger(b.{_name(self.order)}), {LAST})"
 
 
@@ -149,6 +172,8 @@ class Row:
     run: dict[str, Any] | None = None
     out: bool | None = None  # for a neighbour: True when the relationship points at it
     systems: list[str] = field(default_factory=list)  # identifier systems that matched
+    public: str = ""  # the key as the caller sees it: the key, or its pseudonym
+    patients: list[str] = field(default_factory=list)  # keys of the patients it belongs to
 
 
 @dataclass(slots=True)
@@ -206,16 +231,53 @@ _AFTER = (
 
 
 class Reader:
-    """Reads for one API request: counts its round trips and keeps to its deadline."""
+    """Reads for one API request, as its caller may see the graph (``projection``; keys of
+    pseudonymised labels shown through ``pseudonym``): counts its round trips, keeps to its
+    deadline, and notes the patients whose nodes it read (``patients``, for the audit)."""
 
-    def __init__(self, driver: Driver, database: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        database: str,
+        timeout_s: float,
+        projection: Projection = OPEN,
+        pseudonym: Callable[[str], str] | None = None,
+    ) -> None:
         self.driver = driver
         self.database = database
         self.timeout_s = timeout_s
+        self.projection = projection
+        self.pseudonym = pseudonym
         self.deadline: float | None = None
         self.round_trips = 0
         self.counts_computed = 0
+        self.patients: set[str] = set()
         self._lock = threading.Lock()
+
+    def _seen(self, row: Row) -> Row:
+        """Give a row its public key and note its patients."""
+        if self.projection.pseudonymises(row.labels):
+            if self.pseudonym is None:
+                raise NoPseudonymKeyError()
+            row.public = self.pseudonym(row.key)
+        else:
+            row.public = row.key
+        if row.patients:
+            with self._lock:
+                self.patients.update(row.patients)
+        return row
+
+    def note_patients(self, keys: Sequence[str]) -> list[str]:
+        """Keys of the patients the nodes ``keys`` belong to, noted as read."""
+        recs = self.run(
+            f"UNWIND $keys AS k MATCH (b:Entity {{key: k}}) "
+            f"UNWIND {self.projection.patients('b')} AS p RETURN DISTINCT p",
+            keys=list(keys),
+        )
+        found = [r["p"] for r in recs]
+        with self._lock:
+            self.patients.update(found)
+        return found
 
     def start_clock(self) -> None:
         """Start the request's time limit: every later read shares what is left of it."""
@@ -251,8 +313,13 @@ class Reader:
     def lookups(self, requests: Sequence[LookupRequest]) -> list[list[Row]]:
         """For each request, the nodes it names (several when a bare value is ambiguous)."""
         groups: dict[str, list[dict[str, Any]]] = {}
+        labels: dict[str, set[str]] = {}
         for i, req in enumerate(requests):
+            by = IDENTIFIER_LOOKUP if req.by in ("token", "value") else req.by.partition(".")[2]
+            if not self.projection.may_look_up(req.label, by):
+                raise ForbiddenReadError(f"a lookup of {req.label} by {by}")
             groups.setdefault(req.by, []).append({"i": i, "v": req.value, "label": req.label})
+            labels.setdefault(req.by, set()).add(req.label)
         parts: list[str] = []
         params: dict[str, Any] = {}
         for n, (by, rows) in enumerate(sorted(groups.items())):
@@ -261,7 +328,8 @@ class Reader:
                 f"UNWIND $g{n} AS row CALL (row) {{ {_lookup_body(by)} }} "
                 "WITH row, n, systems WHERE row.label IN labels(n) "
                 "RETURN row.i AS i, n.key AS key, labels(n) AS labels, "
-                "properties(n) AS node, systems"
+                f"{self.projection.node('n', labels[by])} AS node, systems, "
+                f"{self.projection.patients('n')} AS patients"
             )
         out: list[list[Row]] = [[] for _ in requests]
         if not parts:
@@ -270,11 +338,14 @@ class Reader:
             found_rows = out[rec["i"]]
             if all(r.key != rec["key"] for r in found_rows):
                 found_rows.append(
-                    Row(
-                        rec["key"],
-                        list(rec["labels"]),
-                        dict(rec["node"]),
-                        systems=sorted(s for s in rec["systems"] if s),
+                    self._seen(
+                        Row(
+                            rec["key"],
+                            list(rec["labels"]),
+                            dict(rec["node"]),
+                            systems=sorted(s for s in rec["systems"] if s),
+                            patients=list(rec["patients"]),
+                        )
                     )
                 )
             else:
@@ -306,18 +377,18 @@ class Reader:
         for n, (spec, rows) in enumerate(sorted(branches.items(), key=lambda b: repr(b[0]))):
             params[f"b{n}"] = rows
             if spec[0] == "records":
-                parts.append(_records_branch(n))
+                parts.append(_records_branch(n, self.projection))
             else:
                 _, path, take, count = spec
                 params[f"take{n}"] = take
-                parts.append(_path_branch(n, path, count))
+                parts.append(_path_branch(n, path, count, self.projection))
                 if count:
                     self.counts_computed += len(rows)
         out = [Page([]) for _ in requests]
         if not parts:
             return out
         for rec in self.run(" UNION ALL ".join(parts), **params):
-            out[rec["i"]] = Page([_row(x) for x in rec["page"]], rec["total"])
+            out[rec["i"]] = Page([self._seen(_row(x)) for x in rec["page"]], rec["total"])
         for i, req in enumerate(requests):  # a start node without any match has no row
             if isinstance(req, PageRequest) and req.count and out[i].total is None:
                 out[i].total = 0
@@ -358,31 +429,33 @@ class Reader:
         events in the window and of those at or before the cursor."""
         rels = "|".join(_name(r) for r in sorted(set(context_rels)))
         distinct = "WITH DISTINCT b " if path.distinct else "WITH b "
+        pj = self.projection
         cypher = f"""
         MATCH (a:{_name(path.start)} {{key: $key}})
         WITH a, {{start: $start, end: $end, afterSort: $afterSort, afterKey: $afterKey}} AS row
         CALL (a, row) {{
-          CALL (a) {{ {path.match()} }}
+          CALL (a) {{ {path.match(pj)} }}
           {distinct}WITH b, {_time_expr("b")} AS t
-          WITH b, t, {path.sort_expr()} AS s WHERE {_WINDOW}
+          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_WINDOW}
           RETURN labels(b) AS labels,
                  count(*) AS total,
                  count(CASE WHEN row.afterSort IS NOT NULL AND NOT {_AFTER} THEN 1 END) AS before
         }}
         WITH a, row, collect({{labels: labels, total: total, before: before}}) AS counts
         CALL (a, row) {{
-          CALL (a) {{ {path.match()} }}
+          CALL (a) {{ {path.match(pj)} }}
           {distinct}WITH b, {_time_expr("b")} AS t
-          WITH b, t, {path.sort_expr()} AS s WHERE {_WINDOW} AND {_AFTER}
+          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_WINDOW} AND {_AFTER}
           WITH b, t, s ORDER BY s, b.key LIMIT $limit
           CALL (b) {{
             OPTIONAL MATCH (b)-[x:{rels}]-(m:Entity)
             RETURN collect(CASE WHEN m IS NULL THEN null ELSE
-                   {{key: m.key, labels: labels(m), node: properties(m), rel: properties(x),
-                    type: type(x), out: startNode(x) = b}} END) AS near
+                   {{key: m.key, labels: labels(m), node: {pj.node("m")}, rel: {_REL_X},
+                    type: type(x), out: startNode(x) = b, patients: {pj.patients("m")}}} END)
+                   AS near
           }}
-          RETURN collect({{node: properties(b), labels: labels(b), s: s, t: t, near: near}})
-                 AS events
+          RETURN collect({{node: {pj.node("b", path.targets())}, labels: labels(b), s: s, t: t,
+                          near: near, patients: {pj.patients("b")}}}) AS events
         }}
         RETURN counts, events
         """
@@ -400,15 +473,27 @@ class Reader:
         rec = recs[0]
         events = [
             TimelineEvent(
-                Row(e["node"]["key"], list(e["labels"]), dict(e["node"]), sort=e["s"], time=e["t"]),
-                [
+                self._seen(
                     Row(
-                        m["key"],
-                        list(m["labels"]),
-                        dict(m["node"]),
-                        dict(m["rel"]),
-                        m["type"],
-                        out=bool(m["out"]),
+                        e["node"]["key"],
+                        list(e["labels"]),
+                        dict(e["node"]),
+                        sort=e["s"],
+                        time=e["t"],
+                        patients=list(e["patients"]),
+                    )
+                ),
+                [
+                    self._seen(
+                        Row(
+                            m["key"],
+                            list(m["labels"]),
+                            dict(m["node"]),
+                            dict(m["rel"]),
+                            m["type"],
+                            out=bool(m["out"]),
+                            patients=list(m["patients"]),
+                        )
                     )
                     for m in e["near"]
                 ],
@@ -463,7 +548,13 @@ def _lookup_body(by: str) -> str:
     return f"MATCH (n:{_name(label)} {{{_name(prop)}: row.v}}) RETURN n, [] AS systems"
 
 
-def _path_branch(n: int, path: Path, count: bool) -> str:
+# what the API reads of a relationship: its role, and the rule, evidence (which names fields,
+# never values) and source records of a link
+_REL = "r {.role, .rule, .evidence, .sources}"
+_REL_X = "x {.role, .rule, .evidence, .sources}"
+
+
+def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
     distinct = "WITH b, head(collect(r)) AS r " if path.distinct else ""
     run = (
         "OPTIONAL MATCH (b)-[:LOADED_IN]->(run:LoadRun) "
@@ -476,32 +567,33 @@ def _path_branch(n: int, path: Path, count: bool) -> str:
         count_distinct = "WITH DISTINCT b " if path.distinct else ""
         count_call = (
             f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
-            f"CALL (a) {{ {path.match()} }} {count_distinct}"
+            f"CALL (a) {{ {path.match(pj)} }} {count_distinct}"
             f"WITH b, {_time_expr('b')} AS t WHERE {_WINDOW} RETURN count(*) AS total }} "
         )
         total = "total"
     return (
         f"UNWIND $b{n} AS row "
         f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
-        f"CALL (a) {{ {path.match()} }} {distinct}"
+        f"CALL (a) {{ {path.match(pj)} }} {distinct}"
         f"WITH r, b, {_time_expr('b')} AS t "
-        f"WITH r, b, t, {path.sort_expr()} AS s WHERE {_WINDOW} AND {_AFTER} "
+        f"WITH r, b, t, {path.sort_expr(pj)} AS s WHERE {_WINDOW} AND {_AFTER} "
         f"{run}"
         f"RETURN r, b, t, s, run ORDER BY s, b.key LIMIT $take{n} }} "
-        "WITH row, collect({node: properties(b), labels: labels(b), rel: properties(r), "
-        "type: type(r), s: s, t: t, run: properties(run)}) AS page "
+        f"WITH row, collect({{node: {pj.node('b', path.targets())}, labels: labels(b), "
+        f"rel: {_REL}, type: type(r), s: s, t: t, run: properties(run), "
+        f"patients: {pj.patients('b')}}}) AS page "
         f"{count_call}"
         f"RETURN row.i AS i, page, {total}"
     )
 
 
-def _records_branch(n: int) -> str:
+def _records_branch(n: int, pj: Projection) -> str:
     return (
         f"UNWIND $b{n} AS row "
         "CALL (row) { UNWIND row.keys AS k MATCH (b:SourceRecord {key: k}) "
         "OPTIONAL MATCH (b)-[:LOADED_IN]->(run:LoadRun) RETURN b, run ORDER BY b.key } "
-        "WITH row, collect({node: properties(b), labels: labels(b), rel: null, type: null, "
-        "s: 0, t: null, run: properties(run)}) AS page "
+        f"WITH row, collect({{node: {pj.node('b', ['SourceRecord'])}, labels: labels(b), "
+        "rel: null, type: null, s: 0, t: null, run: properties(run), patients: []}) AS page "
         "RETURN row.i AS i, page, null AS total"
     )
 
@@ -517,4 +609,5 @@ def _row(x: dict[str, Any]) -> Row:
         sort=int(x["s"]),
         time=x["t"],
         run=dict(x["run"]) if x["run"] is not None else None,
+        patients=list(x["patients"]),
     )

@@ -18,6 +18,7 @@ SCHEMA = (
     "FOR (k:ApiKey) REQUIRE k.keyId IS UNIQUE",
     "CREATE INDEX cg_AuditEvent_at IF NOT EXISTS FOR (a:AuditEvent) ON (a.at)",
     "CREATE INDEX cg_AuditEvent_subject IF NOT EXISTS FOR (a:AuditEvent) ON (a.subject)",
+    "CREATE INDEX cg_AuditEvent_id IF NOT EXISTS FOR (a:AuditEvent) ON (a.id)",
 )
 
 
@@ -66,13 +67,16 @@ def revoke_key(driver: Driver, database: str, key_id: str) -> bool:
     return bool(records)
 
 
-def append_audit(driver: Driver, database: str, event: dict[str, Any]) -> None:
-    """Append one audit event (lists of patients and fields, the rest plain values)."""
-    driver.execute_query(
-        "CREATE (a:AuditEvent) SET a = $event, a.at = datetime()",
+def append_audit(driver: Driver, database: str, event: dict[str, Any]) -> str:
+    """Append one audit event (lists of patients and fields, the rest plain values) and return
+    its id. A failure raises: the caller must not answer a read it could not record."""
+    records, _, _ = driver.execute_query(
+        "CREATE (a:AuditEvent) SET a = $event, a.id = randomUUID(), a.at = datetime() "
+        "RETURN a.id AS id",
         event={k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in event.items()},
         database_=database,
     )
+    return str(records[0]["id"])
 
 
 def query_audit(
@@ -83,18 +87,24 @@ def query_audit(
     patient: str | None = None,
     since: datetime | None = None,
     limit: int = 100,
+    after: tuple[int, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Audit events, newest first, filtered by who, which patient and since when."""
+    """Audit events, newest first, filtered by who, which patient and since when; ``after``
+    is the (epoch milliseconds, id) of the last event of the previous page."""
     records, _, _ = driver.execute_query(
         "MATCH (a:AuditEvent) "
         "WHERE ($subject IS NULL OR a.subject = $subject) "
         "AND ($patient IS NULL OR $patient IN a.patients) "
         "AND ($since IS NULL OR a.at >= $since) "
-        "RETURN a {.*} AS a ORDER BY a.at DESC LIMIT $limit",
+        "WITH a, a.at.epochMillis AS ms "
+        "WHERE $afterMs IS NULL OR ms < $afterMs OR (ms = $afterMs AND a.id < $afterId) "
+        "RETURN a {.*} AS a, ms ORDER BY ms DESC, a.id DESC LIMIT $limit",
         subject=subject,
         patient=patient,
         since=since,
+        afterMs=after[0] if after else None,
+        afterId=after[1] if after else None,
         limit=limit,
         database_=database,
     )
-    return [dict(r["a"]) for r in records]
+    return [{**dict(r["a"]), "ms": r["ms"]} for r in records]

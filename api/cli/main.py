@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import auth, demo, explain, load, neo4j, ontology, serve, synth
+from api.cli import audit, auth, demo, explain, load, mcp, neo4j, ontology, serve, synth
 
 app = typer.Typer(
     name="caregraph",
@@ -20,6 +20,8 @@ app.command("demo")(demo.demo)
 app.command("load")(load.load)
 app.command("explain")(explain.explain)
 app.command("synth")(synth.synth)
+app.command("mcp")(mcp.mcp)
+app.command("audit")(audit.audit)
 
 
 if __name__ == "__main__":

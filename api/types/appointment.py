@@ -51,7 +51,7 @@ class Appointment(Event):
     async def patient(
         self, info: Info[Context, None]
     ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
-        return await one(info, self.key, "Appointment.patient", registry.mapper("Patient"))
+        return await one(info, self._handle, "Appointment.patient", registry.mapper("Patient"))
 
     @strawberry.field(
         description="Practitioners booked on it (edge role).",
@@ -62,7 +62,7 @@ class Appointment(Event):
     ) -> Connection[Annotated[Practitioner, strawberry.lazy("api.types.practitioner")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Appointment.practitioners",
             registry.mapper("Practitioner"),
             first=first,
@@ -75,7 +75,7 @@ class Appointment(Event):
     ) -> Connection[Annotated[Location, strawberry.lazy("api.types.location")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Appointment.locations",
             registry.mapper("Location"),
             first=first,
@@ -89,7 +89,7 @@ class Appointment(Event):
     async def encounter(
         self, info: Info[Context, None]
     ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
-        return await one(info, self.key, "Appointment.encounter", registry.mapper("Encounter"))
+        return await one(info, self._handle, "Appointment.encounter", registry.mapper("Encounter"))
 
 
 registry.register("Appointment", Appointment.from_record)

@@ -58,7 +58,12 @@ class Claim(Event):
         self, info: Info[Context, None], first: First = None, after: After = None
     ) -> Connection[Annotated[ClaimItem, strawberry.lazy("api.types.claim_item")]]:
         return await connect(
-            info, self.key, "Claim.items", registry.mapper("ClaimItem"), first=first, after=after
+            info,
+            self._handle,
+            "Claim.items",
+            registry.mapper("ClaimItem"),
+            first=first,
+            after=after,
         )
 
     @strawberry.field(
@@ -74,7 +79,7 @@ class Claim(Event):
     ) -> Connection[Annotated[Remittance, strawberry.lazy("api.types.remittance")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Claim.remittances",
             registry.mapper("Remittance"),
             first=first,
@@ -92,7 +97,7 @@ class Claim(Event):
     ) -> Connection[Provider]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Claim.providers",
             registry.specific(("Practitioner", "Organization"), "Organization"),
             first=first,
@@ -103,13 +108,13 @@ class Claim(Event):
     async def payer(
         self, info: Info[Context, None]
     ) -> Annotated[Payer, strawberry.lazy("api.types.payer")] | None:
-        return await one(info, self.key, "Claim.payer", registry.mapper("Payer"))
+        return await one(info, self._handle, "Claim.payer", registry.mapper("Payer"))
 
     @strawberry.field(description="The coverage billed.", metadata={PATH: "Claim.coverage"})
     async def coverage(
         self, info: Info[Context, None]
     ) -> Annotated[Coverage, strawberry.lazy("api.types.coverage")] | None:
-        return await one(info, self.key, "Claim.coverage", registry.mapper("Coverage"))
+        return await one(info, self._handle, "Claim.coverage", registry.mapper("Coverage"))
 
     @strawberry.field(
         description="The visit it bills (`link.rule` says how it was matched, if inferred).",
@@ -118,13 +123,13 @@ class Claim(Event):
     async def encounter(
         self, info: Info[Context, None]
     ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
-        return await one(info, self.key, "Claim.encounter", registry.mapper("Encounter"))
+        return await one(info, self._handle, "Claim.encounter", registry.mapper("Encounter"))
 
     @strawberry.field(description="The patient.", metadata={PATH: "Claim.patient"})
     async def patient(
         self, info: Info[Context, None]
     ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
-        return await one(info, self.key, "Claim.patient", registry.mapper("Patient"))
+        return await one(info, self._handle, "Claim.patient", registry.mapper("Patient"))
 
 
 registry.register("Claim", Claim.from_record)

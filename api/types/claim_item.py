@@ -46,7 +46,7 @@ class ClaimItem(Entity):
     async def claim(
         self, info: Info[Context, None]
     ) -> Annotated[Claim, strawberry.lazy("api.types.claim")] | None:
-        return await one(info, self.key, "ClaimItem.claim", registry.mapper("Claim"))
+        return await one(info, self._handle, "ClaimItem.claim", registry.mapper("Claim"))
 
 
 registry.register("ClaimItem", ClaimItem.from_record)

@@ -50,13 +50,13 @@ class Coverage(Entity):
     async def patient(
         self, info: Info[Context, None]
     ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
-        return await one(info, self.key, "Coverage.patient", registry.mapper("Patient"))
+        return await one(info, self._handle, "Coverage.patient", registry.mapper("Patient"))
 
     @strawberry.field(description="The payer.", metadata={PATH: "Coverage.payer"})
     async def payer(
         self, info: Info[Context, None]
     ) -> Annotated[Payer, strawberry.lazy("api.types.payer")] | None:
-        return await one(info, self.key, "Coverage.payer", registry.mapper("Payer"))
+        return await one(info, self._handle, "Coverage.payer", registry.mapper("Payer"))
 
     @strawberry.field(description="Claims billed to it.", metadata={PATH: "Coverage.claims"})
     async def claims(
@@ -69,7 +69,7 @@ class Coverage(Entity):
     ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Coverage.claims",
             registry.mapper("Claim"),
             first=first,

@@ -57,7 +57,7 @@ class Encounter(Event):
     async def patient(
         self, info: Info[Context, None]
     ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
-        return await one(info, self.key, "Encounter.patient", registry.mapper("Patient"))
+        return await one(info, self._handle, "Encounter.patient", registry.mapper("Patient"))
 
     @strawberry.field(
         description="Practitioners who took part; the edge's role says how (attending ...).",
@@ -68,7 +68,7 @@ class Encounter(Event):
     ) -> Connection[Annotated[Practitioner, strawberry.lazy("api.types.practitioner")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Encounter.practitioners",
             registry.mapper("Practitioner"),
             first=first,
@@ -82,7 +82,9 @@ class Encounter(Event):
     async def organization(
         self, info: Info[Context, None]
     ) -> Annotated[Organization, strawberry.lazy("api.types.organization")] | None:
-        return await one(info, self.key, "Encounter.organization", registry.mapper("Organization"))
+        return await one(
+            info, self._handle, "Encounter.organization", registry.mapper("Organization")
+        )
 
     @strawberry.field(
         description="Where it took place (the first by key when several are recorded; see "
@@ -92,7 +94,7 @@ class Encounter(Event):
     async def location(
         self, info: Info[Context, None]
     ) -> Annotated[Location, strawberry.lazy("api.types.location")] | None:
-        return await one(info, self.key, "Encounter.locations", registry.mapper("Location"))
+        return await one(info, self._handle, "Encounter.locations", registry.mapper("Location"))
 
     @strawberry.field(
         description="Every location recorded for it.", metadata={PATH: "Encounter.locations"}
@@ -102,7 +104,7 @@ class Encounter(Event):
     ) -> Connection[Annotated[Location, strawberry.lazy("api.types.location")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Encounter.locations",
             registry.mapper("Location"),
             first=first,
@@ -123,7 +125,7 @@ class Encounter(Event):
     ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Encounter.claims",
             registry.mapper("Claim"),
             first=first,
@@ -145,7 +147,7 @@ class Encounter(Event):
     ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Encounter.imagingStudies",
             registry.mapper("ImagingStudy"),
             first=first,
@@ -167,7 +169,7 @@ class Encounter(Event):
     ) -> Connection[Annotated[Appointment, strawberry.lazy("api.types.appointment")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Encounter.appointments",
             registry.mapper("Appointment"),
             first=first,
@@ -189,7 +191,7 @@ class Encounter(Event):
     ) -> Connection[Annotated[ServiceRequest, strawberry.lazy("api.types.service_request")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Encounter.serviceRequests",
             registry.mapper("ServiceRequest"),
             first=first,

@@ -30,6 +30,8 @@ class Entity:
     loaded: bool = strawberry.field(description="False while only referenced (a stub).")
     display: str | None = strawberry.field(description="A readable caption.")
     _link: strawberry.Private[LinkData | None] = None
+    # the stored key: where the next read starts from; `key` may be a pseudonym of it
+    _handle: strawberry.Private[str] = ""
 
     @strawberry.field(
         description="The relationship this node was reached by from the node above it in the "
@@ -44,7 +46,7 @@ class Entity:
     )
     async def identifiers(self, info: Info[Context, None]) -> list[Identifier]:
         page = await info.context.loaders.pages.load(
-            PageRequest(self.key, paths.path("Entity.identifiers"), take=MAX_IDENTIFIERS)
+            PageRequest(self._handle, paths.path("Entity.identifiers"), take=MAX_IDENTIFIERS)
         )
         return [Identifier.from_record(r) for r in page.rows]
 
@@ -58,7 +60,7 @@ class Entity:
     ) -> list[SourceRecord]:
         size = page_size(info, first)
         page = await info.context.loaders.pages.load(
-            PageRequest(self.key, paths.path("Entity.sources"), take=size)
+            PageRequest(self._handle, paths.path("Entity.sources"), take=size)
         )
         return [SourceRecord.from_record(r) for r in page.rows]
 
@@ -77,11 +79,12 @@ class Event(Entity):
 def entity_fields(row: Row, link: LinkData | None) -> dict[str, Any]:
     """The Entity fields of a node row, as keyword arguments."""
     return {
-        "key": row.key,
+        "key": values.public_key(row),
         "kind": values.kind_of(row.labels),
         "loaded": not row.node.get("stub", False),
         "display": values.text(row.node.get("display")),
         "_link": link,
+        "_handle": row.key,
     }
 
 

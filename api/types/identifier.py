@@ -39,7 +39,7 @@ class Identifier:
             system=values.text(p.get("system")),
             value=str(p.get("value", "")),
             type=values.text(p.get("identifierType")),
-            token=row.key,
+            token=values.public_key(row),
             rule=link.rule if link else None,
             evidence=values.evidence(link.evidence) if link else None,
             _link=link,

@@ -44,7 +44,7 @@ class ImagingSeries(Entity):
     async def study(
         self, info: Info[Context, None]
     ) -> Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")] | None:
-        return await one(info, self.key, "ImagingSeries.study", registry.mapper("ImagingStudy"))
+        return await one(info, self._handle, "ImagingSeries.study", registry.mapper("ImagingStudy"))
 
 
 registry.register("ImagingSeries", ImagingSeries.from_record)

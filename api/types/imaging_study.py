@@ -65,7 +65,7 @@ class ImagingStudy(Event):
     ) -> Connection[Annotated[ImagingSeries, strawberry.lazy("api.types.imaging_series")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "ImagingStudy.series",
             registry.mapper("ImagingSeries"),
             first=first,
@@ -76,7 +76,7 @@ class ImagingStudy(Event):
     async def patient(
         self, info: Info[Context, None]
     ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
-        return await one(info, self.key, "ImagingStudy.patient", registry.mapper("Patient"))
+        return await one(info, self._handle, "ImagingStudy.patient", registry.mapper("Patient"))
 
     @strawberry.field(
         description="The visit it belongs to (`link.rule` says how it was matched).",
@@ -85,7 +85,7 @@ class ImagingStudy(Event):
     async def encounter(
         self, info: Info[Context, None]
     ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
-        return await one(info, self.key, "ImagingStudy.encounter", registry.mapper("Encounter"))
+        return await one(info, self._handle, "ImagingStudy.encounter", registry.mapper("Encounter"))
 
     @strawberry.field(
         description="The referring practitioner (`link.rule` says how the name was matched).",
@@ -94,7 +94,9 @@ class ImagingStudy(Event):
     async def referrer(
         self, info: Info[Context, None]
     ) -> Annotated[Practitioner, strawberry.lazy("api.types.practitioner")] | None:
-        return await one(info, self.key, "ImagingStudy.referrer", registry.mapper("Practitioner"))
+        return await one(
+            info, self._handle, "ImagingStudy.referrer", registry.mapper("Practitioner")
+        )
 
     @strawberry.field(
         description="The institution that performed it.",
@@ -104,14 +106,16 @@ class ImagingStudy(Event):
         self, info: Info[Context, None]
     ) -> Annotated[Organization, strawberry.lazy("api.types.organization")] | None:
         return await one(
-            info, self.key, "ImagingStudy.performedAt", registry.mapper("Organization")
+            info, self._handle, "ImagingStudy.performedAt", registry.mapper("Organization")
         )
 
     @strawberry.field(description="The order it fulfils.", metadata={PATH: "ImagingStudy.basedOn"})
     async def based_on(
         self, info: Info[Context, None]
     ) -> Annotated[ServiceRequest, strawberry.lazy("api.types.service_request")] | None:
-        return await one(info, self.key, "ImagingStudy.basedOn", registry.mapper("ServiceRequest"))
+        return await one(
+            info, self._handle, "ImagingStudy.basedOn", registry.mapper("ServiceRequest")
+        )
 
 
 registry.register("ImagingStudy", ImagingStudy.from_record)

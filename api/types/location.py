@@ -49,7 +49,7 @@ class Location(Entity):
     ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Location.encounters",
             registry.mapper("Encounter"),
             first=first,
@@ -71,7 +71,7 @@ class Location(Entity):
     ) -> Connection[Annotated[Appointment, strawberry.lazy("api.types.appointment")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Location.appointments",
             registry.mapper("Appointment"),
             first=first,
@@ -86,7 +86,9 @@ class Location(Entity):
     async def organization(
         self, info: Info[Context, None]
     ) -> Annotated[Organization, strawberry.lazy("api.types.organization")] | None:
-        return await one(info, self.key, "Location.organization", registry.mapper("Organization"))
+        return await one(
+            info, self._handle, "Location.organization", registry.mapper("Organization")
+        )
 
 
 registry.register("Location", Location.from_record)

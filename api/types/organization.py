@@ -55,7 +55,7 @@ class Organization(Entity):
     ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Organization.encounters",
             registry.mapper("Encounter"),
             first=first,
@@ -78,7 +78,7 @@ class Organization(Entity):
     ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Organization.imagingStudies",
             registry.mapper("ImagingStudy"),
             first=first,
@@ -101,7 +101,7 @@ class Organization(Entity):
     ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Organization.claims",
             registry.mapper("Claim"),
             first=first,
@@ -119,7 +119,7 @@ class Organization(Entity):
     ) -> Connection[Annotated[Practitioner, strawberry.lazy("api.types.practitioner")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Organization.practitioners",
             registry.mapper("Practitioner"),
             first=first,
@@ -134,7 +134,7 @@ class Organization(Entity):
     ) -> Connection[Annotated[Location, strawberry.lazy("api.types.location")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Organization.locations",
             registry.mapper("Location"),
             first=first,
@@ -145,7 +145,7 @@ class Organization(Entity):
         description="The organization it is part of.", metadata={PATH: "Organization.partOf"}
     )
     async def part_of(self, info: Info[Context, None]) -> Organization | None:
-        return await one(info, self.key, "Organization.partOf", registry.mapper("Organization"))
+        return await one(info, self._handle, "Organization.partOf", registry.mapper("Organization"))
 
 
 registry.register("Organization", Organization.from_record)

@@ -67,7 +67,7 @@ class Patient(Entity):
         to: To = None,
     ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
         return await connect(
-            info, self.key, "Patient.encounters", registry.mapper("Encounter"),
+            info, self._handle, "Patient.encounters", registry.mapper("Encounter"),
             first=first, after=after, start=from_, end=to,
         )  # fmt: skip
 
@@ -83,7 +83,7 @@ class Patient(Entity):
         to: To = None,
     ) -> Connection[Annotated[Appointment, strawberry.lazy("api.types.appointment")]]:
         return await connect(
-            info, self.key, "Patient.appointments", registry.mapper("Appointment"),
+            info, self._handle, "Patient.appointments", registry.mapper("Appointment"),
             first=first, after=after, start=from_, end=to,
         )  # fmt: skip
 
@@ -99,7 +99,7 @@ class Patient(Entity):
         to: To = None,
     ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
         return await connect(
-            info, self.key, "Patient.imagingStudies", registry.mapper("ImagingStudy"),
+            info, self._handle, "Patient.imagingStudies", registry.mapper("ImagingStudy"),
             first=first, after=after, start=from_, end=to,
         )  # fmt: skip
 
@@ -115,7 +115,7 @@ class Patient(Entity):
         to: To = None,
     ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
         return await connect(
-            info, self.key, "Patient.claims", registry.mapper("Claim"),
+            info, self._handle, "Patient.claims", registry.mapper("Claim"),
             first=first, after=after, start=from_, end=to,
         )  # fmt: skip
 
@@ -131,7 +131,7 @@ class Patient(Entity):
         to: To = None,
     ) -> Connection[Annotated[Coverage, strawberry.lazy("api.types.coverage")]]:
         return await connect(
-            info, self.key, "Patient.coverages", registry.mapper("Coverage"),
+            info, self._handle, "Patient.coverages", registry.mapper("Coverage"),
             first=first, after=after, start=from_, end=to,
         )  # fmt: skip
 
@@ -148,7 +148,7 @@ class Patient(Entity):
         to: To = None,
     ) -> Connection[Annotated[ServiceRequest, strawberry.lazy("api.types.service_request")]]:
         return await connect(
-            info, self.key, "Patient.serviceRequests", registry.mapper("ServiceRequest"),
+            info, self._handle, "Patient.serviceRequests", registry.mapper("ServiceRequest"),
             first=first, after=after, start=from_, end=to,
         )  # fmt: skip
 
@@ -169,7 +169,7 @@ class Patient(Entity):
     ) -> Connection[Event]:
         path = paths.events(CG.Patient, paths.event_kind(kind))
         return await connect(
-            info, self.key, path, registry.specific(EVENT_TYPES, "GenericEvent"),
+            info, self._handle, path, registry.specific(EVENT_TYPES, "GenericEvent"),
             first=first, after=after, start=from_, end=to,
         )  # fmt: skip
 

@@ -180,7 +180,7 @@ async def _identifiers(info: Info[Context, None], row: Row) -> list[str]:
     page = await info.context.loaders.pages.load(
         PageRequest(row.key, paths.path("Entity.identifiers"), take=20)
     )
-    return [r.key for r in page.rows]
+    return [r.public for r in page.rows]
 
 
 def _timeline(

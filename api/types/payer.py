@@ -49,7 +49,7 @@ class Payer(Entity):
     ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Payer.claims",
             registry.mapper("Claim"),
             first=first,
@@ -69,7 +69,7 @@ class Payer(Entity):
     ) -> Connection[Annotated[Coverage, strawberry.lazy("api.types.coverage")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Payer.coverages",
             registry.mapper("Coverage"),
             first=first,
@@ -89,7 +89,7 @@ class Payer(Entity):
     ) -> Connection[Annotated[Remittance, strawberry.lazy("api.types.remittance")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Payer.remittances",
             registry.mapper("Remittance"),
             first=first,

@@ -59,7 +59,7 @@ class Practitioner(Entity):
     ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Practitioner.encounters",
             registry.mapper("Encounter"),
             first=first,
@@ -82,7 +82,7 @@ class Practitioner(Entity):
     ) -> Connection[Annotated[Appointment, strawberry.lazy("api.types.appointment")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Practitioner.appointments",
             registry.mapper("Appointment"),
             first=first,
@@ -105,7 +105,7 @@ class Practitioner(Entity):
     ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Practitioner.claims",
             registry.mapper("Claim"),
             first=first,
@@ -128,7 +128,7 @@ class Practitioner(Entity):
     ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Practitioner.imagingStudies",
             registry.mapper("ImagingStudy"),
             first=first,
@@ -146,7 +146,7 @@ class Practitioner(Entity):
     ) -> Connection[Annotated[Organization, strawberry.lazy("api.types.organization")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "Practitioner.organizations",
             registry.mapper("Organization"),
             first=first,

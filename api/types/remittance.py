@@ -51,13 +51,13 @@ class Remittance(Event):
     async def claim(
         self, info: Info[Context, None]
     ) -> Annotated[Claim, strawberry.lazy("api.types.claim")] | None:
-        return await one(info, self.key, "Remittance.claim", registry.mapper("Claim"))
+        return await one(info, self._handle, "Remittance.claim", registry.mapper("Claim"))
 
     @strawberry.field(description="The payer that paid.", metadata={PATH: "Remittance.payer"})
     async def payer(
         self, info: Info[Context, None]
     ) -> Annotated[Payer, strawberry.lazy("api.types.payer")] | None:
-        return await one(info, self.key, "Remittance.payer", registry.mapper("Payer"))
+        return await one(info, self._handle, "Remittance.payer", registry.mapper("Payer"))
 
 
 registry.register("Remittance", Remittance.from_record)

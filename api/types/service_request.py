@@ -49,20 +49,22 @@ class ServiceRequest(Event):
     async def patient(
         self, info: Info[Context, None]
     ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
-        return await one(info, self.key, "ServiceRequest.patient", registry.mapper("Patient"))
+        return await one(info, self._handle, "ServiceRequest.patient", registry.mapper("Patient"))
 
     @strawberry.field(description="The visit.", metadata={PATH: "ServiceRequest.encounter"})
     async def encounter(
         self, info: Info[Context, None]
     ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
-        return await one(info, self.key, "ServiceRequest.encounter", registry.mapper("Encounter"))
+        return await one(
+            info, self._handle, "ServiceRequest.encounter", registry.mapper("Encounter")
+        )
 
     @strawberry.field(description="Who ordered it.", metadata={PATH: "ServiceRequest.requester"})
     async def requester(
         self, info: Info[Context, None]
     ) -> Annotated[Practitioner, strawberry.lazy("api.types.practitioner")] | None:
         return await one(
-            info, self.key, "ServiceRequest.requester", registry.mapper("Practitioner")
+            info, self._handle, "ServiceRequest.requester", registry.mapper("Practitioner")
         )
 
     @strawberry.field(
@@ -74,7 +76,7 @@ class ServiceRequest(Event):
     ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
         return await connect(
             info,
-            self.key,
+            self._handle,
             "ServiceRequest.imagingStudies",
             registry.mapper("ImagingStudy"),
             first=first,

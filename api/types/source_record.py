@@ -28,7 +28,7 @@ class SourceRecord:
         p = row.node
         run = row.run or ({"runId": p["runId"]} if p.get("runId") else None)
         return cls(
-            key=row.key,
+            key=values.public_key(row),
             source_system=values.text(p.get("sourceSystem")),
             file=values.text(p.get("file")),
             position=values.text(p.get("position")),

@@ -10,6 +10,7 @@ from typing import Any
 from neo4j.time import Date, DateTime
 
 from api import paths
+from graph.readers import Row
 from ontology.model import Ontology
 
 
@@ -83,6 +84,14 @@ def evidence(value: Any) -> Any:
         except json.JSONDecodeError:
             return {"text": value}
     return value
+
+
+def public_key(row: Row) -> str:
+    """A node's key as the caller may see it (a pseudonym for some roles): what the reader
+    said may be shown, never the stored key by default."""
+    if not row.public:
+        raise ValueError("a row that did not come through the reader has no public key")
+    return row.public
 
 
 def kind_of(labels: list[str]) -> str:

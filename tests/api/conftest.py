@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,10 @@ import pytest
 from neo4j import Driver
 from strawberry.types import ExecutionResult
 
+from api.auth import KeyStore, Principal, Role
 from api.context import Context
 from api.fanout import FanoutCache
+from api.pseudonyms import Pseudonyms
 from api.schema import schema
 from api.settings import ApiSettings
 from graph import schema as graph_schema
@@ -51,6 +54,19 @@ SMITH_NPI = "1234567893"
 CLINIC_NPI = "1245319599"
 STUDY_UID = "1.2.840.99.7.1"
 RIVERA_STUDY_UID = "1.2.840.99.7.2"
+
+# the apps these tests start read their pseudonym key from here, not from a state directory
+PSEUDONYM_KEY = "caregraph-tests-pseudonym-key"
+os.environ.setdefault("CAREGRAPH_API_PSEUDONYM_KEY", PSEUDONYM_KEY)
+PSEUDONYMS = Pseudonyms(PSEUDONYM_KEY.encode())
+
+
+def principal(role: Role) -> Principal:
+    """A caller of a role, as authentication would make one."""
+    return Principal(f"test:{role.value}", role, "test")
+
+
+ADMIN = principal(Role.admin)
 
 
 # -- Synthea CSV -----------------------------------------------------------------------------
@@ -437,7 +453,8 @@ Gql = Callable[..., Run]
 
 
 def make_gql(driver: Driver, database: str) -> Gql:
-    """gql(query, variables=None, settings=None, **context) -> Run, without HTTP."""
+    """gql(query, variables=None, settings=None, **context) -> Run, without HTTP; as an admin
+    unless the context names another ``principal`` (None: nobody)."""
     fanout = FanoutCache()
 
     def run(
@@ -446,6 +463,8 @@ def make_gql(driver: Driver, database: str) -> Gql:
         settings: ApiSettings | None = None,
         **context: Any,
     ) -> Run:
+        context.setdefault("principal", ADMIN)
+        context.setdefault("pseudonyms", PSEUDONYMS)
         ctx = Context(
             driver=driver,
             database=database,
@@ -463,3 +482,21 @@ def make_gql(driver: Driver, database: str) -> Gql:
 def gql(dataset: Driver, neo4j_conn: Neo4jSettings) -> Gql:
     """GraphQL against the module's dataset."""
     return make_gql(dataset, neo4j_conn.database)
+
+
+KeyMaker = Callable[..., str]
+
+
+@pytest.fixture
+def api_key(driver: Driver, neo4j_conn: Neo4jSettings) -> KeyMaker:
+    """api_key(role=Role.admin) -> a new API key of that role in the session's graph (made
+    after the dataset is loaded: loading a dataset empties the graph, keys and all)."""
+
+    def make(role: Role = Role.admin) -> str:
+        return KeyStore(driver, neo4j_conn.database).create(role, f"test-{role.value}")
+
+    return make
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}

@@ -8,7 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth import Role
 from graph.settings import Neo4jSettings
+from tests.api.conftest import KeyMaker, bearer
 
 
 @pytest.fixture
@@ -34,8 +36,12 @@ def test_readyz_when_neo4j_is_gone() -> None:
     assert response.status_code == 503
 
 
-def test_graphql_round_trip_reports_the_real_server(client: TestClient) -> None:
-    response = client.post("/graphql", json={"query": "{ service { neo4jVersion neo4jEdition } }"})
+def test_graphql_round_trip_reports_the_real_server(client: TestClient, api_key: KeyMaker) -> None:
+    response = client.post(
+        "/graphql",
+        json={"query": "{ service { neo4jVersion neo4jEdition } }"},
+        headers=bearer(api_key(Role.analyst)),
+    )
     assert response.status_code == 200
     data = response.json()["data"]["service"]
     assert data["neo4jVersion"].startswith("5.26.")
@@ -56,11 +62,13 @@ def loaded_client(dataset: object, neo4j_conn: Neo4jSettings) -> Iterator[TestCl
         yield c
 
 
-def test_patient_context_over_http(loaded_client: TestClient) -> None:
+def test_patient_context_over_http(loaded_client: TestClient, api_key: KeyMaker) -> None:
     query = """query($id: String!) { patientContext(identifier: $id, budgetTokens: 400) {
                text truncated totalEvents } }"""
     response = loaded_client.post(
-        "/graphql", json={"query": query, "variables": {"id": "HOSP|MRN001"}}
+        "/graphql",
+        json={"query": query, "variables": {"id": "HOSP|MRN001"}},
+        headers=bearer(api_key(Role.clinician)),
     )
     assert response.status_code == 200
     body = response.json()
@@ -70,17 +78,22 @@ def test_patient_context_over_http(loaded_client: TestClient) -> None:
     assert "JANE DOE" in ctx["text"] and "[E1] 2024-05-01T08:30-05:00 Encounter" in ctx["text"]
 
 
-def test_errors_over_http_carry_the_callers_request_id(loaded_client: TestClient) -> None:
+def test_errors_over_http_carry_the_callers_request_id(
+    loaded_client: TestClient, api_key: KeyMaker
+) -> None:
     query = '{ patient(identifier: "ada") { claims(first: 1000) { totalCount } } }'
+    key = bearer(api_key(Role.billing))
     response = loaded_client.post(
-        "/graphql", json={"query": query}, headers={"X-Request-ID": "agent-run-7"}
+        "/graphql", json={"query": query}, headers={"X-Request-ID": "agent-run-7", **key}
     )
     (error,) = response.json()["errors"]
     assert error["extensions"]["limit"] == "page size"
     assert error["extensions"]["requestId"] == "agent-run-7"
     # an id that is not a plain token is not taken over: the service makes its own
     odd = loaded_client.post(
-        "/graphql", json={"query": query}, headers={"X-Request-ID": "x <script>alert(1)</script>"}
+        "/graphql",
+        json={"query": query},
+        headers={"X-Request-ID": "x <script>alert(1)</script>", **key},
     )
     rid = odd.json()["errors"][0]["extensions"]["requestId"]
     assert "script" not in rid and len(rid) == 32

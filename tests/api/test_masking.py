@@ -13,7 +13,7 @@ from api.schema import schema
 from graph.driver import open_driver
 from graph.readers import Reader
 from graph.settings import Neo4jSettings
-from tests.api.conftest import Gql
+from tests.api.conftest import ADMIN, Gql
 
 SECRET = "Ada Lovelace born 1970-03-04, SSN 999-11-1111"
 
@@ -55,7 +55,7 @@ def test_neo4j_gone_is_masked_too(neo4j_conn: Neo4jSettings) -> None:
         max_retry_time=0.0,
     )
     try:
-        context = Context(driver=dead, database=neo4j_conn.database)
+        context = Context(driver=dead, database=neo4j_conn.database, principal=ADMIN)
         result = asyncio.run(
             schema.execute('{ patient(identifier: "ada") { key } }', context_value=context)
         )

@@ -1,0 +1,107 @@
+"""The read audit: one append-only record per operation that reads patient data, whatever way
+it came in (GraphQL over HTTP, an MCP tool, a test), written once its answer is computed and
+before it is sent.
+
+A record says who (subject, role, how authenticated), when, which patients (the keys of the
+patients whose nodes the request read: the reader notes them row by row), which fields (the
+field paths the operation selected), the request id, the purpose of use the caller declared
+(``X-Purpose-Of-Use``), the operation's name, the channel, and the outcome (ok, partial,
+failed, refused: a refused query is recorded too, as an attempt). If the record cannot be
+written the answer is withheld: the caller gets an error instead of data nobody could account
+for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from api import selection
+from graph.security import append_audit
+
+log = logging.getLogger("caregraph.audit")
+
+# root fields that read no patient data: an operation of only these is not audited
+NO_PATIENT_DATA = frozenset({"service", "ontology", "__schema", "__type", "__typename"})
+REFUSALS = frozenset({"FORBIDDEN_FIELD", "FORBIDDEN_ARGUMENT", "FORBIDDEN", "UNAUTHENTICATED"})
+
+
+def outcome(data: Any, codes: list[str]) -> str:
+    """ok, partial (data and errors), failed (errors, no data) or refused."""
+    if REFUSALS.intersection(codes):
+        return "refused"
+    if not codes:
+        return "ok"
+    return "partial" if data else "failed"
+
+
+def _codes(errors: list[GraphQLError] | None) -> list[str]:
+    return [str((e.extensions or {}).get("code", "ERROR")) for e in errors or ()]
+
+
+class Audit(SchemaExtension):
+    """Writes the operation's audit record after it ran; withholds the answer if it cannot."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        ec = self.execution_context
+        ctx = ec.context
+        principal = getattr(ctx, "principal", None)
+        settings = getattr(ctx, "settings", None)
+        if principal is None or ec.graphql_document is None:
+            return  # nobody to record, or not even a query (a syntax error): nothing was read
+        if settings is not None and not settings.audit:
+            return
+        found = selection.of(ec.schema._schema, ec.graphql_document, ec.operation_name)
+        if found.roots <= NO_PATIENT_DATA:
+            return
+        result = ec.result
+        errors = getattr(result, "errors", None)
+        data = getattr(result, "data", None)
+        codes = _codes(errors)
+        reader = ctx.__dict__.get("reader")  # only a request that read has a reader
+        event = {
+            "subject": principal.subject,
+            "role": principal.role.value,
+            "method": principal.method,
+            "requestId": ctx.request_id,
+            "purpose": getattr(ctx, "purpose", None),
+            "channel": getattr(ctx, "channel", None),
+            "operation": found.operation or ec.operation_name,
+            "operationType": found.kind,
+            "fields": found.paths(),
+            "patients": sorted(reader.patients) if reader is not None else [],
+            "outcome": outcome(data, codes),
+            "errorCodes": sorted(set(codes)),
+        }
+        try:
+            await asyncio.to_thread(append_audit, ctx.driver, ctx.database, event)
+        except Exception:  # any failure to record: the answer must not go out
+            log.exception("request %s: the audit record could not be written", ctx.request_id)
+            if result is not None:
+                _withhold(result, ctx.request_id)
+            return
+        log.info(
+            "read audited: %s, %d patients, %d fields",
+            event["outcome"],
+            len(event["patients"]),
+            len(event["fields"]),
+        )
+
+
+def _withhold(result: Any, request_id: str) -> None:
+    """No data; the errors the operation had, and the audit's."""
+    result.data = None
+    result.errors = [
+        *(result.errors or ()),
+        GraphQLError(
+            "The read could not be recorded in the audit log, so its answer is withheld. "
+            f"Try again; quote request id {request_id} if it persists.",
+            extensions={"code": "AUDIT_FAILED", "requestId": request_id},
+        ),
+    ]

@@ -1,0 +1,73 @@
+"""`caregraph mcp`: the API's operations as MCP tools over stdio, for an agent on this machine."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from api import logs, pseudonyms
+from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
+from api.context import Services
+from api.mcp import Tools, build, stdio_caller
+from api.settings import ApiSettings
+from graph.driver import connection, session_driver
+from graph.errors import GraphError
+from graph.settings import Settings
+
+
+def mcp(
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            envvar="CAREGRAPH_API_KEY",
+            help="The API key (or bearer JWT) the tools run as (default: CAREGRAPH_API_KEY).",
+            show_default=False,
+        ),
+    ] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            "--purpose",
+            envvar="CAREGRAPH_PURPOSE_OF_USE",
+            help="Purpose of use recorded with every read (TREAT, HPAYMT, HOPERAT ...).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the MCP tools over stdio as the key's caller (refuses to start without a valid key)."""
+    if not key:
+        typer.echo("error: no key: set CAREGRAPH_API_KEY or pass --key", err=True)
+        raise typer.Exit(2)
+    settings = Settings()
+    api = ApiSettings()
+    oidc = OidcSettings()
+    logging.basicConfig(level=logging.WARNING)  # stderr: stdout carries the protocol
+    logs.install()
+    try:
+        conn = connection(settings)
+        with session_driver(conn) as driver:
+            authenticator = Authenticator(
+                KeyStore(driver, conn.database), JwtVerifier(oidc) if oidc.issuer else None
+            )
+            try:
+                principal = authenticator.authenticate(f"Bearer {key}")
+            except AuthError as e:
+                typer.echo(f"error: refusing to start: {e}", err=True)
+                raise typer.Exit(2) from e
+            services = Services(
+                driver,
+                conn.database,
+                api,
+                pseudonyms.load(api, settings.paths.home.resolve()),
+                authenticator,
+            )
+            server = build(Tools(stdio_caller(authenticator, key, purpose), services))
+            typer.echo(
+                f"caregraph MCP over stdio as {principal.subject} ({principal.role})", err=True
+            )
+            server.run("stdio")
+    except (GraphError, pseudonyms.PseudonymKeyError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e

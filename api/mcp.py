@@ -1,0 +1,410 @@
+"""The API's operations as MCP tools for agents, over stdio (``caregraph mcp``) and streamable
+HTTP (``/mcp`` on the service).
+
+Each tool is one GraphQL operation run through the same schema, with a context that carries
+the caller: the same authentication, guardrails, role policy and audit apply as over
+``/graphql``. A tool's query asks for everything the tool can show; before it runs, the
+fields the caller's role may not read are taken out of it (:func:`prune`), so a billing
+agent's encounter context simply has no diagnoses rather than failing. What a role may not do
+at all (an analyst looking a patient up by MRN) is refused with the policy's own message.
+
+Who the caller is: over HTTP, the request's bearer credential, checked by the service's
+middleware on every request; over stdio, the key the command was started with
+(``CAREGRAPH_API_KEY`` or ``--key``), checked again on every call so that a revoked key stops
+working at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import anyio
+from graphql import (
+    REMOVE,
+    FieldNode,
+    GraphQLSchema,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
+    parse,
+    print_ast,
+    visit,
+)
+from mcp.server.mcpserver import Context as McpContext
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from api import logs, selection
+from api.auth import Authenticator, AuthError, Principal
+from api.context import Services
+from api.policy import VALUE_TYPES, FieldPolicy
+
+# -- the operations --------------------------------------------------------------------------
+
+FIND_PATIENT = """query FindPatient($id: String!) {
+  patient(identifier: $id) {
+    key kind display gender birthDate deceased
+    name { text family given }
+    address { line city state postalCode country }
+    identifiers { token type rule }
+    encounters(first: 5) { totalCount edges { node {
+      key start status encounterClass description
+    } } }
+  }
+}"""
+
+PATIENT_CONTEXT = """query PatientContext(
+  $id: String!, $from: DateTime, $to: DateTime, $budget: Int, $after: String
+) {
+  patientContext(identifier: $id, from: $from, to: $to, budgetTokens: $budget, after: $after) {
+    text truncated totalEvents earlierEvents estimatedTokens budgetTokens nextCursor
+    included { kind count }
+    omitted { kind count }
+    patient { key }
+  }
+}"""
+
+ENCOUNTER_CONTEXT = """query EncounterContext($id: String!) {
+  encounter(identifier: $id) {
+    key start end status encounterClass encounterType reasonCode description visitNumber
+    diagnosisCodes
+    patient { key name { text } birthDate gender }
+    practitioners { edges { role node { npi name { text } specialty } } }
+    organization { npi name }
+    locations { edges { node { name } } }
+    appointments { edges { rule node { start status serviceType description } } }
+    serviceRequests { edges { node { start status procedureCode reasonCode accessionNumber } } }
+    imagingStudies { edges { rule node { start modality description studyInstanceUid } } }
+    claims { edges { rule node {
+      controlNumber status serviceStart totalCharge diagnosisCodes
+      items { edges { node { sequence procedureCode chargeAmount } } }
+      remittances { edges { node { paymentDate paymentAmount patientResponsibility } } }
+    } } }
+  }
+}"""
+
+PRACTITIONER_CONTEXT = """query PractitionerContext($npi: String!, $from: DateTime, $to: DateTime) {
+  practitioner(npi: $npi) {
+    npi name { text } specialty
+    organizations { edges { node { npi name } } }
+    appointments(from: $from, to: $to, first: 50) { totalCount edges { role node {
+      key start end status serviceType description
+      patient { key name { text } }
+      locations { edges { node { name } } }
+      encounter { key start status }
+    } } }
+    encounters(from: $from, to: $to, first: 50) { totalCount edges { role node {
+      key start end status encounterClass description reasonCode
+      patient { key name { text } }
+      organization { name }
+      claims { edges { node { controlNumber status totalCharge } } }
+    } } }
+  }
+}"""
+
+EXPLAIN_LINK = """query ExplainLink($a: String!, $b: String!) {
+  explainLink(a: $a, b: $b) { a b kindA kindB same linked reasons { what rule evidence sources } }
+}"""
+
+ONTOLOGY_CLASS = """query OntologyClass($name: String!) {
+  ontology { version class(name: $name) {
+    name label comment domain parents superclasses subclasses properties keys keyNote
+    alignments { kind target }
+  } }
+}"""
+
+ONTOLOGY_PROPERTIES = """query OntologyProperties($after: String) {
+  ontology { properties(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      name label comment kind relationshipType domain range multiValued terminologies
+      alignments { kind target }
+    } }
+  } }
+}"""
+
+TOOL_NAMES = (
+    "find_patient",
+    "patient_context",
+    "encounter_context",
+    "practitioner_context",
+    "explain_link",
+    "ontology_lookup",
+)
+
+
+# -- taking out what the caller may not read -------------------------------------------------
+
+
+def prune(schema: GraphQLSchema, query: str, policy: FieldPolicy) -> str:
+    """The query without the fields (below its root fields) that the policy hides, and
+    without selections left empty by that."""
+    document = parse(query)
+    info = TypeInfo(schema)
+
+    class Pruner(Visitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.owners: list[tuple[tuple[str, ...], str]] = []  # fields kept, outermost first
+
+        def enter_field(self, node: FieldNode, *_: Any) -> Any:
+            parent = info.get_parent_type()
+            name = node.name.value
+            if parent is None or name.startswith("__"):
+                return None
+            if parent.name in VALUE_TYPES and self.owners:
+                types, owner_field = self.owners[-1]
+                qualified = f"{owner_field}.{name}"
+            else:
+                types, qualified = selection._concrete(schema, parent), name
+            if self.owners and not all(policy.allows(t, qualified) for t in types):
+                return REMOVE  # a root field is never taken out: its refusal says why
+            self.owners.append((types, name))
+            return None
+
+        def leave_field(self, node: FieldNode, *_: Any) -> Any:
+            self.owners.pop()
+            if node.selection_set is not None and not node.selection_set.selections:
+                return REMOVE
+            return None
+
+    pruned = visit(document, TypeInfoVisitor(info, Pruner()))
+    return print_ast(pruned)
+
+
+# -- running a tool --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling a tool, and why."""
+
+    principal: Principal
+    purpose: str | None
+    request_id: str
+    channel: str
+
+
+CallerOf = Callable[[McpContext], Awaitable[Caller]]
+
+
+class Tools:
+    """Runs the tools' operations for the callers one transport names, with the services
+    made at the edge (given later when the server is built before they exist)."""
+
+    def __init__(self, caller: CallerOf, services: Services | None = None) -> None:
+        self.caller = caller
+        self.services = services
+
+    async def run(
+        self,
+        ctx: McpContext,
+        query: str,
+        variables: dict[str, Any],
+        operation: str,
+    ) -> dict[str, Any]:
+        """The data of one operation, as the caller may see it; errors as a ToolError."""
+        from api.schema import schema  # here: the schema imports every type module
+
+        if self.services is None:
+            raise ToolError("the service is starting; try again")
+        caller = await self.caller(ctx)
+        context = self.services.context(
+            caller.principal,
+            request_id=caller.request_id,
+            purpose=caller.purpose,
+            channel=caller.channel,
+        )
+        with logs.calling(caller.request_id, caller.principal.subject, caller.principal.role):
+            text = prune(schema._schema, query, context.policy)
+            result = await schema.execute(
+                text, variable_values=variables, context_value=context, operation_name=operation
+            )
+        if result.errors:
+            raise ToolError(
+                "; ".join(
+                    f"{e.message} [{(e.extensions or {}).get('code', 'ERROR')}]"
+                    for e in result.errors
+                )
+            )
+        return dict(result.data or {})
+
+
+# the tools' inputs, as their JSON Schema says them (module level: the SDK reads the
+# signatures' annotations by name)
+Token = Annotated[
+    str, Field(description="A FHIR token system|value (e.g. HOSP|MRN001), or a bare value.")
+]
+From = Annotated[
+    datetime | None,
+    Field(
+        validation_alias="from",
+        description="Window start, ISO 8601 with an offset (e.g. 2024-01-01T00:00:00Z).",
+    ),
+]
+To = Annotated[
+    datetime | None,
+    Field(validation_alias="to", description="Window end (exclusive), with an offset."),
+]
+Budget = Annotated[
+    int | None,
+    Field(
+        validation_alias="budgetTokens",
+        ge=50,
+        description="Token budget of the text (default 2000).",
+    ),
+]
+After = Annotated[str | None, Field(description="nextCursor of an earlier call: the rest.")]
+VisitToken = Annotated[
+    str, Field(description="The visit's identifier: system|value or a bare visit number.")
+]
+Npi = Annotated[str, Field(description="The practitioner's NPI (10 digits).")]
+Either = Annotated[str, Field(description="An identifier token, key or bare value.")]
+Name = Annotated[str, Field(description="A class or property name, or a class label.")]
+
+
+def build(tools: Tools) -> MCPServer:
+    """The MCP server: one tool per operation, with JSON-Schema inputs."""
+    server: MCPServer = MCPServer(
+        "caregraph",
+        instructions="Patient, encounter and practitioner context from caregraph's knowledge "
+        "graph, bounded and cited; identity and link explanations; the ontology. What you "
+        "see depends on your role: fields your role may not read are left out.",
+    )
+
+    @server.tool(
+        name="find_patient",
+        description="Find a patient by identifier token: demographics, identifiers (each with "
+        "the rule that tied it) and the latest visits.",
+    )
+    async def find_patient(ctx: McpContext, identifier: Token) -> dict[str, Any]:
+        return await tools.run(ctx, FIND_PATIENT, {"id": identifier}, "FindPatient")
+
+    @server.tool(
+        name="patient_context",
+        description="Everything about a patient in a window as one bounded call: a compact "
+        "timeline text that fits budgetTokens (visits, appointments, images, orders, claims, "
+        "payments), with counts of what was left out and a cursor (`after`) for the rest.",
+    )
+    async def patient_context(
+        ctx: McpContext,
+        identifier: Token,
+        from_: From = None,
+        to: To = None,
+        budget_tokens: Budget = None,
+        after: After = None,
+    ) -> dict[str, Any]:
+        variables = {
+            "id": identifier,
+            "from": from_.isoformat() if from_ else None,
+            "to": to.isoformat() if to else None,
+            "budget": budget_tokens,
+            "after": after,
+        }
+        return await tools.run(ctx, PATIENT_CONTEXT, variables, "PatientContext")
+
+    @server.tool(
+        name="encounter_context",
+        description="One visit with who was there, where, its orders, images, appointments, "
+        "claims and payments, each link with the rule that made it.",
+    )
+    async def encounter_context(
+        ctx: McpContext,
+        identifier: VisitToken,
+    ) -> dict[str, Any]:
+        return await tools.run(ctx, ENCOUNTER_CONTEXT, {"id": identifier}, "EncounterContext")
+
+    @server.tool(
+        name="practitioner_context",
+        description="A practitioner's schedule (appointments) and the visits they took part "
+        "in, in a window, with the patients and what was billed.",
+    )
+    async def practitioner_context(
+        ctx: McpContext,
+        npi: Npi,
+        from_: From = None,
+        to: To = None,
+    ) -> dict[str, Any]:
+        variables = {
+            "npi": npi,
+            "from": from_.isoformat() if from_ else None,
+            "to": to.isoformat() if to else None,
+        }
+        return await tools.run(ctx, PRACTITIONER_CONTEXT, variables, "PractitionerContext")
+
+    @server.tool(
+        name="explain_link",
+        description="Why two identifiers (or keys) name one individual, with the identifiers "
+        "and identity rules behind it; or how two individuals are linked, with each link's "
+        "rule and evidence.",
+    )
+    async def explain_link(
+        ctx: McpContext,
+        a: Either,
+        b: Either,
+    ) -> dict[str, Any]:
+        return await tools.run(ctx, EXPLAIN_LINK, {"a": a, "b": b}, "ExplainLink")
+
+    @server.tool(
+        name="ontology_lookup",
+        description="What a class (a Neo4j label such as Encounter) or a property (such as "
+        "hasEncounter or birthDate) of the graph means: definition, place in the hierarchy, "
+        "alignments to FHIR, DICOM, X12 and HL7 v2.",
+    )
+    async def ontology_lookup(
+        ctx: McpContext,
+        name: Name,
+    ) -> dict[str, Any]:
+        found = await tools.run(ctx, ONTOLOGY_CLASS, {"name": name}, "OntologyClass")
+        onto = found.get("ontology") or {}
+        if onto.get("class"):
+            return {"class": onto["class"], "version": onto.get("version")}
+        after: str | None = None
+        wanted = name.strip().lower()
+        while True:
+            page = await tools.run(ctx, ONTOLOGY_PROPERTIES, {"after": after}, "OntologyProperties")
+            props = page["ontology"]["properties"]
+            for edge in props["edges"]:
+                if edge["node"]["name"].lower() == wanted:
+                    return {"property": edge["node"], "version": onto.get("version")}
+            if not props["pageInfo"]["hasNextPage"]:
+                raise ToolError(f"the ontology has no class or property named {name!r}")
+            after = props["pageInfo"]["endCursor"]
+
+    return server
+
+
+async def http_caller(ctx: McpContext) -> Caller:
+    """The caller of an HTTP tool call: the principal the service's middleware authenticated
+    from this very request's bearer credential."""
+    request = ctx.request_context.request
+    state = getattr(request, "state", None)
+    principal = getattr(state, "principal", None)
+    if not isinstance(principal, Principal):  # the middleware lets nothing through without
+        raise ToolError("credentials required: send 'Authorization: Bearer <key or token>'")
+    return Caller(
+        principal,
+        getattr(state, "purpose", None),
+        getattr(state, "request_id", None) or uuid.uuid4().hex,
+        "mcp-http",
+    )
+
+
+def stdio_caller(authenticator: Authenticator, key: str, purpose: str | None) -> CallerOf:
+    """The caller of stdio tool calls: the command's key, checked again on every call."""
+
+    async def find(ctx: McpContext) -> Caller:
+        try:
+            principal = await anyio.to_thread.run_sync(
+                authenticator.authenticate, f"Bearer {key}", None
+            )
+        except AuthError as e:
+            raise ToolError(f"refused: {e}") from e
+        return Caller(principal, purpose, uuid.uuid4().hex, "mcp-stdio")
+
+    return find
