@@ -54,10 +54,11 @@ class CallerFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = self.inner.format(record)
-        caller = CURRENT.get()
-        if caller.request_id == NONE:
+        request_id = getattr(record, "request_id", NONE)
+        if request_id == NONE:
             return line
-        return f"{line} [request={caller.request_id} subject={caller.subject} role={caller.role}]"
+        subject, role = getattr(record, "subject", NONE), getattr(record, "role", NONE)
+        return f"{line} [request={request_id} subject={subject} role={role}]"
 
 
 def _stamp(record: logging.LogRecord) -> None:

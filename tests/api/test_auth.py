@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -12,9 +13,11 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 from neo4j import Driver
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.auth import (
     Authenticator,
     InvalidCredentials,
@@ -25,7 +28,9 @@ from api.auth import (
     Role,
 )
 from api.cli.main import app
+from graph.security import query_audit
 from graph.settings import Neo4jSettings
+from tests.api.conftest import KeyMaker, bearer
 
 ISSUER = "https://idp.test.invalid/realms/caregraph"
 
@@ -162,3 +167,150 @@ def test_a_jwt_from_another_issuer_or_without_a_role_is_refused(issuer: dict[str
         verifier(issuer).verify(token(issuer, iss="https://evil.invalid"))
     with pytest.raises(InvalidCredentials, match="names no role"):
         verifier(issuer).verify(token(issuer, caregraph_role="superuser"))
+
+
+# -- over HTTP -------------------------------------------------------------------------------
+
+PATIENT_QUERY = '{ patient(identifier: "HOSP|MRN001") { name { text } birthDate } }'
+
+
+@pytest.fixture
+def http(
+    dataset: Driver, neo4j_conn: Neo4jSettings, issuer: dict[str, Any]
+) -> Iterator[TestClient]:
+    """The service on the API dataset, trusting the test issuer's JWTs."""
+    oidc = OidcSettings(issuer=ISSUER, jwks_url=issuer["url"])
+    with TestClient(create_app(neo4j_conn, oidc=oidc)) as client:
+        yield client
+
+
+def test_nothing_is_read_without_credentials(http: TestClient) -> None:
+    asked = [
+        http.post("/graphql", json={"query": PATIENT_QUERY}),
+        http.get("/graphql", params={"query": PATIENT_QUERY}, headers={"Accept": "*/*"}),
+        http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+    ]
+    for response in asked:
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer realm="caregraph"'
+        body = response.json()
+        assert "data" not in body and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "JANE" not in response.text and "1980" not in response.text
+
+
+def test_pages_without_data_open_without_credentials(http: TestClient) -> None:
+    from graph.browser import GUIDE_PATH, STYLE_PATH
+
+    for path in ("/healthz", "/readyz", GUIDE_PATH, STYLE_PATH):
+        assert http.get(path).status_code == 200, path
+    assert http.get("/graphql", headers={"Accept": "text/html"}).status_code == 200
+    assert http.get("/nowhere").status_code == 404  # not a route: nothing to protect
+
+
+def test_invalid_credentials_are_refused_with_the_reason(
+    http: TestClient, api_key: KeyMaker
+) -> None:
+    key = api_key(Role.clinician)
+    for header in (f"Bearer {key[:-3]}xyz", "Bearer cg_nonsense", "Basic dXNlcjpwYXNz"):
+        response = http.post(
+            "/graphql", json={"query": PATIENT_QUERY}, headers={"Authorization": header}
+        )
+        assert response.status_code == 401, header
+        assert 'error="invalid_token"' in response.headers["www-authenticate"]
+        assert "data" not in response.json()
+
+
+def test_a_key_is_accepted_as_bearer_or_x_api_key(http: TestClient, api_key: KeyMaker) -> None:
+    key = api_key(Role.clinician)
+    for headers in ({"Authorization": f"Bearer {key}"}, {"X-API-Key": key}):
+        response = http.post("/graphql", json={"query": PATIENT_QUERY}, headers=headers)
+        assert response.status_code == 200
+        assert response.json()["data"]["patient"] == {
+            "name": {"text": "JANE DOE"},
+            "birthDate": "1980-01-02",
+        }
+
+
+def test_revocation_works_at_once_over_http(
+    http: TestClient, driver: Driver, database: str
+) -> None:
+    keys = KeyStore(driver, database)
+    key = keys.create(Role.clinician, "ward-tablet")
+    headers = bearer(key)
+    assert http.post("/graphql", json={"query": PATIENT_QUERY}, headers=headers).status_code == 200
+    keys.revoke(key.split("_")[1])
+    refused = http.post("/graphql", json={"query": PATIENT_QUERY}, headers=headers)
+    assert refused.status_code == 401 and "revoked" in refused.json()["errors"][0]["message"]
+
+
+def test_a_jwt_from_the_test_issuer_is_accepted_over_http(
+    http: TestClient, issuer: dict[str, Any], driver: Driver, database: str
+) -> None:
+    response = http.post(
+        "/graphql",
+        json={"query": PATIENT_QUERY},
+        headers={"Authorization": f"Bearer {token(issuer, sub='dr-jwt')}", "X-Request-ID": "jwt-1"},
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["patient"]["name"]["text"] == "JANE DOE"
+    (event,) = [e for e in query_audit(driver, database) if e["requestId"] == "jwt-1"]
+    assert (event["subject"], event["role"], event["method"]) == (
+        f"{ISSUER}#dr-jwt",
+        "clinician",
+        "jwt",
+    )
+
+
+def test_a_tampered_or_expired_jwt_is_refused_over_http(
+    http: TestClient, issuer: dict[str, Any]
+) -> None:
+    good = token(issuer)
+    header, _payload, signature = good.split(".")
+    claims = jwt.decode(good, options={"verify_signature": False})
+    claims["caregraph_role"] = "admin"
+    forged = (
+        f"{header}.{jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()}.{signature}"
+    )
+    expired = token(issuer, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
+    for bad, why in ((forged, "could not be verified"), (expired, "expired")):
+        response = http.post("/graphql", json={"query": PATIENT_QUERY}, headers=bearer(bad))
+        assert response.status_code == 401 and why in response.json()["errors"][0]["message"]
+        assert "data" not in response.json()
+
+
+def test_an_odd_purpose_of_use_is_refused(http: TestClient, api_key: KeyMaker) -> None:
+    headers = {**bearer(api_key(Role.clinician)), "X-Purpose-Of-Use": "to snoop; drop"}
+    response = http.post("/graphql", json={"query": PATIENT_QUERY}, headers=headers)
+    assert response.status_code == 400 and "TREAT" in response.json()["errors"][0]["message"]
+
+
+def test_log_lines_carry_the_caller_and_the_request_id(
+    http: TestClient, api_key: KeyMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = api_key(Role.billing)
+    caplog.set_level(logging.INFO)
+    http.post(
+        "/graphql", json={"query": PATIENT_QUERY}, headers={**bearer(key), "X-Request-ID": "log-7"}
+    )
+    lines = [r for r in caplog.records if getattr(r, "request_id", None) == "log-7"]
+    assert lines, "no log line of the request"
+    for record in lines:
+        assert record.subject == f"key:{key.split('_')[1]}" and record.role == "billing"  # type: ignore[attr-defined]
+    # and the service's own handlers write them into the line
+    from api.logs import CallerFormatter
+
+    line = CallerFormatter(logging.Formatter("%(message)s")).format(lines[-1])
+    assert line.endswith(f"[request=log-7 subject=key:{key.split('_')[1]} role=billing]")
+
+
+def test_every_response_says_its_request_id(http: TestClient, api_key: KeyMaker) -> None:
+    response = http.post(
+        "/graphql",
+        json={"query": "{ service { neo4jEdition } }"},
+        headers=bearer(api_key(Role.analyst)),
+    )
+    assert len(response.headers["x-request-id"]) == 32
+    assert (
+        http.get("/healthz", headers={"X-Request-ID": "probe-1"}).headers["x-request-id"]
+        == "probe-1"
+    )
