@@ -47,7 +47,7 @@ filter either.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Protocol
@@ -101,7 +101,6 @@ PATIENT_DATA = (
 )  # fmt: skip
 PROVENANCE = ("Identifier", "SourceRecord", "LoadRun")
 LOOKUPS = ("patient", "patientContext", "encounter", "imagingStudy", "claim", "explainLink")
-ROOTS = ("service", "ontology", "practitioner", "organization", *LOOKUPS, "auditLog")
 MONEY_CLAIM = ("totalCharge", "currency", "display")  # a claim's caption shows its amount
 MONEY_REMITTANCE = (
     "paymentAmount", "totalCharge", "patientResponsibility", "adjustments", "display",
@@ -305,8 +304,3 @@ class Narrowed:
 
     def why(self, type_name: str, field_name: str) -> str:
         return self.base.why(type_name, field_name)
-
-
-def hidden_fields(policy: FieldPolicy, type_name: str, names: Iterable[str]) -> list[str]:
-    """Of ``names`` (fields of ``type_name``), those the policy hides."""
-    return [n for n in names if not policy.allows(type_name, n)]

@@ -193,7 +193,7 @@ def projection(policy: AccessPolicy) -> Projection:
     for type_name, fields in FIELD_PROPERTIES.items():
         keep, year = _props(policy, type_name, fields)
         lookups = [p for p in keep if p != "display"]
-        if policy.allows(type_name, "identifiers") and type_name in _LOOKED_UP:
+        if policy.allows(type_name, "identifiers"):
             lookups.append(IDENTIFIER_LOOKUP)
         cls = onto.class_named(type_name)
         ancestors = tuple(onto.classes[s].name for s in onto.superclasses(cls.iri)[1:])
@@ -212,7 +212,3 @@ def projection(policy: AccessPolicy) -> Projection:
             else None
         ),
     )
-
-
-# the types a root field looks up by identifier token or bare value
-_LOOKED_UP = frozenset({"Patient", "Encounter", "Practitioner", "Organization", "Claim"})

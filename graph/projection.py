@@ -77,11 +77,6 @@ class Projection:
         for view in self.views or ():
             self._by_label[view.label] = view
 
-    @property
-    def open(self) -> bool:
-        """True when nothing is hidden."""
-        return self.views is None and self.fallback is None and not self.closed
-
     def pseudonymises(self, labels: Iterable[str]) -> bool:
         """Whether the key of a node with these labels is shown as a pseudonym."""
         return self.shown_keys is not None and not self.shown_keys.intersection(labels)

@@ -357,3 +357,23 @@ def test_a_clinicians_reads_never_carry_amounts(gql: Gql) -> None:
     assert IDENTIFIER_LOOKUP in next(
         v.lookups for v in projection(for_role(Role.clinician)).views or () if v.label == "Patient"
     )
+
+
+ROOTS = f"""{{
+  patient(identifier: "{JANE}") {{ gender }}
+  patientContext(identifier: "{JANE}", budgetTokens: 100) {{ totalEvents }}
+  encounter(identifier: "MAINHOSP|V100") {{ start }}
+  imagingStudy(studyInstanceUid: "{STUDY_UID}") {{ start modality }}
+  claim(controlNumber: "V100") {{ status }}
+  practitioner(npi: "{SMITH_NPI}") {{ specialty }}
+  organization(npi: "1245319599") {{ name }}
+  explainLink(a: "{JANE}", b: "LAKESIDE|RAD-7") {{ same }}
+}}"""
+
+
+@pytest.mark.parametrize("role", [Role.admin, Role.clinician, Role.billing])
+def test_roles_that_read_identifiers_use_every_lookup(gql: Gql, role: Role) -> None:
+    data = gql(ROOTS, principal=principal(role)).data
+    assert data["patient"] == {"gender": "female"} and data["patientContext"]["totalEvents"] == 5
+    assert data["imagingStudy"]["modality"] == ["CT"] and data["claim"]["status"]
+    assert data["organization"]["name"] == "TEST CLINIC" and data["explainLink"]["same"] is True
