@@ -213,8 +213,6 @@ def create_app(
             except Exception as e:  # Neo4j may be down at start: /readyz says so, and keys
                 # and the audit make their schema again when first used
                 log.warning("the audit and key schema could not be applied now: %s", e)
-            if not api.audit:
-                log.warning("THE READ AUDIT IS OFF (CAREGRAPH_API_AUDIT=false): measurement only")
             async with mcp_server.session_manager.run():
                 yield
         finally:

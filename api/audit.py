@@ -52,11 +52,8 @@ class Audit(SchemaExtension):
         ec = self.execution_context
         ctx = ec.context
         principal = getattr(ctx, "principal", None)
-        settings = getattr(ctx, "settings", None)
         if principal is None or ec.graphql_document is None:
             return  # nobody to record, or not even a query (a syntax error): nothing was read
-        if settings is not None and not settings.audit:
-            return
         found = selection.of(ec.schema._schema, ec.graphql_document, ec.operation_name)
         if found.roots <= NO_PATIENT_DATA:
             return

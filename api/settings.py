@@ -28,8 +28,6 @@ class ApiSettings(BaseSettings):
     # the HMAC key of pseudonymous keys shown to analysts (default: generated once into the
     # state directory); give every process of one API the same key
     pseudonym_key: SecretStr | None = None
-    # the read audit; off ONLY to measure what it costs (bench), never in service
-    audit: bool = True
     # -- patientContext ----------------------------------------------------------------------
     context_default_budget: int = Field(default=2000, ge=50)  # tokens, when none is given
     context_max_budget: int = Field(default=32_000, ge=50)

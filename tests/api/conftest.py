@@ -61,9 +61,10 @@ os.environ.setdefault("CAREGRAPH_API_PSEUDONYM_KEY", PSEUDONYM_KEY)
 PSEUDONYMS = Pseudonyms(PSEUDONYM_KEY.encode())
 
 
-def principal(role: Role) -> Principal:
-    """A caller of a role, as authentication would make one."""
-    return Principal(f"test:{role.value}", role, "test")
+def principal(role: Role, subject: str | None = None) -> Principal:
+    """A caller of a role, as authentication would make one; a test that counts a caller's
+    reads names its own subject, so no other test's reads are counted with them."""
+    return Principal(subject or f"test:{role.value}", role, "test")
 
 
 ADMIN = principal(Role.admin)
