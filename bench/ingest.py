@@ -58,6 +58,7 @@ class SourceLoad:
     nodes_created: int
     relationships_created: int
     seconds: float
+    steps: dict[str, float] = field(default_factory=dict)  # the report's identity/write/linking
 
 
 @dataclass
@@ -67,6 +68,7 @@ class CaregraphLoad:
     sources: list[SourceLoad]
     maxrss_mb: float
     wall_seconds: float  # the child's whole life, imports and ontology included
+    cpu_seconds: float = 0.0  # the child's own CPU (user + system): the rest is waiting
 
     @property
     def seconds(self) -> float:
@@ -191,11 +193,19 @@ def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> N
                 SourceLoad(
                     name, report.total("read"), report.total("rejected"), report.nodes_created,
                     report.relationships_created, report.seconds,
+                    dict(getattr(report, "timings", {})),
                 )
             )  # fmt: skip
-    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     result.write_text(
-        json.dumps({"sources": [asdict(s) for s in loads], "maxrss_mb": maxrss_mb}, indent=2)
+        json.dumps(
+            {
+                "sources": [asdict(s) for s in loads],
+                "maxrss_mb": usage.ru_maxrss / 1024,  # kB on Linux
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            },
+            indent=2,
+        )
     )
     if profile:
         (profile / "statements.json").write_text(json.dumps(per_source, indent=2))
@@ -230,7 +240,12 @@ def load_caregraph(
         tail = log.read_text(errors="replace").strip().splitlines()[-10:]
         raise ChildFailed(f"caregraph load failed ({proc.returncode}): " + " | ".join(tail))
     data = json.loads(result.read_text())
-    return CaregraphLoad([SourceLoad(**s) for s in data["sources"]], data["maxrss_mb"], wall)
+    return CaregraphLoad(
+        [SourceLoad(**s) for s in data["sources"]],
+        data["maxrss_mb"],
+        wall,
+        data.get("cpu_seconds", 0.0),
+    )
 
 
 # -- counting and exporting the graph --------------------------------------------------------

@@ -15,15 +15,12 @@ from bench.queries import Asked
 from bench.stats import Summary
 from graph.settings import Neo4jSettings
 
-SYSTEMS = ("caregraph", "cypher", "peer")
-
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where each system answers."""
+    """Where each system answers: caregraph's services by name (url, headers), the peer."""
 
-    caregraph_url: str
-    caregraph_headers: dict[str, str]
+    caregraph: dict[str, tuple[str, dict[str, str]]]  # name: (url, headers)
     peer_url: str | None  # None: the peer is skipped
     neo4j: Neo4jSettings
 
@@ -67,12 +64,10 @@ async def _with_calls(
         ) as driver,
     ):  # fmt: skip
         calls: dict[str, Call] = {
-            "caregraph": graphql_call(
-                http, endpoints.caregraph_url, asked.caregraph[0], asked.caregraph[1],
-                endpoints.caregraph_headers,
-            ),
-            "cypher": cypher_call(driver, conn.database, asked.cypher[0], asked.cypher[1]),
-        }  # fmt: skip
+            name: graphql_call(http, url, asked.caregraph[0], asked.caregraph[1], headers)
+            for name, (url, headers) in endpoints.caregraph.items()
+        }
+        calls["cypher"] = cypher_call(driver, conn.database, asked.cypher[0], asked.cypher[1])
         if endpoints.peer_url:
             calls["peer"] = graphql_call(http, endpoints.peer_url, asked.peer[0], asked.peer[1])
         return await body(calls)
@@ -82,9 +77,9 @@ def agreement(endpoints: Endpoints, asked: Asked, requests: int) -> Agreement:
     """Ask each system the first ``requests`` questions in turn; count their answers' items
     (this also warms every system's caches for the measured cells)."""
     counters = {
-        "caregraph": asked.count_caregraph,
         "cypher": asked.count_cypher,
         "peer": asked.count_peer,
+        **{name: asked.count_caregraph for name in endpoints.caregraph},
     }
 
     async def body(calls: dict[str, Call]) -> Agreement:

@@ -18,6 +18,7 @@ from typing import Any
 from bench import ingest
 from bench.data import ensure
 from bench.database import BenchNeo4j
+from graph.settings import Neo4jSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,3 +104,24 @@ def run(args: argparse.Namespace, db: BenchNeo4j, work: Path) -> dict[str, Any]:
         "statements_s": {name: round(v[0], 2) for name, v in ordered[:12]},
         "text": str(out.relative_to(ROOT)),
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.profile --sizes 1000``: the profile alone, on the bench's Neo4j."""
+    from bench.run import parse
+
+    args = parse(argv)
+    db = BenchNeo4j(args.data / "neo4j", heap=args.heap, pagecache=args.pagecache)
+    external = Neo4jSettings()
+    if external.external:
+        db.external = external
+    db.start()
+    try:
+        summary = run(args, db, args.data / "work")
+    finally:
+        db.stop()
+    print(json.dumps({k: v for k, v in summary.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

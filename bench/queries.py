@@ -9,7 +9,8 @@ hand, in one query, returning the same facts (it is the limit, so it is not gene
 - (b) ``patient_context``: a patient's events over one year, with the neighbours a summary
   names (who, where, which visit, which payer); caregraph answers with ``patientContext``.
 - (c) ``practitioner_traversal``: a practitioner's first 20 visits (oldest first), and for each
-  visit its claims and imaging studies (at most 20 each): three levels.
+  visit its claims and imaging studies (at most 20 each): three levels. No amounts of money:
+  the service's key has the clinician role, which may read claims but not their amounts.
 
 The benchmark's own Cypher lives here, not in graph/: it is the yardstick, not the product.
 """
@@ -131,7 +132,7 @@ query PractitionerWork($npi: String!, $first: Int!) {
     encounters(first: $first) { edges { node {
       key start encounterClass
       claims(first: $first) {
-        edges { node { controlNumber serviceStart totalCharge status } }
+        edges { node { controlNumber serviceStart status claimType } }
       }
       imagingStudies(first: $first) {
         edges { node { studyInstanceUid start modality description } }
@@ -147,7 +148,7 @@ query PractitionerWork($npi: String!, $first: Int!) {
     encounters(sort: [{ start: ASC }], limit: $first) {
       key start encounterClass
       claims(sort: [{ serviceStart: ASC }], limit: $first) {
-        controlNumber serviceStart totalCharge status
+        controlNumber serviceStart status claimType
       }
       imagingStudies(sort: [{ start: ASC }], limit: $first) {
         studyInstanceUid start modality description
@@ -164,7 +165,7 @@ CALL (pr) {
   CALL (e) {
     OPTIONAL MATCH (e)<-[:FOR_ENCOUNTER]-(c:Claim)
     WITH c ORDER BY c.serviceStart, c.key LIMIT $first
-    RETURN collect(c {.controlNumber, .serviceStart, .totalCharge, .status}) AS claims
+    RETURN collect(c {.controlNumber, .serviceStart, .status, .claimType}) AS claims
   }
   CALL (e) {
     OPTIONAL MATCH (e)<-[:FOR_ENCOUNTER]-(s:ImagingStudy)

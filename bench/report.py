@@ -65,6 +65,7 @@ def ingest_figures(
             "elements_per_s": _r(cg_eps, 1),
             "peak_memory_mb": _r(cg.maxrss_mb, 1),
             "process_wall_seconds": _r(cg.wall_seconds),
+            "process_cpu_seconds": _r(cg.cpu_seconds),
             "by_source": [
                 {
                     "source": s.source,
@@ -72,6 +73,7 @@ def ingest_figures(
                     "rejected": s.rejected,
                     "seconds": _r(s.seconds),
                     "records_per_s": _r(s.read / s.seconds if s.seconds else None, 1),
+                    "steps_s": {k: _r(v, 2) for k, v in s.steps.items()},
                 }
                 for s in cg.sources
             ],
@@ -326,13 +328,18 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "",
         f"By source system at {doc['headline_size']:,} patients (loaded in this order):",
         "",
-        "| source | records | seconds | records/s |",
-        "| --- | ---: | ---: | ---: |",
+        "| source | records | seconds | records/s | identity s | write s | linking s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
         *(
             f"| {s['source']} | {s['records']:,} | {_fmt(s['seconds'])} | "
-            f"{_fmt(s['records_per_s'])} |"
+            f"{_fmt(s['records_per_s'])} | {_fmt(s.get('steps_s', {}).get('identity'), 1)} | "
+            f"{_fmt(s.get('steps_s', {}).get('write'), 1)} | "
+            f"{_fmt(s.get('steps_s', {}).get('linking'), 1)} |"
             for s in big
         ),
+        "",
+        "identity, write and linking are the pipeline's own step timings (LoadReport.timings);"
+        " the rest of a source's seconds is reading, parsing, mapping and validating.",
     ]
     lines += _queries_md(doc)
     lines += _scale_md(doc)
@@ -384,7 +391,7 @@ def _queries_md(doc: Mapping[str, Any]) -> list[str]:
         + " | ---: |",
     ]
     for q, title in QUESTIONS.items():
-        for system in ("caregraph", "cypher", "peer"):
+        for system in SYSTEM_NAMES:
             cells = size["queries"].get(q, {}).get(system)
             if not cells:
                 continue
@@ -421,14 +428,16 @@ def _queries_md(doc: Mapping[str, Any]) -> list[str]:
             "Do the three answer the same? Items in the answers to the first 20 arguments "
             "(patients' identifiers; events; visits + claims + studies):",
             "",
-            "| question | caregraph | Cypher | peer |",
-            "| --- | ---: | ---: | ---: |",
+            "| question | caregraph | Cypher | peer | errors |",
+            "| --- | ---: | ---: | ---: | --- |",
         ]
         for q, title in QUESTIONS.items():
             a = agreement.get(q, {}).get("items", {})
+            failed = agreement.get(q, {}).get("errors", {})
+            errors = "; ".join(f"{k}: {v[:160]}" for k, v in failed.items())
             lines.append(
                 f"| {title} | {_fmt(a.get('caregraph'))} | {_fmt(a.get('cypher'))} | "
-                f"{_fmt(a.get('peer'))} |"
+                f"{_fmt(a.get('peer'))} | {errors or 'none'} |"
             )
     return lines
 
@@ -510,3 +519,16 @@ def write(doc: Mapping[str, Any], json_path: Path, md_path: Path) -> None:
     json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text(markdown(doc))
+
+
+def main() -> None:
+    """``python -m bench.report``: render docs/benchmarks.md again from latest.json (after
+    editing bench/analysis.md), without measuring anything."""
+    json_path = ROOT / "bench" / "results" / "latest.json"
+    md_path = ROOT / "docs" / "benchmarks.md"
+    md_path.write_text(markdown(json.loads(json_path.read_text())))
+    print(f"wrote {md_path} from {json_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -104,16 +104,20 @@ def _queries(
     args: argparse.Namespace, db: BenchNeo4j, dataset: data.Dataset, work: Path
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     logs = work / "logs"
-    service = Service(logs)
+    services = {"caregraph": Service(logs, work / "state")}
+    service = services["caregraph"]
     peer = None if args.no_peer else Peer(logs)
     try:
         log(f"{dataset.patients} patients: starting caregraph serve and the peer")
-        service.start(db.connection(), db.driver)
+        for svc in services.values():
+            svc.start(db.connection(), db.driver)
         if peer:
             peer.start(db.connection())
         sample = queries.sample(db.driver, db.database, dataset.as_of, seed=args.seed)
         endpoints = latency.Endpoints(
-            service.url, service.headers, peer.url if peer else None, db.connection()
+            {name: (svc.url, svc.headers) for name, svc in services.items()},
+            peer.url if peer else None,
+            db.connection(),
         )
         asked = queries.questions(sample)
         agreement = {}
@@ -127,7 +131,8 @@ def _queries(
             memory["peer_kb"] = peer.child.memory_kb()
         return report.query_figures(cells), agreement, memory
     finally:
-        service.stop()
+        for svc in services.values():
+            svc.stop()
         if peer:
             peer.stop()
 
