@@ -176,6 +176,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; the driver, the authenticator and the pseudonym key are made once in
     the lifespan and the driver closed on shutdown."""
+    logs.plain_root()  # before the MCP server is built, which would make the lines Rich
     tools = Tools(http_caller)  # its services are made in the lifespan
     mcp_server = build(tools)
     mcp_app = mcp_server.streamable_http_app(

@@ -78,6 +78,19 @@ def _factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
     return record
 
 
+def plain_root() -> None:
+    """Plain lines on stderr for the root logger, set before the MCP SDK's server is built:
+    that SDK calls ``logging.basicConfig`` with a Rich handler, which lays out every line as
+    a table and cost ~7% of the service's CPU per request (py-spy). ``basicConfig`` does
+    nothing once the root logger has a handler, so this one stays."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
 def install() -> None:
     """Stamp every record with the caller, and append the caller to the lines of the
     service's handlers (once per process; handlers added later get it on the next call)."""

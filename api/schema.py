@@ -15,7 +15,7 @@ from api import lookup
 from api.access import Access, ForbiddenFieldError
 from api.audit import Audit
 from api.auth import Role
-from api.connections import Connection, Edge, PageInfo, page_size, window
+from api.connections import Connection, Edge, connection, cursor, edge, page_size, window
 from api.context import Context
 from api.errors import BadArgumentError
 from api.limits import Guardrails
@@ -218,28 +218,10 @@ class Query:
             after=position,
         )
         edges: list[Edge[AuditEvent]] = [
-            Edge(
-                node=AuditEvent.from_record(r),
-                cursor=ctx.cursors.encode(int(r["ms"]), str(r["id"])),
-                relationship=None,
-                role=None,
-                rule=None,
-                evidence=None,
-                inferred=False,
-            )
+            edge(AuditEvent.from_record(r), cursor(ctx.cursors.encode, int(r["ms"]), str(r["id"])))
             for r in rows[:size]
         ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size,
-                has_previous_page=position is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            _total=None,
-            _recount=None,
-        )
+        return connection(edges, more=len(rows) > size, after=position is not None)
 
 
 async def _node(ctx: Context, token: str, argument: str) -> str:

@@ -35,7 +35,10 @@ def load(
     ] = None,
     identity: Annotated[
         Path | None,
-        typer.Option("--identity", help="Identity rules (TOML: [aliases], [namespaces], [rules])."),
+        typer.Option(
+            "--identity",
+            help="Identity rules (a TOML file with aliases, namespaces and rules tables).",
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=20000)] = 500,
 ) -> None:

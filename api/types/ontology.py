@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from api import paths
-from api.connections import Connection, Edge, PageInfo, page_size
+from api.connections import Connection, connection, cursor, edge, page_size
 from api.context import Context
 from api.errors import BadArgumentError
 from ontology.model import Alignment as OntAlignment
@@ -138,20 +138,9 @@ def _page(
         start = position[0] + 1
     chosen = items[start : start + size]
     edges = [
-        Edge(node=item, cursor=codec.encode(start + i, name(item)), relationship=None,
-             role=None, rule=None, evidence=None, inferred=False)
-        for i, item in enumerate(chosen)
-    ]  # fmt: skip
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=start + size < len(items),
-            has_previous_page=start > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        _total=len(items),
-    )
+        edge(item, cursor(codec.encode, i, name(item))) for i, item in enumerate(chosen, start)
+    ]
+    return connection(edges, more=start + size < len(items), after=start > 0, total=len(items))
 
 
 @strawberry.type(

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from api import lookup, paths, render
-from api.connections import Connection, Edge, PageInfo, window
+from api.connections import Connection, Edge, connection, cursor, edge, window
 from api.context import Context
 from api.errors import BadArgumentError, LimitExceededError
 from api.types import registry, values
@@ -188,24 +188,6 @@ def _timeline(
 ) -> Connection[Event]:
     make = registry.specific(EVENT_TYPES, "GenericEvent")
     edges: list[Edge[Event]] = [
-        Edge(
-            node=make(e.row, None),
-            cursor=encode(e.row.sort, e.row.key),
-            relationship=None,
-            role=None,
-            rule=None,
-            evidence=None,
-            inferred=False,
-        )
-        for e in events
+        edge(make(e.row, None), cursor(encode, e.row.sort, e.row.key)) for e in events
     ]
-    return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=more,
-            has_previous_page=after,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        _total=len(edges),
-    )
+    return connection(edges, more=more, after=after, total=len(edges))
