@@ -160,6 +160,7 @@ def _scale(by_size: Mapping[str, Any]) -> dict[str, Any]:
         rss[str(n)] = {
             "rss_mb": _r(kb.get("VmRSS", 0) / 1024, 1),
             "peak_mb": _r(kb.get("VmHWM", 0) / 1024, 1),
+            "processes": kb.get("processes"),  # the server and its workers, summed
         }
     out["caregraph_serve_memory_by_size"] = rss
     if "100000" not in by_size:
@@ -448,7 +449,7 @@ def _scale_md(doc: Mapping[str, Any]) -> list[str]:
         "",
         "## Scale",
         "",
-        "| patients | (b) p50 ms | (c) p50 ms | caregraph serve RSS MB (peak) |",
+        "| patients | (b) p50 ms | (c) p50 ms | caregraph serve RSS MB (peak), all processes |",
         "| ---: | ---: | ---: | ---: |",
     ]
     for n in doc["sizes"]:
@@ -456,7 +457,8 @@ def _scale_md(doc: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"| {n:,} | {_fmt(s['patient_context']['p50_ms_by_size'].get(str(n)), 2)} | "
             f"{_fmt(s['practitioner_traversal']['p50_ms_by_size'].get(str(n)), 2)} | "
-            f"{_fmt(mem.get('rss_mb'), 0)} ({_fmt(mem.get('peak_mb'), 0)}) |"
+            f"{_fmt(mem.get('rss_mb'), 0)} ({_fmt(mem.get('peak_mb'), 0)}), "
+            f"{mem.get('processes') or '?'} processes |"
         )
     if s.get("note"):
         lines += ["", s["note"] + "."]

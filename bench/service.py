@@ -7,6 +7,7 @@ cost is measured: users cannot turn the audit off, so neither does the benchmark
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class Service:
         self.home = home  # CAREGRAPH_HOME: the service's state, apart from a user's .caregraph
         self.child = Child("caregraph-serve", logs / "caregraph-serve.log")
         self.key = ""
+        self.workers = os.cpu_count() or 1
 
     @property
     def url(self) -> str:
@@ -39,7 +41,9 @@ class Service:
     def start(self, conn: Neo4jSettings, driver: Driver) -> None:
         self.key = KeyStore(driver, conn.database).create(Role.clinician, "benchmark")
         exe = Path(sys.executable).with_name("caregraph")
-        args = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        # one worker per core, as the README advises for a service
+        args = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(self.workers)]  # fmt: skip
         env = {
             **neo4j_env(conn),
             "CAREGRAPH_HOME": str(self.home),

@@ -32,7 +32,9 @@ def _size(n: int, slow: float) -> dict[str, Any]:
     return {
         "patients": n,
         "queries": report.query_figures(cells),
-        "memory": {"caregraph_serve_kb": {"VmRSS": 150 * 1024, "VmHWM": 160 * 1024}},
+        "memory": {
+            "caregraph_serve_kb": {"VmRSS": 150 * 1024, "VmHWM": 160 * 1024, "processes": 3}
+        },
         "ingest": report.ingest_figures(cg, graph, Export(Path("x"), graph, 0.1), limits),
     }
 
@@ -76,7 +78,7 @@ def test_scale_ratio_compares_100k_with_1k() -> None:
     assert scale["p50_ms_by_size"] == {"1000": 6.0, "100000": 7.2}
     assert doc["headline_size"] == 100000
     memory = doc["scale"]["caregraph_serve_memory_by_size"]["1000"]
-    assert memory == {"rss_mb": 150.0, "peak_mb": 160.0}
+    assert memory == {"rss_mb": 150.0, "peak_mb": 160.0, "processes": 3}
 
 
 def test_markdown_shows_targets_machine_and_misses() -> None:
