@@ -10,9 +10,11 @@ completes it, and nothing is duplicated because every write merges on business k
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as dist_version
@@ -85,10 +87,17 @@ class Pipeline:
         self.resolver = Resolver(self.identity)
         self.validator = Validator(self.onto, self.shape_settings)
         self._pending: list[tuple[Record, FileReport]] = []
+        # One batch is written while the next is read: reading is Python's work, writing is
+        # mostly Neo4j's, so on two cores they overlap. Batches are still written one after
+        # another, in order (a batch's identity lookups see every batch before it).
+        self._writer: ThreadPoolExecutor | None = None  # made by run()
+        self._inflight: Future[None] | None = None
+        self._lock = threading.Lock()  # the report is counted from both threads
 
     # -- driving -----------------------------------------------------------------------------
     def run(self, paths: Sequence[Path], rejects_path: Path | None = None) -> LoadReport:
         started = time.perf_counter()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caregraph-write")
         gw.ensure_write_schema(self.driver, self.database)
         gw.start_run(
             self.driver,
@@ -106,8 +115,12 @@ class Pipeline:
             for path in expand(paths):
                 self._load_file(path)
             self._flush()
+            self._wait()
         except WriteError as e:
             self.report.fatal = str(e)
+        finally:
+            self._writer.shutdown(wait=True, cancel_futures=True)
+            self._writer = None
         self.report.seconds = time.perf_counter() - started
         if rejects_path is not None and self.report.rejects:
             rejects_path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,14 +176,29 @@ class Pipeline:
             self.on_progress(str(path), fr.read)
 
     def _reject(self, fr: FileReport, item: Rejected) -> None:
-        fr.rejected += 1
-        self.report.rejects.append(item)
+        with self._lock:
+            fr.rejected += 1
+            self.report.rejects.append(item)
 
     # -- writing -----------------------------------------------------------------------------
     def _flush(self) -> None:
+        """Hand the pending records to the writer, once it has written the batch before."""
         pending, self._pending = self._pending, []
         if not pending:
             return
+        self._wait()
+        if self._writer is None:  # not within run(): write now
+            self._write_pending(pending)
+            return
+        self._inflight = self._writer.submit(self._write_pending, pending)
+
+    def _wait(self) -> None:
+        """Wait for the batch being written; its WriteError, if any, is raised here."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.result()
+
+    def _write_pending(self, pending: list[tuple[Record, FileReport]]) -> None:
         try:
             self._write([rec for rec, _ in pending], [fr for _, fr in pending])
         except ClientError as e:
@@ -183,8 +211,7 @@ class Pipeline:
                 return
             # find the record Neo4j refuses: write the batch again one record at a time
             for one in pending:
-                self._pending = [one]
-                self._flush()
+                self._write_pending([one])
 
     def _write(self, records: list[Record], files: list[FileReport]) -> None:
         def work(tx: ManagedTransaction) -> dict[str, Any]:
@@ -223,6 +250,10 @@ class Pipeline:
                 f"Neo4j failed during the load ({type(e).__name__}); nothing of the current "
                 f"batch was written: run the same load again to complete it"
             ) from e
+        with self._lock:
+            self._count(records, files, out)
+
+    def _count(self, records: list[Record], files: list[FileReport], out: dict[str, Any]) -> None:
         changed_ids = {id(r) for r, _ in out["changed"]}
         for rec, fr in zip(records, files, strict=True):
             fr.written += 1

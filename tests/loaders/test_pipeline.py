@@ -142,3 +142,37 @@ def test_cli_load_writes_the_json_report_and_exits_by_outcome(
 
     result = runner.invoke(app, ["load", str(tmp_path / "missing")], env=env)
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_a_record_neo4j_refuses_is_rejected_alone_while_later_batches_load(
+    clean_graph: Driver, database: str, tmp_path: Path
+) -> None:
+    """Batches are written while the next is read: a batch Neo4j refuses is written again a
+    record at a time, the one refused record is rejected, and the counts still add up."""
+    driver = clean_graph
+    driver.execute_query(
+        "CREATE CONSTRAINT test_family_once IF NOT EXISTS FOR (p:Patient) "
+        "REQUIRE p.familyName IS UNIQUE",
+        database_=database,
+    )
+    try:
+        rows = [patient(f"p{i}", f"Given{i}", f"Family{i}") for i in range(250)]
+        rows[150] = patient("p150", "Given150", "Family10")  # refused: p10 has that name
+        write(tmp_path / "patients.csv", PATIENTS_HEADER, rows)
+        report = run_load(
+            [tmp_path / "patients.csv"], driver=driver, database=database, source="ehr",
+            batch_size=40,
+        )  # fmt: skip
+        (fr,) = report.files
+        assert (fr.read, fr.written, fr.rejected) == (250, 249, 1)
+        (reject,) = report.rejects
+        assert (
+            reject.ref.record_id == "patients/p150" and "Neo4j refused the record" in reject.reason
+        )
+        assert "Family10" not in json.dumps(report.as_json())  # no patient data in the report
+        keys = {r["k"] for r in driver.execute_query(
+            "MATCH (p:Patient) WHERE p.stub IS NULL RETURN p.key AS k", database_=database
+        ).records}  # fmt: skip
+        assert len(keys) == 249 and f"{SYNTHEA}|p150" not in keys and f"{SYNTHEA}|p249" in keys
+    finally:
+        driver.execute_query("DROP CONSTRAINT test_family_once IF EXISTS", database_=database)
