@@ -179,6 +179,7 @@ def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> N
             report = load(
                 paths, driver=driver, database=conn.database, source=name, onto=onto,
                 identity=identity, batch_size=batch_size,
+                overlap=profiler is None,  # cProfile sees one thread: profile the stages in it
             )  # fmt: skip
             if profiler and profile:
                 profiler.disable()

@@ -352,7 +352,8 @@ def markdown(doc: Mapping[str, Any]) -> str:
             "",
             f"`{prof['source']}` at {prof['patients']:,} patients under cProfile "
             f"({prof['records']:,} records, {_fmt(prof['seconds'])} s); full text in "
-            f"`{prof['text']}`.",
+            f"`{prof['text']}`. The profiled load reads and writes in one thread (cProfile "
+            "sees only its own), so its stages add up; the measured loads overlap them.",
             "",
             "| stage | seconds |",
             "| --- | ---: |",

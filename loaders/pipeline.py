@@ -80,6 +80,7 @@ class Pipeline:
     batch_size: int = 500
     shape_settings: ShapeSettings = field(default_factory=ShapeSettings)
     on_progress: Progress | None = None
+    overlap: bool = True  # write a batch while the next is read (off: one thread, for profiling)
 
     def __post_init__(self) -> None:
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -97,7 +98,8 @@ class Pipeline:
     # -- driving -----------------------------------------------------------------------------
     def run(self, paths: Sequence[Path], rejects_path: Path | None = None) -> LoadReport:
         started = time.perf_counter()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="caregraph-write")
+        if self.overlap:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="caregraph-write")
         gw.ensure_write_schema(self.driver, self.database)
         gw.start_run(
             self.driver,
@@ -119,8 +121,9 @@ class Pipeline:
         except WriteError as e:
             self.report.fatal = str(e)
         finally:
-            self._writer.shutdown(wait=True, cancel_futures=True)
-            self._writer = None
+            if self._writer is not None:
+                self._writer.shutdown(wait=True, cancel_futures=True)
+                self._writer = None
         self.report.seconds = time.perf_counter() - started
         if rejects_path is not None and self.report.rejects:
             rejects_path.parent.mkdir(parents=True, exist_ok=True)
@@ -324,6 +327,7 @@ def load(
     batch_size: int = 500,
     rejects_path: Path | None = None,
     on_progress: Progress | None = None,
+    overlap: bool = True,
 ) -> LoadReport:
     """Load files and folders as one source system; return the report."""
     if onto is None:
@@ -338,5 +342,6 @@ def load(
         identity=identity or IdentityConfig(),
         batch_size=batch_size,
         on_progress=on_progress,
+        overlap=overlap,
     )
     return pipeline.run(paths, rejects_path=rejects_path)

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from rdflib import URIRef
 
-from loaders import keys
+from loaders import keys, roles
 from loaders.records import (
     Identifier,
     Item,
@@ -242,7 +242,7 @@ def _encounter(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
                 CG.hasParticipant,
                 node.ref,
                 ref(CG.Practitioner, row["PROVIDER"]),
-                {CG.role: "PPRF"},
+                {CG.role: roles.role("PPRF")},  # the encounter's provider performed it
             )
         )
     return Record(where, FORMAT, "encounter", [node], links)

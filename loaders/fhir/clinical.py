@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loaders import keys
+from loaders import keys, roles
 from loaders.fhir.mapping import Builder, Ctx, Mapper, Res
 from loaders.fhir.values import (
     RFC3986,
@@ -53,7 +53,7 @@ def encounter(res: Res, ctx: Ctx) -> Ref:
         doc = refs.to(
             part.get("individual"), res.at(f"participant[{i}].individual"), "Practitioner"
         )
-        role = concept_code(first(part.get("type")))
+        role = roles.role(concept_code(first(part.get("type"))))
         b.link(CG.hasParticipant, enc, doc, clean({CG.role: role}))
     provider = refs.to(body.get("serviceProvider"), res.at("serviceProvider"), "Organization")
     b.link(CG.serviceProvider, enc, provider)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from loaders import roles
 from loaders.fhir.mapping import Ctx, Mapper, Res
 from loaders.fhir.values import (
     clean,
@@ -52,7 +53,7 @@ def appointment(res: Res, ctx: Ctx) -> Ref:
         if actor.cls == CG.Patient:
             b.link(CG.hasAppointment, actor, appt)
         elif actor.cls == CG.Practitioner:
-            role = concept_code(first(part.get("type")))
+            role = roles.role(concept_code(first(part.get("type"))))
             b.link(CG.hasParticipant, appt, actor, clean({CG.role: role}))
         else:
             b.link(CG.atLocation, appt, actor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from loaders import roles
 from loaders.hl7v2.assemble import RecordBuilder
 from loaders.hl7v2.datatypes import coded, dtm, ei, location, practitioner, put, text
 from loaders.hl7v2.errors import BadValue, MissingValue
@@ -81,7 +82,7 @@ def read(msg: Message, source: str) -> RecordBuilder:
     for aip in msg.all("AIP"):
         doc = practitioner(aip.rep(3), source)
         if doc is not None:
-            role = text(aip.rep(4)) or "participant"
+            role = roles.role(aip.rep(4).get(1), text(aip.rep(4))) or "participant"
             b.link(CG.hasParticipant, appt, b.add(doc), {CG.role: role})
     for ail in msg.all("AIL"):
         loc = location(ail.rep(3), source)

@@ -63,6 +63,9 @@ def test_two_workers_answer_and_page_on_each_others_cursors(
     served: tuple[str, Path], driver: Driver, database: str
 ) -> None:
     url, log = served
+    deadline = time.monotonic() + 30  # one worker may answer before the other has started
+    while log.read_text().count("Started server process") < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert log.read_text().count("Started server process") == 2
     key = KeyStore(driver, database).create(Role.clinician, "test-serve")
     names: list[str] = []

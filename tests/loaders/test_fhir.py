@@ -174,8 +174,8 @@ def test_encounter_with_its_patient_practitioners_organization_and_location() ->
     # subject by urn:uuid: the entry's Patient/pat-1
     assert ends(rec, CG.hasEncounter) == {(local("Patient", "pat-1"), enc.key, None)}
     assert ends(rec, CG.hasParticipant) == {
-        (enc.key, f"{NPI}|1234567893", "ATND"),  # conditional reference by NPI
-        (enc.key, local("Practitioner", "doc-2"), "REF"),  # absolute URL, not in the bundle
+        (enc.key, f"{NPI}|1234567893", "attending"),  # conditional reference by NPI
+        (enc.key, local("Practitioner", "doc-2"), "referring"),  # absolute URL, not in the bundle
     }
     assert ends(rec, CG.serviceProvider) == {(enc.key, local("Organization", "org-clinic"), None)}
     assert ends(rec, CG.atLocation) == {(enc.key, local("Location", "loc-1"), None)}
@@ -194,7 +194,9 @@ def test_appointment_schedule_and_slot() -> None:
     assert a.props[CG.minutesDuration] == 30
     assert a.props[CG.serviceType] == "http://terminology.hl7.org/CodeSystem/service-type|124"
     assert ends(appt, CG.hasAppointment) == {(local("Patient", "pat-1"), a.key, None)}
-    assert ends(appt, CG.hasParticipant) == {(a.key, local("Practitioner", "doc-1"), "PPRF")}
+    assert ends(appt, CG.hasParticipant) == {
+        (a.key, local("Practitioner", "doc-1"), "primary performer")
+    }
     assert ends(appt, CG.atLocation) == {(a.key, local("Location", "loc-1"), None)}
     assert ends(appt, CG.bookedIn) == {(a.key, local("Slot", "slot-1"), None)}
     slot = recs["Slot/slot-1"]
@@ -553,7 +555,7 @@ def test_bulk_encounter_conditional_references_meet_their_records(samples: Path)
         "Encounter/00c7f717-4030-5582-2ed8-888ad2bc878e",
     )
     ((_, doc, role),) = ends(first, CG.hasParticipant)
-    assert (doc, role) == (f"{NPI}|9999974493", "PPRF")
+    assert (doc, role) == (f"{NPI}|9999974493", "primary performer")
     practitioners, organizations = (
         tokens("Practitioner.000.ndjson"),
         tokens("Organization.000.ndjson"),
@@ -641,7 +643,7 @@ def test_own_bundle_and_ndjson_load_into_the_graph(
     (r,) = rows(
         driver, database,
         "MATCH (p:Patient {key: $mrn})-[:HAS_ENCOUNTER]->(e:Encounter {visitNumber: 'V-88301'}) "
-        "MATCH (e)-[att:HAS_PARTICIPANT {role: 'ATND'}]->(doc:Practitioner) "
+        "MATCH (e)-[att:HAS_PARTICIPANT {role: 'attending'}]->(doc:Practitioner) "
         "MATCH (e)-[:SERVICE_PROVIDER]->(org:Organization) "
         "MATCH (p)-[:HAS_CLAIM]->(c:Claim)-[:FOR_ENCOUNTER]->(e) "
         "MATCH (c)-[:HAS_PAYER]->(payer:Payer) "

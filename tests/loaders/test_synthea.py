@@ -59,7 +59,7 @@ def test_loads_the_export_with_its_links(
     r = records[0]
     assert r["patient"] == f"{SYNTHEA}|{PATIENT}"
     assert r["cls"] == "AMB" and r["start"].startswith("2023-01-27T16:17:47")
-    assert r["role"] == "PPRF" and r["prStub"] is None
+    assert r["role"] == "primary performer" and r["prStub"] is None
     assert r["org"]
 
     # the claim: its encounter, payer (Anthem), items from claims_transactions, payment
