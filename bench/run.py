@@ -192,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         warm = WarmUp(args, work)
         for n in args.sizes:
             results[str(n)] = run_size(args, db, n, work, warm)
+            # Written after every size, so that a run stopped or failing at a larger size
+            # (100k patients take over an hour here) keeps the figures of the smaller ones.
+            doc = report.build(results, host, vars(args), started, time.perf_counter() - t0)
+            report.write(doc, args.json, args.doc)
+            log(f"{n} patients: wrote {args.json} and {args.doc}")
         prof = None
         if args.profile:
             log(f"profiling caregraph's load at {args.sizes[0]} patients")
