@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python -m bench.run --sizes 1000,10000,100000
+	$(BIN)/python -m bench.run --sizes 1000,10000,100000 --profile
 
 bench-quick: install
 	$(BIN)/python -m bench.run --sizes 1000
