@@ -27,12 +27,14 @@ GENERATED = ONTOLOGY_DIR / "generated"
 def generated_files(onto: Ontology) -> dict[Path, str]:
     """The files generated from the ontology, by path: Browser style and guide, schema."""
     from graph import guide  # the Browser guide pictures the ontology and holds the cookbook
+    from graph.browser import GUIDE_FILE
+    from graph.ontology_picture import ontology_svg
 
     return {
         GENERATED / "caregraph.grass": grass(onto),
         GENERATED / "schema.cypher": schema.schema_script(plan(onto)),
-        guide.GUIDE_FILE: guide.guide(onto),
-        guide.PICTURE_FILE: guide.ontology_svg(onto) + "\n",
+        GUIDE_FILE: guide.guide(onto),
+        guide.PICTURE_FILE: ontology_svg(onto) + "\n",
         guide.COOKBOOK_FILE: guide.cookbook(),
     }
 

@@ -20,3 +20,20 @@ def test_every_graphql_example_in_the_readme_validates() -> None:
             body = "\n".join(ln for ln in query.splitlines() if not ln.startswith("#"))
             errors = validate(schema._schema, parse(body))
             assert not errors, (body, [e.message for e in errors])
+
+
+def test_the_readmes_cli_table_names_every_command() -> None:
+    from typer.main import get_command
+
+    from api.cli.main import app
+
+    text = README.read_text()
+    table = text[text.index("## The CLI at a glance") :].split("\n## ", 1)[0]
+    # the command cell of each row: `caregraph neo4j start\|stop\|...` or `caregraph load PATH...`
+    cells = [c.replace("\\|", "|") for c in re.findall(r"^\| `caregraph ([^`]+)`", table, re.M)]
+    shown = set()
+    for words in (c.split() for c in cells):
+        shown |= {(words[0], "")} | {(words[0], sub) for sub in "".join(words[1:2]).split("|")}
+    for name, cmd in get_command(app).commands.items():  # type: ignore[attr-defined]
+        for sub in getattr(cmd, "commands", None) or [""]:
+            assert (name, sub) in shown, f"caregraph {name} {sub} is not in the README's CLI table"
