@@ -242,7 +242,7 @@ def _encounter(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
                 CG.hasParticipant,
                 node.ref,
                 ref(CG.Practitioner, row["PROVIDER"]),
-                {CG.role: roles.role("PPRF")},  # the encounter's provider performed it
+                {CG.role: roles.PARTICIPATION_TYPE["PPRF"]},  # the provider performed it
             )
         )
     return Record(where, FORMAT, "encounter", [node], links)
