@@ -185,6 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     log("starting Neo4j" if db.external is None else f"using Neo4j at {external.uri}")
     db.start()
     results: dict[str, Any] = {}
+
+    def save(prof: dict[str, Any] | None = None) -> None:
+        host["load_average_at_end"] = machine.load_average()
+        doc = report.build(
+            results, host, vars(args), started, time.perf_counter() - t0, profile=prof
+        )
+        report.write(doc, args.json, args.doc)
+        log(f"wrote {args.json} and {args.doc}")
+
     try:
         peer = {} if args.no_peer else _peer_versions()
         memory = "external" if db.external else f"heap {args.heap}, page cache {args.pagecache}"
@@ -194,19 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             results[str(n)] = run_size(args, db, n, work, warm)
             # Written after every size, so that a run stopped or failing at a larger size
             # (100k patients take over an hour here) keeps the figures of the smaller ones.
-            doc = report.build(results, host, vars(args), started, time.perf_counter() - t0)
-            report.write(doc, args.json, args.doc)
-            log(f"{n} patients: wrote {args.json} and {args.doc}")
-        prof = None
+            save()
         if args.profile:
             log(f"profiling caregraph's load at {args.sizes[0]} patients")
-            prof = profile.run(args, db, work)
-        host["load_average_at_end"] = machine.load_average()
+            save(profile.run(args, db, work))
     finally:
         db.stop()
-    doc = report.build(results, host, vars(args), started, time.perf_counter() - t0, profile=prof)
-    report.write(doc, args.json, args.doc)
-    log(f"wrote {args.json} and {args.doc}")
     return 0
 
 

@@ -31,9 +31,11 @@ def test_the_readmes_cli_table_names_every_command() -> None:
     table = text[text.index("## The CLI at a glance") :].split("\n## ", 1)[0]
     # the command cell of each row: `caregraph neo4j start\|stop\|...` or `caregraph load PATH...`
     cells = [c.replace("\\|", "|") for c in re.findall(r"^\| `caregraph ([^`]+)`", table, re.M)]
-    shown = set()
-    for words in (c.split() for c in cells):
-        shown |= {(words[0], "")} | {(words[0], sub) for sub in "".join(words[1:2]).split("|")}
+    shown: set[tuple[str, str]] = set()
+    for cell in cells:
+        command, _, rest = cell.partition(" ")
+        subcommands = rest.split(" ")[0].split("|")  # "start|stop|status|env", or an argument
+        shown |= {(command, "")} | {(command, sub) for sub in subcommands}
     for name, cmd in get_command(app).commands.items():  # type: ignore[attr-defined]
         for sub in getattr(cmd, "commands", None) or [""]:
             assert (name, sub) in shown, f"caregraph {name} {sub} is not in the README's CLI table"
