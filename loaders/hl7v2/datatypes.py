@@ -182,7 +182,11 @@ def location(rep: Rep, source: str) -> Node | None:
     if not any(parts):
         return None
     key = token(keys.local_system(source, "location"), "^".join(parts))
-    name = rep.get(9) or " / ".join(p for p in parts if p)
+    # PL-9 often describes the unit, not the bed: its room and bed keep two beds of one unit
+    # apart to a reader, as they are in the key
+    description = rep.get(9)
+    shown = [description, rep.get(2), rep.get(3)] if description else parts
+    name = " / ".join(p for p in shown if p)
     return Node(CG.Location, key, {CG.name: name})
 
 

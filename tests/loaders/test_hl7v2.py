@@ -9,8 +9,9 @@ from neo4j import Driver
 
 from loaders import keys
 from loaders.hl7v2 import LOADER
-from loaders.hl7v2.datatypes import dtm
+from loaders.hl7v2.datatypes import dtm, location
 from loaders.hl7v2.errors import BadValue
+from loaders.hl7v2.segments import Rep
 from loaders.records import Item, Node, Record, Skipped
 from ontology.vocab import CG
 from tests.loaders.conftest import Load, count
@@ -541,3 +542,16 @@ def test_graph_own_file_of_framed_messages(
     assert [dict(r) for r in records] == [
         {"visit": "MAINHOSP|V100", "appt": "SCHED|F77", "acc": "ACC9", "npi": "1234567893"}
     ]
+
+
+def test_two_beds_of_one_described_unit_read_as_two_places() -> None:
+    def bed_name(room: str, bed: str) -> str:
+        pl = [["3W"], [room], [bed], ["RHMC1"], [""], [""], [""], [""], ["3 West Medical Unit"]]
+        found = location(Rep(pl), SRC)
+        assert found is not None
+        return str(found.props[CG.name])
+
+    assert bed_name("329", "A") == "3 West Medical Unit / 329 / A"
+    assert bed_name("303", "B") == "3 West Medical Unit / 303 / B"
+    unit = location(Rep([["3W"], [""], [""], ["RHMC1"], *[[""]] * 4, ["3 West Medical Unit"]]), SRC)
+    assert unit is not None and unit.props[CG.name] == "3 West Medical Unit"
