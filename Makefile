@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench bench-quick neo4j-start neo4j-stop clean
+.PHONY: demo test install lint bench bench-quick fidelity neo4j-start neo4j-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m bench.run --sizes 1000
+
+## fidelity: load every real sample in ../shared/samples, write docs/fidelity.md
+fidelity: install
+	$(BIN)/python -m bench.fidelity
 
 neo4j-stop: install
 	$(BIN)/caregraph neo4j stop

@@ -53,7 +53,13 @@ class Validator:
         self.shapes = RecordValidator(onto)  # type: ignore[arg-type]
 
     def problems(self, rec: Record) -> list[str]:
-        found = list(self.shapes.problems(rec))
+        """What makes the record unusable; its sh:Warning and sh:Info findings are added to it."""
+        found: list[str] = []
+        for finding in self.shapes.findings(rec):
+            if finding.severity == "Violation":
+                found.append(finding.message)
+            else:
+                rec.warn(finding.kind, finding.message)
         if found:
             return found
         try:
@@ -81,6 +87,7 @@ class Pipeline:
     shape_settings: ShapeSettings = field(default_factory=ShapeSettings)
     on_progress: Progress | None = None
     overlap: bool = True  # write a batch while the next is read (off: one thread, for profiling)
+    strict: bool = False  # a record with warnings is rejected instead of written
 
     def __post_init__(self) -> None:
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -96,7 +103,16 @@ class Pipeline:
         self._lock = threading.Lock()  # the report is counted from both threads
 
     # -- driving -----------------------------------------------------------------------------
-    def run(self, paths: Sequence[Path], rejects_path: Path | None = None) -> LoadReport:
+    def run(
+        self,
+        paths: Sequence[Path],
+        rejects_path: Path | None = None,
+        rejects_dir: Path | None = None,
+    ) -> LoadReport:
+        """Load ``paths``; list rejects and warnings in ``rejects_path``, or in a file named by
+        the run id under ``rejects_dir`` (so a load never overwrites an earlier one's list)."""
+        if rejects_path is None and rejects_dir is not None:
+            rejects_path = rejects_dir / f"{self.run_id}.jsonl"
         started = time.perf_counter()
         if self.overlap:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="caregraph-write")
@@ -125,11 +141,14 @@ class Pipeline:
                 self._writer.shutdown(wait=True, cancel_futures=True)
                 self._writer = None
         self.report.seconds = time.perf_counter() - started
-        if rejects_path is not None and self.report.rejects:
+        if rejects_path is not None and (self.report.rejects or self.report.warnings):
             rejects_path.parent.mkdir(parents=True, exist_ok=True)
+            listing = self.report.as_json()
             with rejects_path.open("w") as fh:
-                for item in self.report.as_json()["rejects"]:
-                    fh.write(json.dumps(item) + "\n")
+                for item in listing["rejects"]:
+                    fh.write(json.dumps({"outcome": "rejected", **item}) + "\n")
+                for item in listing["warnings"]:
+                    fh.write(json.dumps({"outcome": "warning", **item}) + "\n")
             self.report.rejects_file = str(rejects_path)
         if not self.report.fatal:
             totals = self.report.as_json()["totals"]
@@ -137,7 +156,13 @@ class Pipeline:
                 self.driver,
                 self.database,
                 self.run_id,
-                {"endedAt": datetime.now(UTC), "counts": json.dumps(totals), **totals},
+                {
+                    "endedAt": datetime.now(UTC),
+                    "counts": json.dumps(totals),
+                    "warningCounts": json.dumps(self.report.warning_counts()),
+                    "rejectCounts": json.dumps(self.report.reject_counts()),
+                    **totals,
+                },
             )
         return self.report
 
@@ -153,6 +178,7 @@ class Pipeline:
                     "unknown",
                     "not a format caregraph reads (FHIR JSON/NDJSON, Synthea CSV, HL7 v2, "
                     "DICOM, X12 005010); check the file or its encoding",
+                    "syntax",
                 ),
             )
             return
@@ -163,12 +189,18 @@ class Pipeline:
             fr.read += 1
             if isinstance(item, Skipped):
                 fr.skipped += 1
+                if item.reason:
+                    self.report.skips.append(item)
             elif isinstance(item, Rejected):
                 self._reject(fr, item)
             else:
                 problems = self.validator.problems(item)
                 if problems:
-                    self._reject(fr, Rejected(item.ref, item.format, "; ".join(problems)))
+                    self._reject(fr, Rejected(item.ref, item.format, "; ".join(problems), "shape"))
+                    continue
+                if self.strict and item.warnings:
+                    reason = "; ".join(f"{w.code}: {w.message}" for w in item.warnings)
+                    self._reject(fr, Rejected(item.ref, item.format, reason, "strict"))
                     continue
                 self._pending.append((item, fr))
                 if len(self._pending) >= self.batch_size:
@@ -209,7 +241,9 @@ class Pipeline:
                 rec, fr = pending[0]
                 self._reject(
                     fr,
-                    Rejected(rec.ref, rec.format, f"Neo4j refused the record ({e.code})"),
+                    Rejected(
+                        rec.ref, rec.format, f"Neo4j refused the record ({e.code})", "refused"
+                    ),
                 )
                 return
             # find the record Neo4j refuses: write the batch again one record at a time
@@ -262,6 +296,9 @@ class Pipeline:
             fr.written += 1
             if id(rec) not in changed_ids:
                 fr.unchanged += 1
+            if rec.warnings:
+                fr.warned += 1
+                self.report.add_warnings(rec)
         stats: gw.WriteStats = out["stats"]
         rep = self.report
         rep.nodes_created += stats.nodes_created
@@ -295,6 +332,7 @@ def _guarded(items: Iterator[Item], path: Path, fmt: str, source: str) -> Iterab
             SourceRef(source, str(path), f"after record {count}"),
             fmt,
             f"the {fmt} reader failed ({type(e).__name__}); the rest of this file was not read",
+            "reader",
         )
 
 
@@ -326,8 +364,10 @@ def load(
     identity: IdentityConfig | None = None,
     batch_size: int = 500,
     rejects_path: Path | None = None,
+    rejects_dir: Path | None = None,
     on_progress: Progress | None = None,
     overlap: bool = True,
+    strict: bool = False,
 ) -> LoadReport:
     """Load files and folders as one source system; return the report."""
     if onto is None:
@@ -343,5 +383,6 @@ def load(
         batch_size=batch_size,
         on_progress=on_progress,
         overlap=overlap,
+        strict=strict,
     )
-    return pipeline.run(paths, rejects_path=rejects_path)
+    return pipeline.run(paths, rejects_path=rejects_path, rejects_dir=rejects_dir)

@@ -103,6 +103,20 @@ class Link:
     evidence: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordWarning:
+    """Something understood but incomplete or unusual in a record: a code and what, no values.
+
+    Codes are short and stable (reports count by them): ``incomplete`` (something the standard
+    allows to be absent is absent), ``unusual-value`` (a value outside its code table or
+    pattern), ``reduced-precision``, ``unresolved-reference``, ``unmatched``, ``ambiguous``,
+    ``envelope`` (X12 control counts), ``not-applied`` ...
+    """
+
+    code: str
+    message: str
+
+
 @dataclass(slots=True)
 class Record:
     """One source record, mapped: written whole or not at all."""
@@ -112,6 +126,13 @@ class Record:
     kind: str  # "Patient", "ADT^A01", "837P claim" ... for reports
     nodes: list[Node] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
+    warnings: list[RecordWarning] = field(default_factory=list)
+
+    def warn(self, code: str, message: str) -> None:
+        """Note something incomplete or unusual (once per code and message)."""
+        item = RecordWarning(code, message)
+        if item not in self.warnings:
+            self.warnings.append(item)
 
     def content_hash(self) -> str:
         """A digest of what the record asserts, to tell an unchanged reload from an update."""
@@ -132,20 +153,34 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    """A bad record: where and why, never what it held."""
+    """A record that cannot be understood: where and why, never what it held.
+
+    ``code`` groups reasons in reports: ``syntax`` (the bytes do not parse as the format),
+    ``identity`` (no usable key), ``invalid`` (the standard's own rules broken: a required
+    element missing, a value of the wrong type), ``conflict`` (the same key already holds
+    different identity-bearing content), ``unsupported`` (a version caregraph does not read),
+    ``shape`` (a sh:Violation of the ontology's shapes), ``strict`` (a warning under
+    ``--strict``), ``refused`` (Neo4j refused it), ``reader`` (a loader failed).
+    """
 
     ref: SourceRef
     format: str
     reason: str
+    code: str = "invalid"
 
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A record of a kind caregraph does not model (counted, not an error)."""
+    """A record of a kind caregraph does not model, or an entry with no record (counted).
+
+    ``reason`` is said when it is more than "not modelled": a transaction's DELETE or GET
+    entry, a duplicate copy of content already read.
+    """
 
     ref: SourceRef
     format: str
     kind: str
+    reason: str | None = None
 
 
 Item = Record | Rejected | Skipped

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loaders.records import Rejected
+from loaders.records import Record, RecordWarning, Rejected, Skipped, SourceRef
 
 
 @dataclass(slots=True)
@@ -19,12 +19,22 @@ class FileReport:
     read: int = 0
     written: int = 0  # in the graph after this load (includes `unchanged`)
     unchanged: int = 0  # already in the graph as they are: nothing was written again
-    skipped: int = 0  # kinds caregraph does not model
+    skipped: int = 0  # kinds caregraph does not model, entries that carry no record
     rejected: int = 0
+    warned: int = 0  # of `written`: written with warnings
 
     @property
     def reconciles(self) -> bool:
         return self.read == self.written + self.skipped + self.rejected
+
+
+@dataclass(frozen=True, slots=True)
+class Warned:
+    """One warning of one written record: where, which format, the warning."""
+
+    ref: SourceRef
+    format: str
+    warning: RecordWarning
 
 
 @dataclass(slots=True)
@@ -40,6 +50,8 @@ class LoadReport:
     relationships_updated: int = 0
     seconds: float = 0.0
     rejects: list[Rejected] = field(default_factory=list)
+    warnings: list[Warned] = field(default_factory=list)
+    skips: list[Skipped] = field(default_factory=list)  # the skipped entries that say why
     conflicts: list[str] = field(default_factory=list)
     merges: dict[str, int] = field(default_factory=dict)
     links: dict[str, int] = field(default_factory=dict)  # links made by linking rules, per rule
@@ -60,6 +72,24 @@ class LoadReport:
             return 2
         return 1 if self.total("rejected") else 0
 
+    def add_warnings(self, rec: Record) -> None:
+        """List a written record's warnings."""
+        self.warnings.extend(Warned(rec.ref, rec.format, w) for w in rec.warnings)
+
+    def warning_counts(self) -> dict[str, int]:
+        """Warnings by code."""
+        counts: dict[str, int] = {}
+        for w in self.warnings:
+            counts[w.warning.code] = counts.get(w.warning.code, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def reject_counts(self) -> dict[str, int]:
+        """Rejections by code."""
+        counts: dict[str, int] = {}
+        for r in self.rejects:
+            counts[r.code] = counts.get(r.code, 0) + 1
+        return dict(sorted(counts.items()))
+
     def records_per_second(self) -> float:
         return self.total("read") / self.seconds if self.seconds else 0.0
 
@@ -70,7 +100,7 @@ class LoadReport:
             "seconds": round(self.seconds, 3),
             "totals": {
                 name: self.total(name)
-                for name in ("read", "written", "unchanged", "skipped", "rejected")
+                for name in ("read", "written", "warned", "unchanged", "skipped", "rejected")
             },
             "graph": {
                 "nodesCreated": self.nodes_created,
@@ -85,9 +115,34 @@ class LoadReport:
                     "position": r.ref.position,
                     "recordId": r.ref.record_id,
                     "format": r.format,
+                    "code": r.code,
                     "reason": r.reason,
                 }
                 for r in self.rejects
+            ],
+            "rejectCounts": self.reject_counts(),
+            "warnings": [
+                {
+                    "file": w.ref.file,
+                    "position": w.ref.position,
+                    "recordId": w.ref.record_id,
+                    "format": w.format,
+                    "code": w.warning.code,
+                    "message": w.warning.message,
+                }
+                for w in self.warnings
+            ],
+            "warningCounts": self.warning_counts(),
+            "skips": [
+                {
+                    "file": s.ref.file,
+                    "position": s.ref.position,
+                    "recordId": s.ref.record_id,
+                    "format": s.format,
+                    "kind": s.kind,
+                    "reason": s.reason,
+                }
+                for s in self.skips
             ],
             "identity": {"merges": self.merges, "links": self.links, "conflicts": self.conflicts},
             "timings": {k: round(v, 3) for k, v in self.timings.items()},

@@ -82,6 +82,7 @@ class Finding:
 
     severity: str
     message: str
+    kind: str = "unusual-value"  # incomplete | unusual-value | too-many: a report's code
 
 
 class _Ref(Protocol):
@@ -345,9 +346,9 @@ class RecordValidator:
         where = _position(record)
         out: dict[str, Finding] = {}
 
-        def add(severity: str, message: str) -> None:
+        def add(severity: str, message: str, kind: str = "unusual-value") -> None:
             text = f"{where}: {message}"
-            out.setdefault(text, Finding(severity, text))
+            out.setdefault(text, Finding(severity, text, kind))
 
         names = _node_names(record.nodes)
         for node, name in zip(record.nodes, names, strict=True):
@@ -408,20 +409,25 @@ class RecordValidator:
                 cls = f" from a {local(check.cls)}" if check.cls else ""
                 rel = self.onto.relationship_type(check.path)
                 need = f"needs an incoming {rel} link{cls} in the same record"
-                add(sev, f"{name}: {check.label} is missing: {need}")
+                add(sev, f"{name}: {check.label} is missing: {need}", "incomplete")
             elif check.link:
                 cls = f" to a {local(check.cls)}" if check.cls else ""
                 rel = self.onto.relationship_type(check.path)
                 need = f"needs {check.min_count} {rel} link(s){cls} in the same record"
-                add(sev, f"{name}: {check.label} is missing: {need}")
+                add(sev, f"{name}: {check.label} is missing: {need}", "incomplete")
             else:
-                add(sev, f"{name}: {check.label} is required (at least {check.min_count})")
+                what = "is required" if sev == "Violation" else "is absent"
+                add(sev, f"{name}: {check.label} {what} (at least {check.min_count})", "incomplete")
         if check.max_count is not None and count > check.max_count:
-            add(sev, f"{name}: {check.label} has {count} values, at most {check.max_count}")
+            add(
+                sev,
+                f"{name}: {check.label} has {count} values, at most {check.max_count}",
+                "too-many",
+            )
 
 
 class _Add(Protocol):
-    def __call__(self, severity: str, message: str) -> None: ...
+    def __call__(self, severity: str, message: str, kind: str = ...) -> None: ...
 
 
 def _position(record: RecordLike) -> str:

@@ -41,6 +41,12 @@ def load(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=20000)] = 500,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Reject records that carry warnings instead of writing them."
+        ),
+    ] = False,
 ) -> None:
     """Load files as one source system. Exit 0: all loaded; 1: some rejected; 2: fatal."""
     missing = [str(p) for p in paths if not p.exists()]
@@ -69,10 +75,13 @@ def load(
                         bar.update(task, description=Path(path).name, completed=count)
 
                     result = _run(
-                        paths, driver, settings, name, config, batch_size, rejects, progress
-                    )
+                        paths, driver, settings, name, config, batch_size, rejects, progress,
+                        strict,
+                    )  # fmt: skip
             else:
-                result = _run(paths, driver, settings, name, config, batch_size, rejects, None)
+                result = _run(
+                    paths, driver, settings, name, config, batch_size, rejects, None, strict
+                )
     except GraphError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
@@ -96,6 +105,7 @@ def _run(
     batch_size: int,
     rejects: Path,
     progress: Progress_ | None,
+    strict: bool,
 ) -> LoadReport:
     database = connection(settings).database
     result = run_load(
@@ -105,22 +115,21 @@ def _run(
         source=name,
         identity=config,
         batch_size=batch_size,
-        rejects_path=rejects / f"{name}.jsonl",
+        # one listing per run, named by source and run id, so a load never overwrites the last
+        rejects_dir=rejects / name,
         on_progress=progress,
+        strict=strict,
     )
     return result
 
 
 def _print(result: LoadReport, console: Console) -> None:
     table = Table(title=f"load {result.run_id} (source {result.source})")
-    for col in ("file", "format", "read", "written", "unchanged", "skipped", "rejected"):
+    counts = ("read", "written", "warned", "unchanged", "skipped", "rejected")
+    for col in ("file", "format", *counts):
         table.add_column(col, justify="left" if col in ("file", "format") else "right")
     for f in result.files:
-        table.add_row(
-            f.path,
-            f.format,
-            *(str(getattr(f, c)) for c in ("read", "written", "unchanged", "skipped", "rejected")),
-        )
+        table.add_row(f.path, f.format, *(str(getattr(f, c)) for c in counts))
     console.print(table)
     console.print(
         f"nodes created {result.nodes_created}, updated {result.nodes_updated}; "
@@ -132,8 +141,15 @@ def _print(result: LoadReport, console: Console) -> None:
         console.print(f"rejected: {rej.ref.where()}: {rej.reason}")
     if len(result.rejects) > 20:
         console.print(f"... and {len(result.rejects) - 20} more")
+    if result.warnings:
+        by_code = ", ".join(f"{k} {v}" for k, v in result.warning_counts().items())
+        console.print(f"warnings ({by_code}):")
+    for w in result.warnings[:20]:
+        console.print(f"warning: {w.ref.where()}: {w.warning.code}: {w.warning.message}")
+    if len(result.warnings) > 20:
+        console.print(f"... and {len(result.warnings) - 20} more warnings")
     if result.rejects_file:
-        console.print(f"rejects listed in {result.rejects_file}")
+        console.print(f"rejects and warnings listed in {result.rejects_file}")
     for c in result.conflicts:
         console.print(f"identity conflict: {c}")
     if result.fatal:

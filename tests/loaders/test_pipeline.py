@@ -129,6 +129,7 @@ def test_cli_load_writes_the_json_report_and_exits_by_outcome(
     assert report["totals"] == {
         "read": 1,
         "written": 1,
+        "warned": 0,
         "unchanged": 0,
         "skipped": 0,
         "rejected": 0,
@@ -138,7 +139,16 @@ def test_cli_load_writes_the_json_report_and_exits_by_outcome(
     result = runner.invoke(app, ["load", str(bad), "--source", "ehr"], env=env)
     assert result.exit_code == 1
     assert "line 3" in result.output and "rejected" in result.output
-    assert (tmp_path / "home" / "rejects" / "ehr.jsonl").exists()
+    listings = tmp_path / "home" / "rejects" / "ehr"
+    assert len(list(listings.glob("*.jsonl"))) == 1
+    # a second load keeps the first one's listing: one file per run, named by its run id
+    result = runner.invoke(app, ["load", str(bad), "--source", "ehr"], env=env)
+    assert result.exit_code == 1
+    files = sorted(listings.glob("*.jsonl"))
+    assert len(files) == 2
+    for f in files:
+        lines = [json.loads(x) for x in f.read_text().splitlines()]
+        assert [(x["outcome"], x["position"]) for x in lines] == [("rejected", "line 3")]
 
     result = runner.invoke(app, ["load", str(tmp_path / "missing")], env=env)
     assert result.exit_code == 2 and "no such file" in result.output
