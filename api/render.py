@@ -142,22 +142,20 @@ def _closing(left: Counter[str], stuck: bool = False) -> str:
     return f"Not shown (over the token budget): {counts}; the response's nextCursor fetches them."
 
 
-def _when(value: Any, date_only: bool = False) -> str:
+def _when(value: Any, precision: str | None = None) -> str:
+    """A time as precisely as it is known: 2008, 2008-03, 2008-03-05 or 2008-03-05T10:30."""
     moment = values.dt(value)
     if moment is None:
         return "undated"
-    if date_only:
-        return moment.date().isoformat()
-    return moment.isoformat(timespec="minutes")
+    return values.as_known(moment, precision)
 
 
 def _line(
     handle: str, kind: str, event: TimelineEvent, handles: dict[str, str], policy: FieldPolicy
 ) -> str:
     p = event.row.node
-    dated = not isinstance(values.dt(p.get("start")), datetime)  # a date, not a moment
     head: list[Fact] = [
-        (kind, "time", _when(event.row.time, date_only=dated)),
+        (kind, "time", _when(event.row.time, values.time_precision(p))),
         (kind, "kind", kind),
     ]
     own = [text for t, f, text in [*head, *_own(kind, p)] if text and policy.allows(t, f)]

@@ -20,12 +20,17 @@ from api import paths
 from api.policy import YEAR, AccessPolicy
 from graph.projection import IDENTIFIER_LOOKUP, Hop, LabelView, Projection
 from graph.readers import TIME_PROPERTIES
+from ontology.temporal import precision_property
 from ontology.vocab import CG
 
 IN, OUT = False, True
 
 _ENTITY: dict[str, tuple[str, ...]] = {"loaded": ("stub",), "display": ("display",)}
-_EVENT: dict[str, tuple[str, ...]] = {"time": TIME_PROPERTIES, "status": ("status",)}
+_EVENT: dict[str, tuple[str, ...]] = {
+    "time": TIME_PROPERTIES,
+    "timePrecision": (*TIME_PROPERTIES, *(precision_property(p) for p in TIME_PROPERTIES)),
+    "status": ("status",),
+}
 _NAME: dict[str, tuple[str, ...]] = {
     "name.family": ("familyName",),
     "name.given": ("givenNames",),

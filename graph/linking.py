@@ -4,13 +4,14 @@ Each rule is one statement anchored on the keys of the nodes a batch just wrote,
 both directions (a claim that arrives finds its encounter; an encounter that arrives finds
 the claims waiting for it), so arrival order does not matter and the cost per record is
 bounded by one patient's records, not by the size of the graph. A rule links only when
-exactly one candidate qualifies; every link it makes carries the rule's name, its evidence
-and the batch's load run.
+exactly one candidate qualifies (otherwise it links nothing and counts the node as ambiguous
+for the load report); every link it makes carries the rule's name, its evidence and the
+batch's load run. No rule needs APOC.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from neo4j import ManagedTransaction
 
@@ -23,37 +24,62 @@ class Rule:
     triggers: frozenset[str]  # labels of the written nodes that can make the rule fire
 
 
-# Each statement receives $keys (node keys written by the batch) and $run (the load run),
-# and returns one row per link made.
-_LINK_TAIL = """
-WITH DISTINCT a, b
-MERGE (a)-[x:{rel}]->(b)
-ON CREATE SET x.rule = $rule, x.evidence = {evidence}, x.runId = $run, x.sources = []
-RETURN count(x) AS made
+# Each statement receives $keys (node keys written by the batch), $run (the load run) and
+# $rule, and returns one row: the links made, and the nodes left unlinked because more than
+# one target qualified (`ambiguous`). A rule is written as a *finder* (the nodes of the batch,
+# or the nodes waiting for one that the batch wrote, as `a`) and a *candidates* query (every
+# target that qualifies for `a`, as `b`): it links `a` only when exactly one `b` qualifies.
+def _one_target(finder: str, candidates: str, rel: str, evidence: str) -> str:
+    return f"""
+{finder}
+WITH DISTINCT a WHERE NOT (a)-[:{rel}]->()
+CALL (a) {{
+  {candidates}
+  RETURN collect(DISTINCT b) AS bs
+}}
+WITH a, bs WHERE size(bs) >= 1
+CALL (a, bs) {{
+  WITH a, bs WHERE size(bs) = 1
+  WITH a, bs[0] AS b
+  MERGE (a)-[x:{rel}]->(b)
+  ON CREATE SET x.rule = $rule, x.evidence = {evidence}, x.runId = $run, x.sources = []
+  RETURN count(x) AS made
+}}
+RETURN sum(made) AS made, sum(CASE WHEN size(bs) > 1 THEN 1 ELSE 0 END) AS ambiguous
 """
+
+
+def _clean(expr: str) -> str:
+    """Cypher: a name folded for comparison (lower case, accents and punctuation removed).
+
+    Written in plain Cypher rather than with APOC's apoc.text.clean, so the rule runs on any
+    Neo4j 5 (an external server, Aura) whether APOC is installed or not.
+    """
+    return (
+        f"reduce(acc = '', ch IN split(normalize(toLower(coalesce({expr}, '')), NFD), '') | "
+        "acc + CASE WHEN ch =~ '[a-z0-9]' THEN ch ELSE '' END)"
+    )
+
 
 CLAIM_VISIT_NUMBER = Rule(
     "claim-visit-number",
-    """
+    _one_target(
+        """
 UNWIND $keys AS k
 MATCH (n:Entity {key: k}) WHERE n:Claim OR n:Encounter
 CALL (n) {
   WITH n WHERE n:Claim AND n.controlNumber IS NOT NULL
-  MATCH (p:Patient)-[:HAS_CLAIM]->(n)
-  MATCH (p)-[:HAS_ENCOUNTER]->(e:Encounter {visitNumber: n.controlNumber})
-  RETURN n AS a, e AS b
+  RETURN n AS a
   UNION
   WITH n WHERE n:Encounter AND n.visitNumber IS NOT NULL
   MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
   MATCH (p)-[:HAS_CLAIM]->(c:Claim {controlNumber: n.visitNumber})
-  RETURN c AS a, n AS b
-}
-WITH a, b WHERE NOT (a)-[:FOR_ENCOUNTER]->(:Encounter)
-"""
-    + _LINK_TAIL.format(
-        rel="FOR_ENCOUNTER",
-        evidence='\'{"matched": "Claim.controlNumber = Encounter.visitNumber", '
-        '"scope": "same patient"}\'',
+  RETURN c AS a
+}""",
+        """MATCH (p:Patient)-[:HAS_CLAIM]->(a)
+  MATCH (p)-[:HAS_ENCOUNTER]->(b:Encounter {visitNumber: a.controlNumber})""",
+        "FOR_ENCOUNTER",
+        '\'{"matched": "Claim.controlNumber = Encounter.visitNumber", "scope": "same patient"}\'',
     ),
     "an X12 CLM01 (patient control number) equal to the encounter's visit number",
     frozenset({"Claim", "Encounter"}),
@@ -61,46 +87,35 @@ WITH a, b WHERE NOT (a)-[:FOR_ENCOUNTER]->(:Encounter)
 
 SAME_PATIENT_SAME_DAY = Rule(
     "same-patient-same-day",
-    """
+    _one_target(
+        """
 UNWIND $keys AS k
 MATCH (n:Entity {key: k}) WHERE n:Claim OR n:Encounter
 CALL (n) {
   WITH n WHERE n:Claim AND n.serviceStart IS NOT NULL
-  MATCH (p:Patient)-[:HAS_CLAIM]->(n)
-  MATCH (p)-[:HAS_ENCOUNTER]->(e:Encounter)-[:HAS_PARTICIPANT]->(pr:Practitioner)
-        <-[:HAS_PROVIDER]-(n)
-  WHERE date(n.serviceStart) >= date(e.start)
-    AND date(n.serviceStart) <= date(coalesce(e.end, e.start))
-  RETURN n AS a, e AS b
+  RETURN n AS a
   UNION
   WITH n WHERE n:Encounter AND n.start IS NOT NULL
   MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)-[:HAS_PARTICIPANT]->(pr:Practitioner)
         <-[:HAS_PROVIDER]-(c:Claim)<-[:HAS_CLAIM]-(p)
   WHERE c.serviceStart IS NOT NULL
-    AND date(c.serviceStart) >= date(n.start)
-    AND date(c.serviceStart) <= date(coalesce(n.end, n.start))
-  RETURN c AS a, n AS b
-}
-WITH DISTINCT a, b WHERE NOT (a)-[:FOR_ENCOUNTER]->(:Encounter)
-// only when exactly one encounter qualifies for the claim
-CALL (a) {
-  MATCH (p:Patient)-[:HAS_CLAIM]->(a)
-  MATCH (p)-[:HAS_ENCOUNTER]->(e:Encounter)-[:HAS_PARTICIPANT]->(:Practitioner)<-[:HAS_PROVIDER]-(a)
-  WHERE date(a.serviceStart) >= date(e.start)
-    AND date(a.serviceStart) <= date(coalesce(e.end, e.start))
-  RETURN count(DISTINCT e) AS candidates
-}
-WITH a, b WHERE candidates = 1
-"""
-    + _LINK_TAIL.format(
-        rel="FOR_ENCOUNTER",
-        evidence='\'{"matched": ["same patient", "service date within the encounter", '
+  RETURN c AS a
+}""",
+        """MATCH (p:Patient)-[:HAS_CLAIM]->(a)
+  MATCH (p)-[:HAS_ENCOUNTER]->(b:Encounter)-[:HAS_PARTICIPANT]->(:Practitioner)
+        <-[:HAS_PROVIDER]-(a)
+  WHERE b.start IS NOT NULL AND date(a.serviceStart) >= date(b.start)
+    AND date(a.serviceStart) <= date(coalesce(b.end, b.start))""",
+        "FOR_ENCOUNTER",
+        '\'{"matched": ["same patient", "service date within the encounter", '
         '"shared practitioner"]}\'',
     ),
     "the same patient, a service date within the encounter's period and a shared practitioner",
     frozenset({"Claim", "Encounter"}),
 )
 
+# An order is the study's only when exactly one order of the same patient has its accession
+# number (and a compatible issuer); the study then belongs to that order's visit.
 IMAGING_ACCESSION_ORDER = Rule(
     "accession-order",
     """
@@ -108,58 +123,63 @@ UNWIND $keys AS k
 MATCH (n:Entity {key: k}) WHERE n:ImagingStudy OR n:ServiceRequest
 CALL (n) {
   WITH n WHERE n:ImagingStudy AND n.accessionNumber IS NOT NULL
-  MATCH (p:Patient)-[:HAS_IMAGING_STUDY]->(n)
-  MATCH (p)-[:HAS_SERVICE_REQUEST]->(o:ServiceRequest {accessionNumber: n.accessionNumber})
-  WHERE n.accessionIssuer IS NULL OR o.accessionIssuer IS NULL
-     OR n.accessionIssuer = o.accessionIssuer
-  RETURN n AS s, o
+  RETURN n AS a
   UNION
   WITH n WHERE n:ServiceRequest AND n.accessionNumber IS NOT NULL
   MATCH (p:Patient)-[:HAS_SERVICE_REQUEST]->(n)
   MATCH (p)-[:HAS_IMAGING_STUDY]->(s:ImagingStudy {accessionNumber: n.accessionNumber})
-  WHERE s.accessionIssuer IS NULL OR n.accessionIssuer IS NULL
-     OR s.accessionIssuer = n.accessionIssuer
-  RETURN s, n AS o
+  RETURN s AS a
 }
-MERGE (s)-[y:BASED_ON]->(o)
-ON CREATE SET y.rule = $rule, y.runId = $run, y.sources = [],
-  y.evidence = '{"matched": "accession number and issuer of the order", "scope": "same patient"}'
-WITH s, o
-MATCH (o)-[:FOR_ENCOUNTER]->(e:Encounter)
-WITH s AS a, e AS b WHERE NOT (s)-[:FOR_ENCOUNTER]->(:Encounter)
-"""
-    + _LINK_TAIL.format(
-        rel="FOR_ENCOUNTER",
-        evidence='\'{"matched": "accession number of an order of the encounter"}\'',
-    ),
+WITH DISTINCT a
+CALL (a) {
+  MATCH (p:Patient)-[:HAS_IMAGING_STUDY]->(a)
+  MATCH (p)-[:HAS_SERVICE_REQUEST]->(o:ServiceRequest {accessionNumber: a.accessionNumber})
+  WHERE a.accessionIssuer IS NULL OR o.accessionIssuer IS NULL
+     OR a.accessionIssuer = o.accessionIssuer
+  RETURN collect(DISTINCT o) AS os
+}
+WITH a, os WHERE size(os) >= 1
+CALL (a, os) {
+  WITH a, os WHERE size(os) = 1
+  WITH a, os[0] AS o
+  MERGE (a)-[y:BASED_ON]->(o)
+  ON CREATE SET y.rule = $rule, y.runId = $run, y.sources = [],
+    y.evidence = '{"matched": "accession number and issuer of the order", "scope": "same patient"}'
+  WITH a, o WHERE NOT (a)-[:FOR_ENCOUNTER]->(:Encounter)
+  MATCH (o)-[:FOR_ENCOUNTER]->(e:Encounter)
+  WITH a, collect(DISTINCT e) AS es WHERE size(es) = 1
+  WITH a, es[0] AS b
+  MERGE (a)-[x:FOR_ENCOUNTER]->(b)
+  ON CREATE SET x.rule = $rule, x.runId = $run, x.sources = [],
+    x.evidence = '{"matched": "accession number of an order of the encounter"}'
+  RETURN count(x) AS made
+}
+RETURN sum(made) AS made, sum(CASE WHEN size(os) > 1 THEN 1 ELSE 0 END) AS ambiguous
+""",
     "the accession number of an order that belongs to the encounter",
     frozenset({"ImagingStudy", "ServiceRequest"}),
 )
 
 IMAGING_DURING_ENCOUNTER = Rule(
     "same-patient-during-encounter",
-    """
+    _one_target(
+        """
 UNWIND $keys AS k
 MATCH (n:Entity {key: k}) WHERE n:ImagingStudy OR n:Encounter
 CALL (n) {
   WITH n WHERE n:ImagingStudy AND n.start IS NOT NULL
-  MATCH (p:Patient)-[:HAS_IMAGING_STUDY]->(n)
-  RETURN n AS a, p
+  RETURN n AS a
   UNION
   WITH n WHERE n:Encounter AND n.start IS NOT NULL
   MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
   MATCH (p)-[:HAS_IMAGING_STUDY]->(s:ImagingStudy) WHERE s.start IS NOT NULL
-  RETURN s AS a, p
-}
-WITH DISTINCT a, p WHERE NOT (a)-[:FOR_ENCOUNTER]->(:Encounter)
-MATCH (p)-[:HAS_ENCOUNTER]->(e:Encounter)
-WHERE e.start <= a.start AND a.start <= coalesce(e.end, e.start + duration({hours: 24}))
-WITH a, collect(e) AS es WHERE size(es) = 1
-WITH a, es[0] AS b
-"""
-    + _LINK_TAIL.format(
-        rel="FOR_ENCOUNTER",
-        evidence='\'{"matched": ["same patient", "study time within the encounter"]}\'',
+  RETURN s AS a
+}""",
+        """MATCH (p:Patient)-[:HAS_IMAGING_STUDY]->(a)
+  MATCH (p)-[:HAS_ENCOUNTER]->(b:Encounter)
+  WHERE b.start <= a.start AND a.start <= coalesce(b.end, b.start + duration({hours: 24}))""",
+        "FOR_ENCOUNTER",
+        '\'{"matched": ["same patient", "study time within the encounter"]}\'',
     ),
     "the same patient and a study time within the encounter's period (timezones respected)",
     frozenset({"ImagingStudy", "Encounter"}),
@@ -167,29 +187,25 @@ WITH a, es[0] AS b
 
 APPOINTMENT_DURING_ENCOUNTER = Rule(
     "same-patient-practitioner-time",
-    """
+    _one_target(
+        """
 UNWIND $keys AS k
 MATCH (n:Entity {key: k}) WHERE n:Appointment OR n:Encounter
 CALL (n) {
   WITH n WHERE n:Appointment AND n.start IS NOT NULL
-  MATCH (p:Patient)-[:HAS_APPOINTMENT]->(n)
-  RETURN n AS a, p
+  RETURN n AS a
   UNION
   WITH n WHERE n:Encounter AND n.start IS NOT NULL
   MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
   MATCH (p)-[:HAS_APPOINTMENT]->(ap:Appointment) WHERE ap.start IS NOT NULL
-  RETURN ap AS a, p
-}
-WITH DISTINCT a, p WHERE NOT (a)-[:FOR_ENCOUNTER]->(:Encounter)
-MATCH (p)-[:HAS_ENCOUNTER]->(e:Encounter)-[:HAS_PARTICIPANT]->(:Practitioner)
-      <-[:HAS_PARTICIPANT]-(a)
-WHERE e.start <= a.start AND a.start <= coalesce(e.end, e.start + duration({hours: 24}))
-WITH a, collect(DISTINCT e) AS es WHERE size(es) = 1
-WITH a, es[0] AS b
-"""
-    + _LINK_TAIL.format(
-        rel="FOR_ENCOUNTER",
-        evidence='\'{"matched": ["same patient", "shared practitioner", '
+  RETURN ap AS a
+}""",
+        """MATCH (p:Patient)-[:HAS_APPOINTMENT]->(a)
+  MATCH (p)-[:HAS_ENCOUNTER]->(b:Encounter)-[:HAS_PARTICIPANT]->(:Practitioner)
+        <-[:HAS_PARTICIPANT]-(a)
+  WHERE b.start <= a.start AND a.start <= coalesce(b.end, b.start + duration({hours: 24}))""",
+        "FOR_ENCOUNTER",
+        '\'{"matched": ["same patient", "shared practitioner", '
         '"appointment start within the encounter"]}\'',
     ),
     "the same patient, a shared practitioner and an appointment start within the encounter",
@@ -198,41 +214,36 @@ WITH a, es[0] AS b
 
 DICOM_REFERRER = Rule(
     "referrer-name-unique",
-    """
+    _one_target(
+        """
 UNWIND $keys AS k
 MATCH (n:Entity {key: k}) WHERE n:ImagingStudy OR n:Practitioner OR n:Encounter
 CALL (n) {
   WITH n WHERE n:ImagingStudy AND n.referringPhysicianName IS NOT NULL
-  RETURN n AS s
+  RETURN n AS a
   UNION
   WITH n WHERE n:Encounter
   MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
   MATCH (p)-[:HAS_IMAGING_STUDY]->(s:ImagingStudy) WHERE s.referringPhysicianName IS NOT NULL
-  RETURN s
-}
-WITH DISTINCT s WHERE NOT (s)-[:REFERRED_BY]->(:Practitioner)
-WITH s, split(s.referringPhysicianName, '^') AS pn
-WITH s, apoc.text.clean(pn[0]) AS family,
-     CASE WHEN size(pn) > 1 THEN apoc.text.clean(pn[1]) ELSE null END AS given
-CALL (s) {
-  MATCH (s)<-[:HAS_IMAGING_STUDY]-(:Patient)-[:HAS_ENCOUNTER]->(:Encounter)
-        -[:HAS_PARTICIPANT]->(pr:Practitioner)
-  RETURN pr
-  UNION
-  MATCH (s)-[:PERFORMED_AT]->(:Organization)<-[:ROLE_AT]-(:PractitionerRole)
-        -[:ROLE_OF]->(pr:Practitioner)
-  RETURN pr
-}
-WITH s, family, given, pr
-WHERE apoc.text.clean(coalesce(pr.familyName, '')) = family
-  AND (given IS NULL OR given = '' OR
-       apoc.text.clean(coalesce(head(pr.givenNames), '')) = given)
-WITH s, collect(DISTINCT pr) AS prs WHERE size(prs) = 1
-WITH s AS a, prs[0] AS b
-"""
-    + _LINK_TAIL.format(
-        rel="REFERRED_BY",
-        evidence='\'{"matched": "ReferringPhysicianName = the only practitioner of that '
+  RETURN s AS a
+}""",
+        f"""WITH a, split(a.referringPhysicianName, '^') AS pn
+  WITH a, {_clean("pn[0]")} AS family,
+       CASE WHEN size(pn) > 1 THEN {_clean("pn[1]")} ELSE '' END AS given
+  CALL (a) {{
+    MATCH (a)<-[:HAS_IMAGING_STUDY]-(:Patient)-[:HAS_ENCOUNTER]->(:Encounter)
+          -[:HAS_PARTICIPANT]->(pr:Practitioner)
+    RETURN pr
+    UNION
+    MATCH (a)-[:PERFORMED_AT]->(:Organization)<-[:ROLE_AT]-(:PractitionerRole)
+          -[:ROLE_OF]->(pr:Practitioner)
+    RETURN pr
+  }}
+  WITH pr AS b, family, given
+  WHERE {_clean("b.familyName")} = family
+    AND (given = '' OR {_clean("head(b.givenNames)")} = given)""",
+        "REFERRED_BY",
+        '\'{"matched": "ReferringPhysicianName = the only practitioner of that '
         "name connected to the patient or the institution\"}'",
     ),
     "a DICOM ReferringPhysicianName equal to exactly one practitioner connected to the same "
@@ -250,18 +261,27 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+@dataclass(slots=True)
+class Linked:
+    """What the rules did for one batch: links made, and nodes left unlinked because several
+    targets qualified, per rule."""
+
+    made: dict[str, int] = field(default_factory=dict)
+    ambiguous: dict[str, int] = field(default_factory=dict)
+
+
 def apply_rules(
     tx: ManagedTransaction,
     keys_by_label: dict[str, list[str]],
     run_id: str,
     enabled: frozenset[str] | None = None,
-) -> dict[str, int]:
-    """Run the linking rules for the nodes a batch wrote; links made per rule.
+) -> Linked:
+    """Run the linking rules for the nodes a batch wrote.
 
     A rule runs only when the batch wrote a node of a label that can make it fire, and only
     for those nodes.
     """
-    made: dict[str, int] = {}
+    out = Linked()
     for rule in RULES:
         if enabled is not None and rule.name not in enabled:
             continue
@@ -269,7 +289,10 @@ def apply_rules(
         if not keys:
             continue
         record = tx.run(rule.cypher, keys=keys, run=run_id, rule=rule.name).single()
-        count = int(record["made"]) if record else 0
-        if count:
-            made[rule.name] = count
-    return made
+        made = int(record["made"] or 0) if record else 0
+        ambiguous = int(record["ambiguous"] or 0) if record else 0
+        if made:
+            out.made[rule.name] = made
+        if ambiguous:
+            out.ambiguous[rule.name] = ambiguous
+    return out

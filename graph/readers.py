@@ -35,6 +35,7 @@ from neo4j.exceptions import ClientError
 from graph.errors import GraphError
 from graph.projection import IDENTIFIER_LOOKUP, OPEN, Projection
 from ontology.schema_plan import SCHEMA_LABEL, SCHEMA_NAME
+from ontology.temporal import PRECISIONS, precision_property
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 LAST = 9_223_372_036_854_775_807  # sorts events without a time after all others
@@ -224,7 +225,31 @@ def _time_expr(var: str) -> str:
     return "CASE " + " ".join(cases) + " END"
 
 
-_WINDOW = "(row.start IS NULL OR t >= row.start) AND (row.end IS NULL OR t < row.end)"
+def _span_expr(var: str) -> str:
+    """The length of the period a node's event time names: a year, a month, a day ... (the
+    time's precision, ontology/temporal.py), a day for a date, null for a moment."""
+    cases = []
+    for prop in TIME_PROPERTIES:
+        p = f"{var}.{_name(prop)}"
+        precision = f"{var}.{_name(precision_property(prop))}"
+        periods = " ".join(f"WHEN '{n}' THEN duration('{iso}')" for n, iso in PRECISIONS.items())
+        cases.append(f"WHEN {p} IS :: ZONED DATETIME NOT NULL THEN CASE {precision} {periods} END")
+        cases.append(f"WHEN {p} IS :: DATE NOT NULL THEN duration('P1D')")
+    return "CASE " + " ".join(cases) + " END"
+
+
+# An event is in a window when the period its time names overlaps it: a visit known to the day
+# is in a window that starts at noon that day (t is the period's first instant).
+_WINDOW = (
+    "(row.start IS NULL OR t >= row.start OR t + {span} > row.start) "
+    "AND (row.end IS NULL OR t < row.end)"
+)
+
+
+def _window(var: str) -> str:
+    return _WINDOW.format(span=_span_expr(var))
+
+
 _AFTER = (
     "(row.afterSort IS NULL OR s > row.afterSort OR (s = row.afterSort AND b.key > row.afterKey))"
 )
@@ -436,7 +461,7 @@ class Reader:
         CALL (a, row) {{
           CALL (a) {{ {path.match(pj)} }}
           {distinct}WITH b, {_time_expr("b")} AS t
-          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_WINDOW}
+          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_window("b")}
           RETURN labels(b) AS labels,
                  count(*) AS total,
                  count(CASE WHEN row.afterSort IS NOT NULL AND NOT {_AFTER} THEN 1 END) AS before
@@ -445,7 +470,7 @@ class Reader:
         CALL (a, row) {{
           CALL (a) {{ {path.match(pj)} }}
           {distinct}WITH b, {_time_expr("b")} AS t
-          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_WINDOW} AND {_AFTER}
+          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_window("b")} AND {_AFTER}
           WITH b, t, s ORDER BY s, b.key LIMIT $limit
           CALL (b) {{
             OPTIONAL MATCH (b)-[x:{rels}]-(m:Entity)
@@ -568,7 +593,7 @@ def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
         count_call = (
             f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
             f"CALL (a) {{ {path.match(pj)} }} {count_distinct}"
-            f"WITH b, {_time_expr('b')} AS t WHERE {_WINDOW} RETURN count(*) AS total }} "
+            f"WITH b, {_time_expr('b')} AS t WHERE {_window('b')} RETURN count(*) AS total }} "
         )
         total = "total"
     return (
@@ -576,7 +601,7 @@ def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
         f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
         f"CALL (a) {{ {path.match(pj)} }} {distinct}"
         f"WITH r, b, {_time_expr('b')} AS t "
-        f"WITH r, b, t, {path.sort_expr(pj)} AS s WHERE {_WINDOW} AND {_AFTER} "
+        f"WITH r, b, t, {path.sort_expr(pj)} AS s WHERE {_window('b')} AND {_AFTER} "
         f"{run}"
         f"RETURN r, b, t, s, run ORDER BY s, b.key LIMIT $take{n} }} "
         f"WITH row, collect({{node: {pj.node('b', path.targets())}, labels: labels(b), "

@@ -126,17 +126,43 @@ def ensure_write_schema(driver: Driver, database: str) -> None:
 
 
 # -- reads the identity step needs -----------------------------------------------------------
-def lookup_tokens(tx: ManagedTransaction, tokens: Sequence[str]) -> dict[str, tuple[str, Any]]:
-    """token -> (key, birthDate) of the node a token identifies or is the key of."""
+@dataclass(frozen=True, slots=True)
+class TokenHit:
+    """A node a token names (as an identifier, or as its key), with its labels."""
+
+    key: str
+    labels: tuple[str, ...]
+    birth_date: Any
+
+
+def lookup_tokens(tx: ManagedTransaction, tokens: Sequence[str]) -> dict[str, list[TokenHit]]:
+    """token -> every node the token identifies or is the key of (one per class at most)."""
     result = tx.run(
         "UNWIND $tokens AS t "
-        "OPTIONAL MATCH (:Identifier {key: t})-[:IDENTIFIES]->(a:Entity) "
-        "OPTIONAL MATCH (b:Entity {key: t}) "
-        "WITH t, coalesce(a, b) AS n WHERE n IS NOT NULL "
-        "RETURN t, n.key AS key, n.birthDate AS birthDate",
+        "CALL (t) { "
+        "  MATCH (:Identifier {key: t})-[:IDENTIFIES]->(a:Entity) RETURN a AS n "
+        "  UNION "
+        "  MATCH (b:Entity {key: t}) RETURN b AS n "
+        "} "
+        "RETURN t, n.key AS key, labels(n) AS labels, n.birthDate AS birthDate",
         tokens=list(tokens),
     )
-    return {r["t"]: (r["key"], r["birthDate"]) for r in result}
+    out: dict[str, list[TokenHit]] = {}
+    for r in result:
+        out.setdefault(r["t"], []).append(TokenHit(r["key"], tuple(r["labels"]), r["birthDate"]))
+    return out
+
+
+def lookup_owners(tx: ManagedTransaction, pairs: Sequence[tuple[str, str]]) -> dict[str, set[str]]:
+    """event key -> keys of the patients linked to it by the given relationship type, for
+    (event key, relationship type) pairs: who an encounter, a study or a claim belongs to."""
+    result = tx.run(
+        "UNWIND $rows AS r "
+        "MATCH (e:Entity {key: r.key})<-[x]-(p:Patient) WHERE type(x) = r.type "
+        "RETURN r.key AS key, collect(DISTINCT p.key) AS owners",
+        rows=[{"key": k, "type": t} for k, t in pairs],
+    )
+    return {r["key"]: set(r["owners"]) for r in result}
 
 
 def lookup_match_keys(tx: ManagedTransaction, match_keys: Sequence[str]) -> dict[str, list[str]]:

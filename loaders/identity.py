@@ -24,9 +24,10 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from neo4j import ManagedTransaction
+from rdflib import URIRef
 
 from graph import writer as gw
 from loaders.records import Node, Record
@@ -73,21 +74,21 @@ class IdentityConfig:
 
 @dataclass(slots=True)
 class Conflict:
-    """Two records that share an identifier but disagree on who they are."""
+    """Two records that share a key or identifier but disagree on who they are about."""
 
     token_system: str
     kind: str
     source: str
     existing: str
     new: str
+    reason: str = (
+        "has an identifier of system {system} that already names a patient with another "
+        "birth date; not merged, kept as a separate patient (check both sources)"
+    )
 
     def message(self) -> str:
         """Says which record and which identifier system, never the identifier's value."""
-        return (
-            f"{self.kind}: record {self.source} has an identifier of system "
-            f"{self.token_system} that already names a patient with another birth date; "
-            "not merged, kept as a separate patient (check both sources)"
-        )
+        return f"{self.kind}: record {self.source} " + self.reason.format(system=self.token_system)
 
 
 @dataclass(slots=True)
@@ -99,15 +100,28 @@ class Merge:
 
 @dataclass(slots=True)
 class Resolution:
-    """Final keys for a batch: per record, per node; per reference token."""
+    """Final keys for a batch: per record, per node and per link end."""
 
     node_keys: list[list[str]]
-    ref_keys: dict[str, str]
+    link_keys: list[list[tuple[str, str]]]  # per record, per link: (source key, target key)
     stubs: dict[str, Any]  # key -> the class URI of the reference that made it
     identifier_rules: dict[tuple[int, int], list[tuple[str, str, str | None]]]
     conflicts: list[Conflict]
     merges: list[Merge]
     existing: set[str]
+
+
+class Terms(Protocol):
+    """What identity needs of the ontology: a class's labels (itself and its superclasses)
+    and a relationship's type."""
+
+    def labels_for(self, cls: URIRef) -> tuple[str, ...]: ...
+
+    def relationship_type(self, prop: URIRef) -> str: ...
+
+
+# The relationship from a patient to an event it owns: an event has one patient, never two.
+OWNED_BY_PATIENT = (CG.hasEncounter, CG.hasAppointment, CG.hasImagingStudy, CG.hasClaim)
 
 
 def normalise(text: str) -> str:
@@ -131,10 +145,41 @@ def match_key(node: Node) -> str | None:
 
 
 class Resolver:
-    """Resolves the keys of one batch at a time against the graph."""
+    """Resolves the keys of one batch at a time against the graph.
 
-    def __init__(self, config: IdentityConfig | None = None) -> None:
+    Identity never joins two classes: a token (an identifier or a key) resolves to a node only
+    when that node's class is the asserted class, a subclass or a superclass of it (a payer
+    first referenced as an organization). A PractitionerRole that carries its practitioner's
+    NPI is its own node; when its plain key is already another class's, it is keyed
+    ``ClassName/token`` instead (the same whichever order the two arrive in a reload).
+    """
+
+    def __init__(self, config: IdentityConfig | None = None, onto: Terms | None = None) -> None:
         self.config = config or IdentityConfig()
+        if onto is None:
+            from ontology.model import load_ontology
+
+            onto = load_ontology()
+        self.onto = onto
+        self._labels: dict[URIRef, tuple[str, ...]] = {}
+
+    def labels(self, cls: URIRef) -> tuple[str, ...]:
+        found = self._labels.get(cls)
+        if found is None:
+            found = self._labels[cls] = self.onto.labels_for(cls)
+        return found
+
+    def compatible(self, cls: URIRef, labels: Sequence[str]) -> bool:
+        """A node with ``labels`` can be an individual of ``cls``: same class, a subclass, or
+        a superclass (a stub made by a vaguer reference)."""
+        if not labels:
+            return True
+        mine = self.labels(cls)
+        return mine[0] in labels or set(labels) <= set(mine)
+
+    def qualified(self, tok: str, cls: URIRef) -> str:
+        """The key of a ``cls`` node whose plain token is another class's key."""
+        return f"{self.labels(cls)[0]}/{tok}"
 
     def resolve(self, tx: ManagedTransaction, records: Sequence[Record]) -> Resolution:
         canon = self.config.canon
@@ -142,26 +187,54 @@ class Resolver:
         mks: set[str] = set()
         for rec in records:
             for node in rec.nodes:
-                tokens.add(canon(node.key))
-                tokens.update(canon(i.token) for i in node.identifiers)
+                for tok in (node.key, *(i.token for i in node.identifiers)):
+                    tokens.update((canon(tok), self.qualified(canon(tok), node.cls)))
                 if node.cls == CG.Patient and self.config.demographics_exact:
                     mk = match_key(node)
                     if mk:
                         mks.add(mk)
             for link in rec.links:
-                tokens.add(canon(link.src.key))
-                tokens.add(canon(link.dst.key))
+                for ref in (link.src, link.dst):
+                    tokens.update((canon(ref.key), self.qualified(canon(ref.key), ref.cls)))
         known = gw.lookup_tokens(tx, sorted(tokens))
         by_mk = gw.lookup_match_keys(tx, sorted(mks)) if mks else {}
 
-        batch: dict[str, str] = {}
+        labels_of: dict[str, tuple[str, ...]] = {}
+        birth_of: dict[str, Any] = {}
+        for hits in known.values():
+            for h in hits:
+                labels_of[h.key] = h.labels
+                birth_of[h.key] = h.birth_date
+        existing: set[str] = set(labels_of)
+        batch: dict[str, list[str]] = {}  # token -> keys it names in this batch
         batch_mk: dict[str, str] = {}
-        birth_of: dict[str, Any] = {key: birth for key, birth in known.values()}
+
+        def names(tok: str) -> list[str]:
+            return [*batch.get(tok, []), *(h.key for h in known.get(tok, []))]
+
+        def hit(tok: str, cls: URIRef) -> str | None:
+            for candidate in (tok, self.qualified(tok, cls)):
+                for key in names(candidate):
+                    if self.compatible(cls, labels_of.get(key, ())):
+                        return key
+            return None
+
+        def assign(tok: str, key: str, cls: URIRef) -> None:
+            keys = batch.setdefault(tok, [])
+            if key not in keys:
+                keys.append(key)
+            labels_of[key] = tuple(dict.fromkeys([*self.labels(cls), *labels_of.get(key, ())]))
+
+        def free_key(tok: str, cls: URIRef) -> str:
+            """``tok`` as a new node's key, unless a node of an unrelated class has it."""
+            if all(self.compatible(cls, labels_of.get(k, ())) for k in names(tok) if k == tok):
+                return tok
+            return self.qualified(tok, cls)
+
         node_keys: list[list[str]] = []
         rules: dict[tuple[int, int], list[tuple[str, str, str | None]]] = {}
         conflicts: list[Conflict] = []
         merges: list[Merge] = []
-        existing: set[str] = {key for key, _ in known.values()}
 
         for ri, rec in enumerate(records):
             keys_here: list[str] = []
@@ -173,10 +246,10 @@ class Resolver:
                 evidence: dict[str, Any] = {}
                 birth = node.props.get(CG.birthDate)
                 for tok in candidates:
-                    hit = batch.get(tok) or (known[tok][0] if tok in known else None)
-                    if hit is None:
+                    found = hit(tok, node.cls)
+                    if found is None:
                         continue
-                    other_birth = birth_of.get(hit)
+                    other_birth = birth_of.get(found)
                     if (
                         node.cls == CG.Patient
                         and birth
@@ -186,26 +259,30 @@ class Resolver:
                         new = f"{canon(node.key)}~{rec.ref.key}"
                         conflicts.append(
                             Conflict(
-                                tok.partition("|")[0], "identifier conflict", rec.ref.key, hit, new
+                                tok.partition("|")[0],
+                                "identifier conflict",
+                                rec.ref.key,
+                                found,
+                                new,
                             )
                         )
                         key, rule = new, "conflict-kept-apart"
                         break
-                    key, rule = hit, "same-identifier"
+                    key, rule = found, "same-identifier"
                     evidence = {"matched": tok.partition("|")[0]}
                     break
                 mk = match_key(node) if node.cls == CG.Patient else None
                 if key is None and mk and self.config.demographics_exact:
-                    found = set(by_mk.get(mk, []))
+                    same = set(by_mk.get(mk, []))
                     if mk in batch_mk:
-                        found.add(batch_mk[mk])
-                    if len(found) == 1:
-                        key, rule = found.pop(), "demographics-exact"
+                        same.add(batch_mk[mk])
+                    if len(same) == 1:
+                        key, rule = same.pop(), "demographics-exact"
                         evidence = {
                             "matched": ["familyName", "givenNames[0]", "birthDate", "gender"]
                         }
                 if key is None:
-                    key = canon(node.key)
+                    key = free_key(canon(node.key), node.cls)
                 if rule not in ("asserted", "conflict-kept-apart"):
                     merges.append(Merge(key, rule, evidence))
                 if mk:
@@ -214,32 +291,99 @@ class Resolver:
                 ev = json.dumps(evidence, sort_keys=True) if evidence else None
                 per_id: list[tuple[str, str, str | None]] = []
                 for tok in own:
-                    mapped = batch.get(tok) or (known[tok][0] if tok in known else None)
+                    mapped = hit(tok, node.cls)
                     if mapped is None:
-                        batch[tok] = key
+                        assign(tok, key, node.cls)
                         per_id.append(
                             (tok, rule if rule != "conflict-kept-apart" else "asserted", ev)
                         )
                     elif mapped == key:
                         per_id.append((tok, rule, ev))
-                    # else: the token already names another node; not re-pointed (a conflict)
-                batch.setdefault(canon(node.key), key)
+                    # else: the token already names another node of this class; not re-pointed
+                if hit(canon(node.key), node.cls) is None:
+                    assign(canon(node.key), key, node.cls)
+                assign(key, key, node.cls)
                 rules[(ri, ni)] = per_id
                 keys_here.append(key)
             node_keys.append(keys_here)
 
-        ref_keys: dict[str, str] = {}
         stubs: dict[str, Any] = {}
-        for rec in records:
-            for link in rec.links:
-                for ref in (link.src, link.dst):
-                    tok = canon(ref.key)
-                    if tok in ref_keys:
-                        continue
-                    hit = batch.get(tok) or (known[tok][0] if tok in known else None)
-                    if hit is None:
-                        hit = tok
-                        stubs[tok] = ref.cls
-                        batch[tok] = tok
-                    ref_keys[tok] = hit
-        return Resolution(node_keys, ref_keys, stubs, rules, conflicts, merges, existing)
+        ref_keys: dict[tuple[str, URIRef], str] = {}
+        link_keys: list[list[tuple[str, str]]] = []
+        for ri, rec in enumerate(records):
+            local: dict[str, list[tuple[str, URIRef]]] = {}
+            for node, key in zip(rec.nodes, node_keys[ri], strict=True):
+                local.setdefault(canon(node.key), []).append((key, node.cls))
+
+            def end(ref: Any, local: dict[str, list[tuple[str, URIRef]]] = local) -> str:
+                tok = canon(ref.key)
+                for key, cls in local.get(tok, []):
+                    if self.compatible(ref.cls, self.labels(cls)):
+                        return key
+                cached = ref_keys.get((tok, ref.cls))
+                if cached is not None:
+                    return cached
+                found = hit(tok, ref.cls)
+                if found is None:
+                    found = free_key(tok, ref.cls)
+                    if found not in existing and found not in stubs:
+                        stubs[found] = ref.cls
+                    assign(tok, found, ref.cls)
+                ref_keys[(tok, ref.cls)] = found
+                return found
+
+            link_keys.append([(end(link.src), end(link.dst)) for link in rec.links])
+
+        self._one_patient_per_event(tx, records, node_keys, link_keys, rules, conflicts)
+        return Resolution(node_keys, link_keys, stubs, rules, conflicts, merges, existing)
+
+    def _one_patient_per_event(
+        self,
+        tx: ManagedTransaction,
+        records: Sequence[Record],
+        node_keys: list[list[str]],
+        link_keys: list[list[tuple[str, str]]],
+        rules: dict[tuple[int, int], list[tuple[str, str, str | None]]],
+        conflicts: list[Conflict],
+    ) -> None:
+        """An encounter, appointment, study or claim already of one patient that a record
+        gives to another is a conflict: that record's copy is kept apart (keyed by the record)
+        and reported, so no event is ever linked to two patients."""
+        owned: list[tuple[int, int, str, str, URIRef]] = []  # record, node, event, patient, rel
+        for ri, rec in enumerate(records):
+            index = {key: ni for ni, key in enumerate(node_keys[ri])}
+            for li, link in enumerate(rec.links):
+                if link.rel not in OWNED_BY_PATIENT:
+                    continue
+                patient, event = link_keys[ri][li]
+                if event in index:
+                    owned.append((ri, index[event], event, patient, link.rel))
+        if not owned:
+            return
+        types = {rel: self.onto.relationship_type(rel) for rel in OWNED_BY_PATIENT}
+        owners = gw.lookup_owners(tx, sorted({(e, types[rel]) for _, _, e, _, rel in owned}))
+        for ri, ni, event, patient, _rel in owned:
+            have = owners.setdefault(event, set())
+            if not have or patient in have:
+                have.add(patient)
+                continue
+            rec = records[ri]
+            node = rec.nodes[ni]
+            new = f"{event}~{rec.ref.key}"
+            node_keys[ri][ni] = new
+            link_keys[ri] = [
+                (new if s == event else s, new if d == event else d) for s, d in link_keys[ri]
+            ]
+            rules[(ri, ni)] = []  # its identifiers name the event already loaded
+            kind = self.labels(node.cls)[0]
+            conflicts.append(
+                Conflict(
+                    "",
+                    f"{kind} conflict",
+                    rec.ref.key,
+                    event,
+                    new,
+                    f"gives this {kind} (same key as one already loaded) to another "
+                    "patient; not merged, kept apart as a separate record (check both sources)",
+                )
+            )

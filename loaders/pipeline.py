@@ -92,7 +92,7 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         self.report = LoadReport(run_id=self.run_id, source=self.source)
-        self.resolver = Resolver(self.identity)
+        self.resolver = Resolver(self.identity, self.onto)
         self.validator = Validator(self.onto, self.shape_settings)
         self._pending: list[tuple[Record, FileReport]] = []
         # One batch is written while the next is read: reading is Python's work, writing is
@@ -312,8 +312,11 @@ class Pipeline:
             rep.relationships_updated += max(0, len(links) - stats.links_created)
             for m in res.merges:
                 rep.merges[m.rule] = rep.merges.get(m.rule, 0) + 1
-            for rule, made in out["links"].items():
+            linked: linking.Linked = out["links"]
+            for rule, made in linked.made.items():
                 rep.links[rule] = rep.links.get(rule, 0) + made
+            for rule, count in linked.ambiguous.items():
+                rep.ambiguous[rule] = rep.ambiguous.get(rule, 0) + count
             for step, seconds in out["timing"].items():
                 rep.timings[step] = rep.timings.get(step, 0.0) + seconds
             rep.timed_records += len(res.node_keys)

@@ -55,6 +55,8 @@ class LoadReport:
     conflicts: list[str] = field(default_factory=list)
     merges: dict[str, int] = field(default_factory=dict)
     links: dict[str, int] = field(default_factory=dict)  # links made by linking rules, per rule
+    # nodes a rule left unlinked because more than one target qualified, per rule
+    ambiguous: dict[str, int] = field(default_factory=dict)
     # seconds inside the write transactions, per step (identity, write, linking), and how many
     # records those steps handled: the linking cost per record is timings["linking"] / that
     timings: dict[str, float] = field(default_factory=dict)
@@ -144,7 +146,12 @@ class LoadReport:
                 }
                 for s in self.skips
             ],
-            "identity": {"merges": self.merges, "links": self.links, "conflicts": self.conflicts},
+            "identity": {
+                "merges": self.merges,
+                "links": self.links,
+                "ambiguous": self.ambiguous,
+                "conflicts": self.conflicts,
+            },
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "timedRecords": self.timed_records,
             "rejectsFile": self.rejects_file,

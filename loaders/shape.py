@@ -19,6 +19,7 @@ from graph.writer import (
 )
 from loaders.identity import IdentityConfig, Resolution, match_key
 from loaders.records import Record, Value
+from ontology.temporal import earliest, precision_of, precision_property
 from ontology.vocab import CG, local_name
 
 
@@ -58,9 +59,9 @@ def convert(onto: OntologyView, prop: URIRef, value: Value, cfg: ShapeSettings) 
                 return date.fromisoformat(value)
             return value  # a partial date (year, year-month) stays text: FHIR allows it
         if kind == "dateTime" and isinstance(value, str):
-            if len(value) == 10:
-                return datetime.fromisoformat(value).replace(tzinfo=cfg.default_tz)
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            # a year, month, day, hour or minute is stored as its first instant; shape() stores
+            # the precision beside it (ontology/temporal.py)
+            parsed = datetime.fromisoformat(earliest(value).replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=cfg.default_tz)
         if kind == "decimal":
             return float(value)
@@ -94,15 +95,17 @@ def shape(
     for ri, rec in enumerate(records):
         src = rec.ref.key
         asserted: list[str] = []
-        local_keys: dict[str, str] = {}
         for ni, node in enumerate(rec.nodes):
             key = resolution.node_keys[ri][ni]
-            local_keys[canon(node.key)] = key
-            props = {
-                local_name(p): convert(onto, p, v, cfg)
-                for p, v in node.props.items()
-                if v is not None and v != [] and v != ""
-            }
+            props: dict[str, Any] = {}
+            for p, v in node.props.items():
+                if v is None or v == [] or v == "":
+                    continue  # absent: never overwrites what an earlier record said
+                name = local_name(p)
+                props[name] = convert(onto, p, v, cfg)
+                if isinstance(v, str) and onto.datatype(p) == "dateTime":
+                    # null removes a precision an earlier, vaguer record left
+                    props[precision_property(name)] = precision_of(v)
             if node.cls == CG.Patient:
                 mk = match_key(node)
                 if mk:
@@ -116,9 +119,7 @@ def shape(
                 batch.identifiers.append(
                     IdentifierRow(tok, system, ident.value, ident.type, key, rule, evidence, src)
                 )
-        for link in rec.links:
-            s = local_keys.get(canon(link.src.key)) or resolution.ref_keys[canon(link.src.key)]
-            d = local_keys.get(canon(link.dst.key)) or resolution.ref_keys[canon(link.dst.key)]
+        for link, (s, d) in zip(rec.links, resolution.link_keys[ri], strict=True):
             props = {local_name(p): convert(onto, p, v, cfg) for p, v in link.props.items()}
             batch.links.append(
                 LinkRow(

@@ -28,6 +28,7 @@ from rdflib.term import Node as RdfNode
 
 from ontology.errors import InvalidOntologyError, OntologyParseError
 from ontology.model import ONTOLOGY_DIR, SHAPES_FILE, Ontology, local, parse_files, xsd_name
+from ontology.temporal import earliest
 from ontology.vocab import CG
 
 SEVERITIES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
@@ -264,7 +265,8 @@ def load_shapes(onto: Ontology, path: Path | None = None) -> tuple[PropertyCheck
 # -- values ------------------------------------------------------------------------------------
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
+# a date-time to the hour, minute, second or finer, with or without an offset
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?$")
 
 
 def _is_date(v: object) -> bool:
@@ -279,13 +281,14 @@ def _is_date(v: object) -> bool:
 
 
 def _is_datetime(v: object) -> bool:
-    # a date alone is accepted (the writer reads it as midnight), as FHIR dateTime allows
-    if isinstance(v, str) and len(v) == 10:
+    # a year, a month or a day alone is accepted, as FHIR dateTime and HL7 v2 DTM allow: the
+    # writer stores the period's first instant and its precision (graph/temporal.py)
+    if isinstance(v, str) and len(v) <= 10:
         return _is_date(v)
     if not isinstance(v, str) or not _DATETIME.match(v):
         return False
     try:
-        datetime.fromisoformat(v.replace("Z", "+00:00"))
+        datetime.fromisoformat(earliest(v).replace("Z", "+00:00"))
     except ValueError:
         return False
     return True

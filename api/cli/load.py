@@ -152,5 +152,9 @@ def _print(result: LoadReport, console: Console) -> None:
         console.print(f"rejects and warnings listed in {result.rejects_file}")
     for c in result.conflicts:
         console.print(f"identity conflict: {c}")
+    for rule, count in result.ambiguous.items():
+        console.print(
+            f"ambiguous: {count} record(s) left unlinked by {rule}: more than one target qualified"
+        )
     if result.fatal:
         console.print(f"error: {result.fatal}")

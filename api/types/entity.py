@@ -73,6 +73,11 @@ class Event(Entity):
     time: datetime | None = strawberry.field(
         description="When it happened: the start, or the service or payment date (at 00:00 UTC)."
     )
+    time_precision: str | None = strawberry.field(
+        description="How precisely `time` is known: year, month, day, hour, minute or second. "
+        "A source may give only a month or a day; `time` is then the first instant of that "
+        "period, and a `from`/`to` window includes the event when the period overlaps it."
+    )
     status: str | None
 
 
@@ -95,6 +100,7 @@ def event_fields(row: Row, link: LinkData | None) -> dict[str, Any]:
     return {
         **entity_fields(row, link),
         "time": values.dt(when),
+        "time_precision": values.time_precision(p) if when is not None else None,
         "status": values.text(p.get("status")),
     }
 

@@ -10,8 +10,9 @@ from typing import Any
 from neo4j.time import Date, DateTime
 
 from api import paths
-from graph.readers import Row
+from graph.readers import TIME_PROPERTIES, Row
 from ontology.model import Ontology
+from ontology.temporal import precision_property
 
 
 def dt(value: Any) -> datetime | None:
@@ -27,6 +28,35 @@ def dt(value: Any) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def time_precision(p: dict[str, Any]) -> str | None:
+    """How precisely a node's event time is known: year, month, day, hour, minute or second."""
+    for prop in TIME_PROPERTIES:
+        value = p.get(prop)
+        if value is None:
+            continue
+        if isinstance(value, DateTime | datetime):
+            stored = p.get(precision_property(prop))
+            return str(stored) if stored else "second"
+        if isinstance(value, Date | date):
+            return "day"
+        if isinstance(value, str):  # a partial date kept as text
+            return {4: "year", 7: "month"}.get(len(value), "day")
+    return None
+
+
+def as_known(moment: datetime, precision: str | None) -> str:
+    """A moment written only as precisely as it is known (ISO 8601 cut to its precision)."""
+    if precision == "year":
+        return f"{moment.year:04d}"
+    if precision == "month":
+        return f"{moment.year:04d}-{moment.month:02d}"
+    if precision == "day":
+        return moment.date().isoformat()
+    if precision == "hour":
+        return moment.isoformat(timespec="hours")
+    return moment.isoformat(timespec="minutes")
 
 
 def day(value: Any) -> str | None:

@@ -317,3 +317,29 @@ def test_an_ambiguous_referrer_is_left_unlinked(
     jane = context_of(clean_graph, database, "MRN1001")
     assert jane["studies"] == ["2.25.900100"]
     assert jane["referrer"] == []  # two John Smiths: not linked
+
+
+def test_a_claim_whose_visit_number_names_two_visits_is_left_unlinked_and_counted(
+    clean_graph: Driver, database: str, sources: dict[str, Path]
+) -> None:
+    bundle = fhir_bundle()
+    entries = bundle["entry"]
+    assert isinstance(entries, list)
+    # a second visit of Jane's, from another registration system, with the same number
+    twin = json.loads(json.dumps(entries[4]["resource"]))
+    twin["id"] = "11111111-0000-4000-8000-000000000019"
+    twin["identifier"] = [{"system": "urn:oid:2.16.840.1.113883.3.7777.9", "value": "V5001"}]
+    entries.append({"fullUrl": f"urn:uuid:{twin['id']}", "resource": twin})
+    (sources["ehr"] / "bundle.json").write_text(json.dumps(bundle))
+    load_all(clean_graph, database, sources, ["ehr"])
+    report = run_load(
+        [sources["billing"]], driver=clean_graph, database=database, source="billing",
+        identity=IDENTITY,
+    )  # fmt: skip
+    assert report.exit_code == 0
+    # two visits qualify by number (and two by date and practitioner): the claim links to none
+    assert report.ambiguous.get("claim-visit-number") == 1
+    assert report.ambiguous.get("same-patient-same-day") == 1
+    assert report.as_json()["identity"]["ambiguous"]["claim-visit-number"] == 1
+    jane = context_of(clean_graph, database, "MRN1001")
+    assert jane["claimRule"] == []
