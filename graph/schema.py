@@ -38,7 +38,7 @@ from ontology.schema_plan import (
     diff_schema,
     plan,
 )
-from ontology.validate import PropertyCheck, load_shapes
+from ontology.validate import PropertyCheck, load_shapes, shapes_hash
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 BATCH = 10_000
@@ -99,6 +99,7 @@ class AppliedOntology:
     api_fields: frozenset[str]
     classes: Mapping[str, tuple[str, tuple[str, ...]]]  # iri -> (name, parent iris)
     turtle: str | None
+    shapes_hash: str | None = None
 
 
 def existing_schema(
@@ -140,7 +141,7 @@ def applied_ontology(driver: Driver, database: str) -> AppliedOntology:
     rows, _, _ = driver.execute_query(
         f"OPTIONAL MATCH (s:{_q(SCHEMA_LABEL)} {{name: $name}}) "
         "RETURN s.version AS version, s.contentHash AS hash, s.apiFields AS fields, "
-        "s.turtle AS turtle",
+        "s.turtle AS turtle, s.shapesHash AS shapes",
         name=SCHEMA_NAME,
         database_=database,
     )
@@ -157,6 +158,7 @@ def applied_ontology(driver: Driver, database: str) -> AppliedOntology:
         api_fields=frozenset(head["fields"] or ()),
         classes={r["iri"]: (r["name"], tuple(sorted(r["parents"]))) for r in rows},
         turtle=head["turtle"],
+        shapes_hash=head["shapes"],
     )
 
 
@@ -249,6 +251,8 @@ def impact(
         hash_before=before.content_hash,
         hash_after=want.content_hash,
         schema=diff_schema(want, constraints, indexes),
+        shapes_hash_before=before.shapes_hash,
+        shapes_hash_after=shapes_hash(shapes_path),
     )
     new_iris = {str(c) for c in onto.classes}
     report.classes_added = sorted(
@@ -452,10 +456,11 @@ def apply(
     driver.execute_query(
         f"MERGE (s:{_q(SCHEMA_LABEL)} {{name: $name}}) "
         "SET s.version = $version, s.contentHash = $hash, s.apiFields = $fields, "
-        "s.turtle = $turtle, s.appliedAt = datetime()",
+        "s.turtle = $turtle, s.shapesHash = $shapes, s.appliedAt = datetime()",
         name=SCHEMA_NAME,
         version=want.version,
         hash=want.content_hash,
+        shapes=report.shapes_hash_after,
         fields=sorted(want.api_fields),
         turtle=onto.graph.serialize(format="turtle"),
         database_=database,

@@ -278,6 +278,10 @@ class ApplyReport:
     hash_before: str | None
     hash_after: str
     schema: SchemaDiff = field(default_factory=SchemaDiff)
+    # the SHACL shapes are part of what is applied: a shapes-only change is a change, and its
+    # impact (existing nodes that would violate a shape) is in the report
+    shapes_hash_before: str | None = None
+    shapes_hash_after: str | None = None
     labels_to_add: list[LabelChange] = field(default_factory=list)
     labels_to_remove: list[LabelChange] = field(default_factory=list)
     classes_added: list[str] = field(default_factory=list)
@@ -301,6 +305,7 @@ class ApplyReport:
             and not self.classes_added
             and not self.classes_removed
             and self.hash_before == self.hash_after
+            and self.shapes_hash_before == self.shapes_hash_after
         )
 
     def lines(self) -> list[str]:
@@ -308,6 +313,8 @@ class ApplyReport:
         out = [f"ontology {self.version_before or '(none applied)'} -> {self.version_after}"]
         if self.nothing_to_do:
             return [*out, "nothing to do: the graph already matches this ontology"]
+        if self.shapes_hash_before != self.shapes_hash_after and self.hash_before is not None:
+            out.append("  ~ shapes changed (SHACL): what loads accept, warn about or reject")
         s = self.schema
         out += [f"  + constraint {c.name} ({c.label}.{c.prop} unique)" for c in s.add_constraints]
         out += [f"  - constraint {n}" for n in s.drop_constraints]

@@ -14,6 +14,7 @@ never the value.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Protocol
 
 from rdflib import RDF, XSD, BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
+from rdflib.compare import to_canonical_graph
 from rdflib.namespace import SH
 from rdflib.term import Node as RdfNode
 
@@ -247,6 +249,14 @@ def _short(term: RdfNode | None) -> str:
         if text.startswith(ns):
             return prefix + text[len(ns) :]
     return text
+
+
+def shapes_hash(path: Path | None = None) -> str:
+    """A digest of the shapes' triples, blank nodes canonicalised: equal iff isomorphic (so a
+    reformatted file is the same shapes, and any changed constraint is a change to apply)."""
+    canon = to_canonical_graph(parse_files([path or shapes_path()]))
+    lines = sorted(line for line in canon.serialize(format="nt").splitlines() if line)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def load_shapes(onto: Ontology, path: Path | None = None) -> tuple[PropertyCheck, ...]:

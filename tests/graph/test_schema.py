@@ -218,3 +218,30 @@ def test_a_moved_class_loses_the_superclass_labels_it_no_longer_has(
     assert run(
         graph, database, "MATCH (:Class {name: 'Payer'})-[:SUBCLASS_OF]->(p) RETURN p.name AS p"
     ) == [{"p": "Agent"}]
+
+
+def test_a_shapes_only_change_is_a_change_with_its_impact(
+    graph: Driver, database: str, tmp_path: Path
+) -> None:
+    onto = load_ontology()
+    assert schema.apply(graph, database, onto).applied
+    run(graph, database, "CREATE (:Encounter:ClinicalEvent:Event:Entity {key: 'e1'})")
+    assert schema.apply(graph, database, onto, dry_run=True).nothing_to_do
+    # an informaticist makes an encounter's start required again
+    from ontology.validate import shapes_path
+
+    stricter = tmp_path / "shapes.ttl"
+    stricter.write_text(
+        shapes_path().read_text()
+        + "\ncgsh:StrictStart a sh:NodeShape ; sh:targetClass cg:Encounter ;\n"
+        "    sh:property [ sh:path cg:start ; sh:minCount 1 ] .\n"
+    )
+    report = schema.apply(graph, database, onto, dry_run=True, shapes_path=stricter)
+    assert not report.nothing_to_do
+    text = "\n".join(report.lines())
+    assert "shapes changed" in text
+    assert "1 Encounter node(s) violate StrictStart on start (Violation)" in text
+    assert "nothing to do" not in text
+    # applied, the new shapes are what the graph records; applying them again is nothing to do
+    assert schema.apply(graph, database, onto, shapes_path=stricter).applied
+    assert schema.apply(graph, database, onto, dry_run=True, shapes_path=stricter).nothing_to_do
