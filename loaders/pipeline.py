@@ -129,8 +129,11 @@ class Pipeline:
                 "display": f"load {self.run_id}",
             },
         )
+        files = list(expand(paths))
+        opened = 0
         try:
-            for path in expand(paths):
+            for path in files:
+                opened += 1
                 self._load_file(path)
             self._flush()
             self._wait()
@@ -140,6 +143,12 @@ class Pipeline:
             if self._writer is not None:
                 self._writer.shutdown(wait=True, cancel_futures=True)
                 self._writer = None
+        if self.report.fatal:
+            # what the fatal error left without an outcome, so every report adds up: records
+            # read but not written (the failed batch, the ones waiting), and files not opened
+            for fr in self.report.files:
+                fr.not_attempted = fr.read - fr.written - fr.skipped - fr.rejected
+            self.report.files_not_read = [str(p) for p in files[opened:]]
         self.report.seconds = time.perf_counter() - started
         if rejects_path is not None and (self.report.rejects or self.report.warnings):
             rejects_path.parent.mkdir(parents=True, exist_ok=True)

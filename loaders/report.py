@@ -12,7 +12,7 @@ from loaders.records import Record, RecordWarning, Rejected, Skipped, SourceRef
 
 @dataclass(slots=True)
 class FileReport:
-    """Counts for one file. Always: read == written + skipped + rejected."""
+    """Counts for one file. Always: read == written + skipped + rejected + not_attempted."""
 
     path: str
     format: str
@@ -22,10 +22,11 @@ class FileReport:
     skipped: int = 0  # kinds caregraph does not model, entries that carry no record
     rejected: int = 0
     warned: int = 0  # of `written`: written with warnings
+    not_attempted: int = 0  # read, but a fatal error stopped the load before they were written
 
     @property
     def reconciles(self) -> bool:
-        return self.read == self.written + self.skipped + self.rejected
+        return self.read == self.written + self.skipped + self.rejected + self.not_attempted
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class LoadReport:
     timed_records: int = 0
     rejects_file: str | None = None
     fatal: str | None = None
+    files_not_read: list[str] = field(default_factory=list)  # left unopened by a fatal error
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.files)
@@ -103,7 +105,8 @@ class LoadReport:
             "totals": {
                 name: self.total(name)
                 for name in ("read", "written", "warned", "unchanged", "skipped", "rejected")
-            },
+            }
+            | {"notAttempted": self.total("not_attempted")},
             "graph": {
                 "nodesCreated": self.nodes_created,
                 "nodesUpdated": self.nodes_updated,
@@ -156,6 +159,7 @@ class LoadReport:
             "timedRecords": self.timed_records,
             "rejectsFile": self.rejects_file,
             "fatal": self.fatal,
+            "filesNotRead": self.files_not_read,
             "exitCode": self.exit_code,
         }
 

@@ -125,7 +125,7 @@ def _run(
 
 def _print(result: LoadReport, console: Console) -> None:
     table = Table(title=f"load {result.run_id} (source {result.source})")
-    counts = ("read", "written", "warned", "unchanged", "skipped", "rejected")
+    counts = ("read", "written", "warned", "unchanged", "skipped", "rejected", "not_attempted")
     for col in ("file", "format", *counts):
         table.add_column(col, justify="left" if col in ("file", "format") else "right")
     for f in result.files:
@@ -158,3 +158,5 @@ def _print(result: LoadReport, console: Console) -> None:
         )
     if result.fatal:
         console.print(f"error: {result.fatal}")
+        if result.files_not_read:
+            console.print(f"not read: {len(result.files_not_read)} file(s): run the load again")

@@ -87,6 +87,17 @@ def test_a_load_stopped_by_neo4j_going_away_completes_when_run_again(tmp_path: P
             )
         assert first.exit_code == 2
         assert first.fatal and "run the same load again" in first.fatal
+        # the report still adds up: what the failure left unwritten is counted as not attempted
+        assert [f.path for f in first.files if not f.reconciles] == []
+        assert first.total("not_attempted") > 0
+        totals = first.as_json()["totals"]
+        assert totals["read"] == (
+            totals["written"] + totals["skipped"] + totals["rejected"] + totals["notAttempted"]
+        )
+        opened = {Path(f.path).name for f in first.files}
+        assert opened | {Path(p).name for p in first.files_not_read} == {
+            "patients.csv", "encounters.csv",
+        }  # fmt: skip
 
         server.start()
         with open_driver(server.connection()) as drv:
@@ -133,6 +144,7 @@ def test_cli_load_writes_the_json_report_and_exits_by_outcome(
         "unchanged": 0,
         "skipped": 0,
         "rejected": 0,
+        "notAttempted": 0,
     }
     assert report["files"][0]["format"] == "synthea-csv"
 
