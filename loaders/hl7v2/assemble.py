@@ -43,8 +43,7 @@ class RecordBuilder:
             self._warnings.append(item)
 
     def read(self, reader: Reader, text: str, field: str) -> str | None:
-        """``reader(text, field)``, or None with an ``unusual-value`` warning when it is not
-        of its type: a field that identifies nothing does not cost the message."""
+        """``reader(text, field)``, or None and an ``unusual-value`` warning if not of its type."""
         try:
             return reader(text, field)
         except BadValue as e:

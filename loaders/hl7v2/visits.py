@@ -116,11 +116,11 @@ def visit_parts(b: RecordBuilder, pv1: Seg, enc: Ref, source: str) -> None:
 def numbered_visit(
     b: RecordBuilder, pv1: Seg | None, patient: Ref | None, source: str
 ) -> Ref | None:
-    """For SIU and orders: the visit PV1-19 names, or None when it names none.
+    """For SIU, orders and person events: the visit PV1-19 names, or None when it names none.
 
-    ADT owns visits. A scheduling or order message that gives the visit's admit time (which
-    every Encounter needs) asserts it; one that does not only points at it by its number,
-    and the identity step ties that reference to the visit ADT loads (or a stub until then).
+    ADT owns visits. A scheduling, order or person message that gives the visit's admit time
+    asserts it; one that does not only points at it by its number, and the identity step
+    ties that reference to the visit ADT loads (or a stub until then).
     """
     if pv1 is None:
         return None
