@@ -1,15 +1,18 @@
-"""HL7 v2 (2.3 to 2.8): ADT visits, SIU appointments, ORM/ORU orders, one Record per message.
+"""HL7 v2 (2.3 to 2.8): ADT patients and visits, SIU appointments, ORM/ORU/MDM orders.
 
 Parsed with the ``hl7`` package (python-hl7) rather than hl7apy: python-hl7 splits any 2.x
 message by the separators its MSH declares, without a per-version message structure, so
 real feeds with extra, repeated or out-of-order segments still parse (hl7apy's validation
 would refuse them or need a profile per version), and it is several times faster. The
-mapping checks what it uses itself: required segments, identifiers, dates and codes.
+mapping checks what it uses itself: it rejects a message only when it cannot be read (syntax,
+a version or character set caregraph does not read) or names nothing it can key (no PID-3, no
+order or appointment number); a date or code it does not understand is left out with a
+warning, and the rest of the message is written.
 
 A file may hold many messages, with CR, LF or CRLF segment ends and MLLP framing; they are
-read one at a time (see ``stream``). Each message becomes a Record, a Rejected (with file,
+read one at a time (see ``stream``). Each message becomes one Record, a Rejected (with file,
 message number, line and control id, never the patient's values) or, for message types
-caregraph does not model, a Skipped.
+caregraph does not model at all (SIU slot messages, ACK, MFN ...) and for deletions, a Skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from loaders.hl7v2 import adt, orders, siu
+from loaders.hl7v2 import adt, documents, orders, siu
 from loaders.hl7v2.assemble import RecordBuilder
 from loaders.hl7v2.errors import MessageError
 from loaders.hl7v2.segments import Message, control_id, header, parse
@@ -28,13 +31,15 @@ from loaders.records import Item, Rejected, Skipped, SourceRef
 FORMAT = "hl7v2"
 Mapper = Callable[[Message, str], RecordBuilder]
 MAPPERS: dict[tuple[str, str], Mapper] = {
-    **{("ADT", e): adt.read for e in adt.EVENTS},
     **{("SIU", e): siu.read for e in siu.EVENTS},
     **{(code, e): orders.read for code, events in orders.EVENTS.items() for e in events},
+    **{("MDM", e): documents.read for e in documents.EVENTS},
 }
+# Every ADT trigger names a patient; adt.read tells visit, person and unknown events apart.
+ANY_EVENT: dict[str, Mapper] = {"ADT": adt.read}
 SUFFIXES = (".hl7", ".hl7v2")
 # The segments the mappings read; the others are checked but not parsed.
-USED = frozenset({"MSH", "PID", "PV1", "SCH", "TQ1", "AIS", "AIL", "AIP", "ORC", "OBR"})
+USED = frozenset({"MSH", "PID", "PV1", "MRG", "SCH", "TQ1", "AIS", "AIL", "AIP", "ORC", "OBR"})
 
 
 class Hl7v2Loader:
@@ -57,10 +62,10 @@ class Hl7v2Loader:
             with path.open("rb") as fh:
                 head = fh.read(4096)
         except OSError as e:
-            yield Rejected(whole, FORMAT, f"the file cannot be read ({e.strerror})")
+            yield Rejected(whole, FORMAT, f"the file cannot be read ({e.strerror})", "reader")
             return
         if not head.strip():
-            yield Rejected(whole, FORMAT, "the file is empty: it holds no HL7 v2 message")
+            yield Rejected(whole, FORMAT, "the file is empty: it holds no HL7 v2 message", "syntax")
             return
         if b"\x00" in head:
             yield Rejected(
@@ -68,6 +73,7 @@ class Hl7v2Loader:
                 FORMAT,
                 "the file is binary or UTF-16, not HL7 v2 text: HL7 v2 files use an "
                 "ASCII-compatible encoding (ASCII, UTF-8, ISO 8859) declared in MSH-18",
+                "syntax",
             )
             return
         messages = strays = 0
@@ -79,12 +85,15 @@ class Hl7v2Loader:
                     FORMAT,
                     f"{raw.count} segment(s) before the first MSH belong to no message: "
                     "each HL7 v2 message must start with an MSH segment",
+                    "syntax",
                 )
                 continue
             messages += 1
             yield self._message(raw, source, file)
         if messages == 0 and strays == 0:
-            yield Rejected(whole, FORMAT, "no MSH segment found: the file holds no HL7 v2 message")
+            yield Rejected(
+                whole, FORMAT, "no MSH segment found: the file holds no HL7 v2 message", "syntax"
+            )
 
     def _message(self, raw: RawMessage, source: str, file: str) -> Item:
         position = f"message {raw.index} (line {raw.line})"
@@ -92,7 +101,8 @@ class Hl7v2Loader:
         try:
             head = header(msh)
         except MessageError as e:
-            return Rejected(SourceRef(source, file, position, control_id(msh)), FORMAT, str(e))
+            where = SourceRef(source, file, position, control_id(msh))
+            return Rejected(where, FORMAT, str(e), e.code)
         ref = SourceRef(source, file, position, head.control_id)
         if raw.truncated:
             return Rejected(
@@ -100,8 +110,11 @@ class Hl7v2Loader:
                 FORMAT,
                 f"{head.kind} is truncated: its MLLP block has no end byte (0x1C) before the "
                 "next block or the end of the file",
+                "syntax",
             )
-        mapper = MAPPERS.get((head.code, head.event))
+        if head.code == "ADT" and head.event in adt.DELETES:
+            return Skipped(ref, FORMAT, head.kind, "a deletion: caregraph does not apply deletes")
+        mapper = MAPPERS.get((head.code, head.event)) or ANY_EVENT.get(head.code)
         if mapper is None:
             return Skipped(ref, FORMAT, head.kind)
         try:
@@ -112,13 +125,14 @@ class Hl7v2Loader:
                 FORMAT,
                 f"{head.kind} is not valid {head.codec} text: declare its character set in "
                 "MSH-18 (for example 8859/1) or send UTF-8",
+                "syntax",
             )
         except MessageError as e:
-            return Rejected(ref, FORMAT, f"{head.kind}: {e}")
+            return Rejected(ref, FORMAT, f"{head.kind}: {e}", "syntax")
         try:
             built = mapper(msg, source)
         except MessageError as e:
-            return Rejected(ref, FORMAT, f"{head.kind}: {e}")
+            return Rejected(ref, FORMAT, f"{head.kind}: {e}", e.code)
         return built.record(ref, FORMAT, head.kind)
 
 

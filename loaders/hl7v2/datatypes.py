@@ -17,7 +17,10 @@ from loaders.records import Identifier, Node, Props, token
 from ontology.vocab import CG
 
 DTM_SHAPE = "an HL7 date/time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])"
-_DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,4})?([+-]\d{4})?")
+# Seconds' fraction with its dot as the standard writes it, or without (17-digit stamps).
+_DTM = re.compile(
+    r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,4}|\d{1,4})?([+-]\d{4})?"
+)
 _OID = re.compile(r"[0-2](\.(0|[1-9]\d*))+")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 NPI_OID = "2.16.840.1.113883.4.6"
@@ -49,7 +52,11 @@ GENDERS = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown
 
 
 def dtm(text: str, field: str) -> str | None:
-    """An HL7 DTM/TS as ISO 8601: a (partial) date, or a date-time with the source's offset."""
+    """An HL7 DTM/TS as ISO 8601 cut to the precision sent, with the source's offset if any.
+
+    ``2008`` -> ``2008``, ``200803`` -> ``2008-03``, ``2008030510`` -> ``2008-03-05T10``,
+    ``200803051030-0500`` -> ``2008-03-05T10:30-05:00``: a missing part is never made up.
+    """
     if not text:
         return None
     m = _DTM.fullmatch(text)
@@ -69,7 +76,10 @@ def dtm(text: str, field: str) -> str | None:
         zone = f"{off[:3]}:{off[3:]}"
     if h is None:
         return "-".join(p for p in (y, mo, d) if p)
-    return f"{y}-{mo}-{d}T{h}:{mi or '00'}:{s or '00'}{frac or ''}{zone}"
+    if frac and not frac.startswith("."):
+        frac = "." + frac
+    clock = ":".join(p for p in (h, mi, s) if p)
+    return f"{y}-{mo}-{d}T{clock}{frac or ''}{zone}"
 
 
 def date(text: str, field: str) -> str | None:

@@ -51,16 +51,21 @@ CONTROL_STATUS = {
 
 def read(msg: Message, source: str) -> RecordBuilder:
     """PID HAS_SERVICE_REQUEST each order; orders FOR_ENCOUNTER the visit, REFERRED_BY orderer."""
-    groups = _groups(msg)
-    if not groups:
+    if not _groups(msg):
         msg.need("ORC" if msg.header.code == "ORM" else "OBR")
     b = RecordBuilder()
     pid = msg.first("PID")
-    pat = b.add(patient(pid, source)) if pid else None
-    enc = numbered_visit(b, msg.first("PV1"), pat, source)
-    for orc, obr in groups:
-        _order(b, orc, obr, source, pat, enc)
+    pat = patient(b, pid, source) if pid else None
+    add_orders(b, msg, source, pat, numbered_visit(b, msg.first("PV1"), pat, source))
     return b
+
+
+def add_orders(
+    b: RecordBuilder, msg: Message, source: str, pat: Ref | None, enc: Ref | None
+) -> None:
+    """Each ORC/OBR group of ``msg`` as a ServiceRequest of ``pat`` for ``enc``."""
+    for orc, obr in _groups(msg):
+        _order(b, orc, obr, source, pat, enc)
 
 
 def _groups(msg: Message) -> list[tuple[Seg | None, Seg | None]]:
@@ -107,9 +112,10 @@ def _order(
         )
     put(props, CG.procedureCode, coded(field(obr, 4), source))
     put(props, CG.description, field(obr, 4).get(2) or None)
-    status = ORDER_STATUS.get(field(orc, 5).get(1).upper()) or CONTROL_STATUS.get(
-        field(orc, 1).get(1).upper()
-    )
+    order_status = field(orc, 5).get(1).upper()
+    status = ORDER_STATUS.get(order_status) or CONTROL_STATUS.get(field(orc, 1).get(1).upper())
+    if order_status and order_status not in ORDER_STATUS:
+        b.warn("unusual-value", "ORC-5 (order status) is not an HL7 table 0038 code: left out")
     put(props, CG.status, status)
     idents = tuple(i for i in (placer, filler) if i is not None)
     sr = b.add(Node(CG.ServiceRequest, idents[0].token, props, idents))

@@ -95,16 +95,18 @@ def header(msh: str) -> Header:
         raise BadHeader("MSH-9 (message type) is missing or incomplete; is the header truncated?")
     control = msh_field(10)[0].strip()
     if not control:
-        raise BadHeader("MSH-10 (message control id) is empty")
+        raise BadHeader("MSH-10 (message control id) is empty", "identity")
     version = msh_field(12)[0].strip()
     if not version:
-        raise BadHeader("MSH-12 (version) is empty")
+        raise BadHeader("MSH-12 (version) is empty", "unsupported")
     if not VERSIONS.fullmatch(version):
-        raise BadHeader(f"version {version[:12]!r} is not one caregraph reads (2.3 to 2.8)")
+        raise BadHeader(
+            f"version {version[:12]!r} is not one caregraph reads (2.3 to 2.8)", "unsupported"
+        )
     charset = msh_field(18)[0].split(enc[1])[0].strip().upper()
     codec = CHARSETS.get(charset)
     if codec is None:
-        raise BadHeader(f"MSH-18 character set {charset[:20]!r} is not supported")
+        raise BadHeader(f"MSH-18 character set {charset[:20]!r} is not supported", "unsupported")
     return Header(sep, comp, code.upper(), event.upper(), control, version, codec)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from loaders import roles
 from loaders.hl7v2.assemble import RecordBuilder
 from loaders.hl7v2.datatypes import coded, dtm, ei, location, practitioner, put, text
-from loaders.hl7v2.errors import BadValue, MissingValue
+from loaders.hl7v2.errors import MissingValue
 from loaders.hl7v2.segments import Message, Seg
 from loaders.hl7v2.visits import numbered_visit, patient
 from loaders.records import Node, Props
@@ -58,22 +58,27 @@ def read(msg: Message, source: str) -> RecordBuilder:
         raise MissingValue("SCH-1 and SCH-2", "placer and filler appointment id")
     key = (filler or placer).token  # type: ignore[union-attr]  # one of them is set
     props: Props = {}
-    status = EVENT_STATUS.get(event) or FILLER_STATUS.get(sch.get(25).upper(), "booked")
+    b = RecordBuilder()
+    filler_status = sch.get(25).upper()
+    if filler_status and filler_status not in FILLER_STATUS and event not in EVENT_STATUS:
+        b.warn(
+            "unusual-value", "SCH-25 (filler status) is not an HL7 table 0278 code: read as booked"
+        )
+    status = EVENT_STATUS.get(event) or FILLER_STATUS.get(filler_status, "booked")
     put(props, CG.status, status)
-    start, end = _times(msg, sch)
+    start, end = _times(b, msg, sch)
     put(props, CG.start, start)
     put(props, CG.end, end)
-    put(props, CG.minutesDuration, _between(start, end) or _duration(sch))
+    put(props, CG.minutesDuration, _between(start, end) or _duration(b, sch))
     put(props, CG.reasonCode, coded(sch.rep(7), source, "0276"))
     ais = msg.first("AIS")
     put(props, CG.serviceType, coded(ais.rep(3), source) if ais else None)
     if event in CANCELLING:
         put(props, CG.cancelReason, text(sch.rep(6)))
     idents = tuple(i for i in (filler, placer) if i is not None)
-    b = RecordBuilder()
     appt = b.add(Node(CG.Appointment, key, props, idents))
     pid = msg.first("PID")
-    pat = b.add(patient(pid, source)) if pid else None
+    pat = patient(b, pid, source) if pid else None
     if pat is not None:
         b.link(CG.hasAppointment, pat, appt)
     enc = numbered_visit(b, msg.first("PV1"), pat, source)
@@ -91,20 +96,23 @@ def read(msg: Message, source: str) -> RecordBuilder:
     return b
 
 
-def _times(msg: Message, sch: Seg) -> tuple[str | None, str | None]:
+def _times(b: RecordBuilder, msg: Message, sch: Seg) -> tuple[str | None, str | None]:
     """TQ1-7/8 (v2.5+), else SCH-11 (its predecessor), else the first resource's start."""
     tq1 = msg.first("TQ1")
     if tq1 is not None and tq1.get(7):
-        return dtm(tq1.get(7), "TQ1-7 (start date/time)"), dtm(tq1.get(8), "TQ1-8 (end date/time)")
+        return (
+            b.read(dtm, tq1.get(7), "TQ1-7 (start date/time)"),
+            b.read(dtm, tq1.get(8), "TQ1-8 (end date/time)"),
+        )
     if sch.get(11, 4):
         return (
-            dtm(sch.get(11, 4), "SCH-11.4 (start date/time)"),
-            dtm(sch.get(11, 5), "SCH-11.5 (end date/time)"),
+            b.read(dtm, sch.get(11, 4), "SCH-11.4 (start date/time)"),
+            b.read(dtm, sch.get(11, 5), "SCH-11.5 (end date/time)"),
         )
     for sid, field in (("AIS", 4), ("AIL", 6), ("AIP", 6)):
         for seg in msg.all(sid):
             if seg.get(field):
-                return dtm(seg.get(field), f"{sid}-{field} (start date/time)"), None
+                return b.read(dtm, seg.get(field), f"{sid}-{field} (start date/time)"), None
     return None, None
 
 
@@ -113,20 +121,21 @@ def _between(start: str | None, end: str | None) -> int | None:
         return None
     try:
         minutes = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-    except TypeError:  # one with an offset, one without: not comparable
+    except (TypeError, ValueError):  # one with an offset, one without; or an hour alone
         return None
     return round(minutes / 60) if minutes >= 0 else None
 
 
-def _duration(sch: Seg) -> int | None:
+def _duration(b: RecordBuilder, sch: Seg) -> int | None:
     """SCH-9 in SCH-10's units (minutes when none are given)."""
     value = sch.get(9)
     if not value:
         return None
     try:
         amount = float(value)
-    except ValueError as e:
-        raise BadValue("SCH-9 (appointment duration)", "a number") from e
+    except ValueError:
+        b.warn("unusual-value", "SCH-9 (appointment duration) is not a number: loaded without it")
+        return None
     unit = sch.get(10).lower() or "min"
     factor = MINUTES_PER.get(UNITS.get(unit, unit))
     return round(amount * factor) if factor is not None else None

@@ -9,13 +9,22 @@ import pytest
 from neo4j import Driver
 
 from loaders.hl7v2 import LOADER
-from loaders.records import Item, Record, Rejected, Skipped
+from loaders.records import Item, Node, Record, Rejected, Skipped
 from ontology.vocab import CG
 from tests.loaders.conftest import Load, count
 
 SRC = "feed"
 # Patient values that must never appear in a reject reason.
-SECRETS = ("SECRETMRN", "SECRETFAMILY", "SECRETGIVEN", "19700101", "2024-13-45", "ABCDEFGH")
+SECRETS = (
+    "SECRETMRN",
+    "SECRETFAMILY",
+    "SECRETGIVEN",
+    "SECRETCLASS",
+    "19700101",
+    "2024-13-45",
+    "ABCDEFGH",
+    "20241345",
+)
 INJECTIONS = (
     "Robert'); DROP TABLE Students;--",
     "<script>alert(1)</script>",
@@ -48,50 +57,100 @@ def good_adt(control: str, n: int, name: str = "") -> list[str]:
 
 @dataclass
 class Case:
-    """One message of the mixed file: its segments, how it is encoded and what must happen."""
+    """One message of the mixed file: its segments, how it is encoded and what must happen.
+
+    ``expect`` is "record", "skipped", "warned" (a record with warning ``code`` whose message
+    holds ``phrase``) or "rejected" (with reject ``code`` and ``phrase`` in its reason).
+    """
 
     segments: list[str]
-    expect: str  # "record", "skipped" or a phrase the reject reason must contain
+    expect: str
+    code: str = ""
+    phrase: str = ""
     encoding: str = "utf-8"
+
+
+def rejected(segments: list[str], code: str, phrase: str, encoding: str = "utf-8") -> Case:
+    return Case(segments, "rejected", code, phrase, encoding)
+
+
+def warned(segments: list[str], code: str, phrase: str) -> Case:
+    return Case(segments, "warned", code, phrase)
 
 
 CASES: list[Case] = [
     Case(good_adt("G1", 1), "record"),
-    Case([msh("ADT^A01", "B1"), "EVN|A01", pv1()], "ADT^A01 has no PID segment"),
-    Case([msh("ADT^A04", "B2"), pid(2)], "ADT^A04 has no PV1 segment"),
-    Case([msh("ADT^A01", "B3"), pid(3, birth="2024-13-45"), pv1()], "PID-7 (date of birth)"),
-    Case([msh("ADT^A01", "B4"), pid(4, birth="ABCDEFGH"), pv1()], "PID-7 (date of birth)"),
-    Case([msh("ADT^A01", "B5"), pid(5), pv1(admit="20241345")], "PV1-44 (admit date/time)"),
-    Case([msh("ADT^A01", "B6"), pid(6, sex="X"), pv1()], "PID-8 (administrative sex)"),
-    Case([msh("ADT^A01", "B7"), "PID|1||||SECRETFAMILY^X", pv1()], "PID-3 (patient identifier"),
-    Case(["MSH|^~|APP|FAC|CG|CG|2024||ADT^A01|B8|P|2.5", pid(8), pv1()], "MSH-2 (encoding"),
-    Case(["MSH|^~\\&|APP|FAC", pid(9), pv1()], "MSH-9 (message type) is missing"),
-    Case([msh("ADT^A01", "B10", "2.1"), pid(10), pv1()], "is not one caregraph reads"),
-    Case([msh("ADT^A01", "B11", charset="KLINGON"), pid(11), pv1()], "MSH-18 character set"),
-    Case(
+    rejected([msh("ADT^A01", "B1"), "EVN|A01", pv1()], "identity", "ADT^A01 has no PID segment"),
+    # understood but incomplete or unusual: written, with a warning naming the field
+    warned([msh("ADT^A04", "B2"), pid(2)], "incomplete", "ADT^A04 has no PV1 segment"),
+    warned([msh("ADT^A01", "B3"), pid(3, birth="2024-13-45"), pv1()], "unusual-value", "PID-7"),
+    warned([msh("ADT^A01", "B4"), pid(4, birth="ABCDEFGH"), pv1()], "unusual-value", "PID-7"),
+    warned(
+        [msh("ADT^A01", "B5"), pid(5), pv1(admit="20241345")],
+        "unusual-value",
+        "PV1-44 (admit date/time)",
+    ),
+    warned([msh("ADT^A01", "B6"), pid(6, sex="X"), pv1()], "unusual-value", "PID-8"),
+    rejected(
+        [msh("ADT^A01", "B7"), "PID|1||||SECRETFAMILY^X", pv1()],
+        "identity",
+        "PID-3 (patient identifier",
+    ),
+    rejected(
+        ["MSH|^~|APP|FAC|CG|CG|2024||ADT^A01|B8|P|2.5", pid(8), pv1()], "syntax", "MSH-2 (encoding"
+    ),
+    rejected(["MSH|^~\\&|APP|FAC", pid(9), pv1()], "syntax", "MSH-9 (message type) is missing"),
+    rejected(
+        [msh("ADT^A01", "B10", "2.1"), pid(10), pv1()], "unsupported", "is not one caregraph reads"
+    ),
+    rejected(
+        [msh("ADT^A01", "B11", charset="KLINGON"), pid(11), pv1()],
+        "unsupported",
+        "MSH-18 character set",
+    ),
+    rejected(
         [msh("ADT^A01", "B12"), pid(12, name="M\xfcLLER^SECRETGIVEN"), pv1()],
+        "syntax",
         "is not valid utf-8 text",
         encoding="latin-1",
     ),
-    Case([msh("ADT^A01", "B13"), pid(13), "@@@ not a segment @@@", pv1()], "is not an HL7 segment"),
-    Case([msh("SIU^S12", "B14"), pid(14)], "SIU^S12 has no SCH segment"),
-    Case(
+    rejected(
+        [msh("ADT^A01", "B13"), pid(13), "@@@ not a segment @@@", pv1()],
+        "syntax",
+        "is not an HL7 segment",
+    ),
+    rejected([msh("SIU^S12", "B14"), pid(14)], "identity", "SIU^S12 has no SCH segment"),
+    warned(
         [
             msh("SIU^S12", "B15"),
-            "|".join(["SCH", "", "F15", *[""] * 6, "ten", "min", "^^^2024"]),
+            "|".join(["SCH", "", "F15", *[""] * 6, "ten", "min", "^^^202406111400"]),
             pid(15),
         ],
+        "unusual-value",
         "SCH-9 (appointment duration) is not a number",
     ),
-    Case([msh("ORM^O01", "B16"), pid(16), pv1()], "ORM^O01 has no ORC segment"),
-    Case([msh("ORM^O01", "B17"), pid(17), "ORC|NW"], "placer and filler order number"),
-    Case([msh("MDM^T02", "S1"), pid(18)], "skipped"),
+    rejected([msh("ORM^O01", "B16"), pid(16), pv1()], "identity", "ORM^O01 has no ORC segment"),
+    rejected(
+        [msh("ORM^O01", "B17"), pid(17), "ORC|NW"], "identity", "placer and filler order number"
+    ),
+    Case([msh("ACK^A01", "S1"), "MSA|AA|G1"], "skipped"),
+    Case([msh("MDM^T02", "M1"), pid(18)], "record"),  # the document's patient
+    Case([msh("ADT^A28", "P1"), pid(19)], "record"),  # a person event: no visit, no warning
+    warned(
+        [msh("ADT^A24", "P2"), pid(20), pid(21)], "not-applied", "both are loaded, the link is not"
+    ),
+    warned(
+        [msh("ADT^A01", "C1"), pid(22), pv1().replace("|I|", "|SECRETCLASS|", 1)],
+        "unusual-value",
+        "PV1-2 (patient class)",
+    ),
     *(
-        Case(good_adt(f"I{i}", 20 + i, f"{text}^SECRETGIVEN"), "record")
+        Case(good_adt(f"I{i}", 30 + i, f"{text}^SECRETGIVEN"), "record")
         for i, text in enumerate(INJECTIONS)
     ),
-    Case(good_adt("G2", 2), "record"),
+    Case(good_adt("G2", 40), "record"),
 ]
+WRITTEN = ("record", "warned")
 
 
 def mixed_file(path: Path) -> tuple[Path, list[str]]:
@@ -123,20 +182,44 @@ def test_each_bad_message_is_rejected_and_the_rest_read(tmp_path: Path) -> None:
         assert item.ref.file == str(path)
         assert item.ref.position == position, (item, case.expect)
         if case.expect == "record":
+            assert isinstance(item, Record) and not item.warnings, (position, item)
+        elif case.expect == "warned":
             assert isinstance(item, Record), (position, item)
+            found = [w for w in item.warnings if w.code == case.code and case.phrase in w.message]
+            assert found, (position, item.warnings)
+            for w in item.warnings:
+                assert_safe(w.message)
         elif case.expect == "skipped":
-            assert isinstance(item, Skipped) and item.kind == "MDM^T02"
+            assert isinstance(item, Skipped) and item.kind == "ACK^A01"
         else:
             assert isinstance(item, Rejected), (position, item)
-            assert case.expect in item.reason, (position, item.reason)
+            assert case.phrase in item.reason, (position, item.reason)
+            assert item.code == case.code, (position, item.code)
             assert_safe(item.reason)
+
+
+def test_what_is_understood_is_kept_and_what_is_not_left_out(tmp_path: Path) -> None:
+    path, _ = mixed_file(tmp_path / "mixed.hl7")
+    by_id = {i.ref.record_id: i for i in LOADER.read(path, SRC) if isinstance(i, Record)}
+
+    def patients(control: str) -> list[Node]:
+        return [n for n in by_id[control].nodes if n.cls == CG.Patient]
+
+    assert all(CG.birthDate not in p.props for c in ("B3", "B4") for p in patients(c))
+    assert patients("B6")[0].props[CG.gender] == "unknown"
+    assert [n.cls for n in by_id["B2"].nodes] == [CG.Patient]  # no PV1: no visit made up
+    (visit,) = [n for n in by_id["B5"].nodes if n.cls == CG.Encounter]
+    assert CG.start not in visit.props and visit.props[CG.status] == "in-progress"
+    assert len(patients("P2")) == 2
+    (visit,) = [n for n in by_id["C1"].nodes if n.cls == CG.Encounter]
+    assert CG.encounterClass not in visit.props
 
 
 def test_rejects_name_the_message_by_its_control_id(tmp_path: Path) -> None:
     path, _ = mixed_file(tmp_path / "mixed.hl7")
     rejected = [i for i in LOADER.read(path, SRC) if isinstance(i, Rejected)]
     ids = [r.ref.record_id for r in rejected]
-    assert ids[:3] == ["B1", "B2", "B3"]
+    assert ids[:3] == ["B1", "B7", "B8"]
     assert "B9" not in ids and None in ids  # a header cut before MSH-10 names no control id
 
 
@@ -217,21 +300,39 @@ def test_pipeline_counts_reconcile_and_valid_messages_load(
     path, positions = mixed_file(tmp_path / "mixed.hl7")
     report = load(path, source=SRC)
     (fr,) = report.files
-    records = sum(c.expect == "record" for c in CASES)
+    written = sum(c.expect in WRITTEN for c in CASES)
+    warned_ = sum(c.expect == "warned" for c in CASES)
     skipped = sum(c.expect == "skipped" for c in CASES)
+    rejected_ = sum(c.expect == "rejected" for c in CASES)
     assert fr.format == "hl7v2"
     assert fr.read == len(CASES)
-    assert (fr.written, fr.skipped, fr.rejected) == (records, skipped, len(CASES) - records - 1)
+    assert (fr.written, fr.warned, fr.skipped, fr.rejected) == (
+        written,
+        warned_,
+        skipped,
+        rejected_,
+    )
     assert fr.reconciles
     assert report.exit_code == 1
-    rejects = report.as_json()["rejects"]
-    assert [r["position"] for r in rejects] == [
-        p for p, c in zip(positions, CASES, strict=True) if c.expect not in ("record", "skipped")
+    out = report.as_json()
+    rejects = out["rejects"]
+    assert [(r["position"], r["code"]) for r in rejects] == [
+        (p, c.code) for p, c in zip(positions, CASES, strict=True) if c.expect == "rejected"
     ]
     for r in rejects:
         assert r["file"] == str(path)
         assert_safe(r["reason"])
-    assert count(driver, database, "MATCH (p:Patient) RETURN count(p)") == records
+    for w in out["warnings"]:
+        assert w["file"] == str(path) and w["position"] in positions
+        assert_safe(w["message"])
+    assert out["warningCounts"]["unusual-value"] >= 6
+    # one patient per written message, two for the A24 link; the injection cases repeat none
+    patients = written + 1
+    assert count(driver, database, "MATCH (p:Patient) RETURN count(p)") == patients
+    assert (
+        count(driver, database, "MATCH (p:Patient) WHERE p.birthDate IS NOT NULL RETURN count(p)")
+        == patients - 2
+    )
     for text in INJECTIONS:
         assert (
             count(driver, database, "MATCH (p:Patient {familyName: $f}) RETURN count(p)", f=text)
