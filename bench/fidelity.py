@@ -48,6 +48,8 @@ class FolderResult:
     rejects: Counter[str] = field(default_factory=Counter)  # "code: reason" -> count
     warnings: Counter[str] = field(default_factory=Counter)
     integrity: dict[str, int] = field(default_factory=dict)
+    conflicts: Counter[str] = field(default_factory=Counter)  # kind -> count
+    ambiguous: dict[str, int] = field(default_factory=dict)  # rule -> records left unlinked
     fatal: str | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -64,6 +66,8 @@ class FolderResult:
             "rejects": dict(self.rejects),
             "warnings": dict(self.warnings),
             "integrity": self.integrity,
+            "conflicts": dict(self.conflicts),
+            "ambiguous": self.ambiguous,
             "fatal": self.fatal,
         }
 
@@ -71,10 +75,13 @@ class FolderResult:
 def _general(reason: str) -> str:
     """A reason without its positions, so equal reasons at different places count together."""
     text = re.sub(
-        r"\b(segment|line|entry|message|claim|row|item|record|file) \d+\b", r"\1 #", reason
+        r"\b(segment|line|entry|message|claim|row|item|record|file|interchange|group) \d+\b",
+        r"\1 #",
+        reason,
     )
-    text = re.sub(r"\d+", "#", text)
-    return text[:160]
+    text = re.sub(r"\[\d+\]", "[#]", text)
+    text = re.sub(r"\(\d+/", "(#/", text)  # X12 loop ids in "segment 12 (2300/CLM)"
+    return text[:200]
 
 
 def summarise(folder: Path, report: dict[str, Any], checks: dict[str, int]) -> FolderResult:
@@ -94,6 +101,9 @@ def summarise(folder: Path, report: dict[str, Any], checks: dict[str, int]) -> F
     for w in report.get("warnings", []):
         out.warnings[f"{w['code']}: {_general(w['message'])}"] += 1
     out.integrity = checks
+    for conflict in report["identity"]["conflicts"]:
+        out.conflicts[conflict.split(":", 1)[0]] += 1
+    out.ambiguous = dict(report["identity"].get("ambiguous", {}))
     out.fatal = report.get("fatal")
     return out
 
@@ -179,6 +189,17 @@ def markdown(results: list[FolderResult]) -> str:
             lines.append(f"- {r.folder}: {n} x `{reason}`")
     if not any_warning:
         lines.append("None.")
+    lines += ["", "## Identity conflicts kept apart, and links left undecided", ""]
+    kept = [
+        f"- {r.folder}: "
+        + ", ".join(
+            [f"{n} x {kind}" for kind, n in sorted(r.conflicts.items())]
+            + [f"{n} left unlinked by {rule} (several targets)" for rule, n in r.ambiguous.items()]
+        )
+        for r in results
+        if r.conflicts or r.ambiguous
+    ]
+    lines += kept or ["None."]
     lines += [
         "",
         "## The graph's integrity after each folder",

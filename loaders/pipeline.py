@@ -187,7 +187,8 @@ class Pipeline:
                     "unknown",
                     "not a format caregraph reads (FHIR JSON/NDJSON, Synthea CSV, HL7 v2, "
                     "DICOM, X12 005010); check the file or its encoding",
-                    "syntax",
+                    # a format caregraph does not read, unless there is nothing in it to read
+                    "syntax" if _empty(path) else "unsupported",
                 ),
             )
             return
@@ -346,6 +347,13 @@ def _guarded(items: Iterator[Item], path: Path, fmt: str, source: str) -> Iterab
             f"the {fmt} reader failed ({type(e).__name__}); the rest of this file was not read",
             "reader",
         )
+
+
+def _empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return True
 
 
 def expand(paths: Sequence[Path]) -> Iterator[Path]:
