@@ -54,6 +54,8 @@ class Validator:
 
     def problems(self, rec: Record) -> list[str]:
         """What makes the record unusable; its sh:Warning and sh:Info findings are added to it."""
+        for message in self.shapes.leave_out_unparseable(rec):
+            rec.warn("unusual-value", message)
         found: list[str] = []
         for finding in self.shapes.findings(rec):
             if finding.severity == "Violation":

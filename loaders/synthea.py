@@ -73,6 +73,22 @@ SIGNATURES: dict[str, frozenset[str]] = {
 class RowError(ValueError):
     """A row that cannot be mapped; the message names the column, never its value."""
 
+    def __init__(self, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.code = code  # the Rejected code: identity (no usable key) or invalid
+
+
+# Columns Synthea's data dictionary marks required that identify nothing: a row without one
+# is understood, so it is written with an `incomplete` warning instead of rejected (an
+# encounter's START and PATIENT, and a study's PATIENT, are the shapes' warnings).
+WANTED: dict[str, tuple[str, ...]] = {
+    "patients": ("BIRTHDATE", "LAST", "FIRST"),
+    "providers": ("NAME",),
+    "organizations": ("NAME",),
+    "payers": ("NAME",),
+    "imaging_studies": ("DATE",),
+}
+
 
 def table_of(header: list[str]) -> str | None:
     """Which Synthea table a header belongs to."""
@@ -129,7 +145,7 @@ class SyntheaLoader:
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError:
-                    yield Rejected(where, FORMAT, f"{table}: line is not valid UTF-8")
+                    yield Rejected(where, FORMAT, f"{table}: line is not valid UTF-8", "syntax")
                     continue
                 fields = next(csv.reader([text]))
                 if len(fields) != len(header):
@@ -137,6 +153,7 @@ class SyntheaLoader:
                         where,
                         FORMAT,
                         f"{table}: line has {len(fields)} fields, the header has {len(header)}",
+                        "syntax",
                     )
                     continue
                 row = dict(zip(header, (f.strip() for f in fields), strict=True))
@@ -145,9 +162,15 @@ class SyntheaLoader:
                     source, str(path), f"line {lineno}", f"{table}/{rid}" if rid else None
                 )
                 try:
-                    yield mapper(row, where, context)
+                    item = mapper(row, where, context)
                 except RowError as e:
-                    yield Rejected(where, FORMAT, f"{table}: {e}")
+                    yield Rejected(where, FORMAT, f"{table}: {e}", e.code)
+                    continue
+                if isinstance(item, Record):
+                    for col in WANTED.get(table, ()):
+                        if not row.get(col):
+                            item.warn("incomplete", f"{table}: column {col} is empty")
+                yield item
 
 
 class _Context:
@@ -181,9 +204,10 @@ def _charge_fields(row: dict[str, str]) -> dict[str, str]:
 
 
 def _need(row: dict[str, str], *cols: str) -> None:
+    """Columns without which the row has no identity (its own, or what it belongs to)."""
     missing = [c for c in cols if not row.get(c)]
     if missing:
-        raise RowError(f"required column {', '.join(missing)} is empty")
+        raise RowError(f"required column {', '.join(missing)} is empty", "identity")
 
 
 def _money(row: dict[str, str], col: str) -> float | None:
@@ -197,16 +221,17 @@ def _money(row: dict[str, str], col: str) -> float | None:
 
 
 def _patient(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
-    _need(row, "ID", "BIRTHDATE", "LAST", "FIRST")
+    _need(row, "ID")
     ids = [sid(row["ID"])]
+    name = f"{row.get('FIRST', '')} {row.get('LAST', '')}".strip()
     if row.get("SSN"):
         ids.append(Identifier(keys.SSN_SYSTEM, row["SSN"], "SS"))
     props: dict[URIRef, Value | None] = {
-        CG.familyName: row["LAST"],
-        CG.givenNames: [row["FIRST"]],
-        CG.nameText: f"{row['FIRST']} {row['LAST']}",
-        CG.display: f"{row['FIRST']} {row['LAST']}",
-        CG.birthDate: row["BIRTHDATE"],
+        CG.familyName: row.get("LAST", ""),
+        CG.givenNames: [row["FIRST"]] if row.get("FIRST") else [],
+        CG.nameText: name,
+        CG.display: name or f"patient {row['ID']}",
+        CG.birthDate: row.get("BIRTHDATE", ""),
         CG.gender: GENDER.get(row.get("GENDER", ""), "unknown"),
         CG.deceased: bool(row.get("DEATHDATE")),
         CG.addressLine: row.get("ADDRESS", ""),
@@ -219,21 +244,23 @@ def _patient(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
 
 
 def _encounter(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
-    _need(row, "ID", "START", "PATIENT")
+    _need(row, "ID")
     enc = sid(row["ID"])
     cls = row.get("ENCOUNTERCLASS", "")
     props: dict[URIRef, Value | None] = {
-        CG.start: row["START"],
+        CG.start: row.get("START", ""),
         CG.end: row.get("STOP", ""),
         CG.status: "finished" if row.get("STOP") else "in-progress",
         CG.encounterClass: ENCOUNTER_CLASS.get(cls, cls),
         CG.encounterType: f"{SNOMED}|{row['CODE']}" if row.get("CODE") else "",
         CG.description: row.get("DESCRIPTION", ""),
         CG.reasonCode: f"{SNOMED}|{row['REASONCODE']}" if row.get("REASONCODE") else "",
-        CG.display: f"{cls} {row['START'][:10]}",
+        CG.display: f"{cls} {row.get('START', '')[:10]}".strip(),
     }
     node = Node(CG.Encounter, enc.token, _clean(props), (enc,))
-    links = [Link(CG.hasEncounter, ref(CG.Patient, row["PATIENT"]), node.ref)]
+    links = []
+    if row.get("PATIENT"):  # without it the shapes warn: an encounter's subject is 0..1
+        links.append(Link(CG.hasEncounter, ref(CG.Patient, row["PATIENT"]), node.ref))
     if row.get("ORGANIZATION"):
         links.append(Link(CG.serviceProvider, node.ref, ref(CG.Organization, row["ORGANIZATION"])))
     if row.get("PROVIDER"):
@@ -249,7 +276,7 @@ def _encounter(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
 
 
 def _provider(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
-    _need(row, "ID", "NAME")
+    _need(row, "ID")
     ident = sid(row["ID"])
     props: dict[URIRef, Value | None] = {
         CG.name: row["NAME"],
@@ -281,7 +308,7 @@ def _provider(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
 
 
 def _organization(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
-    _need(row, "ID", "NAME")
+    _need(row, "ID")
     ident = sid(row["ID"])
     props: dict[URIRef, Value | None] = {
         CG.name: row["NAME"],
@@ -298,7 +325,7 @@ def _organization(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
 
 
 def _payer(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
-    _need(row, "ID", "NAME")
+    _need(row, "ID")
     ident = sid(row["ID"])
     props: dict[URIRef, Value | None] = {
         CG.name: row["NAME"],
@@ -390,9 +417,7 @@ def _transaction(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
         item, link = _item(claim_key, _charge_fields(row))
         return Record(where, FORMAT, "charge", [item], [link])
     if kind == "PAYMENT":
-        amount = _money(row, "PAYMENTS")
-        if amount is None:
-            raise RowError("required column PAYMENTS is empty")
+        amount = _money(row, "PAYMENTS")  # absent: the shapes warn (a payment's amount is 0..1)
         rem = Node(
             CG.Remittance,
             f"{SYNTHEA}/payment|{row['ID']}",
@@ -401,7 +426,7 @@ def _transaction(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
                     CG.paymentAmount: amount,
                     CG.paymentDate: row.get("FROMDATE", "")[:10],
                     CG.description: (row.get("METHOD") or "").lower(),
-                    CG.display: f"payment ${amount:.2f}",
+                    CG.display: f"payment ${amount:.2f}" if amount is not None else "payment",
                 }
             ),
         )
@@ -412,7 +437,7 @@ def _transaction(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
 
 
 def _imaging(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
-    _need(row, "ID", "PATIENT", "SERIES_UID", "DATE")
+    _need(row, "ID", "SERIES_UID")
     # Synthea's CSV names no study UID: the study is keyed by Synthea's id for it.
     study = sid(row["ID"])
     modality = row.get("MODALITY_CODE", "")
@@ -434,21 +459,20 @@ def _imaging(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
         study.token,
         _clean(
             {
-                CG.start: row["DATE"],
+                CG.start: row.get("DATE", ""),
                 CG.modality: [modality] if modality else [],
                 CG.procedureCode: f"{SNOMED}|{row['PROCEDURE_CODE']}"
                 if row.get("PROCEDURE_CODE")
                 else "",
                 CG.description: row.get("MODALITY_DESCRIPTION", ""),
-                CG.display: f"{modality} {row['DATE'][:10]}",
+                CG.display: f"{modality} {row.get('DATE', '')[:10]}".strip(),
             }
         ),
         (study,),
     )
-    links = [
-        Link(CG.hasImagingStudy, ref(CG.Patient, row["PATIENT"]), node.ref),
-        Link(CG.hasSeries, node.ref, series.ref),
-    ]
+    links = [Link(CG.hasSeries, node.ref, series.ref)]
+    if row.get("PATIENT"):  # without it the shapes warn (DICOM's Patient ID is type 2)
+        links.append(Link(CG.hasImagingStudy, ref(CG.Patient, row["PATIENT"]), node.ref))
     if row.get("ENCOUNTER"):
         links.append(Link(CG.forEncounter, node.ref, ref(CG.Encounter, row["ENCOUNTER"])))
     return Record(where, FORMAT, "imaging study", [node, series], links)

@@ -346,6 +346,28 @@ class RecordValidator:
                 by_class[sub].append(check)
         self._by_class = {c: tuple(v) for c, v in by_class.items()}
 
+    def leave_out_unparseable(self, record: RecordLike) -> list[str]:
+        """Remove every value that does not fit its property's datatype (an impossible date,
+        a word where a number belongs) from the record's nodes; say what was left out, where.
+
+        The rest of the record is understood, so it is written without the value rather than
+        rejected; the messages name the node and the property, never the value.
+        """
+        where = _position(record)
+        out: list[str] = []
+        for node, name in zip(record.nodes, _node_names(record.nodes), strict=True):
+            props = node.props
+            for prop in list(props):
+                spec = self.onto.datatype_properties.get(prop)
+                kind = self.onto.datatype(prop) if spec is not None else None
+                test = _VALUE_CHECKS.get(kind or "")
+                if spec is None or test is None:
+                    continue
+                if not all(test(v) for v in _present(props[prop])):
+                    del props[prop]  # type: ignore[attr-defined]  # loaders' props are dicts
+                    out.append(f"{where}: {name}: {spec.name} is not an xsd:{kind}: left out")
+        return out
+
     def problems(self, record: RecordLike) -> list[str]:
         """What makes the record unfit to write (shape violations, unknown terms, bad values)."""
         return [f.message for f in self.findings(record) if f.severity == "Violation"]
