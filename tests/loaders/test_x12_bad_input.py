@@ -67,6 +67,10 @@ class Outcome:
         return f"{r.ref.where()}: {r.reason}"
 
 
+def warnings(rec: Record) -> list[tuple[str, str]]:
+    return [(w.code, w.message) for w in rec.warnings]
+
+
 def write(tmp_path: Path, text: str | bytes, name: str = "claims.837") -> Path:
     path = tmp_path / name
     if isinstance(text, bytes):
@@ -118,11 +122,11 @@ def test_claims_without_billing_provider_are_rejected(tmp_path: Path) -> None:
         "claim 1 (segment 17)",
         "claim 2 (segment 40)",
         "claim 3 (segment 47)",
-        "transaction set (segment 3)",  # and SE01 counts the segments that were dropped
-    ]
+    ]  # SE01 still counts the dropped segments: a warning, on no record here
     assert out.rejected[0].reason == (
         "segment 17 (2300/CLM): no billing provider: loop 2010AA (NM1*85) is missing"
     )
+    assert {r.code for r in out.rejected} == {"identity"}
     # claims are numbered through the file: record ids stay unique across interchanges
     assert [r.ref.record_id for r in out.records] == [
         "0001/claim 4",
@@ -137,12 +141,16 @@ def test_repeated_transaction_set_control_number(tmp_path: Path) -> None:
     out = Outcome(write(tmp_path, twice))
     assert out.controls == ["PCN1001", "PCN1002", "PCN1003"] * 2
     assert len({r.ref.key for r in out.records}) == 6
-    (rejected,) = out.rejected
-    assert rejected.ref.position == "transaction set (segment 57)"
-    assert rejected.reason == (
-        "segment 57 (ST_LOOP/ST): ST02 repeats a transaction set control number already used "
-        "in the group"
-    )
+    assert not out.rejected  # understood: the second set's claims say so
+    assert [warnings(r) for r in out.records] == [[]] * 3 + [
+        [
+            (
+                "envelope",
+                "segment 57 (ST): ST02 repeats a transaction set control number already used "
+                "in the group",
+            )
+        ]
+    ] * 3
 
 
 def test_transaction_set_without_se_rejects_the_claim_it_cannot_close(tmp_path: Path) -> None:
@@ -164,14 +172,27 @@ def test_total_charge_that_is_not_a_number(tmp_path: Path) -> None:
 
 
 def test_birth_date_that_is_not_a_date(tmp_path: Path) -> None:
-    # the dependent's DMG02: both of the dependent's claims depend on it, the subscriber's not
+    # the dependent's DMG02 is part of the dependent's identity (within the membership, by
+    # name and birth date): both of the dependent's claims are rejected, the subscriber's not
     out = Outcome(write(tmp_path, CLAIMS.replace("DMG*D8*20150910", "DMG*D8*2024-13-45")))
     assert out.controls == ["PCN1001"]
-    assert [r.reason for r in out.rejected] == [
-        "segment 43 (2010CA/DMG): DMG02 is not a valid date"
+    assert [(r.code, r.reason) for r in out.rejected] == [
+        (
+            "identity",
+            "segment 43 (2010CA/DMG): DMG02 is not a valid date: it is part of the dependent's "
+            "identity",
+        )
     ] * 2
     out = Outcome(write(tmp_path, CLAIMS.replace("DMG*D8*20150910", "DMG*D8*20241345")))
     assert out.controls == ["PCN1001"] and len(out.rejected) == 2
+    # the subscriber's is not part of a key: the patient is written without it, with a warning
+    out = Outcome(write(tmp_path, CLAIMS.replace("DMG*D8*19800115", "DMG*D8*19801345")))
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"] and not out.rejected
+    patient = next(n for n in out.records[0].nodes if n.cls == CG.Patient)
+    assert CG.birthDate not in patient.props
+    assert warnings(out.records[0]) == [
+        ("unusual-value", "segment 19 (2010BA/DMG): DMG02 is not a valid date")
+    ]
 
 
 def test_file_without_its_envelope(tmp_path: Path) -> None:
@@ -186,13 +207,15 @@ def test_file_without_its_envelope(tmp_path: Path) -> None:
 
 def test_mismatched_interchange_control_numbers(tmp_path: Path) -> None:
     out = Outcome(write(tmp_path, CLAIMS.replace("IEA*1*000000101", "IEA*1*000000999")))
-    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"]  # complete claims are kept
-    (rejected,) = out.rejected
-    assert rejected.ref.position == "interchange (segment 1)"
-    assert rejected.reason == (
-        "segment 58 (ISA_LOOP/IEA): IEA02 does not match ISA13: "
-        "the trailer closes another interchange"
-    )
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"] and not out.rejected
+    for rec in out.records:  # the content is understood: written, with the envelope's finding
+        assert warnings(rec) == [
+            (
+                "envelope",
+                "segment 58 (IEA): IEA02 does not match ISA13: the trailer closes another "
+                "interchange",
+            )
+        ]
 
 
 def test_injection_like_names_load_unchanged(tmp_path: Path) -> None:
@@ -257,12 +280,15 @@ def test_garbage_bytes(tmp_path: Path) -> None:
     at = raw.index(b"HI*ABK:J069")
     out = Outcome(write(tmp_path, raw[:at] + b"\xff\xfe\x00\x81garbage~\n" + raw[at:]))
     assert out.controls == ["PCN1001", "PCN1003"]
-    rejected, count = out.rejected
-    assert rejected.ref.position == "claim 2 (segment 44)"
+    (rejected,) = out.rejected
+    assert rejected.ref.position == "claim 2 (segment 44)" and rejected.code == "syntax"
     assert rejected.reason.startswith("segment 45 (2300/unknown segment): unknown segment has no")
     assert "bytes that are not UTF-8 text" in rejected.reason
     assert "garbage" not in rejected.reason
-    assert "SE01 does not count" in count.reason  # the extra segment shows in the count too
+    for rec in out.records:  # the extra segment shows in the count too
+        assert [m for c, m in warnings(rec) if c == "envelope"] == [
+            "segment 57 (SE): SE01 does not count the segments of the transaction set"
+        ]
 
 
 def test_misplaced_or_unknown_segment_inside_a_claim(tmp_path: Path) -> None:
@@ -295,16 +321,19 @@ def test_repeated_line_number_and_missing_control_number(tmp_path: Path) -> None
 
 def test_wrong_segment_count_and_other_version(tmp_path: Path) -> None:
     out = Outcome(write(tmp_path, CLAIMS.replace("SE*54*0001", "SE*53*0001")))
-    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"]
-    assert [(r.ref.position, r.reason) for r in out.rejected] == [
+    assert out.controls == ["PCN1001", "PCN1002", "PCN1003"] and not out.rejected
+    assert {tuple(warnings(r)) for r in out.records} == {
         (
-            "transaction set (segment 3)",
-            "segment 56 (ST_LOOP/SE): SE01 does not count the segments of the transaction set",
+            (
+                "envelope",
+                "segment 56 (SE): SE01 does not count the segments of the transaction set",
+            ),
         )
-    ]
+    }
     old = CLAIMS.replace("*00501*", "*00401*", 1)
     out = Outcome(write(tmp_path, old))
     assert not out.records
+    assert out.rejected[0].code == "unsupported"
     assert out.rejected[0].reason == (
         "segment 1 (ISA_LOOP/ISA): ISA12 version 00401 is not 00501: caregraph reads X12 "
         "005010 only; the interchange was not read"
@@ -316,12 +345,17 @@ def test_835_payee_without_npi(tmp_path: Path) -> None:
         "N1*PE*CAREGRAPH TEST CLINIC*XX*1234567893", "N1*PE*CLINIC*FI*123456789"
     )
     out = Outcome(write(tmp_path, text, "payments.835"))
-    assert not out.records
-    assert [r.ref.position for r in out.rejected] == [
-        "claim payment 1 (segment 15)",
-        "claim payment 2 (segment 26)",
-    ]
-    assert out.rejected[0].reason.startswith("segment 12 (1000B/N1): the payee has no NPI")
+    assert not out.rejected  # the 835 guide allows a payee known by its tax id only
+    assert out.controls == ["PCN1001", "PCN1002"]
+    for rec in out.records:
+        assert not [x for x in rec.links if x.rel == CG.remits]  # no claim key to name
+        assert [x.dst.key for x in rec.links if x.rel == CG.paidBy] == [
+            "urn:caregraph:payer-id|60054"
+        ]
+        ((code, message),) = warnings(rec)
+        assert code == "unmatched"
+        assert message.startswith("segment 12 (1000B/N1): the payee has no NPI (N103 is not XX)")
+        assert "123456789" not in message
 
 
 def test_random_damage_never_raises_nor_echoes_a_patient(tmp_path: Path) -> None:
