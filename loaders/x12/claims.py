@@ -6,6 +6,13 @@ the patient (2000C/2010CA). The claim owns its service lines (2400) and the prov
 on it (2310x, 2420x). Everything is keyed so that other sources meet it: providers by NPI,
 the payer by its payer id, the subscriber by member id within the payer, the claim by CLM01
 within the billing provider's NPI (``keys.claim_key``), as an 835 names it.
+
+The hierarchy is read the way the 005010 guides lay it out: each HL by its level code (HL03)
+below the open level above it (a subscriber below the last billing provider, a patient below
+the last subscriber). HL01 and HL02 are checked against that reading: numbering that does not
+start at 1 is fine; a repeated HL01, or an HL02 that names no earlier HL, leaves the reading
+unambiguous and is a warning; an HL02 that names another earlier HL than the one its position
+puts it under makes the hierarchy contradict itself, and the claims below it are rejected.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from loaders.identity import normalise
 from loaders.records import Identifier, Item, Link, Node, Record, Ref, SourceRef, token
 from loaders.x12 import values as v
 from loaders.x12.reading import Seg
-from loaders.x12.units import FORMAT, TransactionContext, find, problems, reject
+from loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
 from loaders.x12.values import MappingError
 from ontology.vocab import CG
 
@@ -36,6 +43,8 @@ PROVIDER_ROLES = {
     "DK": "ordering",
 }
 CLAIM_TYPES = {"X222": ("837P", "professional"), "X223": ("837I", "institutional")}
+PARENT_LEVEL = {"22": "20", "23": "22"}  # HL03: subscriber below billing provider, patient
+LOWER_LEVELS = {"20": ("22", "23"), "22": ("23",), "23": ()}
 VOID_FREQUENCY = "8"  # CLM05-3: void or cancel of a prior claim
 
 
@@ -67,6 +76,8 @@ class ClaimTransaction:
         self.patient: list[Seg] | None = None
         self.current: ClaimUnit | None = None
         self.count = 0
+        self.hl_ids: dict[str, Seg] = {}  # HL01 -> the last HL with that ID
+        self.open: dict[str, Seg] = {}  # HL03 level -> the HL of that level open now
 
     def feed(self, seg: Seg) -> Iterator[Item]:
         if seg.id == "CLM":
@@ -103,14 +114,18 @@ class ClaimTransaction:
     def abandon(self, why: str) -> Iterator[Item]:
         if self.current is not None:
             unit, self.current = self.current, None
-            yield reject(self._ref(unit), [why])
+            yield reject(self._ref(unit), [why], "syntax")
         else:
-            yield reject(self.ctx.ref(), [f"{why}; {self.count} claim(s) before it were read"])
+            yield reject(
+                self.ctx.ref(), [f"{why}; {self.count} claim(s) before it were read"], "syntax"
+            )
 
     def _level(self, hl: Seg) -> None:
         # The level code (HL03), not the loop pyx12 chose, says what the level is: a wrong
         # code then shows as a problem of the claims below it rather than a misfiled level.
         level = hl.get("HL03")
+        if level in LOWER_LEVELS:
+            self._hierarchy(hl, level)
         if level == "20":
             self.billing, self.subscriber, self.patient = [hl], [], None
         elif level == "22":
@@ -121,18 +136,60 @@ class ClaimTransaction:
             hl.problems.append("HL03 is not a level of an 837 (20, 22 or 23)")
             self.patient = [hl]
 
+    def _hierarchy(self, hl: Seg, level: str) -> None:
+        """HL01 and HL02 checked against the level's place (see the module's docstring)."""
+        ident, parent = hl.get("HL01"), hl.get("HL02")
+        if not ident:
+            hl.note("incomplete", "HL01 (hierarchical ID number) is missing")
+        elif ident in self.hl_ids:
+            hl.note(
+                "unusual-value",
+                f"HL01 repeats the ID of the HL at segment {self.hl_ids[ident].number} "
+                "(HL01 is unique in a transaction set)",
+            )
+        above = self.open.get(PARENT_LEVEL.get(level, ""))
+        if level == "20":
+            if parent:
+                hl.note("unusual-value", "HL02 names a parent of a billing provider level (20)")
+        elif above is None:
+            pass  # no level above it at all: the claims below it have no provider or subscriber
+        elif not parent:
+            hl.note(
+                "incomplete",
+                f"HL02 (parent ID) is missing: read as below the HL at segment {above.number}",
+            )
+        elif parent != above.get("HL01"):
+            named = self.hl_ids.get(parent)
+            if named is not None:
+                hl.problems.append(
+                    f"HL02 names the HL at segment {named.number}, but the HL follows the one "
+                    f"at segment {above.number}: the hierarchy contradicts itself"
+                )
+            else:
+                hl.note(
+                    "unusual-value",
+                    "HL02 names no earlier HL (a parent must come before its children): "
+                    f"read as below the HL at segment {above.number}, by its position and level",
+                )
+        if ident:
+            self.hl_ids[ident] = hl
+        self.open[level] = hl
+        for lower in LOWER_LEVELS[level]:
+            self.open.pop(lower, None)
+
     def _finish(self) -> Iterator[Item]:
         if self.current is None:
             return
         unit, self.current = self.current, None
-        found = problems([*unit.context(), *unit.claim])
+        segs = [*unit.context(), *unit.claim]
+        found = problems(segs)
         if found:
-            yield reject(self._ref(unit), found)
+            yield reject(self._ref(unit), found, "syntax")
             return
         try:
-            yield self._record(unit)
+            yield noted(self._record(unit), segs)
         except MappingError as e:
-            yield reject(self._ref(unit), [str(e)])
+            yield reject(self._ref(unit), [str(e)], e.code)
 
     def _ref(self, unit: ClaimUnit) -> SourceRef:
         return self.ctx.file.ref(
@@ -167,19 +224,19 @@ class _ClaimMapping:
     def build(self) -> tuple[list[Node], list[Link]]:
         unit = self.unit
         clm = unit.claim[0]
-        control = v.required(clm, "CLM01", "patient control number")
+        control = v.required(clm, "CLM01", "patient control number", "identity")
         billing = find(unit.billing, "NM1", "85", loop="2010AA")
         if billing is None:
-            raise MappingError(clm, "no billing provider: loop 2010AA (NM1*85) is missing")
+            raise MappingError(
+                clm, "no billing provider: loop 2010AA (NM1*85) is missing", "identity"
+            )
         npi = _npi(billing)
         if not npi:
-            raise MappingError(billing, "NM109 is not an NPI (NM108 is not XX)")
+            raise MappingError(billing, "NM109 is not an NPI (NM108 is not XX)", "identity")
         claim_key = keys.claim_key(npi, control)
         claim_ident = Identifier(keys.claim_system(npi), control)
 
-        lines = _lines(unit.claim)
-        if not lines:
-            raise MappingError(clm, "the claim has no service line (loop 2400 LX)")
+        lines = _lines(unit.claim)  # none is a warning of the ontology's shapes
         props = self._claim_props(clm, control, npi, lines)
         claim = self._add(Node(CG.Claim, claim_key, v.clean(props), (claim_ident,)))
 
@@ -272,12 +329,16 @@ class _ClaimMapping:
         unit = self.unit
         subscriber = find(unit.subscriber, "NM1", "IL", loop="2010BA")
         if subscriber is None:
-            raise MappingError(unit.claim[0], "no subscriber: loop 2010BA (NM1*IL) is missing")
-        member = v.required(subscriber, "NM109", "subscriber member id")
+            raise MappingError(
+                unit.claim[0], "no subscriber: loop 2010BA (NM1*IL) is missing", "identity"
+            )
+        member = v.required(subscriber, "NM109", "subscriber member id", "identity")
         payer_nm1 = find(unit.subscriber, "NM1", "PR", loop="2010BB")
         if payer_nm1 is None:
-            raise MappingError(unit.claim[0], "no payer: loop 2010BB (NM1*PR) is missing")
-        payer_id = v.required(payer_nm1, "NM109", "payer id")
+            raise MappingError(
+                unit.claim[0], "no payer: loop 2010BB (NM1*PR) is missing", "identity"
+            )
+        payer_id = v.required(payer_nm1, "NM109", "payer id", "identity")
         payer = self._add(payer_node(payer_id, payer_nm1.get("NM103")))
         member_id = Identifier(f"urn:caregraph:payer:{payer_id}:member", member, "MB")
         coverage_system = f"urn:caregraph:payer:{payer_id}:coverage"
@@ -288,10 +349,19 @@ class _ClaimMapping:
         else:
             found = find(unit.patient, "NM1", "QC", loop="2010CA")
             if found is None:
-                raise MappingError(unit.patient[0], "no patient: loop 2010CA (NM1*QC) is missing")
+                raise MappingError(
+                    unit.patient[0], "no patient: loop 2010CA (NM1*QC) is missing", "identity"
+                )
             nm1, loop, people = found, "2010CA", unit.patient
         dmg = find(people, "DMG", loop=loop)
-        birth = v.d8(dmg, "DMG02") if dmg else ""
+        # a dependent is known by name and birth date within the membership (see _dependent)
+        birth = (
+            ""
+            if dmg is None
+            else v.d8(dmg, "DMG02")
+            if unit.patient is None
+            else v.strict_d8(dmg, "DMG02", "dependent's identity")
+        )
         if unit.patient is None:
             ident, relationship, coverage_key = member_id, "18", token(coverage_system, member)
         else:

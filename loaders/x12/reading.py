@@ -4,8 +4,12 @@ The file is opened as text and checked up to its ISA header here (pyx12 needs th
 character of the stream to be the I of ISA, and the ISA at its fixed 106 characters); then
 pyx12's ``X12ContextReader`` reads it one segment at a time, walks each segment into its loop
 with the implementation guide's map and validates it. This module turns what pyx12 reports
-into :class:`Seg` values: the segment, its loop path, and the findings that make it
-untrustworthy, worded without the segment's values (they may be a patient's).
+into :class:`Seg` values: the segment, its loop path, the findings that make it
+untrustworthy (``problems``: the record it is part of is rejected) and those that only make a
+value unusable (``notes``: the record is written without that value, with a warning), worded
+without the segment's values (they may be a patient's). The envelopes' control numbers and
+counts, and the HL hierarchy, are checked by the loader itself (:mod:`loaders.x12.control`,
+:mod:`loaders.x12.claims`): pyx12 assumes HL01 numbering from 1 and treats both as errors.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 class FileProblem(Exception):
     """The whole file cannot be read as X12 (empty, wrong encoding, no ISA header)."""
 
+    def __init__(self, message: str, code: str = "syntax") -> None:
+        self.code = code  # a Rejected code: syntax, or unsupported for another X12 version
+        super().__init__(message)
+
 
 class ReadFailure(Exception):
     """pyx12 stopped inside the file: nothing after ``segment`` can be read."""
@@ -62,6 +70,14 @@ class ReadFailure(Exception):
     def __init__(self, segment: int, message: str) -> None:
         self.segment = segment
         super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A warning about one segment: a report code and what, without values."""
+
+    code: str  # unusual-value, incomplete ...
+    message: str
 
 
 @dataclass(slots=True)
@@ -73,7 +89,13 @@ class Seg:
     loops: tuple[str, ...]  # loop ids from the guide's map, outermost first
     data: pyx12.segment.Segment
     problems: list[str] = field(default_factory=list)  # reasons to reject what it is part of
-    envelope: list[str] = field(default_factory=list)  # control number and count findings
+    notes: list[Note] = field(default_factory=list)  # understood, with a value left out
+
+    def note(self, code: str, message: str) -> None:
+        """Something understood but incomplete or unusual here (once per code and message)."""
+        found = Note(code, message)
+        if found not in self.notes:
+            self.notes.append(found)
 
     @property
     def loop(self) -> str:
@@ -155,8 +177,12 @@ def open_text(path: Path) -> io.TextIOBase:
         isa, rest = _fixed_isa(stripped)
         version = isa[84:89]
         if version not in KNOWN_VERSIONS:
-            shown = version if version.isdigit() else "(not a version number)"
-            raise FileProblem(f"ISA12 version {shown} is not an X12 version (00501 is read)")
+            if version.isdigit():
+                raise FileProblem(
+                    f"ISA12 version {version} is not 00501: caregraph reads X12 005010 only",
+                    "unsupported",
+                )
+            raise FileProblem("ISA12 is not an X12 version number: the ISA header is malformed")
         return _Joined(isa + rest, fh_text)
     except BaseException:
         fh_text.close()
@@ -244,80 +270,35 @@ class _Findings(errh_null):  # type: ignore[misc]  # pyx12 is untyped
         super().__init__()
         self.element: Any = None
         self.problems: list[str] = []
-        self.envelope: list[str] = []
+        self.notes: list[Note] = []
 
-    def drain(self) -> tuple[list[str], list[str]]:
-        out = (self.problems, self.envelope)
-        self.problems, self.envelope = [], []
+    def drain(self) -> tuple[list[str], list[Note]]:
+        out = (self.problems, self.notes)
+        self.problems, self.notes = [], []
         return out
 
     def handle_errors(self, err_list: list[tuple[str, str, str, Any, int | None]]) -> None:
-        for kind, code, message, value, line in err_list:
-            if kind == "isa":
-                self.isa_error(code, message)
-            elif kind == "gs":
-                self.gs_error(code, message)
-            elif kind == "st":
-                self.st_error(code, message)
-            else:
-                self.seg_error(code, message, value, line)
+        return  # envelope (isa, gs, st) and HL findings: checked by the loader, see above
 
     def add_ele(self, map_node: Any) -> None:
         self.element = map_node
 
-    def isa_error(self, err_cde: str, err_str: str) -> None:
-        found = ISA_FINDINGS.get(err_cde)
-        if found:
-            self.envelope.append(found)
-
-    def gs_error(self, err_cde: str, err_str: str) -> None:
-        found = GS_FINDINGS.get(err_cde)
-        if found:
-            self.envelope.append(found)
-
-    def st_error(self, err_cde: str, err_str: str) -> None:
-        found = ST_FINDINGS.get(err_cde)
-        if found:
-            self.envelope.append(found)
-
-    def seg_error(
-        self, err_cde: str, err_str: str, err_value: str | None = None, src_line: int | None = None
-    ) -> None:
-        if err_cde == "HL2":
-            self.problems.append("HL02 names a parent level that is not open: broken hierarchy")
-
     def ele_error(
         self, err_cde: str, err_str: str, bad_value: str | None, refdes: str | None = None
     ) -> None:
-        # Only wrong types make a value unusable; a code outside pyx12's list, a length or a
-        # situational rule does not change what the element means, so it is not a rejection.
-        # Dates can hide in AN elements typed by a format qualifier (DMG02 by DMG01).
+        # A value of the wrong type is unusable, but the rest of the segment is understood:
+        # the value is left out with a warning (the mapping decides when a value it needs is
+        # missing). A code outside pyx12's list, a length or a situational rule does not
+        # change what the element means, so it is not reported. Dates can hide in AN elements
+        # typed by a format qualifier (DMG02 by DMG01).
         dtype = (self.element.data_type if self.element is not None else None) or ""
         ref = refdes or (self.element.refdes if self.element is not None else "an element")
         if err_cde == "8":
-            self.problems.append(f"{ref} is not a valid date")
+            self.notes.append(Note("unusual-value", f"{ref} is not a valid date"))
         elif err_cde == "9":
-            self.problems.append(f"{ref} is not a valid time")
+            self.notes.append(Note("unusual-value", f"{ref} is not a valid time"))
         elif err_cde == "6" and _NUMERIC.match(dtype):
-            self.problems.append(f"{ref} is not a valid number")
-
-
-# pyx12's envelope findings by code, worded without values
-ISA_FINDINGS = {
-    "001": "IEA02 does not match ISA13: the trailer closes another interchange",
-    "021": "IEA01 does not count the functional groups of the interchange",
-    "025": "ISA13 repeats an interchange control number already used in the file",
-}
-GS_FINDINGS = {
-    "4": "GE02 does not match GS06: the trailer closes another functional group",
-    "5": "GE01 does not count the transaction sets of the group",
-    "6": "GS06 repeats a group control number already used in the interchange",
-}
-ST_FINDINGS = {
-    "3": "SE02 does not match ST02: the trailer closes another transaction set",
-    "4": "SE01 does not count the segments of the transaction set",
-    "23": "ST02 repeats a transaction set control number already used in the group",
-}
+            self.notes.append(Note("unusual-value", f"{ref} is not a valid number"))
 
 
 def segments(stream: io.TextIOBase) -> Iterator[Seg]:
@@ -339,8 +320,8 @@ def segments(stream: io.TextIOBase) -> Iterator[Seg]:
             path = mapped.get_path() if mapped is not None else ""
             if mapped is not None and mapped.id == seg_id:
                 loops = tuple(p for p in path.split("/")[1:-1] if p)
-            problems, envelope = findings.drain()
-            seg = Seg(number, seg_id, loops, data, problems, envelope)
+            problems, notes = findings.drain()
+            seg = Seg(number, seg_id, loops, data, problems, notes)
             if mapped is None or mapped.id != seg_id:
                 seg.problems.append(
                     f"{seg.label} has no place here in the implementation guide "

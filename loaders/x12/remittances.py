@@ -4,6 +4,10 @@ A payment names the claim it pays the way an 837 does: CLP01 (the provider's con
 CLM01 in the claim) within the payee's NPI (1000B N1*PE, the billing provider of the claim),
 so ``Remittance -REMITS-> Claim`` meets the claim whichever file is loaded first. The payer is
 keyed by the same payer id as in the 837 (1000A REF*2U or N104, else the TRN03 company id).
+
+A payee named by its tax id only (N103 FI or XV: the 835 guide allows it) does not name the
+claim's key: the payment is written with CLP01 as its control number and its payer, without
+``REMITS``, and an ``unmatched`` warning; linking finds the claim by CLP01 and payer.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from loaders.records import Item, Link, Node, Record, Ref, SourceRef, token
 from loaders.x12 import values as v
 from loaders.x12.claims import payer_node
 from loaders.x12.reading import Seg
-from loaders.x12.units import FORMAT, TransactionContext, find, problems, reject
+from loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
 from loaders.x12.values import MappingError
 from ontology.vocab import CG
 
@@ -61,24 +65,30 @@ class PaymentTransaction:
     def abandon(self, why: str) -> Iterator[Item]:
         if self.current is not None:
             unit, self.current = self.current, None
-            yield reject(self._ref(unit), [why])
+            yield reject(self._ref(unit), [why], "syntax")
         else:
-            yield reject(self.ctx.ref(), [f"{why}; {self.count} payment(s) before it were read"])
+            yield reject(
+                self.ctx.ref(), [f"{why}; {self.count} payment(s) before it were read"], "syntax"
+            )
 
     def _finish(self) -> Iterator[Item]:
         if self.current is None:
             return
         unit, self.current = self.current, None
-        found = problems([*unit.header, *unit.claim])
+        segs = [*unit.header, *unit.claim]
+        found = problems(segs)
         if found:
-            yield reject(self._ref(unit), found)
+            yield reject(self._ref(unit), found, "syntax")
             return
         try:
-            nodes, links = _map(unit)
+            nodes, links, unmatched = _map(unit)
         except MappingError as e:
-            yield reject(self._ref(unit), [str(e)])
+            yield reject(self._ref(unit), [str(e)], e.code)
             return
-        yield Record(self._ref(unit), FORMAT, "835 claim payment", nodes, links)
+        record = Record(self._ref(unit), FORMAT, "835 claim payment", nodes, links)
+        if unmatched:
+            record.warn("unmatched", unmatched)
+        yield noted(record, segs)
 
     def _ref(self, unit: PaymentUnit) -> SourceRef:
         return self.ctx.file.ref(
@@ -87,31 +97,35 @@ class PaymentTransaction:
         )
 
 
-def _map(unit: PaymentUnit) -> tuple[list[Node], list[Link]]:
+def _map(unit: PaymentUnit) -> tuple[list[Node], list[Link], str]:
+    """The payment's nodes and links, and why it names no claim ("" when it does)."""
     clp = unit.claim[0]
-    control = v.required(clp, "CLP01", "patient control number")
+    control = v.required(clp, "CLP01", "patient control number", "identity")
     header = unit.header
     bpr = find(header, "BPR")
     trn = find(header, "TRN")
     payer_n1 = find(header, "N1", "PR", loop="1000A")
     payee_n1 = find(header, "N1", "PE", loop="1000B")
     if trn is None:
-        raise MappingError(clp, "the payment has no TRN (check or EFT trace number)")
-    if payer_n1 is None or payee_n1 is None:
-        raise MappingError(clp, "the payment has no payer (1000A N1*PR) or payee (1000B N1*PE)")
+        raise MappingError(clp, "the payment has no TRN (check or EFT trace number)", "identity")
+    if payer_n1 is None:
+        raise MappingError(clp, "the payment has no payer (1000A N1*PR)", "identity")
     payer_id = _payer_id(header, payer_n1, trn)
-    if payee_n1.get("N103") != "XX" or not payee_n1.get("N104"):
-        raise MappingError(
-            payee_n1,
-            "the payee has no NPI (N103 is not XX): the paid claim is named by the billing "
-            "provider's NPI and CLP01, so this payment cannot be matched to its claim",
+    npi, unmatched = "", ""
+    if payee_n1 is None:
+        unmatched = f"{clp.where()}: the payment has no payee (1000B N1*PE)"
+    elif payee_n1.get("N103") != "XX" or not payee_n1.get("N104"):
+        unmatched = f"{payee_n1.where()}: the payee has no NPI (N103 is not XX)"
+    else:
+        npi = payee_n1.get("N104")
+    if unmatched:
+        unmatched += (
+            ": the claim it pays is keyed by the billing provider's NPI and CLM01, so it is "
+            "not named; written without it, for linking by CLP01 and payer"
         )
-    npi = payee_n1.get("N104")
-    trace = v.required(trn, "TRN02", "check or EFT trace number")
+    trace = v.required(trn, "TRN02", "check or EFT trace number", "identity")
     payer_control = clp.get("CLP07")
-    paid = v.amount(clp, "CLP04")
-    if paid is None:
-        raise MappingError(clp, "CLP04 (claim payment amount) is missing")
+    paid = v.amount(clp, "CLP04")  # absent: a warning of the ontology's shapes
     start = find(unit.claim, "DTM", "232", loop="2100")
     end = find(unit.claim, "DTM", "233", loop="2100")
     props: v.Fields = {
@@ -126,14 +140,17 @@ def _map(unit: PaymentUnit) -> tuple[list[Node], list[Link]]:
         CG.serviceStart: v.d8(start, "DTM02") if start else "",
         CG.serviceEnd: v.d8(end, "DTM02") if end else "",
         CG.adjustments: [adj for cas in unit.claim if cas.id == "CAS" for adj in _adjustments(cas)],
-        CG.display: f"payment {v.money(paid)} for claim {control}",
+        CG.display: f"payment {v.money(paid) if paid is not None else '(none)'} "
+        f"for claim {control}",
     }
     key = token(f"urn:caregraph:remittance:{payer_id}", f"{trace}:{control}:{payer_control}")
     remittance = Node(CG.Remittance, key, v.clean(props))
     payer = payer_node(payer_id, payer_n1.get("N102"))
-    claim = Ref(CG.Claim, keys.claim_key(npi, control))
-    links = [Link(CG.remits, remittance.ref, claim), Link(CG.paidBy, remittance.ref, payer.ref)]
-    return [remittance, payer], links
+    links = [Link(CG.paidBy, remittance.ref, payer.ref)]
+    if npi:
+        claim = Ref(CG.Claim, keys.claim_key(npi, control))
+        links.insert(0, Link(CG.remits, remittance.ref, claim))
+    return [remittance, payer], links, unmatched
 
 
 def _payer_id(header: list[Seg], payer_n1: Seg, trn: Seg) -> str:
@@ -143,7 +160,7 @@ def _payer_id(header: list[Seg], payer_n1: Seg, trn: Seg) -> str:
         return ref_2u.get("REF02")
     if payer_n1.get("N103") in PAYER_ID_QUALIFIERS and payer_n1.get("N104"):
         return payer_n1.get("N104")
-    return v.required(trn, "TRN03", "payer identifier")
+    return v.required(trn, "TRN03", "payer identifier", "identity")
 
 
 def _adjustments(cas: Seg) -> list[str]:

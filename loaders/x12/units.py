@@ -2,7 +2,9 @@
 
 A transaction set is read one segment at a time. A claim (837 loop 2300) or claim payment
 (835 loop 2100) is complete when the next one, the next hierarchical level or the SE trailer
-begins; it is then mapped to one record, or rejected, before the next is read.
+begins; it is then mapped to one record, or rejected, before the next is read. What its
+segments say is unusual (a date that is not a date, a hierarchy numbered oddly) goes with the
+record as warnings.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from loaders.records import Item, Rejected, Skipped, SourceRef
+from loaders.records import Item, Record, Rejected, Skipped, SourceRef
 from loaders.x12.reading import Seg
 
 FORMAT = "x12"
@@ -60,6 +62,23 @@ class Transaction(Protocol):
         ...
 
 
+class UnsupportedTransaction:
+    """A transaction set of a version caregraph does not read (a 4010 guide in a 5010 ISA)."""
+
+    def __init__(self, ctx: TransactionContext, why: str) -> None:
+        self.ctx = ctx
+        self.why = why
+
+    def feed(self, seg: Seg) -> Iterator[Item]:
+        return iter(())
+
+    def close(self, se: Seg) -> Iterator[Item]:
+        yield Rejected(self.ctx.ref(), FORMAT, self.why, "unsupported")
+
+    def abandon(self, why: str) -> Iterator[Item]:
+        yield Rejected(self.ctx.ref(), FORMAT, self.why, "unsupported")
+
+
 class SkippedTransaction:
     """A transaction set caregraph does not model (999, 997, 270, 277CA, 837D ...)."""
 
@@ -96,6 +115,14 @@ def problems(segments: Iterable[Seg]) -> list[str]:
     return [f"{seg.where()}: {p}" for seg in segments for p in seg.problems]
 
 
+def noted(record: Record, segments: Iterable[Seg]) -> Record:
+    """The record with the notes of its segments as warnings, each saying where."""
+    for seg in segments:
+        for note in seg.notes:
+            record.warn(note.code, f"{seg.where()}: {note.message}")
+    return record
+
+
 def reason(found: Sequence[str]) -> str:
     """The first few findings as one message."""
     more = len(found) - MAX_REASONS
@@ -103,5 +130,5 @@ def reason(found: Sequence[str]) -> str:
     return f"{text} (and {more} more)" if more > 0 else text
 
 
-def reject(ref: SourceRef, found: Sequence[str]) -> Rejected:
-    return Rejected(ref, FORMAT, reason(found))
+def reject(ref: SourceRef, found: Sequence[str], code: str = "invalid") -> Rejected:
+    return Rejected(ref, FORMAT, reason(found), code)

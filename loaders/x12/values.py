@@ -1,8 +1,10 @@
 """X12 element values as record values: amounts, dates, names, addresses and coded tokens.
 
 Every reader here takes a :class:`~loaders.x12.reading.Seg` and an element reference
-(``CLM02``, ``SV101-2``) and raises :class:`MappingError` naming the segment and element,
-never the value, when the value does not fit.
+(``CLM02``, ``SV101-2``). A value the record cannot do without that does not fit raises
+:class:`MappingError` naming the segment and element, never the value; a value it can do
+without (a date, a gender code) is left out, or made neutral, with a note on the segment that
+the record's warnings then carry.
 """
 
 from __future__ import annotations
@@ -49,10 +51,12 @@ _CPT = re.compile(r"^[0-9]{4}[0-9A-Z]$")  # 99213, 0001F, 0002U
 
 
 class MappingError(ValueError):
-    """A claim or payment that cannot be mapped: where (segment, element) and why."""
+    """A claim or payment that cannot be mapped: where (segment, element), why, and the
+    rejection's code (``invalid``: the standard's rule broken; ``identity``: no usable key)."""
 
-    def __init__(self, seg: Seg | None, message: str) -> None:
+    def __init__(self, seg: Seg | None, message: str, code: str = "invalid") -> None:
         self.seg = seg
+        self.code = code
         super().__init__(f"{seg.where()}: {message}" if seg else message)
 
 
@@ -61,11 +65,11 @@ def text(seg: Seg | None, ref: str) -> str:
     return seg.get(ref) if seg else ""
 
 
-def required(seg: Seg | None, ref: str, what: str) -> str:
+def required(seg: Seg | None, ref: str, what: str, code: str = "invalid") -> str:
     """The element's text, or a MappingError naming what is missing."""
     value = text(seg, ref)
     if not value:
-        raise MappingError(seg, f"{ref} ({what}) is missing")
+        raise MappingError(seg, f"{ref} ({what}) is missing", code)
     return value
 
 
@@ -86,16 +90,25 @@ def money(value: float) -> str:
 
 
 def d8(seg: Seg, ref: str, raw: str | None = None) -> str:
-    """A CCYYMMDD date as ISO 8601; empty when absent."""
+    """A CCYYMMDD date as ISO 8601; empty when absent, or when it is not a date (noted)."""
     value = seg.get(ref) if raw is None else raw
     if not value:
         return ""
-    if len(value) != 8 or not value.isdigit():
-        raise MappingError(seg, f"{ref} is not a valid date")
     try:
+        if len(value) != 8 or not value.isdigit():
+            raise ValueError(value)
         return date(int(value[:4]), int(value[4:6]), int(value[6:])).isoformat()
     except ValueError:
-        raise MappingError(seg, f"{ref} is not a valid date") from None
+        seg.note("unusual-value", f"{ref} is not a valid date")
+        return ""
+
+
+def strict_d8(seg: Seg, ref: str, what: str) -> str:
+    """A date the record cannot do without (it is part of a key): MappingError when invalid."""
+    value = d8(seg, ref)
+    if not value and seg.get(ref):
+        raise MappingError(seg, f"{ref} is not a valid date: it is part of the {what}", "identity")
+    return value
 
 
 def period(seg: Seg, qualifier_ref: str, value_ref: str) -> tuple[str, str]:
@@ -111,10 +124,11 @@ def period(seg: Seg, qualifier_ref: str, value_ref: str) -> tuple[str, str]:
 def gender(seg: Seg | None, ref: str) -> str:
     """DMG03 as a FHIR administrative gender; empty when absent."""
     value = text(seg, ref)
-    if not value:
+    if not value or seg is None:
         return ""
     if value not in GENDER:
-        raise MappingError(seg, f"{ref} is not a gender code (M, F or U)")
+        seg.note("unusual-value", f"{ref} is not a gender code (M, F or U): read as unknown")
+        return GENDER["U"]
     return GENDER[value]
 
 
