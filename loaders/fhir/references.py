@@ -16,14 +16,16 @@ the reference itself, which may carry an id):
 
 - an absolute URL that names no FHIR R4 ``Type/id`` (another server's resource, like
   ``ClaimResponse.request`` = ``http://payer.example/fhir/oralhealthclaim/123``): an external
-  reference, kept in :attr:`References.external` for the record's node;
+  reference, collected in :attr:`References.external` (the ontology has no property to keep
+  it on the node yet);
 - a ``urn:uuid:`` that names no entry of the bundle;
 - a conditional reference by anything but one ``identifier=system|value`` (a transaction may
   search by name; only the server that receives it can resolve that);
 - a logical reference whose identifier has no system.
 
 A reference that is not a FHIR reference at all (a relative one that is not ``Type/id`` of an
-R4 type, a ``#id`` naming no contained resource: R4's ref-1) rejects its resource.
+R4 type, a ``#id`` naming no contained resource: R4's ref-1) rejects its resource as
+``invalid``.
 """
 
 from __future__ import annotations
@@ -227,8 +229,8 @@ class References:
                 self.external.append((path, literal))
                 self._unresolved(
                     f"{path}.reference",
-                    "is an absolute URL that names no FHIR R4 Type/id (a resource elsewhere); "
-                    "kept as an external reference",
+                    "is an absolute URL that names no FHIR R4 Type/id (a resource elsewhere, "
+                    "an external reference)",
                 )
                 return None
             if target is None:

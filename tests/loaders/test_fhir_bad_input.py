@@ -190,7 +190,12 @@ def write_inputs(d: Path) -> dict[str, Expect]:
         "entry 9": ("Encounter", ()),
         "entry 10": (
             "Encounter",
-            ("Encounter.serviceProvider.reference", "absolute URL", "external", unresolved),
+            (
+                "Encounter.serviceProvider.reference",
+                "absolute URL",
+                "external reference",
+                unresolved,
+            ),
         ),
         "entry 11": ("Encounter", ("Encounter.subject.reference", "lacks a system")),
         "entry 12": ("Encounter", ("Encounter.subject.identifier has no system", unresolved)),
