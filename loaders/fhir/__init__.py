@@ -8,7 +8,12 @@
 - :mod:`~loaders.fhir.mapping`: one resource -> one Record; the mappers per domain are
   :mod:`directory`, :mod:`clinical`, :mod:`scheduling` and :mod:`financial`.
 
-Resource types caregraph does not model (Observation, Condition ...) are Skipped.
+Resource types caregraph does not model (Observation, Condition ...) are Skipped, and so are
+Bundle entries that carry no record (a transaction's DELETE or GET: caregraph does not
+retract on DELETE). Only what cannot be understood is Rejected, with a code: ``syntax`` (not
+FHIR JSON), ``unsupported`` (an R5 or STU3 resource type), ``invalid`` (R4's own rules broken)
+or ``identity`` (nothing to key it by). What is understood but unusual or incomplete (a
+reference to another server, a single value where R4 has a list) is written with a warning.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from rdflib import URIRef
 from loaders import keys
 from loaders.fhir.errors import FhirError, NotKeyable
 from loaders.fhir.references import BundleIndex, References
-from loaders.fhir.validation import is_resource_type, problems
+from loaders.fhir.validation import check, is_resource_type, other_version
 from loaders.fhir.values import Json, business_identifiers, objs, string
 from loaders.records import (
     Identifier,
@@ -147,10 +147,12 @@ def record(
 ) -> Item:
     """The Record, Rejected or Skipped that one resource (a file, an entry, a line) is."""
     if not isinstance(resource, dict):
-        return Rejected(where, FORMAT, "the resource is not a JSON object")
+        return Rejected(where, FORMAT, "the resource is not a JSON object", "syntax")
     rtype = resource.get("resourceType")
     if not isinstance(rtype, str) or not rtype.strip():
-        return Rejected(where, FORMAT, "the object has no resourceType, so it is no FHIR resource")
+        return Rejected(
+            where, FORMAT, "the object has no resourceType, so it is no FHIR resource", "syntax"
+        )
     rid = resource_id(resource, rtype, full_url)
     where = SourceRef(where.system, where.file, where.position, f"{rtype}/{rid}" if rid else None)
     label = f"{rtype}/{rid}" if rid else rtype
@@ -158,14 +160,30 @@ def record(
     if mapper is None:
         if is_resource_type(rtype):
             return Skipped(where, FORMAT, rtype)
+        version = other_version(rtype)
+        if version is not None:
+            return Rejected(
+                where,
+                FORMAT,
+                f"its resourceType is a FHIR {version} resource type that FHIR R4 does not "
+                "have: caregraph reads FHIR R4",
+                "unsupported",
+            )
         return Rejected(
-            where, FORMAT, "its resourceType is not a FHIR R4 resource type (check its spelling)"
+            where,
+            FORMAT,
+            "its resourceType is not a FHIR R4 resource type (check its spelling)",
+            "syntax",
         )
-    found = problems(rtype, resource)
-    if found:
+    checked = check(rtype, resource)
+    if checked.problems:
         return Rejected(
-            where, FORMAT, f"{label}: not valid FHIR R4 (fhir.resources R4B): {'; '.join(found)}"
+            where,
+            FORMAT,
+            f"{label}: not valid FHIR R4 (fhir.resources R4B): {'; '.join(checked.problems)}",
+            "invalid",
         )
+    resource = checked.body
     res = Res(rtype, rid, resource, rtype)
     contained = {
         string(c.get("id")): c for c in objs(resource.get("contained")) if string(c.get("id"))
@@ -177,8 +195,15 @@ def record(
     try:
         mapper(res, ctx)
     except FhirError as e:
-        return Rejected(where, FORMAT, f"{label}: {e}")
-    return Record(where, FORMAT, rtype, list(ctx.b.nodes.values()), list(ctx.b.links.values()))
+        return Rejected(where, FORMAT, f"{label}: {e}", e.code)
+    return Record(
+        where,
+        FORMAT,
+        rtype,
+        list(ctx.b.nodes.values()),
+        list(ctx.b.links.values()),
+        list(dict.fromkeys([*checked.repairs, *ctx.refs.warnings])),
+    )
 
 
 def _contained(container: Res, body: Json, cid: str, ctx: Ctx) -> Ref | None:

@@ -8,12 +8,28 @@
   "line N", and a broken line is rejected alone.
 
 FHIR JSON is UTF-8: a file in another encoding is rejected as a whole, saying so.
+
+Bundle entries that carry no resource are Skipped, each saying why, by method and entry
+index (never the request's URL, which may hold an id or an identifier):
+
+- a transaction or batch ``DELETE`` (conditional ``Patient?identifier=...`` too):
+  **caregraph does not retract on DELETE**. The graph is built from what sources asserted,
+  with provenance; a deletion in one source system removes nothing from it. What a DELETE
+  names stays in the graph as an earlier load wrote it;
+- a ``GET`` or ``HEAD`` (a read), and a request or response with no resource (a history's
+  deleted version, a batch-response's status);
+- an operation call (``ValueSet/$lookup``), whose Parameters are no clinical record.
+
+An entry with none of resource, request and response breaks R4's bdl-5 and is rejected. An
+entry whose elements are a resource's (``resourceType`` and all, without the ``resource``
+wrapper) is read as that resource, with a warning.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +38,7 @@ from loaders.fhir.mapping import FORMAT, record
 from loaders.fhir.references import BundleIndex
 from loaders.fhir.validation import problems
 from loaders.fhir.values import obj, string
-from loaders.records import Item, Rejected, Skipped, SourceRef
+from loaders.records import Item, Record, Rejected, Skipped, SourceRef
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -37,7 +53,9 @@ def items(path: Path, source: str) -> Iterator[Item]:
         with path.open("rb") as fh:
             head = fh.read(SNIFF_BYTES)
             if not head.strip():
-                yield Rejected(whole, FORMAT, "the file is empty: it holds no FHIR resource")
+                yield Rejected(
+                    whole, FORMAT, "the file is empty: it holds no FHIR resource", "syntax"
+                )
                 return
             if head.startswith(WIDE_BOMS) or b"\x00" in head[:1024]:
                 yield Rejected(
@@ -45,6 +63,7 @@ def items(path: Path, source: str) -> Iterator[Item]:
                     FORMAT,
                     "the file is UTF-16 or UTF-32 (or holds NUL bytes): FHIR JSON and NDJSON "
                     "must be UTF-8; re-encode the file as UTF-8",
+                    "syntax",
                 )
                 return
             fh.seek(0)
@@ -53,7 +72,7 @@ def items(path: Path, source: str) -> Iterator[Item]:
             else:
                 yield from _json(fh.read(), source, file)
     except OSError as e:
-        yield Rejected(whole, FORMAT, f"the file cannot be read ({e.strerror})")
+        yield Rejected(whole, FORMAT, f"the file cannot be read ({e.strerror})", "reader")
 
 
 def _looks_ndjson(head: bytes) -> bool:
@@ -71,7 +90,7 @@ def _json(data: bytes, source: str, file: str) -> Iterator[Item]:
     whole = SourceRef(source, file, "file")
     parsed = _parse(data, "the file")
     if isinstance(parsed, str):
-        yield Rejected(whole, FORMAT, parsed)
+        yield Rejected(whole, FORMAT, parsed, "syntax")
         return
     if isinstance(parsed, list):
         yield Rejected(
@@ -79,10 +98,11 @@ def _json(data: bytes, source: str, file: str) -> Iterator[Item]:
             FORMAT,
             "the file is a JSON array: a FHIR JSON file holds one resource or a Bundle (put "
             "the resources in a Bundle, or write them as NDJSON, one per line)",
+            "syntax",
         )
         return
     if not isinstance(parsed, dict):
-        yield Rejected(whole, FORMAT, "the file holds a JSON value that is not an object")
+        yield Rejected(whole, FORMAT, "the file holds a JSON value that is not an object", "syntax")
         return
     if parsed.get("resourceType") == "Bundle":
         yield from _bundle(parsed, source, file, "")
@@ -98,7 +118,7 @@ def _ndjson(fh: Any, source: str, file: str) -> Iterator[Item]:
         where = SourceRef(source, file, f"line {lineno}")
         parsed = _parse(line, "the line")
         if isinstance(parsed, str):
-            yield Rejected(where, FORMAT, parsed)
+            yield Rejected(where, FORMAT, parsed, "syntax")
         elif isinstance(parsed, dict) and parsed.get("resourceType") == "Bundle":
             yield from _bundle(parsed, source, file, f"line {lineno}, ")
         else:
@@ -128,31 +148,94 @@ def _bundle(bundle: dict[str, Any], source: str, file: str, prefix: str) -> Iter
     where = SourceRef(source, file, prefix.rstrip(", ") or "file", _bundle_id(bundle))
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
-        yield Rejected(where, FORMAT, "Bundle.entry is not a list of entries")
+        yield Rejected(where, FORMAT, "Bundle.entry is not a list of entries", "invalid")
         return
     # the Bundle's own elements, by the library; each entry is checked on its own below so
     # that one bad entry rejects only itself
     found = problems("Bundle", {k: v for k, v in bundle.items() if k != "entry"})
     if found:
-        yield Rejected(where, FORMAT, f"not a valid FHIR R4 Bundle: {'; '.join(found)}")
+        yield Rejected(where, FORMAT, f"not a valid FHIR R4 Bundle: {'; '.join(found)}", "invalid")
         return
+    entries = [_unwrapped(e) for e in entries]
     index = BundleIndex.of(entries)
     for n, entry in enumerate(entries, start=1):
-        at = SourceRef(source, file, f"{prefix}entry {n}")
-        if not isinstance(entry, dict):
-            yield Rejected(at, FORMAT, f"Bundle.entry[{n - 1}] is not a JSON object")
-            continue
-        resource = entry.get("resource")
-        if resource is None:
-            method = string(obj(entry.get("request")).get("method"))
-            if method == "DELETE":
-                yield Skipped(at, FORMAT, "DELETE request")
-            else:
-                yield Rejected(
-                    at, FORMAT, f"Bundle.entry[{n - 1}] has no resource: nothing to load"
-                )
-            continue
-        yield record(resource, at, string(entry.get("fullUrl")) or None, index)
+        yield _entry(entry, n - 1, SourceRef(source, file, f"{prefix}entry {n}"), index)
+
+
+def _entry(entry: Any, i: int, at: SourceRef, index: BundleIndex) -> Item:
+    """One Bundle entry (``Bundle.entry[i]``) as the item it is."""
+    if not isinstance(entry, dict):
+        return Rejected(at, FORMAT, f"Bundle.entry[{i}] is not a JSON object", "invalid")
+    request = obj(entry.get("request"))
+    resource = entry.get("resource")
+    operation = _OPERATION.search(string(request.get("url")).partition("?")[0])
+    if resource is not None and operation:
+        kind = string(obj(resource).get("resourceType")) or "operation"
+        return Skipped(
+            at, FORMAT, kind, f"Bundle.entry[{i}] calls the operation {operation[1]}: "
+            "an operation's input is not a record to load",
+        )  # fmt: skip
+    if resource is not None:
+        item = record(resource, at, string(entry.get("fullUrl")) or None, index)
+        if UNWRAPPED in entry and isinstance(item, Record):
+            item.warn(
+                "unusual-value",
+                f"Bundle.entry[{i}] holds the resource's elements itself, without the "
+                "resource element: read as that resource",
+            )
+        return item
+    method = string(request.get("method"))
+    if method in _METHODS:
+        conditional = "conditional " if "?" in string(request.get("url")) else ""
+        return Skipped(
+            at, FORMAT, f"{method} request",
+            f"Bundle.entry[{i}] is a {conditional}{method} request with no resource: "
+            + _METHODS[method],
+        )  # fmt: skip
+    if request:
+        return Rejected(
+            at, FORMAT,
+            f"Bundle.entry[{i}].request.method is missing or not an HTTP method FHIR R4 has "
+            f"({', '.join(_METHODS)})",
+            "invalid",
+        )  # fmt: skip
+    if isinstance(entry.get("response"), dict):
+        return Skipped(
+            at, FORMAT, "response",
+            f"Bundle.entry[{i}] is a response with no resource: nothing to load",
+        )  # fmt: skip
+    return Rejected(
+        at, FORMAT,
+        f"Bundle.entry[{i}] has no resource, request or response (FHIR R4 bdl-5): nothing "
+        "to load",
+        "invalid",
+    )  # fmt: skip
+
+
+# Why an entry with a request but no resource carries nothing to load, by method.
+_METHODS = {
+    "GET": "a read, nothing to load",
+    "HEAD": "a read, nothing to load",
+    "DELETE": "caregraph does not retract on DELETE, so what it names stays as loaded",
+    "POST": "nothing to load",
+    "PUT": "nothing to load",
+    "PATCH": "nothing to load",
+}
+_OPERATION = re.compile(r"(?:^|/)(\$[A-Za-z][A-Za-z0-9\-]{0,63})$")
+UNWRAPPED = "caregraph:unwrapped"  # marks an entry read from a resource's own elements
+# an entry's own elements, besides its resource (its id and extensions are read as the
+# resource's when the entry holds a resourceType)
+_ENTRY_ELEMENTS = ("link", "fullUrl", "search", "request", "response")
+
+
+def _unwrapped(entry: Any) -> Any:
+    """An entry that is a resource's elements without the ``resource`` wrapper, as an entry
+    holding that resource (marked, to warn); any other entry as it is."""
+    if not isinstance(entry, dict) or "resource" in entry or "resourceType" not in entry:
+        return entry
+    resource = {k: v for k, v in entry.items() if k not in _ENTRY_ELEMENTS}
+    outer = {k: v for k, v in entry.items() if k in _ENTRY_ELEMENTS}
+    return {**outer, "resource": resource, UNWRAPPED: True}
 
 
 def _bundle_id(bundle: dict[str, Any]) -> str | None:

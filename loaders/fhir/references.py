@@ -9,8 +9,23 @@
 - contained ``#id``: the contained resource, mapped into the same record when caregraph
   models its type.
 
-A reference that is none of these rejects its resource; a reference to a resource that is
-not loaded is not an error (the identity step keeps a stub until it arrives).
+A reference to a resource that is not loaded is not an error (the identity step keeps a stub
+until it arrives). A well-formed reference that cannot be resolved here is not linked, and
+the record is written with an ``unresolved-reference`` warning naming the element path (never
+the reference itself, which may carry an id):
+
+- an absolute URL that names no FHIR R4 ``Type/id`` (another server's resource, like
+  ``ClaimResponse.request`` = ``http://payer.example/fhir/oralhealthclaim/123``): an external
+  reference, collected in :attr:`References.external` (the ontology has no property to keep
+  it on the node yet);
+- a ``urn:uuid:`` that names no entry of the bundle;
+- a conditional reference by anything but one ``identifier=system|value`` (a transaction may
+  search by name; only the server that receives it can resolve that);
+- a logical reference whose identifier has no system.
+
+A reference that is not a FHIR reference at all (a relative one that is not ``Type/id`` of an
+R4 type, a ``#id`` naming no contained resource: R4's ref-1) rejects its resource as
+``invalid``.
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ from loaders import keys
 from loaders.fhir.errors import BadReference
 from loaders.fhir.validation import is_resource_type
 from loaders.fhir.values import Json, normal_system, obj, objs, string
-from loaders.records import Ref, token
+from loaders.records import RecordWarning, Ref, token
 from ontology.vocab import CG
 
 # The class each resource type is, when something refers to it.
@@ -159,6 +174,14 @@ class References:
         self.contained = contained
         self.map_contained: ContainedMapper = lambda body, cid: None  # set by the mapping
         self._mapped: dict[str, Ref | None] = {}
+        self.warnings: list[RecordWarning] = []  # one per reference not resolved
+        self.external: list[tuple[str, str]] = []  # (element path, absolute URL) not resolved
+
+    def _unresolved(self, element: str, why: str) -> None:
+        """A warning that the reference at ``element`` is not linked, and why (no values)."""
+        item = RecordWarning("unresolved-reference", f"{element} {why}: not linked")
+        if item not in self.warnings:
+            self.warnings.append(item)
 
     def to(self, value: Any, path: str, *types: str, cls: URIRef | None = None) -> Ref | None:
         """The Ref a Reference at ``path`` means, when it points at one of ``types`` (the first
@@ -169,11 +192,14 @@ class References:
         if isinstance(literal, str):
             return self._literal(literal.strip(), path, types, cls)
         ident = obj(ref.get("identifier"))
+        if not ident:
+            return None  # display only: names nothing
         system, ident_value = string(ident.get("system")), string(ident.get("value"))
-        if not system or not ident_value:
-            return None  # display only, or an identifier without a system: names nothing
         rtype = _type_name(string(ref.get("type"))) or types[0]
         if rtype not in types:
+            return None
+        if not system or not ident_value:
+            self._unresolved(f"{path}.identifier", f"has no {'system' if ident_value else 'value'}")
             return None
         return Ref(cls or CLASS_OF[rtype], identifier_token(rtype, system, ident_value))
 
@@ -192,11 +218,23 @@ class References:
         if literal.startswith("urn:"):
             target = self.index.urls.get(literal)
             if target is None:
-                raise BadReference(path, "is a urn reference that names no entry of this bundle")
+                self._unresolved(
+                    f"{path}.reference", "is a urn reference that names no entry of this bundle"
+                )
+                return None
         else:
             target = self.index.urls.get(literal) or parse_literal(literal)
+            if target is None and "://" in literal:
+                # another server's resource, by a URL caregraph cannot key: kept, not linked
+                self.external.append((path, literal))
+                self._unresolved(
+                    f"{path}.reference",
+                    "is an absolute URL that names no FHIR R4 Type/id (a resource elsewhere, "
+                    "an external reference)",
+                )
+                return None
             if target is None:
-                parts = [p for p in urlsplit(literal).path.split("/") if p]
+                parts = [p for p in literal.split("/") if p]
                 if len(parts) >= 2 and _ID.match(parts[-1]) and not is_resource_type(parts[-2]):
                     raise BadReference(path, "names a resource type FHIR R4 does not have")
                 raise BadReference(path, NOT_A_REFERENCE)
@@ -212,17 +250,21 @@ class References:
         rtype = _type_name(base)
         if not is_resource_type(rtype):
             raise BadReference(path, NOT_A_REFERENCE)
+        if rtype not in types:
+            return None
         params = [p.partition("=") for p in query.split("&") if p]
         if len(params) != 1 or params[0][0] != "identifier":
-            raise BadReference(
-                path,
-                "is a conditional reference caregraph cannot follow: only "
-                "Type?identifier=system|value is supported",
+            self._unresolved(
+                f"{path}.reference",
+                "is a conditional reference caregraph cannot resolve (only "
+                "Type?identifier=system|value names one individual)",
             )
+            return None
         system, bar, value = unquote(params[0][2]).partition("|")
         if not bar or not system.strip() or not value.strip():
-            raise BadReference(path, "is a conditional reference whose identifier lacks a system")
-        if rtype not in types:
+            self._unresolved(
+                f"{path}.reference", "is a conditional reference whose identifier lacks a system"
+            )
             return None
         return Ref(cls or CLASS_OF[rtype], identifier_token(rtype, system.strip(), value.strip()))
 

@@ -369,6 +369,43 @@ def test_single_resource_file_and_logical_and_encoded_conditional_references(
     assert ends(item, CG.roleAt) == {(r.key, f"{NPI}|1245319599", None)}
 
 
+def test_claim_response_of_another_servers_claim_is_written_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    # as FHIR R4's own ClaimResponse examples do: the claim is on the payer's server, by a URL
+    # that names no FHIR R4 Type/id ("oralhealthclaim" is no resource type)
+    claim_url = "http://www.BenefitsInc.com/fhir/oralhealthclaim/15476332402"
+    response = {
+        "resourceType": "ClaimResponse", "id": "R3500", "status": "active",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                             "code": "oral"}]},
+        "use": "claim", "patient": {"reference": "Patient/1"}, "created": "2014-08-16",
+        "insurer": {"identifier": {"system": "http://www.jurisdiction.org/insurers",
+                                   "value": "555123"}},
+        "request": {"reference": claim_url},
+        "outcome": "complete",
+        "payment": {"type": {"coding": [{"code": "complete"}]}, "date": "2014-08-31",
+                    "amount": {"value": 100.47, "currency": "USD"}},
+    }  # fmt: skip
+    path = tmp_path / "claimresponse-example.json"
+    path.write_text(json.dumps(response))
+    (item,) = read(path)
+    assert isinstance(item, Record), getattr(item, "reason", "")
+    rem = node(item, CG.Remittance)
+    assert rem.props[CG.paymentAmount] == 100.47
+    assert links(item, CG.remits) == []  # nothing here to link it to
+    (warning,) = item.warnings
+    assert warning.code == "unresolved-reference"
+    assert warning.message.startswith("ClaimResponse.request.reference is an absolute URL")
+    assert "15476332402" not in warning.message and "BenefitsInc" not in warning.message
+    # a URL of another server that does end in Type/id is the resource of that type and id
+    response["request"] = {"reference": "http://www.BenefitsInc.com/fhir/Claim/100150"}
+    path.write_text(json.dumps(response))
+    (item,) = read(path)
+    assert isinstance(item, Record) and item.warnings == []
+    assert ends(item, CG.remits) == {(rem.key, local("Claim", "100150"), None)}
+
+
 def test_contained_resources_map_inline_when_modelled(tmp_path: Path) -> None:
     eob = {
         "resourceType": "ExplanationOfBenefit", "id": "eob-7", "status": "active",
@@ -744,6 +781,63 @@ def test_carin_in_the_graph(load: Load, driver: Driver, database: str, samples: 
         "paid": 258.91, "claim": "ProfessionalEOBExample1", "payer": "UPMC Health Plan",
         "family": "Test", "billing": "1112223330", "items": 6,
     }  # fmt: skip
+
+
+@pytest.mark.samples
+def test_fhir_more_written_with_warnings_not_rejected(
+    load: Load, driver: Driver, database: str, samples: Path
+) -> None:
+    more = samples / "fhir-more"
+    if not more.is_dir():
+        pytest.skip(f"no {more}")
+    report = load(more, source="more")
+    # every file is FHIR R4 that the standard allows, or a departure receivers accept
+    assert report.rejects == [], [(r.ref.where(), r.reason) for r in report.rejects]
+    assert report.exit_code == 0
+    assert all(f.reconciles for f in report.files)
+    # a transaction's DELETE and GET entries are skipped, saying why; DELETE retracts nothing
+    skips = {(Path(s.ref.file).name, s.ref.position): s.reason or "" for s in report.skips}
+    deletes = {k for k, why in skips.items() if "DELETE request" in why}
+    assert deletes == {
+        ("msfhir-Bundle-Batch.json", "entry 6"), ("msfhir-Bundle-Batch.json", "entry 7"),
+        ("msfhir-Bundle-TransactionWithMultipleEntriesModifyingSameResource.json", "entry 3"),
+    }  # fmt: skip
+    assert all("does not retract" in skips[k] for k in deletes)
+    assert sum(1 for why in skips.values() if "GET request" in why) == 5
+    assert "operation $lookup" in skips[("msfhir-Bundle-Batch.json", "entry 8")]
+    warned = {(Path(w.ref.file).name, w.ref.position, w.warning.code) for w in report.warnings}
+    assert {
+        ("msfhir-SmartPatientA.json", "entry 11", "incomplete"),  # participant[0].status
+        ("msfhir-SmartPatientA.json", "entry 12", "incomplete"),  # series modality, sopClass
+        ("fhir-data-pipes-encounter.json", "file", "unusual-value"),  # episodeOfCare
+        ("fhir-data-pipes-bundle.json", "entry 1", "unusual-value"),  # no resource wrapper
+    } <= warned
+    # the repaired records in the graph, whole
+    (r,) = rows(
+        driver, database,
+        "MATCH (p:Patient)-[:HAS_APPOINTMENT]->(a:Appointment) "
+        "MATCH (p)-[:HAS_IMAGING_STUDY]->(s:ImagingStudy)-[:HAS_SERIES]->(x:ImagingSeries) "
+        "RETURN a.status AS status, left(toString(a.start), 16) AS start, "
+        "s.studyInstanceUid AS uid, "
+        "x.seriesInstanceUid AS series, p.stub AS stub",
+    )  # fmt: skip
+    assert r == {
+        "status": "booked", "start": "2013-12-10T09:00",
+        "uid": "1.2.276.0.50.192168001099.7810872.14547392.270",
+        "series": "1.2.276.0.50.192168001099.7810872.14547392.458", "stub": None,
+    }  # fmt: skip
+    assert count(
+        driver, database,
+        "MATCH (p:Patient)-[:HAS_ENCOUNTER]->(e:Encounter {status: 'finished'}) "
+        "WHERE toString(e.start) STARTS WITH '1965-09-16' RETURN count(e)",
+    ) == 1  # fmt: skip
+    # reloading the same files changes nothing
+    before = _fingerprint(driver, database)
+    from loaders.pipeline import load as run_load
+
+    again = run_load([more], driver=driver, database=database, source="more")
+    assert _fingerprint(driver, database) == before
+    assert again.nodes_created == 0 and again.relationships_created == 0
 
 
 def test_reload_changes_nothing(load: Load, driver: Driver, database: str) -> None:
