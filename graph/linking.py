@@ -251,6 +251,33 @@ CALL (n) {
     frozenset({"ImagingStudy", "Practitioner", "Encounter"}),
 )
 
+# An 835 payment whose payee has no NPI names its claim only by CLP01 (= CLM01) and its payer:
+# it is written unmatched, and linked here when exactly one claim of that payer has the number.
+REMITTANCE_CONTROL_NUMBER = Rule(
+    "remittance-control-number",
+    _one_target(
+        """
+UNWIND $keys AS k
+MATCH (n:Entity {key: k}) WHERE n:Remittance OR n:Claim
+CALL (n) {
+  WITH n WHERE n:Remittance AND n.controlNumber IS NOT NULL
+  RETURN n AS a
+  UNION
+  WITH n WHERE n:Claim AND n.controlNumber IS NOT NULL
+  MATCH (r:Remittance {controlNumber: n.controlNumber})
+  WHERE NOT (r)-[:REMITS]->()
+  RETURN r AS a
+}""",
+        """MATCH (a)-[:PAID_BY]->(payer:Payer)
+  MATCH (b:Claim {controlNumber: a.controlNumber})-[:HAS_PAYER]->(payer)""",
+        "REMITS",
+        '\'{"matched": "Remittance.controlNumber = Claim.controlNumber", "scope": "same payer"}\'',
+    ),
+    "an 835 CLP01 equal to the claim's CLM01, paid by the claim's payer (for payments whose "
+    "payee names no NPI)",
+    frozenset({"Remittance", "Claim"}),
+)
+
 RULES: tuple[Rule, ...] = (
     CLAIM_VISIT_NUMBER,
     SAME_PATIENT_SAME_DAY,
@@ -258,6 +285,7 @@ RULES: tuple[Rule, ...] = (
     IMAGING_DURING_ENCOUNTER,
     APPOINTMENT_DURING_ENCOUNTER,
     DICOM_REFERRER,
+    REMITTANCE_CONTROL_NUMBER,
 )
 
 

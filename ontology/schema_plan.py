@@ -29,6 +29,7 @@ LOOKUP_INDEXES: tuple[tuple[URIRef, URIRef], ...] = (
     (CG.ImagingStudy, CG.studyInstanceUid),
     (CG.ImagingStudy, CG.accessionNumber),
     (CG.Claim, CG.controlNumber),
+    (CG.Remittance, CG.controlNumber),  # the remittance-control-number rule finds them by it
     (CG.Encounter, CG.start),
     (CG.Encounter, CG.visitNumber),
     (CG.Appointment, CG.start),

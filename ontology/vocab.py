@@ -93,6 +93,7 @@ class CG(DefinedNamespace):
     # every node
     key: URIRef  # the business key the writer merges on
     display: URIRef  # a readable caption
+    externalReference: URIRef  # references the source made that cannot be followed here
     stub: URIRef  # true while only referenced, not yet loaded
     # identifiers
     system: URIRef

@@ -29,6 +29,7 @@ from loaders.records import (
     Skipped,
     SourceRef,
 )
+from ontology.vocab import CG
 
 FORMAT = "fhir"
 
@@ -193,9 +194,15 @@ def record(
     )
     ctx.refs.map_contained = lambda body, cid: _contained(res, body, cid, ctx)
     try:
-        mapper(res, ctx)
+        main = mapper(res, ctx)
     except FhirError as e:
         return Rejected(where, FORMAT, f"{label}: {e}", e.code)
+    if ctx.refs.external and main is not None:
+        # kept on the resource's node, so nothing the source said is lost (not linked: no
+        # node here stands for another server's resource)
+        node = next((n for n in ctx.b.nodes.values() if n.key == main.key), None)
+        if node is not None:
+            node.props[CG.externalReference] = [f"{path} {url}" for path, url in ctx.refs.external]
     return Record(
         where,
         FORMAT,

@@ -16,8 +16,8 @@ the reference itself, which may carry an id):
 
 - an absolute URL that names no FHIR R4 ``Type/id`` (another server's resource, like
   ``ClaimResponse.request`` = ``http://payer.example/fhir/oralhealthclaim/123``): an external
-  reference, collected in :attr:`References.external` (the ontology has no property to keep
-  it on the node yet);
+  reference, collected in :attr:`References.external` and kept on the resource's node as
+  ``externalReference`` ("ClaimResponse.request http://...");
 - a ``urn:uuid:`` that names no entry of the bundle;
 - a conditional reference by anything but one ``identifier=system|value`` (a transaction may
   search by name; only the server that receives it can resolve that);

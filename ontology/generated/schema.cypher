@@ -35,3 +35,4 @@ CREATE INDEX `cg_ImagingStudy_studyInstanceUid` IF NOT EXISTS FOR (n:`ImagingStu
 CREATE INDEX `cg_Organization_npi` IF NOT EXISTS FOR (n:`Organization`) ON (n.`npi`);
 CREATE INDEX `cg_Patient_matchKey` IF NOT EXISTS FOR (n:`Patient`) ON (n.`matchKey`);
 CREATE INDEX `cg_Practitioner_npi` IF NOT EXISTS FOR (n:`Practitioner`) ON (n.`npi`);
+CREATE INDEX `cg_Remittance_controlNumber` IF NOT EXISTS FOR (n:`Remittance`) ON (n.`controlNumber`);

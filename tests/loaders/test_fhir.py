@@ -394,6 +394,8 @@ def test_claim_response_of_another_servers_claim_is_written_with_a_warning(
     rem = node(item, CG.Remittance)
     assert rem.props[CG.paymentAmount] == 100.47
     assert links(item, CG.remits) == []  # nothing here to link it to
+    # ... but the reference is kept on the node, with the element it came from
+    assert rem.props[CG.externalReference] == [f"ClaimResponse.request {claim_url}"]
     (warning,) = item.warnings
     assert warning.code == "unresolved-reference"
     assert warning.message.startswith("ClaimResponse.request.reference is an absolute URL")

@@ -177,8 +177,8 @@ def test_bad_rows_are_rejected_and_the_rest_loads(
 
     # the records around the bad ones are in the graph, whole, and so are the incomplete ones
     names, _, _ = driver.execute_query(
-        "MATCH (p:Patient) WHERE p.stub IS NULL RETURN p.familyName AS f, toString(p.birthDate) AS b "
-        "ORDER BY f, b",
+        "MATCH (p:Patient) WHERE p.stub IS NULL "
+        "RETURN p.familyName AS f, toString(p.birthDate) AS b ORDER BY f, b",
         database_=database,
     )
     assert [(r["f"], r["b"]) for r in names] == [

@@ -537,9 +537,32 @@ def test_a_resent_interchange_and_an_unmatched_payment_through_the_pipeline(
         "duplicate of interchange 000000101 at segment 1: the same ISA13 and content again"
     ] * 2
     assert report.warning_counts()["unmatched"] == 2
-    # the payments are there, with their payer, waiting for a claim they can be matched to
+    # the payments are there, with their payer, and linked to their claims by CLP01 = CLM01
+    # and the same payer, since the payee's NPI cannot name the claim
     assert count(driver, database, "MATCH (:Remittance)-[:PAID_BY]->(:Payer) RETURN count(*)") == 2
-    assert count(driver, database, "MATCH (:Remittance)-[:REMITS]->() RETURN count(*)") == 0
+    assert count(
+        driver, database,
+        "MATCH (r:Remittance)-[x:REMITS {rule: 'remittance-control-number'}]->(c:Claim) "
+        "WHERE r.controlNumber = c.controlNumber RETURN count(*)",
+    ) == 2  # fmt: skip
+    assert report.links == {"remittance-control-number": 2}
     assert count(driver, database, "MATCH (c:Claim) RETURN count(c)") == 3
     again = load(resent, payments, source="payer-x12")
     assert again.total("unchanged") == 5 and again.nodes_created == 0
+
+
+def test_an_unmatched_payment_is_linked_when_its_claim_arrives_later(
+    load: Load, driver: Driver, database: str, tmp_path: Path
+) -> None:
+    payments = tmp_path / "payments.835"
+    payments.write_text(
+        PAYMENTS.read_text().replace(
+            "N1*PE*CAREGRAPH TEST CLINIC*XX*1234567893", "N1*PE*CLINIC*FI*123456789"
+        )
+    )
+    first = load(payments, source="payer")
+    assert first.warning_counts()["unmatched"] == 2 and first.links == {}
+    assert count(driver, database, "MATCH (:Remittance)-[:REMITS]->() RETURN count(*)") == 0
+    later = load(CLAIMS, source="billing")
+    assert later.links.get("remittance-control-number") == 2
+    assert count(driver, database, "MATCH (:Remittance)-[:REMITS]->(:Claim) RETURN count(*)") == 2
