@@ -36,6 +36,7 @@ def test_plan_has_key_constraints_and_lookup_indexes() -> None:
         ("cg_ImagingStudy_studyInstanceUid", "ImagingStudy", "studyInstanceUid"),
         ("cg_ImagingStudy_accessionNumber", "ImagingStudy", "accessionNumber"),
         ("cg_Claim_controlNumber", "Claim", "controlNumber"),
+        ("cg_Remittance_controlNumber", "Remittance", "controlNumber"),
         ("cg_Encounter_start", "Encounter", "start"),
         ("cg_Encounter_visitNumber", "Encounter", "visitNumber"),
         ("cg_Appointment_start", "Appointment", "start"),
