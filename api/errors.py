@@ -3,11 +3,13 @@
 ApiError                     shown to the caller as is, with a ``code`` in its extensions
 ├── BadArgumentError         an argument the API cannot use (a cursor it did not give out,
 │                            an unknown event kind, a window that ends before it starts)
-├── AmbiguousIdentifierError a bare identifier value that names several individuals
-└── LimitExceededError       a guardrail refused the query: which limit, and how to narrow
+├── AmbiguousIdentifierError an identifier that names several individuals
+├── LimitExceededError       a guardrail refused the query: which limit, and how to narrow
+└── ServiceUnavailableError  Neo4j does not answer now: try again after ``retryAfter`` s
 
-An error's message never carries patient values: an ambiguous identifier names only the
-identifier systems of the candidates, so the caller can repeat the call as ``system|value``.
+An error's message never carries patient values: an ambiguous identifier names only what
+tells the candidates apart (their identifier systems, their source systems), or why nothing
+does.
 """
 
 from __future__ import annotations
@@ -64,3 +66,24 @@ class LimitExceededError(ApiError):
             hint=hint,
             **details,
         )
+
+
+class ServiceUnavailableError(ApiError):
+    """Neo4j does not answer now (down, restarting, unreachable, or every connection busy)."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, retry_after_s: int) -> None:
+        retry_after_s = max(1, retry_after_s)
+        super().__init__(
+            f"the graph database is not available now; try again in {retry_after_s} s",
+            retryAfter=retry_after_s,
+        )
+        self.retry_after_s = retry_after_s
+
+
+class BadValueError(ApiError):
+    """A value of the query's text or variables that its GraphQL type does not accept (a
+    DateTime that is no date): the same code as a bad argument, the type's own message."""
+
+    code = "BAD_ARGUMENT"
