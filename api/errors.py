@@ -39,18 +39,41 @@ class BadArgumentError(ApiError):
 
 
 class AmbiguousIdentifierError(ApiError):
-    """A bare identifier value that matches several individuals."""
+    """An identifier that matches several individuals: what tells them apart, or why nothing
+    does (the candidates' values are never shown)."""
 
     code = "AMBIGUOUS_IDENTIFIER"
 
-    def __init__(self, what: str, argument: str, systems: Sequence[str], count: int) -> None:
-        listed = ", ".join(systems) if systems else "(no system)"
+    def __init__(
+        self, what: str, argument: str, systems: Sequence[str], count: int, kept_apart: int = 0
+    ) -> None:
+        if len(set(systems)) > 1:  # the systems tell them apart: name them
+            message = (
+                f"{argument} matches {count} {what} records, with identifiers of the systems "
+                f"{', '.join(systems)}; repeat the call with {argument} as 'system|value' "
+                "to pick one"
+            )
+        else:  # nothing the caller can add to the identifier picks one
+            why = (
+                f"{kept_apart} of them kept apart as an identity conflict (the same "
+                "identifier with a different birth date)"
+                if kept_apart
+                else f"all with identifiers of the system {systems[0]}"
+                if systems
+                else "none with a system that tells them apart"
+            )
+            message = (
+                f"{argument} matches {count} {what} records that it cannot tell apart: {why}; "
+                f"see `caregraph explain {argument}` for the source records of each"
+                + (" and resolve the conflict at its source" if kept_apart else "")
+            )
         super().__init__(
-            f"{argument} matches {count} {what} records, with identifiers of the systems "
-            f"{listed}; repeat the call with {argument} as 'system|value' to pick one",
+            message,
             argument=argument,
             candidateSystems=list(systems),
             candidates=count,
+            keptApart=kept_apart,
+            distinguishable=len(set(systems)) > 1,
         )
 
 
