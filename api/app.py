@@ -6,6 +6,11 @@ the Neo4j Browser guide and style. A request without credentials gets 401 with
 ``WWW-Authenticate: Bearer``; unknown, revoked, tampered or expired ones get 401 too, and
 nothing runs. The caller goes into the request's context (and so into the policy and the
 audit) and into every log line of the request.
+
+When Neo4j does not answer, every path that needs it (authentication by API key, GraphQL,
+MCP, /readyz) answers 503 with ``Retry-After`` within the driver's short acquisition timeout,
+and then at once while this worker's breaker is open (api/availability.py). Bodies are
+bounded before they are parsed (api/bodies.py).
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ from strawberry.fastapi import GraphQLRouter
 
 from api import browser, graphiql, logs, pseudonyms
 from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
+from api.availability import UNAVAILABLE, unavailable
+from api.bodies import BodyLimit, refuse
 from api.context import Context, Services
+from api.errors import ServiceUnavailableError
 from api.mcp import Tools, build, http_caller
 from api.schema import schema
 from api.settings import ApiSettings
@@ -117,20 +125,39 @@ class Authenticate:
             return
         services: Services = scope["app"].state.services
         try:
+            services.breaker.admit(request_id)
             principal = await anyio.to_thread.run_sync(
                 services.authenticator.authenticate,
                 headers.get("authorization"),
                 headers.get("x-api-key"),
             )
+        except ServiceUnavailableError as e:  # the breaker is open: do not even ask
+            await _unavailable(scope, send, e)
+            return
         except AuthError as e:
             log.info("request %s refused: %s", request_id, e)
             missing = not (headers.get("authorization") or headers.get("x-api-key"))
             await _refuse(scope, send, 401, "UNAUTHENTICATED", request_id, str(e), missing)
             return
+        except UNAVAILABLE as e:  # the key could not be checked: Neo4j did not answer
+            log.warning("request %s: Neo4j did not answer the key check: %s", request_id, e)
+            await _unavailable(scope, send, services.breaker.failed())
+            return
+        if principal.method == "api-key":  # Neo4j answered the key check
+            services.breaker.succeeded()
         state["principal"] = principal
         state["purpose"] = purpose.upper() if purpose else None
         logs.set_caller(request_id, principal.subject, principal.role.value)
         await self.app(scope, receive, send)
+
+
+async def _unavailable(scope: Scope, send: Send, error: ServiceUnavailableError) -> None:
+    """503 with Retry-After, as a GraphQL error body (an MCP client reads it as an HTTP error)."""
+    retry = str(error.retry_after_s).encode()
+    await refuse(
+        scope, send, 503, error.code, error.message, [(b"retry-after", retry)],
+        retryAfter=error.retry_after_s,
+    )  # fmt: skip
 
 
 def _routed(scope: Scope) -> bool:
@@ -205,7 +232,13 @@ def create_app(
         logs.install()
         target = conn or connection(Settings())
         api = settings or ApiSettings()
-        driver = open_driver(target)
+        # short timeouts and no retries: a request finds out at once that Neo4j is gone
+        driver = open_driver(
+            target,
+            connection_timeout=api.neo4j_connection_timeout_s,
+            acquisition_timeout=api.neo4j_acquisition_timeout_s,
+            max_retry_time=api.neo4j_max_retry_s,
+        )
         try:
             oidc_settings = oidc or OidcSettings()
             authenticator = Authenticator(
@@ -240,6 +273,7 @@ def create_app(
     app.router.routes.extend(mcp_app.routes)  # /mcp, streamable HTTP
 
     app.include_router(browser.router)  # Neo4j Browser's guide and style
+    app.add_middleware(BodyLimit)  # inside Authenticate: a caller without a key sends no body
     app.add_middleware(Authenticate)
     # added after Authenticate, so outside it: the page (no data) opens without a key
     graphiql.install(app)  # GraphiQL served from this machine, with examples
@@ -249,11 +283,24 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
-    def readyz(driver: DriverDep, database: DatabaseDep) -> JSONResponse:
+    def readyz(request: Request, services: ServicesDep) -> JSONResponse:
+        breaker = services.breaker
         try:
-            ping(driver, database)
-        except Exception:  # any failure to answer means not ready; the reason is in the log
-            return JSONResponse({"status": "unavailable", "neo4j": "unreachable"}, 503)
-        return JSONResponse({"status": "ready", "neo4j": "reachable"})
+            breaker.admit(getattr(request.state, "request_id", ""))
+            ping(services.driver, services.database)
+        except ServiceUnavailableError as e:  # the breaker is open: not ready, known already
+            error = e
+        except Exception as e:  # any failure to answer means not ready
+            log.warning("readiness: Neo4j did not answer: %s", e)
+            retry = int(breaker.open_s)
+            error = breaker.failed() if unavailable(e) else ServiceUnavailableError(retry)
+        else:
+            breaker.succeeded()
+            return JSONResponse({"status": "ready", "neo4j": "reachable"})
+        return JSONResponse(
+            {"status": "unavailable", "neo4j": "unreachable", "retryAfter": error.retry_after_s},
+            503,
+            headers={"Retry-After": str(error.retry_after_s)},
+        )
 
     return app

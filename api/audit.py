@@ -61,6 +61,12 @@ class Audit(SchemaExtension):
         errors = getattr(result, "errors", None)
         data = getattr(result, "data", None)
         codes = _codes(errors)
+        if "SERVICE_UNAVAILABLE" in codes:
+            # Neo4j did not answer, so no record can be written either: no data goes out
+            log.warning("request %s: not audited, Neo4j is unavailable", ctx.request_id)
+            if result is not None:
+                result.data = None
+            return
         reader = ctx.__dict__.get("reader")  # only a request that read has a reader
         event = {
             "subject": principal.subject,

@@ -10,6 +10,7 @@ from neo4j import Driver
 from strawberry.fastapi import BaseContext
 
 from api.auth import Authenticator, Principal
+from api.availability import Breaker
 from api.cursors import Cursors
 from api.dataloaders import Loaders
 from api.fanout import FanoutCache
@@ -29,7 +30,8 @@ class Context(BaseContext):
     role's policy is ``policy``; ``purpose`` (of use, from ``X-Purpose-Of-Use``) and
     ``channel`` (graphql, mcp-http, mcp-stdio) go into the audit record.
 
-    ``narrow`` may hide more than the role does (never less)."""
+    ``narrow`` may hide more than the role does (never less); ``breaker`` is the worker's
+    view of whether Neo4j answers (api/availability.py)."""
 
     driver: Driver
     database: str
@@ -41,6 +43,7 @@ class Context(BaseContext):
     pseudonyms: Pseudonyms | None = None
     narrow: FieldPolicy | None = None
     fanout: FanoutCache = field(default_factory=lambda: _SHARED_FANOUT)
+    breaker: Breaker = field(default_factory=Breaker)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -89,6 +92,10 @@ class Services:
     pseudonyms: Pseudonyms
     authenticator: Authenticator
     fanout: FanoutCache = field(default_factory=FanoutCache)
+    breaker: Breaker = field(default_factory=Breaker)  # per worker: Services is made per process
+
+    def __post_init__(self) -> None:
+        self.breaker.open_s = self.settings.unavailable_retry_after_s
 
     def context(
         self,
@@ -109,4 +116,5 @@ class Services:
             channel=channel,
             pseudonyms=self.pseudonyms,
             fanout=self.fanout,
+            breaker=self.breaker,
         )

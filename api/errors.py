@@ -3,11 +3,13 @@
 ApiError                     shown to the caller as is, with a ``code`` in its extensions
 ├── BadArgumentError         an argument the API cannot use (a cursor it did not give out,
 │                            an unknown event kind, a window that ends before it starts)
-├── AmbiguousIdentifierError a bare identifier value that names several individuals
-└── LimitExceededError       a guardrail refused the query: which limit, and how to narrow
+├── AmbiguousIdentifierError an identifier that names several individuals
+├── LimitExceededError       a guardrail refused the query: which limit, and how to narrow
+└── ServiceUnavailableError  Neo4j does not answer now: try again after ``retryAfter`` s
 
-An error's message never carries patient values: an ambiguous identifier names only the
-identifier systems of the candidates, so the caller can repeat the call as ``system|value``.
+An error's message never carries patient values: an ambiguous identifier names only what
+tells the candidates apart (their identifier systems, their source systems), or why nothing
+does.
 """
 
 from __future__ import annotations
@@ -37,18 +39,41 @@ class BadArgumentError(ApiError):
 
 
 class AmbiguousIdentifierError(ApiError):
-    """A bare identifier value that matches several individuals."""
+    """An identifier that matches several individuals: what tells them apart, or why nothing
+    does (the candidates' values are never shown)."""
 
     code = "AMBIGUOUS_IDENTIFIER"
 
-    def __init__(self, what: str, argument: str, systems: Sequence[str], count: int) -> None:
-        listed = ", ".join(systems) if systems else "(no system)"
+    def __init__(
+        self, what: str, argument: str, systems: Sequence[str], count: int, kept_apart: int = 0
+    ) -> None:
+        if len(set(systems)) > 1:  # the systems tell them apart: name them
+            message = (
+                f"{argument} matches {count} {what} records, with identifiers of the systems "
+                f"{', '.join(systems)}; repeat the call with {argument} as 'system|value' "
+                "to pick one"
+            )
+        else:  # nothing the caller can add to the identifier picks one
+            why = (
+                f"{kept_apart} of them kept apart as an identity conflict (the same "
+                "identifier with a different birth date)"
+                if kept_apart
+                else f"all with identifiers of the system {systems[0]}"
+                if systems
+                else "none with a system that tells them apart"
+            )
+            message = (
+                f"{argument} matches {count} {what} records that it cannot tell apart: {why}; "
+                f"see `caregraph explain {argument}` for the source records of each"
+                + (" and resolve the conflict at its source" if kept_apart else "")
+            )
         super().__init__(
-            f"{argument} matches {count} {what} records, with identifiers of the systems "
-            f"{listed}; repeat the call with {argument} as 'system|value' to pick one",
+            message,
             argument=argument,
             candidateSystems=list(systems),
             candidates=count,
+            keptApart=kept_apart,
+            distinguishable=len(set(systems)) > 1,
         )
 
 
@@ -64,3 +89,24 @@ class LimitExceededError(ApiError):
             hint=hint,
             **details,
         )
+
+
+class ServiceUnavailableError(ApiError):
+    """Neo4j does not answer now (down, restarting, unreachable, or every connection busy)."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, retry_after_s: int) -> None:
+        retry_after_s = max(1, retry_after_s)
+        super().__init__(
+            f"the graph database is not available now; try again in {retry_after_s} s",
+            retryAfter=retry_after_s,
+        )
+        self.retry_after_s = retry_after_s
+
+
+class BadValueError(ApiError):
+    """A value of the query's text or variables that its GraphQL type does not accept (a
+    DateTime that is no date): the same code as a bad argument, the type's own message."""
+
+    code = "BAD_ARGUMENT"

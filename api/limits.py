@@ -44,9 +44,10 @@ from graphql import (
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
-from api import paths
+from api import arguments, paths
+from api.availability import UNAVAILABLE
 from api.connections import PATH
-from api.errors import ApiError, LimitExceededError
+from api.errors import ApiError, LimitExceededError, ServiceUnavailableError
 from api.settings import ApiSettings
 from graph.readers import GraphCounts, Path
 
@@ -86,7 +87,7 @@ class Guardrails(SchemaExtension):
         settings = _settings(ec.context)
         ec.parse_options["max_tokens"] = settings.max_tokens  # as MaxTokensLimiter does
         ec.validation_rules = (
-            *ec.validation_rules,
+            *arguments.rules(ec.validation_rules),  # a bad value's error gets its code
             *_depth_rules(settings.max_depth),
             *_alias_rules(settings.max_aliases),
         )
@@ -108,7 +109,12 @@ class Guardrails(SchemaExtension):
         if ec.pre_execution_errors is None and ec.graphql_document is not None:
             errors = list(_validate(ec.schema._schema, ec.graphql_document, ec.validation_rules))
             if not errors:
-                refusal = await self._refusal()
+                try:
+                    refusal = await self._refusal()
+                except UNAVAILABLE:  # the fan-out could not be read: the masking cannot see
+                    # an error raised here, so it is turned into the caller's error here
+                    breaker = getattr(ec.context, "breaker", None)
+                    refusal = breaker.failed() if breaker else ServiceUnavailableError(5)
                 if refusal is not None:
                     errors = [
                         GraphQLError(

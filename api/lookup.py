@@ -1,6 +1,7 @@
 """Root arguments to nodes: FHIR tokens (`system|value`), bare values, NPIs, UIDs, control
-numbers. A bare value that names several individuals is an error that names only their
-identifier systems, so the caller can ask again with `system|value`."""
+numbers. A value that names several individuals is an error that names only their identifier
+systems, so the caller can ask again with `system|value`, or, when those do not tell them
+apart (a conflict copy kept apart by identity), says so and points at `caregraph explain`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from api.context import Context
 from api.errors import AmbiguousIdentifierError, BadArgumentError
 from graph.readers import LookupRequest, Row
 from loaders import keys
+
+# loaders/identity.py keys the copy of a record kept apart as a conflict `<token>~<record>`
+_CONFLICT_COPY = "~"
 
 
 def token_or_value(label: str, identifier: str, argument: str) -> list[LookupRequest]:
@@ -82,5 +86,8 @@ async def find(
             rows.setdefault(row.key, row)
     if len(rows) > 1:
         candidates = list(rows.values())
-        raise AmbiguousIdentifierError(what, argument, systems(candidates), len(candidates))
+        kept_apart = sum(1 for r in candidates if _CONFLICT_COPY in r.key)
+        raise AmbiguousIdentifierError(
+            what, argument, systems(candidates), len(candidates), kept_apart
+        )
     return next(iter(rows.values()), None)

@@ -1,5 +1,7 @@
 """What the caller sees of errors: expected ones as they are, limit breaches as refusals that
-say how to narrow, and anything unexpected masked, with the request id to quote.
+say how to narrow, Neo4j out of reach as SERVICE_UNAVAILABLE (with when to try again), a
+variable the API cannot use as BAD_ARGUMENT (as the same value written in the query is), and
+anything unexpected masked, with the request id to quote.
 
 The unexpected error itself (which may hold internals or patient values) goes only to the
 service log, under the same request id.
@@ -14,7 +16,9 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from api.errors import ApiError, LimitExceededError
+from api.arguments import variable_error
+from api.availability import unavailable
+from api.errors import ApiError, LimitExceededError, ServiceUnavailableError
 from graph.readers import ReadTimeoutError
 
 log = logging.getLogger("caregraph.api")
@@ -24,9 +28,14 @@ _ALIASES = re.compile(r"(\d+) aliases found\. Allowed: (\d+)")
 _TOKENS = re.compile(r"Document contains more than (\d+) tokens")
 
 
-def _refusal(error: GraphQLError) -> LimitExceededError | None:
-    """The refusal a limiter's own error stands for, or None."""
+def _refusal(error: GraphQLError, context: Any) -> ApiError | None:
+    """The refusal a limiter's own error, or a driver's error, stands for, or None."""
     original = error.original_error
+    if unavailable(original):
+        breaker = getattr(context, "breaker", None)  # this worker stops asking for a while
+        return breaker.failed() if breaker is not None else ServiceUnavailableError(5)
+    if (bad := variable_error(error)) is not None:
+        return bad
     if isinstance(original, ReadTimeoutError):
         return LimitExceededError(
             "timeout",
@@ -65,7 +74,11 @@ def log_errors(errors: list[GraphQLError], request_id: str | None) -> None:
     """Unexpected errors, whole, to the service log under the request id; the rest quietly."""
     for error in errors:
         where = ".".join(str(p) for p in error.path or ()) or "(operation)"
-        if MaskUnexpected._unexpected(error):
+        if unavailable(error.original_error):
+            log.warning(
+                "request %s: Neo4j did not answer at %s: %s", request_id, where, error.message
+            )
+        elif MaskUnexpected._unexpected(error):
             log.error(
                 "request %s: unexpected error at %s",
                 request_id,
@@ -90,7 +103,11 @@ class MaskUnexpected(MaskErrors):
         original = error.original_error
         # Parse and validation errors carry no original error: they are about the query
         # text; an ApiError was raised on purpose. Anything else is a fault of the service.
-        return original is not None and not isinstance(original, ApiError)
+        return (
+            original is not None
+            and not isinstance(original, ApiError)
+            and variable_error(error) is None
+        )
 
     def _request_id(self) -> str | None:
         rid = getattr(self.execution_context.context, "request_id", None)
@@ -113,7 +130,7 @@ class MaskUnexpected(MaskErrors):
         rid = self._request_id()
         out: list[GraphQLError] = []
         for error in errors:
-            refusal = _refusal(error)
+            refusal = _refusal(error, self.execution_context.context)
             if refusal is not None:
                 error = GraphQLError(
                     refusal.message,

@@ -41,6 +41,7 @@ from pydantic import Field
 
 from api import logs, selection
 from api.auth import Authenticator, AuthError, Principal
+from api.availability import UNAVAILABLE
 from api.context import Services
 from api.policy import VALUE_TYPES, FieldPolicy
 
@@ -405,6 +406,10 @@ def stdio_caller(authenticator: Authenticator, key: str, purpose: str | None) ->
             )
         except AuthError as e:
             raise ToolError(f"refused: {e}") from e
+        except UNAVAILABLE as e:  # the key could not be checked
+            raise ToolError(
+                "the graph database is not available now; try again shortly [SERVICE_UNAVAILABLE]"
+            ) from e
         return Caller(principal, purpose, uuid.uuid4().hex, "mcp-stdio")
 
     return find

@@ -15,6 +15,7 @@ from api import lookup
 from api.access import Access, ForbiddenFieldError
 from api.audit import Audit
 from api.auth import Role
+from api.availability import Availability
 from api.connections import Connection, Edge, connection, cursor, edge, page_size, window
 from api.context import Context
 from api.errors import BadArgumentError
@@ -261,6 +262,7 @@ schema = Schema(
         ServiceRequest,
     ],
     # the audit first, so that it records the operation last, once every other extension
-    # has had its say; access after the guardrails, whose validation it builds on
-    extensions=[Audit, Guardrails, Access, MaskUnexpected],
+    # has had its say; availability before the guardrails, whose cost estimate reads the
+    # graph; access after the guardrails, whose validation it builds on
+    extensions=[Audit, Availability, Guardrails, Access, MaskUnexpected],
 )

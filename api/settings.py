@@ -22,6 +22,18 @@ class ApiSettings(BaseSettings):
     default_page_size: int = Field(default=20, ge=1)  # `first` when the caller gives none
     max_cost: float = Field(default=25_000, gt=0)  # estimated nodes read by one query
     fanout_ttl_s: float = Field(default=60.0, ge=0)  # how long the graph's fan-out is cached
+    # a request body over this is refused with 413 before it is parsed (counted as it streams)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_json_depth: int = Field(default=64, ge=2)  # nesting of a JSON body: deeper is a 400
+    # -- Neo4j unavailable: a 503 with Retry-After, fast --------------------------------------
+    # the API's driver gives up on getting a connection after this (a pool exhausted, or a
+    # server that does not answer), and does not retry a failed read: the caller retries
+    neo4j_acquisition_timeout_s: float = Field(default=2.0, gt=0)
+    neo4j_connection_timeout_s: float = Field(default=2.0, gt=0)
+    neo4j_max_retry_s: float = Field(default=0.0, ge=0)
+    # after Neo4j failed, every request of this worker is refused at once for this long, then
+    # one probes; it is also the Retry-After the 503 carries
+    unavailable_retry_after_s: float = Field(default=5.0, gt=0)
     # cursors are encrypted; give every process of one API the same key (default: per process)
     cursor_key: SecretStr | None = None
     # -- access ------------------------------------------------------------------------------

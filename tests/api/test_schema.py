@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.errors import AmbiguousIdentifierError
 from tests.api.conftest import (
     ADA,
     CLINIC_NPI,
@@ -366,3 +367,15 @@ def test_a_stub_is_shown_as_not_loaded(gql: Gql) -> None:
     ghost = by_role["referring"]
     assert ghost == {"key": f"{SYNTHEA}|ghost", "loaded": False, "name": None, "sources": []}
     assert by_role["rendering"]["loaded"] is True
+
+
+def test_an_ambiguity_nothing_tells_apart_says_why_without_values() -> None:
+    # two patients kept apart as an identity conflict share one identifier: its system cannot
+    # pick one, so the error must not send the caller back to `system|value` (issue 15)
+    error = AmbiguousIdentifierError("patient", "identifier", ["HOSP"], 2, kept_apart=1)
+    assert "cannot tell apart" in error.message and "identity conflict" in error.message
+    assert "caregraph explain" in error.message and "system|value" not in error.message
+    assert error.extensions["distinguishable"] is False and error.extensions["keptApart"] == 1
+    none = AmbiguousIdentifierError("claim", "controlNumber", [], 3)
+    assert "cannot tell apart" in none.message and "system|value" not in none.message
+    assert none.extensions["candidateSystems"] == []
