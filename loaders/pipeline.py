@@ -35,6 +35,7 @@ from graph import writer as gw
 from graph.errors import WriteError
 from loaders import registry
 from loaders.identity import IdentityConfig, Resolver
+from loaders.limits import LoadLimits, breaches
 from loaders.records import Item, Record, Rejected, Skipped, SourceRef
 from loaders.report import FileReport, LoadReport
 from loaders.shape import OntologyView, ShapeError, ShapeSettings, convert, shape
@@ -43,14 +44,21 @@ Progress = Callable[[str, int], None]
 
 
 class Validator:
-    """Checks a record before it is written: shapes, then every value's datatype."""
+    """Checks a record before it is written: limits, shapes, then every value's datatype."""
 
-    def __init__(self, onto: OntologyView, cfg: ShapeSettings) -> None:
+    def __init__(
+        self, onto: OntologyView, cfg: ShapeSettings, limits: LoadLimits | None = None
+    ) -> None:
         from ontology.validate import RecordValidator  # the shapes live with the ontology
 
         self.onto = onto
         self.cfg = cfg
+        self.limits = limits or LoadLimits()
         self.shapes = RecordValidator(onto)  # type: ignore[arg-type]
+
+    def over_limits(self, rec: Record) -> list[str]:
+        """What in the record is over a limit (it is rejected whole, code ``limit``)."""
+        return breaches(rec, self.limits)
 
     def problems(self, rec: Record) -> list[str]:
         """What makes the record unusable; its sh:Warning and sh:Info findings are added to it."""
@@ -90,12 +98,13 @@ class Pipeline:
     on_progress: Progress | None = None
     overlap: bool = True  # write a batch while the next is read (off: one thread, for profiling)
     strict: bool = False  # a record with warnings is rejected instead of written
+    limits: LoadLimits = field(default_factory=LoadLimits)
 
     def __post_init__(self) -> None:
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         self.report = LoadReport(run_id=self.run_id, source=self.source)
         self.resolver = Resolver(self.identity, self.onto)
-        self.validator = Validator(self.onto, self.shape_settings)
+        self.validator = Validator(self.onto, self.shape_settings, self.limits)
         self._pending: list[tuple[Record, FileReport]] = []
         # One batch is written while the next is read: reading is Python's work, writing is
         # mostly Neo4j's, so on two cores they overlap. Batches are still written one after
@@ -206,6 +215,10 @@ class Pipeline:
             elif isinstance(item, Rejected):
                 self._reject(fr, item)
             else:
+                over = self.validator.over_limits(item)
+                if over:
+                    self._reject(fr, Rejected(item.ref, item.format, "; ".join(over), "limit"))
+                    continue
                 problems = self.validator.problems(item)
                 if problems:
                     self._reject(fr, Rejected(item.ref, item.format, "; ".join(problems), "shape"))
@@ -390,6 +403,7 @@ def load(
     on_progress: Progress | None = None,
     overlap: bool = True,
     strict: bool = False,
+    limits: LoadLimits | None = None,
 ) -> LoadReport:
     """Load files and folders as one source system; return the report."""
     if onto is None:
@@ -406,5 +420,6 @@ def load(
         on_progress=on_progress,
         overlap=overlap,
         strict=strict,
+        limits=limits or LoadLimits(),
     )
     return pipeline.run(paths, rejects_path=rejects_path, rejects_dir=rejects_dir)

@@ -160,7 +160,8 @@ class Rejected:
     element missing, a value of the wrong type), ``conflict`` (the same key already holds
     different identity-bearing content), ``unsupported`` (a version caregraph does not read),
     ``shape`` (a sh:Violation of the ontology's shapes), ``strict`` (a warning under
-    ``--strict``), ``refused`` (Neo4j refused it), ``reader`` (a loader failed).
+    ``--strict``), ``limit`` (over a bound of loaders/limits.py), ``refused`` (Neo4j refused
+    it), ``reader`` (a loader failed).
     """
 
     ref: SourceRef

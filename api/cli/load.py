@@ -16,6 +16,7 @@ from graph.driver import connection, session_driver
 from graph.errors import GraphError
 from graph.settings import Settings
 from loaders.identity import IdentityConfig
+from loaders.limits import LoadLimits
 from loaders.pipeline import Progress as Progress_
 from loaders.pipeline import default_source
 from loaders.pipeline import load as run_load
@@ -119,6 +120,7 @@ def _run(
         rejects_dir=rejects / name,
         on_progress=progress,
         strict=strict,
+        limits=LoadLimits(),  # CAREGRAPH_LOAD_MAX_*: read here, at the edge
     )
     return result
 
