@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from neo4j import Driver
+
 from graph import integrity
 from graph.driver import open_driver
 from graph.server import ManagedNeo4j
@@ -75,7 +77,8 @@ class FolderResult:
 def _general(reason: str) -> str:
     """A reason without its positions, so equal reasons at different places count together."""
     text = re.sub(
-        r"\b(segment|line|entry|message|claim|row|item|record|file|interchange|group) \d+\b",
+        r"\b(segment|line|entry|message|claim|payment|row|item|record|file|interchange|group) "
+        r"\d+\b",
         r"\1 #",
         reason,
     )
@@ -116,31 +119,30 @@ def run(samples: Path, home: Path) -> list[FolderResult]:
     server = ManagedNeo4j(home / "neo4j", settings)
     server.start()
     conn = server.connection()
-    onto = load_ontology()
-    results: list[FolderResult] = []
     try:
         driver = open_driver(conn)
         try:
-            for folder in sorted(p for p in samples.iterdir() if p.is_dir()):
-                integrity.wipe(driver, conn.database)
-                report = load(
-                    [folder],
-                    driver=driver,
-                    database=conn.database,
-                    source=folder.name,
-                    onto=onto,
-                    rejects_path=None,
-                )
-                checks = integrity.check(driver, conn.database, onto)
-                results.append(summarise(folder, report.as_json(), checks.as_counts()))
-                print(
-                    f"{folder.name}: read {results[-1].read}, rejected {results[-1].rejected}",
-                    file=sys.stderr,
-                )
+            return run_on(driver, conn.database, samples)
         finally:
             driver.close()
     finally:
         server.stop()
+
+
+def run_on(driver: Driver, database: str, samples: Path) -> list[FolderResult]:
+    """Each sample folder loaded on its own into ``database``, emptied before each: for a
+    throwaway database only (the tests' and this command's own)."""
+    onto = load_ontology()
+    results: list[FolderResult] = []
+    for folder in sorted(p for p in samples.iterdir() if p.is_dir()):
+        integrity.wipe(driver, database)
+        report = load([folder], driver=driver, database=database, source=folder.name, onto=onto)
+        checks = integrity.check(driver, database, onto)
+        results.append(summarise(folder, report.as_json(), checks.as_counts()))
+        print(
+            f"{folder.name}: read {results[-1].read}, rejected {results[-1].rejected}",
+            file=sys.stderr,
+        )
     return results
 
 
