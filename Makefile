@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench bench-quick fidelity neo4j-start neo4j-stop clean
+.PHONY: demo test install lint bench bench-quick fidelity reliability neo4j-start neo4j-stop clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m bench.run --sizes 1000
+
+## reliability: the long variants of the fault and fuzz tests (CI runs bounded ones)
+reliability: install
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/loaders/test_fuzz.py \
+	  tests/loaders/test_limits.py tests/api/test_availability.py tests/api/test_bodies.py
 
 ## fidelity: load every real sample in ../shared/samples, write docs/fidelity.md
 fidelity: install
