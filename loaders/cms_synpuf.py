@@ -307,12 +307,13 @@ def _beneficiary(row: _Row, where: SourceRef) -> Record:
     state = row["SP_STATE_CODE"].zfill(2) if row["SP_STATE_CODE"] else ""
     if state and state != SSA_OTHERS and state not in SSA_STATE:
         row.note("unusual-value", "column SP_STATE_CODE is not an SSA state code: left out")
-    death = row.date("BENE_DEATH_DT")
+    row.date("BENE_DEATH_DT")  # no property keeps the date: read only to note a bad one
     props: dict[URIRef, Value | None] = {
         CG.birthDate: row.date("BENE_BIRTH_DT"),
         CG.gender: gender,
-        # only a death is said: a yearly file without one says nothing about later years
-        CG.deceased: True if death or row["BENE_DEATH_DT"] else None,  # a bad date still says it
+        # Only a death is said (even with a bad date): a yearly file without one says nothing
+        # of the later years, and must not undo the death another year's file recorded.
+        CG.deceased: True if row["BENE_DEATH_DT"] else None,
         CG.state: SSA_STATE.get(state, ""),
         CG.display: f"beneficiary {ident.value}",
     }

@@ -331,7 +331,8 @@ def test_bad_rows_rejected_for_syntax_or_identity_only(tmp_path: Path) -> None:
 
 def test_beneficiary_values_outside_their_tables_are_warnings(tmp_path: Path) -> None:
     path = write(tmp_path / "bene.csv", BENEFICIARY, [
-        beneficiary(ALICE, BENE_SEX_IDENT_CD="7", SP_STATE_CODE="99", BENE_BIRTH_DT="19991399"),
+        beneficiary(ALICE, BENE_SEX_IDENT_CD="7", SP_STATE_CODE="99", BENE_BIRTH_DT="19991399",
+                    BENE_DEATH_DT="2010"),
         beneficiary(BOB, BENE_SEX_IDENT_CD="", BENE_BIRTH_DT=""),
         row(BENEFICIARY, BENE_BIRTH_DT="19230501"),  # no DESYNPUF_ID
     ])  # fmt: skip
@@ -340,10 +341,12 @@ def test_beneficiary_values_outside_their_tables_are_warnings(tmp_path: Path) ->
     assert warnings(odd) == [
         "unusual-value: beneficiary: column BENE_SEX_IDENT_CD is not 1 or 2: read as unknown",
         "unusual-value: beneficiary: column SP_STATE_CODE is not an SSA state code: left out",
+        "unusual-value: beneficiary: column BENE_DEATH_DT is not a date (YYYYMMDD): left out",
         "unusual-value: beneficiary: column BENE_BIRTH_DT is not a date (YYYYMMDD): left out",
     ]
     patient = one(odd, CG.Patient)
     assert patient.props[CG.gender] == "unknown"
+    assert patient.props[CG.deceased] is True  # a death without a readable date is a death
     assert CG.state not in patient.props and CG.birthDate not in patient.props
     assert warnings(empty) == [
         "incomplete: beneficiary: column BENE_BIRTH_DT is empty",
@@ -353,7 +356,7 @@ def test_beneficiary_values_outside_their_tables_are_warnings(tmp_path: Path) ->
     assert isinstance(rejected, Rejected) and rejected.code == "identity"
     assert rejected.ref.record_id is None
     for text in [*warnings(odd), *warnings(empty), rejected.reason]:
-        assert all(s not in text for s in (ALICE, BOB, "19991399", "99", "19230501"))
+        assert all(s not in text for s in (ALICE, BOB, "19991399", "99", "2010", "19230501"))
 
 
 def test_drug_events_are_skipped_with_their_reason(tmp_path: Path) -> None:
