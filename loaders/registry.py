@@ -16,6 +16,7 @@ FORMAT_MODULES = (
     "loaders.hl7v2",
     "loaders.x12",
     "loaders.synthea",
+    "loaders.cms_synpuf",
 )
 HEAD_BYTES = 65536
 
