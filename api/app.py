@@ -43,6 +43,7 @@ from api.mcp import Tools, build, http_caller
 from api.schema import schema
 from api.settings import ApiSettings
 from graph import security
+from graph.anchors import AnchorError, Anchors
 from graph.browser import GUIDE_PATH, STYLE_PATH
 from graph.driver import connection, open_driver, ping
 from graph.settings import Neo4jSettings, Paths, Settings
@@ -208,6 +209,14 @@ def settle_memory() -> None:
     gc.freeze()
 
 
+def flush_anchors(anchors: Anchors) -> None:
+    """Anchor the audit heads still pending (with CAREGRAPH_AUDIT_ANCHOR_EVERY above 1)."""
+    try:
+        anchors.flush()
+    except AnchorError as e:  # shutting down: say so, the records are in Neo4j already
+        log.error("the audit's last heads could not be anchored: %s", e)
+
+
 def create_app(
     conn: Neo4jSettings | None = None,
     settings: ApiSettings | None = None,
@@ -251,6 +260,7 @@ def create_app(
                 api,
                 pseudonyms.load(api, Paths().home.resolve()),
                 authenticator,
+                Anchors.open(Settings()),
             )
             app.state.services = services
             tools.services = services
@@ -261,7 +271,10 @@ def create_app(
                 log.warning("the audit and key schema could not be applied now: %s", e)
             settle_memory()
             async with mcp_server.session_manager.run():
-                yield
+                try:
+                    yield
+                finally:
+                    flush_anchors(services.anchors)
         finally:
             driver.close()
 

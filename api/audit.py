@@ -8,23 +8,36 @@ field paths the operation selected), the request id, the purpose of use the call
 (``X-Purpose-Of-Use``), the operation's name, the channel, and the outcome (ok, partial,
 failed, refused: a refused query is recorded too, as an attempt). If the record cannot be
 written the answer is withheld: the caller gets an error instead of data nobody could account
-for.
+for. Records are hash-chained per day and anchored outside Neo4j (graph/security.py), so
+``caregraph audit verify`` shows an edit or a deletion.
 """
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
-from collections.abc import AsyncIterator
+import os
+import uuid
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from graphql import GraphQLError
+from neo4j import Driver
 from strawberry.extensions import SchemaExtension
 
 from api import selection
+from api.auth import Role
+from api.policy import for_role
+from api.views import projection
+from graph.anchors import Anchors
+from graph.readers import Reader
 from graph.security import append_audit
 
 log = logging.getLogger("caregraph.audit")
+
+CLI_ROLE = "admin-cli"  # whoever has the Neo4j login and the state directory: all of it
+CLI_TIMEOUT_S = 30.0
 
 # root fields that read no patient data: an operation of only these is not audited
 NO_PATIENT_DATA = frozenset({"service", "ontology", "__schema", "__type", "__typename"})
@@ -83,7 +96,7 @@ class Audit(SchemaExtension):
             "errorCodes": sorted(set(codes)),
         }
         try:
-            await asyncio.to_thread(append_audit, ctx.driver, ctx.database, event)
+            await asyncio.to_thread(append_audit, ctx.driver, ctx.database, event, ctx.anchors)
         except Exception:  # any failure to record: the answer must not go out
             log.exception("request %s: the audit record could not be written", ctx.request_id)
             if result is not None:
@@ -108,3 +121,45 @@ def _withhold(result: Any, request_id: str) -> None:
             extensions={"code": "AUDIT_FAILED", "requestId": request_id},
         ),
     ]
+
+
+def record_cli_read(
+    driver: Driver,
+    database: str,
+    anchors: Anchors,
+    operation: str,
+    shown: Sequence[str],
+    fields: Sequence[str],
+    purpose: str | None = None,
+) -> str:
+    """Record a read at the command line before it prints: who is the OS user, the patients
+    are those the nodes ``shown`` (keys) belong to. Raises when it cannot be recorded."""
+    reader = Reader(driver, database, CLI_TIMEOUT_S, projection(for_role(Role.admin)))
+    reader.start_clock()
+    patients = set(reader.note_patients(list(dict.fromkeys(shown)))) if shown else set()
+    return append_audit(
+        driver,
+        database,
+        {
+            "subject": f"os:{_os_user()}",
+            "role": CLI_ROLE,
+            "method": "os-user",
+            "requestId": uuid.uuid4().hex,
+            "purpose": purpose.upper() if purpose else None,
+            "channel": "cli",
+            "operation": operation,
+            "operationType": "command",
+            "fields": list(fields),
+            "patients": sorted(patients),
+            "outcome": "ok",
+            "errorCodes": [],
+        },
+        anchors,
+    )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return f"uid:{os.getuid()}"

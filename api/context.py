@@ -18,7 +18,9 @@ from api.policy import NOBODY, AccessPolicy, FieldPolicy, Narrowed, for_role
 from api.pseudonyms import Pseudonyms
 from api.settings import ApiSettings
 from api.views import projection
+from graph.anchors import Anchors
 from graph.readers import Reader
+from graph.settings import Settings
 
 _SHARED_FANOUT = FanoutCache()
 
@@ -31,7 +33,8 @@ class Context(BaseContext):
     ``channel`` (graphql, mcp-http, mcp-stdio) go into the audit record.
 
     ``narrow`` may hide more than the role does (never less); ``breaker`` is the worker's
-    view of whether Neo4j answers (api/availability.py)."""
+    view of whether Neo4j answers (api/availability.py); ``anchors`` is where the audit
+    anchors its chain outside Neo4j (graph/anchors.py)."""
 
     driver: Driver
     database: str
@@ -44,6 +47,8 @@ class Context(BaseContext):
     narrow: FieldPolicy | None = None
     fanout: FanoutCache = field(default_factory=lambda: _SHARED_FANOUT)
     breaker: Breaker = field(default_factory=Breaker)
+    # where the audit anchors its chain (a context made outside Services: the environment's)
+    anchors: Anchors = field(default_factory=lambda: Anchors.open(Settings()))
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -91,6 +96,7 @@ class Services:
     settings: ApiSettings
     pseudonyms: Pseudonyms
     authenticator: Authenticator
+    anchors: Anchors
     fanout: FanoutCache = field(default_factory=FanoutCache)
     breaker: Breaker = field(default_factory=Breaker)  # per worker: Services is made per process
 
@@ -117,4 +123,5 @@ class Services:
             pseudonyms=self.pseudonyms,
             fanout=self.fanout,
             breaker=self.breaker,
+            anchors=self.anchors,
         )

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from pathlib import Path
 
 from api.settings import ApiSettings
+from graph.keyfile import secret_file
 
 PREFIX = "pseudonym:"
 FILE_NAME = "pseudonym-key"
@@ -45,14 +44,7 @@ def load(settings: ApiSettings, home: Path) -> Pseudonyms:
         return Pseudonyms(settings.pseudonym_key.get_secret_value().encode())
     path = home / FILE_NAME
     try:
-        if not path.exists():
-            home.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(32))
-        return Pseudonyms(path.read_text().strip().encode())
-    except FileExistsError:  # another process made it first: use theirs
-        return Pseudonyms(path.read_text().strip().encode())
+        return Pseudonyms(secret_file(path).encode())
     except OSError as e:
         raise PseudonymKeyError(
             f"cannot read or create the pseudonym key at {path} ({e.strerror}); "

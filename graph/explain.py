@@ -18,6 +18,7 @@ class Because:
     rule: str | None
     evidence: dict[str, Any] | None
     sources: list[str] = field(default_factory=list)
+    other: str | None = None  # the key of the node at the other end of a link
 
 
 @dataclass
@@ -80,6 +81,7 @@ def explain_node(driver: Driver, database: str, key: str) -> NodeExplanation:
             x["rule"],
             _json(x["evidence"]),
             list(x["sources"] or []),
+            x["other"],
         )
         for x in row["links"]
         if x["type"]

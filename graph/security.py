@@ -2,16 +2,25 @@
 
 API keys are ``(:ApiKey {keyId, name, role, secretHash, createdAt, revokedAt})``; only a hash
 of the secret is stored. The audit log is ``(:AuditEvent)`` nodes that caregraph only ever
-creates: nothing in caregraph updates or deletes them.
+creates: nothing in caregraph updates or deletes them, and each day's records form a hash
+chain (graph/chain.py) whose head is ``(:AuditHead {day, count, hash})`` and is anchored
+outside Neo4j (graph/anchors.py), so an edit or a deletion shows in ``caregraph audit verify``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from neo4j import Driver
+from neo4j import Driver, ManagedTransaction
+
+from graph import chain
+from graph.anchors import AnchorLine, Anchors, Head
 
 SCHEMA = (
     "CREATE CONSTRAINT cg_ApiKey_keyId_unique IF NOT EXISTS "
@@ -19,6 +28,10 @@ SCHEMA = (
     "CREATE INDEX cg_AuditEvent_at IF NOT EXISTS FOR (a:AuditEvent) ON (a.at)",
     "CREATE INDEX cg_AuditEvent_subject IF NOT EXISTS FOR (a:AuditEvent) ON (a.subject)",
     "CREATE INDEX cg_AuditEvent_id IF NOT EXISTS FOR (a:AuditEvent) ON (a.id)",
+    "CREATE INDEX cg_AuditEvent_day_seq IF NOT EXISTS FOR (a:AuditEvent) ON (a.day, a.seq)",
+    # one head per day, also when two workers make a day's first record at once
+    "CREATE CONSTRAINT cg_AuditHead_day_unique IF NOT EXISTS "
+    "FOR (h:AuditHead) REQUIRE h.day IS UNIQUE",
 )
 
 
@@ -67,16 +80,100 @@ def revoke_key(driver: Driver, database: str, key_id: str) -> bool:
     return bool(records)
 
 
-def append_audit(driver: Driver, database: str, event: dict[str, Any]) -> str:
-    """Append one audit event (lists of patients and fields, the rest plain values) and return
-    its id. A failure raises: the caller must not answer a read it could not record."""
+def append_audit(driver: Driver, database: str, event: dict[str, Any], anchors: Anchors) -> str:
+    """Append one audit event (lists of patients and fields, the rest plain values) to its
+    day's chain, anchor the day's head when due, and return the event's id. A failure raises:
+    the caller must not answer a read it could not record."""
+    at = datetime.now(UTC)
+    record: dict[str, Any] = {
+        k: (json.dumps(v) if isinstance(v, dict) else v)
+        for k, v in event.items()
+        if v is not None  # Neo4j keeps no nulls: the hash covers what is stored
+    }
+    record.update(id=str(uuid.uuid4()), at=at, day=at.date().isoformat())
+    with driver.session(database=database) as session:
+        head = session.execute_write(_append, record)
+    anchors.note(head)
+    return str(record["id"])
+
+
+def _append(tx: ManagedTransaction, record: dict[str, Any]) -> Head:
+    # the head's write lock first (SET), then its count and hash as the lock holder sees
+    # them: two workers never extend the same head, so the day's chain never forks
+    lock = tx.run(
+        "MERGE (h:AuditHead {day: $day}) ON CREATE SET h.count = 0, h.hash = $genesis "
+        "SET h._lock = true RETURN h.count AS count, h.hash AS hash",
+        day=record["day"],
+        genesis=chain.GENESIS,
+    ).single(strict=True)
+    stored = {**record, "seq": int(lock["count"]) + 1}
+    digest = chain.link(lock["hash"], stored)
+    tx.run(
+        "CREATE (a:AuditEvent) SET a = $record, a.prevHash = $prev, a.hash = $hash "
+        "WITH a MATCH (h:AuditHead {day: $day}) "
+        "SET h.count = $seq, h.hash = $hash REMOVE h._lock",
+        record=stored,
+        prev=lock["hash"],
+        hash=digest,
+        day=record["day"],
+        seq=stored["seq"],
+    ).consume()
+    return Head(record["day"], stored["seq"], digest)
+
+
+@dataclass
+class Verification:
+    """The chain check of each day, and the anchor lines that name no day."""
+
+    days: list[chain.DayReport]
+    unreadable: list[AnchorLine]
+    unchained: int  # records from before the chain, which nothing can vouch for
+
+    @property
+    def intact(self) -> bool:
+        return not self.unreadable and all(d.intact for d in self.days)
+
+
+def verify_audit(
+    driver: Driver, database: str, anchors: Anchors, day: str | None = None
+) -> Verification:
+    """Recompute every day's chain (or one day's) from Neo4j and hold it against its head and
+    the anchor file."""
+    lines = anchors.lines()
     records, _, _ = driver.execute_query(
-        "CREATE (a:AuditEvent) SET a = $event, a.id = randomUUID(), a.at = datetime() "
-        "RETURN a.id AS id",
-        event={k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in event.items()},
+        "MATCH (h:AuditHead) RETURN h.day AS day, h.count AS count, h.hash AS hash",
         database_=database,
     )
-    return str(records[0]["id"])
+    heads = {r["day"]: Head(r["day"], r["count"], r["hash"]) for r in records}
+    records, _, _ = driver.execute_query(
+        "MATCH (a:AuditEvent) WHERE a.day IS NOT NULL RETURN DISTINCT a.day AS day",
+        database_=database,
+    )
+    days = {r["day"] for r in records} | set(heads)
+    days |= {x.head.day for x in lines if x.head is not None}
+    if day is not None:
+        days &= {day}
+    reports = []
+    for d in sorted(days):
+        with _segment(driver, database, d) as rows:
+            named = [x for x in lines if x.head is not None and x.head.day == d]
+            reports.append(chain.check(d, rows, heads.get(d), named))
+    records, _, _ = driver.execute_query(
+        "MATCH (a:AuditEvent) WHERE a.hash IS NULL AND a.day IS NULL RETURN count(a) AS n",
+        database_=database,
+    )
+    return Verification(reports, [x for x in lines if x.head is None], records[0]["n"])
+
+
+@contextmanager
+def _segment(driver: Driver, database: str, day: str) -> Iterator[Iterator[dict[str, Any]]]:
+    """One day's records in chain order, streamed (a day can hold many)."""
+    with driver.session(database=database, default_access_mode="READ") as session:
+        result = session.run(
+            "MATCH (a:AuditEvent) WHERE a.day = $day RETURN a {.*} AS a ORDER BY a.seq",
+            day=day,
+        )
+        yield (dict(r["a"]) for r in result)
 
 
 def query_audit(

@@ -67,6 +67,30 @@ class Paths(BaseSettings):
     def neo4j_home(self) -> Path:
         return self.home.resolve() / "neo4j"
 
+    @property
+    def audit_anchors(self) -> Path:
+        """The read audit's anchor file: one authenticated line per anchoring of a day's head."""
+        return self.home.resolve() / "audit-anchors"
+
+    @property
+    def audit_key(self) -> Path:
+        """The key that authenticates the anchor lines (made once, mode 0600)."""
+        return self.home.resolve() / "audit-key"
+
+
+class AuditSettings(BaseSettings):
+    """The read audit's anchor outside Neo4j (graph/anchors.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREGRAPH_AUDIT_", extra="ignore")
+
+    # the HMAC key of the anchor lines (default: made once into <CAREGRAPH_HOME>/audit-key);
+    # give every process that writes or verifies the audit the same key
+    key: SecretStr | None = None
+    # a process anchors a day's head after every this many of its appends (and after its
+    # first append of each day, and when it closes): records after the newest anchor line are
+    # chained but a deletion of them shows only against the head in Neo4j
+    anchor_every: int = Field(default=1, ge=1)
+
 
 class Settings:
     """Everything graph/ needs to know, read from the environment once."""
@@ -76,10 +100,12 @@ class Settings:
         paths: Paths | None = None,
         neo4j: Neo4jSettings | None = None,
         managed: ManagedNeo4jSettings | None = None,
+        audit: AuditSettings | None = None,
     ) -> None:
         self.paths = paths or Paths()
         self.neo4j = neo4j or Neo4jSettings()
         self.managed = managed or ManagedNeo4jSettings()
+        self.audit = audit or AuditSettings()
 
     @property
     def mode(self) -> Literal["managed", "external"]:

@@ -6,7 +6,9 @@ state directory) unless NEO4J_URI names a server to use instead. Nothing here fa
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,10 @@ from graph.server import ManagedNeo4j
 from graph.settings import ManagedNeo4jSettings, Neo4jSettings
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+
+# what the tests' own processes keep in a state directory (the audit's anchor file and key)
+# goes to a temporary one, never into the checkout; a test that needs its own sets its own
+os.environ.setdefault("CAREGRAPH_HOME", tempfile.mkdtemp(prefix="caregraph-tests-home-"))
 
 
 def free_port() -> int:

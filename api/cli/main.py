@@ -21,7 +21,7 @@ app.command("load")(load.load)
 app.command("explain")(explain.explain)
 app.command("synth")(synth.synth)
 app.command("mcp")(mcp.mcp)
-app.command("audit")(audit.audit)
+app.add_typer(audit.app, name="audit")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettin
 from api.context import Services
 from api.mcp import Tools, build, stdio_caller
 from api.settings import ApiSettings
+from graph.anchors import AnchorError, Anchors
 from graph.driver import connection, session_driver
 from graph.errors import GraphError
 from graph.settings import Settings
@@ -62,12 +63,16 @@ def mcp(
                 api,
                 pseudonyms.load(api, settings.paths.home.resolve()),
                 authenticator,
+                Anchors.open(settings),
             )
             server = build(Tools(stdio_caller(authenticator, key, purpose), services))
             typer.echo(
                 f"caregraph MCP over stdio as {principal.subject} ({principal.role})", err=True
             )
-            server.run("stdio")
-    except (GraphError, pseudonyms.PseudonymKeyError) as e:
+            try:
+                server.run("stdio")
+            finally:
+                services.anchors.flush()
+    except (GraphError, pseudonyms.PseudonymKeyError, AnchorError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,3 +192,47 @@ def test_the_cli_shows_the_audit_log(gql: Gql, neo4j_conn: Neo4jSettings) -> Non
     assert "test:billing  billing  ok  purpose=HPAYMT" in line and f"patients={JANE}" in line
     later = CliRunner().invoke(cli, ["audit", "--since", "2999-01-01"], env=env)
     assert later.exit_code == 0 and later.output == ""
+
+
+def cli_env(neo4j_conn: Neo4jSettings, home: Path, **more: str) -> dict[str, str]:
+    return {
+        "NEO4J_URI": neo4j_conn.uri or "",
+        "NEO4J_USERNAME": neo4j_conn.username,
+        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
+        "NEO4J_DATABASE": neo4j_conn.database,
+        "CAREGRAPH_HOME": str(home),
+        **more,
+    }
+
+
+def test_caregraph_explain_is_audited_before_it_prints(
+    dataset: Driver, neo4j_conn: Neo4jSettings, driver: Driver, database: str, tmp_path: Path
+) -> None:
+    env = cli_env(neo4j_conn, tmp_path / "home", LOGNAME="audit-explainer")
+    shown = CliRunner().invoke(cli, ["explain", JANE, "--purpose", "hoperat"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "known by:" in shown.output and "MRN001" in shown.output
+    (recorded,) = [e for e in query_audit(driver, database) if e.get("operation") == "explain"]
+    assert (recorded["subject"], recorded["role"], recorded["channel"]) == (
+        "os:audit-explainer", "admin-cli", "cli",
+    )  # fmt: skip
+    assert recorded["patients"] == [JANE] and recorded["purpose"] == "HOPERAT"
+    # the record is chained and anchored in the command's own state directory
+    assert (tmp_path / "home" / "audit-anchors").read_text().count("\n") == 1
+    # why her radiology number is hers: one patient, named once
+    same = CliRunner().invoke(cli, ["explain", JANE, "LAKESIDE|RAD-7"], env=env)
+    assert same.exit_code == 0 and "are one Patient" in same.output, same.output
+    newest = next(e for e in query_audit(driver, database) if e.get("operation") == "explain")
+    assert newest["patients"] == [JANE] and newest["id"] != recorded["id"]
+
+
+def test_caregraph_explain_prints_nothing_when_it_cannot_be_audited(
+    dataset: Driver, neo4j_conn: Neo4jSettings, tmp_path: Path
+) -> None:
+    """The anchor cannot be written (the state directory sits under a file)."""
+    (tmp_path / "file").write_text("")
+    env = cli_env(neo4j_conn, tmp_path / "file" / "home", CAREGRAPH_AUDIT_KEY="k" * 32)
+    shown = CliRunner().invoke(cli, ["explain", JANE], env=env)
+    assert shown.exit_code == 2
+    assert "could not be recorded in the audit log" in shown.output
+    assert "MRN001" not in shown.output and "known by" not in shown.output
