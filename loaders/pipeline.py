@@ -196,8 +196,8 @@ class Pipeline:
                 Rejected(
                     SourceRef(self.source, str(path), "file"),
                     "unknown",
-                    "not a format caregraph reads (FHIR JSON/NDJSON, Synthea CSV, HL7 v2, "
-                    "DICOM, X12 005010); check the file or its encoding",
+                    "not a format caregraph reads (FHIR JSON/NDJSON, Synthea CSV, CMS "
+                    "DE-SynPUF CSV, HL7 v2, DICOM, X12 005010); check the file or its encoding",
                     # a format caregraph does not read, unless there is nothing in it to read
                     "syntax" if _empty(path) else "unsupported",
                 ),
