@@ -24,6 +24,9 @@ from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer, make_gql
 
+# Not a speed measurement: the bound tells "answered without waiting on the database" from the
+# driver's retries, which held a request 33-58 s; generous, so a busy CI machine cannot flake it.
+FAST = 10.0
 UNREACHABLE = Neo4jSettings(uri="bolt://127.0.0.1:1", password="x")  # nothing listens on 1
 QUERY = {"query": '{ patient(identifier: "HOSP|MRN001") { key } }'}
 MCP_INIT = {
@@ -110,7 +113,7 @@ def test_a_read_neo4j_cannot_answer_is_service_unavailable_not_internal() -> Non
         assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
         assert error["extensions"]["retryAfter"] == 30
         assert "127.0.0.1" not in error["message"]  # the driver's text stays in the log
-        assert run.result.data is None and elapsed < 2
+        assert run.result.data is None and elapsed < FAST
         assert not breaker.closed
         # a query whose cost estimate reads the graph's fan-out, refused at once now
         traversal = '{ patient(identifier: "a|b") { encounters { edges { node { key } } } } }'
@@ -130,7 +133,7 @@ def test_a_read_that_fails_after_the_key_check_is_a_503(
         )
         response, elapsed = _timed(lambda: client.post("/graphql", json=QUERY, headers=bearer(key)))
     _is_unavailable(response)
-    assert elapsed < 2
+    assert elapsed < FAST
 
 
 def test_the_key_check_and_readiness_answer_503_with_retry_after() -> None:
@@ -141,7 +144,7 @@ def test_the_key_check_and_readiness_answer_503_with_retry_after() -> None:
             lambda: client.get("/readyz"),
         ):
             response, elapsed = _timed(call)
-            assert response.status_code == 503 and elapsed < 2
+            assert response.status_code == 503 and elapsed < FAST
             assert int(response.headers["retry-after"]) >= 1
 
 
@@ -170,7 +173,7 @@ def test_neo4j_stopped_then_started_again(
         server.stop()
         first, elapsed = _timed(lambda: client.post("/graphql", json=QUERY, headers=bearer(key)))
         _is_unavailable(first)
-        assert elapsed < 2, f"the first 503 took {elapsed:.2f} s"
+        assert elapsed < FAST, f"the first 503 took {elapsed:.2f} s"
         print(f"\n503 with Neo4j down: first {elapsed * 1000:.0f} ms", end="")
         # the breaker is open: the others are refused without asking Neo4j
         for call in (
@@ -180,7 +183,7 @@ def test_neo4j_stopped_then_started_again(
         ):
             response, elapsed = _timed(call)
             _is_unavailable(response)
-            assert elapsed < 0.5
+            assert elapsed < FAST
         print(f", then {elapsed * 1000:.0f} ms", end="")
 
         server.start()

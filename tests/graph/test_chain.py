@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -239,31 +238,3 @@ def test_anchoring_every_n_appends(audit: Driver, database: str, home: Path) -> 
     anchors.flush()  # on shutdown
     (day,) = verify(audit, database, anchors).days
     assert day.intact and day.anchored == 12
-
-
-def test_the_cost_of_an_append(audit: Driver, database: str, anchors: Anchors) -> None:
-    """Prints the time per append, before (one CREATE, as the audit was) and after (chained,
-    locked and anchored); run with -s to see it. Not an assertion on time."""
-    n = 200
-
-    def before(i: int) -> None:
-        audit.execute_query(
-            "CREATE (a:AuditEvent) SET a = $event, a.id = randomUUID(), a.at = datetime() "
-            "RETURN a.id AS id",
-            event={k: v for k, v in event(i).items() if v is not None},
-            database_=database,
-        )
-
-    def after(i: int) -> None:
-        security.append_audit(audit, database, event(i), anchors)
-
-    for name, step in (("before", before), ("after", after), ("before", before)):
-        for i in range(20):  # warm up
-            step(i)
-        start = time.perf_counter()
-        for i in range(n):
-            step(i)
-        ms = (time.perf_counter() - start) / n * 1000
-        print(f"\naudit append {name}: {ms:.2f} ms each ({n} sequential appends)")
-    (day,) = verify(audit, database, anchors).days
-    assert day.intact and day.records == 220
