@@ -149,7 +149,10 @@ class SynpufLoader:
         if path.suffix.lower() != ".csv":
             return False
         first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
-        return table_of(next(csv.reader([first]), [])) is not None
+        try:
+            return table_of(next(csv.reader([first]), [])) is not None
+        except csv.Error:  # a header that is not CSV is not this format's
+            return False
 
     def read(self, path: Path, source: str) -> Iterator[Item]:
         with path.open("rb") as fh:

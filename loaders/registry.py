@@ -54,8 +54,11 @@ def detect(path: Path) -> Loader | None:
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
     for loader in loaders():
-        if loader.detect(path, head):
-            return loader
+        try:
+            if loader.detect(path, head):
+                return loader
+        except Exception:  # noqa: S112  # a detector that chokes on odd bytes says "not mine"
+            continue
     return None
 
 

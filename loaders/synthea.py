@@ -116,7 +116,10 @@ class SyntheaLoader:
         if path.suffix.lower() != ".csv":
             return False
         first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
-        return table_of(next(csv.reader([first]), [])) is not None
+        try:
+            return table_of(next(csv.reader([first]), [])) is not None
+        except csv.Error:  # a header that is not CSV is not this format's
+            return False
 
     def read(self, path: Path, source: str) -> Iterator[Item]:
         with path.open("rb") as fh:
@@ -125,9 +128,12 @@ class SyntheaLoader:
                 header = [
                     h.strip().upper() for h in next(csv.reader([raw_header.decode("utf-8-sig")]))
                 ]
-            except (UnicodeDecodeError, StopIteration):
+            except (UnicodeDecodeError, StopIteration, csv.Error):
                 yield Rejected(
-                    SourceRef(source, str(path), "line 1"), FORMAT, "header is not UTF-8 CSV"
+                    SourceRef(source, str(path), "line 1"),
+                    FORMAT,
+                    "header is not UTF-8 CSV",
+                    "syntax",
                 )
                 return
             table = table_of(header)
@@ -147,7 +153,11 @@ class SyntheaLoader:
                 except UnicodeDecodeError:
                     yield Rejected(where, FORMAT, f"{table}: line is not valid UTF-8", "syntax")
                     continue
-                fields = next(csv.reader([text]))
+                try:
+                    fields = next(csv.reader([text]))
+                except csv.Error:  # a stray CR or a broken quote inside the line
+                    yield Rejected(where, FORMAT, f"{table}: line is not one CSV row", "syntax")
+                    continue
                 if len(fields) != len(header):
                     yield Rejected(
                         where,

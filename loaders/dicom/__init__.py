@@ -85,23 +85,36 @@ class DicomLoader:
                 SourceRef(source, file, "file"), FORMAT, f"not a readable DICOM file: {reason}"
             )
             return
-        if ds.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage or (
-            "DirectoryRecordSequence" in ds
-        ):
-            yield from self._dicomdir(path, ds, source)
-            return
-        sop = _safe_uid(ds, "SOPInstanceUID") or _safe_uid(
-            ds.file_meta, "MediaStorageSOPInstanceUID"
-        )
-        ref = SourceRef(source, file, "file", sop)
-        if _truncated(ds):
-            yield Rejected(ref, FORMAT, "the file is truncated: an attribute's value ends early")
-            return
+        ref = SourceRef(source, file, "file")
         try:
+            if ds.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage or (
+                "DirectoryRecordSequence" in ds
+            ):
+                yield from self._dicomdir(path, ds, source)
+                return
+            sop = _safe_uid(ds, "SOPInstanceUID") or _safe_uid(
+                ds.file_meta, "MediaStorageSOPInstanceUID"
+            )
+            ref = SourceRef(source, file, "file", sop)
+            if _truncated(ds):
+                yield Rejected(
+                    ref, FORMAT, "the file is truncated: an attribute's value ends early", "syntax"
+                )
+                return
             with mapping.strict_text():
                 nodes, links = _object(ds, source, series_required=True)
         except DicomError as e:
             yield Rejected(ref, FORMAT, str(e))
+            return
+        except Exception as e:  # pydicom decodes lazily: a damaged element
+            # can raise anything from its value converters (an unknown VR, a bad length)
+            yield Rejected(
+                ref,
+                FORMAT,
+                f"an attribute's value cannot be decoded ({type(e).__name__}): the file is "
+                "damaged or not valid DICOM",
+                "syntax",
+            )
             return
         yield Record(ref, FORMAT, "DICOM instance", nodes, links)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 
@@ -22,8 +22,14 @@ from loaders.records import Record, Rejected, Skipped
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
+# CI runs the same examples every time (derandomize), so a landing never depends on luck;
+# `make reliability` explores at random, and what it finds is pinned below as an @example.
 settings.register_profile(
-    "ci", max_examples=30, deadline=10_000, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=30,
+    deadline=10_000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "long", max_examples=1_000, deadline=10_000, suppress_health_check=[HealthCheck.too_slow]
@@ -65,7 +71,12 @@ def _seeds() -> list[Seed]:
     ]  # fmt: skip
 
 
-SEEDS = _seeds()
+CMS = (
+    '"DESYNPUF_ID","BENE_BIRTH_DT","BENE_DEATH_DT","BENE_SEX_IDENT_CD","BENE_RACE_CD",'
+    '"BENE_ESRD_IND","SP_STATE_CODE","BENE_COUNTY_CD"\n'
+    "ZQ00000000000001,19201001,,2,1,0,15,680\n"
+)
+SEEDS = [*_seeds(), ("beneficiaries.csv", CMS.encode(), ("ZQ00000000000001", "19201001"))]
 
 # one damage: where (a fraction of the length), what, and how much
 Damage = tuple[float, str, bytes, int]
@@ -143,6 +154,11 @@ def fuzz(seed: Seed) -> Callable[..., None]:
     name, data, secrets = seed
 
     @given(changes=damages)
+    # found by the fuzzer: a bare CR in a CSV header or row made the csv module raise in
+    # Synthea's detector and reader (and one detector's error ended the whole load)
+    @example(changes=[(0.5, "insert", b"\r", 1)])
+    @example(changes=[(0.0, "insert", b"\r", 1)])
+    @example(changes=[(0.9, "insert", b"\r", 1)])
     def run(tmp_path_factory: pytest.TempPathFactory, changes: list[Damage]) -> None:
         path = tmp_path_factory.mktemp("fuzz") / name
         path.write_bytes(damage(data, changes))
