@@ -57,6 +57,16 @@ class Header:
         return f"{self.code}^{self.event}"
 
 
+_LOOKS_LIKE_VERSION = re.compile(r"\d\.\d{1,2}(\.\d{1,2})?")
+# HL7 table 0211 (alternate character sets): names that may be echoed in a reason
+TABLE_0211 = frozenset({
+    "ASCII", "8859/1", "8859/2", "8859/3", "8859/4", "8859/5", "8859/6", "8859/7", "8859/8",
+    "8859/9", "8859/15", "ISO IR6", "ISO IR14", "ISO IR87", "ISO IR159", "GB 18030-2000",
+    "KS X 1001", "CNS 11643-1992", "BIG-5", "UNICODE", "UNICODE UTF-8", "UNICODE UTF-16",
+    "UNICODE UTF-32",
+})  # fmt: skip
+
+
 def control_id(msh: str) -> str | None:
     """MSH-10 read leniently, to name a message even when the rest of its header is bad."""
     if len(msh) < 4:
@@ -100,13 +110,14 @@ def header(msh: str) -> Header:
     if not version:
         raise BadHeader("MSH-12 (version) is empty", "unsupported")
     if not VERSIONS.fullmatch(version):
-        raise BadHeader(
-            f"version {version[:12]!r} is not one caregraph reads (2.3 to 2.8)", "unsupported"
-        )
+        # the value is named only when it is a version: a damaged header may hold anything
+        named = f"version {version!r}" if _LOOKS_LIKE_VERSION.fullmatch(version) else "MSH-12"
+        raise BadHeader(f"{named} is not one caregraph reads (2.3 to 2.8)", "unsupported")
     charset = msh_field(18)[0].split(enc[1])[0].strip().upper()
     codec = CHARSETS.get(charset)
     if codec is None:
-        raise BadHeader(f"MSH-18 character set {charset[:20]!r} is not supported", "unsupported")
+        named = f"MSH-18 character set {charset!r}" if charset in TABLE_0211 else "MSH-18"
+        raise BadHeader(f"{named} is not a character set caregraph reads", "unsupported")
     return Header(sep, comp, code.upper(), event.upper(), control, version, codec)
 
 
