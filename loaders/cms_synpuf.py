@@ -30,7 +30,6 @@ alone and the rest of the file loads (DE-SynPUF never quotes a newline inside a 
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
@@ -39,7 +38,7 @@ from typing import ClassVar
 
 from rdflib import URIRef
 
-from loaders import keys, roles
+from loaders import csvrows, keys, roles
 from loaders.records import (
     Identifier,
     Item,
@@ -148,19 +147,13 @@ class SynpufLoader:
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix.lower() != ".csv":
             return False
-        first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
-        try:
-            return table_of(next(csv.reader([first]), [])) is not None
-        except csv.Error:  # a header that is not CSV is not this format's
-            return False
+        columns = csvrows.head_columns(head)
+        return columns is not None and table_of(columns) is not None
 
     def read(self, path: Path, source: str) -> Iterator[Item]:
         with path.open("rb") as fh:
-            try:
-                header = [
-                    h.strip().upper() for h in next(csv.reader([fh.readline().decode("utf-8-sig")]))
-                ]
-            except (UnicodeDecodeError, StopIteration, csv.Error):
+            header = csvrows.read_header(fh)
+            if header is None:
                 yield Rejected(
                     SourceRef(source, str(path), "line 1"),
                     FORMAT,
@@ -177,27 +170,17 @@ class SynpufLoader:
                     "unsupported",
                 )
                 return
-            for lineno, raw in enumerate(fh, start=2):
-                if raw.strip():
-                    yield _item(table, header, raw, SourceRef(source, str(path), f"line {lineno}"))
+            for line in csvrows.lines(fh, header):
+                where = SourceRef(source, str(path), f"line {line.number}")
+                if line.row is None:
+                    yield Rejected(where, FORMAT, f"{table}: {line.problem}", "syntax")
+                else:
+                    yield _item(table, line.row, where)
 
 
-def _item(table: str, header: list[str], raw: bytes, where: SourceRef) -> Item:
-    """One line of ``table`` as a record, a rejection or a skip."""
-    try:
-        fields = next(csv.reader([raw.decode("utf-8")], strict=True))
-    except UnicodeDecodeError:
-        return Rejected(where, FORMAT, f"{table}: line is not valid UTF-8", "syntax")
-    except csv.Error:
-        return Rejected(where, FORMAT, f"{table}: line is not valid CSV (quoting)", "syntax")
-    if len(fields) != len(header):
-        return Rejected(
-            where,
-            FORMAT,
-            f"{table}: line has {len(fields)} fields, the header has {len(header)}",
-            "syntax",
-        )
-    row = _Row(table, dict(zip(header, (f.strip() for f in fields), strict=True)))
+def _item(table: str, values: dict[str, str], where: SourceRef) -> Item:
+    """One row of ``table`` as a record, a rejection or a skip."""
+    row = _Row(table, values)
     if table == "drug events":
         return Skipped(where, FORMAT, "prescription drug event", "caregraph does not model drugs")
     try:

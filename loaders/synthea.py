@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from rdflib import URIRef
 
-from loaders import keys, roles
+from loaders import csvrows, keys, roles
 from loaders.records import (
     Identifier,
     Item,
@@ -115,20 +115,13 @@ class SyntheaLoader:
     def detect(self, path: Path, head: bytes) -> bool:
         if path.suffix.lower() != ".csv":
             return False
-        first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
-        try:
-            return table_of(next(csv.reader([first]), [])) is not None
-        except csv.Error:  # a header that is not CSV is not this format's
-            return False
+        columns = csvrows.head_columns(head)
+        return columns is not None and table_of(columns) is not None
 
     def read(self, path: Path, source: str) -> Iterator[Item]:
         with path.open("rb") as fh:
-            raw_header = fh.readline()
-            try:
-                header = [
-                    h.strip().upper() for h in next(csv.reader([raw_header.decode("utf-8-sig")]))
-                ]
-            except (UnicodeDecodeError, StopIteration, csv.Error):
+            header = csvrows.read_header(fh)
+            if header is None:
                 yield Rejected(
                     SourceRef(source, str(path), "line 1"),
                     FORMAT,
@@ -144,29 +137,13 @@ class SyntheaLoader:
                 return
             mapper = MAPPERS[table]
             context = _Context(path, source, table)
-            for lineno, raw in enumerate(fh, start=2):
-                if not raw.strip():
-                    continue
+            for line in csvrows.lines(fh, header):
+                lineno = line.number
                 where = SourceRef(source, str(path), f"line {lineno}")
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    yield Rejected(where, FORMAT, f"{table}: line is not valid UTF-8", "syntax")
+                if line.row is None:
+                    yield Rejected(where, FORMAT, f"{table}: {line.problem}", "syntax")
                     continue
-                try:
-                    fields = next(csv.reader([text]))
-                except csv.Error:  # a stray CR or a broken quote inside the line
-                    yield Rejected(where, FORMAT, f"{table}: line is not one CSV row", "syntax")
-                    continue
-                if len(fields) != len(header):
-                    yield Rejected(
-                        where,
-                        FORMAT,
-                        f"{table}: line has {len(fields)} fields, the header has {len(header)}",
-                        "syntax",
-                    )
-                    continue
-                row = dict(zip(header, (f.strip() for f in fields), strict=True))
+                row = line.row
                 rid = row.get("ID") or ""
                 where = SourceRef(
                     source, str(path), f"line {lineno}", f"{table}/{rid}" if rid else None
