@@ -145,37 +145,11 @@ class SynpufLoader:
     format: ClassVar[str] = FORMAT
 
     def detect(self, path: Path, head: bytes) -> bool:
-        if path.suffix.lower() != ".csv":
-            return False
-        columns = csvrows.head_columns(head)
-        return columns is not None and table_of(columns) is not None
+        return csvrows.detects(path, head, table_of)
 
     def read(self, path: Path, source: str) -> Iterator[Item]:
-        with path.open("rb") as fh:
-            header = csvrows.read_header(fh)
-            if header is None:
-                yield Rejected(
-                    SourceRef(source, str(path), "line 1"),
-                    FORMAT,
-                    "header is not UTF-8 CSV",
-                    "syntax",
-                )
-                return
-            table = table_of(header)
-            if table is None:
-                yield Rejected(
-                    SourceRef(source, str(path), "line 1"),
-                    FORMAT,
-                    "not a DE-SynPUF header",
-                    "unsupported",
-                )
-                return
-            for line in csvrows.lines(fh, header):
-                where = SourceRef(source, str(path), f"line {line.number}")
-                if line.row is None:
-                    yield Rejected(where, FORMAT, f"{table}: {line.problem}", "syntax")
-                else:
-                    yield _item(table, line.row, where)
+        for got in csvrows.table_rows(path, source, FORMAT, table_of, "a DE-SynPUF"):
+            yield got if isinstance(got, Rejected) else _item(got.table, got.values, got.where)
 
 
 def _item(table: str, values: dict[str, str], where: SourceRef) -> Item:

@@ -8,9 +8,12 @@ is matched to a table by the columns it has.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
+
+from loaders.records import Rejected, SourceRef
 
 
 def head_columns(head: bytes) -> list[str] | None:
@@ -56,3 +59,49 @@ def lines(fh: BinaryIO, header: list[str]) -> Iterator[Line]:
             yield Line(number, None, f"line has {len(fields)} fields, the header has {len(header)}")
             continue
         yield Line(number, dict(zip(header, (f.strip() for f in fields), strict=True)))
+
+
+def detects(path: Path, head: bytes, table_of: Callable[[list[str]], str | None]) -> bool:
+    """Whether a file is a table of a CSV format: a .csv whose header ``table_of`` knows."""
+    if path.suffix.lower() != ".csv":
+        return False
+    columns = head_columns(head)
+    return columns is not None and table_of(columns) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A good line of a known table."""
+
+    table: str
+    where: SourceRef  # file and "line N"; the loader adds the record id
+    values: dict[str, str]
+
+
+def table_rows(
+    path: Path,
+    source: str,
+    fmt: str,
+    table_of: Callable[[list[str]], str | None],
+    what: str,
+) -> Iterator[Row | Rejected]:
+    """A CSV table's rows, or the rejections of its header and of each bad line (syntax).
+
+    ``what`` names the format in the rejection of a header no table has: "a Synthea CSV".
+    """
+    with path.open("rb") as fh:
+        header = read_header(fh)
+        first = SourceRef(source, str(path), "line 1")
+        if header is None:
+            yield Rejected(first, fmt, "header is not UTF-8 CSV", "syntax")
+            return
+        table = table_of(header)
+        if table is None:
+            yield Rejected(first, fmt, f"not {what} header", "unsupported")
+            return
+        for line in lines(fh, header):
+            where = SourceRef(source, str(path), f"line {line.number}")
+            if line.row is None:
+                yield Rejected(where, fmt, f"{table}: {line.problem}", "syntax")
+            else:
+                yield Row(table, where, line.row)

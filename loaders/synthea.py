@@ -113,51 +113,30 @@ class SyntheaLoader:
     format: ClassVar[str] = FORMAT
 
     def detect(self, path: Path, head: bytes) -> bool:
-        if path.suffix.lower() != ".csv":
-            return False
-        columns = csvrows.head_columns(head)
-        return columns is not None and table_of(columns) is not None
+        return csvrows.detects(path, head, table_of)
 
     def read(self, path: Path, source: str) -> Iterator[Item]:
-        with path.open("rb") as fh:
-            header = csvrows.read_header(fh)
-            if header is None:
-                yield Rejected(
-                    SourceRef(source, str(path), "line 1"),
-                    FORMAT,
-                    "header is not UTF-8 CSV",
-                    "syntax",
-                )
-                return
-            table = table_of(header)
-            if table is None:
-                yield Rejected(
-                    SourceRef(source, str(path), "line 1"), FORMAT, "not a Synthea CSV header"
-                )
-                return
-            mapper = MAPPERS[table]
-            context = _Context(path, source, table)
-            for line in csvrows.lines(fh, header):
-                lineno = line.number
-                where = SourceRef(source, str(path), f"line {lineno}")
-                if line.row is None:
-                    yield Rejected(where, FORMAT, f"{table}: {line.problem}", "syntax")
-                    continue
-                row = line.row
-                rid = row.get("ID") or ""
-                where = SourceRef(
-                    source, str(path), f"line {lineno}", f"{table}/{rid}" if rid else None
-                )
-                try:
-                    item = mapper(row, where, context)
-                except RowError as e:
-                    yield Rejected(where, FORMAT, f"{table}: {e}", e.code)
-                    continue
-                if isinstance(item, Record):
-                    for col in WANTED.get(table, ()):
-                        if not row.get(col):
-                            item.warn("incomplete", f"{table}: column {col} is empty")
-                yield item
+        context: _Context | None = None
+        for got in csvrows.table_rows(path, source, FORMAT, table_of, "a Synthea CSV"):
+            if isinstance(got, Rejected):
+                yield got
+                continue
+            table, row = got.table, got.values
+            context = context or _Context(path, source, table)
+            rid = row.get("ID") or ""
+            where = SourceRef(
+                source, str(path), got.where.position, f"{table}/{rid}" if rid else None
+            )
+            try:
+                item = MAPPERS[table](row, where, context)
+            except RowError as e:
+                yield Rejected(where, FORMAT, f"{table}: {e}", e.code)
+                continue
+            if isinstance(item, Record):
+                for col in WANTED.get(table, ()):
+                    if not row.get(col):
+                        item.warn("incomplete", f"{table}: column {col} is empty")
+            yield item
 
 
 class _Context:
