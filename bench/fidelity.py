@@ -23,6 +23,7 @@ from typing import Any
 
 from neo4j import Driver
 
+from bench.database import free_port
 from graph import integrity
 from graph.driver import open_driver
 from graph.server import ManagedNeo4j
@@ -114,7 +115,7 @@ def summarise(folder: Path, report: dict[str, Any], checks: dict[str, int]) -> F
 def run(samples: Path, home: Path) -> list[FolderResult]:
     """Load each sample folder on its own into a fresh managed Neo4j under ``home``."""
     settings = ManagedNeo4jSettings(
-        bolt_port=_free_port(), http_port=_free_port(), heap="1g", pagecache="256m"
+        bolt_port=free_port(), http_port=free_port(), heap="1g", pagecache="256m"
     )
     server = ManagedNeo4j(home / "neo4j", settings)
     server.start()
@@ -175,22 +176,13 @@ def markdown(results: list[FolderResult]) -> str:
         f"| **total** | | {total.files} | {total.read} | {total.written} | {total.warned} "
         f"| {total.skipped} | {total.rejected} |"
     )
-    lines += ["", "## Rejections, by code and reason", ""]
-    any_reject = False
-    for r in results:
-        for reason, n in sorted(r.rejects.items()):
-            any_reject = True
-            lines.append(f"- {r.folder}: {n} x `{reason}`")
-    if not any_reject:
-        lines.append("None.")
-    lines += ["", "## Warnings, by code and reason", ""]
-    any_warning = False
-    for r in results:
-        for reason, n in sorted(r.warnings.items()):
-            any_warning = True
-            lines.append(f"- {r.folder}: {n} x `{reason}`")
-    if not any_warning:
-        lines.append("None.")
+    for title, of in (("Rejections", "rejects"), ("Warnings", "warnings")):
+        listed = [
+            f"- {r.folder}: {n} x `{reason}`"
+            for r in results
+            for reason, n in sorted(getattr(r, of).items())
+        ]
+        lines += ["", f"## {title}, by code and reason", "", *(listed or ["None."])]
     lines += ["", "## Identity conflicts kept apart, and links left undecided", ""]
     kept = [
         f"- {r.folder}: "
@@ -223,15 +215,6 @@ def markdown(results: list[FolderResult]) -> str:
         lines += ["", "## Fatal errors", ""]
         lines += [f"- {r.folder}: {r.fatal}" for r in fatal]
     return "\n".join(lines) + "\n"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def main(argv: list[str] | None = None) -> int:

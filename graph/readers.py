@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from neo4j import Driver, Query, RoutingControl
@@ -246,6 +247,7 @@ _WINDOW = (
 )
 
 
+@cache  # built once per variable name, not on every request
 def _window(var: str) -> str:
     return _WINDOW.format(span=_span_expr(var))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,17 +83,11 @@ class LoadReport:
 
     def warning_counts(self) -> dict[str, int]:
         """Warnings by code."""
-        counts: dict[str, int] = {}
-        for w in self.warnings:
-            counts[w.warning.code] = counts.get(w.warning.code, 0) + 1
-        return dict(sorted(counts.items()))
+        return dict(sorted(Counter(w.warning.code for w in self.warnings).items()))
 
     def reject_counts(self) -> dict[str, int]:
         """Rejections by code."""
-        counts: dict[str, int] = {}
-        for r in self.rejects:
-            counts[r.code] = counts.get(r.code, 0) + 1
-        return dict(sorted(counts.items()))
+        return dict(sorted(Counter(r.code for r in self.rejects).items()))
 
     def records_per_second(self) -> float:
         return self.total("read") / self.seconds if self.seconds else 0.0

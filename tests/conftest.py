@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
+from graph import integrity
 from graph.driver import open_driver
 from graph.server import ManagedNeo4j
 from graph.settings import ManagedNeo4jSettings, Neo4jSettings
@@ -82,8 +83,7 @@ def database(neo4j_conn: Neo4jSettings) -> str:
 @pytest.fixture
 def clean_graph(driver: Driver, database: str) -> Driver:
     """The session's driver, on an empty graph (schema kept)."""
-    with driver.session(database=database) as session:
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
+    integrity.wipe(driver, database)
     return driver
 
 

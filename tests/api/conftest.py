@@ -39,6 +39,7 @@ from api.fanout import FanoutCache
 from api.pseudonyms import Pseudonyms
 from api.schema import schema
 from api.settings import ApiSettings
+from graph import integrity
 from graph import schema as graph_schema
 from graph.settings import Neo4jSettings
 from loaders.pipeline import load
@@ -388,8 +389,7 @@ def write_all(root: Path) -> list[tuple[Path, str]]:
 
 
 def wipe(driver: Driver, database: str) -> None:
-    with driver.session(database=database) as session:
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
+    integrity.wipe(driver, database)
 
 
 def load_dataset(driver: Driver, database: str, root: Path) -> list[str]:
