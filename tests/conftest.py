@@ -27,6 +27,29 @@ SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 os.environ.setdefault("CAREGRAPH_HOME", tempfile.mkdtemp(prefix="caregraph-tests-home-"))
 
 
+CHECKOUT_STATE = Path(__file__).resolve().parents[1] / ".caregraph"
+
+
+def _state_files() -> dict[str, int]:
+    if not CHECKOUT_STATE.is_dir():
+        return {}
+    return {
+        str(p): p.stat().st_mtime_ns
+        for p in CHECKOUT_STATE.rglob("*")
+        if p.is_file() and "neo4j" not in p.relative_to(CHECKOUT_STATE).parts
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_state_untouched() -> Iterator[None]:
+    """The tests never write the user's own state (./.caregraph: keys, audit anchors,
+    rejects); a test that did would make `caregraph audit verify` report a broken chain."""
+    before = _state_files()
+    yield
+    changed = sorted(p for p, t in _state_files().items() if before.get(p) != t)
+    assert changed == [], f"the tests wrote the checkout's state directory: {changed}"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

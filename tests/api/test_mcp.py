@@ -5,6 +5,7 @@ same authentication, role policy and audit as GraphQL apply."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -198,6 +199,9 @@ def stdio_env(neo4j_conn: Neo4jSettings, key: str | None) -> dict[str, str]:
         "NEO4J_DATABASE": neo4j_conn.database,
         "CAREGRAPH_API_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "CAREGRAPH_PURPOSE_OF_USE": "HOPERAT",
+        # the tests' state directory (tests/conftest.py), never the checkout's .caregraph: the
+        # subprocess gets no other environment, and would write its audit key and anchors there
+        "CAREGRAPH_HOME": os.environ["CAREGRAPH_HOME"],
     }
     if key:
         env["CAREGRAPH_API_KEY"] = key
