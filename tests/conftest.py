@@ -6,10 +6,11 @@ state directory) unless NEO4J_URI names a server to use instead. Nothing here fa
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,24 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.skip(f"the shared samples are not here ({SAMPLES}); a fresh clone has none")
     return SAMPLES
+
+
+Figures = Callable[..., None]
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    """Record what a reliability test tried and survived (inputs, faults, requests, errors),
+    as one JSON line per call into $CAREGRAPH_RELIABILITY_FIGURES when it is set:
+    ``make reliability`` (bench/reliability.py) sets it and writes docs/reliability.md from
+    the lines. Without it (``make test``) nothing is written; the assertions are the test."""
+    target = os.environ.get("CAREGRAPH_RELIABILITY_FIGURES")
+
+    def record(suite: str, **values: object) -> None:
+        if not target:
+            return
+        line = {"suite": suite, "test": request.node.nodeid, **values}
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+
+    return record
