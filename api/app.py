@@ -9,8 +9,10 @@ audit) and into every log line of the request.
 
 When Neo4j does not answer, every path that needs it (authentication by API key, GraphQL,
 MCP, /readyz) answers 503 with ``Retry-After`` within the driver's short acquisition timeout,
-and then at once while this worker's breaker is open (api/availability.py). Bodies are
-bounded before they are parsed (api/bodies.py).
+and then at once while this worker's breaker is open (api/availability.py). A worker at its
+limit of requests in flight and queued refuses more at once (503 ``OVERLOADED``), and a caller
+over its rate gets 429 (api/admission.py). Bodies are bounded before they are parsed
+(api/bodies.py).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettin
 from api.availability import UNAVAILABLE, unavailable
 from api.bodies import BodyLimit, refuse
 from api.context import Context, Services
-from api.errors import ServiceUnavailableError
+from api.errors import OverloadedError, RateLimitedError, ServiceUnavailableError
 from api.mcp import Tools, build, http_caller
 from api.schema import schema
 from api.settings import ApiSettings
@@ -118,13 +120,32 @@ class Authenticate:
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or not _routed(scope):
             await self.app(scope, receive, send)  # no data there, or nothing (404)
             return
+        services: Services = scope["app"].state.services
+        if scope["type"] != "http":
+            await self._authenticate(scope, receive, send, headers, services)
+            return
+        try:  # a worker at its limit does not even check the key (a round trip)
+            await services.gate.enter()
+        except OverloadedError as e:
+            await _retry_later(scope, send, 503, e)
+            return
+        try:
+            await self._authenticate(scope, receive, send, headers, services)
+        finally:
+            services.gate.leave()
+
+    async def _authenticate(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str],
+        services: Services,
+    ) -> None:  # fmt: skip
+        state = scope["state"]
+        request_id: str = state["request_id"]
         purpose = headers.get("x-purpose-of-use")
         if purpose is not None and not _PURPOSE.match(purpose):
             await _refuse(scope, send, 400, "BAD_REQUEST", request_id,
                           "X-Purpose-Of-Use must be a purpose-of-use code such as TREAT, "
                           "HPAYMT or HOPERAT")  # fmt: skip
             return
-        services: Services = scope["app"].state.services
         try:
             services.breaker.admit(request_id)
             principal = await anyio.to_thread.run_sync(
@@ -133,7 +154,7 @@ class Authenticate:
                 headers.get("x-api-key"),
             )
         except ServiceUnavailableError as e:  # the breaker is open: do not even ask
-            await _unavailable(scope, send, e)
+            await _retry_later(scope, send, 503, e)
             return
         except AuthError as e:
             log.info("request %s refused: %s", request_id, e)
@@ -142,23 +163,32 @@ class Authenticate:
             return
         except UNAVAILABLE as e:  # the key could not be checked: Neo4j did not answer
             log.warning("request %s: Neo4j did not answer the key check: %s", request_id, e)
-            await _unavailable(scope, send, services.breaker.failed())
+            await _retry_later(scope, send, 503, services.breaker.failed())
             return
         if principal.method == "api-key":  # Neo4j answered the key check
             services.breaker.succeeded()
+        try:
+            services.rates.take(principal.subject)
+        except RateLimitedError as e:
+            log.info("request %s refused: over the caller's rate", request_id)
+            await _retry_later(scope, send, 429, e)
+            return
         state["principal"] = principal
         state["purpose"] = purpose.upper() if purpose else None
         logs.set_caller(request_id, principal.subject, principal.role.value)
         await self.app(scope, receive, send)
 
 
-async def _unavailable(scope: Scope, send: Send, error: ServiceUnavailableError) -> None:
-    """503 with Retry-After, as a GraphQL error body (an MCP client reads it as an HTTP error)."""
+async def _retry_later(
+    scope: Scope, send: Send, status: int, error: ServiceUnavailableError | OverloadedError
+) -> None:
+    """503 or 429 with Retry-After, as a GraphQL error body (an MCP client reads it as an HTTP
+    error)."""
     retry = str(error.retry_after_s).encode()
+    details = {k: v for k, v in error.extensions.items() if k != "code"}
     await refuse(
-        scope, send, 503, error.code, error.message, [(b"retry-after", retry)],
-        retryAfter=error.retry_after_s,
-    )  # fmt: skip
+        scope, send, status, error.code, error.message, [(b"retry-after", retry)], **details
+    )
 
 
 def _routed(scope: Scope) -> bool:

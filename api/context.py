@@ -9,6 +9,7 @@ from functools import cached_property
 from neo4j import Driver
 from strawberry.fastapi import BaseContext
 
+from api.admission import Gate, RateLimits
 from api.auth import Authenticator, Principal
 from api.availability import Breaker
 from api.cursors import Cursors
@@ -99,9 +100,13 @@ class Services:
     anchors: Anchors
     fanout: FanoutCache = field(default_factory=FanoutCache)
     breaker: Breaker = field(default_factory=Breaker)  # per worker: Services is made per process
+    gate: Gate = field(init=False)  # requests in flight and queued, per worker
+    rates: RateLimits = field(init=False)  # per caller, per worker
 
     def __post_init__(self) -> None:
         self.breaker.open_s = self.settings.unavailable_retry_after_s
+        self.gate = Gate(self.settings)
+        self.rates = RateLimits(self.settings.rate_limit)
 
     def context(
         self,

@@ -5,7 +5,9 @@ ApiError                     shown to the caller as is, with a ``code`` in its e
 │                            an unknown event kind, a window that ends before it starts)
 ├── AmbiguousIdentifierError an identifier that names several individuals
 ├── LimitExceededError       a guardrail refused the query: which limit, and how to narrow
-└── ServiceUnavailableError  Neo4j does not answer now: try again after ``retryAfter`` s
+├── ServiceUnavailableError  Neo4j does not answer now: try again after ``retryAfter`` s
+├── OverloadedError          this worker has as much work in flight and queued as it takes
+└── RateLimitedError         the caller is over its configured request rate
 
 An error's message never carries patient values: an ambiguous identifier names only what
 tells the candidates apart (their identifier systems, their source systems), or why nothing
@@ -110,3 +112,37 @@ class BadValueError(ApiError):
     DateTime that is no date): the same code as a bad argument, the type's own message."""
 
     code = "BAD_ARGUMENT"
+
+
+class OverloadedError(ApiError):
+    """The worker is as busy as it is allowed to be (HTTP 503): refused at once, not queued
+    into a timeout."""
+
+    code = "OVERLOADED"
+
+    def __init__(self, retry_after_s: int, why: str) -> None:
+        retry_after_s = max(1, retry_after_s)
+        super().__init__(
+            f"the service is at its limit of requests in flight and queued ({why}); "
+            f"try again in {retry_after_s} s (settings CAREGRAPH_API_MAX_IN_FLIGHT, "
+            "CAREGRAPH_API_MAX_QUEUED, CAREGRAPH_API_MAX_QUEUE_WAIT_S)",
+            retryAfter=retry_after_s,
+        )
+        self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(OverloadedError):
+    """The caller is over its rate (HTTP 429)."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, retry_after_s: int, rate: str) -> None:
+        retry_after_s = max(1, retry_after_s)
+        ApiError.__init__(
+            self,
+            f"this caller is over its rate of {rate} (setting CAREGRAPH_API_RATE_LIMIT); "
+            f"try again in {retry_after_s} s",
+            retryAfter=retry_after_s,
+            rate=rate,
+        )
+        self.retry_after_s = retry_after_s

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +26,14 @@ class ApiSettings(BaseSettings):
     # a request body over this is refused with 413 before it is parsed (counted as it streams)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_json_depth: int = Field(default=64, ge=2)  # nesting of a JSON body: deeper is a 400
+    # -- admission: per worker, a request beyond these is refused at once with 503 OVERLOADED
+    max_in_flight: int = Field(default=4, ge=1)  # requests that need the graph, running
+    max_queued: int = Field(default=16, ge=0)  # more may wait for a place, at most this long:
+    max_queue_wait_s: float = Field(default=0.5, gt=0)
+    overload_retry_after_s: float = Field(default=1.0, gt=0)  # the Retry-After of a refusal
+    # per caller (API key or token subject) and per worker, in the `limits` package's notation:
+    # "20/second;600/minute" (with W workers a caller gets up to W times it); "" is no limit
+    rate_limit: str = ""
     # -- Neo4j unavailable: a 503 with Retry-After, fast --------------------------------------
     # the API's driver gives up on getting a connection after this (a pool exhausted, or a
     # server that does not answer), and does not retry a failed read: the caller retries
@@ -44,3 +53,10 @@ class ApiSettings(BaseSettings):
     context_default_budget: int = Field(default=2000, ge=50)  # tokens, when none is given
     context_max_budget: int = Field(default=32_000, ge=50)
     context_max_events: int = Field(default=500, ge=1)  # events read per call at most
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if value.strip():
+            parse_many(value)  # a ValueError names what it could not read
+        return value

@@ -23,8 +23,9 @@ from graph.settings import Neo4jSettings
 class Service:
     """``caregraph serve`` on 127.0.0.1 and a free port."""
 
-    def __init__(self, logs: Path, home: Path) -> None:
+    def __init__(self, logs: Path, home: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
+        self.env = env or {}  # settings of the service (CAREGRAPH_API_...), as a user sets them
         self.home = home  # CAREGRAPH_HOME: the service's state, apart from a user's .caregraph
         self.child = Child("caregraph-serve", logs / "caregraph-serve.log")
         self.key = ""
@@ -47,6 +48,7 @@ class Service:
         env = {
             **neo4j_env(conn),
             "CAREGRAPH_HOME": str(self.home),
+            **self.env,
         }
         self.child.start(args, env, self._ready, timeout_s=180.0)
 

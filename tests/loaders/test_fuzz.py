@@ -9,6 +9,7 @@ the ``long`` profile (HYPOTHESIS_PROFILE=long).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from pydicom.data import get_testdata_file
 
 from loaders import registry
 from loaders.records import Record, Rejected, Skipped
+from tests.conftest import Figures
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -134,8 +136,11 @@ def outcomes(path: Path) -> list[object]:
     return list(loader.read(path, "fuzz"))
 
 
-def check(path: Path, secrets: tuple[str, ...]) -> None:
+def check(path: Path, secrets: tuple[str, ...], tally: Counter[str] | None = None) -> None:
     items = outcomes(path)  # a reader that raises fails the test here
+    if tally is not None:
+        tally["inputs"] += 1
+        tally.update(type(item).__name__.lower() for item in items)
     for item in items:
         assert isinstance(item, Record | Rejected | Skipped), type(item)
         texts: list[str] = []
@@ -150,7 +155,7 @@ def check(path: Path, secrets: tuple[str, ...]) -> None:
                 assert secret not in text, (item, secret)
 
 
-def fuzz(seed: Seed) -> Callable[..., None]:
+def fuzz(seed: Seed, tally: Counter[str]) -> Callable[..., None]:
     name, data, secrets = seed
 
     @given(changes=damages)
@@ -162,7 +167,7 @@ def fuzz(seed: Seed) -> Callable[..., None]:
     def run(tmp_path_factory: pytest.TempPathFactory, changes: list[Damage]) -> None:
         path = tmp_path_factory.mktemp("fuzz") / name
         path.write_bytes(damage(data, changes))
-        check(path, secrets)
+        check(path, secrets, tally)
 
     return run
 
@@ -179,6 +184,8 @@ def test_undamaged_seeds_load(seed: Seed, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("seed", SEEDS, ids=[s[0] for s in SEEDS])
 def test_damaged_input_never_breaks_a_reader(
-    seed: Seed, tmp_path_factory: pytest.TempPathFactory
+    seed: Seed, tmp_path_factory: pytest.TempPathFactory, figures: Figures
 ) -> None:
-    fuzz(seed)(tmp_path_factory)
+    tally: Counter[str] = Counter()
+    fuzz(seed, tally)(tmp_path_factory)
+    figures("parser-fuzz", file=seed[0], **tally)
