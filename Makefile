@@ -39,10 +39,10 @@ bench: install
 bench-quick: install
 	$(BIN)/python -m bench.run --sizes 1000
 
-## reliability: the long variants of the fault and fuzz tests (CI runs bounded ones)
+## reliability: the long fuzz, fault, overload and soak runs (CI runs bounded ones); writes
+## docs/reliability.md
 reliability: install
-	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q tests/loaders/test_fuzz.py \
-	  tests/loaders/test_limits.py tests/api/test_availability.py tests/api/test_bodies.py
+	$(BIN)/python -m bench.reliability
 
 ## fidelity: load every real sample in ../shared/samples, write docs/fidelity.md
 fidelity: install

@@ -15,34 +15,42 @@ class ApiSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # -- guardrails: a query over one of them is refused before it runs ----------------------
-    query_timeout_s: float = Field(default=10.0, gt=0)  # whole request, every read within it
-    max_depth: int = Field(default=16, ge=1)  # a traversal through a connection is 3 levels
-    max_aliases: int = Field(default=30, ge=0)
-    max_tokens: int = Field(default=3000, ge=10)
-    max_page_size: int = Field(default=100, ge=1)  # `first` above it is refused
-    default_page_size: int = Field(default=20, ge=1)  # `first` when the caller gives none
-    max_cost: float = Field(default=25_000, gt=0)  # estimated nodes read by one query
-    fanout_ttl_s: float = Field(default=60.0, ge=0)  # how long the graph's fan-out is cached
-    # a request body over this is refused with 413 before it is parsed (counted as it streams)
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    max_json_depth: int = Field(default=64, ge=2)  # nesting of a JSON body: deeper is a 400
-    # -- admission: per worker, a request beyond these is refused at once with 503 OVERLOADED
-    max_in_flight: int = Field(default=4, ge=1)  # requests that need the graph, running
-    max_queued: int = Field(default=16, ge=0)  # more may wait for a place, at most this long:
-    max_queue_wait_s: float = Field(default=0.5, gt=0)
-    overload_retry_after_s: float = Field(default=1.0, gt=0)  # the Retry-After of a refusal
-    # per caller (API key or token subject) and per worker, in the `limits` package's notation:
-    # "20/second;600/minute" (with W workers a caller gets up to W times it); "" is no limit
-    rate_limit: str = ""
+    query_timeout_s: float = Field(10.0, gt=0, description="seconds for a whole request")
+    max_depth: int = Field(16, ge=1, description="query depth (a connection is 3 levels)")
+    max_aliases: int = Field(30, ge=0, description="aliases in one query")
+    max_tokens: int = Field(3000, ge=10, description="tokens of one query document")
+    max_page_size: int = Field(100, ge=1, description="`first` of a connection")
+    default_page_size: int = Field(20, ge=1, description="`first` when the caller gives none")
+    max_cost: float = Field(25_000, gt=0, description="estimated nodes one query reads")
+    fanout_ttl_s: float = Field(60.0, ge=0, description="seconds the graph's fan-out is cached")
+    max_body_bytes: int = Field(
+        256 * 1024, ge=1024, description="request body bytes, counted as it streams (413)"
+    )
+    max_json_depth: int = Field(64, ge=2, description="nesting of a JSON body (400)")
+    # -- admission: per worker, a request beyond these is refused with 503 OVERLOADED --------
+    # (a handful in flight: a worker's Python is one core, the rest waits on Neo4j; more in
+    # flight only made every answer later and refusals slow, measured by bench/overload.py)
+    max_in_flight: int = Field(4, ge=1, description="requests running, per worker")
+    max_queued: int = Field(16, ge=0, description="requests waiting for a place, per worker")
+    max_queue_wait_s: float = Field(0.5, gt=0, description="seconds a request may wait")
+    overload_retry_after_s: float = Field(1.0, gt=0, description="Retry-After of a refusal")
+    rate_limit: str = Field(
+        "",
+        description='per caller and per worker, e.g. "20/second;600/minute" (429); "" none',
+    )
     # -- Neo4j unavailable: a 503 with Retry-After, fast --------------------------------------
     # the API's driver gives up on getting a connection after this (a pool exhausted, or a
     # server that does not answer), and does not retry a failed read: the caller retries
-    neo4j_acquisition_timeout_s: float = Field(default=2.0, gt=0)
-    neo4j_connection_timeout_s: float = Field(default=2.0, gt=0)
-    neo4j_max_retry_s: float = Field(default=0.0, ge=0)
-    # after Neo4j failed, every request of this worker is refused at once for this long, then
-    # one probes; it is also the Retry-After the 503 carries
-    unavailable_retry_after_s: float = Field(default=5.0, gt=0)
+    neo4j_acquisition_timeout_s: float = Field(
+        2.0, gt=0, description="seconds to get a Neo4j connection (then 503)"
+    )
+    neo4j_connection_timeout_s: float = Field(
+        2.0, gt=0, description="seconds to open a Neo4j connection"
+    )
+    neo4j_max_retry_s: float = Field(0.0, ge=0, description="driver retries of a failed read")
+    unavailable_retry_after_s: float = Field(
+        5.0, gt=0, description="seconds a worker refuses at once after Neo4j failed, then probes"
+    )
     # cursors are encrypted; give every process of one API the same key (default: per process)
     cursor_key: SecretStr | None = None
     # -- access ------------------------------------------------------------------------------
@@ -50,9 +58,9 @@ class ApiSettings(BaseSettings):
     # state directory); give every process of one API the same key
     pseudonym_key: SecretStr | None = None
     # -- patientContext ----------------------------------------------------------------------
-    context_default_budget: int = Field(default=2000, ge=50)  # tokens, when none is given
-    context_max_budget: int = Field(default=32_000, ge=50)
-    context_max_events: int = Field(default=500, ge=1)  # events read per call at most
+    context_default_budget: int = Field(2000, ge=50, description="tokens, when none is given")
+    context_max_budget: int = Field(32_000, ge=50, description="tokens of one context")
+    context_max_events: int = Field(500, ge=1, description="events read per call")
 
     @field_validator("rate_limit")
     @classmethod

@@ -24,15 +24,15 @@ class LoadLimits(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
 
     # a patient has a handful of identifiers (MRNs of a few systems, SSN, member ids)
-    max_identifiers: int = Field(default=50, ge=1)
-    # values of one multi-valued property (diagnosis codes, modalities, given names)
-    max_values: int = Field(default=200, ge=1)
-    # individuals one record asserts (a study's series, a claim's service lines: X12 allows
-    # 50 lines per claim, DICOMDIR folders list many series)
-    max_nodes: int = Field(default=5000, ge=1)
-    max_links: int = Field(default=20000, ge=1)
-    # characters of one text value (X12 elements are at most a few hundred; a note is longer)
-    max_text: int = Field(default=65536, ge=1)
+    max_identifiers: int = Field(50, ge=1, description="identifiers of one individual")
+    max_values: int = Field(
+        200, ge=1, description="values of one property (diagnosis codes, modalities, names)"
+    )
+    # a study's series, a claim's service lines (X12 allows 50 per claim), DICOMDIR folders
+    max_nodes: int = Field(5000, ge=1, description="individuals one record asserts")
+    max_links: int = Field(20000, ge=1, description="relationships one record asserts")
+    # X12 elements are at most a few hundred characters; a note is longer
+    max_text: int = Field(65536, ge=1, description="characters of one text value")
 
     def setting(self, name: str) -> str:
         """A limit's environment variable: max_text -> CAREGRAPH_LOAD_MAX_TEXT."""
