@@ -271,13 +271,7 @@ def create_app(
         logs.install()
         target = conn or connection(Settings())
         api = settings or ApiSettings()
-        # short timeouts and no retries: a request finds out at once that Neo4j is gone
-        driver = open_driver(
-            target,
-            connection_timeout=api.neo4j_connection_timeout_s,
-            acquisition_timeout=api.neo4j_acquisition_timeout_s,
-            max_retry_time=api.neo4j_max_retry_s,
-        )
+        driver = open_driver(target, **api.driver_timeouts())
         try:
             oidc_settings = oidc or OidcSettings()
             authenticator = Authenticator(

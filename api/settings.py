@@ -62,6 +62,15 @@ class ApiSettings(BaseSettings):
     context_max_budget: int = Field(32_000, ge=50, description="tokens of one context")
     context_max_events: int = Field(500, ge=1, description="events read per call")
 
+    def driver_timeouts(self) -> dict[str, float]:
+        """The API's driver timeouts (graph.driver.open_driver's keywords): short, and no
+        retries, so that a request finds out at once that Neo4j is gone."""
+        return {
+            "connection_timeout": self.neo4j_connection_timeout_s,
+            "acquisition_timeout": self.neo4j_acquisition_timeout_s,
+            "max_retry_time": self.neo4j_max_retry_s,
+        }
+
     @field_validator("rate_limit")
     @classmethod
     def _rate(cls, value: str) -> str:

@@ -49,9 +49,10 @@ def open_driver(
 
 
 @contextmanager
-def session_driver(conn: Neo4jSettings) -> Iterator[Driver]:
-    """Open a driver, check it reaches Neo4j, and close it afterwards."""
-    driver = open_driver(conn)
+def session_driver(conn: Neo4jSettings, **timeouts: float) -> Iterator[Driver]:
+    """Open a driver (``timeouts`` as :func:`open_driver` takes them), check it reaches Neo4j,
+    and close it afterwards."""
+    driver = open_driver(conn, **timeouts)
     try:
         try:
             driver.verify_connectivity()

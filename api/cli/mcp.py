@@ -48,7 +48,8 @@ def mcp(
     logs.install()
     try:
         conn = connection(settings)
-        with session_driver(conn) as driver:
+        # the service's timeouts: an agent's tool call hears at once that Neo4j is gone
+        with session_driver(conn, **api.driver_timeouts()) as driver:
             authenticator = Authenticator(
                 KeyStore(driver, conn.database), JwtVerifier(oidc) if oidc.issuer else None
             )
