@@ -77,7 +77,11 @@ class BatchLoad:
         self.began = 0.0
         self.ended: float | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # no new source starts once the load is cancelled
         self._cancelled = threading.Event()
+        # its own "done", not Thread.is_alive(): a join interrupted by an exception (the
+        # tests' timeout) leaves CPython 3.11's thread marked stopped while it still runs
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="batch-load", daemon=True)
 
     def start(self) -> None:
@@ -85,41 +89,48 @@ class BatchLoad:
         self._thread.start()
 
     def _run(self) -> None:
-        exe = Path(sys.executable).with_name("caregraph")
-        self.logs.mkdir(parents=True, exist_ok=True)
-        for source, files in self.batches:
-            if self._cancelled.is_set():
-                break
-            report = self.logs / f"load-{source}.json"
-            report.unlink(missing_ok=True)
-            args = [str(exe), "load", *map(str, files), "--source", source,
-                    "--identity", str(self.identity), "--report", str(report)]  # fmt: skip
-            t0 = time.perf_counter()
-            with (self.logs / f"load-{source}.log").open("wb") as out:
-                self._proc = subprocess.Popen(
-                    args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
-                )  # fmt: skip
-                code = self._proc.wait()
-            found = json.loads(report.read_text()) if report.exists() else None
-            self.runs.append(SourceRun(source, code, time.perf_counter() - t0, found))
-        self.ended = time.perf_counter()
+        try:
+            exe = Path(sys.executable).with_name("caregraph")
+            self.logs.mkdir(parents=True, exist_ok=True)
+            for source, files in self.batches:
+                report = self.logs / f"load-{source}.json"
+                report.unlink(missing_ok=True)
+                args = [str(exe), "load", *map(str, files), "--source", source,
+                        "--identity", str(self.identity), "--report", str(report)]  # fmt: skip
+                t0 = time.perf_counter()
+                with (self.logs / f"load-{source}.log").open("wb") as out, self._lock:
+                    if self._cancelled.is_set():
+                        break
+                    proc = self._proc = subprocess.Popen(
+                        args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL, start_new_session=True,
+                    )  # fmt: skip
+                code = proc.wait()
+                found = json.loads(report.read_text()) if report.exists() else None
+                self.runs.append(SourceRun(source, code, time.perf_counter() - t0, found))
+        finally:
+            self.ended = time.perf_counter()
+            self._done.set()
+
+    def cancel(self) -> None:
+        """Start no further source, and stop the one loading now (SIGTERM to its group)."""
+        with self._lock:
+            self._cancelled.set()
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
 
     def wait(self, timeout_s: float) -> bool:
-        """Wait for the last source to finish; stop the load after ``timeout_s``. Whether
+        """Wait for the last source to finish; cancel the load after ``timeout_s``. Whether
         every source ran to its end."""
         if self._thread.ident is None:  # never started
             return False
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            self._cancelled.set()
-            proc = self._proc
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-            self._thread.join(60)
+        if not self._done.wait(timeout_s):
+            self.cancel()
+            self._done.wait(60)
             return False
-        return len(self.runs) == len(self.batches)
+        return not self._cancelled.is_set() and len(self.runs) == len(self.batches)
 
     def figures(self, finished: bool, soak_ended: float) -> dict[str, Any]:
         sources = [run.figures() for run in self.runs]

@@ -188,7 +188,7 @@ class MemorySampler:
 
     def stop(self) -> None:
         """Take the end figure and stop (once: a second call changes nothing)."""
-        if not self._thread.is_alive():
+        if self._thread.ident is None or self._stop.is_set():
             return
         self._stop.set()
         self._thread.join()
