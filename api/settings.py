@@ -14,6 +14,10 @@ class ApiSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # with --workers, uvicorn's parent kills a worker that has not answered its ping within
+    # this and spawns another: on a busy host a new worker imports the app for longer than
+    # uvicorn's default 5 s, and would be killed and spawned again and again
+    worker_healthcheck_s: int = Field(default=60, ge=1)
     # -- guardrails: a query over one of them is refused before it runs ----------------------
     query_timeout_s: float = Field(10.0, gt=0, description="seconds for a whole request")
     max_depth: int = Field(16, ge=1, description="query depth (a connection is 3 levels)")

@@ -8,6 +8,7 @@ reused folder holds the same bytes a new run would write.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loaders.synth import clear, generate
+from loaders.synth.generator import BATCH_SIZE, resolve_layout
 
 
 @dataclass(frozen=True)
@@ -44,16 +46,57 @@ class Dataset:
             for name, paths in self.manifest["sources"].items()
         ]
 
+    def batches(self, first: int, stop: int | None = None) -> list[tuple[str, list[Path]]]:
+        """Each source system with its files of patient batches ``first`` to ``stop``
+        (exclusive; None: to the end), in the load order. Batch 0 also takes the files that
+        hold no patients (the FHIR directory of clinicians and organizations), so batch 0
+        loads on its own and a later batch only adds patients. Bulk layout only: there every
+        patient's records are in the files numbered by its batch."""
+        if self.manifest.get("layout") != "bulk":
+            raise ValueError("patient batches are in the bulk layout's file names only")
+        out = []
+        for name, paths in self.sources():
+            files = [f for p in paths for f in (sorted(p.rglob("*")) if p.is_dir() else [p])]
+            chosen = [f for f in files if f.is_file() and _within(_batch(f), first, stop)]
+            if chosen:
+                out.append((name, chosen))
+        return out
 
-def ensure(root: Path, patients: int, seed: int = 0) -> Dataset:
-    """The data set for ``patients`` and ``seed``, generated unless already there."""
+
+_BATCH = re.compile(r"[.-](\d{4})\.[A-Za-z0-9]+$")  # Patient.0001.ndjson, 837-0001.837
+
+
+def _batch(path: Path) -> int | None:
+    found = _BATCH.search(path.name)
+    return int(found.group(1)) if found else None
+
+
+def _within(batch: int | None, first: int, stop: int | None) -> bool:
+    if batch is None:  # a file of no batch (the directory) goes with batch 0
+        return first == 0
+    return batch >= first and (stop is None or batch < stop)
+
+
+def ensure(
+    root: Path,
+    patients: int,
+    seed: int = 0,
+    *,
+    layout: str = "auto",
+    batch_size: int = BATCH_SIZE,
+) -> Dataset:
+    """The data set for ``patients`` and ``seed`` (and layout, patients per file), generated
+    unless already there."""
     out = root / f"synth-{patients}"
+    if layout != "auto" or batch_size != BATCH_SIZE:  # the benchmark's folders keep their names
+        out = root / f"synth-{patients}-{layout}-{batch_size}"
     manifest_path = out / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("patients") == patients and manifest.get("seed") == seed:
+        same = (manifest.get(k) for k in ("patients", "seed", "layout", "batchSize"))
+        if tuple(same) == (patients, seed, resolve_layout(layout, patients), batch_size):
             return Dataset(out, manifest, None)
     clear(out)
     started = time.perf_counter()
-    manifest = generate(out, patients, seed=seed)
+    manifest = generate(out, patients, seed=seed, layout=layout, batch_size=batch_size)
     return Dataset(out, manifest, time.perf_counter() - started)

@@ -1,4 +1,5 @@
-"""Child processes the bench starts (the API service, the peer, the loader): start, wait, stop.
+"""Child processes the bench starts (the API service, the peer, the loader): start, wait, stop,
+and how much memory they hold.
 
 Each is started in its own session so that stopping it (SIGTERM, then SIGKILL after a grace
 period) reaches exactly that process and what it spawned, nothing else on the machine.
@@ -10,8 +11,10 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from graph.settings import Neo4jSettings
@@ -44,6 +47,32 @@ def memory_kb(pid: int) -> dict[str, int]:
                     out[name] += int(value.split()[0])
             out["processes"] += 1
     return out
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (a server's workers), the process first."""
+    return [pid, *_descendants(pid)]
+
+
+def rss_kb(pid: int) -> int | None:
+    """A process's resident memory now (VmRSS, kB), or None once it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name == "VmRSS":
+                return int(value.split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None  # a zombie has no VmRSS line
+
+
+def command_line(pid: int) -> list[str]:
+    """A process's arguments (empty once it has gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
 def _descendants(pid: int) -> list[int]:
@@ -119,3 +148,85 @@ class Child:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+
+@dataclass
+class ProcessMemory:
+    """One process's RSS over a sampling: first and last seen, highest, in kB."""
+
+    pid: int
+    role: str
+    start_kb: int
+    end_kb: int
+    max_kb: int
+    samples: int
+    gone: bool = False  # it had ended by the last sample (a worker that died)
+
+    @property
+    def growth_kb(self) -> int:
+        return self.end_kb - self.start_kb
+
+
+class MemorySampler:
+    """The RSS of a server and its descendants (uvicorn's parent and workers), sampled from
+    /proc every ``every_s`` seconds in a thread between start() and stop(); psutil would do
+    this too, but it is not a dependency, and /proc says it in a few lines."""
+
+    def __init__(self, pid: int, every_s: float) -> None:
+        self.pid = pid
+        self.every_s = every_s
+        self.series: dict[int, list[int]] = {}  # pid: RSS at each sample it was seen at
+        self.totals: list[int] = []  # the whole tree's RSS at each sample
+        self.roles: dict[int, str] = {}
+        self._last: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def start(self) -> None:
+        self.sample()  # the start figure is taken now, not a period later
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Take the end figure and stop (once: a second call changes nothing)."""
+        if self._thread.ident is None or self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.sample()
+
+    def sample(self) -> None:
+        total = 0
+        seen = set()
+        for p in process_tree(self.pid):
+            rss = rss_kb(p)
+            if rss is None:
+                continue
+            seen.add(p)
+            total += rss
+            self.series.setdefault(p, []).append(rss)
+            if p not in self.roles:
+                self.roles[p] = self._role(p)
+        self.totals.append(total)
+        self._last = seen
+
+    def _role(self, pid: int) -> str:
+        if pid == self.pid:
+            return "parent"
+        args = " ".join(command_line(pid))
+        if "resource_tracker" in args:
+            return "resource tracker"
+        if "multiprocessing" in args or "spawn_main" in args:
+            return "worker"
+        return Path(args.split(" ", 1)[0]).name or "child"
+
+    def processes(self) -> list[ProcessMemory]:
+        return [
+            ProcessMemory(
+                pid, self.roles[pid], rss[0], rss[-1], max(rss), len(rss), pid not in self._last
+            )
+            for pid, rss in self.series.items()
+        ]

@@ -17,12 +17,16 @@ The benchmark's own Cypher lives here, not in graph/: it is the yardstick, not t
 
 from __future__ import annotations
 
+import json
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from graphql import OperationDefinitionNode, parse
 from neo4j import Driver
 
 from loaders.synth import ids
@@ -186,6 +190,7 @@ class Sample:
     patients: tuple[str, ...]  # MRN tokens, system|value
     npis: tuple[str, ...]  # practitioners with at least one visit
     window: tuple[datetime, datetime]  # (b)'s year
+    visits: tuple[str, ...] = ()  # visit number tokens, system|value (the README's encounter)
 
 
 def sample(driver: Driver, database: str, as_of: date, n: int = 100, seed: int = 0) -> Sample:
@@ -205,8 +210,15 @@ def sample(driver: Driver, database: str, as_of: date, n: int = 100, seed: int =
     npis = _spread([r["npi"] for r in records], n, seed)
     if not patients or not npis:
         raise RuntimeError("the graph has no patients or practitioners with visits to ask about")
+    records, _, _ = driver.execute_query(
+        "MATCH (i:Identifier {system: $visit})-[:IDENTIFIES]->(:Encounter) "
+        "RETURN DISTINCT i.key AS token ORDER BY token",
+        visit=ids.VISIT_SYSTEM,
+        database_=database,
+    )
+    visits = _spread([r["token"] for r in records], n, seed)
     end = datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC)
-    return Sample(patients, npis, (end - timedelta(days=365), end))
+    return Sample(patients, npis, (end - timedelta(days=365), end), visits)
 
 
 def _spread(values: list[str], n: int, seed: int) -> tuple[str, ...]:
@@ -335,3 +347,60 @@ def _peer_traversal_items(d: Any) -> int:
         for pr in d["practitioners"]
         for e in pr["encounters"]
     )
+
+
+# -- the README's examples ---------------------------------------------------------------------
+README = Path(__file__).resolve().parents[1] / "README.md"
+# the arguments of the README's examples that name a patient, a visit, a clinician or a time
+_ARGUMENT = re.compile(r'\b(identifier|npi|from|to)(\s*:\s*)"[^"]*"')
+_IDENTIFIES = {"patient": "patients", "patientContext": "patients", "encounter": "visits"}
+
+
+def readme_examples(readme: Path = README) -> list[str]:
+    """The README's GraphQL examples, one query each, without their comment lines."""
+    blocks = re.findall(r"```graphql\n(.*?)```", readme.read_text(), re.S)
+    examples = [
+        "\n".join(ln for ln in query.splitlines() if not ln.startswith("#")).strip()
+        for block in blocks
+        for query in re.split(r"\n(?=# )", block.strip())
+    ]
+    return [e for e in examples if e]
+
+
+def root_fields(query: str) -> list[str]:
+    """The root fields a query selects, in order."""
+    names: list[str] = []
+    for definition in parse(query).definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            names += [
+                f.name.value for f in definition.selection_set.selections if hasattr(f, "name")
+            ]
+    return names
+
+
+def readme_bound(example: str, s: Sample) -> Callable[[int], str]:
+    """The example's i-th text: the demo's patient, visit, clinician and dates it names
+    replaced by the sample's i-th (as literals, the way a user pastes an example), so that
+    the README's questions are asked of many patients, not one."""
+    roots = root_fields(example)
+    identifies = _IDENTIFIES.get(roots[0], "") if roots else ""
+    start, end = s.window
+    iso = {"from": start, "to": end}
+
+    def text(i: int) -> str:
+        def value(found: re.Match[str]) -> str:
+            name = found.group(1)
+            pool: tuple[str, ...] = ()
+            if name == "identifier":
+                pool = getattr(s, identifies, ()) if identifies else ()
+            elif name == "npi":
+                pool = s.npis
+            else:
+                pool = (iso[name].isoformat().replace("+00:00", "Z"),)
+            if not pool:  # nothing to vary it with: the README's own value
+                return found.group(0)
+            return f"{name}{found.group(2)}{json.dumps(pool[i % len(pool)])}"
+
+        return _ARGUMENT.sub(value, example)
+
+    return text

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from neo4j import Driver
 
-from api.auth import KeyStore, Role
+from api.auth import KEY_PREFIX, KeyStore, Role
 from bench.database import free_port
 from bench.processes import Child, neo4j_env
 from graph.settings import Neo4jSettings
@@ -23,24 +23,38 @@ from graph.settings import Neo4jSettings
 class Service:
     """``caregraph serve`` on 127.0.0.1 and a free port."""
 
-    def __init__(self, logs: Path, home: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        logs: Path,
+        home: Path,
+        env: dict[str, str] | None = None,
+        *,
+        key_name: str = "benchmark",
+        workers: int | None = None,
+    ) -> None:
         self.port = free_port()
         self.env = env or {}  # settings of the service (CAREGRAPH_API_...), as a user sets them
         self.home = home  # CAREGRAPH_HOME: the service's state, apart from a user's .caregraph
         self.child = Child("caregraph-serve", logs / "caregraph-serve.log")
         self.key = ""
-        self.workers = os.cpu_count() or 1
+        self.key_name = key_name
+        self.workers = workers or os.cpu_count() or 1
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/graphql"
 
     @property
+    def subject(self) -> str:
+        """Who the audit records the key's reads as (``key:<keyId>``)."""
+        return "key:" + self.key.removeprefix(KEY_PREFIX).split("_", 1)[0]
+
+    @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
     def start(self, conn: Neo4jSettings, driver: Driver) -> None:
-        self.key = KeyStore(driver, conn.database).create(Role.clinician, "benchmark")
+        self.key = KeyStore(driver, conn.database).create(Role.clinician, self.key_name)
         exe = Path(sys.executable).with_name("caregraph")
         # one worker per core, as the README advises for a service
         args = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port),

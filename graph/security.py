@@ -121,6 +121,17 @@ def _append(tx: ManagedTransaction, record: dict[str, Any]) -> Head:
     return Head(record["day"], stored["seq"], digest)
 
 
+def count_audit(driver: Driver, database: str, subject: str) -> dict[str, int]:
+    """A subject's audit records counted by outcome (ok, partial, failed, refused)."""
+    records, _, _ = driver.execute_query(
+        "MATCH (a:AuditEvent {subject: $subject}) "
+        "RETURN coalesce(a.outcome, 'none') AS outcome, count(*) AS n ORDER BY outcome",
+        subject=subject,
+        database_=database,
+    )
+    return {r["outcome"]: int(r["n"]) for r in records}
+
+
 @dataclass
 class Verification:
     """The chain check of each day, and the anchor lines that name no day."""

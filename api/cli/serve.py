@@ -45,5 +45,5 @@ def serve(
         os.environ["CAREGRAPH_API_CURSOR_KEY"] = secrets.token_urlsafe(32)
     uvicorn.run(
         "api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level="info",
+        log_level="info", timeout_worker_healthcheck=api.worker_healthcheck_s,
     )  # fmt: skip

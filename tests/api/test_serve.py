@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,23 +23,25 @@ CLASSES = """query($after: String) { ontology { classes(first: 3, after: $after)
   edges { node { name } } pageInfo { hasNextPage endCursor } } } }"""
 
 
-@pytest.fixture
-def served(neo4j_conn: Neo4jSettings, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@contextmanager
+def serving(conn: Neo4jSettings, home: Path, **env: str) -> Iterator[tuple[str, Path]]:
+    """`caregraph serve --workers 2` as a child: its URL once ready, and its log."""
     port = free_port()
-    env = {
+    environment = {
         **os.environ,
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
-        "CAREGRAPH_HOME": str(tmp_path),
+        "NEO4J_URI": conn.uri or "",
+        "NEO4J_USERNAME": conn.username,
+        "NEO4J_PASSWORD": conn.password.get_secret_value() if conn.password else "",
+        "NEO4J_DATABASE": conn.database,
+        "CAREGRAPH_HOME": str(home),
+        **env,
     }
-    env.pop("CAREGRAPH_API_CURSOR_KEY", None)
+    environment.pop("CAREGRAPH_API_CURSOR_KEY", None)
     exe = Path(sys.executable).with_name("caregraph")
-    log = (tmp_path / "serve.log").open("w")
+    log = (home / "serve.log").open("w")
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--workers", "2"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=environment, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -49,24 +52,34 @@ def served(neo4j_conn: Neo4jSettings, tmp_path: Path) -> Iterator[tuple[str, Pat
                     break
             except httpx.TransportError:
                 pass
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            assert proc.poll() is None, (home / "serve.log").read_text()[-2000:]
             assert time.monotonic() < deadline, "caregraph serve did not become ready"
             time.sleep(0.2)
-        yield url, tmp_path / "serve.log"
+        yield url, home / "serve.log"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
 
 
+@pytest.fixture
+def served(neo4j_conn: Neo4jSettings, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with serving(neo4j_conn, tmp_path) as found:
+        yield found
+
+
+def both_workers_started(log: Path) -> bool:
+    deadline = time.monotonic() + 60  # one worker may answer before the other has started
+    while log.read_text().count("Started server process") < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return log.read_text().count("Started server process") == 2
+
+
 def test_two_workers_answer_and_page_on_each_others_cursors(
     served: tuple[str, Path], driver: Driver, database: str
 ) -> None:
     url, log = served
-    deadline = time.monotonic() + 30  # one worker may answer before the other has started
-    while log.read_text().count("Started server process") < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert log.read_text().count("Started server process") == 2
+    assert both_workers_started(log)
     key = KeyStore(driver, database).create(Role.clinician, "test-serve")
     names: list[str] = []
     after = None
@@ -88,3 +101,27 @@ def test_two_workers_answer_and_page_on_each_others_cursors(
     assert len(names) == len(set(names)) > 15  # every class once, over several pages
     assert names == sorted(names)
     assert "Patient" in names and "Remittance" in names
+
+
+# what a worker spawned on a busy host goes through before it can answer uvicorn's health
+# check: importing the caregraph command and the app (12 s measured at load 13 on 2 cores)
+SLOW_WORKER = """
+import sys, time
+if "--multiprocessing-fork" in sys.argv:
+    time.sleep(8)
+"""
+
+
+def test_workers_that_start_slowly_on_a_busy_host_are_waited_for_not_killed(
+    neo4j_conn: Neo4jSettings, tmp_path: Path
+) -> None:
+    """uvicorn's parent kills a worker that has not answered its ping within 5 s and spawns
+    another, which a busy host makes as slow: found by the soak, workers died 15-27 times
+    before two were up. caregraph serve waits CAREGRAPH_API_WORKER_HEALTHCHECK_S."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_WORKER)
+    with serving(neo4j_conn, tmp_path, PYTHONPATH=str(site)) as (url, log):
+        assert both_workers_started(log)
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    assert "died" not in log.read_text()

@@ -58,3 +58,30 @@ def test_writer_statements_are_named_for_the_profile() -> None:
         statement_kind("UNWIND $rows AS r MATCH (a) MATCH (b) MERGE (a)-[x:`HAS_ITEM`]->(b)")
         == "links `HAS_ITEM`"
     )
+
+
+def test_the_readme_examples_are_asked_of_the_sample_not_of_the_demo() -> None:
+    s = queries.Sample(
+        patients=("urn:mrn|1", "urn:mrn|2"),
+        npis=("1234567893",),
+        window=(datetime(2024, 6, 30, tzinfo=UTC), datetime(2025, 6, 30, tzinfo=UTC)),
+        visits=("urn:visit|V1",),
+    )
+    examples = {queries.root_fields(e)[0]: e for e in queries.readme_examples()}
+    assert set(examples) >= {"patientContext", "encounter", "practitioner", "ontology"}
+    context = queries.readme_bound(examples["patientContext"], s)
+    assert 'identifier: "urn:mrn|1"' in context(0) and 'identifier: "urn:mrn|2"' in context(1)
+    assert 'from: "2024-06-30T00:00:00Z"' in context(0) and 'to: "2025-06-30T00:00:00Z"' in context(
+        0
+    )
+    assert "budgetTokens: 800" in context(0)  # what is not a patient, visit or time stays
+    assert 'identifier: "urn:visit|V1"' in queries.readme_bound(examples["encounter"], s)(5)
+    schedule = queries.readme_bound(examples["practitioner"], s)(0)
+    assert 'npi: "1234567893"' in schedule and 'from: "2024-06-30T00:00:00Z"' in schedule
+    assert queries.readme_bound(examples["ontology"], s)(3) == examples["ontology"]
+
+
+def test_an_example_with_nothing_to_vary_keeps_the_readmes_values() -> None:
+    s = queries.Sample(("urn:mrn|1",), ("1234567893",), (datetime(2024, 1, 1, tzinfo=UTC),) * 2)
+    example = 'query { encounter(identifier: "urn:oid:1|V0") { display } }'
+    assert queries.readme_bound(example, s)(0) == example  # the sample has no visits
