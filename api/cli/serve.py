@@ -13,6 +13,12 @@ from api.settings import ApiSettings
 from graph.driver import connection
 from graph.settings import Settings
 
+# Seconds a worker may take to answer its supervisor's health check before it is killed and
+# replaced. Uvicorn's 5 s is less than a worker needs to start (spawn an interpreter, import
+# the app, read the ontology) on a busy host: with several processes per core, every new
+# worker was killed before it answered, and the service never came up.
+WORKER_HEALTHCHECK_S = 60
+
 
 def serve(
     host: str = typer.Option(None, help="Listen address (default 127.0.0.1)."),
@@ -45,5 +51,5 @@ def serve(
         os.environ["CAREGRAPH_API_CURSOR_KEY"] = secrets.token_urlsafe(32)
     uvicorn.run(
         "api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level="info",
+        log_level="info", timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )  # fmt: skip

@@ -88,3 +88,54 @@ def test_two_workers_answer_and_page_on_each_others_cursors(
     assert len(names) == len(set(names)) > 15  # every class once, over several pages
     assert names == sorted(names)
     assert "Patient" in names and "Remittance" in names
+
+
+# a worker slower to start than uvicorn's own health check allows (5 s), as every worker is on
+# a busy host; the parent (no --multiprocessing-fork in its command line) starts at once
+SLOW_WORKER = """
+import time
+with open("/proc/self/cmdline", "rb") as cmdline:
+    if b"--multiprocessing-fork" in cmdline.read():
+        time.sleep(8)
+"""
+
+
+def test_workers_slow_to_start_are_waited_for_not_killed_again_and_again(
+    neo4j_conn: Neo4jSettings, tmp_path: Path
+) -> None:
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_WORKER)  # imported by every interpreter
+    port = free_port()
+    env = {
+        **os.environ,
+        "NEO4J_URI": neo4j_conn.uri or "",
+        "NEO4J_USERNAME": neo4j_conn.username,
+        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
+        "NEO4J_DATABASE": neo4j_conn.database,
+        "CAREGRAPH_HOME": str(tmp_path),
+        "PYTHONPATH": str(hook),
+    }
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("caregraph")), "serve", "--port", str(port),
+             "--workers", "2"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180  # a hang detector: the workers take 8 s and more
+        while True:
+            text = log_path.read_text()
+            # uvicorn's supervisor killed a worker that had not answered in time, and started
+            # another, which it would kill the same way: the service would never come up
+            assert "] died" not in text, text[-2000:]
+            assert proc.poll() is None, text[-2000:]
+            if text.count("Application startup complete") == 2:
+                break
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.5)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
