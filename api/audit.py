@@ -28,6 +28,8 @@ from strawberry.extensions import SchemaExtension
 
 from api import selection
 from api.auth import Role
+from api.availability import Breaker, unavailable
+from api.errors import ServiceUnavailableError
 from api.policy import for_role
 from api.views import projection
 from graph.anchors import Anchors
@@ -97,7 +99,12 @@ class Audit(SchemaExtension):
         }
         try:
             await asyncio.to_thread(append_audit, ctx.driver, ctx.database, event, ctx.anchors)
-        except Exception:  # any failure to record: the answer must not go out
+        except Exception as e:  # any failure to record: the answer must not go out
+            if unavailable(e):  # Neo4j went away after the read: a 503, as for the read
+                log.warning("request %s: not audited, Neo4j is unavailable", ctx.request_id)
+                if result is not None:
+                    _unavailable(result, getattr(ctx, "breaker", None))
+                return
             log.exception("request %s: the audit record could not be written", ctx.request_id)
             if result is not None:
                 _withhold(result, ctx.request_id)
@@ -108,6 +115,17 @@ class Audit(SchemaExtension):
             len(event["patients"]),
             len(event["fields"]),
         )
+
+
+def _unavailable(result: Any, breaker: Breaker | None) -> None:
+    """No data; the errors the operation had, and SERVICE_UNAVAILABLE with when to retry (the
+    availability extension makes it a 503 with Retry-After)."""
+    error = breaker.failed() if breaker is not None else ServiceUnavailableError(5)
+    result.data = None
+    result.errors = [
+        *(result.errors or ()),
+        GraphQLError(error.message, original_error=error, extensions=error.extensions),
+    ]
 
 
 def _withhold(result: Any, request_id: str) -> None:

@@ -261,8 +261,10 @@ schema = Schema(
         Remittance,
         ServiceRequest,
     ],
-    # the audit first, so that it records the operation last, once every other extension
-    # has had its say; availability before the guardrails, whose cost estimate reads the
-    # graph; access after the guardrails, whose validation it builds on
-    extensions=[Audit, Availability, Guardrails, Access, MaskUnexpected],
+    # the audit records the operation once every extension that shapes the result has had
+    # its say; only availability comes after it, so that a record Neo4j went away before it
+    # could be written is answered as a 503 with Retry-After like any read Neo4j could not
+    # serve; availability before the guardrails, whose cost estimate reads the graph; access
+    # after the guardrails, whose validation it builds on
+    extensions=[Availability, Audit, Guardrails, Access, MaskUnexpected],
 )
