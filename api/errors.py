@@ -9,6 +9,9 @@ ApiError                     shown to the caller as is, with a ``code`` in its e
 ├── OverloadedError          this worker has as much work in flight and queued as it takes
 └── RateLimitedError         the caller is over its configured request rate
 
+A query that does not parse, or that asks for what the schema does not have (an unknown
+field, a missing argument), gets BAD_REQUEST with graphql-core's own message (api/masking.py).
+
 An error's message never carries patient values: an ambiguous identifier names only what
 tells the candidates apart (their identifier systems, their source systems), or why nothing
 does.

@@ -1,7 +1,8 @@
 """What the caller sees of errors: expected ones as they are, limit breaches as refusals that
 say how to narrow, Neo4j out of reach as SERVICE_UNAVAILABLE (with when to try again), a
-variable the API cannot use as BAD_ARGUMENT (as the same value written in the query is), and
-anything unexpected masked, with the request id to quote.
+variable the API cannot use as BAD_ARGUMENT (as the same value written in the query is), a
+query that does not parse or validate as BAD_REQUEST, and anything unexpected masked, with the
+request id to quote.
 
 The unexpected error itself (which may hold internals or patient values) goes only to the
 service log, under the same request id.
@@ -22,6 +23,8 @@ from api.errors import ApiError, LimitExceededError, ServiceUnavailableError
 from graph.readers import ReadTimeoutError
 
 log = logging.getLogger("caregraph.api")
+
+QUERY_MISTAKE = ApiError.code  # a query that does not parse, or asks what the schema lacks
 
 _DEPTH = re.compile(r"exceeds maximum operation depth of (\d+)")
 _ALIASES = re.compile(r"(\d+) aliases found\. Allowed: (\d+)")
@@ -144,8 +147,14 @@ class MaskUnexpected(MaskErrors):
             elif self.should_mask_error(error):
                 out.append(self.anonymise_error(error))
                 continue
-            # a copy: a cached validation error is shared by every request that repeats a query
-            extensions: dict[str, Any] = {**(error.extensions or {}), "requestId": rid}
+            # a copy: a cached validation error is shared by every request that repeats a query;
+            # graphql-core gives a query that does not parse or validate no code, and a client
+            # acts on the code: it is the caller's to fix, as a bad request
+            extensions: dict[str, Any] = {
+                "code": QUERY_MISTAKE,
+                **(error.extensions or {}),
+                "requestId": rid,
+            }
             out.append(
                 GraphQLError(
                     error.message,

@@ -85,6 +85,24 @@ def test_query_mistakes_are_reported_not_masked(gql: Gql) -> None:
     assert "DateTime" in error["message"] and error["extensions"].get("code") != "INTERNAL_ERROR"
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('{ patient(identifier: "ada") { nmae } }', "Cannot query field 'nmae'"),
+        ("{ practitioner { key } }", "practitioner(npi:)"),  # found by tests/api/test_fuzz.py
+        ('{ patient(identifier: "ada") { key }', "Syntax Error"),
+        ("query A { service { version } } query A { ontology { version } }", "only one"),
+    ],
+)
+def test_query_mistakes_carry_a_code_a_client_can_act_on(
+    gql: Gql, query: str, message: str
+) -> None:
+    # graphql-core gives parse and validation errors no code; the API's errors all have one
+    (error,) = gql(query).errors
+    assert message in error["message"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
 def test_a_repeated_query_gets_its_own_request_id(gql: Gql) -> None:
     # parsing and validation are cached per query text; their errors must not be shared
     query = '{ patient(identifier: "ada") { nmae } }'
