@@ -13,6 +13,8 @@ from api.settings import ApiSettings
 from graph.driver import connection
 from graph.settings import Settings
 
+HEALTHCHECK_TIMEOUT_S = 30
+
 
 def serve(
     host: str = typer.Option(None, help="Listen address (default 127.0.0.1)."),
@@ -43,7 +45,11 @@ def serve(
     )
     if api.cursor_key is None:
         os.environ["CAREGRAPH_API_CURSOR_KEY"] = secrets.token_urlsafe(32)
+    # uvicorn kills a worker that does not answer its health check within 5 s by default; a
+    # worker starting up holds the GIL for seconds in gc.collect() (api.app.settle_memory),
+    # and on a busy machine (the bench next to other work) every worker was killed and
+    # restarted in a loop, so the service never became ready
     uvicorn.run(
         "api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level="info",
+        log_level="info", timeout_worker_healthcheck=HEALTHCHECK_TIMEOUT_S,
     )  # fmt: skip
