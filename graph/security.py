@@ -1,10 +1,14 @@
 """Cypher for API keys and the read audit log (both kept in Neo4j, beside the graph).
 
 API keys are ``(:ApiKey {keyId, name, role, secretHash, createdAt, revokedAt})``; only a hash
-of the secret is stored. The audit log is ``(:AuditEvent)`` nodes that caregraph only ever
-creates: nothing in caregraph updates or deletes them, and each day's records form a hash
-chain (graph/chain.py) whose head is ``(:AuditHead {day, count, hash})`` and is anchored
-outside Neo4j (graph/anchors.py), so an edit or a deletion shows in ``caregraph audit verify``.
+of the secret is stored. The revocation counter that service workers poll is read from the
+keys themselves (how many are revoked, and the latest revocation), so it cannot drift from
+them and a revocation made by hand in Neo4j counts too.
+
+The audit log is ``(:AuditEvent)`` nodes that caregraph only ever creates: nothing in
+caregraph updates or deletes them, and each day's records form a hash chain (graph/chain.py)
+whose head is ``(:AuditHead {day, count, hash})`` and is anchored outside Neo4j
+(graph/anchors.py), so an edit or a deletion shows in ``caregraph audit verify``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from neo4j import Driver, ManagedTransaction
+from neo4j import Driver, ManagedTransaction, RoutingControl
 
 from graph import chain
 from graph.anchors import AnchorLine, Anchors, Head
@@ -54,11 +58,43 @@ def create_key(
     )
 
 
-def find_key(driver: Driver, database: str, key_id: str) -> dict[str, Any] | None:
+# how many keys are revoked, and when the latest was: any revocation changes it
+Revocations = tuple[int, Any]
+_REVOCATIONS = (
+    "CALL () { MATCH (r:ApiKey) WHERE r.revokedAt IS NOT NULL "
+    "RETURN count(r) AS revoked, max(r.revokedAt) AS latest }"
+)
+
+
+@dataclass(frozen=True)
+class FoundKey:
+    """A key looked up (None: there is none with that id), and the revocation counter read in
+    the same transaction."""
+
+    key: dict[str, Any] | None
+    revocations: Revocations
+
+
+def find_key(driver: Driver, database: str, key_id: str) -> FoundKey:
     records, _, _ = driver.execute_query(
-        "MATCH (k:ApiKey {keyId: $id}) RETURN k {.*} AS k", id=key_id, database_=database
+        "OPTIONAL MATCH (k:ApiKey {keyId: $id}) WITH k {.*} AS k "
+        f"{_REVOCATIONS} RETURN k, revoked, latest",
+        id=key_id,
+        database_=database,
+        routing_=RoutingControl.READ,
     )
-    return dict(records[0]["k"]) if records else None
+    row = records[0]
+    return FoundKey(dict(row["k"]) if row["k"] else None, (row["revoked"], row["latest"]))
+
+
+def revocations(driver: Driver, database: str) -> Revocations:
+    """The revocation counter: what a worker compares with what it saw last."""
+    records, _, _ = driver.execute_query(
+        f"{_REVOCATIONS} RETURN revoked, latest",
+        database_=database,
+        routing_=RoutingControl.READ,
+    )
+    return (records[0]["revoked"], records[0]["latest"])
 
 
 def list_keys(driver: Driver, database: str) -> list[dict[str, Any]]:
