@@ -261,8 +261,9 @@ schema = Schema(
         Remittance,
         ServiceRequest,
     ],
-    # the audit first, so that it records the operation last, once every other extension
-    # has had its say; availability before the guardrails, whose cost estimate reads the
-    # graph; access after the guardrails, whose validation it builds on
-    extensions=[Audit, Availability, Guardrails, Access, MaskUnexpected],
+    # availability first, outermost: it admits before the guardrails, whose cost estimate
+    # reads the graph, and sees the audit's errors too (Neo4j gone before the record is a
+    # 503); the audit next, so that it records the operation once every other extension has
+    # had its say; access after the guardrails, whose validation it builds on
+    extensions=[Availability, Audit, Guardrails, Access, MaskUnexpected],
 )

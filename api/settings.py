@@ -46,6 +46,9 @@ class ApiSettings(BaseSettings):
     # a worker with cached keys reads the revocation counter at most this often, so a revoked
     # key is refused by every worker within it
     key_revocation_poll_s: float = Field(default=1.0, gt=0)
+    # -- audit -------------------------------------------------------------------------------
+    # the most read-audit records one transaction appends (a worker's concurrent requests)
+    audit_batch_max: int = Field(default=64, ge=1)
     # -- patientContext ----------------------------------------------------------------------
     context_default_budget: int = Field(default=2000, ge=50)  # tokens, when none is given
     context_max_budget: int = Field(default=32_000, ge=50)
