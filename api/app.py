@@ -275,7 +275,12 @@ def create_app(
         try:
             oidc_settings = oidc or OidcSettings()
             authenticator = Authenticator(
-                KeyStore(driver, target.database),
+                KeyStore(
+                    driver,
+                    target.database,
+                    cache_s=api.key_cache_s,
+                    poll_s=api.key_revocation_poll_s,
+                ),
                 JwtVerifier(oidc_settings) if oidc_settings.issuer else None,
             )
             services = Services(

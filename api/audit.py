@@ -8,8 +8,14 @@ field paths the operation selected), the request id, the purpose of use the call
 (``X-Purpose-Of-Use``), the operation's name, the channel, and the outcome (ok, partial,
 failed, refused: a refused query is recorded too, as an attempt). If the record cannot be
 written the answer is withheld: the caller gets an error instead of data nobody could account
-for. Records are hash-chained per day and anchored outside Neo4j (graph/security.py), so
-``caregraph audit verify`` shows an edit or a deletion.
+for; if Neo4j went away between the read and its record, that error is a 503 with
+Retry-After, as for any read Neo4j cannot answer. Records are hash-chained per day and
+anchored outside Neo4j (graph/security.py), so ``caregraph audit verify`` shows an edit or a
+deletion.
+
+The records of a worker's concurrent requests are written together: each request hands its
+record to the worker's writer (graph/security.py ``AuditWriter``) and waits, without holding
+a thread, until the batch that holds it is committed; one transaction per batch.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from strawberry.extensions import SchemaExtension
 
 from api import selection
 from api.auth import Role
-from api.availability import Breaker, unavailable
+from api.availability import unavailable
 from api.errors import ServiceUnavailableError
 from api.policy import for_role
 from api.views import projection
@@ -98,16 +104,16 @@ class Audit(SchemaExtension):
             "errorCodes": sorted(set(codes)),
         }
         try:
-            await asyncio.to_thread(append_audit, ctx.driver, ctx.database, event, ctx.anchors)
+            await asyncio.wrap_future(ctx.audit.submit(event))
         except Exception as e:  # any failure to record: the answer must not go out
-            if unavailable(e):  # Neo4j went away after the read: a 503, as for the read
-                log.warning("request %s: not audited, Neo4j is unavailable", ctx.request_id)
-                if result is not None:
-                    _unavailable(result, getattr(ctx, "breaker", None))
-                return
-            log.exception("request %s: the audit record could not be written", ctx.request_id)
+            gone = None
+            if unavailable(e):  # Neo4j went away after the read: what any read would get
+                log.warning("request %s: not audited, Neo4j did not answer: %s", ctx.request_id, e)
+                gone = ctx.breaker.failed()
+            else:
+                log.exception("request %s: the audit record could not be written", ctx.request_id)
             if result is not None:
-                _withhold(result, ctx.request_id)
+                _withhold(result, ctx.request_id, gone)
             return
         log.info(
             "read audited: %s, %d patients, %d fields",
@@ -117,28 +123,20 @@ class Audit(SchemaExtension):
         )
 
 
-def _unavailable(result: Any, breaker: Breaker | None) -> None:
-    """No data; the errors the operation had, and SERVICE_UNAVAILABLE with when to retry (the
-    availability extension makes it a 503 with Retry-After)."""
-    error = breaker.failed() if breaker is not None else ServiceUnavailableError(5)
+def _withhold(result: Any, request_id: str, gone: ServiceUnavailableError | None) -> None:
+    """No data; the errors the operation had, and the audit's (``gone``: Neo4j did not
+    answer, which the Availability extension turns into a 503 with Retry-After)."""
     result.data = None
-    result.errors = [
-        *(result.errors or ()),
-        GraphQLError(error.message, original_error=error, extensions=error.extensions),
-    ]
-
-
-def _withhold(result: Any, request_id: str) -> None:
-    """No data; the errors the operation had, and the audit's."""
-    result.data = None
-    result.errors = [
-        *(result.errors or ()),
-        GraphQLError(
+    error = (
+        GraphQLError(gone.message, original_error=gone, extensions=gone.extensions)
+        if gone is not None
+        else GraphQLError(
             "The read could not be recorded in the audit log, so its answer is withheld. "
             f"Try again; quote request id {request_id} if it persists.",
             extensions={"code": "AUDIT_FAILED", "requestId": request_id},
-        ),
-    ]
+        )
+    )
+    result.errors = [*(result.errors or ()), error]
 
 
 def record_cli_read(

@@ -6,8 +6,15 @@
 
 API keys look like ``cg_<keyId>_<secret>``. Only the SHA-256 of the secret is stored: the
 secret is 32 random bytes, so a slow password hash would add latency without adding safety
-(nobody can guess 256 bits), which is why this is not scrypt/argon2. Keys are looked up on
-every request, so a revoked key stops working at once.
+(nobody can guess 256 bits), which is why this is not scrypt/argon2.
+
+A service worker keeps the keys it verified for ``key_cache_s`` (5 s), so a request with a
+known key costs no round trip to Neo4j; a failure is never kept, so an unknown or wrong key is
+asked every time. Revocation reaches every worker within ``key_revocation_poll_s`` (1 s): a
+worker that answers from its cache reads the revocation counter (the number of revoked keys and
+the latest revocation time) at most that often and drops everything it cached when the counter
+changed. The cache time bounds what the counter does not see, such as a key deleted by hand.
+The command line and the stdio MCP server keep nothing: they ask Neo4j every time.
 """
 
 from __future__ import annotations
@@ -15,7 +22,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,12 +90,44 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class KeyStore:
-    """API keys, stored hashed in Neo4j."""
+@dataclass(frozen=True)
+class _Cached:
+    secret_hash: str
+    principal: Principal
+    until: float  # on the store's clock
 
-    def __init__(self, driver: Driver, database: str) -> None:
+
+class KeyStore:
+    """API keys, stored hashed in Neo4j; with ``cache_s`` above 0, verified keys are kept that
+    long per process (a service worker), and revocations polled every ``poll_s`` seconds.
+
+    A poll and a key lookup are read transactions; ``round_trips`` counts them."""
+
+    # a bound on the cache, far above the keys one deployment uses; only keys that verified
+    # get in, so a caller cannot fill it with made-up ones
+    MAX_CACHED = 10_000
+
+    def __init__(
+        self,
+        driver: Driver,
+        database: str,
+        *,
+        cache_s: float = 0.0,
+        poll_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.driver = driver
         self.database = database
+        self.cache_s = cache_s
+        self.poll_s = poll_s
+        self.clock = clock
+        self.round_trips = 0
+        self._lock = threading.Lock()
+        self._cache: dict[str, _Cached] = {}
+        self._revocations: store.Revocations | None = None  # the counter as last read
+        # when the counter was last read; a breaker's probe (api/availability.py) comes after
+        # a pause longer than poll_s, so even a probe answered from the cache asks Neo4j
+        self._polled = -math.inf
 
     def create(self, role: Role, name: str) -> str:
         """Make a key and return it in full: the only time its secret is seen."""
@@ -99,17 +142,74 @@ class KeyStore:
             key_id, secret = presented.removeprefix(KEY_PREFIX).split("_", 1)
         except ValueError as e:
             raise InvalidCredentials("malformed API key") from e
+        secret_hash = _hash(secret)
+        cached = self._cached(key_id, secret_hash) if self.cache_s > 0 else None
+        if cached is not None:
+            return cached
         found = store.find_key(self.driver, self.database, key_id)
-        if found is None or not hmac.compare_digest(found["secretHash"], _hash(secret)):
+        self._saw(found.revocations)
+        key = found.key
+        if key is None or not hmac.compare_digest(key["secretHash"], secret_hash):
             raise InvalidCredentials("unknown API key")
-        if found.get("revokedAt") is not None:
+        if key.get("revokedAt") is not None:
             raise InvalidCredentials("this API key was revoked")
-        return Principal(f"key:{key_id}", Role(found["role"]), "api-key", found.get("name"))
+        principal = Principal(f"key:{key_id}", Role(key["role"]), "api-key", key.get("name"))
+        if self.cache_s > 0:
+            until = self.clock() + self.cache_s
+            self._keep(key_id, _Cached(secret_hash, principal, until), found.revocations)
+        return principal
+
+    def _cached(self, key_id: str, secret_hash: str) -> Principal | None:
+        """The key's principal if this worker verified it within the cache time and no
+        revocation happened since (polling the counter when it is due), else None."""
+        now = self.clock()
+        with self._lock:
+            entry = self._cache.get(key_id)
+            if entry is None or now >= entry.until:
+                self._cache.pop(key_id, None)
+                return None
+            due = now - self._polled >= self.poll_s
+            if due:
+                self._polled = now  # one thread polls; the others answer meanwhile
+        if due:
+            self._saw(store.revocations(self.driver, self.database))
+            with self._lock:
+                entry = self._cache.get(key_id)
+            if entry is None:
+                return None
+        # a wrong secret for a cached key id is asked of Neo4j like any failure
+        if not hmac.compare_digest(entry.secret_hash, secret_hash):
+            return None
+        return entry.principal
+
+    def _saw(self, revocations: store.Revocations) -> None:
+        """After a round trip, the counter as Neo4j gave it: if it changed, whatever was
+        cached may be revoked now."""
+        with self._lock:
+            self.round_trips += 1
+            self._polled = max(self._polled, self.clock())
+            if revocations != self._revocations:
+                self._revocations = revocations
+                self._cache.clear()
+
+    def _keep(self, key_id: str, entry: _Cached, revocations: store.Revocations) -> None:
+        with self._lock:
+            if revocations != self._revocations:
+                return  # a poll in between saw another counter: verified against an old one
+            if len(self._cache) >= self.MAX_CACHED:
+                now = self.clock()
+                self._cache = {k: v for k, v in self._cache.items() if v.until > now}
+                if len(self._cache) >= self.MAX_CACHED:
+                    return
+            self._cache[key_id] = entry
 
     def list(self) -> list[dict[str, Any]]:
         return store.list_keys(self.driver, self.database)
 
     def revoke(self, key_id: str) -> bool:
+        """Revoke a key: at once in this process, within the poll interval in every other."""
+        with self._lock:
+            self._cache.pop(key_id, None)
         return store.revoke_key(self.driver, self.database, key_id)
 
 

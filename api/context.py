@@ -21,6 +21,7 @@ from api.settings import ApiSettings
 from api.views import projection
 from graph.anchors import Anchors
 from graph.readers import Reader
+from graph.security import AuditWriter
 from graph.settings import Settings
 
 _SHARED_FANOUT = FanoutCache()
@@ -35,7 +36,8 @@ class Context(BaseContext):
 
     ``narrow`` may hide more than the role does (never less); ``breaker`` is the worker's
     view of whether Neo4j answers (api/availability.py); ``anchors`` is where the audit
-    anchors its chain outside Neo4j (graph/anchors.py)."""
+    anchors its chain outside Neo4j (graph/anchors.py); ``audit_writer`` is the worker's
+    audit writer, whose batches its requests share."""
 
     driver: Driver
     database: str
@@ -50,9 +52,16 @@ class Context(BaseContext):
     breaker: Breaker = field(default_factory=Breaker)
     # where the audit anchors its chain (a context made outside Services: the environment's)
     anchors: Anchors = field(default_factory=lambda: Anchors.open(Settings()))
+    audit_writer: AuditWriter | None = None
 
     def __post_init__(self) -> None:
         super().__init__()
+
+    @cached_property
+    def audit(self) -> AuditWriter:
+        """Where this request's audit record goes: the worker's writer, or (a context made
+        outside Services) one of its own."""
+        return self.audit_writer or AuditWriter(self.driver, self.database, self.anchors)
 
     @cached_property
     def policy(self) -> AccessPolicy:
@@ -102,11 +111,15 @@ class Services:
     breaker: Breaker = field(default_factory=Breaker)  # per worker: Services is made per process
     gate: Gate = field(init=False)  # requests in flight and queued, per worker
     rates: RateLimits = field(init=False)  # per caller, per worker
+    audit: AuditWriter = field(init=False)  # per worker too: its requests' records in batches
 
     def __post_init__(self) -> None:
         self.breaker.open_s = self.settings.unavailable_retry_after_s
         self.gate = Gate(self.settings)
         self.rates = RateLimits(self.settings.rate_limit)
+        self.audit = AuditWriter(
+            self.driver, self.database, self.anchors, self.settings.audit_batch_max
+        )
 
     def context(
         self,
@@ -129,4 +142,5 @@ class Services:
             fanout=self.fanout,
             breaker=self.breaker,
             anchors=self.anchors,
+            audit_writer=self.audit,
         )

@@ -261,10 +261,9 @@ schema = Schema(
         Remittance,
         ServiceRequest,
     ],
-    # the audit records the operation once every extension that shapes the result has had
-    # its say; only availability comes after it, so that a record Neo4j went away before it
-    # could be written is answered as a 503 with Retry-After like any read Neo4j could not
-    # serve; availability before the guardrails, whose cost estimate reads the graph; access
-    # after the guardrails, whose validation it builds on
+    # availability first, outermost: it admits before the guardrails, whose cost estimate
+    # reads the graph, and sees the audit's errors too (Neo4j gone before the record is a
+    # 503); the audit next, so that it records the operation once every other extension has
+    # had its say; access after the guardrails, whose validation it builds on
     extensions=[Availability, Audit, Guardrails, Access, MaskUnexpected],
 )

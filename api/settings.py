@@ -61,6 +61,15 @@ class ApiSettings(BaseSettings):
     # the HMAC key of pseudonymous keys shown to analysts (default: generated once into the
     # state directory); give every process of one API the same key
     pseudonym_key: SecretStr | None = None
+    # a worker trusts an API key it verified for this long without asking Neo4j (0: asks on
+    # every request); failures are never kept
+    key_cache_s: float = Field(default=5.0, ge=0)
+    # a worker with cached keys reads the revocation counter at most this often, so a revoked
+    # key is refused by every worker within it
+    key_revocation_poll_s: float = Field(default=1.0, gt=0)
+    # -- audit -------------------------------------------------------------------------------
+    # the most read-audit records one transaction appends (a worker's concurrent requests)
+    audit_batch_max: int = Field(default=64, ge=1)
     # -- patientContext ----------------------------------------------------------------------
     context_default_budget: int = Field(2000, ge=50, description="tokens, when none is given")
     context_max_budget: int = Field(32_000, ge=50, description="tokens of one context")

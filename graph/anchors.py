@@ -10,7 +10,8 @@ of its own rather than the pseudonym or cursor key: the cursor key is per proces
 and a leaked pseudonym key must not also let someone forge the audit's anchors.
 
 A process anchors after its first append of each day and then after every
-``CAREGRAPH_AUDIT_ANCHOR_EVERY`` appends (default 1: every append), and when it closes.
+``CAREGRAPH_AUDIT_ANCHOR_EVERY`` appended records (default 1: after every append, which for a
+service worker is a batch of records, graph/security.py), and when it closes.
 Processes that share one state directory share one file; lines are appended whole under an
 exclusive lock, and may arrive out of order (verify compares counts, not positions).
 """
@@ -87,13 +88,14 @@ class Anchors:
             ) from e
         return cls(settings.paths.audit_anchors, key, settings.audit.anchor_every)
 
-    def note(self, head: Head) -> None:
-        """After an append: anchor the day's head now if it is due."""
+    def note(self, head: Head, appended: int = 1) -> None:
+        """After ``appended`` records were appended (a batch) up to ``head``: anchor the day's
+        head now if it is due."""
         with self._lock:
             kept = self._pending.get(head.day)
             if kept is None or head.count > kept.count:
                 self._pending[head.day] = head
-            self._since += 1
+            self._since += appended
             if self._since >= self.every or head.day not in self._days:
                 self._write()
 

@@ -44,6 +44,29 @@ def link(prev: str, record: Mapping[str, Any]) -> str:
     return hashlib.sha256(f"{prev}\n{canonical(record)}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Linked:
+    """A record as it is appended: numbered (``seq`` in ``record``), and chained."""
+
+    record: dict[str, Any]
+    prev: str
+    hash: str
+
+
+def extend(head: Head, records: Iterable[Mapping[str, Any]]) -> tuple[list[Linked], Head]:
+    """Records of ``head``'s day appended after it in order, each numbered and chained to the
+    one before it (the first to the head's hash), and the day's head after them."""
+    linked = []
+    count, prev = head.count, head.hash
+    for record in records:
+        count += 1
+        stored = {**record, "seq": count}
+        digest = link(prev, stored)
+        linked.append(Linked(stored, prev, digest))
+        prev = digest
+    return linked, Head(head.day, count, prev)
+
+
 @dataclass
 class DayReport:
     """What the check found for one day: intact when ``problems`` is empty."""

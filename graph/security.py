@@ -1,26 +1,34 @@
 """Cypher for API keys and the read audit log (both kept in Neo4j, beside the graph).
 
 API keys are ``(:ApiKey {keyId, name, role, secretHash, createdAt, revokedAt})``; only a hash
-of the secret is stored. The audit log is ``(:AuditEvent)`` nodes that caregraph only ever
-creates: nothing in caregraph updates or deletes them, and each day's records form a hash
-chain (graph/chain.py) whose head is ``(:AuditHead {day, count, hash})`` and is anchored
-outside Neo4j (graph/anchors.py), so an edit or a deletion shows in ``caregraph audit verify``.
+of the secret is stored. The revocation counter that service workers poll is read from the
+keys themselves (how many are revoked, and the latest revocation), so it cannot drift from
+them and a revocation made by hand in Neo4j counts too.
+
+The audit log is ``(:AuditEvent)`` nodes that caregraph only ever creates: nothing in
+caregraph updates or deletes them, and each day's records form a hash chain (graph/chain.py)
+whose head is ``(:AuditHead {day, count, hash})`` and is anchored outside Neo4j
+(graph/anchors.py), so an edit or a deletion shows in ``caregraph audit verify``. A service
+worker appends the records of concurrent requests in batches (:class:`AuditWriter`): one
+transaction per batch, under the day's head lock, each record chained to the one before it.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from neo4j import Driver, ManagedTransaction
+from neo4j import Driver, ManagedTransaction, RoutingControl
 
 from graph import chain
 from graph.anchors import AnchorLine, Anchors, Head
+from graph.groupcommit import GroupCommit
 
 SCHEMA = (
     "CREATE CONSTRAINT cg_ApiKey_keyId_unique IF NOT EXISTS "
@@ -54,11 +62,43 @@ def create_key(
     )
 
 
-def find_key(driver: Driver, database: str, key_id: str) -> dict[str, Any] | None:
+# how many keys are revoked, and when the latest was: any revocation changes it
+Revocations = tuple[int, Any]
+_REVOCATIONS = (
+    "CALL () { MATCH (r:ApiKey) WHERE r.revokedAt IS NOT NULL "
+    "RETURN count(r) AS revoked, max(r.revokedAt) AS latest }"
+)
+
+
+@dataclass(frozen=True)
+class FoundKey:
+    """A key looked up (None: there is none with that id), and the revocation counter read in
+    the same transaction."""
+
+    key: dict[str, Any] | None
+    revocations: Revocations
+
+
+def find_key(driver: Driver, database: str, key_id: str) -> FoundKey:
     records, _, _ = driver.execute_query(
-        "MATCH (k:ApiKey {keyId: $id}) RETURN k {.*} AS k", id=key_id, database_=database
+        "OPTIONAL MATCH (k:ApiKey {keyId: $id}) WITH k {.*} AS k "
+        f"{_REVOCATIONS} RETURN k, revoked, latest",
+        id=key_id,
+        database_=database,
+        routing_=RoutingControl.READ,
     )
-    return dict(records[0]["k"]) if records else None
+    row = records[0]
+    return FoundKey(dict(row["k"]) if row["k"] else None, (row["revoked"], row["latest"]))
+
+
+def revocations(driver: Driver, database: str) -> Revocations:
+    """The revocation counter: what a worker compares with what it saw last."""
+    records, _, _ = driver.execute_query(
+        f"{_REVOCATIONS} RETURN revoked, latest",
+        database_=database,
+        routing_=RoutingControl.READ,
+    )
+    return (records[0]["revoked"], records[0]["latest"])
 
 
 def list_keys(driver: Driver, database: str) -> list[dict[str, Any]]:
@@ -80,45 +120,94 @@ def revoke_key(driver: Driver, database: str, key_id: str) -> bool:
     return bool(records)
 
 
-def append_audit(driver: Driver, database: str, event: dict[str, Any], anchors: Anchors) -> str:
-    """Append one audit event (lists of patients and fields, the rest plain values) to its
-    day's chain, anchor the day's head when due, and return the event's id. A failure raises:
-    the caller must not answer a read it could not record."""
-    at = datetime.now(UTC)
+def audit_record(event: dict[str, Any], at: datetime | None = None) -> dict[str, Any]:
+    """The record kept of an audit event (lists of patients and fields, the rest plain
+    values): its id, its time (``at``, now by default) and UTC day, and no nulls, since Neo4j
+    keeps none and the hash covers what is stored."""
+    at = at or datetime.now(UTC)
     record: dict[str, Any] = {
-        k: (json.dumps(v) if isinstance(v, dict) else v)
-        for k, v in event.items()
-        if v is not None  # Neo4j keeps no nulls: the hash covers what is stored
+        k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in event.items() if v is not None
     }
     record.update(id=str(uuid.uuid4()), at=at, day=at.date().isoformat())
+    return record
+
+
+def append_audit(driver: Driver, database: str, event: dict[str, Any], anchors: Anchors) -> str:
+    """Append one audit event to its day's chain on its own (a command line's read), anchor
+    the day's head when due, and return the event's id. A failure raises: the caller must not
+    answer a read it could not record."""
+    return write_audit(driver, database, [audit_record(event)], anchors)[0]
+
+
+def write_audit(
+    driver: Driver, database: str, records: Sequence[dict[str, Any]], anchors: Anchors
+) -> list[str]:
+    """Append records (from :func:`audit_record`, in this order) to their days' chains in one
+    transaction, anchor each day's new head when due, and return their ids. A failure raises
+    and none of them is written."""
     with driver.session(database=database) as session:
-        head = session.execute_write(_append, record)
-    anchors.note(head)
-    return str(record["id"])
+        heads = session.execute_write(_append, records)
+    for head, appended in heads:
+        anchors.note(head, appended)
+    return [str(r["id"]) for r in records]
 
 
-def _append(tx: ManagedTransaction, record: dict[str, Any]) -> Head:
-    # the head's write lock first (SET), then its count and hash as the lock holder sees
-    # them: two workers never extend the same head, so the day's chain never forks
-    lock = tx.run(
-        "MERGE (h:AuditHead {day: $day}) ON CREATE SET h.count = 0, h.hash = $genesis "
-        "SET h._lock = true RETURN h.count AS count, h.hash AS hash",
-        day=record["day"],
+def _append(tx: ManagedTransaction, records: Sequence[dict[str, Any]]) -> list[tuple[Head, int]]:
+    days: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        days.setdefault(record["day"], []).append(record)
+    # the heads' write locks first (SET), then their counts and hashes as the lock holder sees
+    # them: two workers never extend the same head, so a day's chain never forks. Locked in
+    # day order, so two batches that both span midnight cannot wait on each other crosswise.
+    locked = tx.run(
+        "UNWIND $days AS day "
+        "MERGE (h:AuditHead {day: day}) ON CREATE SET h.count = 0, h.hash = $genesis "
+        "SET h._lock = true RETURN h.day AS day, h.count AS count, h.hash AS hash",
+        days=sorted(days),
         genesis=chain.GENESIS,
-    ).single(strict=True)
-    stored = {**record, "seq": int(lock["count"]) + 1}
-    digest = chain.link(lock["hash"], stored)
+    )
+    heads = {r["day"]: Head(r["day"], int(r["count"]), r["hash"]) for r in locked}
+    rows: list[dict[str, Any]] = []
+    appended: list[tuple[Head, int]] = []
+    for day, of_day in sorted(days.items()):
+        linked, head = chain.extend(heads[day], of_day)
+        rows += [{"record": x.record, "prev": x.prev, "hash": x.hash} for x in linked]
+        appended.append((head, len(of_day)))
     tx.run(
-        "CREATE (a:AuditEvent) SET a = $record, a.prevHash = $prev, a.hash = $hash "
-        "WITH a MATCH (h:AuditHead {day: $day}) "
-        "SET h.count = $seq, h.hash = $hash REMOVE h._lock",
-        record=stored,
-        prev=lock["hash"],
-        hash=digest,
-        day=record["day"],
-        seq=stored["seq"],
+        "UNWIND $rows AS row "
+        "CREATE (a:AuditEvent) SET a = row.record, a.prevHash = row.prev, a.hash = row.hash "
+        "WITH count(*) AS written "
+        "UNWIND $heads AS head MATCH (h:AuditHead {day: head.day}) "
+        "SET h.count = head.count, h.hash = head.hash REMOVE h._lock",
+        rows=rows,
+        heads=[{"day": h.day, "count": h.count, "hash": h.hash} for h, _ in appended],
     ).consume()
-    return Head(record["day"], stored["seq"], digest)
+    return appended
+
+
+class AuditWriter:
+    """The read audit's writer of one process (a service worker): the records of concurrent
+    requests are appended in batches (graph/groupcommit.py), one transaction per batch, and
+    each request waits for the batch that holds its record. Workers share the day's chain
+    through its head's lock, taken once per batch rather than once per request."""
+
+    def __init__(
+        self, driver: Driver, database: str, anchors: Anchors, max_batch: int = 64
+    ) -> None:
+        self.driver = driver
+        self.database = database
+        self.anchors = anchors
+        self.group: GroupCommit[dict[str, Any], str] = GroupCommit(
+            self._write, max_batch, name="caregraph-audit"
+        )
+
+    def submit(self, event: dict[str, Any]) -> Future[str]:
+        """Queue the event's record (timed now); the future gives its id once its batch is
+        committed and anchored, or raises if that failed."""
+        return self.group.submit(audit_record(event))
+
+    def _write(self, records: Sequence[dict[str, Any]]) -> list[str]:
+        return write_audit(self.driver, self.database, records, self.anchors)
 
 
 def count_audit(driver: Driver, database: str, subject: str) -> dict[str, int]:

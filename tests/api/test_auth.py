@@ -28,6 +28,7 @@ from api.auth import (
     Role,
 )
 from api.cli.main import app
+from api.settings import ApiSettings
 from graph.security import query_audit
 from graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer
@@ -70,6 +71,156 @@ def test_unknown_and_malformed_keys_are_refused(keys: KeyStore) -> None:
         keys.verify("cg_nonsense")
     with pytest.raises(MissingCredentials):
         Authenticator(keys).authenticate(None)
+
+
+# -- the key cache ---------------------------------------------------------------------------
+
+
+class Clock:
+    """The time a KeyStore sees, moved by the test: nothing here sleeps."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+TTL, POLL = 5.0, 1.0
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def worker(driver: Driver, database: str, clock: Clock) -> KeyStore:
+    """A service worker's key store: keys cached for TTL s, revocations polled every POLL s."""
+    return KeyStore(driver, database, cache_s=TTL, poll_s=POLL, clock=clock)
+
+
+def test_a_cached_key_is_used_without_a_round_trip_to_neo4j(
+    keys: KeyStore, clean_graph: Driver, database: str, clock: Clock
+) -> None:
+    cached = worker(clean_graph, database, clock)
+    key = keys.create(Role.billing, "claims-bot")
+    assert cached.verify(key).role is Role.billing
+    assert cached.round_trips == 1
+    for _ in range(50):
+        clock.advance(POLL / 100)
+        assert cached.verify(key).subject == f"key:{key.split('_')[1]}"
+    assert cached.round_trips == 1  # fifty checks within the poll interval: none asked Neo4j
+
+
+def test_a_revoked_key_is_refused_by_every_worker_within_the_poll_interval(
+    keys: KeyStore, clean_graph: Driver, database: str, clock: Clock
+) -> None:
+    """Revoked by `caregraph auth revoke` (another KeyStore, as another process): each worker
+    finds the revocation counter changed at its next poll and drops what it cached."""
+    workers = [worker(clean_graph, database, clock) for _ in range(2)]
+    key = keys.create(Role.clinician, "nurse-station")
+    other = keys.create(Role.clinician, "ward-tablet")
+    for w in workers:
+        w.verify(key)
+        w.verify(other)
+    keys.revoke(key.split("_")[1])
+    clock.advance(POLL / 2)
+    assert all(w.verify(key).role is Role.clinician for w in workers)  # not polled yet
+    clock.advance(POLL / 2)
+    for w in workers:
+        with pytest.raises(InvalidCredentials, match="revoked"):
+            w.verify(key)
+        assert w.verify(other).role is Role.clinician  # asked again, and still good
+        assert w.round_trips == 2 + 1 + 2  # two lookups, one poll, both keys again
+
+
+def test_a_revocation_made_by_hand_in_neo4j_is_seen_too(
+    keys: KeyStore, clean_graph: Driver, database: str, clock: Clock
+) -> None:
+    """The counter is the revoked keys themselves, so a revocation made in Neo4j Browser is
+    noticed like one made by caregraph."""
+    cached = worker(clean_graph, database, clock)
+    key = keys.create(Role.admin, "ops")
+    cached.verify(key)
+    clean_graph.execute_query(
+        "MATCH (k:ApiKey {keyId: $id}) SET k.revokedAt = datetime()",
+        id=key.split("_")[1],
+        database_=database,
+    )
+    clock.advance(POLL)
+    with pytest.raises(InvalidCredentials, match="revoked"):
+        cached.verify(key)
+
+
+def test_what_the_counter_cannot_see_is_bounded_by_the_cache_time(
+    keys: KeyStore, clean_graph: Driver, database: str, clock: Clock
+) -> None:
+    """A key deleted from Neo4j by hand is no revocation: a worker that cached it accepts it
+    until its cache time is up, never longer."""
+    cached = worker(clean_graph, database, clock)
+    key = keys.create(Role.analyst, "notebook")
+    cached.verify(key)
+    clean_graph.execute_query(
+        "MATCH (k:ApiKey {keyId: $id}) DETACH DELETE k", id=key.split("_")[1], database_=database
+    )
+    clock.advance(TTL - 0.5)
+    assert cached.verify(key).role is Role.analyst  # polled (no revocation): still cached
+    clock.advance(0.5)
+    with pytest.raises(InvalidCredentials, match="unknown"):
+        cached.verify(key)
+
+
+def test_failures_are_never_cached_an_unknown_key_is_asked_every_time(
+    keys: KeyStore, clean_graph: Driver, database: str, clock: Clock
+) -> None:
+    cached = worker(clean_graph, database, clock)
+    key = keys.create(Role.clinician, "kiosk")
+    cached.verify(key)
+    asked = cached.round_trips
+    wrong_secret = key[:-3] + "xyz"  # a known key id: its cached entry must not answer
+    unknown = "cg_000000000000_" + key.split("_", 2)[2]
+    for presented in (wrong_secret, unknown) * 3:
+        with pytest.raises(InvalidCredentials, match="unknown"):
+            cached.verify(presented)
+    assert cached.round_trips == asked + 6
+    with pytest.raises(InvalidCredentials, match="malformed"):
+        cached.verify("cg_nonsense")  # refused before any lookup
+    assert cached.round_trips == asked + 6
+
+
+def test_with_the_cache_off_every_check_asks_neo4j(
+    keys: KeyStore, clean_graph: Driver, database: str, clock: Clock
+) -> None:
+    uncached = KeyStore(clean_graph, database, cache_s=0, clock=clock)
+    key = keys.create(Role.billing, "batch")
+    for _ in range(3):
+        uncached.verify(key)
+    assert uncached.round_trips == 3
+    keys.revoke(key.split("_")[1])
+    with pytest.raises(InvalidCredentials, match="revoked"):
+        uncached.verify(key)  # at once, the clock standing still
+
+
+def test_a_key_revoked_by_the_workers_own_store_is_dropped_at_once(
+    clean_graph: Driver, database: str, clock: Clock
+) -> None:
+    cached = worker(clean_graph, database, clock)
+    key = cached.create(Role.clinician, "self")
+    cached.verify(key)
+    cached.revoke(key.split("_")[1])
+    with pytest.raises(InvalidCredentials, match="revoked"):
+        cached.verify(key)
+
+
+def test_the_service_caches_keys_by_default_and_a_setting_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert ApiSettings().key_cache_s == 5.0 and ApiSettings().key_revocation_poll_s == 1.0
+    monkeypatch.setenv("CAREGRAPH_API_KEY_CACHE_S", "0")
+    assert ApiSettings().key_cache_s == 0
 
 
 def test_cli_creates_lists_and_revokes_keys(clean_graph: Driver, neo4j_conn: Neo4jSettings) -> None:
@@ -231,14 +382,21 @@ def test_a_key_is_accepted_as_bearer_or_x_api_key(http: TestClient, api_key: Key
         }
 
 
-def test_revocation_works_at_once_over_http(
+def test_a_revocation_reaches_the_service_within_the_poll_interval(
     http: TestClient, driver: Driver, database: str
 ) -> None:
+    """The key is revoked elsewhere (as `caregraph auth revoke` does, in another process); the
+    service's worker, which has the key cached, refuses it from its next poll of the
+    revocation counter on."""
+    service_keys: KeyStore = http.app.state.services.authenticator.keys  # type: ignore[attr-defined]
+    clock = Clock(time.monotonic())
+    service_keys.clock = clock
     keys = KeyStore(driver, database)
     key = keys.create(Role.clinician, "ward-tablet")
     headers = bearer(key)
     assert http.post("/graphql", json={"query": PATIENT_QUERY}, headers=headers).status_code == 200
     keys.revoke(key.split("_")[1])
+    clock.advance(ApiSettings().key_revocation_poll_s)
     refused = http.post("/graphql", json={"query": PATIENT_QUERY}, headers=headers)
     assert refused.status_code == 401 and "revoked" in refused.json()["errors"][0]["message"]
 

@@ -19,6 +19,7 @@ import httpx
 import httpx2
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -27,6 +28,7 @@ from neo4j import Driver
 
 from api.auth import KeyStore, Role
 from api.mcp import TOOL_NAMES
+from api.settings import ApiSettings
 from graph import security
 from graph.settings import Neo4jSettings
 from tests.api.conftest import JANE, PSEUDONYM_KEY, SMITH_NPI, KeyMaker
@@ -59,13 +61,19 @@ def text_of(result: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def service(dataset: Driver, neo4j_conn: Neo4jSettings) -> Iterator[str]:
-    """The API on uvicorn on a free port; its /mcp URL."""
+def service_app(neo4j_conn: Neo4jSettings) -> FastAPI:
+    """The API the HTTP tests talk to (its state: the services of its one worker)."""
     from api.app import create_app
 
+    return create_app(neo4j_conn)
+
+
+@pytest.fixture(scope="module")
+def service(dataset: Driver, service_app: FastAPI) -> Iterator[str]:
+    """The API on uvicorn on a free port; its /mcp URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(neo4j_conn), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(service_app, host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -168,9 +176,24 @@ def test_http_tools_follow_the_callers_role(service: str, api_key: KeyMaker) -> 
     assert patient["patient"]["key"].startswith("pseudonym:") and "name" not in patient["patient"]
 
 
-def test_a_key_revoked_during_an_http_session_stops_working_at_once(
-    service: str, driver: Driver, database: str
+class Clock:
+    """The time the service's key cache sees, moved by the test instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_key_revoked_during_an_http_session_stops_working_within_the_poll_interval(
+    service: str, service_app: FastAPI, driver: Driver, database: str
 ) -> None:
+    """Revoked elsewhere (`caregraph auth revoke`): the worker, which cached the key, refuses
+    it from its next poll of the revocation counter on (every key_revocation_poll_s)."""
+    keys = service_app.state.services.authenticator.keys
+    real, clock = keys.clock, Clock()
+    keys.clock = clock
     store = KeyStore(driver, database)
     key = store.create(Role.clinician, "agent")
 
@@ -178,13 +201,17 @@ def test_a_key_revoked_during_an_http_session_stops_working_at_once(
         async with http_session(service, {"Authorization": f"Bearer {key}"}) as session:
             first = await session.call_tool("ontology_lookup", {"name": "Encounter"})
             store.revoke(key.split("_")[1])
+            clock.now += ApiSettings().key_revocation_poll_s
             try:
                 await session.call_tool("ontology_lookup", {"name": "Encounter"})
             except MCPError as e:  # the server's 401, as the client reports it
                 return first, e
             return first, None
 
-    first, refusal = anyio.run(go)
+    try:
+        first, refusal = anyio.run(go)
+    finally:
+        keys.clock = real  # the module's other tests share the service
     assert not first.is_error and refusal is not None
 
 

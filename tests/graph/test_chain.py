@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from neo4j import Driver
+from neo4j.exceptions import ConstraintError
 from typer.testing import CliRunner
 
 from api.cli.main import app as cli
 from graph import chain, security
 from graph.anchors import Anchors
-from graph.security import Verification
+from graph.security import AuditWriter, Verification
 from graph.settings import Neo4jSettings, Paths, Settings
 
 PATIENT = "HOSP|MRN001"
@@ -238,3 +242,127 @@ def test_anchoring_every_n_appends(audit: Driver, database: str, home: Path) -> 
     anchors.flush()  # on shutdown
     (day,) = verify(audit, database, anchors).days
     assert day.intact and day.anchored == 12
+
+
+# -- group commit: one transaction per batch of records ----------------------------------------
+
+HANG = 60.0  # a bound that tells a hang from a busy machine; nothing here is timed
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + HANG
+    while not condition():
+        assert time.monotonic() < deadline, f"hung waiting for {what}"
+        time.sleep(0.01)
+
+
+@contextmanager
+def holding_the_head(driver: Driver, database: str) -> Iterator[None]:
+    """Hold today's chain head's write lock in an open transaction, as another worker's
+    append does: every append waits on Neo4j's lock until the block ends (rolled back, so
+    nothing of it stays)."""
+    day = datetime.now(UTC).date().isoformat()
+    session = driver.session(database=database)
+    tx = session.begin_transaction()
+    try:
+        tx.run(
+            "MERGE (h:AuditHead {day: $day}) ON CREATE SET h.count = 0, h.hash = $genesis "
+            "SET h._lock = true",
+            day=day,
+            genesis=chain.GENESIS,
+        ).consume()
+        yield
+    finally:
+        with suppress(Exception):  # the server may be gone: a test killed it
+            tx.rollback()
+        with suppress(Exception):
+            session.close()
+
+
+def test_records_that_arrive_while_a_batch_is_written_go_into_the_next_one(
+    audit: Driver, database: str, anchors: Anchors, home: Path, neo4j_conn: Neo4jSettings
+) -> None:
+    writer = AuditWriter(audit, database, anchors, max_batch=64)
+    with holding_the_head(audit, database):
+        first = writer.submit(event(0))
+        wait_until(lambda: writer.group.batches == 1, "the first batch to be under way")
+        rest = [writer.submit(event(i)) for i in range(1, 21)]
+        assert writer.group.queued == 20  # waiting: the first batch waits on the lock
+        assert not first.done()
+    ids = [f.result(HANG) for f in [first, *rest]]
+    assert len(set(ids)) == 21
+    assert (writer.group.commits, writer.group.items, writer.group.largest) == (2, 21, 20)
+    records, _, _ = audit.execute_query(
+        "MATCH (a:AuditEvent) RETURN a.requestId AS rid, a.seq AS seq, a.prevHash AS prev, "
+        "a.hash AS hash ORDER BY seq",
+        database_=database,
+    )
+    assert [r["rid"] for r in records] == [f"chain-{i}" for i in range(21)]  # in arrival order
+    assert all(b["prev"] == a["hash"] for a, b in itertools.pairwise(records))
+    (day,) = verify(audit, database, anchors).days
+    assert day.intact, day.problems
+    assert (day.records, day.anchored) == (21, 21)
+    lines = (home / "audit-anchors").read_text().splitlines()
+    assert [int(x.split(" ")[2]) for x in lines] == [1, 21]  # one anchoring per batch head
+    code, output = cli_verify(neo4j_conn, home)
+    assert code == 0 and "intact  21 records" in output, output
+
+
+def test_a_failed_batch_fails_every_record_in_it_and_leaves_the_chain_intact(
+    audit: Driver, database: str, anchors: Anchors
+) -> None:
+    """A real refusal by Neo4j: a constraint that one record of the batch breaks. The batch
+    is one transaction, so none of it is written and every caller hears of it."""
+    writer = AuditWriter(audit, database, anchors)
+    writer.submit(event(0)).result(HANG)
+    audit.execute_query(
+        "CREATE CONSTRAINT test_chain_once IF NOT EXISTS FOR (a:AuditEvent) "
+        "REQUIRE a.requestId IS UNIQUE",
+        database_=database,
+    )
+    try:
+        with holding_the_head(audit, database):
+            blocked = writer.submit(event(1))
+            wait_until(lambda: writer.group.batches == 2, "the second batch to be under way")
+            doomed = [writer.submit(event(i)) for i in (2, 0, 3)]  # chain-0 again
+        assert blocked.result(HANG)
+        for future in doomed:
+            with pytest.raises(ConstraintError, match="already exists"):
+                future.result(HANG)
+    finally:
+        audit.execute_query("DROP CONSTRAINT test_chain_once IF EXISTS", database_=database)
+    (day,) = verify(audit, database, anchors).days
+    assert day.intact and day.records == 2, day.problems
+    assert writer.submit(event(4)).result(HANG)  # and the writer carries on
+
+
+def test_two_workers_writing_batches_at_once_make_one_chain(
+    audit: Driver, database: str, home: Path
+) -> None:
+    """Two workers (each its own writer and anchors on one state directory, as two processes)
+    whose batches extend the day's chain in turn, under the head's lock."""
+    settings = Settings(paths=Paths(home=home))
+    workers = [AuditWriter(audit, database, Anchors.open(settings)) for _ in range(2)]
+    futures = [w.submit(event(100 * n + i)) for i in range(40) for n, w in enumerate(workers)]
+    ids = [f.result(HANG) for f in futures]
+    assert len(set(ids)) == 80
+    (day,) = verify(audit, database, Anchors.open(settings)).days
+    assert day.intact, day.problems
+    assert (day.records, day.anchored) == (80, 80)
+    commits = sum(w.group.commits for w in workers)
+    print(f"\n80 records from two workers in {commits} transactions", end="")
+
+
+def test_a_batch_across_midnight_extends_each_days_chain(
+    audit: Driver, database: str, anchors: Anchors
+) -> None:
+    before = datetime(2024, 2, 28, 23, 59, 59, 900_000, tzinfo=UTC)
+    after = datetime(2024, 2, 29, 0, 0, 0, 100_000, tzinfo=UTC)
+    records = [security.audit_record(event(i), at) for i, at in enumerate([before, after] * 3)]
+    ids = security.write_audit(audit, database, records, anchors)
+    assert len(set(ids)) == 6
+    found = verify(audit, database, anchors)
+    assert [(d.day, d.records, d.anchored, d.intact) for d in found.days] == [
+        ("2024-02-28", 3, 3, True),
+        ("2024-02-29", 3, 3, True),
+    ]
