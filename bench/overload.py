@@ -4,9 +4,10 @@ N clients in closed loops (each sends its next request as soon as the last one a
 was refused, and ignores Retry-After: the worst case) ask the benchmark's three questions in
 turn against ``caregraph serve`` (one worker per core), for 32 and 128 clients, with
 admission control as shipped and with it turned off (no bound in flight, no queue). Every
-response is classified: answered (200 with data), refused on purpose (503 OVERLOADED or
-SERVICE_UNAVAILABLE, 429 RATE_LIMITED, each with Retry-After), or an error (anything else:
-a timeout, another status, an error body, a dropped connection). What the run shows is the
+response is classified as the soak does (bench/answers.py): answered (200 with data),
+refused on purpose (503 OVERLOADED or SERVICE_UNAVAILABLE with Retry-After, 429
+RATE_LIMITED), or an error (anything else: a timeout, another status, an error body, a
+dropped connection, a 503 that does not say when to come back). What the run shows is the
 p50/p99/max of each class, so that overload is seen to produce quick refusals, not
 timeouts.
 """
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 
 from bench import data, ingest, machine, queries
+from bench.answers import classify
 from bench.clients import local_only
 from bench.database import BenchNeo4j
 from bench.service import Service
@@ -34,7 +36,6 @@ from bench.stats import percentile
 from graph.settings import Neo4jSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-REFUSALS = {(503, "OVERLOADED"), (503, "SERVICE_UNAVAILABLE"), (429, "RATE_LIMITED")}
 # no admission control: a bound nobody reaches, and nothing queued
 UNBOUNDED = {"CAREGRAPH_API_MAX_IN_FLIGHT": "100000", "CAREGRAPH_API_MAX_QUEUED": "0"}
 
@@ -48,27 +49,24 @@ class Outcomes:
     errors: list[float] = field(default_factory=list)
     refusal_codes: Counter[str] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
-    refusals_without_retry_after: int = 0
     seconds: float = 0.0
 
     def add(self, response: httpx.Response | None, error: str | None, ms: float) -> None:
-        """Classify one response (``None`` with ``error`` when none came back)."""
+        """Classify one response (``None`` with ``error`` when none came back), as the soak
+        does (bench/answers.py)."""
         if response is None:
             self.errors.append(ms)
             self.error_kinds[error or "no response"] += 1
             return
-        code = _code(response)
-        if (response.status_code, code) in REFUSALS:
-            self.refused.append(ms)
-            self.refusal_codes[code] += 1
-            if "retry-after" not in response.headers:
-                self.refusals_without_retry_after += 1
-            return
-        if response.status_code == 200 and code is None and _has_data(response):
+        verdict = classify(response.status_code, response.headers, response.content)
+        if verdict.kind == "ok":
             self.answered.append(ms)
-            return
-        self.errors.append(ms)
-        self.error_kinds[f"HTTP {response.status_code} {code or ''}".strip()] += 1
+        elif verdict.kind == "refused":
+            self.refused.append(ms)
+            self.refusal_codes[verdict.label] += 1
+        else:
+            self.errors.append(ms)
+            self.error_kinds[verdict.label] += 1
 
     def figures(self) -> dict[str, Any]:
         total = len(self.answered) + len(self.refused) + len(self.errors)
@@ -79,7 +77,6 @@ class Outcomes:
             "answered_per_s": round(len(self.answered) / self.seconds, 1) if self.seconds else 0,
             "refused": _latency(self.refused),
             "refusal_codes": dict(self.refusal_codes),
-            "refusals_without_retry_after": self.refusals_without_retry_after,
             "errors": _latency(self.errors),
             "error_kinds": dict(self.error_kinds),
         }
@@ -94,23 +91,6 @@ def _latency(ms: list[float]) -> dict[str, Any]:
         "p99_ms": round(percentile(ms, 99), 1),
         "max_ms": round(max(ms), 1),
     }
-
-
-def _code(response: httpx.Response) -> str | None:
-    """The first error's code, or None when the body has no errors."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "not-json"
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if not errors:
-        return None
-    return str((errors[0].get("extensions") or {}).get("code", "no-code"))
-
-
-def _has_data(response: httpx.Response) -> bool:
-    body = response.json()
-    return isinstance(body, dict) and body.get("data") is not None
 
 
 async def pressure(

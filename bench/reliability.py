@@ -37,6 +37,9 @@ DOC = ROOT / "docs" / "reliability.md"
 SUITES = [
     "tests/loaders/test_fuzz.py",
     "tests/loaders/test_limits.py",
+    "tests/loaders/test_faults.py",
+    "tests/api/test_fuzz.py",
+    "tests/api/test_faults.py",
     "tests/api/test_availability.py",
     "tests/api/test_admission.py",
     "tests/api/test_bodies.py",
@@ -179,7 +182,9 @@ def render(result: dict[str, Any]) -> str:
     if result.get("overload"):
         out += _overload(result["overload"])
     if result.get("soak"):
-        out += ["## Soak", "", "```json", json.dumps(result["soak"], indent=2), "```", ""]
+        from bench import soak
+
+        out += ["## Soak", "", "```", soak.summary(result["soak"]), "```", ""]
     return "\n".join(out)
 
 
@@ -214,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bounded", action="store_true", help="CI's bounded variants, not the long")
     p.add_argument("--overload-duration", type=float, default=30.0)
     p.add_argument("--no-overload", action="store_true")
+    p.add_argument("--soak-clients", type=int, default=32)
+    p.add_argument("--soak-duration", type=float, default=600.0)
+    p.add_argument("--no-soak", action="store_true")
     p.add_argument("--doc", type=Path, default=DOC)
     p.add_argument("--json", type=Path, help="also write the whole result here")
     args = p.parse_args(argv)
@@ -232,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
             overload_json = work / "overload.json"
             overload.main(["--duration", str(args.overload_duration), "--json", str(overload_json)])
             result["overload"] = json.loads(overload_json.read_text())
+        if not args.no_soak:
+            from bench import soak
+
+            soak_json = work / "soak.json"
+            soak.main(["--clients", str(args.soak_clients), "--duration", str(args.soak_duration),
+                       "--json", str(soak_json)])  # fmt: skip
+            result["soak"] = json.loads(soak_json.read_text())
         result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     args.doc.write_text(render(result))
     if args.json:
