@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 ROUNDS = 5 if LONG else 1  # service kills
 REQUESTS = 400 if LONG else 120  # per round, at most; the kill ends a round early
 CLIENTS = 12  # requests in flight at once
-ANSWERED_BEFORE_KILL = 20  # the kill is sent once this many answers have arrived
+ANSWERED_BEFORE_KILL = 20  # the kill is sent once this many answers have arrived (round 0)
 HELD = 4  # requests in flight, read but not yet recorded, when Neo4j is killed
 # hang detectors, not speed measurements (a loaded 2-core machine is slow to start a service)
 START_TIMEOUT_S = 180.0
@@ -188,7 +189,9 @@ def test_service_killed_mid_request_no_answer_without_an_audit_record(
     for n in range(ROUNDS):
         served = serve(env, 2, log)
         try:
-            sent, killed_at = _fire_and_kill(served, key, f"fault{n}-{uuid.uuid4().hex[:8]}")
+            answers = ANSWERED_BEFORE_KILL * (n + 1)  # each round kills at another point
+            prefix = f"fault{n}-{uuid.uuid4().hex[:8]}"
+            sent, killed_at = _fire_and_kill(served, key, prefix, answers)
         finally:
             served.stop()
 
@@ -198,11 +201,15 @@ def test_service_killed_mid_request_no_answer_without_an_audit_record(
         lost = {s.request_id for s in sent if s.lost is not None}
         failed = [(s.status, s.body) for s in sent if s.request_id in arrived - with_data]
         assert [status for status, _ in failed if status != 200] == [], failed  # never a 500
+        # what a busy machine may add: a read over the query timeout is refused as a limit
+        codes = Counter(
+            e.get("extensions", {}).get("code") for _, b in failed for e in b.get("errors", ())
+        )
         in_flight = {
             s.request_id for s in sent
             if s.started <= killed_at and (s.ended is None or s.ended >= killed_at)
         }  # fmt: skip
-        assert len(with_data) >= ANSWERED_BEFORE_KILL and lost, (len(with_data), len(lost))
+        assert len(with_data) >= answers and lost, (len(with_data), len(lost))
 
         # the audit, after a restart (a commit the dead client had sent may land late)
         served = serve(env, 2, log)
@@ -241,7 +248,7 @@ def test_service_killed_mid_request_no_answer_without_an_audit_record(
         print(
             f"\nround {n}: {len(sent)} requests, {len(with_data)} answered, {len(audited)} "
             f"audited, {len(in_flight)} in flight at the kill, {len(without_answer)} records "
-            "without an answer",
+            f"without an answer; errors {dict(codes) or 'none'}",
             end="",
         )
         figures(
@@ -249,9 +256,11 @@ def test_service_killed_mid_request_no_answer_without_an_audit_record(
             fault="service-killed-mid-request",
             round=n,
             workers=2,
+            killed_after_answers=answers,
             requests=len(sent),
             answered=len(with_data),
             answered_with_errors=len(failed),
+            error_codes=dict(codes),
             audited=len(audited),
             in_flight_at_kill=len(in_flight),
             lost=len(lost),
@@ -261,9 +270,9 @@ def test_service_killed_mid_request_no_answer_without_an_audit_record(
         )
 
 
-def _fire_and_kill(served: Served, key: str, prefix: str) -> tuple[list[Sent], float]:
-    """Send reads from CLIENTS threads; SIGKILL the service once ANSWERED_BEFORE_KILL answers
-    have arrived; the requests as their clients saw them, and when the kill was sent."""
+def _fire_and_kill(served: Served, key: str, prefix: str, answers: int) -> tuple[list[Sent], float]:
+    """Send reads from CLIENTS threads; SIGKILL the service once ``answers`` answers have
+    arrived; the requests as their clients saw them, and when the kill was sent."""
     sent: list[Sent] = []
     lock = threading.Lock()
     enough = threading.Event()
@@ -282,7 +291,7 @@ def _fire_and_kill(served: Served, key: str, prefix: str) -> tuple[list[Sent], f
             s.lost = type(e).__name__
         s.ended = time.monotonic()
         with lock:
-            if sum(x.answered for x in sent) >= ANSWERED_BEFORE_KILL:
+            if sum(x.answered for x in sent) >= answers:
                 enough.set()
 
     with ThreadPoolExecutor(CLIENTS) as pool:
@@ -364,15 +373,23 @@ def test_neo4j_killed_under_the_service_503_fast_then_recovers_without_a_restart
         private_server.start()  # Neo4j recovers its store from its transaction log
         deadline = time.monotonic() + START_TIMEOUT_S
         tries = 0
+        timeouts = 0
         while True:  # as a client does: again after Retry-After; the service is not restarted
             tries += 1
             response, _ = _timed(served.url, key, f"neo4j-again-{tries}")
-            if response.status_code == 200 or time.monotonic() > deadline:
+            if response.status_code == 200 and "errors" not in response.json():
                 break
+            assert time.monotonic() < deadline, response.text
+            if response.status_code == 200:
+                # a busy machine: the first reads of a store just recovered, its page cache
+                # cold, can pass the query timeout; that is a refusal to retry, not a 500
+                (error,) = response.json()["errors"]
+                assert error["extensions"]["code"] == "LIMIT_EXCEEDED", response.text
+                assert error["extensions"]["limit"] == "timeout", response.text
+                timeouts += 1
+                continue
             _is_unavailable(response)
             time.sleep(int(response.headers["retry-after"]))
-        assert response.status_code == 200, response.text
-        assert "errors" not in response.json()
         assert response.json()["data"]["patient"] == patient  # the data survived the kill
         with open_driver(conn) as drv:
             recorded = {e["requestId"] for e in query_audit(drv, conn.database, limit=1000)}
@@ -393,6 +410,7 @@ def test_neo4j_killed_under_the_service_503_fast_then_recovers_without_a_restart
             server_errors=0,
             recovered_without_restart=True,
             tries_until_answered=tries,
+            read_timeouts_after_recovery=timeouts,
         )
     finally:
         served.stop()

@@ -257,7 +257,7 @@ def test_neo4j_killed_mid_load_then_the_same_load_again_equals_a_clean_load(
             if f["read"] != f["written"] + f["skipped"] + f["rejected"] + f["not_attempted"]
         ]  # fmt: skip
         assert unbalanced == []
-        assert totals["written"] >= before_kill and totals["notAttempted"] > 0
+        assert totals["notAttempted"] > 0
         opened = {f["path"] for f in report["files"]}
         expected = {str(p) for p in expand([data / dict(SOURCES)[victim]])}
         assert opened.isdisjoint(report["filesNotRead"])
@@ -271,6 +271,7 @@ def test_neo4j_killed_mid_load_then_the_same_load_again_equals_a_clean_load(
         assert totals["written"] <= in_graph <= totals["written"] + BATCH, (
             totals["written"], in_graph,
         )  # fmt: skip
+        assert in_graph >= before_kill  # what was committed before the kill survived it
 
         # -- the same load again, then the sources after it: equal to the clean load
         again = run_load(env, data, victim, tmp_path / f"r{n}-again-{victim}.json")
