@@ -169,6 +169,8 @@ def render(result: dict[str, Any]) -> str:
         "",
         "## The tests, long variants",
         "",
+        ("Bounded (CI) variants" if result.get("bounded") else "Long variants")
+        + f" of {', '.join(f'`{x}`' for x in tests['suites'])}: "
         f"{tests.get('tests', '?')} tests in {tests['seconds']} s: "
         f"{tests.get('failures', '?')} failed, {tests.get('errors', '?')} errors, "
         f"{tests.get('skipped', '?')} skipped"
@@ -217,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bench.reliability", description=__doc__.splitlines()[0]
     )
     p.add_argument("--bounded", action="store_true", help="CI's bounded variants, not the long")
+    p.add_argument(
+        "--suites", type=lambda t: [x for x in t.split(",") if x], default=SUITES,
+        help="test files to run, comma-separated (default: all the reliability suites)",
+    )  # fmt: skip
     p.add_argument("--overload-duration", type=float, default=30.0)
     p.add_argument("--no-overload", action="store_true")
     p.add_argument("--soak-clients", type=int, default=32)
@@ -232,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine.describe("", "", {}),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        result["tests"] = run_tests(figures, work, SUITES, long=not args.bounded)
+        result["bounded"] = args.bounded
+        result["tests"] = run_tests(figures, work, args.suites, long=not args.bounded)
         result["figures"] = read_figures(figures)
         if not args.no_overload:
             from bench import overload

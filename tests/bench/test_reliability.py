@@ -39,13 +39,16 @@ def test_figures_recorded_by_a_test_reach_the_report(
         {
             "machine": MACHINE,
             "finished": "2026-12-03T08:00:00+00:00",
-            "tests": {"tests": 40, "failures": 0, "errors": 0, "skipped": 1, "seconds": 99.0},
+            "tests": {
+                "suites": ["tests/loaders/test_fuzz.py"],
+                **{"tests": 40, "failures": 0, "errors": 0, "skipped": 1, "seconds": 99.0},
+            },
             "figures": figures,
         }
     )
     assert "### parser-fuzz" in doc and "### faults" in doc
     assert "| adt.hl7 | 1000 | 412 |" in doc
-    assert "40 tests in 99.0 s: 0 failed" in doc
+    assert "Long variants of `tests/loaders/test_fuzz.py`: 40 tests in 99.0 s: 0 failed" in doc
 
 
 def test_without_the_variable_a_test_records_nothing(
