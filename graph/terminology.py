@@ -103,10 +103,10 @@ def write_concepts(
             session.execute_write(_write_nodes, batch, changes)
         listed = {e.key for e in kept}
         unlisted = sorted({p for e in kept for p in e.parents} - listed)
-        for batch in _batches(unlisted, batch_size):
+        for keys in _batches(unlisted, batch_size):
             # a parent the release names without listing it (a file that gives only part of a
             # terminology): made as a concept without display, so the hierarchy still holds
-            changes.parents_created += session.execute_write(_write_parents, batch)
+            changes.parents_created += session.execute_write(_write_parents, keys)
         for batch in _batches(kept, batch_size):
             session.execute_write(_write_broader, batch, changes)
     return changes
