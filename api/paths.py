@@ -246,10 +246,15 @@ def event_classes(onto: Ontology, kind: URIRef) -> frozenset[URIRef]:
 def _events(onto: Ontology, start: URIRef, kind: URIRef) -> Path:
     wanted = onto.subclasses(kind)
     ups = set(onto.superclasses(start))
+    entities = onto.subclasses(CG.Entity)
     chains: list[tuple[Step, ...]] = []
     reached: set[URIRef] = set()  # classes one step away, events or not
     for prop in sorted(onto.object_properties.values(), key=lambda p: p.name):
         if prop.graph_name is None:
+            continue
+        if not {*prop.domain, *prop.range} <= entities:
+            # never through a Concept: one code is shared by every patient's records, so an
+            # encounter's reason would lead to every other encounter with that reason
             continue
         for out, here, there in ((OUT, prop.domain, prop.range), (IN, prop.range, prop.domain)):
             if not ups & set(here):

@@ -128,6 +128,8 @@ _OWNERS: tuple[tuple[URIRef, tuple[tuple[URIRef, bool, URIRef], ...]], ...] = (
     (CG.ServiceRequest, ((CG.hasServiceRequest, IN, CG.Patient),)),
     (CG.Claim, ((CG.hasClaim, IN, CG.Patient),)),
     (CG.Coverage, ((CG.hasCoverage, IN, CG.Patient),)),
+    (CG.Condition, ((CG.hasCondition, IN, CG.Patient),)),
+    (CG.Procedure, ((CG.hasProcedure, IN, CG.Patient),)),
     (CG.ClaimItem, ((CG.hasItem, IN, CG.Claim), (CG.hasClaim, IN, CG.Patient))),
     (CG.Remittance, ((CG.remits, OUT, CG.Claim), (CG.hasClaim, IN, CG.Patient))),
     (CG.ImagingSeries, ((CG.hasSeries, IN, CG.ImagingStudy), (CG.hasImagingStudy, IN, CG.Patient))),

@@ -3,7 +3,8 @@
 - no node carries two classes the ontology does not relate (a PractitionerRole is never also
   a Practitioner; a Location never also an Organization);
 - no relationship joins a node to itself;
-- no encounter, appointment, imaging study or claim belongs to more than one patient;
+- no encounter, appointment, imaging study, claim, condition or procedure belongs to more than
+  one patient;
 - no claim or study is linked to more than one encounter by a linking rule.
 
 ``check`` counts each; a count above zero is a defect of caregraph, not of the input (the
@@ -29,6 +30,8 @@ ONE_PATIENT = (
     (CG.Appointment, CG.hasAppointment),
     (CG.ImagingStudy, CG.hasImagingStudy),
     (CG.Claim, CG.hasClaim),
+    (CG.Condition, CG.hasCondition),
+    (CG.Procedure, CG.hasProcedure),
 )
 # (class, relationship to an encounter): one encounter each
 ONE_ENCOUNTER = (

@@ -23,7 +23,12 @@ from typing import Any, TypeVar
 
 from neo4j import Driver, ManagedTransaction
 
+from graph import terminology
+
 ROOT_LABEL = "Entity"
+# Concepts are not entities (no identifiers, no provenance of their own): merged on their own
+# key, and a link to one matches it by this label
+CONCEPT_LABEL = terminology.CONCEPT
 T = TypeVar("T")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -72,6 +77,16 @@ class LinkRow:
     source: str
     rule: str | None = None
     evidence: str | None = None
+    dst_label: str = ROOT_LABEL  # CONCEPT_LABEL for a link to a Concept
+
+
+@dataclass(slots=True)
+class ConceptRow:
+    """A Concept a record's code names: created with its system and code when new."""
+
+    key: str
+    system: str
+    code: str
 
 
 @dataclass(slots=True)
@@ -89,6 +104,7 @@ class WriteBatch:
     stubs: list[StubRow] = field(default_factory=list)
     identifiers: list[IdentifierRow] = field(default_factory=list)
     links: list[LinkRow] = field(default_factory=list)
+    concepts: list[ConceptRow] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -115,6 +131,7 @@ WRITE_SCHEMA = (
     "CREATE CONSTRAINT cg_LoadRun_runId_unique IF NOT EXISTS "
     "FOR (n:LoadRun) REQUIRE n.runId IS UNIQUE",
     "CREATE INDEX cg_Patient_matchKey IF NOT EXISTS FOR (n:Patient) ON (n.matchKey)",
+    *terminology.SCHEMA,
 )
 
 
@@ -244,7 +261,20 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
                 ],
             )
         )
-    for rel_type, link_rows in _group(batch.links, lambda x: x.type):
+    if batch.concepts:
+        # ON CREATE only: a record never changes what a terminology load said of a concept
+        stats.add(
+            _run(
+                tx,
+                f"UNWIND $rows AS r MERGE (c:{CONCEPT_LABEL} {{key: r.key}}) "
+                "ON CREATE SET c.system = r.system, c.code = r.code",
+                rows=[
+                    {"key": c.key, "system": c.system, "code": c.code}
+                    for c in {c.key: c for c in batch.concepts}.values()
+                ],
+            )
+        )
+    for (rel_type, dst_label), link_rows in _group(batch.links, lambda x: (x.type, x.dst_label)):
         plain = [r for r in link_rows if "role" not in r.props]
         roled = [r for r in link_rows if "role" in r.props]
         # A role tells apart two links between the same pair (attending and referring).
@@ -254,7 +284,8 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
             link_stats = _run(
                 tx,
                 "UNWIND $rows AS r "
-                f"MATCH (a:{ROOT_LABEL} {{key: r.src}}) MATCH (b:{ROOT_LABEL} {{key: r.dst}}) "
+                f"MATCH (a:{ROOT_LABEL} {{key: r.src}}) "
+                f"MATCH (b:{_name(dst_label)} {{key: r.dst}}) "
                 f"MERGE (a)-[x:{_name(rel_type)}{pattern}]->(b) "
                 "SET x += r.props, x.rule = coalesce(r.rule, x.rule), "
                 "x.evidence = coalesce(r.evidence, x.evidence) "

@@ -30,6 +30,7 @@ from neo4j import ManagedTransaction
 from rdflib import URIRef
 
 from graph import writer as gw
+from graph.writer import ROOT_LABEL
 from loaders.records import Node, Record
 from ontology.vocab import CG
 
@@ -121,7 +122,10 @@ class Terms(Protocol):
 
 
 # The relationship from a patient to an event it owns: an event has one patient, never two.
-OWNED_BY_PATIENT = (CG.hasEncounter, CG.hasAppointment, CG.hasImagingStudy, CG.hasClaim)
+OWNED_BY_PATIENT = (
+    CG.hasEncounter, CG.hasAppointment, CG.hasImagingStudy, CG.hasClaim, CG.hasCondition,
+    CG.hasProcedure,
+)  # fmt: skip
 
 
 def normalise(text: str) -> str:
@@ -169,6 +173,11 @@ class Resolver:
             found = self._labels[cls] = self.onto.labels_for(cls)
         return found
 
+    def resolvable(self, cls: URIRef) -> bool:
+        """Whether identity decides which node a ref of ``cls`` is: entities only. A Concept's
+        key is its code (loaders/concepts.py) and is written as it is."""
+        return ROOT_LABEL in self.labels(cls)
+
     def compatible(self, cls: URIRef, labels: Sequence[str]) -> bool:
         """A node with ``labels`` can be an individual of ``cls``: same class, a subclass, or
         a superclass (a stub made by a vaguer reference)."""
@@ -195,7 +204,8 @@ class Resolver:
                         mks.add(mk)
             for link in rec.links:
                 for ref in (link.src, link.dst):
-                    tokens.update((canon(ref.key), self.qualified(canon(ref.key), ref.cls)))
+                    if self.resolvable(ref.cls):
+                        tokens.update((canon(ref.key), self.qualified(canon(ref.key), ref.cls)))
         known = gw.lookup_tokens(tx, sorted(tokens))
         by_mk = gw.lookup_match_keys(tx, sorted(mks)) if mks else {}
 
@@ -316,6 +326,8 @@ class Resolver:
                 local.setdefault(canon(node.key), []).append((key, node.cls))
 
             def end(ref: Any, local: dict[str, list[tuple[str, URIRef]]] = local) -> str:
+                if not self.resolvable(ref.cls):
+                    return str(ref.key)
                 tok = canon(ref.key)
                 for key, cls in local.get(tok, []):
                     if self.compatible(ref.cls, self.labels(cls)):

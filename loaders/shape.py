@@ -10,6 +10,9 @@ from typing import Any, Protocol
 from rdflib import URIRef
 
 from graph.writer import (
+    CONCEPT_LABEL,
+    ROOT_LABEL,
+    ConceptRow,
     IdentifierRow,
     LinkRow,
     NodeRow,
@@ -17,6 +20,7 @@ from graph.writer import (
     StubRow,
     WriteBatch,
 )
+from loaders.concepts import split_key
 from loaders.identity import IdentityConfig, Resolution, match_key
 from loaders.records import Record, Value
 from ontology.temporal import earliest, precision_of, precision_property
@@ -121,6 +125,11 @@ def shape(
                 )
         for link, (s, d) in zip(rec.links, resolution.link_keys[ri], strict=True):
             props = {local_name(p): convert(onto, p, v, cfg) for p, v in link.props.items()}
+            dst_label = ROOT_LABEL
+            if link.dst.cls == CG.Concept:
+                code = split_key(d)
+                batch.concepts.append(ConceptRow(d, code.system, code.code))
+                dst_label = CONCEPT_LABEL
             batch.links.append(
                 LinkRow(
                     type=onto.relationship_type(link.rel),
@@ -130,6 +139,7 @@ def shape(
                     source=src,
                     rule=link.rule,
                     evidence=json.dumps(link.evidence, sort_keys=True) if link.evidence else None,
+                    dst_label=dst_label,
                 )
             )
         batch.sources.append(

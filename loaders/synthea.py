@@ -1,5 +1,5 @@
-"""Synthea CSV export: patients, encounters, providers, organizations, payers, claims,
-claims_transactions, imaging_studies and payer_transitions.
+"""Synthea CSV export: patients, encounters, conditions, procedures, providers, organizations,
+payers, claims, claims_transactions, imaging_studies and payer_transitions.
 
 Columns are read by header name (they move between Synthea versions); which table a file is
 comes from its header, not its name. Synthea's ids are UUIDs under Synthea's own identifier
@@ -8,6 +8,11 @@ system, the one its FHIR export uses too, so the CSV and the FHIR of one Synthea
 Lines are decoded and split one at a time (rather than one ``csv.reader`` over the file) so
 that a line in a wrong encoding or with a wrong number of fields is rejected alone and the
 rest of the file loads. Synthea never writes a quoted newline inside a field.
+
+Conditions and procedures have no id column: a row is keyed by its patient, encounter, code
+and start, which Synthea writes once per patient and encounter. Their codes are SNOMED CT
+unless a SYSTEM column (Synthea 3.1 on) names another system; every code is linked to its
+Concept (loaders/concepts.py).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import ClassVar
 
 from rdflib import URIRef
 
-from loaders import csvrows, keys, roles
+from loaders import concepts, csvrows, keys, roles
 from loaders.records import (
     Identifier,
     Item,
@@ -67,7 +72,26 @@ SIGNATURES: dict[str, frozenset[str]] = {
     "claims": frozenset({"ID", "PATIENTID", "PROVIDERID", "APPOINTMENTID"}),
     "imaging_studies": frozenset({"ID", "PATIENT", "ENCOUNTER", "SERIES_UID", "MODALITY_CODE"}),
     "payer_transitions": frozenset({"PATIENT", "MEMBERID", "PAYER"}),
+    "procedures": frozenset({"START", "PATIENT", "ENCOUNTER", "CODE", "BASE_COST", "REASONCODE"}),
+    "conditions": frozenset({"START", "PATIENT", "ENCOUNTER", "CODE", "DESCRIPTION"}),
 }
+# Columns that make a header another table's although it has a table's signature: the
+# clinical tables share their columns (START, PATIENT, ENCOUNTER, CODE ...), and conditions.csv
+# has none of its own; medications.csv has every column of procedures.csv and more.
+NOT_WITH: dict[str, frozenset[str]] = {
+    "procedures": frozenset({"PAYER", "DISPENSES", "TOTALCOST", "PAYER_COVERAGE"}),
+    "conditions": frozenset(
+        {
+            "ID",  # careplans
+            "BASE_COST",  # procedures, medications, immunizations
+            "UDI",  # devices
+            "TYPE", "CATEGORY", "REACTION1", "SEVERITY1",  # allergies
+            "PAYER",  # medications
+            "QUANTITY",  # supplies
+            "VALUE", "UNITS",  # observations
+        }
+    ),
+}  # fmt: skip
 
 
 class RowError(ValueError):
@@ -87,6 +111,8 @@ WANTED: dict[str, tuple[str, ...]] = {
     "organizations": ("NAME",),
     "payers": ("NAME",),
     "imaging_studies": ("DATE",),
+    "conditions": ("ENCOUNTER", "DESCRIPTION"),
+    "procedures": ("ENCOUNTER", "DESCRIPTION"),
 }
 
 
@@ -94,9 +120,19 @@ def table_of(header: list[str]) -> str | None:
     """Which Synthea table a header belongs to."""
     cols = {h.strip().upper() for h in header}
     for table, needed in SIGNATURES.items():
-        if needed <= cols:
+        if needed <= cols and not NOT_WITH.get(table, frozenset()) & cols:
             return table
     return None
+
+
+def table_for(path: Path, header: list[str]) -> str | None:
+    """The table a file is: by its header; a header only conditions.csv and the allergies.csv
+    of Synthea before 3.0 share (START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION) is told apart
+    by the file's name, the only thing that differs."""
+    table = table_of(header)
+    if table == "conditions" and path.stem.lower().startswith("allerg"):
+        return None
+    return table
 
 
 def sid(value: str) -> Identifier:
@@ -113,11 +149,14 @@ class SyntheaLoader:
     format: ClassVar[str] = FORMAT
 
     def detect(self, path: Path, head: bytes) -> bool:
-        return csvrows.detects(path, head, table_of)
+        return csvrows.detects(path, head, lambda header: table_for(path, header))
 
     def read(self, path: Path, source: str) -> Iterator[Item]:
         context: _Context | None = None
-        for got in csvrows.table_rows(path, source, FORMAT, table_of, "a Synthea CSV"):
+        rows = csvrows.table_rows(
+            path, source, FORMAT, lambda header: table_for(path, header), "a Synthea CSV"
+        )
+        for got in rows:
             if isinstance(got, Rejected):
                 yield got
                 continue
@@ -224,7 +263,7 @@ def _encounter(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
         CG.display: f"{cls} {row.get('START', '')[:10]}".strip(),
     }
     node = Node(CG.Encounter, enc.token, _clean(props), (enc,))
-    links = []
+    links = _coded(CG.hasReason, node.ref, SNOMED, row.get("REASONCODE", ""))
     if row.get("PATIENT"):  # without it the shapes warn: an encounter's subject is 0..1
         links.append(Link(CG.hasEncounter, ref(CG.Patient, row["PATIENT"]), node.ref))
     if row.get("ORGANIZATION"):
@@ -239,6 +278,87 @@ def _encounter(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
             )
         )
     return Record(where, FORMAT, "encounter", [node], links)
+
+
+def _coded(rel: URIRef, holder: Ref, system: str, code: str) -> list[Link]:
+    """A link to the Concept of a code (none when the cell is empty)."""
+    found = concepts.coded(system, code)
+    return concepts.links(rel, holder, [found]) if found else []
+
+
+def _system(row: dict[str, str]) -> str:
+    """The code system of a clinical row: its SYSTEM column (Synthea 3.1 on), else SNOMED CT,
+    the one Synthea codes conditions and procedures in."""
+    return row.get("SYSTEM") or SNOMED
+
+
+def _clinical_key(kind: str, row: dict[str, str]) -> str:
+    """A condition's or procedure's key: Synthea writes one row per patient, encounter, code
+    and start, and gives the row no id of its own."""
+    parts = (row["PATIENT"], row.get("ENCOUNTER", ""), _system(row), row["CODE"], row["START"])
+    return f"{SYNTHEA}/{kind}|{'/'.join(parts)}"
+
+
+def _unknown_system(record: Record, table: str, row: dict[str, str]) -> None:
+    """A SYSTEM that is neither a URI nor a name the ontology knows keys its codes under a bare
+    name, which no other source will spell the same way: written, and said."""
+    system = row.get("SYSTEM", "")
+    if system and not concepts.known_system(system) and ":" not in system:
+        record.warn(
+            "unusual-value",
+            f"{table}: column SYSTEM names a code system caregraph does not know: "
+            "its codes are keyed under the name as given",
+        )
+
+
+def _condition(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "PATIENT", "CODE", "START")
+    props: dict[URIRef, Value | None] = {
+        CG.onset: row["START"],
+        CG.abatement: row.get("STOP", ""),
+        # as Synthea's own FHIR export says it: resolved once it has a stop, else active
+        CG.clinicalStatus: "resolved" if row.get("STOP") else "active",
+        CG.verificationStatus: "confirmed",
+        CG.display: row.get("DESCRIPTION") or "condition",
+    }
+    node = Node(CG.Condition, _clinical_key("Condition", row), _clean(props))
+    links = [Link(CG.hasCondition, ref(CG.Patient, row["PATIENT"]), node.ref)]
+    links += _coded(CG.hasCode, node.ref, _system(row), row["CODE"])
+    if row.get("ENCOUNTER"):
+        links.append(Link(CG.forEncounter, node.ref, ref(CG.Encounter, row["ENCOUNTER"])))
+    record = Record(_keyless(where), FORMAT, "condition", [node], links)
+    _unknown_system(record, "conditions", row)
+    return record
+
+
+def _procedure(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
+    _need(row, "PATIENT", "CODE", "START")
+    system = _system(row)
+    code = concepts.coded(system, row["CODE"])
+    reason = concepts.coded(SNOMED, row.get("REASONCODE", ""))
+    props: dict[URIRef, Value | None] = {
+        CG.start: row["START"],
+        CG.end: row.get("STOP", ""),
+        CG.status: "completed",  # Synthea exports the procedures that were performed
+        CG.procedureCode: code.key if code else "",
+        CG.reasonCode: reason.key if reason else "",
+        CG.display: f"{row.get('DESCRIPTION') or 'procedure'} {row['START'][:10]}",
+    }
+    node = Node(CG.Procedure, _clinical_key("Procedure", row), _clean(props))
+    links = [Link(CG.hasProcedure, ref(CG.Patient, row["PATIENT"]), node.ref)]
+    links += _coded(CG.hasCode, node.ref, system, row["CODE"])
+    links += _coded(CG.hasReason, node.ref, SNOMED, row.get("REASONCODE", ""))
+    if row.get("ENCOUNTER"):
+        links.append(Link(CG.forEncounter, node.ref, ref(CG.Encounter, row["ENCOUNTER"])))
+    record = Record(_keyless(where), FORMAT, "procedure", [node], links)
+    _unknown_system(record, "procedures", row)
+    return record
+
+
+def _keyless(where: SourceRef) -> SourceRef:
+    """A row without an id is known by its position (its key holds a date, which a record id
+    would carry into messages)."""
+    return SourceRef(where.system, where.file, where.position, None)
 
 
 def _provider(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
@@ -490,6 +610,8 @@ MAPPERS: dict[str, Mapper] = {
     "claims_transactions": _transaction,
     "imaging_studies": _imaging,
     "payer_transitions": _payer_transition,
+    "conditions": _condition,
+    "procedures": _procedure,
 }
 
 LOADER = SyntheaLoader()

@@ -20,6 +20,7 @@ COLOURS: dict[str, tuple[str, str, str]] = {
     "scheduling": ("#F79767", "#F36924", "#FFFFFF"),
     "financial": ("#FFC454", "#D7A013", "#2A2C34"),
     "provenance": ("#D9C8AE", "#C0A378", "#2A2C34"),
+    "terminology": ("#8DCC93", "#5DB665", "#2A2C34"),
 }
 DEFAULT = ("#A5ABB6", "#9AA1AC", "#FFFFFF")
 

@@ -29,7 +29,9 @@ from ontology.vocab import CG, NS
 ONTOLOGY_DIR = Path(__file__).resolve().parent
 SHAPES_FILE = "shapes.ttl"
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-DOMAINS = ("directory", "clinical", "imaging", "scheduling", "financial", "provenance")
+DOMAINS = (
+    "directory", "clinical", "imaging", "scheduling", "financial", "provenance", "terminology",
+)  # fmt: skip
 XSD_TYPES = ("string", "date", "dateTime", "decimal", "integer", "boolean")
 
 # Predicates whose values say where a term comes from in a standard, by the name a report uses.
@@ -69,6 +71,19 @@ class OntClass:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeSystem:
+    """A code system the ontology knows (an individual of cg:CodeSystem): its canonical URI and
+    the other spellings sources use for it."""
+
+    iri: URIRef
+    name: str  # the individual's local name: icd10cm, snomedct ...
+    label: str
+    comment: str
+    uri: str  # the canonical URI (skos:exactMatch), the system of its Concepts' keys
+    aliases: tuple[str, ...]  # cg:alias: an OID as urn:oid, HL7 v2 / X12 mnemonics, names
+
+
+@dataclass(frozen=True, slots=True)
 class OntProperty:
     """An object property (a relationship type) or a datatype property (a node property)."""
 
@@ -99,6 +114,7 @@ class Ontology:
     datatype_properties: Mapping[URIRef, OntProperty]
     graph: Graph
     files: tuple[Path, ...] = ()
+    code_systems: Mapping[str, CodeSystem] = field(default_factory=dict)  # by name
     _ancestors: Mapping[URIRef, tuple[URIRef, ...]] = field(default_factory=dict, repr=False)
     _descendants: Mapping[URIRef, frozenset[URIRef]] = field(default_factory=dict, repr=False)
 
@@ -148,6 +164,19 @@ class Ontology:
         if p is None:
             raise KeyError(f"{term} is not a property of the ontology")
         return p
+
+    def code_system(self, spelling: str) -> CodeSystem | None:
+        """The code system a source's system means, by its canonical URI, an alias or its name
+        (case and surrounding space ignored); None when the ontology does not know it."""
+        return self._system_index.get(spelling.strip().casefold())
+
+    @cached_property
+    def _system_index(self) -> Mapping[str, CodeSystem]:
+        index: dict[str, CodeSystem] = {}
+        for cs in self.code_systems.values():
+            for spelling in (cs.uri, cs.name, *cs.aliases):
+                index.setdefault(spelling.casefold(), cs)
+        return MappingProxyType(index)
 
     def class_named(self, name: str) -> OntClass:
         """The class whose Neo4j label is ``name``."""
@@ -253,6 +282,7 @@ def build(g: Graph, files: tuple[Path, ...] = ()) -> Ontology:
         for ref in refs:
             if ref not in classes:
                 problems.append(f"{p.iri}: domain or range names {ref}, which is not a class")
+    systems = _code_systems(g, problems)
 
     ancestors, cyclic = _closure(classes)
     problems.extend(f"{c}: subclass cycle through {c}" for c in sorted(cyclic))
@@ -273,6 +303,7 @@ def build(g: Graph, files: tuple[Path, ...] = ()) -> Ontology:
         datatype_properties=MappingProxyType(datatypes),
         graph=g,
         files=files,
+        code_systems=MappingProxyType(systems),
         _ancestors=MappingProxyType(ancestors),
         _descendants=MappingProxyType({c: frozenset(d) for c, d in descendants.items()}),
     )
@@ -366,6 +397,26 @@ def _property(g: Graph, p: URIRef, kind: str) -> OntProperty:
         ),
         kind=kind,
     )
+
+
+def _code_systems(g: Graph, problems: list[str]) -> dict[str, CodeSystem]:
+    """The individuals of cg:CodeSystem, by name; each needs exactly one canonical URI."""
+    found: dict[str, CodeSystem] = {}
+    for s in sorted(x for x in g.subjects(RDF.type, CG.CodeSystem) if isinstance(x, URIRef)):
+        uris = sorted(str(o) for o in g.objects(s, SKOS.exactMatch) if isinstance(o, URIRef))
+        if len(uris) != 1:
+            problems.append(f"{s}: a code system needs one skos:exactMatch (its canonical URI)")
+            continue
+        name = local(s)
+        found[name] = CodeSystem(
+            iri=s,
+            name=name,
+            label=_text(g, s, RDFS.label),
+            comment=_text(g, s, RDFS.comment),
+            uri=uris[0],
+            aliases=tuple(sorted(str(a) for a in g.objects(s, CG.alias) if isinstance(a, Literal))),
+        )
+    return found
 
 
 def _closure(

@@ -39,6 +39,8 @@ class CG(DefinedNamespace):
     # -- clinical --------------------------------------------------------------------------
     Encounter: URIRef
     ServiceRequest: URIRef  # an order (HL7 ORM/ORU OBR, FHIR ServiceRequest): accession numbers
+    Condition: URIRef  # a diagnosis or problem (FHIR Condition, HL7 v2 DG1)
+    Procedure: URIRef  # an action performed (FHIR Procedure, HL7 v2 PR1)
     # -- imaging ---------------------------------------------------------------------------
     ImagingStudy: URIRef
     ImagingSeries: URIRef
@@ -51,6 +53,9 @@ class CG(DefinedNamespace):
     ClaimItem: URIRef
     Remittance: URIRef
     Coverage: URIRef
+    # -- terminology (not entities) --------------------------------------------------------
+    Concept: URIRef  # a code of a code system: (:Concept {system, code, display})
+    CodeSystem: URIRef  # a terminology; its individuals are in ontology/caregraph.ttl (cgcs:)
     # -- identity and provenance -----------------------------------------------------------
     Identifier: URIRef
     SourceRecord: URIRef
@@ -66,10 +71,16 @@ class CG(DefinedNamespace):
     hasClaim: URIRef  # Patient -> Claim                            HAS_CLAIM
     hasCoverage: URIRef  # Patient -> Coverage                      HAS_COVERAGE
     hasServiceRequest: URIRef  # Patient -> ServiceRequest          HAS_SERVICE_REQUEST
-    hasParticipant: URIRef  # Encounter|Appointment -> Practitioner HAS_PARTICIPANT {role}
+    hasCondition: URIRef  # Patient -> Condition                    HAS_CONDITION
+    hasProcedure: URIRef  # Patient -> Procedure                    HAS_PROCEDURE
+    hasDiagnosis: URIRef  # Encounter -> Condition|Procedure        HAS_DIAGNOSIS {role, rank}
+    hasCode: URIRef  # Condition|Procedure -> Concept                HAS_CODE
+    hasReason: URIRef  # Encounter|Procedure -> Concept              HAS_REASON
+    broader: URIRef  # Concept -> Concept                            BROADER
+    hasParticipant: URIRef  # Encounter|Appointment|Procedure -> Practitioner HAS_PARTICIPANT
     serviceProvider: URIRef  # Encounter -> Organization            SERVICE_PROVIDER
     atLocation: URIRef  # Encounter|Appointment -> Location          AT_LOCATION
-    forEncounter: URIRef  # Claim|ImagingStudy|Appointment|ServiceRequest -> Encounter
+    forEncounter: URIRef  # Claim|ImagingStudy|Appointment|ServiceRequest|Condition|Procedure
     basedOn: URIRef  # ImagingStudy -> ServiceRequest                BASED_ON
     hasSeries: URIRef  # ImagingStudy -> ImagingSeries               HAS_SERIES
     referredBy: URIRef  # ImagingStudy|ServiceRequest -> Practitioner REFERRED_BY
@@ -130,6 +141,20 @@ class CG(DefinedNamespace):
     description: URIRef
     minutesDuration: URIRef
     cancelReason: URIRef
+    # conditions
+    clinicalStatus: URIRef  # FHIR condition-clinical: active, resolved ...
+    verificationStatus: URIRef  # FHIR condition-ver-status: confirmed, provisional ...
+    category: URIRef  # list of condition-category codes
+    onset: URIRef
+    abatement: URIRef
+    recordedDate: URIRef
+    rank: URIRef  # on HAS_DIAGNOSIS: 1 is the principal diagnosis
+    # terminology
+    code: URIRef  # a Concept's code within its system
+    version: URIRef  # a CodeSystem's loaded release
+    release: URIRef  # where that release came from
+    conceptCount: URIRef
+    loadedAt: URIRef
     # imaging and orders
     studyInstanceUid: URIRef
     seriesInstanceUid: URIRef
@@ -197,6 +222,7 @@ class CG(DefinedNamespace):
     x12: URIRef  # alignment: X12 transaction, loop and segment element, e.g. "837 2300 CLM01"
     hl7v2: URIRef  # alignment: HL7 v2 segment field, e.g. "PID-7"
     bindsTerminology: URIRef  # on coded properties: the code system's IRI (no content)
+    alias: URIRef  # on code systems: another spelling of its URI or name (an OID, a mnemonic)
 
 
 def local_name(term: URIRef) -> str:

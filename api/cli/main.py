@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import audit, auth, demo, explain, load, mcp, neo4j, ontology, serve, synth
+from api.cli import (
+    audit,
+    auth,
+    demo,
+    explain,
+    load,
+    mcp,
+    neo4j,
+    ontology,
+    serve,
+    synth,
+    terminology,
+)
 
 app = typer.Typer(
     name="caregraph",
@@ -22,6 +34,7 @@ app.command("explain")(explain.explain)
 app.command("synth")(synth.synth)
 app.command("mcp")(mcp.mcp)
 app.add_typer(audit.app, name="audit")
+app.add_typer(terminology.app, name="terminology")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 - :mod:`~loaders.fhir.mapping`: one resource -> one Record; the mappers per domain are
   :mod:`directory`, :mod:`clinical`, :mod:`scheduling` and :mod:`financial`.
 
-Resource types caregraph does not model (Observation, Condition ...) are Skipped, and so are
+Resource types caregraph does not model (Observation, MedicationRequest ...) are Skipped, and so are
 Bundle entries that carry no record (a transaction's DELETE or GET: caregraph does not
 retract on DELETE). Only what cannot be understood is Rejected, with a code: ``syntax`` (not
 FHIR JSON), ``unsupported`` (an R5 or STU3 resource type), ``invalid`` (R4's own rules broken)

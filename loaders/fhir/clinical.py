@@ -1,4 +1,10 @@
-"""Visits and images: Encounter, ImagingStudy (with its series)."""
+"""Visits, diagnoses, procedures and images: Encounter, Condition, Procedure, ImagingStudy.
+
+Codes are Concepts (loaders/concepts.py): a condition's and a procedure's code, and an
+encounter's or procedure's reason, are linked to the Concept of every coding that has a system
+(HAS_CODE, HAS_REASON); the first coding is also kept as a token on the node, as for other
+coded elements.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from loaders.fhir.values import (
     clean,
     coding_token,
     concept_code,
+    concept_text,
     concept_token,
     first,
     identifier_type,
@@ -49,6 +56,19 @@ def encounter(res: Res, ctx: Ctx) -> Ref:
     )
     enc = b.add(Node(CG.Encounter, key, props, ids))
     b.link(CG.hasEncounter, refs.to(body.get("subject"), res.at("subject"), "Patient"), enc)
+    for i, reason in enumerate(objs(body.get("reasonCode"))):
+        for code in ctx.codes(res.at(f"reasonCode[{i}]"), reason):
+            b.link(CG.hasReason, enc, code.ref)
+    for i, diagnosis in enumerate(objs(body.get("diagnosis"))):
+        path = res.at(f"diagnosis[{i}].condition")
+        diagnosed = refs.to(diagnosis.get("condition"), path, "Condition", "Procedure")
+        use = concept_code(diagnosis.get("use"))
+        b.link(
+            CG.hasDiagnosis,
+            enc,
+            diagnosed,
+            clean({CG.role: use, CG.rank: integer(diagnosis.get("rank"))}),
+        )
     for i, part in enumerate(objs(body.get("participant"))):
         doc = refs.to(
             part.get("individual"), res.at(f"participant[{i}].individual"), "Practitioner"
@@ -66,6 +86,82 @@ def encounter(res: Res, ctx: Ctx) -> Ref:
     for appt in refs.all(body.get("appointment"), res.at("appointment"), "Appointment"):
         b.link(CG.forEncounter, appt, enc)
     return enc
+
+
+def _moment(res: Res, ctx: Ctx, element: str, end: bool = False) -> str:
+    """``element[x]`` as a date-time: the dateTime, or the start (``end``: the end) of the
+    Period. An Age, Range or string says when only loosely: left out, with a warning."""
+    body = res.body
+    given = string(body.get(f"{element}DateTime"))
+    if given:
+        return given
+    period = obj(body.get(f"{element}Period"))
+    if period:
+        return string(period.get("end" if end else "start"))
+    for kind in ("Age", "Range", "String", "Boolean"):
+        if f"{element}{kind}" in body:
+            ctx.warn(
+                "unusual-value",
+                f"{res.at(element + kind)} is not a date or time: loaded without {element}",
+            )
+    return ""
+
+
+def condition(res: Res, ctx: Ctx) -> Ref:
+    body, refs, b = res.body, ctx.refs, ctx.b
+    key, ids = ctx.identify(res)
+    code = obj(body.get("code"))
+    categories = [concept_code(c) for c in objs(body.get("category"))]
+    props = clean(
+        {
+            CG.clinicalStatus: concept_code(body.get("clinicalStatus")),
+            CG.verificationStatus: concept_code(body.get("verificationStatus")),
+            CG.category: list(dict.fromkeys(c for c in categories if c)),
+            CG.onset: _moment(res, ctx, "onset"),
+            CG.abatement: _moment(res, ctx, "abatement", end=True),
+            CG.recordedDate: string(body.get("recordedDate")),
+            CG.display: concept_text(code) or "condition",
+        }
+    )
+    node = b.add(Node(CG.Condition, key, props, ids))
+    b.link(CG.hasCondition, refs.to(body.get("subject"), res.at("subject"), "Patient"), node)
+    b.link(CG.forEncounter, node, refs.to(body.get("encounter"), res.at("encounter"), "Encounter"))
+    for concept in ctx.codes(res.at("code"), code):
+        b.link(CG.hasCode, node, concept.ref)
+    return node
+
+
+def procedure(res: Res, ctx: Ctx) -> Ref:
+    body, refs, b = res.body, ctx.refs, ctx.b
+    key, ids = ctx.identify(res)
+    code = obj(body.get("code"))
+    start = _moment(res, ctx, "performed")
+    reasons = objs(body.get("reasonCode"))
+    props = clean(
+        {
+            CG.status: string(body.get("status")),
+            CG.start: start,
+            CG.end: string(obj(body.get("performedPeriod")).get("end")),
+            CG.procedureCode: concept_token(code),
+            CG.reasonCode: concept_token(reasons[0]) if reasons else "",
+            CG.display: f"{concept_text(code) or 'procedure'} {start[:10]}".strip(),
+        }
+    )
+    node = b.add(Node(CG.Procedure, key, props, ids))
+    b.link(CG.hasProcedure, refs.to(body.get("subject"), res.at("subject"), "Patient"), node)
+    b.link(CG.forEncounter, node, refs.to(body.get("encounter"), res.at("encounter"), "Encounter"))
+    for concept in ctx.codes(res.at("code"), code):
+        b.link(CG.hasCode, node, concept.ref)
+    for i, reason in enumerate(reasons):
+        for concept in ctx.codes(res.at(f"reasonCode[{i}]"), reason):
+            b.link(CG.hasReason, node, concept.ref)
+    for i, performer in enumerate(objs(body.get("performer"))):
+        doc = refs.to(performer.get("actor"), res.at(f"performer[{i}].actor"), "Practitioner")
+        function = obj(performer.get("function"))
+        role = roles.role(concept_code(function), concept_text(function)) or "performer"
+        b.link(CG.hasParticipant, node, doc, {CG.role: role})
+    b.link(CG.atLocation, node, refs.to(body.get("location"), res.at("location"), "Location"))
+    return node
 
 
 def _study_uid(ident: Json) -> str:
@@ -149,4 +245,9 @@ def _series(s: Json, b: Builder) -> Ref:
     return b.add(Node(CG.ImagingSeries, keys.series_key(uid), props, (ident,)))
 
 
-MAPPERS: dict[str, Mapper] = {"Encounter": encounter, "ImagingStudy": imaging_study}
+MAPPERS: dict[str, Mapper] = {
+    "Encounter": encounter,
+    "Condition": condition,
+    "Procedure": procedure,
+    "ImagingStudy": imaging_study,
+}

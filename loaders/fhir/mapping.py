@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from rdflib import URIRef
 
 from loaders import keys
+from loaders.concepts import Coded, coded
 from loaders.fhir.errors import FhirError, NotKeyable
 from loaders.fhir.references import BundleIndex, References
 from loaders.fhir.validation import check, is_resource_type, other_version
-from loaders.fhir.values import Json, business_identifiers, objs, string
+from loaders.fhir.values import Json, business_identifiers, obj, objs, string
 from loaders.records import (
     Identifier,
     Item,
@@ -24,6 +26,7 @@ from loaders.records import (
     Node,
     Props,
     Record,
+    RecordWarning,
     Ref,
     Rejected,
     Skipped,
@@ -84,6 +87,29 @@ class Ctx:
     refs: References
     payers: set[str]  # ids of the organizations the bundle names as payers
     b: Builder = field(default_factory=Builder)
+    warnings: list[RecordWarning] = field(default_factory=list)  # the mappers' own
+
+    def warn(self, code: str, message: str) -> None:
+        """Note something understood but incomplete or unusual (element paths, no values)."""
+        item = RecordWarning(code, message)
+        if item not in self.warnings:
+            self.warnings.append(item)
+
+    def codes(self, path: str, concept: Any) -> list[Coded]:
+        """The Concepts of a CodeableConcept at ``path``: one per coding with a system and a
+        code. A code without a system names no Concept: it is left unlinked, with a warning."""
+        found: list[Coded] = []
+        for i, coding in enumerate(objs(obj(concept).get("coding"))):
+            code, system = string(coding.get("code")), string(coding.get("system"))
+            if code and not system:
+                self.warn(
+                    "unusual-value",
+                    f"{path}.coding[{i}] has a code without a system: not linked to a Concept",
+                )
+            made = coded(system, code)
+            if made is not None and made not in found:
+                found.append(made)
+        return found
 
     def identify(
         self,
@@ -209,7 +235,7 @@ def record(
         rtype,
         list(ctx.b.nodes.values()),
         list(ctx.b.links.values()),
-        list(dict.fromkeys([*checked.repairs, *ctx.refs.warnings])),
+        list(dict.fromkeys([*checked.repairs, *ctx.refs.warnings, *ctx.warnings])),
     )
 
 

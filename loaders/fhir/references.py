@@ -62,6 +62,8 @@ CLASS_OF: dict[str, URIRef] = {
     "ClaimResponse": CG.Remittance,
     "ExplanationOfBenefit": CG.Remittance,
     "Coverage": CG.Coverage,
+    "Condition": CG.Condition,
+    "Procedure": CG.Procedure,
 }
 PAYER_ELEMENTS = {  # where a resource names an organization as a payer
     "Coverage": "payor",

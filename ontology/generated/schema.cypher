@@ -5,6 +5,9 @@ CREATE CONSTRAINT `cg_Appointment_key_unique` IF NOT EXISTS FOR (n:`Appointment`
 CREATE CONSTRAINT `cg_ClaimItem_key_unique` IF NOT EXISTS FOR (n:`ClaimItem`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_Claim_key_unique` IF NOT EXISTS FOR (n:`Claim`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_Class_iri_unique` IF NOT EXISTS FOR (n:`Class`) REQUIRE n.`iri` IS UNIQUE;
+CREATE CONSTRAINT `cg_CodeSystem_key_unique` IF NOT EXISTS FOR (n:`CodeSystem`) REQUIRE n.`key` IS UNIQUE;
+CREATE CONSTRAINT `cg_Concept_key_unique` IF NOT EXISTS FOR (n:`Concept`) REQUIRE n.`key` IS UNIQUE;
+CREATE CONSTRAINT `cg_Condition_key_unique` IF NOT EXISTS FOR (n:`Condition`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_Coverage_key_unique` IF NOT EXISTS FOR (n:`Coverage`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_Encounter_key_unique` IF NOT EXISTS FOR (n:`Encounter`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_Entity_key_unique` IF NOT EXISTS FOR (n:`Entity`) REQUIRE n.`key` IS UNIQUE;
@@ -19,6 +22,7 @@ CREATE CONSTRAINT `cg_Patient_key_unique` IF NOT EXISTS FOR (n:`Patient`) REQUIR
 CREATE CONSTRAINT `cg_Payer_key_unique` IF NOT EXISTS FOR (n:`Payer`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_PractitionerRole_key_unique` IF NOT EXISTS FOR (n:`PractitionerRole`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_Practitioner_key_unique` IF NOT EXISTS FOR (n:`Practitioner`) REQUIRE n.`key` IS UNIQUE;
+CREATE CONSTRAINT `cg_Procedure_key_unique` IF NOT EXISTS FOR (n:`Procedure`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_Remittance_key_unique` IF NOT EXISTS FOR (n:`Remittance`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_Schedule_key_unique` IF NOT EXISTS FOR (n:`Schedule`) REQUIRE n.`key` IS UNIQUE;
 CREATE CONSTRAINT `cg_ServiceRequest_key_unique` IF NOT EXISTS FOR (n:`ServiceRequest`) REQUIRE n.`key` IS UNIQUE;

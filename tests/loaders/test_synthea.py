@@ -8,6 +8,7 @@ from neo4j import Driver
 
 from loaders.records import Record, Rejected, Skipped
 from loaders.synthea import LOADER, SYNTHEA
+from ontology.vocab import CG, local_name
 from tests.loaders.conftest import Load, count
 
 ENCOUNTER = "57f2562b-445c-f11c-ba40-edc55af3c84f"
@@ -176,3 +177,136 @@ def test_skipped_rows_are_counted(samples: Path) -> None:
     skipped = [i for i in items if isinstance(i, Skipped)]
     assert len(skipped) == 1840
     assert not [i for i in items if isinstance(i, Rejected)]
+
+
+# -- conditions and procedures ------------------------------------------------------------------
+
+CONDITIONS_V3 = "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION"
+CONDITIONS_V2 = "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION"
+PROCEDURES = (
+    "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,REASONDESCRIPTION"
+)
+SNOMED = "http://snomed.info/sct"
+
+
+def clinical_export(folder: Path) -> Path:
+    """A patient, a visit, two conditions (one resolved) and a procedure, in Synthea 3 CSV."""
+    folder.mkdir()
+    (folder / "conditions.csv").write_text(
+        f"{CONDITIONS_V3}\n"
+        f"2019-02-16,2019-03-01,{PATIENT},{ENCOUNTER},SNOMED-CT,444814009,"
+        "Viral sinusitis (disorder)\n"
+        f"2020-07-01,,{PATIENT},{ENCOUNTER},SNOMED-CT,59621000,Essential hypertension (disorder)\n"
+    )
+    (folder / "procedures.csv").write_text(
+        f"{PROCEDURES}\n"
+        f"2019-02-16T21:10:45Z,2019-02-16T21:25:45Z,{PATIENT},{ENCOUNTER},SNOMED-CT,430193006,"
+        "Medication reconciliation (procedure),493.64,444814009,Viral sinusitis (disorder)\n"
+    )
+    return folder
+
+
+def test_detects_conditions_and_procedures_but_not_their_look_alikes(tmp_path: Path) -> None:
+    def header(name: str, columns: str) -> bool:
+        path = tmp_path / name
+        path.write_text(columns + "\n")
+        return LOADER.detect(path, path.read_bytes())
+
+    assert header("conditions.csv", CONDITIONS_V3) and header("c2.csv", CONDITIONS_V2)
+    assert header("procedures.csv", PROCEDURES)
+    assert header("p2.csv", PROCEDURES.replace("SYSTEM,", ""))  # before Synthea 3.1
+    # tables that share those columns are not read as conditions or procedures
+    assert not header("devices.csv", "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION,UDI")
+    assert not header(
+        "medications.csv",
+        "START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,DISPENSES,"
+        "TOTALCOST,REASONCODE,REASONDESCRIPTION",
+    )
+    assert not header(
+        "careplans.csv",
+        "Id,START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION,REASONCODE,REASONDESCRIPTION",
+    )
+    assert not header(
+        "allergies3.csv",
+        "START,STOP,PATIENT,ENCOUNTER,CODE,SYSTEM,DESCRIPTION,TYPE,CATEGORY,REACTION1,"
+        "DESCRIPTION1,SEVERITY1,REACTION2,DESCRIPTION2,SEVERITY2",
+    )
+    # Synthea before 3.0 gave allergies.csv the very header of conditions.csv: told by name
+    assert not header("allergies.csv", CONDITIONS_V2)
+
+
+def test_conditions_and_procedures_records(tmp_path: Path) -> None:
+    folder = clinical_export(tmp_path / "csv")
+    items = list(LOADER.read(folder / "conditions.csv", "s"))
+    assert [type(i).__name__ for i in items] == ["Record", "Record"]
+    first = items[0]
+    assert isinstance(first, Record) and first.kind == "condition" and first.warnings == []
+    # no id column: known by its position, never by its values
+    assert first.ref.record_id is None and first.ref.position == "line 2"
+    (node,) = first.nodes
+    assert node.key == f"{SYNTHEA}/Condition|{PATIENT}/{ENCOUNTER}/SNOMED-CT/444814009/2019-02-16"
+    assert {local_name(k): v for k, v in node.props.items()} == {
+        "onset": "2019-02-16", "abatement": "2019-03-01", "clinicalStatus": "resolved",
+        "verificationStatus": "confirmed", "display": "Viral sinusitis (disorder)",
+    }  # fmt: skip
+    assert {(local_name(x.rel), x.dst.key) for x in first.links} == {
+        ("hasCondition", node.key),
+        ("hasCode", f"{SNOMED}|444814009"),
+        ("forEncounter", f"{SYNTHEA}|{ENCOUNTER}"),
+    }
+    second = items[1]
+    assert isinstance(second, Record)
+    assert second.nodes[0].props[CG.clinicalStatus] == "active"
+    (proc,) = list(LOADER.read(folder / "procedures.csv", "s"))
+    assert isinstance(proc, Record) and proc.kind == "procedure"
+    assert {local_name(k): v for k, v in proc.nodes[0].props.items()} == {
+        "start": "2019-02-16T21:10:45Z", "end": "2019-02-16T21:25:45Z", "status": "completed",
+        "procedureCode": f"{SNOMED}|430193006", "reasonCode": f"{SNOMED}|444814009",
+        "display": "Medication reconciliation (procedure) 2019-02-16",
+    }  # fmt: skip
+
+
+def test_conditions_and_procedures_in_the_graph_with_their_concepts(
+    load: Load, driver: Driver, database: str, samples: Path, tmp_path: Path
+) -> None:
+    folder = clinical_export(tmp_path / "csv")
+    report = load(csv_dir(samples), folder, source="synthea")
+    assert report.exit_code == 0, report.as_json()["rejects"][:3]
+    assert all(f.reconciles for f in report.files)
+    records, _, _ = driver.execute_query(
+        "MATCH (p:Patient {key: $patient})-[:HAS_CONDITION]->(c:Condition)"
+        "-[:FOR_ENCOUNTER]->(e:Encounter {key: $enc})<-[:HAS_ENCOUNTER]-(p) "
+        "MATCH (c)-[:HAS_CODE]->(k:Concept) "
+        "OPTIONAL MATCH (p)-[:HAS_PROCEDURE]->(x:Procedure)-[:HAS_REASON]->(k) "
+        "RETURN k.code AS code, k.system AS system, c.clinicalStatus AS status, "
+        "toString(x.start) AS procedure ORDER BY code",
+        patient=f"{SYNTHEA}|{PATIENT}",
+        enc=f"{SYNTHEA}|{ENCOUNTER}",
+        database_=database,
+    )
+    assert [dict(r) for r in records] == [
+        {"code": "444814009", "system": SNOMED, "status": "resolved",
+         "procedure": "2019-02-16T21:10:45Z"},
+        {"code": "59621000", "system": SNOMED, "status": "active", "procedure": None},
+    ]  # fmt: skip
+    # the sample's encounter reasons are Concepts too, one node per code
+    assert count(
+        driver, database,
+        "MATCH (:Encounter)-[:HAS_REASON]->(k:Concept {system: $s}) RETURN count(DISTINCT k)",
+        s=SNOMED,
+    ) == count(
+        driver, database,
+        "MATCH (e:Encounter) WHERE e.reasonCode IS NOT NULL "
+        "RETURN count(DISTINCT e.reasonCode)",
+    ) > 0  # fmt: skip
+    # the sinusitis of the condition and of the procedure's reason is one Concept
+    assert count(
+        driver, database,
+        "MATCH (k:Concept {system: $s, code: '444814009'}) RETURN count(k)",
+        s=SNOMED,
+    ) == 1  # fmt: skip
+    from loaders.pipeline import load as run_load
+
+    again = run_load([folder], driver=driver, database=database, source="synthea")
+    assert again.total("unchanged") == again.total("written") == 3
+    assert again.nodes_created == 0 and again.relationships_created == 0

@@ -202,3 +202,83 @@ def test_bad_rows_are_rejected_and_the_rest_loads(
     listing = [json.loads(x) for x in Path(report.rejects_file or "").read_text().splitlines()]
     assert sum(1 for x in listing if x["outcome"] == "rejected") == 8
     assert sum(1 for x in listing if x["outcome"] == "warning") == len(report.warnings)
+
+
+CONDITIONS_HEADER = "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION"
+PROCEDURES_HEADER = (
+    "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION,BASE_COST,REASONCODE,REASONDESCRIPTION"
+)
+
+
+def test_bad_conditions_and_procedures(
+    load: Load, driver: Driver, database: str, tmp_path: Path
+) -> None:
+    d = tmp_path / "clinical"
+    d.mkdir()
+    write(d / "patients.csv", PATIENTS_HEADER, [patient("p1", "Ada", "Lovelace")])
+    write(d / "encounters.csv", ENCOUNTERS_HEADER, [encounter("e1", "p1")])
+    write(
+        d / "conditions.csv",
+        CONDITIONS_HEADER,
+        [
+            "2024-05-01,,p1,e1,SNOMED-CT,38341003,Zebulon's hypertension",  # line 2: good
+            "2024-05-01,,,e1,SNOMED-CT,38341003,Quixote",  # line 3: no patient
+            "2024-05-01,,p1,e1,SNOMED-CT,,Quixote",  # line 4: no code
+            "2024-05-01,,p1,,SNOMED-CT,44054006,diabetes",  # line 5: no encounter
+            "someday,,p1,e1,SNOMED-CT,15777000,prediabetes",  # line 6: not a date
+            "2024-05-01,,p1,e1,ZEBCODES,Z-1,Zebulon",  # line 7: a system no one knows
+            "2024-05-01,,p1,e1",  # line 8: truncated
+        ],
+    )
+    write(
+        d / "procedures.csv",
+        PROCEDURES_HEADER,
+        [
+            "2024-05-01T10:05:00Z,,p1,e1,SNOMED-CT,171207006,Quixote,12.50,38341003,x",  # good
+            ",,p1,e1,SNOMED-CT,171207006,Quixote,12.50,,",  # line 3: no start
+        ],
+    )
+    report = load(d, source="bad")
+    rejects = {(Path(r.ref.file).name, r.ref.position): r for r in report.rejects}
+    assert {k: (r.code, r.reason) for k, r in rejects.items()} == {
+        ("conditions.csv", "line 3"): ("identity", "conditions: required column PATIENT is empty"),
+        ("conditions.csv", "line 4"): ("identity", "conditions: required column CODE is empty"),
+        ("conditions.csv", "line 8"): (
+            "syntax", "conditions: line has 4 fields, the header has 7",
+        ),
+        ("procedures.csv", "line 3"): ("identity", "procedures: required column START is empty"),
+    }  # fmt: skip
+    warned: dict[tuple[str, str], list[str]] = {}
+    for w in report.warnings:
+        where = (Path(w.ref.file).name, w.ref.position)
+        warned.setdefault(where, []).append(f"{w.warning.code}: {w.warning.message}")
+    assert warned[("conditions.csv", "line 5")] == [
+        "incomplete: conditions: column ENCOUNTER is empty"
+    ]
+    assert warned[("conditions.csv", "line 6")] == [
+        "unusual-value: line 6: Condition: onset is not an xsd:dateTime: left out"
+    ]
+    assert warned[("conditions.csv", "line 7")] == [
+        "unusual-value: conditions: column SYSTEM names a code system caregraph does not know: "
+        "its codes are keyed under the name as given"
+    ]
+    everything = " ".join(
+        [r.reason for r in report.rejects] + [m for ms in warned.values() for m in ms]
+    )
+    for secret in ("Zebulon", "Quixote", "someday", "ZEBCODES", "38341003", "2024-05-01"):
+        assert secret not in everything
+    assert all(f.reconciles for f in report.files) and report.exit_code == 1
+    # written: the good rows and the unusual ones, each with its patient
+    assert count(
+        driver, database,
+        "MATCH (:Patient {key: $p})-[:HAS_CONDITION]->(c:Condition) RETURN count(c)",
+        p="https://github.com/synthetichealth/synthea|p1",
+    ) == 4  # fmt: skip
+    assert count(
+        driver, database,
+        "MATCH (:Patient)-[:HAS_PROCEDURE]->(:Procedure)-[:HAS_REASON]->"
+        "(:Concept {code: '38341003'})<-[:HAS_CODE]-(:Condition) RETURN count(*)",
+    ) == 1  # fmt: skip
+    assert count(
+        driver, database, "MATCH (c:Condition) WHERE c.onset IS NULL RETURN count(c)"
+    ) == 1  # fmt: skip

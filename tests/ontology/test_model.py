@@ -15,7 +15,7 @@ from ontology.vocab import CG, NS, graph_name
 VOCAB = {URIRef(NS + name) for name in CG.__annotations__}
 ANNOTATIONS = {
     CG.graphName, CG.domain, CG.caption, CG.multiValued,
-    CG.dicomTag, CG.x12, CG.hl7v2, CG.bindsTerminology,
+    CG.dicomTag, CG.x12, CG.hl7v2, CG.bindsTerminology, CG.alias,
 }  # fmt: skip
 
 
@@ -63,7 +63,8 @@ def test_labels_for_is_most_specific_first() -> None:
 def test_subclasses_are_transitive_and_include_the_class() -> None:
     onto = load_ontology()
     assert onto.subclasses(CG.ClinicalEvent) == {
-        CG.ClinicalEvent, CG.Encounter, CG.ImagingStudy, CG.ServiceRequest,
+        CG.ClinicalEvent, CG.Encounter, CG.ImagingStudy, CG.ServiceRequest, CG.Condition,
+        CG.Procedure,
     }  # fmt: skip
     assert onto.subclasses(CG.Agent) == {
         CG.Agent, CG.Person, CG.Patient, CG.Practitioner, CG.Organization, CG.Payer,
@@ -71,6 +72,9 @@ def test_subclasses_are_transitive_and_include_the_class() -> None:
     assert onto.subclasses(CG.SchedulingEvent) == {CG.SchedulingEvent, CG.Appointment, CG.Slot}
     assert onto.subclasses(CG.Patient) == {CG.Patient}
     assert CG.Identifier not in onto.subclasses(CG.Entity)
+    # a coded meaning is not something a source records: no Entity label, its own key
+    assert onto.labels_for(CG.Concept) == ("Concept",)
+    assert onto.labels_for(CG.CodeSystem) == ("CodeSystem",)
 
 
 def test_relationship_types_are_the_vocab_graph_names() -> None:
@@ -124,7 +128,7 @@ def test_classes_carry_domain_caption_keys_and_alignments() -> None:
     }
     assert onto.classes[CG.LoadRun].keys == (CG.runId,)
     assert {c.domain for c in onto.classes.values()} == {
-        "directory", "clinical", "imaging", "scheduling", "financial", "provenance",
+        "directory", "clinical", "imaging", "scheduling", "financial", "provenance", "terminology",
     }  # fmt: skip
     birth = onto.datatype_properties[CG.birthDate]
     assert ("hl7v2", "PID-7") in {(a.kind, a.target) for a in birth.alignments}
@@ -138,9 +142,74 @@ def test_classes_carry_domain_caption_keys_and_alignments() -> None:
 def test_union_domains_are_flattened() -> None:
     onto = load_ontology()
     assert onto.object_properties[CG.forEncounter].domain == tuple(
-        sorted((CG.Claim, CG.ImagingStudy, CG.Appointment, CG.ServiceRequest))
-    )
+        sorted(
+            (CG.Claim, CG.ImagingStudy, CG.Appointment, CG.ServiceRequest, CG.Condition,
+             CG.Procedure)
+        )
+    )  # fmt: skip
     assert onto.object_properties[CG.hasProvider].range == (CG.Organization, CG.Practitioner)
+
+
+def test_conditions_procedures_and_their_codes() -> None:
+    onto = load_ontology()
+    assert onto.labels_for(CG.Condition) == ("Condition", "ClinicalEvent", "Event", "Entity")
+    assert onto.labels_for(CG.Procedure) == ("Procedure", "ClinicalEvent", "Event", "Entity")
+    for cls, fhir in ((CG.Condition, "Condition"), (CG.Procedure, "Procedure")):
+        assert onto.classes[cls].keys == (CG.key,)
+        assert ("exactMatch", f"http://hl7.org/fhir/{fhir}") in {
+            (a.kind, a.target) for a in onto.classes[cls].alignments
+        }
+    assert onto.classes[CG.Concept].keys == (CG.key,)
+    assert onto.relationship_type(CG.hasCode) == "HAS_CODE"
+    assert onto.object_properties[CG.hasCode].range == (CG.Concept,)
+    assert onto.object_properties[CG.hasReason].domain == (CG.Encounter, CG.Procedure)
+    assert onto.relationship_type(CG.broader) == "BROADER"
+    assert onto.object_properties[CG.broader].domain == (CG.Concept,)
+    assert onto.object_properties[CG.hasDiagnosis].range == (CG.Condition, CG.Procedure)
+    assert onto.datatype(CG.onset) == "dateTime"
+    assert onto.datatype(CG.rank) == "integer"
+
+
+def test_code_systems_are_individuals_aligned_to_their_canonical_uris() -> None:
+    onto = load_ontology()
+    canonical = {name: cs.uri for name, cs in onto.code_systems.items()}
+    assert canonical["icd10cm"] == "http://hl7.org/fhir/sid/icd-10-cm"
+    assert canonical["icd10pcs"] == "http://www.cms.gov/Medicare/Coding/ICD10"
+    assert canonical["hcpcs"] == "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+    assert canonical["cpt"] == "http://www.ama-assn.org/go/cpt"
+    assert canonical["loinc"] == "http://loinc.org"
+    assert canonical["snomedct"] == "http://snomed.info/sct"
+    assert canonical["carc"] == "https://x12.org/codes/claim-adjustment-reason-codes"
+    assert canonical["dicom-dcm"] == "http://dicom.nema.org/resources/ontology/DCM"
+    assert canonical["v2-0203"] == "http://terminology.hl7.org/CodeSystem/v2-0203"
+    # a source's spelling (an OID, an HL7 v2 mnemonic, Synthea's name, any case) is the system
+    for spelling, name in (
+        ("urn:oid:2.16.840.1.113883.6.90", "icd10cm"),
+        ("I10", "icd10cm"),
+        ("snomed-ct", "snomedct"),
+        (" http://loinc.org ", "loinc"),
+        ("HCPCS", "hcpcs"),
+    ):
+        found = onto.code_system(spelling)
+        assert found is not None and found.name == name, spelling
+    assert onto.code_system("http://example.org/local-codes") is None
+    # every coded property's bound terminology that is a code system is one the ontology knows
+    bound = {str(t) for p in onto.datatype_properties.values() for t in p.terminologies}
+    assert {"http://hl7.org/fhir/sid/icd-10-cm", "http://snomed.info/sct"} <= bound
+    assert {cs.uri for cs in onto.code_systems.values()} >= {
+        t for t in bound if onto.code_system(t) is not None
+    }
+
+
+def test_a_code_system_without_one_canonical_uri_is_refused(tmp_path: Path) -> None:
+    extra = tmp_path / "extra.ttl"
+    extra.write_text(
+        "@prefix cg: <https://w3id.org/caregraph/ontology#> .\n"
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "<https://w3id.org/caregraph/codesystem#odd> a owl:NamedIndividual, cg:CodeSystem .\n"
+    )
+    with pytest.raises(InvalidOntologyError, match="canonical URI"):
+        load_ontology([*shipped_files(), extra])
 
 
 def test_round_trip_through_rdflib_is_isomorphic() -> None:

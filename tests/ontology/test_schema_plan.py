@@ -28,6 +28,10 @@ def test_plan_has_key_constraints_and_lookup_indexes() -> None:
         "cg_SourceRecord_key_unique",
         "cg_LoadRun_runId_unique",
         "cg_Class_iri_unique",
+        "cg_Condition_key_unique",
+        "cg_Procedure_key_unique",
+        "cg_Concept_key_unique",
+        "cg_CodeSystem_key_unique",
     } <= constraints
     assert {(i.name, i.label, i.prop) for i in want.indexes} == {
         ("cg_Patient_matchKey", "Patient", "matchKey"),

@@ -30,8 +30,9 @@ def test_a_superclass_by_label_lists_its_subclasses(gql: Gql) -> None:
              all: subclasses(transitive: true) } } }"""
     ).data["ontology"]["class"]
     assert c["name"] == "ClinicalEvent"
-    assert c["direct"] == ["Encounter", "ImagingStudy", "ServiceRequest"]
-    assert c["all"] == ["Encounter", "ImagingStudy", "ServiceRequest"]
+    clinical = ["Condition", "Encounter", "ImagingStudy", "Procedure", "ServiceRequest"]
+    assert c["direct"] == clinical
+    assert c["all"] == clinical
     event = gql('{ ontology { class(name: "Event") { subclasses(transitive: true) } } }').data
     assert {"ClinicalEvent", "Encounter", "Claim", "Remittance", "Appointment"} <= set(
         event["ontology"]["class"]["subclasses"]
@@ -63,7 +64,7 @@ def test_properties_relationships_and_datatypes(gql: Gql) -> None:
         "range": ["Encounter"],
     }
     assert rels["forEncounter"]["domain"] == [
-        "Appointment", "Claim", "ImagingStudy", "ServiceRequest",
+        "Appointment", "Claim", "Condition", "ImagingStudy", "Procedure", "ServiceRequest",
     ]  # fmt: skip
     attrs = {n["name"]: n for n in nodes(data["attrs"])}
     assert attrs["birthDate"]["range"] == ["date"]
