@@ -121,15 +121,17 @@ def _append(tx: ManagedTransaction, record: dict[str, Any]) -> Head:
     return Head(record["day"], stored["seq"], digest)
 
 
-def count_audit(driver: Driver, database: str, subject: str) -> dict[str, int]:
-    """A subject's audit records counted by outcome (ok, partial, failed, refused)."""
+def audit_outcomes(driver: Driver, database: str, subject: str) -> list[tuple[str, str]]:
+    """A subject's audit records: each one's request id and outcome (ok, partial, failed,
+    refused), oldest first."""
     records, _, _ = driver.execute_query(
         "MATCH (a:AuditEvent {subject: $subject}) "
-        "RETURN coalesce(a.outcome, 'none') AS outcome, count(*) AS n ORDER BY outcome",
+        "RETURN a.requestId AS requestId, coalesce(a.outcome, 'none') AS outcome "
+        "ORDER BY a.at, a.seq",
         subject=subject,
         database_=database,
     )
-    return {r["outcome"]: int(r["n"]) for r in records}
+    return [(str(r["requestId"]), str(r["outcome"])) for r in records]
 
 
 @dataclass
