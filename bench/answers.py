@@ -24,6 +24,9 @@ REFUSALS: dict[int, frozenset[str]] = {
     503: frozenset({"OVERLOADED", "SERVICE_UNAVAILABLE"}),
     429: frozenset({"RATE_LIMITED"}),
 }
+TIMEOUT = "timeout"  # the labels of requests that got no answer: the caller gave up, or
+CONNECTION = "connection"  # the connection failed
+NO_ANSWER = frozenset({TIMEOUT, CONNECTION})
 ERROR_ANSWER = "errors "  # the label of a 200 whose body has errors: "errors LIMIT_EXCEEDED"
 
 
@@ -91,16 +94,23 @@ class Tally:
     # by question: errors that came as a GraphQL answer (200, errors), which the audit records
     error_answers: Counter[str] = field(default_factory=Counter)
     error_samples: list[dict[str, str]] = field(default_factory=list)  # the first few
+    # request ids (the caller's own X-Request-Id): of the ok answers with their question, and
+    # of the requests that got no answer at all (a timeout, a lost connection)
+    answered: dict[str, str] = field(default_factory=dict)
+    unanswered: set[str] = field(default_factory=set)
 
     def add(self, question: str, verdict: Verdict, ms: float, request_id: str) -> None:
         self.requests[question] += 1
         if verdict.kind == "ok":
             self.ok[question] += 1
             self.latencies_ms.setdefault(question, []).append(ms)
+            self.answered[request_id] = question
         elif verdict.kind == "refused":
             self.refused[verdict.label] += 1
         else:
             self.errors[verdict.label] += 1
+            if verdict.label in NO_ANSWER:
+                self.unanswered.add(request_id)
             if verdict.label.startswith(ERROR_ANSWER):
                 self.error_answers[question] += 1
             if len(self.error_samples) < 10:  # codes and request ids only: no patient values

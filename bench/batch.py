@@ -1,5 +1,5 @@
-"""The soak's second batch: ``caregraph load`` of each source system, one after the other, in
-a thread, as a health system's feeds deliver while the service answers."""
+"""The soak's second batch: ``caregraph load`` in a thread while the service answers; each
+(source, files) of the batch is one ``caregraph load``, one after the other."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class SourceRun:
             "source": self.source,
             "exit_code": self.exit_code,
             "files": len(files),
+            "formats": dict(sorted(Counter(str(f.get("format")) for f in files).items())),
             **{k: int(totals.get(k, 0)) for k in ("read", "written", "warned", "unchanged")},
             **{k: int(totals.get(k, 0)) for k in ("skipped", "rejected", "notAttempted")},
             "warnings": report.get("warningCounts", {}),
@@ -58,7 +60,7 @@ class SourceRun:
 
 
 class BatchLoad:
-    """``caregraph load`` of each source system of a batch, one after the other, in a thread
+    """``caregraph load`` of each (source, files) of a batch, one after the other, in a thread
     (so the clients' event loop is never blocked by it)."""
 
     def __init__(

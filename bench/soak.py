@@ -13,9 +13,11 @@ of the days the soak ran is verified against the service's anchor file.
 
 The data: one generated data set of base + load patients in the bulk layout, base patients
 per file. The first batch of files (with the directory of clinicians and organizations) is
-loaded first, in this process; the other batches are what ``caregraph load`` writes during
-the soak, one source system after the other in the manifest's order, as a health system's
-feeds deliver. No patient is in both, so the load adds patients instead of rewriting some.
+loaded first, in this process, one source system after the other; the rest is the second
+batch, which one ``caregraph load`` writes during the soak: every format's files of it (FHIR,
+HL7 v2, DICOM JSON, X12 837 and 835, in the manifest's order) as one delivery, so one process
+start, not six, sits in the soak's time budget. No patient is in both batches, so the load
+adds patients instead of rewriting some.
 
 ``run_soak(conn, clients=..., duration_s=...)`` is the same run for a caller with a Neo4j of
 its own (tests/bench/test_soak.py runs a bounded one on the tests' server; ``make
@@ -43,7 +45,7 @@ from neo4j import Driver
 
 from api.audit import NO_PATIENT_DATA
 from bench import data, machine, queries
-from bench.answers import Tally, Verdict, classify
+from bench.answers import CONNECTION, TIMEOUT, Tally, Verdict, classify
 from bench.batch import BatchLoad
 from bench.clients import AnswerError, Call, Limits, closed_loop, local_only
 from bench.database import BenchNeo4j
@@ -60,6 +62,7 @@ from ontology.model import load_ontology
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST_TIMEOUT_S = 30.0  # an answer slower than this is an error: the service hangs
+FEED = "riverside-feed"  # the source name the second batch is loaded under
 PURPOSE = "TREAT"  # X-Purpose-Of-Use: the soak reads as a clinician treating
 RSS_BOUND_SHARE = 0.5  # RSS may grow by half of its start, or by RSS_BOUND_KB, not more
 RSS_BOUND_KB = 100 * 1024
@@ -99,6 +102,7 @@ def _caller(
     questions: Sequence[Question],
     tally: Tally,
     stop_at: float,
+    phase: str,
 ) -> Call:
     """The i-th request: question i mod n, of the (i div n)-th patient, clinician or visit."""
     local_only(url)
@@ -107,17 +111,20 @@ def _caller(
         question = questions[i % len(questions)]
         j = i // len(questions)
         body = {"query": question.text(j), "variables": question.variables(j)}
-        request_id = ""
+        # the soak's own request id, which the service takes over: each answer can be found
+        # in the audit, also one the service recorded after this client gave up on it
+        request_id = f"soak-{phase}{i}"
         t0 = time.perf_counter()
         try:
-            response = await http.post(url, json=body, headers=headers)
+            response = await http.post(
+                url, json=body, headers={**headers, "X-Request-Id": request_id}
+            )
         except httpx.TimeoutException:
-            verdict = Verdict("error", "timeout")
-        except httpx.HTTPError as e:
-            verdict = Verdict("error", f"connection: {type(e).__name__}")
+            verdict = Verdict("error", TIMEOUT)
+        except httpx.HTTPError:  # refused, reset, closed: the kind is in the service's log
+            verdict = Verdict("error", CONNECTION)
         else:
             verdict = classify(response.status_code, response.headers, response.content)
-            request_id = response.headers.get("x-request-id", "")
         tally.add(question.name, verdict, (time.perf_counter() - t0) * 1000, request_id)
         if verdict.kind == "error":
             # closed_loop counts it too, and stops a run whose answers are mostly errors
@@ -149,12 +156,12 @@ async def _ask(
         warm = Tally()
         if warmup_s > 0:
             stop_at = time.perf_counter() + warmup_s
-            call = _caller(http, service.url, headers, questions, warm, stop_at)
+            call = _caller(http, service.url, headers, questions, warm, stop_at, "w")
             await closed_loop(call, clients, _limits(warmup_s))
         warmed()
         soak = Tally()
         begin = time.perf_counter()
-        call = _caller(http, service.url, headers, questions, soak, begin + duration_s)
+        call = _caller(http, service.url, headers, questions, soak, begin + duration_s, "s")
         clients_running = asyncio.create_task(closed_loop(call, clients, _limits(duration_s)))
         await asyncio.sleep(0)  # every client has sent its first request
         started()
@@ -231,25 +238,36 @@ def _audit(
     tallies: Sequence[Tally],
     days: set[str],
 ) -> dict[str, Any]:
-    """The soak key's audit records by outcome against the answers, and the days' chains."""
-    by_outcome = security.count_audit(driver, database, service.subject)
+    """The soak key's audit records against the answers, request by request, and the days'
+    chains."""
+    records = security.audit_outcomes(driver, database, service.subject)
+    by_outcome = Counter(outcome for _, outcome in records)
+    ok_records = Counter(request for request, outcome in records if outcome == "ok")
     audited = {q.name for q in questions if q.audited}
-    answered = sum(n for t in tallies for q, n in t.ok.items() if q in audited)
-    unaudited = sum(n for t in tallies for q, n in t.ok.items() if q not in audited)
+    answered = {r for t in tallies for r, q in t.answered.items() if q in audited}
+    unanswered = {r for t in tallies for r in t.unanswered}
+    late = ok_records.keys() - answered  # recorded ok, but this client had no answer
     error_answers = sum(n for t in tallies for q, n in t.error_answers.items() if q in audited)
-    others = sum(n for outcome, n in by_outcome.items() if outcome != "ok")
     anchors = Anchors.open(Settings(paths=Paths(home=service.home)), make_key=False)
     checks = [security.verify_audit(driver, database, anchors, day) for day in sorted(days)]
     return {
-        "records": sum(by_outcome.values()),
-        "by_outcome": by_outcome,
-        "answered_reads": answered,  # ok answers to questions that read patient data
-        "ok_records_equal_answered_reads": by_outcome.get("ok", 0) == answered,
-        "unaudited_answers": unaudited,  # ok answers that read no patient data (the ontology)
+        "records": len(records),
+        "by_outcome": dict(sorted(by_outcome.items())),
+        "answered_reads": len(answered),  # ok answers to questions that read patient data
+        "ok_records_equal_answered_reads": by_outcome["ok"] == len(answered),
+        # request by request: every answered read has one ok record, and no other has one
+        "answered_without_record": len(answered - ok_records.keys()),
+        "recorded_more_than_once": sum(1 for n in ok_records.values() if n > 1),
+        # ok records of requests this client gave up on (timeouts): the service answered late
+        "recorded_after_client_gave_up": len(late & unanswered),
+        "recorded_not_asked": len(late - unanswered),  # by nobody of this soak: must be 0
+        "unaudited_answers": sum(
+            n for t in tallies for q, n in t.ok.items() if q not in audited
+        ),  # ok answers that read no patient data (the ontology)
         # the records of reads that went wrong (partial, failed, refused) against the answers
         # with errors in a GraphQL body; refusals before GraphQL (503, 429) are not recorded
         "error_answers": error_answers,
-        "other_records_equal_error_answers": others == error_answers,
+        "other_records_equal_error_answers": len(records) - by_outcome["ok"] == error_answers,
         "chain_intact": all(c.intact for c in checks),
         "chain_problems": [p for c in checks for d in c.days for p in d.problems][:5],
     }
@@ -285,7 +303,7 @@ def run_soak(
         layout="bulk",
         batch_size=base_patients,
     )
-    second = dataset.batches(1)
+    second = [(FEED, [f for _, files in dataset.batches(1) for f in files])]
     service = Service(work / "logs", work / "state", key_name="soak", workers=workers)
     every = rss_every_s or max(1.0, min(5.0, duration_s / 30))
     load_av = machine.load_average()
@@ -364,7 +382,13 @@ def shortfalls(result: dict[str, Any]) -> list[str]:
     if not audit["ok_records_equal_answered_reads"]:
         out.append(
             f"{audit['by_outcome'].get('ok', 0)} ok audit records for "
-            f"{audit['answered_reads']} answered reads"
+            f"{audit['answered_reads']} answered reads "
+            f"({audit['recorded_after_client_gave_up']} answered after the client gave up)"
+        )
+    if audit["answered_without_record"] or audit["recorded_more_than_once"]:
+        out.append(
+            f"{audit['answered_without_record']} answered reads without an audit record, "
+            f"{audit['recorded_more_than_once']} recorded more than once"
         )
     if not audit["chain_intact"]:
         out.append(f"the audit chain is broken: {audit['chain_problems']}")

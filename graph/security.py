@@ -210,15 +210,17 @@ class AuditWriter:
         return write_audit(self.driver, self.database, records, self.anchors)
 
 
-def count_audit(driver: Driver, database: str, subject: str) -> dict[str, int]:
-    """A subject's audit records counted by outcome (ok, partial, failed, refused)."""
+def audit_outcomes(driver: Driver, database: str, subject: str) -> list[tuple[str, str]]:
+    """A subject's audit records: each one's request id and outcome (ok, partial, failed,
+    refused), oldest first."""
     records, _, _ = driver.execute_query(
         "MATCH (a:AuditEvent {subject: $subject}) "
-        "RETURN coalesce(a.outcome, 'none') AS outcome, count(*) AS n ORDER BY outcome",
+        "RETURN a.requestId AS requestId, coalesce(a.outcome, 'none') AS outcome "
+        "ORDER BY a.at, a.seq",
         subject=subject,
         database_=database,
     )
-    return {r["outcome"]: int(r["n"]) for r in records}
+    return [(str(r["requestId"]), str(r["outcome"])) for r in records]
 
 
 @dataclass

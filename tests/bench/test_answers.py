@@ -37,7 +37,7 @@ def test_a_tally_counts_answers_by_question_and_errors_by_kind_without_messages(
     tally.add("lookup", Verdict("ok"), 3.0, "r1")
     tally.add("lookup", Verdict("refused", "OVERLOADED", 1.0), 0.5, "r2")
     tally.add("context", Verdict("error", "errors LIMIT_EXCEEDED"), 10_000.0, "r3")
-    tally.add("context", Verdict("error", "timeout"), 30_000.0, "")
+    tally.add("context", Verdict("error", "timeout"), 30_000.0, "r4")
     assert tally.counts() == {
         "requests": 4,
         "ok": 1,
@@ -46,6 +46,7 @@ def test_a_tally_counts_answers_by_question_and_errors_by_kind_without_messages(
     }
     assert tally.latencies_ms == {"lookup": [3.0]}  # of answers only
     assert tally.error_answers == {"context": 1}  # the timeout never reached GraphQL
+    assert tally.answered == {"r1": "lookup"} and tally.unanswered == {"r4"}
     assert tally.error_samples[0] == {
         "question": "context", "error": "errors LIMIT_EXCEEDED", "requestId": "r3"
     }  # fmt: skip

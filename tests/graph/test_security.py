@@ -11,7 +11,7 @@ from graph.anchors import Anchors
 from graph.settings import Paths, Settings
 
 
-def test_a_subjects_audit_records_are_counted_by_outcome(
+def test_a_subjects_audit_records_are_listed_with_their_request_and_outcome(
     clean_graph: Driver, database: str, tmp_path: Path
 ) -> None:
     security.ensure_schema(clean_graph, database)
@@ -22,8 +22,9 @@ def test_a_subjects_audit_records_are_counted_by_outcome(
             event = {"subject": subject, "role": "clinician", "requestId": f"{subject}-{i}",
                      "fields": ["patient"], "patients": [], "outcome": outcome}  # fmt: skip
             security.append_audit(clean_graph, database, event, anchors)
-    assert security.count_audit(clean_graph, database, "key:a") == {
-        "ok": 3, "partial": 1, "refused": 1,
-    }  # fmt: skip
-    assert security.count_audit(clean_graph, database, "key:b") == {"failed": 1, "ok": 1}
-    assert security.count_audit(clean_graph, database, "key:nobody") == {}
+    found = security.audit_outcomes(clean_graph, database, "key:a")
+    assert found == [(f"key:a-{i}", o) for i, o in enumerate(outcomes["key:a"])]
+    assert security.audit_outcomes(clean_graph, database, "key:b") == [
+        ("key:b-0", "ok"), ("key:b-1", "failed"),
+    ]  # fmt: skip
+    assert security.audit_outcomes(clean_graph, database, "key:nobody") == []
