@@ -30,7 +30,7 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph import linking
+from graph import linking, scorecard
 from graph import writer as gw
 from graph.errors import WriteError
 from loaders import registry
@@ -172,6 +172,7 @@ class Pipeline:
             self.report.rejects_file = str(rejects_path)
         if not self.report.fatal:
             totals = self.report.as_json()["totals"]
+            rejected = self.report.reject_counts()
             gw.finish_run(
                 self.driver,
                 self.database,
@@ -180,10 +181,15 @@ class Pipeline:
                     "endedAt": datetime.now(UTC),
                     "counts": json.dumps(totals),
                     "warningCounts": json.dumps(self.report.warning_counts()),
-                    "rejectCounts": json.dumps(self.report.reject_counts()),
+                    "rejectCounts": json.dumps(rejected),
+                    # the same as two lists, which Cypher reads without parsing JSON
+                    "rejectCodes": list(rejected),
+                    "rejectCodeCounts": list(rejected.values()),
                     **totals,
                 },
             )
+            # the scorecard as this run leaves the graph: its history, run by run
+            scorecard.snapshot(self.driver, self.database, self.run_id)
         return self.report
 
     def _load_file(self, path: Path) -> None:
