@@ -61,6 +61,7 @@ class Definition:
     den_of_total: bool = False
     # Cypher listing the nodes behind the measure ($source, $grp, $limit): keys and labels
     records: str | None = None
+    kind: str | None = None  # the class it is about: its domain when there is nothing to count
 
     @property
     def text(self) -> str:
@@ -198,6 +199,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "asking what a visit cost, or what was billed for a diagnosis, misses it.",
         _share("Claim", _CLAIM_LINKED),
         records=_unlinked("Claim", _CLAIM_LINKED),
+        kind="Claim",
     ),
     Definition(
         "imaging-studies-linked-to-encounter",
@@ -208,6 +210,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "A study outside its visit is an image without its reason, orders and report context.",
         _share("ImagingStudy", _STUDY_LINKED),
         records=_unlinked("ImagingStudy", _STUDY_LINKED),
+        kind="ImagingStudy",
     ),
     Definition(
         "appointments-linked-to-encounter",
@@ -219,6 +222,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "time, nor show no-shows for what they are.",
         _share("Appointment", _APPOINTMENT_LINKED),
         records=_unlinked("Appointment", _APPOINTMENT_LINKED),
+        kind="Appointment",
     ),
     Definition(
         "remittances-linked-to-claim",
@@ -230,6 +234,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "unexplained.",
         _share("Remittance", _REMITTANCE_LINKED),
         records=_unlinked("Remittance", _REMITTANCE_LINKED),
+        kind="Remittance",
     ),
     Definition(
         "encounters-with-known-practitioner",
@@ -241,6 +246,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "clinician's schedule, role or organization.",
         _share("Encounter", _PRACTITIONER_KNOWN),
         records=_unlinked("Encounter", _PRACTITIONER_KNOWN),
+        kind="Encounter",
     ),
     Definition(
         "encounters-with-known-organization",
@@ -252,6 +258,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "facilities or its contracts.",
         _share("Encounter", _ORGANIZATION_KNOWN),
         records=_unlinked("Encounter", _ORGANIZATION_KNOWN),
+        kind="Encounter",
     ),
     Definition(
         "patients-seen-in-several-sources",
@@ -263,6 +270,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "patient the AI sees through one window.",
         _share("Patient", _SEVERAL_SOURCES),
         records=_unlinked("Patient", _SEVERAL_SOURCES),
+        kind="Patient",
     ),
     Definition(
         "patients-joined-by-rule",
@@ -293,6 +301,7 @@ UNWIND per_patient AS rules
 UNWIND rules AS grp
 RETURN source, grp, 'Patient' AS label, count(*) AS num, den, null AS at
 """,
+        kind="Patient",
     ),
     # -- identity
     Definition(
@@ -556,6 +565,8 @@ def _measures(
             row.at = at if row.at is None else max(row.at, at)
     if d.unit == "count":
         _add_totals(rows)
+    if not rows:  # every measure is shown, with nothing to measure yet
+        rows[(None, None)] = _Row(d.domain or kinds.domain(d.kind))
     out = []
     for (source, group), row in sorted(rows.items(), key=lambda kv: _order(kv[0])):
         den = row.den
@@ -777,3 +788,73 @@ def records_behind(
         out = [b for b in out if b.kind == group]
     return out
 
+
+
+# -- the whole card --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Card:
+    """The measures as they are now, each with its history: what every view shows."""
+
+    taken_at: datetime
+    measures: list[Measure]
+    trends: Mapping[str, list[Point]]
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON: counts, shares and times only (no patient data)."""
+        return {
+            "takenAt": self.taken_at.isoformat(),
+            "measures": [
+                {
+                    "name": m.name,
+                    "family": m.family,
+                    "domain": m.domain,
+                    "source": m.source,
+                    "group": m.group,
+                    "unit": m.unit,
+                    "value": m.value,
+                    "numerator": m.numerator,
+                    "denominator": m.denominator,
+                    "observedAt": m.at.isoformat() if m.at else None,
+                    "higherIsBetter": m.definition.higher_is_better,
+                    "definition": m.definition.text,
+                    "trend": [
+                        {
+                            "runId": p.run_id,
+                            "at": p.at.isoformat(),
+                            "value": p.value,
+                            "numerator": p.numerator,
+                            "denominator": p.denominator,
+                            "runSource": p.run_source,
+                        }
+                        for p in self.trends.get(m.key, [])
+                    ],
+                }
+                for m in self.measures
+            ],
+            "definitions": [
+                {"name": d.name, "family": d.family, "unit": d.unit, "means": d.means,
+                 "why": d.why, "cypher": d.cypher.strip()}
+                for d in DEFINITIONS
+            ],
+        }  # fmt: skip
+
+
+def card(
+    driver: Driver,
+    database: str,
+    *,
+    source: str | None = None,
+    since: datetime | None = None,
+    last: int = 20,
+    now: datetime | None = None,
+) -> Card:
+    """The scorecard now (of one source and all sources together, or of every source), with
+    each measure's last ``last`` snapshots since ``since``."""
+    now = now or datetime.now(UTC)
+    found = measure(driver, database, now=now)
+    if source is not None:
+        found = [m for m in found if m.source in (source, None)]
+    history = trends(driver, database, [m.key for m in found], last=last, since=since)
+    return Card(now, found, history)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import audit, auth, demo, explain, load, mcp, neo4j, ontology, serve, synth
+from api.cli import (
+    audit,
+    auth,
+    demo,
+    explain,
+    load,
+    mcp,
+    neo4j,
+    ontology,
+    scorecard,
+    serve,
+    synth,
+)
 
 app = typer.Typer(
     name="caregraph",
@@ -21,6 +33,7 @@ app.command("load")(load.load)
 app.command("explain")(explain.explain)
 app.command("synth")(synth.synth)
 app.command("mcp")(mcp.mcp)
+app.command("scorecard")(scorecard.scorecard_command)
 app.add_typer(audit.app, name="audit")
 
 
