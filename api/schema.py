@@ -167,9 +167,14 @@ class Query:
     def interoperability(self, info: Info[Context, None]) -> Interoperability:
         ctx = info.context
         role = ctx.principal.role if ctx.principal else None
-        if role not in (Role.admin, Role.analyst):  # the policy refuses first; this is the second line
+        if role not in (
+            Role.admin,
+            Role.analyst,
+        ):  # the policy refuses first; this is the second line
             name = role.value if role else "(none)"
-            raise ForbiddenFieldError(name, "interoperability", "Query.interoperability", SCORECARD_ROLES)  # fmt: skip
+            raise ForbiddenFieldError(
+                name, "interoperability", "Query.interoperability", SCORECARD_ROLES
+            )
         return Interoperability()
 
     @strawberry.field(

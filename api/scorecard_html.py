@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 from collections import defaultdict
 
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+# plotly ships no type information (no py.typed): its figures are typed Any here
+import plotly.graph_objects as go  # type: ignore[import-untyped]
+from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
 from graph.scorecard import Card
 
@@ -38,7 +39,9 @@ def render_html(card: Card) -> str:
             config={"displaylogo": False, "responsive": True},
             div_id=f"chart-{name}",
         )
-        for i, (fig, name) in enumerate(zip(figures, ("continuity", "reasons", "freshness"), strict=True))  # fmt: skip
+        for i, (fig, name) in enumerate(
+            zip(figures, ("continuity", "reasons", "freshness"), strict=True)
+        )
     ]
     title = f"Interoperability scorecard, {card.taken_at:%Y-%m-%d %H:%M} UTC"
     return f"""<!DOCTYPE html>
@@ -129,7 +132,10 @@ def _reasons(card: Card) -> go.Figure:
 def _freshness(card: Card) -> go.Figure:
     """Per source: days since its last load and since the newest event it carried."""
     fig = go.Figure()
-    for name, colour in (("days-since-last-load", "#2a7ab0"), ("days-since-newest-event", "#e8a33d")):  # fmt: skip
+    for name, colour in (
+        ("days-since-last-load", "#2a7ab0"),
+        ("days-since-newest-event", "#e8a33d"),
+    ):
         rows = sorted(
             (m for m in card.measures if m.name == name and m.source is not None),
             key=lambda m: m.source or "",
@@ -163,7 +169,7 @@ def _table(card: Card) -> str:
                 for text in (m.family, m.name, m.domain, m.source or "all", m.group or "")
             )
             + f'<td class="num">{html.escape(number(m.value, m.unit))}</td>'
-            + f'<td class="num">{"" if m.denominator is None else f"{m.numerator}/{m.denominator}"}</td>'  # fmt: skip
+            + f'<td class="num">{_of(m.numerator, m.denominator)}</td>'
             + f'<td class="def">{html.escape(m.definition.text)}</td>'
             + "</tr>"
         )
@@ -172,6 +178,10 @@ def _table(card: Card) -> str:
         for h in ("family", "measure", "domain", "source", "group", "value", "of", "definition")
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _of(numerator: int | None, denominator: int | None) -> str:
+    return "" if denominator is None else f"{numerator}/{denominator}"
 
 
 def number(value: float | None, unit: str) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any, Literal
 
 from neo4j import Driver
@@ -38,9 +39,7 @@ PROVENANCE = "provenance"  # the ontology's domain of source records and load ru
 ALL_DOMAINS = "all"  # a total over groups of several domains
 
 # the source systems that asserted node `n`, as a list (a node may come from several)
-_SOURCES_OF_N = (
-    "COLLECT { MATCH (s:SourceRecord)-[:ASSERTED]->(n) RETURN DISTINCT s.sourceSystem }"
-)
+_SOURCES_OF_N = "COLLECT { MATCH (s:SourceRecord)-[:ASSERTED]->(n) RETURN DISTINCT s.sourceSystem }"
 
 
 @dataclass(frozen=True)
@@ -230,8 +229,7 @@ DEFINITIONS: tuple[Definition, ...] = (
         "share",
         "Share of the remittances (835 payments) in the graph tied to the loaded claim they "
         "pay (REMITS).",
-        "A payment that finds no claim leaves the claim looking unpaid and the money "
-        "unexplained.",
+        "A payment that finds no claim leaves the claim looking unpaid and the money unexplained.",
         _share("Remittance", _REMITTANCE_LINKED),
         records=_unlinked("Remittance", _REMITTANCE_LINKED),
         kind="Remittance",
@@ -428,7 +426,7 @@ ORDER BY key LIMIT $limit
         "incomplete or unusual), overall and per warning code.",
         "A warned record is in the graph but less than whole: an encounter without a start "
         "never appears in a time window, a remittance without its claim pays nothing.",
-        f"""
+        """
 MATCH (s:SourceRecord)
 WITH s.sourceSystem AS sys, coalesce(s.warningCodes, []) AS codes
 UNWIND [null, sys] AS source
@@ -735,7 +733,7 @@ def changes(points: Mapping[str, Sequence[Point]]) -> list[Change]:
     """Every change of value between consecutive snapshots of each measure."""
     out = []
     for key, series in points.items():
-        for a, b in zip(series, series[1:], strict=False):
+        for a, b in pairwise(series):
             if a.value != b.value:
                 out.append(Change(key, a, b))
     return out
@@ -781,13 +779,11 @@ def records_behind(
         database_=database,
     )
     out = [
-        Behind(r["key"], kinds.kind(r["labels"]), list(r["sources"]), r["other"])
-        for r in records
+        Behind(r["key"], kinds.kind(r["labels"]), list(r["sources"]), r["other"]) for r in records
     ]
     if d.kind_group and group is not None:
         out = [b for b in out if b.kind == group]
     return out
-
 
 
 # -- the whole card --------------------------------------------------------------------------
@@ -834,11 +830,17 @@ class Card:
                 for m in self.measures
             ],
             "definitions": [
-                {"name": d.name, "family": d.family, "unit": d.unit, "means": d.means,
-                 "why": d.why, "cypher": d.cypher.strip()}
+                {
+                    "name": d.name,
+                    "family": d.family,
+                    "unit": d.unit,
+                    "means": d.means,
+                    "why": d.why,
+                    "cypher": d.cypher.strip(),
+                }
                 for d in DEFINITIONS
             ],
-        }  # fmt: skip
+        }
 
 
 def card(

@@ -14,7 +14,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +32,7 @@ from graph.settings import Settings
 THRESHOLDS_FILE = "scorecard.toml"  # under CAREGRAPH_HOME when --thresholds is not given
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
     html = "html"
@@ -83,7 +83,9 @@ class Thresholds:
             raise ValueError(f"{path}: cannot read the thresholds ({e})") from e
         unknown = sorted(set(data) - {"minimum", "maximum"})
         if unknown:
-            raise ValueError(f"{path}: unknown table(s) {', '.join(unknown)}; use [minimum], [maximum]")  # fmt: skip
+            raise ValueError(
+                f"{path}: unknown table(s) {', '.join(unknown)}; use [minimum], [maximum]"
+            )
         out: dict[str, dict[str, float]] = {"minimum": {}, "maximum": {}}
         for bound, table in data.items():
             for key, limit in table.items():
@@ -194,9 +196,10 @@ def scorecard_command(
 def render_text(found: Card) -> str:
     """A terminal table: one row per measure value, with its last change and the run that
     made it."""
-    table = Table(title=f"caregraph interoperability scorecard, {found.taken_at:%Y-%m-%d %H:%M} UTC")  # fmt: skip
-    for column in ("family", "measure", "domain", "source", "group", "value", "of",
-                   "last change"):  # fmt: skip
+    table = Table(
+        title=f"caregraph interoperability scorecard, {found.taken_at:%Y-%m-%d %H:%M} UTC"
+    )
+    for column in ("family", "measure", "domain", "source", "group", "value", "of", "last change"):
         table.add_column(column, justify="right" if column in ("value", "of") else "left")
     for m in found.measures:
         table.add_row(

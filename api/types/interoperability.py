@@ -69,9 +69,7 @@ class _Trends:
 @strawberry.type(description="One value of one interoperability measure.")
 class Measure:
     name: str
-    family: str = strawberry.field(
-        description="continuity, identity, completeness or freshness."
-    )
+    family: str = strawberry.field(description="continuity, identity, completeness or freshness.")
     domain: str = strawberry.field(
         description="The ontology's domain of what it counts (clinical, scheduling, imaging, "
         "financial, directory; provenance for records and runs; all for a total)."
@@ -129,7 +127,9 @@ class Measure:
             return key if key is None or shown is None else shown(key)
 
         return [
-            MeasureRecord(key=public(b.key) or "", kind=b.kind, sources=b.sources, other=public(b.other))  # fmt: skip
+            MeasureRecord(
+                key=public(b.key) or "", kind=b.kind, sources=b.sources, other=public(b.other)
+            )
             for b in behind
         ]
 

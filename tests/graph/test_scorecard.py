@@ -47,9 +47,16 @@ class Loaded:
     after_registration: list[Measure] = field(default_factory=list)
 
 
-def one(measures: list[Measure], name: str, source: str | None = None, group: str | None = None) -> Measure:  # fmt: skip
+def one(
+    measures: list[Measure], name: str, source: str | None = None, group: str | None = None
+) -> Measure:
     found = [m for m in measures if (m.name, m.source, m.group) == (name, source, group)]
-    assert len(found) == 1, (name, source, group, [(m.source, m.group) for m in measures if m.name == name])  # fmt: skip
+    assert len(found) == 1, (
+        name,
+        source,
+        group,
+        [(m.source, m.group) for m in measures if m.name == name],
+    )
     return found[0]
 
 
@@ -264,4 +271,3 @@ def test_drill_down_lists_the_conflict_and_the_visit_without_a_practitioner(
         driver, database, "encounters-with-known-practitioner", source="registration"
     )
     assert [b.kind for b in practitioners] == ["Encounter"]
-

@@ -41,7 +41,9 @@ def test_admin_reads_every_measure_as_the_graph_counts_it_with_its_history(
         "MATCH (r:LoadRun) RETURN r.runId AS run, r.sourceSystem AS source ORDER BY r.endedAt",
         database_=neo4j_conn.database,
     )
-    claims = next(m for m in data if (m["name"], m["source"]) == ("claims-linked-to-encounter", None))  # fmt: skip
+    claims = next(
+        m for m in data if (m["name"], m["source"]) == ("claims-linked-to-encounter", None)
+    )
     assert claims["definition"].startswith("Share of the claims")
     assert "FOR_ENCOUNTER" in claims["cypher"]
     # one snapshot at the end of every load run of the dataset, naming the run and its source
@@ -49,7 +51,7 @@ def test_admin_reads_every_measure_as_the_graph_counts_it_with_its_history(
         (r["run"], r["source"]) for r in runs
     ]
     last = claims["trend"][-1]
-    assert (last["numerator"], last["denominator"]) == (claims["numerator"], claims["denominator"])  # fmt: skip
+    assert (last["numerator"], last["denominator"]) == (claims["numerator"], claims["denominator"])
 
 
 def test_one_source_and_a_short_trend(gql: Gql) -> None:
