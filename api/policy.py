@@ -199,6 +199,10 @@ ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
     ("Query", "explainLink", "b"): ("Patient", "identifiers"),
     ("Query", "auditLog", "patient"): ("AuditEvent", "patients"),
     ("Query", "auditLog", "subject"): ("AuditEvent", "subject"),
+    ("Interoperability", "measures", "name"): ("Measure", "name"),
+    ("Interoperability", "measures", "source"): ("Measure", "source"),
+    ("Interoperability", "measures", "domain"): ("Measure", "domain"),
+    ("Interoperability", "measures", "family"): ("Measure", "family"),
 }
 WINDOW_ARGUMENTS = ("from", "to")  # select by event time: the node type's `time`
 

@@ -10,6 +10,7 @@ completes it, and nothing is duplicated because every write merges on business k
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -25,6 +26,8 @@ from neo4j import Driver, ManagedTransaction
 from neo4j.exceptions import (
     ClientError,
     DatabaseError,
+    DriverError,
+    Neo4jError,
     ServiceUnavailable,
     SessionExpired,
     TransientError,
@@ -41,6 +44,7 @@ from loaders.report import FileReport, LoadReport
 from loaders.shape import OntologyView, ShapeError, ShapeSettings, convert, shape
 
 Progress = Callable[[str, int], None]
+log = logging.getLogger(__name__)
 
 
 class Validator:
@@ -188,8 +192,17 @@ class Pipeline:
                     **totals,
                 },
             )
-            # the scorecard as this run leaves the graph: its history, run by run
-            scorecard.snapshot(self.driver, self.database, self.run_id)
+            # the scorecard as this run leaves the graph: its history, run by run. The records
+            # are loaded whatever happens here, so a failure is said, not made the load's.
+            try:
+                scorecard.snapshot(self.driver, self.database, self.run_id)
+            except (Neo4jError, DriverError) as e:
+                log.warning(
+                    "load run %s: the scorecard snapshot failed (%s); the records are loaded, "
+                    "and the next run's snapshot will measure them",
+                    self.run_id,
+                    type(e).__name__,
+                )
         return self.report
 
     def _load_file(self, path: Path) -> None:
