@@ -118,14 +118,16 @@ _NO_ID = ("display", "identifiers")
 TABLE: Mapping[Role, Mapping[str, Fields]] = {
     Role.clinician: {
         "Query": all_but("auditLog", "interoperability"),
-        **{t: every() for t in (*DIRECTORY, *PATIENT_DATA, *PROVENANCE)},
+        # the scorecard's types are reached only through Query.interoperability, which is
+        # refused with its reason; named here so that nothing below it hides that refusal
+        **{t: every() for t in (*DIRECTORY, *PATIENT_DATA, *PROVENANCE, *SCORECARD)},
         "Claim": all_but(*MONEY_CLAIM),
         "ClaimItem": all_but("chargeAmount"),
         "Remittance": all_but(*MONEY_REMITTANCE),
     },
     Role.billing: {
         "Query": all_but("auditLog", "interoperability"),
-        **{t: every() for t in (*DIRECTORY, *PROVENANCE)},
+        **{t: every() for t in (*DIRECTORY, *PROVENANCE, *SCORECARD)},  # as for clinicians
         "Patient": every(),
         "Claim": every(),
         "ClaimItem": every(),
