@@ -100,6 +100,13 @@ class Point:
     numerator: int | None
     denominator: int | None
     run_source: str | None  # the source system that run loaded
+    observed: datetime | None = None  # for freshness: the instant measured then
+
+    @property
+    def state(self) -> object:
+        """What a change is a change of: the instant a freshness measure looks at (its days
+        grow with the clock alone), otherwise the value."""
+        return self.observed if self.observed is not None else self.value
 
 
 @dataclass
@@ -694,7 +701,8 @@ CALL (k) {
   WITH v ORDER BY v.at DESC LIMIT $last
   OPTIONAL MATCH (run:LoadRun {runId: v.runId})
   RETURN collect({runId: v.runId, at: v.at, value: v.value, numerator: v.numerator,
-                  denominator: v.denominator, source: run.sourceSystem}) AS points
+                  denominator: v.denominator, source: run.sourceSystem,
+                  observed: v.observedAt}) AS points
 }
 RETURN k, points
 """,
@@ -713,6 +721,7 @@ RETURN k, points
                 numerator=p["numerator"],
                 denominator=p["denominator"],
                 run_source=p["source"],
+                observed=p["observed"].to_native() if p["observed"] is not None else None,
             )
             for p in r["points"]
         ]
@@ -734,7 +743,7 @@ def changes(points: Mapping[str, Sequence[Point]]) -> list[Change]:
     out = []
     for key, series in points.items():
         for a, b in pairwise(series):
-            if a.value != b.value:
+            if a.state != b.state:
                 out.append(Change(key, a, b))
     return out
 
@@ -823,6 +832,7 @@ class Card:
                             "numerator": p.numerator,
                             "denominator": p.denominator,
                             "runSource": p.run_source,
+                            "observedAt": p.observed.isoformat() if p.observed else None,
                         }
                         for p in self.trends.get(m.key, [])
                     ],

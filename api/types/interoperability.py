@@ -36,6 +36,9 @@ class MeasurePoint:
     numerator: int | None
     denominator: int | None
     run_source: str | None = strawberry.field(description="The source system that run loaded.")
+    observed_at: datetime | None = strawberry.field(
+        description="For freshness: the instant measured then (the last load, the newest event)."
+    )
 
     @classmethod
     def from_point(cls, p: scorecard.Point) -> MeasurePoint:
@@ -46,6 +49,7 @@ class MeasurePoint:
             numerator=p.numerator,
             denominator=p.denominator,
             run_source=p.run_source,
+            observed_at=p.observed,
         )
 
 
