@@ -26,6 +26,7 @@ DOMAIN_COLOURS = {
     "provenance": "#777777",
     "all": "#333333",
 }
+DASHES = ("solid", "dash", "dot", "dashdot")
 
 
 def render_html(card: Card) -> str:
@@ -77,9 +78,12 @@ Cypher) is in caregraph's <code>graph/scorecard.py</code>.</p>
 def _continuity(card: Card) -> go.Figure:
     """Each continuity share (all sources together) over the load runs, coloured by domain."""
     fig = go.Figure()
+    seen: dict[str, int] = defaultdict(int)  # measures of one domain: one colour, other dashes
     for m in card.measures:
         if m.family != "continuity" or m.source is not None or m.group is not None:
             continue
+        dash = DASHES[seen[m.domain] % len(DASHES)]
+        seen[m.domain] += 1
         points = card.trends.get(m.key, [])
         fig.add_trace(
             go.Scatter(
@@ -87,7 +91,7 @@ def _continuity(card: Card) -> go.Figure:
                 y=[p.value for p in points],
                 mode="lines+markers",
                 name=f"{m.name} ({m.domain})",
-                line={"color": DOMAIN_COLOURS.get(m.domain)},
+                line={"color": DOMAIN_COLOURS.get(m.domain), "dash": dash},
                 hovertemplate="%{y:.1%} after run %{customdata}<extra></extra>",
                 customdata=[p.run_id for p in points],
             )
@@ -126,6 +130,7 @@ def _reasons(card: Card) -> go.Figure:
         if not by_source:
             fig.add_trace(go.Bar(x=["none"], y=[0], name="none", showlegend=False), 1, col)
     fig.update_layout(title="Rejects and warnings by reason", barmode="stack", height=380)
+    fig.update_yaxes(rangemode="tozero")
     return fig
 
 
