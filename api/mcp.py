@@ -129,6 +129,13 @@ ONTOLOGY_PROPERTIES = """query OntologyProperties($after: String) {
   } }
 }"""
 
+INTEROPERABILITY = """query Interoperability($name: String, $source: String, $last: Int!) {
+  interoperability { measures(name: $name, source: $source) {
+    name family domain source group unit value numerator denominator observedAt definition
+    trend(last: $last) { runId at value runSource }
+  } }
+}"""
+
 TOOL_NAMES = (
     "find_patient",
     "patient_context",
@@ -136,6 +143,7 @@ TOOL_NAMES = (
     "practitioner_context",
     "explain_link",
     "ontology_lookup",
+    "interoperability_scorecard",
 )
 
 
@@ -267,6 +275,13 @@ VisitToken = Annotated[
 Npi = Annotated[str, Field(description="The practitioner's NPI (10 digits).")]
 Either = Annotated[str, Field(description="An identifier token, key or bare value.")]
 Name = Annotated[str, Field(description="A class or property name, or a class label.")]
+MeasureName = Annotated[
+    str | None, Field(description="One measure, e.g. claims-linked-to-encounter; all if absent.")
+]
+SourceName = Annotated[
+    str | None, Field(description="One source system (with the totals); all if absent.")
+]
+TrendLength = Annotated[int, Field(ge=1, le=100, description="Load runs of history per measure.")]
 
 
 def build(tools: Tools) -> MCPServer:
@@ -274,7 +289,8 @@ def build(tools: Tools) -> MCPServer:
     server: MCPServer = MCPServer(
         "caregraph",
         instructions="Patient, encounter and practitioner context from caregraph's knowledge "
-        "graph, bounded and cited; identity and link explanations; the ontology. What you "
+        "graph, bounded and cited; identity and link explanations; the ontology; the "
+        "interoperability scorecard. What you "
         "see depends on your role: fields your role may not read are left out.",
     )
 
@@ -376,6 +392,22 @@ def build(tools: Tools) -> MCPServer:
             if not props["pageInfo"]["hasNextPage"]:
                 raise ToolError(f"the ontology has no class or property named {name!r}")
             after = props["pageInfo"]["endCursor"]
+
+    @server.tool(
+        name="interoperability_scorecard",
+        description="Is the graph seeing across the health system's sources, and getting "
+        "better? The scorecard's measures (continuity, identity, completeness, freshness) per "
+        "source system and domain, each with its definition and its values over the last "
+        "load runs (which run, which source). Counts only; admins and analysts.",
+    )
+    async def interoperability_scorecard(
+        ctx: McpContext,
+        name: MeasureName = None,
+        source: SourceName = None,
+        last: TrendLength = 5,
+    ) -> dict[str, Any]:
+        variables = {"name": name, "source": source, "last": last}
+        return await tools.run(ctx, INTEROPERABILITY, variables, "Interoperability")
 
     return server
 

@@ -34,6 +34,10 @@ analyst
 admin
     reads everything, and the audit log (``auditLog``).
 
+The interoperability scorecard (``interoperability``: counts, no patient data) is read by
+admins and analysts; the records behind a measure are patient data, pseudonymised for
+analysts like any other key.
+
 A type a role's table does not name is hidden from it (deny by default); the structural
 types (connections, edges, page info, links, the ontology) carry no patient data and are
 readable by all. A name and an address are fields of their owner: ``("Patient",
@@ -100,6 +104,9 @@ PATIENT_DATA = (
     "Claim", "ClaimItem", "Remittance", "Coverage", "GenericEvent",
 )  # fmt: skip
 PROVENANCE = ("Identifier", "SourceRecord", "LoadRun")
+# the interoperability scorecard: counts for admins and analysts (a record behind a measure
+# is patient data: its keys are pseudonyms for analysts, below)
+SCORECARD = ("Interoperability", "Measure", "MeasurePoint", "MeasureRecord")
 LOOKUPS = ("patient", "patientContext", "encounter", "imagingStudy", "claim", "explainLink")
 MONEY_CLAIM = ("totalCharge", "currency", "display")  # a claim's caption shows its amount
 MONEY_REMITTANCE = (
@@ -110,15 +117,17 @@ _NO_ID = ("display", "identifiers")
 
 TABLE: Mapping[Role, Mapping[str, Fields]] = {
     Role.clinician: {
-        "Query": all_but("auditLog"),
-        **{t: every() for t in (*DIRECTORY, *PATIENT_DATA, *PROVENANCE)},
+        "Query": all_but("auditLog", "interoperability"),
+        # the scorecard's types are reached only through Query.interoperability, which is
+        # refused with its reason; named here so that nothing below it hides that refusal
+        **{t: every() for t in (*DIRECTORY, *PATIENT_DATA, *PROVENANCE, *SCORECARD)},
         "Claim": all_but(*MONEY_CLAIM),
         "ClaimItem": all_but("chargeAmount"),
         "Remittance": all_but(*MONEY_REMITTANCE),
     },
     Role.billing: {
-        "Query": all_but("auditLog"),
-        **{t: every() for t in (*DIRECTORY, *PROVENANCE)},
+        "Query": all_but("auditLog", "interoperability"),
+        **{t: every() for t in (*DIRECTORY, *PROVENANCE, *SCORECARD)},  # as for clinicians
         "Patient": every(),
         "Claim": every(),
         "ClaimItem": every(),
@@ -134,8 +143,8 @@ TABLE: Mapping[Role, Mapping[str, Fields]] = {
         # ImagingSeries: not named, so hidden (imaging detail beyond date and modality)
     },
     Role.analyst: {
-        "Query": only("service", "ontology", "practitioner", "organization"),
-        **{t: every() for t in (*DIRECTORY, "Identifier", "LoadRun")},
+        "Query": only("service", "ontology", "practitioner", "organization", "interoperability"),
+        **{t: every() for t in (*DIRECTORY, "Identifier", "LoadRun", *SCORECARD)},
         "Patient": all_but(*_NO_ID, "name", "address.line", "address.city", "address.postalCode"),
         "Encounter": all_but(*_NO_ID, "visitNumber"),
         "Appointment": all_but(*_NO_ID),
@@ -160,7 +169,7 @@ GENERALISED: Mapping[Role, Mapping[tuple[str, str], str]] = {
 # keys of these types embed identifiers (an MRN, a claim number, a DICOM UID): shown as
 # pseudonyms (HMAC of the key with the server's pseudonym key), stable across requests
 PSEUDONYMISED: Mapping[Role, frozenset[str]] = {
-    Role.analyst: frozenset((*PATIENT_DATA, "SourceRecord")),
+    Role.analyst: frozenset((*PATIENT_DATA, "SourceRecord", "MeasureRecord")),
 }
 
 # why a field is hidden, as the refusal says it (no value is ever in it)
@@ -172,6 +181,7 @@ WHY: Mapping[Role, str] = {
     Role.admin: "",
 }
 AUDIT_ONLY_ADMINS = "only admins may read the audit log"
+SCORECARD_ROLES = "the interoperability scorecard is for admins and analysts"
 NO_LOOKUPS = (
     "analysts may not look patient data up by identifier: a lookup by MRN, visit, claim or "
     "accession number probes a direct identifier; reach patients through practitioner(npi) "
@@ -191,6 +201,10 @@ ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
     ("Query", "explainLink", "b"): ("Patient", "identifiers"),
     ("Query", "auditLog", "patient"): ("AuditEvent", "patients"),
     ("Query", "auditLog", "subject"): ("AuditEvent", "subject"),
+    ("Interoperability", "measures", "name"): ("Measure", "name"),
+    ("Interoperability", "measures", "source"): ("Measure", "source"),
+    ("Interoperability", "measures", "domain"): ("Measure", "domain"),
+    ("Interoperability", "measures", "family"): ("Measure", "family"),
 }
 WINDOW_ARGUMENTS = ("from", "to")  # select by event time: the node type's `time`
 
@@ -261,6 +275,8 @@ class RolePolicy:
             return "no caller is authenticated"
         if (type_name, field_name) == ("Query", "auditLog"):
             return AUDIT_ONLY_ADMINS
+        if (type_name, field_name) == ("Query", "interoperability"):
+            return SCORECARD_ROLES
         if type_name == "Query" and field_name in LOOKUPS and self.role is Role.analyst:
             return NO_LOOKUPS
         return WHY[self.role] or "not readable"

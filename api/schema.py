@@ -21,7 +21,7 @@ from api.context import Context
 from api.errors import BadArgumentError
 from api.limits import Guardrails
 from api.masking import MaskUnexpected, log_errors
-from api.policy import AUDIT_ONLY_ADMINS
+from api.policy import AUDIT_ONLY_ADMINS, SCORECARD_ROLES
 from api.types import values
 from api.types.appointment import Appointment
 from api.types.args import After, First
@@ -34,6 +34,7 @@ from api.types.explanation import Explanation, Reason
 from api.types.generic_event import GenericEvent
 from api.types.imaging_series import ImagingSeries
 from api.types.imaging_study import ImagingStudy
+from api.types.interoperability import Interoperability
 from api.types.location import Location
 from api.types.ontology import Ontology
 from api.types.organization import Organization
@@ -157,6 +158,24 @@ class Query:
     @strawberry.field(description="The ontology: what the graph's labels and types mean.")
     def ontology(self) -> Ontology:
         return Ontology.current()
+
+    @strawberry.field(
+        description="The interoperability scorecard: continuity, identity, completeness and "
+        "freshness per source system and domain, each measure with its definition and "
+        "history. Admins and analysts."
+    )
+    def interoperability(self, info: Info[Context, None]) -> Interoperability:
+        ctx = info.context
+        role = ctx.principal.role if ctx.principal else None
+        if role not in (
+            Role.admin,
+            Role.analyst,
+        ):  # the policy refuses first; this is the second line
+            name = role.value if role else "(none)"
+            raise ForbiddenFieldError(
+                name, "interoperability", "Query.interoperability", SCORECARD_ROLES
+            )
+        return Interoperability()
 
     @strawberry.field(
         description="Why `a` and `b` (identifier tokens system|value, keys, or bare values) "

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from graph.browser import GUIDE_FILE
 from graph.ontology_picture import ontology_svg
+from graph.scorecard import DEFINITIONS, RULE_RELATIONSHIPS
 from ontology.model import DOMAINS, Ontology, load_ontology
 
 REPO = Path(__file__).resolve().parents[1]
@@ -214,12 +215,76 @@ def guide(onto: Ontology) -> str:
         )
         for i, part in enumerate(parts)
     ]
-    slides = [_slide(TITLE, intro), *pictures, *(_query_slide(q) for q in QUERIES)]
+    slides = [
+        _slide(TITLE, intro),
+        *pictures,
+        *(_query_slide(q) for q in QUERIES),
+        *scorecard_slides(),
+    ]
     return (
         '<article class="guide">\n'
         '<carousel class="deck container-fluid">\n' + "".join(slides) + "</carousel>\n"
         "</article>\n"
     )
+
+
+# -- the interoperability scorecard -----------------------------------------------------------
+SCORECARD_PARAMS = (
+    ":param now => datetime()",
+    ":param rels => "
+    + "{"
+    + ", ".join(f"`{k}`: '{v}'" for k, v in RULE_RELATIONSHIPS.items())
+    + "}",
+    ":param source => null",
+    ":param grp => null",
+    ":param limit => 25",
+)
+SCORECARD_TREND = """\
+MATCH (run:LoadRun)-[:MEASURED]->(v:MeasureValue)
+WHERE v.name = 'claims-linked-to-encounter' AND v.source IS NULL AND v.grp IS NULL
+RETURN v.at AS at, run.runId AS run, run.sourceSystem AS loaded, v.value AS value,
+       v.numerator AS numerator, v.denominator AS denominator
+ORDER BY at"""
+
+
+def _runnable(cypher: str, slug: str) -> str:
+    return (
+        f'      <pre mode="cypher" class="pre-scrollable code runnable" id="{slug}">'
+        f"{html.escape(cypher.strip())}</pre>\n"
+    )
+
+
+def scorecard_slides() -> list[str]:
+    """The scorecard's measures as click-to-run queries: the same Cypher the scorecard runs
+    (graph/scorecard.py), the records behind each, and a measure's history over the runs."""
+    intro = (
+        '      <p class="lead">The interoperability scorecard (<code>caregraph scorecard</code>, '
+        "GraphQL <code>interoperability</code>): is the graph seeing across the sources, and "
+        "is it getting better? Each measure below is the query the scorecard itself runs; "
+        "its rows are per source system (<code>source</code> null: all sources together) "
+        "and per breakdown (<code>grp</code>).</p>\n"
+        "      <p>First run these once: the measures take the time and each linking rule's "
+        "relationship as parameters, and the drill-downs a source, a group and a limit "
+        "(change them to narrow).</p>\n"
+        + _runnable("\n".join(SCORECARD_PARAMS), "scorecard-params")
+        + "      <p>A measure's history: its value at the end of every load run, with the run "
+        "and the source it loaded (change the name to follow another measure).</p>\n"
+        + _runnable(SCORECARD_TREND, "scorecard-trend")
+    )
+    slides = [_slide("The interoperability scorecard", intro)]
+    for family in ("continuity", "identity", "completeness", "freshness"):
+        body = ""
+        for d in DEFINITIONS:
+            if d.family != family:
+                continue
+            body += f"      <h4>{html.escape(d.name)} ({d.unit})</h4>\n"
+            body += f"      <p>{html.escape(d.means)} {html.escape(d.why)}</p>\n"
+            body += _runnable(d.cypher, f"measure-{d.name}")
+            if d.records:
+                body += "      <p>The records behind it:</p>\n"
+                body += _runnable(d.records, f"behind-{d.name}")
+        slides.append(_slide(f"Scorecard: {family}", body))
+    return slides
 
 
 # -- the cookbook ------------------------------------------------------------------------------

@@ -22,6 +22,14 @@ class Rule:
     cypher: str
     describes: str
     triggers: frozenset[str]  # labels of the written nodes that can make the rule fire
+    links: str = "FOR_ENCOUNTER"  # the relationship it makes (a node without one is unlinked)
+
+
+# A node left unlinked because several targets qualified keeps the rule's name, so the
+# scorecard can count the ambiguous matches still waiting (graph/scorecard.py).
+_MARK_AMBIGUOUS = """WITH a, $found AS found WHERE size(found) > 1
+  SET a.ambiguousRules = CASE WHEN $rule IN coalesce(a.ambiguousRules, [])
+    THEN a.ambiguousRules ELSE coalesce(a.ambiguousRules, []) + $rule END"""
 
 
 # Each statement receives $keys (node keys written by the batch), $run (the load run) and
@@ -44,6 +52,9 @@ CALL (a, bs) {{
   MERGE (a)-[x:{rel}]->(b)
   ON CREATE SET x.rule = $rule, x.evidence = {evidence}, x.runId = $run, x.sources = []
   RETURN count(x) AS made
+}}
+CALL (a, bs) {{
+  {_MARK_AMBIGUOUS.replace("$found", "bs")}
 }}
 RETURN sum(made) AS made, sum(CASE WHEN size(bs) > 1 THEN 1 ELSE 0 END) AS ambiguous
 """
@@ -154,10 +165,16 @@ CALL (a, os) {
     x.evidence = '{"matched": "accession number of an order of the encounter"}'
   RETURN count(x) AS made
 }
+CALL (a, os) {
+  """
+    + _MARK_AMBIGUOUS.replace("$found", "os")
+    + """
+}
 RETURN sum(made) AS made, sum(CASE WHEN size(os) > 1 THEN 1 ELSE 0 END) AS ambiguous
 """,
     "the accession number of an order that belongs to the encounter",
     frozenset({"ImagingStudy", "ServiceRequest"}),
+    "BASED_ON",
 )
 
 IMAGING_DURING_ENCOUNTER = Rule(
@@ -249,6 +266,7 @@ CALL (n) {
     "a DICOM ReferringPhysicianName equal to exactly one practitioner connected to the same "
     "patient or organization",
     frozenset({"ImagingStudy", "Practitioner", "Encounter"}),
+    "REFERRED_BY",
 )
 
 # An 835 payment whose payee has no NPI names its claim only by CLP01 (= CLM01) and its payer:
@@ -276,6 +294,7 @@ CALL (n) {
     "an 835 CLP01 equal to the claim's CLM01, paid by the claim's payer (for payments whose "
     "payee names no NPI)",
     frozenset({"Remittance", "Claim"}),
+    "REMITS",
 )
 
 RULES: tuple[Rule, ...] = (

@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from neo4j import Driver, ManagedTransaction
@@ -221,8 +222,10 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
                 _run(
                     tx,
                     f"UNWIND $rows AS r MERGE (n:{ROOT_LABEL} {{key: r.key}}) "
-                    f"ON CREATE SET n.stub = true, n:{_labels(labels)}",
+                    # since when the reference waits for its record (the scorecard's age)
+                    f"ON CREATE SET n.stub = true, n.stubSince = $now, n:{_labels(labels)}",
                     rows=[{"key": s.key} for s in stub_rows],
+                    now=datetime.now(UTC),
                 )
             )
     for labels, node_rows in _group(batch.nodes, lambda n: n.labels):
@@ -230,7 +233,7 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
             _run(
                 tx,
                 f"UNWIND $rows AS r MERGE (n:{ROOT_LABEL} {{key: r.key}}) "
-                f"SET n += r.props, n:{_labels(labels)} REMOVE n.stub",
+                f"SET n += r.props, n:{_labels(labels)} REMOVE n.stub, n.stubSince",
                 rows=[{"key": n.key, "props": n.props} for n in node_rows],
             )
         )

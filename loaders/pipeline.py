@@ -10,6 +10,7 @@ completes it, and nothing is duplicated because every write merges on business k
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -25,12 +26,14 @@ from neo4j import Driver, ManagedTransaction
 from neo4j.exceptions import (
     ClientError,
     DatabaseError,
+    DriverError,
+    Neo4jError,
     ServiceUnavailable,
     SessionExpired,
     TransientError,
 )
 
-from graph import linking
+from graph import linking, scorecard
 from graph import writer as gw
 from graph.errors import WriteError
 from loaders import registry
@@ -41,6 +44,7 @@ from loaders.report import FileReport, LoadReport
 from loaders.shape import OntologyView, ShapeError, ShapeSettings, convert, shape
 
 Progress = Callable[[str, int], None]
+log = logging.getLogger(__name__)
 
 
 class Validator:
@@ -172,6 +176,7 @@ class Pipeline:
             self.report.rejects_file = str(rejects_path)
         if not self.report.fatal:
             totals = self.report.as_json()["totals"]
+            rejected = self.report.reject_counts()
             gw.finish_run(
                 self.driver,
                 self.database,
@@ -180,10 +185,24 @@ class Pipeline:
                     "endedAt": datetime.now(UTC),
                     "counts": json.dumps(totals),
                     "warningCounts": json.dumps(self.report.warning_counts()),
-                    "rejectCounts": json.dumps(self.report.reject_counts()),
+                    "rejectCounts": json.dumps(rejected),
+                    # the same as two lists, which Cypher reads without parsing JSON
+                    "rejectCodes": list(rejected),
+                    "rejectCodeCounts": list(rejected.values()),
                     **totals,
                 },
             )
+            # the scorecard as this run leaves the graph: its history, run by run. The records
+            # are loaded whatever happens here, so a failure is said, not made the load's.
+            try:
+                scorecard.snapshot(self.driver, self.database, self.run_id)
+            except (Neo4jError, DriverError) as e:
+                log.warning(
+                    "load run %s: the scorecard snapshot failed (%s); the records are loaded, "
+                    "and the next run's snapshot will measure them",
+                    self.run_id,
+                    type(e).__name__,
+                )
         return self.report
 
     def _load_file(self, path: Path) -> None:

@@ -96,6 +96,9 @@ def shape(
     batch = WriteBatch(run_id=run_id)
     for key, cls in resolution.stubs.items():
         batch.stubs.append(StubRow(key=key, labels=onto.labels_for(cls)))
+    # a node identity kept apart names the node it would have joined, so the scorecard can
+    # count the conflicts still open and show both sides (graph/scorecard.py)
+    kept_apart = {c.new: c.existing for c in resolution.conflicts}
     for ri, rec in enumerate(records):
         src = rec.ref.key
         asserted: list[str] = []
@@ -110,6 +113,8 @@ def shape(
                 if isinstance(v, str) and onto.datatype(p) == "dateTime":
                     # null removes a precision an earlier, vaguer record left
                     props[precision_property(name)] = precision_of(v)
+            if key in kept_apart:
+                props["keptApartFrom"] = kept_apart[key]
             if node.cls == CG.Patient:
                 mk = match_key(node)
                 if mk:
@@ -155,6 +160,9 @@ def shape(
                     "contentHash": rec.content_hash(),
                     "runId": run_id,
                     "display": f"{rec.format} {rec.kind} {rec.ref.record_id or rec.ref.position}",
+                    # the codes only (never the messages): what the scorecard counts; None
+                    # removes the codes an earlier version of the record had
+                    "warningCodes": sorted({w.code for w in rec.warnings}) or None,
                 },
                 asserts=list(dict.fromkeys(asserted)),
             )

@@ -13,6 +13,7 @@ from api.cli import (
     mcp,
     neo4j,
     ontology,
+    scorecard,
     serve,
     synth,
     terminology,
@@ -33,6 +34,7 @@ app.command("load")(load.load)
 app.command("explain")(explain.explain)
 app.command("synth")(synth.synth)
 app.command("mcp")(mcp.mcp)
+app.command("scorecard")(scorecard.scorecard_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(terminology.app, name="terminology")
 

@@ -50,6 +50,10 @@ CALLS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "explain_link": ({"a": JANE, "b": "LAKESIDE|RAD-7"}, '"same": true'),
     "ontology_lookup": ({"name": "hasEncounter"}, "HAS_ENCOUNTER"),
+    "interoperability_scorecard": (
+        {"name": "claims-linked-to-encounter", "last": 2},
+        "Share of the claims in the graph",
+    ),
 }
 
 
@@ -174,6 +178,14 @@ def test_http_tools_follow_the_callers_role(service: str, api_key: KeyMaker) -> 
     schedule = anyio.run(call, analyst, "practitioner_context", {"npi": SMITH_NPI})
     patient = json.loads(text_of(schedule))["practitioner"]["encounters"]["edges"][0]["node"]
     assert patient["patient"]["key"].startswith("pseudonym:") and "name" not in patient["patient"]
+    # the scorecard: counts for analysts, with each measure's history; refused to billing
+    card = anyio.run(call, analyst, "interoperability_scorecard", {"last": 1})
+    measures = json.loads(text_of(card))["interoperability"]["measures"]
+    assert {m["name"] for m in measures} >= {"claims-linked-to-encounter", "records-rejected"}
+    assert all(len(m["trend"]) <= 1 for m in measures)
+    refused = anyio.run(call, billing, "interoperability_scorecard", {})
+    assert refused.is_error and "FORBIDDEN_FIELD" in text_of(refused)
+    assert "admins and analysts" in text_of(refused)
 
 
 class Clock:

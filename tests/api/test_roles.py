@@ -257,6 +257,7 @@ def test_hidden_fields_cannot_be_reached_through_an_interface_or_a_fragment(gql:
 # arguments that select by nothing a role could be refused (paging, budgets, schema names)
 NOT_FILTERS = {
     "first", "after", "budgetTokens", "kind", "transitive", "domain", "name", "since",
+    "last",  # how many of a measure's snapshots, like `first`
 }  # fmt: skip
 
 

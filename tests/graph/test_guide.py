@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import guide
+from graph import guide, scorecard
 from graph.browser import GUIDE_FILE, guide_html
 from ontology.model import DOMAINS, load_ontology
 
@@ -61,9 +61,10 @@ def test_cookbook_says_what_each_query_answers() -> None:
 def test_guide_has_the_browser_guide_shape() -> None:
     text = guide_html()
     assert text.startswith('<article class="guide">')
-    # the title, a picture per two domains, the queries
+    # the title, a picture per two domains, the queries, the scorecard's introduction and its
+    # four families
     pictures = -(-len(DOMAINS) // 2)
-    assert text.count("<slide ") == 1 + pictures + len(guide.QUERIES)
+    assert text.count("<slide ") == 1 + pictures + len(guide.QUERIES) + 5
     assert "<script" not in text.lower()  # Browser strips scripts from remote guides
     for title in (
         "A patient's journey across the five domains",
@@ -98,3 +99,17 @@ def test_picture_has_every_class_that_relationships_name(tmp_path: Path) -> None
         if prop.domain:
             assert f"{prop.graph_name} \u2192" in svg, prop.graph_name
     assert "Person" not in shown and "Event" not in shown  # superclasses are in the subtitles
+
+
+def test_guide_has_every_scorecard_measure_as_the_query_the_scorecard_runs() -> None:
+    in_guide = guide_queries(guide_html())
+    for d in scorecard.DEFINITIONS:
+        assert _normalise(d.cypher) in in_guide, d.name
+        if d.records:
+            assert _normalise(d.records) in in_guide, d.name
+    assert _normalise(guide.SCORECARD_TREND) in in_guide
+
+
+def test_scorecard_trend_query_parses_in_neo4j(driver: Driver, database: str) -> None:
+    _, summary, _ = driver.execute_query("EXPLAIN " + guide.SCORECARD_TREND, database_=database)
+    assert summary.plan is not None

@@ -1,0 +1,85 @@
+"""``python -m bench.scorecard``: what the scorecard costs as the graph grows.
+
+For each size, a generated Riverside Health is loaded source by source into a Neo4j of its
+own (the pipeline snapshots the scorecard at the end of each run), then the measures are
+computed again on their own and a snapshot is written again, each timed, and the numbers of
+measure values and of snapshot nodes are counted. It prints one JSON line per size: what a
+daily feed's load pays for the scorecard at the end of its run, beside what the load took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.database import BenchNeo4j
+from graph import scorecard
+from loaders.identity import IdentityConfig
+from loaders.pipeline import load
+from loaders.synth import generate
+
+
+def measure_size(neo: BenchNeo4j, patients: int, work: Path) -> dict[str, object]:
+    """Load ``patients`` generated patients; time the load, the measures and a snapshot."""
+    data = work / f"riverside-{patients}"
+    manifest = generate(data, patients, seed=0)
+    identity = IdentityConfig.from_file(data / "identity.toml")
+    neo.empty()
+    driver, database = neo.driver, neo.database
+    started = time.perf_counter()
+    runs = [
+        load(
+            [data / p for p in paths],
+            driver=driver,
+            database=database,
+            source=source,
+            identity=identity,
+        )
+        for source, paths in manifest["sources"].items()
+    ]
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    found = scorecard.measure(driver, database)
+    measure_s = time.perf_counter() - started
+    started = time.perf_counter()
+    scorecard.snapshot(driver, database, runs[-1].run_id)
+    snapshot_s = time.perf_counter() - started
+    records, _, _ = driver.execute_query(
+        "MATCH (v:MeasureValue) RETURN count(v) AS n", database_=database
+    )
+    return {
+        "patients": patients,
+        "records": sum(r.total("read") for r in runs),
+        "loadRuns": len(runs),
+        "loadSeconds": round(load_s, 2),
+        "measureSeconds": round(measure_s, 3),
+        "snapshotSeconds": round(snapshot_s, 3),
+        "measureValues": len(found),
+        "snapshotNodes": int(records[0]["n"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="The scorecard's cost as the graph grows.")
+    p.add_argument("--sizes", default="100,1000", help="patients per size, comma-separated")
+    args = p.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    with tempfile.TemporaryDirectory(prefix="caregraph-bench-scorecard-") as tmp:
+        work = Path(tmp)
+        neo = BenchNeo4j(work / "neo4j", heap="1g", pagecache="512m")
+        neo.start()
+        try:
+            for size in sizes:
+                sys.stdout.write(json.dumps(measure_size(neo, size, work)) + "\n")
+                sys.stdout.flush()
+        finally:
+            neo.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
