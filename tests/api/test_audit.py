@@ -307,8 +307,11 @@ def test_concurrent_requests_wait_for_their_batch_and_are_recorded_one_each(
     computed, none is sent while its record waits, and the records are written in at most two
     transactions (the batch under way, then everything that queued behind it)."""
     key = api_key(Role.clinician)
+    # every request holds its admission place while its record waits: room for all of them
+    # (admission control itself is tests/api/test_admission.py's)
+    settings = ApiSettings(max_in_flight=CONCURRENT)
     with (
-        TestClient(create_app(neo4j_conn)) as client,
+        TestClient(create_app(neo4j_conn, settings)) as client,
         ThreadPoolExecutor(CONCURRENT) as pool,
     ):
         writer = client.app.state.services.audit  # type: ignore[attr-defined]

@@ -200,7 +200,10 @@ def test_service_killed_mid_request_no_answer_without_an_audit_record(
         with_data = {s.request_id for s in sent if s.answered}
         lost = {s.request_id for s in sent if s.lost is not None}
         failed = [(s.status, s.body) for s in sent if s.request_id in arrived - with_data]
-        assert [status for status, _ in failed if status != 200] == [], failed  # never a 500
+        # never a 500; a worker at its admission limit may refuse at once (503 OVERLOADED),
+        # which is an answer without data and without a record
+        refused = [b for status, b in failed if status == 503 and _overloaded(b)]
+        assert [status for status, b in failed if status != 200 and b not in refused] == [], failed
         # what a busy machine may add: a read over the query timeout is refused as a limit
         codes = Counter(
             e.get("extensions", {}).get("code") for _, b in failed for e in b.get("errors", ())
@@ -440,6 +443,10 @@ def _wait_until_blocked(driver: Driver, database: str, n: int) -> None:
             return
         assert time.monotonic() < deadline, f"{records[0]['n']} of {n} requests wait to append"
         time.sleep(0.1)
+
+
+def _overloaded(body: dict[str, Any]) -> bool:
+    return [e.get("extensions", {}).get("code") for e in body.get("errors", ())] == ["OVERLOADED"]
 
 
 def _timed(url: str, key: str, request_id: str) -> tuple[httpx.Response, float]:
