@@ -385,12 +385,14 @@ def test_neo4j_killed_between_the_read_and_its_record_sends_no_answer(
             TestClient(create_app(conn)) as client,
             ThreadPoolExecutor(CONCURRENT) as pool,
         ):
-            assert answered(ask(client, key, "kill-before"))
+            # the first reads of a cold server can pass the query timeout on a busy machine
+            wait_until(lambda: answered(ask(client, key, "kill-before")), "a first answer")
             writer = client.app.state.services.audit  # type: ignore[attr-defined]
+            before = writer.group.submitted
             with open_driver(conn) as other, holding_the_head(other, conn.database):
                 futures = [pool.submit(ask, client, key, f"kill-{i}") for i in range(CONCURRENT)]
                 wait_until(
-                    lambda: writer.group.submitted == 1 + CONCURRENT,
+                    lambda: writer.group.submitted == before + CONCURRENT,
                     "every record to be waiting",
                 )
                 assert not any(f.done() for f in futures)
@@ -403,7 +405,8 @@ def test_neo4j_killed_between_the_read_and_its_record_sends_no_answer(
         assert int(response.headers["retry-after"]) >= 1
         assert not answered(response) and "JANE" not in response.text
         codes = {e["extensions"]["code"] for e in response.json()["errors"]}
-        assert codes == {"SERVICE_UNAVAILABLE"}
+        assert "SERVICE_UNAVAILABLE" in codes  # beside it only a read's own timeout, if any
+        assert codes <= {"SERVICE_UNAVAILABLE", "LIMIT_EXCEEDED"}, codes
     with open_driver(conn) as driver:
         recorded = {e["requestId"] for e in query_audit(driver, conn.database, limit=10_000)}
         assert "kill-before" in recorded
