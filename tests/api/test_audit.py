@@ -382,7 +382,9 @@ def test_neo4j_killed_between_the_read_and_its_record_sends_no_answer(
         key = KeyStore(admin, conn.database).create(Role.clinician, "killed")
     try:
         with (
-            TestClient(create_app(conn)) as client,
+            # room for every request it holds behind the audit's head (admission control is
+            # tests/api/test_admission.py's)
+            TestClient(create_app(conn, ApiSettings(max_in_flight=CONCURRENT))) as client,
             ThreadPoolExecutor(CONCURRENT) as pool,
         ):
             # the first reads of a cold server can pass the query timeout on a busy machine

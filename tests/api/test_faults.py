@@ -98,6 +98,9 @@ def service_env(conn: Neo4jSettings, home: Path, **more: str) -> dict[str, str]:
         "NEO4J_PASSWORD": conn.password.get_secret_value() if conn.password else "",
         "NEO4J_DATABASE": conn.database,
         "CAREGRAPH_HOME": str(home),  # its audit key and anchor file, apart from the tests'
+        # the faults, not admission control (tests/api/test_admission.py), are tested here:
+        # room for every request the tests hold in flight behind a lock or a dead Neo4j
+        "CAREGRAPH_API_MAX_IN_FLIGHT": "64",
         **more,
     }
     env.pop("CAREGRAPH_API_CURSOR_KEY", None)
