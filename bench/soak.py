@@ -401,6 +401,10 @@ def shortfalls(result: dict[str, Any]) -> list[str]:
     return out
 
 
+def _by(counts: dict[str, int]) -> str:
+    return f" {counts}" if counts else ""
+
+
 def summary(result: dict[str, Any]) -> str:
     """A few lines for a person."""
     lat = result["latency"]
@@ -410,8 +414,9 @@ def summary(result: dict[str, Any]) -> str:
     lines = [
         f"soak: {result['clients']} clients, {result['seconds']:.0f} s, "
         f"{result['workers']} workers",
-        f"  requests {result['requests']}: ok {result['ok']}, refused {result['refusals_total']} "
-        f"{result['refusals'] or ''}, errors {result['errors_total']} {result['errors'] or ''}",
+        f"  requests {result['requests']}: ok {result['ok']}, "
+        f"refused {result['refusals_total']}{_by(result['refusals'])}, "
+        f"errors {result['errors_total']}{_by(result['errors'])}",
         f"  ok latency p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms; "
         f"{result['throughput_rps']} answers/s",
         f"  RSS {rss['start_kb'] / 1024:.0f} -> {rss['end_kb'] / 1024:.0f} MB "
