@@ -239,7 +239,10 @@ def _memory(sampler: MemorySampler) -> dict[str, Any]:
             "max_kb": max(totals),
             "growth_kb": end - start,
             "growth_pct": round(100 * (end - start) / start, 1) if start else None,
+            # a leak keeps growing; caches and pools fill early, then stay
+            "second_half_growth_kb": end - totals[len(totals) // 2],
         },
+        "series_kb": totals,  # the whole tree's RSS at each sample, every_s apart
         "processes": [
             {
                 "pid": p.pid,
@@ -446,7 +449,8 @@ def summary(result: dict[str, Any]) -> str:
         f"  ok latency p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms; "
         f"{result['throughput_rps']} answers/s",
         f"  RSS {rss['start_kb'] / 1024:.0f} -> {rss['end_kb'] / 1024:.0f} MB "
-        f"(max {rss['max_kb'] / 1024:.0f} MB, growth {rss['growth_pct']}%) over "
+        f"(max {rss['max_kb'] / 1024:.0f} MB, growth {rss['growth_pct']}%, "
+        f"{rss['second_half_growth_kb'] / 1024:+.0f} MB in the second half) over "
         f"{len(result['rss']['processes'])} processes",
         f"  audit: {audit['records']} records {audit['by_outcome']} for "
         f"{audit['answered_reads']} answered reads and {audit['error_answers']} error answers "
