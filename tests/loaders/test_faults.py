@@ -40,6 +40,7 @@ from loaders.pipeline import expand
 from loaders.synth import generate
 from ontology.model import load_ontology
 from tests.conftest import Figures, managed_settings
+from tests.loaders.conftest import domain
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 PATIENTS = 150 if LONG else 60
@@ -104,8 +105,9 @@ def run_load(env: dict[str, str], data: Path, source: str, report: Path) -> dict
 @dataclass(frozen=True)
 class Census:
     """Every node (labels and properties) and every relationship (type, the keys of its ends,
-    its properties) of the graph, but the load runs: a load that was killed and run again has
-    one run more than a clean load, and its records name the run that wrote them."""
+    its properties) of the graph, but the load runs and their scorecard snapshots: a load that
+    was killed and run again has one run more than a clean load, and its records name the run
+    that wrote them."""
 
     labels: Counter[str]
     types: Counter[str]
@@ -136,11 +138,11 @@ def _props(props: dict[str, Any]) -> str:
 
 def census(driver: Driver, database: str) -> Census:
     nodes, _, _ = driver.execute_query(
-        "MATCH (n) WHERE NOT n:LoadRun RETURN labels(n) AS labels, properties(n) AS props",
+        f"MATCH (n) WHERE {domain('n')} RETURN labels(n) AS labels, properties(n) AS props",
         database_=database,
     )
     rels, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) "
+        f"MATCH (a)-[r]->(b) WHERE {domain('a')} AND NOT b:MeasureValue "
         "RETURN type(r) AS type, a.key AS a, CASE WHEN b:LoadRun THEN 'a load run' "
         "ELSE b.key END AS b, properties(r) AS props",
         database_=database,

@@ -22,7 +22,7 @@ from loaders import keys, registry
 from loaders.fhir import LOADER
 from loaders.records import Item, Link, Node, Record, Ref, Skipped
 from ontology.vocab import CG
-from tests.loaders.conftest import Load, count
+from tests.loaders.conftest import Load, count, fingerprint
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"
 BUNDLE = DATA / "clinic-bundle.json"
@@ -834,36 +834,20 @@ def test_fhir_more_written_with_warnings_not_rejected(
         "WHERE toString(e.start) STARTS WITH '1965-09-16' RETURN count(e)",
     ) == 1  # fmt: skip
     # reloading the same files changes nothing
-    before = _fingerprint(driver, database)
+    before = fingerprint(driver, database)
     from loaders.pipeline import load as run_load
 
     again = run_load([more], driver=driver, database=database, source="more")
-    assert _fingerprint(driver, database) == before
+    assert fingerprint(driver, database) == before
     assert again.nodes_created == 0 and again.relationships_created == 0
 
 
 def test_reload_changes_nothing(load: Load, driver: Driver, database: str) -> None:
     first = load(BUNDLE, NDJSON, source="ehr")
-    before = _fingerprint(driver, database)
+    before = fingerprint(driver, database)
     from loaders.pipeline import load as run_load
 
     second = run_load([BUNDLE, NDJSON], driver=driver, database=database, source="ehr")
-    assert _fingerprint(driver, database) == before
+    assert fingerprint(driver, database) == before
     assert second.total("unchanged") == second.total("written") == first.total("written") == 16
     assert second.nodes_created == 0 and second.relationships_created == 0
-
-
-def _fingerprint(driver: Driver, database: str) -> tuple[object, ...]:
-    """Counts and a digest of every property of the domain graph (load runs aside)."""
-    (nodes,) = rows(
-        driver, database,
-        "MATCH (n) WHERE NOT n:LoadRun WITH n ORDER BY n.key "
-        "RETURN count(n) AS n, apoc.util.md5(collect(apoc.convert.toJson(properties(n)))) AS p",
-    )  # fmt: skip
-    (rels,) = rows(
-        driver, database,
-        "MATCH (a)-[r]->(b) WHERE NOT b:LoadRun "
-        "WITH a, r, b ORDER BY a.key, type(r), b.key, r.role "
-        "RETURN count(r) AS n, apoc.util.md5(collect(apoc.convert.toJson(properties(r)))) AS p",
-    )  # fmt: skip
-    return (nodes["n"], nodes["p"], rels["n"], rels["p"])

@@ -14,7 +14,7 @@ from loaders.hl7v2.errors import BadValue
 from loaders.hl7v2.segments import Rep
 from loaders.records import Item, Node, Record, Rejected, Skipped
 from ontology.vocab import CG
-from tests.loaders.conftest import Load, count
+from tests.loaders.conftest import Load, count, domain_nodes
 
 SRC = "feed"
 PATIENT = "urn:oid:2.16.1|PATID1234"  # PID-3 PATID1234^5^M11^test1&2.16.1&HCD^MR
@@ -520,11 +520,10 @@ def test_graph_every_sample_loads_and_reloads_unchanged(
     assert first.exit_code == 0, first.as_json()["rejects"]
     assert first.total("read") == 17 and first.total("written") == 17
     assert all(f.reconciles for f in first.files)
-    graph_nodes = "MATCH (n) WHERE NOT n:LoadRun RETURN count(n)"  # each load adds its run
-    nodes = count(driver, database, graph_nodes)
+    nodes = domain_nodes(driver, database)
     again = load(hl7_dir(samples), source=SRC)
     assert again.total("unchanged") == 17
-    assert count(driver, database, graph_nodes) == nodes
+    assert domain_nodes(driver, database) == nodes
 
 
 def test_graph_own_file_of_framed_messages(
@@ -699,8 +698,7 @@ def test_graph_more_samples_load_reconcile_and_reload_unchanged(
     assert all(f.reconciles for f in first.files)
     codes = first.as_json()["warningCounts"]
     assert codes["unusual-value"] >= 4 and codes["not-applied"] >= 3
-    graph_nodes = "MATCH (n) WHERE NOT n:LoadRun RETURN count(n)"
-    nodes = count(driver, database, graph_nodes)
+    nodes = domain_nodes(driver, database)
     again = load(more_dir(samples), source=SRC)
     assert again.total("unchanged") == 27
-    assert count(driver, database, graph_nodes) == nodes
+    assert domain_nodes(driver, database) == nodes

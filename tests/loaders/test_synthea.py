@@ -9,7 +9,7 @@ from neo4j import Driver
 from loaders.records import Record, Rejected, Skipped
 from loaders.synthea import LOADER, SYNTHEA
 from ontology.vocab import CG, local_name
-from tests.loaders.conftest import Load, count
+from tests.loaders.conftest import Load, count, fingerprint
 
 ENCOUNTER = "57f2562b-445c-f11c-ba40-edc55af3c84f"
 PATIENT = "3edac2e3-d223-6fae-d515-daf96ef6bc76"
@@ -143,33 +143,14 @@ def test_reference_before_its_record_is_a_stub_then_filled(
 
 def test_reload_changes_nothing(load: Load, driver: Driver, database: str, samples: Path) -> None:
     first = load(csv_dir(samples), source="synthea")
-    before = _fingerprint(driver, database)
+    before = fingerprint(driver, database)
     from loaders.pipeline import load as run_load
 
     second = run_load([csv_dir(samples)], driver=driver, database=database, source="synthea")
-    assert _fingerprint(driver, database) == before
+    assert fingerprint(driver, database) == before
     assert second.total("unchanged") == second.total("written") == first.total("written")
     assert second.nodes_created == 0 and second.relationships_created == 0
     assert second.nodes_updated == 0
-
-
-def _fingerprint(driver: Driver, database: str) -> tuple[object, ...]:
-    """Counts and a digest of every property of the domain graph (load runs aside)."""
-    records, _, _ = driver.execute_query(
-        "MATCH (n) WHERE NOT n:LoadRun "
-        "WITH n ORDER BY n.key "
-        "RETURN count(n) AS nodes, "
-        "apoc.util.md5(collect(apoc.convert.toJson(properties(n)))) AS props",
-        database_=database,
-    )
-    rels, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) WHERE NOT b:LoadRun "
-        "WITH a, r, b ORDER BY a.key, type(r), b.key, r.role "
-        "RETURN count(r) AS rels, "
-        "apoc.util.md5(collect(apoc.convert.toJson(properties(r)))) AS props",
-        database_=database,
-    )
-    return (records[0]["nodes"], records[0]["props"], rels[0]["rels"], rels[0]["props"])
 
 
 def test_skipped_rows_are_counted(samples: Path) -> None:
