@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 
 from api.audit import record_cli_read
+from api.cli import options
 from graph import security
 from graph.anchors import AnchorError, Anchors
 from graph.chain import DayReport
@@ -18,18 +19,6 @@ from graph.errors import GraphError
 from graph.settings import Settings
 
 app = typer.Typer(help="The read audit log (admin).")
-
-
-def _since(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as e:
-        raise typer.BadParameter(
-            "give a date or date-time, e.g. 2024-05-01 or 2024-05-01T08:00Z"
-        ) from e
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @app.callback(invoke_without_command=True)
@@ -60,7 +49,7 @@ def audit(
                 conn.database,
                 subject=subject,
                 patient=patient,
-                since=_since(since),
+                since=options.since(since),
                 limit=limit,
             )
             shown = sorted({p for e in events for p in e.get("patients") or []})

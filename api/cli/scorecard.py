@@ -13,7 +13,6 @@ import io
 import json
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.cli import options
 from api.scorecard_html import number, render_html
 from graph import scorecard
 from graph.driver import connection, session_driver
@@ -115,16 +115,6 @@ class Thresholds:
         return found
 
 
-def _since(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as e:
-        raise typer.BadParameter("give a date or date-time, e.g. 2025-01-01") from e
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def scorecard_command(
     source: Annotated[
         str | None, typer.Option("--source", help="Only this source system (and the totals).")
@@ -169,7 +159,7 @@ def scorecard_command(
         conn = connection(settings)
         with session_driver(conn) as driver:
             found = scorecard.card(
-                driver, conn.database, source=source, since=_since(since), last=last
+                driver, conn.database, source=source, since=options.since(since), last=last
             )
     except GraphError as e:
         typer.echo(f"error: {e}", err=True)
