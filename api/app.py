@@ -74,14 +74,9 @@ def get_database(request: Request) -> str:
     return get_services(request).database
 
 
-def get_settings(request: Request) -> ApiSettings:
-    return get_services(request).settings
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
 DriverDep = Annotated[Driver, Depends(get_driver)]
 DatabaseDep = Annotated[str, Depends(get_database)]
-SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 
 
 async def get_context(request: Request, services: ServicesDep) -> Context:

@@ -237,11 +237,6 @@ def _build(onto: Ontology, name: str) -> Path:
     return Path(onto.classes[start].name, built, order=order, with_run=sources)
 
 
-def event_classes(onto: Ontology, kind: URIRef) -> frozenset[URIRef]:
-    """The kind and its subclasses."""
-    return onto.subclasses(kind)
-
-
 @lru_cache(maxsize=256)
 def _events(onto: Ontology, start: URIRef, kind: URIRef) -> Path:
     wanted = onto.subclasses(kind)

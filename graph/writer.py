@@ -203,15 +203,6 @@ def lookup_hashes(tx: ManagedTransaction, keys: Sequence[str]) -> dict[str, str]
     return {r["k"]: r["h"] for r in result}
 
 
-def existing_keys(tx: ManagedTransaction, keys: Sequence[str]) -> set[str]:
-    """Which of these node keys are already in the graph (loaded, not stubs)."""
-    result = tx.run(
-        "UNWIND $keys AS k MATCH (n:Entity {key: k}) WHERE n.stub IS NULL RETURN k",
-        keys=list(keys),
-    )
-    return {r["k"] for r in result}
-
-
 # -- the write -------------------------------------------------------------------------------
 def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
     """Write one batch in the caller's transaction; return Neo4j's counters."""

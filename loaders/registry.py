@@ -37,16 +37,7 @@ class Loader(Protocol):
 
 def loaders() -> list[Loader]:
     """Every available loader, in detection order."""
-    found: list[Loader] = []
-    for name in FORMAT_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # that format is not built (yet)
-                continue
-            raise
-        found.append(module.LOADER)
-    return found
+    return [importlib.import_module(name).LOADER for name in FORMAT_MODULES]
 
 
 def detect(path: Path) -> Loader | None:
@@ -60,10 +51,3 @@ def detect(path: Path) -> Loader | None:
         except Exception:  # noqa: S112  # a detector that chokes on odd bytes says "not mine"
             continue
     return None
-
-
-def by_format(name: str) -> Loader:
-    for loader in loaders():
-        if loader.format == name:
-            return loader
-    raise KeyError(name)
