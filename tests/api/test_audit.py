@@ -184,14 +184,6 @@ def test_a_read_that_cannot_be_recorded_is_not_answered(
         driver.execute_query("DROP CONSTRAINT test_audit_once IF EXISTS", database_=database)
 
 
-def test_no_setting_switches_the_audit_off(
-    gql: Gql, driver: Driver, database: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CAREGRAPH_API_AUDIT", "false")
-    gql(CONTEXT, {"id": ADA}, request_id="audit-off", settings=ApiSettings())
-    assert event(driver, database, "audit-off")["patients"] == [ADA]
-
-
 def test_the_cli_shows_the_audit_log(gql: Gql, neo4j_conn: Neo4jSettings) -> None:
     gql(
         CONTEXT,

@@ -8,7 +8,6 @@ source, the namesake only in the EHR, and the whole set the same bytes for the s
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 import re
@@ -61,17 +60,6 @@ def manifest(synth: Path) -> dict[str, Any]:
 def p0(manifest: dict[str, Any]) -> dict[str, Any]:
     facts: dict[str, Any] = manifest["expected"]["patient0"]
     return facts
-
-
-def fhir_loader_state() -> str | None:
-    """None when loaders/fhir is usable; otherwise why not (it is being built in parallel)."""
-    try:
-        module = importlib.import_module("loaders.fhir")
-    except ModuleNotFoundError:
-        return "loaders/fhir is not written yet"
-    if not hasattr(module, "LOADER"):
-        return "loaders/fhir exists but defines no LOADER yet (work in progress)"
-    return None
 
 
 def data_files(root: Path, under: str | None = None) -> list[Path]:
@@ -243,9 +231,6 @@ def test_fhir_bundles_and_directory_validate_as_fhir(synth: Path, p0: dict[str, 
 
 
 def test_fhir_files_read_back_with_the_fhir_loader(synth: Path, manifest: dict[str, Any]) -> None:
-    why = fhir_loader_state()
-    if why:
-        pytest.skip(why)
     recs = [r for f in data_files(synth, "fhir") for r in read(f, "ehr", "fhir")]
     patients = [n for r in recs for n in r.nodes if n.cls == CG.Patient and n.identifiers]
     assert len({n.key for n in patients}) == manifest["expected"]["individuals"]["patients"]
@@ -269,8 +254,7 @@ def test_bulk_layout_ndjson_and_dicom_json(tmp_path: Path) -> None:
     assert [f.name for f in files] == ["studies-0000.json", "studies-0001.json"]
     recs = [r for f in files for r in read(f, "pacs", "dicom")]
     assert len(recs) == m["counts"]["dicom"]["series"]
-    if fhir_loader_state() is None:
-        assert sum(len(read(p, "ehr", "fhir")) for p in ndjson) == len(lines)
+    assert sum(len(read(p, "ehr", "fhir")) for p in ndjson) == len(lines)
 
 
 # -- X12 against the implementation guides -----------------------------------------------------
@@ -476,9 +460,6 @@ RETURN count(DISTINCT n) AS total, count(DISTINCT CASE WHEN x IS NOT NULL THEN n
 def test_every_source_loaded_on_its_own_meets_in_one_patient_and_visit(
     clean_graph: Driver, database: str, tmp_path: Path
 ) -> None:
-    why = fhir_loader_state()
-    if why:
-        pytest.skip(f"the EHR's FHIR files cannot be loaded: {why}")
     m = write_demo(tmp_path / "demo")
     out = tmp_path / "demo"
     identity = IdentityConfig.from_file(out / "identity.toml")
