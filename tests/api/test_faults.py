@@ -50,6 +50,7 @@ REQUESTS = 400 if LONG else 120  # per round, at most; the kill ends a round ear
 CLIENTS = 12  # requests in flight at once
 ANSWERED_BEFORE_KILL = 20  # the kill is sent once this many answers have arrived (round 0)
 HELD = 4  # requests in flight, read but not yet recorded, when Neo4j is killed
+SETTLE_S = 1.0  # for the held requests' reads to be done once the first waits for the lock
 # hang detectors, not speed measurements (a loaded 2-core machine is slow to start a service)
 START_TIMEOUT_S = 180.0
 FAST = 10.0  # a 503 without waiting on the database, told from the driver's 30 s of retries
@@ -355,7 +356,11 @@ def test_neo4j_killed_under_the_service_503_fast_then_recovers_without_a_restart
             lock.run("MATCH (h:AuditHead {day: $day}) SET h._lock = true", day=day).consume()
             with ThreadPoolExecutor(HELD) as pool:
                 around = [pool.submit(_answered_at, served.url, key, rid) for rid in held]
-                _wait_until_blocked(drv, conn.database, HELD)
+                # the worker writes records in group commits: its first append waits for the
+                # lock in Neo4j, and the records of the others queue behind it in the worker,
+                # where Neo4j cannot see them; their reads take milliseconds
+                _wait_until_blocked(drv, conn.database, 1)
+                time.sleep(SETTLE_S)
                 killed_at = time.monotonic()
                 _kill(private_server)
                 outcomes = [f.result() for f in around]

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from graph.browser import style_grass
-from graph.guide import JOURNEY, QUERIES, TITLE
+from graph.guide import DOMAINS, JOURNEY, QUERIES, TITLE
 from tests.browser.conftest import Stack, screenshot
 from tests.browser.data import PATIENT_NAME
 
@@ -63,7 +63,8 @@ def guide_frame(page: Page) -> Locator:
 def test_the_guide_pictures_the_model(connected: Page) -> None:
     guide = guide_frame(connected)
     guide.get_by_test_id("nextSlide").click()
-    expect(guide.get_by_role("heading", name="The model (1/3)")).to_be_visible()
+    pictures = -(-len(DOMAINS) // 2)  # two domains to a slide
+    expect(guide.get_by_role("heading", name=f"The model (1/{pictures})")).to_be_visible()
     for cls in ("Patient", "Practitioner", "Encounter"):
         expect(guide.locator(f'svg g.class[data-class="{cls}"]')).to_be_visible()
     expect(guide.get_by_text("HAS_ENCOUNTER \u2192 Encounter")).to_be_visible()
@@ -73,7 +74,7 @@ def test_the_guide_pictures_the_model(connected: Page) -> None:
 def test_clicking_the_journey_query_shows_patient_encounter_and_claim(connected: Page) -> None:
     guide = guide_frame(connected)
     query = guide.locator("pre#patient-journey")
-    for _ in range(len(QUERIES) + 3):  # from whichever slide the guide is on
+    for _ in range(len(QUERIES) + len(DOMAINS)):  # from whichever slide the guide is on
         if query.is_visible():
             break
         guide.get_by_test_id("nextSlide").click()
