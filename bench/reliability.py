@@ -47,12 +47,19 @@ SUITES = [
 ]
 
 
-def run_tests(figures: Path, work: Path, suites: list[str], long: bool) -> dict[str, Any]:
-    """pytest on ``suites``; their outcome counts (from its JUnit XML) and wall time."""
+def run_tests(
+    figures: Path, work: Path, suites: list[str], long: bool, examples: int = 1000
+) -> dict[str, Any]:
+    """pytest on ``suites``; their outcome counts (from its JUnit XML) and wall time. The long
+    variants try ``examples`` inputs per fuzzed parser, and GraphQL requests per role."""
     junit = work / "junit.xml"
     env = {**os.environ, "CAREGRAPH_RELIABILITY_FIGURES": str(figures)}
     if long:
-        env.update(HYPOTHESIS_PROFILE="long", CAREGRAPH_RELIABILITY_LONG="1")
+        env.update(
+            HYPOTHESIS_PROFILE="long",
+            CAREGRAPH_RELIABILITY_LONG="1",
+            CAREGRAPH_FUZZ_EXAMPLES=str(examples),
+        )
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
@@ -170,6 +177,11 @@ def render(result: dict[str, Any]) -> str:
         "## The tests, long variants",
         "",
         ("Bounded (CI) variants" if result.get("bounded") else "Long variants")
+        + (
+            f" ({result['fuzz_examples']} inputs per fuzzed parser and GraphQL requests per role)"
+            if result.get("fuzz_examples")
+            else ""
+        )
         + f" of {', '.join(f'`{x}`' for x in tests['suites'])}: "
         f"{tests.get('tests', '?')} tests in {tests['seconds']} s: "
         f"{tests.get('failures', '?')} failed, {tests.get('errors', '?')} errors, "
@@ -223,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
         "--suites", type=lambda t: [x for x in t.split(",") if x], default=SUITES,
         help="test files to run, comma-separated (default: all the reliability suites)",
     )  # fmt: skip
+    p.add_argument(
+        "--fuzz-examples", type=int, default=1000,
+        help="long variants: inputs per fuzzed parser, GraphQL requests per role (a fifth of "
+        "that per MCP tool and role)",
+    )  # fmt: skip
     p.add_argument("--overload-duration", type=float, default=30.0)
     p.add_argument("--no-overload", action="store_true")
     p.add_argument("--soak-clients", type=int, default=32)
@@ -239,7 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         result["bounded"] = args.bounded
-        result["tests"] = run_tests(figures, work, args.suites, long=not args.bounded)
+        result["tests"] = run_tests(
+            figures, work, args.suites, long=not args.bounded, examples=args.fuzz_examples
+        )
+        result["fuzz_examples"] = None if args.bounded else args.fuzz_examples
         result["figures"] = read_figures(figures)
         if not args.no_overload:
             from bench import overload

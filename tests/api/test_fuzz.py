@@ -67,7 +67,10 @@ settings.register_profile(
     suppress_health_check=_CHECKS,
 )
 settings.register_profile(
-    "api-fuzz-long", max_examples=1_000, deadline=None, suppress_health_check=_CHECKS
+    "api-fuzz-long",
+    max_examples=int(os.environ.get("CAREGRAPH_FUZZ_EXAMPLES", "1000")),  # make reliability's
+    deadline=None,
+    suppress_health_check=_CHECKS,
 )
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 PROFILE = settings.get_profile("api-fuzz-long" if LONG else "api-fuzz-ci")

@@ -34,7 +34,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "long", max_examples=1_000, deadline=10_000, suppress_health_check=[HealthCheck.too_slow]
+    "long",
+    max_examples=int(os.environ.get("CAREGRAPH_FUZZ_EXAMPLES", "1000")),  # make reliability's
+    deadline=10_000,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
