@@ -6,8 +6,10 @@ state directory) unless NEO4J_URI names a server to use instead. Nothing here fa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
@@ -109,6 +111,45 @@ def clean_graph(driver: Driver, database: str) -> Driver:
     """The session's driver, on an empty graph (schema kept)."""
     integrity.wipe(driver, database)
     return driver
+
+
+@pytest.fixture(scope="session")
+def spare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedNeo4j]:
+    """A second managed Neo4j for the tests that stop or kill one (the session's stays up),
+    started once for all of them: a start costs 15-30 s on a 2-core machine."""
+    if Neo4jSettings().external:
+        pytest.skip("Neo4j is external (NEO4J_URI): no managed server to stop or kill")
+    server = ManagedNeo4j(tmp_path_factory.mktemp("spare") / "neo4j", managed_settings())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh(server: ManagedNeo4j) -> ManagedNeo4j:
+    """The spare server running (a test before may have left it stopped or killed) and empty."""
+    server.start()  # no-op when it runs; after a kill, Neo4j recovers its store first
+    conn = server.connection()
+    with open_driver(conn) as drv:
+        integrity.wipe(drv, conn.database)
+    return server
+
+
+@pytest.fixture
+def private_server(spare_server: ManagedNeo4j) -> ManagedNeo4j:
+    """A Neo4j this test may stop or kill without touching the session's: the spare, empty."""
+    return fresh(spare_server)
+
+
+def kill(server: ManagedNeo4j) -> None:
+    """SIGKILL the server's JVM: no shutdown, no flush, what a power cut or the OOM killer
+    does."""
+    pid = server.pid()
+    assert pid is not None, "Neo4j is not running"
+    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):  # our child: reap it, so no zombie lingers
+        os.waitpid(pid, 0)
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ cannot be recorded is not answered."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import signal
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +39,7 @@ from tests.api.conftest import (
     load_dataset,
     principal,
 )
-from tests.conftest import Figures, managed_settings
+from tests.conftest import Figures, fresh, kill
 from tests.graph.test_chain import HANG, holding_the_head, wait_until
 
 CONTEXT = "query Ctx($id: String!) { patientContext(identifier: $id) { text totalEvents } }"
@@ -336,28 +334,14 @@ ROUND_TIMEOUT_S = 300
 
 
 @pytest.fixture(scope="module")
-def killable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedNeo4j]:
-    """A managed Neo4j of this module's own, with the test dataset, that its tests kill -9."""
-    if Neo4jSettings().external:
-        pytest.skip("Neo4j is external (NEO4J_URI): these tests kill a managed one of their own")
-    server = ManagedNeo4j(tmp_path_factory.mktemp("killable") / "neo4j", managed_settings())
-    server.start()
-    try:
-        conn = server.connection()
-        with open_driver(conn) as driver:
-            load_dataset(driver, conn.database, tmp_path_factory.mktemp("killable-data"))
-        yield server
-    finally:
-        server.stop()
-
-
-def kill(server: ManagedNeo4j) -> None:
-    """SIGKILL: no shutdown, no flush, what a power cut or the OOM killer does."""
-    pid = server.pid()
-    assert pid is not None, "Neo4j is not running"
-    os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):  # our child: reap it
-        os.waitpid(pid, 0)
+def killable(spare_server: ManagedNeo4j, tmp_path_factory: pytest.TempPathFactory) -> ManagedNeo4j:
+    """The spare managed Neo4j, empty but for the test dataset, that this module's tests
+    kill -9."""
+    server = fresh(spare_server)
+    conn = server.connection()
+    with open_driver(conn) as driver:
+        load_dataset(driver, conn.database, tmp_path_factory.mktemp("killable-data"))
+    return server
     wait_until(lambda: server.pid() is None, "Neo4j to be gone")
 
 

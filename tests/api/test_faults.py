@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ from graph.security import query_audit
 from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
 from tests.api.conftest import CROWD, JANE, SYNTHEA, bearer, load_dataset
-from tests.conftest import Figures, free_port, managed_settings
+from tests.conftest import Figures, free_port, kill
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 ROUNDS = 5 if LONG else 1  # service kills
@@ -315,19 +314,6 @@ def _fire_and_kill(served: Served, key: str, prefix: str, answers: int) -> tuple
 # -- Neo4j killed under the service ------------------------------------------------------------
 
 
-@pytest.fixture
-def private_server(tmp_path: Path) -> Iterator[ManagedNeo4j]:
-    """A Neo4j of this test's own, so killing it does not touch the session's."""
-    if Neo4jSettings().external:
-        pytest.skip("Neo4j is external (NEO4J_URI): no managed server to kill")
-    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_neo4j_killed_under_the_service_503_fast_then_recovers_without_a_restart(
     private_server: ManagedNeo4j, tmp_path: Path, figures: Figures
 ) -> None:
@@ -362,7 +348,7 @@ def test_neo4j_killed_under_the_service_503_fast_then_recovers_without_a_restart
                 _wait_until_blocked(drv, conn.database, 1)
                 time.sleep(SETTLE_S)
                 killed_at = time.monotonic()
-                _kill(private_server)
+                kill(private_server)
                 outcomes = [f.result() for f in around]
             with contextlib.suppress(Exception):  # its server is gone: nothing to roll back
                 lock.close()
@@ -470,12 +456,3 @@ def _is_unavailable(response: httpx.Response) -> None:
     (error,) = response.json()["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert error["extensions"]["retryAfter"] == retry
-
-
-def _kill(server: ManagedNeo4j) -> None:
-    """SIGKILL the server's JVM; reap it (our child), so no zombie lingers."""
-    pid = server.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)

@@ -14,15 +14,12 @@ reliability``) runs more rounds on more patients: other kill points and other so
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +36,7 @@ from graph.settings import Neo4jSettings
 from loaders.pipeline import expand
 from loaders.synth import generate
 from ontology.model import load_ontology
-from tests.conftest import Figures, managed_settings
+from tests.conftest import Figures, kill
 from tests.loaders.conftest import domain
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
@@ -175,26 +172,6 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("riverside")
     generate(out, PATIENTS, seed=7, formats=("fhir", "hl7v2", "x12"))
     return out
-
-
-@pytest.fixture
-def private_server(tmp_path: Path) -> Iterator[ManagedNeo4j]:
-    """A Neo4j of this test's own, so killing it does not touch the session's."""
-    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def kill(server: ManagedNeo4j) -> None:
-    """SIGKILL the server's JVM, as the OOM killer or a power cut would end it."""
-    pid = server.pid()
-    assert pid is not None, "the private Neo4j is not running"
-    os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):  # our child: reap it, so no zombie lingers
-        os.waitpid(pid, 0)
 
 
 # -- the test ----------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from neo4j import Driver
 from typer.testing import CliRunner
 
@@ -15,7 +14,6 @@ from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
 from loaders.pipeline import load as run_load
 from loaders.synthea import SYNTHEA
-from tests.conftest import managed_settings
 from tests.loaders.conftest import Load, count
 from tests.loaders.test_synthea_bad_input import (
     ENCOUNTERS_HEADER,
@@ -54,9 +52,9 @@ def test_an_update_changes_the_record_in_place_and_keeps_both_sources(
     assert count(driver, database, "MATCH (p:Patient) RETURN count(p)") == 1
 
 
-def test_a_load_stopped_by_neo4j_going_away_completes_when_run_again(tmp_path: Path) -> None:
-    if Neo4jSettings().external:
-        pytest.skip("needs a managed Neo4j it can stop")
+def test_a_load_stopped_by_neo4j_going_away_completes_when_run_again(
+    private_server: ManagedNeo4j, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     rows = [patient(f"p{i}", f"Given{i}", f"Family{i}") for i in range(600)]
@@ -66,53 +64,47 @@ def test_a_load_stopped_by_neo4j_going_away_completes_when_run_again(tmp_path: P
         ENCOUNTERS_HEADER,
         [encounter(f"e{i}", f"p{i % 600}") for i in range(900)],
     )
-    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings())
-    server.start()
-    try:
-        stopped = {"done": False}
+    server = private_server
+    stopped = {"done": False}
 
-        def stop_midway(path: str, read: int) -> None:
-            if read >= 300 and not stopped["done"]:
-                stopped["done"] = True
-                server.stop()
+    def stop_midway(path: str, read: int) -> None:
+        if read >= 300 and not stopped["done"]:
+            stopped["done"] = True
+            server.stop()
 
-        with open_driver(server.connection(), acquisition_timeout=5.0, max_retry_time=3.0) as drv:
-            first = run_load(
-                [data],
-                driver=drv,
-                database="neo4j",
-                source="ehr",
-                batch_size=100,
-                on_progress=stop_midway,
-            )
-        assert first.exit_code == 2
-        assert first.fatal and "run the same load again" in first.fatal
-        # the report still adds up: what the failure left unwritten is counted as not attempted
-        assert [f.path for f in first.files if not f.reconciles] == []
-        assert first.total("not_attempted") > 0
-        totals = first.as_json()["totals"]
-        assert totals["read"] == (
-            totals["written"] + totals["skipped"] + totals["rejected"] + totals["notAttempted"]
+    with open_driver(server.connection(), acquisition_timeout=5.0, max_retry_time=3.0) as drv:
+        first = run_load(
+            [data],
+            driver=drv,
+            database="neo4j",
+            source="ehr",
+            batch_size=100,
+            on_progress=stop_midway,
         )
-        opened = {Path(f.path).name for f in first.files}
-        assert opened | {Path(p).name for p in first.files_not_read} == {
-            "patients.csv", "encounters.csv",
-        }  # fmt: skip
+    assert first.exit_code == 2
+    assert first.fatal and "run the same load again" in first.fatal
+    # the report still adds up: what the failure left unwritten is counted as not attempted
+    assert [f.path for f in first.files if not f.reconciles] == []
+    assert first.total("not_attempted") > 0
+    totals = first.as_json()["totals"]
+    assert totals["read"] == (
+        totals["written"] + totals["skipped"] + totals["rejected"] + totals["notAttempted"]
+    )
+    opened = {Path(f.path).name for f in first.files}
+    assert opened | {Path(p).name for p in first.files_not_read} == {
+        "patients.csv", "encounters.csv",
+    }  # fmt: skip
 
-        server.start()
-        with open_driver(server.connection()) as drv:
-            written_before = count(drv, "neo4j", "MATCH (p:Patient) RETURN count(p)")
-            assert 0 < written_before < 600  # some batches made it, the rest did not
-            again = run_load([data], driver=drv, database="neo4j", source="ehr")
-            assert again.exit_code == 0
-            assert (
-                count(drv, "neo4j", "MATCH (p:Patient) WHERE p.stub IS NULL RETURN count(p)") == 600
-            )
-            assert count(drv, "neo4j", "MATCH (e:Encounter) RETURN count(e)") == 900
-            assert count(drv, "neo4j", "MATCH (n:Entity) RETURN count(n)") == 1500
-            assert count(drv, "neo4j", "MATCH ()-[h:HAS_ENCOUNTER]->() RETURN count(h)") == 900
-    finally:
-        server.stop()
+    server.start()
+    with open_driver(server.connection()) as drv:
+        written_before = count(drv, "neo4j", "MATCH (p:Patient) RETURN count(p)")
+        assert 0 < written_before < 600  # some batches made it, the rest did not
+        again = run_load([data], driver=drv, database="neo4j", source="ehr")
+        assert again.exit_code == 0
+        assert count(drv, "neo4j", "MATCH (p:Patient) WHERE p.stub IS NULL RETURN count(p)") == 600
+        assert count(drv, "neo4j", "MATCH (e:Encounter) RETURN count(e)") == 900
+        assert count(drv, "neo4j", "MATCH (n:Entity) RETURN count(n)") == 1500
+        assert count(drv, "neo4j", "MATCH ()-[h:HAS_ENCOUNTER]->() RETURN count(h)") == 900
 
 
 def test_cli_load_writes_the_json_report_and_exits_by_outcome(
