@@ -1,9 +1,11 @@
 """``python -m bench.overload``: what callers see when more ask than the service can answer.
 
-N clients in closed loops (each sends its next request as soon as the last one answered or
-was refused, and ignores Retry-After: the worst case) ask the benchmark's three questions in
-turn against ``caregraph serve`` (one worker per core), for 32 and 128 clients, with
-admission control as shipped and with it turned off (no bound in flight, no queue). Every
+N clients in closed loops ask the benchmark's three questions in turn against ``caregraph
+serve`` (one worker per core), for 32 and 128 clients, in three modes: admission control as
+shipped with clients that send their next request as soon as the last one answered or was
+refused, ignoring Retry-After (the worst case: every refusal comes straight back); the same
+with clients that wait the Retry-After a refusal gives, as HTTP clients and agents' retry
+libraries do; and admission control turned off (no bound in flight, no queue). Every
 response is classified as the soak does (bench/answers.py): answered (200 with data),
 refused on purpose (503 OVERLOADED or SERVICE_UNAVAILABLE with Retry-After, 429
 RATE_LIMITED), or an error (anything else: a timeout, another status, an error body, a
@@ -22,6 +24,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,21 @@ from graph.settings import Neo4jSettings
 ROOT = Path(__file__).resolve().parents[1]
 # no admission control: a bound nobody reaches, and nothing queued
 UNBOUNDED = {"CAREGRAPH_API_MAX_IN_FLIGHT": "100000", "CAREGRAPH_API_MAX_QUEUED": "0"}
+
+
+@dataclass(frozen=True)
+class Mode:
+    """The service's settings, and whether its clients wait the Retry-After of a refusal."""
+
+    env: dict[str, str]
+    waits_retry_after: bool = False
+
+
+MODES = {
+    "admission": Mode({}),
+    "admission, clients wait Retry-After": Mode({}, waits_retry_after=True),
+    "unbounded": Mode(UNBOUNDED),
+}
 
 
 @dataclass
@@ -100,8 +118,10 @@ async def pressure(
     clients: int,
     duration_s: float,
     timeout_s: float = 30.0,
+    waits_retry_after: bool = False,
 ) -> Outcomes:
-    """``clients`` closed loops for ``duration_s`` seconds; every response classified."""
+    """``clients`` closed loops for ``duration_s`` seconds; every response classified. With
+    ``waits_retry_after``, a client refused waits the seconds the refusal says first."""
     local_only(url)
     out = Outcomes()
     counter = 0
@@ -127,10 +147,23 @@ async def pressure(
                 except httpx.HTTPError as e:  # a timeout or a dropped connection: an error
                     error = type(e).__name__
                 out.add(response, error, (time.perf_counter() - t0) * 1000)
+                wait = _retry_after(response) if waits_retry_after else 0.0
+                if wait:
+                    await asyncio.sleep(min(wait, max(0.0, stop_at - time.perf_counter())))
 
         await asyncio.gather(*(loop() for _ in range(clients)))
         out.seconds = time.perf_counter() - begin
     return out
+
+
+def _retry_after(response: httpx.Response | None) -> float:
+    """The seconds a refusal (503 or 429) asks the client to wait; 0 for anything else."""
+    if response is None or response.status_code not in (429, 503):
+        return 0.0
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "0")))
+    except ValueError:
+        return 0.0
 
 
 def measure(
@@ -141,18 +174,23 @@ def measure(
     work: Path,
     clients: list[int],
     duration_s: float,
-    modes: dict[str, dict[str, str]],
+    modes: dict[str, Mode],
 ) -> dict[str, Any]:
-    """For each mode (service settings) and each client count: the outcomes' figures."""
+    """For each mode and each client count: the outcomes' figures."""
     sample = queries.sample(db_driver, database, as_of)
     asked = queries.questions(sample)
     results: dict[str, Any] = {}
-    for mode, env in modes.items():
-        service = Service(work / "logs" / mode, work / "state", env)
+    for i, (mode, how) in enumerate(modes.items()):
+        service = Service(work / "logs" / f"mode-{i}", work / "state", how.env)
         service.start(conn, db_driver)
         try:
             for n in clients:
-                outcome = asyncio.run(pressure(service.url, service.headers, asked, n, duration_s))
+                outcome = asyncio.run(
+                    pressure(
+                        service.url, service.headers, asked, n, duration_s,
+                        waits_retry_after=how.waits_retry_after,
+                    )
+                )  # fmt: skip
                 results.setdefault(mode, {})[str(n)] = outcome.figures()
                 print(f"  {mode}, {n} clients: {_line(outcome.figures())}", flush=True)
         finally:
@@ -181,9 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the figures here")
     args = p.parse_args(argv)
     clients = [int(x) for x in args.clients.split(",") if x.strip()]
-    modes: dict[str, dict[str, str]] = {"admission": {}}
-    if not args.no_unbounded:
-        modes["unbounded"] = UNBOUNDED
+    modes = {k: m for k, m in MODES.items() if not (args.no_unbounded and m.env is UNBOUNDED)}
     with tempfile.TemporaryDirectory(prefix="caregraph-overload-") as tmp:
         work = Path(tmp)
         db = BenchNeo4j(work / "neo4j", heap="1g", pagecache="1g")
@@ -195,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": machine.describe(db.version(), "heap 1g, page cache 1g", {}),
                 "patients": args.patients,
                 "duration_s": args.duration,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "modes": measure(
                     db.connection(), db.driver, db.database, dataset.as_of, work, clients,
                     args.duration, modes,

@@ -206,9 +206,14 @@ def _overload(o: dict[str, Any]) -> list[str]:
     lines = [
         "## Overload",
         "",
-        f"{o['patients']} patients; closed-loop clients that ignore Retry-After (the worst "
-        f"case), {o['duration_s']} s per cell, the benchmark's three questions in turn, "
-        "`caregraph serve` with one worker per core. Latencies in ms.",
+        f"{o['patients']} patients; closed-loop clients, {o['duration_s']} s per cell, the "
+        "benchmark's three questions in turn, `caregraph serve` with one worker per core. "
+        "`admission`: admission control as shipped, clients that send again at once when "
+        "refused, ignoring Retry-After (the worst case); `admission, clients wait "
+        "Retry-After`: the same service, clients that wait as a refusal asks; `unbounded`: "
+        "admission control off. Latencies in ms, as clients measure them on the same machine"
+        + (f" (overload run {o['at']})" if o.get("at") else "")
+        + ".",
         "",
         "| admission | clients | answered | answered/s | answered p50 / p99 / max | refused "
         "| refused p99 / max | errors |",
