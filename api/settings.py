@@ -17,7 +17,9 @@ class ApiSettings(BaseSettings):
     # with --workers, uvicorn's parent kills a worker that has not answered its ping within
     # this and spawns another: on a busy host a new worker imports the app for longer than
     # uvicorn's default 5 s, and would be killed and spawned again and again
-    worker_healthcheck_s: int = Field(default=60, ge=1)
+    worker_healthcheck_s: int = Field(
+        default=60, ge=1, description="seconds a new worker may take to start before it is replaced"
+    )
     # -- guardrails: a query over one of them is refused before it runs ----------------------
     query_timeout_s: float = Field(10.0, gt=0, description="seconds for a whole request")
     max_depth: int = Field(16, ge=1, description="query depth (a connection is 3 levels)")
@@ -63,13 +65,19 @@ class ApiSettings(BaseSettings):
     pseudonym_key: SecretStr | None = None
     # a worker trusts an API key it verified for this long without asking Neo4j (0: asks on
     # every request); failures are never kept
-    key_cache_s: float = Field(default=5.0, ge=0)
+    key_cache_s: float = Field(
+        default=5.0, ge=0, description="seconds a worker trusts a key it verified (0: never)"
+    )
     # a worker with cached keys reads the revocation counter at most this often, so a revoked
     # key is refused by every worker within it
-    key_revocation_poll_s: float = Field(default=1.0, gt=0)
+    key_revocation_poll_s: float = Field(
+        default=1.0, gt=0, description="seconds until every worker refuses a revoked key"
+    )
     # -- audit -------------------------------------------------------------------------------
     # the most read-audit records one transaction appends (a worker's concurrent requests)
-    audit_batch_max: int = Field(default=64, ge=1)
+    audit_batch_max: int = Field(
+        default=64, ge=1, description="audit records one transaction appends (group commit)"
+    )
     # -- patientContext ----------------------------------------------------------------------
     context_default_budget: int = Field(2000, ge=50, description="tokens, when none is given")
     context_max_budget: int = Field(32_000, ge=50, description="tokens of one context")

@@ -175,6 +175,7 @@ def measure(
     clients: list[int],
     duration_s: float,
     modes: dict[str, Mode],
+    warmup_s: float = 15.0,
 ) -> dict[str, Any]:
     """For each mode and each client count: the outcomes' figures."""
     sample = queries.sample(db_driver, database, as_of)
@@ -184,6 +185,10 @@ def measure(
         service = Service(work / "logs" / f"mode-{i}", work / "state", how.env)
         service.start(conn, db_driver)
         try:
+            # each service warmed up before it is measured (its workers' first queries, Neo4j's
+            # plan cache and JIT): unwarmed, the first mode measured ran at a third of the
+            # speed of the next on the same data, whatever its settings
+            asyncio.run(pressure(service.url, service.headers, asked, 8, warmup_s))
             for n in clients:
                 outcome = asyncio.run(
                     pressure(

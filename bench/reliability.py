@@ -191,8 +191,14 @@ def render(result: dict[str, Any]) -> str:
         "",
     ]
     for suite, rows in sorted(figures.items()):
-        columns = sorted({k for row in rows for k in row if k != "test"})
-        out += [f"### {suite}", "", _table(rows, columns), ""]
+        out += [f"### {suite}", ""]
+        # one table per kind of fault: their figures differ, and one wide table would be empty
+        # in most cells
+        kinds = sorted({str(row.get("fault", "")) for row in rows})
+        for kind in kinds:
+            some = [row for row in rows if str(row.get("fault", "")) == kind]
+            columns = sorted({k for row in some for k in row if k not in ("test", "fault")})
+            out += [*([f"{kind}:", ""] if kind else []), _table(some, columns), ""]
     if result.get("overload"):
         out += _overload(result["overload"])
     if result.get("soak"):

@@ -48,6 +48,8 @@ def test_figures_recorded_by_a_test_reach_the_report(
     )
     assert "### parser-fuzz" in doc and "### faults" in doc
     assert "| adt.hl7 | 1000 | 412 |" in doc
+    # a table per kind of fault, its name above it
+    assert "neo4j-killed-mid-load:\n\n| rerun_equals_clean |\n|---|\n| True |" in doc
     assert "Long variants of `tests/loaders/test_fuzz.py`: 40 tests in 99.0 s: 0 failed" in doc
 
 
