@@ -12,11 +12,16 @@ import os
 import signal
 import socket
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 from neo4j import Driver
+from starlette.types import ASGIApp
 
 from graph import integrity
 from graph.driver import open_driver
@@ -58,6 +63,27 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextmanager
+def serving(app: ASGIApp, port: int | None = None, start_timeout_s: float = 30.0) -> Iterator[str]:
+    """``app`` on uvicorn in a thread, on ``port`` (else a free one), until the block ends; its
+    base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), (
+                f"the API on {port} did not start"
+            )
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def managed_settings(**overrides: object) -> ManagedNeo4jSettings:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +28,6 @@ import httpx
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from neo4j import Driver
@@ -51,7 +48,7 @@ from loaders.pipeline import expand
 from loaders.records import Identifier, Record
 from ontology.model import load_ontology
 from ontology.vocab import local_name
-from tests.conftest import Figures, free_port
+from tests.conftest import Figures, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SDL = ROOT / "api" / "schema.graphql"
@@ -249,29 +246,12 @@ def service(
     store = KeyStore(driver, database)
     keys = {role: store.create(role, f"fuzz-{role.value}") for role in Role}
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            # reads get a generous deadline: on a busy 2-core machine a cold read can take
-            # longer than the default 10 s, and the refusal (LIMIT_EXCEEDED) would leave the
-            # checks nothing to look at; the timeout itself is tested in tests/api/test_limits.py
-            create_app(neo4j_conn, ApiSettings(query_timeout_s=60)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-        time.sleep(0.05)
-    try:
-        yield Service(f"http://127.0.0.1:{port}", keys, loaded, manifest["expected"]["patient0"])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    # reads get a generous deadline: on a busy 2-core machine a cold read can take longer
+    # than the default 10 s, and the refusal (LIMIT_EXCEEDED) would leave the checks nothing
+    # to look at; the timeout itself is tested in tests/api/test_limits.py
+    app = create_app(neo4j_conn, ApiSettings(query_timeout_s=60))
+    with serving(app, start_timeout_s=60) as url:
+        yield Service(url, keys, loaded, manifest["expected"]["patient0"])
 
 
 # -- what every answer must be ---------------------------------------------------------------

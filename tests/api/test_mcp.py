@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -18,7 +17,6 @@ import anyio
 import httpx
 import httpx2
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -32,7 +30,7 @@ from api.settings import ApiSettings
 from graph import security
 from graph.settings import Neo4jSettings
 from tests.api.conftest import JANE, PSEUDONYM_KEY, SMITH_NPI, KeyMaker
-from tests.conftest import free_port
+from tests.conftest import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,21 +73,8 @@ def service_app(neo4j_conn: Neo4jSettings) -> FastAPI:
 @pytest.fixture(scope="module")
 def service(dataset: Driver, service_app: FastAPI) -> Iterator[str]:
     """The API on uvicorn on a free port; its /mcp URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(service_app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(service_app) as url:
+        yield f"{url}/mcp"
 
 
 @asynccontextmanager

@@ -7,14 +7,11 @@ configured before the API's port was known, and Browser reads its settings from 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from neo4j import Driver
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
@@ -26,7 +23,7 @@ from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
 from loaders.pipeline import load
 from tests.browser.data import write_export
-from tests.conftest import free_port, managed_settings
+from tests.conftest import free_port, managed_settings, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -71,24 +68,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     neo4j.start()
     conn = neo4j.connection()
     driver = open_driver(conn)
-    api = uvicorn.Server(
-        uvicorn.Config(create_app(conn), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=api.run, daemon=True)
-    thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while not api.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                pytest.fail(f"the API did not start on port {port}")
-            time.sleep(0.05)
-        export = write_export(tmp_path_factory.mktemp("synthea"))
-        report = load([export], driver=driver, database=conn.database, source="synthea")
-        assert not report.rejects, [r.reason for r in report.rejects]
-        yield Stack(neo4j, conn, driver, f"http://127.0.0.1:{port}")
+        with serving(create_app(conn), port) as url:
+            export = write_export(tmp_path_factory.mktemp("synthea"))
+            report = load([export], driver=driver, database=conn.database, source="synthea")
+            assert not report.rejects, [r.reason for r in report.rejects]
+            yield Stack(neo4j, conn, driver, url)
     finally:
-        api.should_exit = True
-        thread.join(timeout=10)
         driver.close()
         neo4j.stop()
 
