@@ -16,6 +16,7 @@ from graph.driver import connection, session_driver
 from graph.errors import GraphError
 from graph.server import ManagedNeo4j
 from graph.settings import Settings
+from loaders import terminology as lt
 from loaders.demo import load_demo
 from ontology.model import load_ontology
 
@@ -46,6 +47,11 @@ def demo() -> None:
                 f"  {report.source:<11} read {report.total('read'):>4}  "
                 f"written {report.total('written'):>4}  rejected {report.total('rejected'):>3}"
             )
+        # the codes' text and hierarchy (patientContext gives I21.4 as "Non-ST elevation
+        # (NSTEMI) myocardial infarction"); a rerun compares and writes nothing
+        typer.echo("loading ICD-10-CM (the CMS release caregraph ships)")
+        icd = lt.load(driver, conn.database, lt.icd10cm())
+        typer.echo(f"  {icd.name} {icd.version}: {icd.concepts} concepts in {icd.seconds:.0f} s")
         key = _demo_key(KeyStore(driver, conn.database), home / "demo-key")
     typer.echo("")
     typer.echo(f"  GraphiQL:       http://{api.host}:{api.port}/graphql")
