@@ -307,6 +307,25 @@ def test_835_payments_with_adjustments_name_the_837_claims_they_pay() -> None:
         assert paid_by.dst.key == one(claim_rec, CG.Payer).key  # and on the payer
 
 
+def test_one_reason_in_two_groups_is_two_links_in_the_graph(
+    load: Load, driver: Driver, database: str, tmp_path: Path
+) -> None:
+    text = PAYMENTS.read_text()
+    assert text.count("CAS*PR*3*20.00~") == 1
+    path = tmp_path / "groups.835"
+    path.write_text(text.replace("CAS*PR*3*20.00~", "CAS*PR*45*20.00~"))
+    assert load(path, source="payer-x12").exit_code == 0
+    rows, _, _ = driver.execute_query(
+        "MATCH (:Remittance {controlNumber: 'PCN1001'})-[a:ADJUSTED_FOR]->(k:Concept) "
+        "RETURN a.group AS grp, k.code AS reason, a.amount AS amount ORDER BY grp",
+        database_=database,
+    )
+    assert [(r["grp"], r["reason"], r["amount"]) for r in rows] == [
+        ("CO", "45", 20.0),
+        ("PR", "45", 20.0),
+    ]
+
+
 # -- the shared samples ----------------------------------------------------------------------
 def x12(samples: Path) -> Path:
     return samples / "x12"
