@@ -28,6 +28,7 @@ from api.errors import BadArgumentError, LimitExceededError
 from api.types import values
 from api.types.link import LinkData, link_sources
 from graph.readers import PageRequest, Path, Row
+from loaders.concepts import ICD10CM, coded
 
 if TYPE_CHECKING:
     from api.types.source_record import SourceRecord
@@ -68,6 +69,9 @@ class Edge(Generic[T]):
     node: T
     relationship: str | None = strawberry.field(description="The relationship type followed.")
     role: str | None = strawberry.field(description="The role on the relationship, if any.")
+    rank: int | None = strawberry.field(
+        description="Its rank among its kind, if the source gave one (a visit's diagnoses)."
+    )
     rule: str | None = strawberry.field(description="The rule that inferred it; null if asserted.")
     evidence: JSON | None = strawberry.field(description="What the rule matched (JSON).")
     inferred: bool = strawberry.field(description="True when a rule made the link.")
@@ -108,6 +112,7 @@ def edge(node: T, cursor: Cursor, link: LinkData | None = None) -> Edge[T]:
         node=node,
         relationship=link.type if link else None,
         role=link.role if link else None,
+        rank=link.rank if link else None,
         rule=link.rule if link else None,
         evidence=values.evidence(link.evidence) if link else None,
         inferred=bool(link and link.rule),
@@ -215,10 +220,13 @@ async def connect(
     after: str | None,
     start: datetime | None = None,
     end: datetime | None = None,
+    under: str | None = None,
 ) -> Connection[T]:
-    """A page of ``path`` from the node ``key``, as a connection of ``make(row)`` nodes."""
+    """A page of ``path`` from the node ``key``, as a connection of ``make(row)`` nodes;
+    ``under``: only nodes coded under that concept (an `underCode` argument)."""
     size = page_size(info, first)
     start, end = window(start, end)
+    concept = under_concept(under)
     position = info.context.cursors.decode(after)
     traversal = paths.path(path) if isinstance(path, str) else path
     loader = info.context.loaders.pages
@@ -230,12 +238,15 @@ async def connect(
         end=end,
         after=position,
         count=wants_total(info),
+        under=concept,
     )
     page = await loader.load(request)
 
     async def recount() -> int:
         counted = await loader.load(
-            PageRequest(key=key, path=traversal, take=1, start=start, end=end, count=True)
+            PageRequest(
+                key=key, path=traversal, take=1, start=start, end=end, count=True, under=concept
+            )
         )
         return counted.total or 0
 
@@ -248,6 +259,18 @@ async def connect(
         edges, more=len(page.rows) > size, after=position is not None, total=page.total,
         recount=recount,
     )  # fmt: skip
+
+
+def under_concept(under: str | None) -> str | None:
+    """The Concept key an `underCode` names: ``system|code`` (the system by any spelling the
+    ontology knows), or a bare code of ICD-10-CM, the hierarchy caregraph ships."""
+    if under is None:
+        return None
+    system, _, code = under.rpartition("|")
+    found = coded(system or ICD10CM, code)
+    if found is None:
+        raise BadArgumentError("underCode", "give a code, or system|code")
+    return found.key
 
 
 async def one(info: Info[Context, None], key: str, path: str, make: Make[T]) -> T | None:

@@ -74,6 +74,11 @@ ENCOUNTER_CONTEXT = """query EncounterContext($id: String!) {
   encounter(identifier: $id) {
     key start end status encounterClass encounterType reasonCode description visitNumber
     diagnosisCodes
+    reasons { system code display }
+    diagnoses { edges { role rank node { kind display time
+      ... on Condition { clinicalStatus code { system code display } }
+      ... on Procedure { code { system code display } }
+    } } }
     patient { key name { text } birthDate gender }
     practitioners { edges { role node { npi name { text } specialty } } }
     organization { npi name }
@@ -129,6 +134,14 @@ ONTOLOGY_PROPERTIES = """query OntologyProperties($after: String) {
   } }
 }"""
 
+CONCEPT = """query Concept($system: String!, $code: String!, $first: Int) {
+  concept(system: $system, code: $code) {
+    key system code display
+    ancestors { system code display }
+    descendants(first: $first) { totalCount endCursor nodes { code display } }
+  }
+}"""
+
 INTEROPERABILITY = """query Interoperability($name: String, $source: String, $last: Int!) {
   interoperability { measures(name: $name, source: $source) {
     name family domain source group unit value numerator denominator observedAt definition
@@ -143,6 +156,7 @@ TOOL_NAMES = (
     "practitioner_context",
     "explain_link",
     "ontology_lookup",
+    "concept_lookup",
     "interoperability_scorecard",
 )
 
@@ -275,6 +289,11 @@ VisitToken = Annotated[
 Npi = Annotated[str, Field(description="The practitioner's NPI (10 digits).")]
 Either = Annotated[str, Field(description="An identifier token, key or bare value.")]
 Name = Annotated[str, Field(description="A class or property name, or a class label.")]
+System = Annotated[
+    str, Field(description="A code system: its URI, name or OID (ICD-10-CM, SNOMED CT ...).")
+]
+Code = Annotated[str, Field(description="A code of that system (I21.4 or I214).", max_length=64)]
+Descendants = Annotated[int, Field(description="How many concepts under it.", ge=0, le=100)]
 MeasureName = Annotated[
     str | None, Field(description="One measure, e.g. claims-linked-to-encounter; all if absent.")
 ]
@@ -392,6 +411,24 @@ def build(tools: Tools) -> MCPServer:
             if not props["pageInfo"]["hasNextPage"]:
                 raise ToolError(f"the ontology has no class or property named {name!r}")
             after = props["pageInfo"]["endCursor"]
+
+    @server.tool(
+        name="concept_lookup",
+        description="What a code means (ICD-10-CM I21.4, a SNOMED CT or LOINC code a loaded "
+        "terminology has): its text, the concepts above it (I21, I20-I25 ...) and the first "
+        "concepts under it. The system by URI, name or OID.",
+    )
+    async def concept_lookup(
+        ctx: McpContext,
+        system: System,
+        code: Code,
+        first: Descendants = 20,
+    ) -> dict[str, Any]:
+        variables = {"system": system, "code": code, "first": first}
+        found = await tools.run(ctx, CONCEPT, variables, "Concept")
+        if found.get("concept") is None:
+            raise ToolError(f"the graph has no concept {code!r} of {system!r}")
+        return dict(found["concept"])
 
     @server.tool(
         name="interoperability_scorecard",

@@ -39,6 +39,8 @@ _SPECS: dict[str, tuple[URIRef, tuple[tuple[tuple[URIRef, bool, URIRef], ...], .
         (((CG.hasServiceRequest, OUT, CG.ServiceRequest),),),
         "time",
     ),
+    "Patient.conditions": (CG.Patient, (((CG.hasCondition, OUT, CG.Condition),),), "time"),
+    "Patient.procedures": (CG.Patient, (((CG.hasProcedure, OUT, CG.Procedure),),), "time"),
     # practitioner
     "Practitioner.encounters": (
         CG.Practitioner,
@@ -116,6 +118,27 @@ _SPECS: dict[str, tuple[URIRef, tuple[tuple[tuple[URIRef, bool, URIRef], ...], .
         CG.Encounter,
         (((CG.forEncounter, IN, CG.ServiceRequest),),),
         "time",
+    ),
+    "Encounter.diagnoses": (
+        CG.Encounter,
+        (((CG.hasDiagnosis, OUT, CG.Condition),), ((CG.hasDiagnosis, OUT, CG.Procedure),)),
+        "time",
+    ),
+    "Encounter.conditions": (CG.Encounter, (((CG.forEncounter, IN, CG.Condition),),), "time"),
+    "Encounter.procedures": (CG.Encounter, (((CG.forEncounter, IN, CG.Procedure),),), "time"),
+    "Encounter.reasons": (CG.Encounter, (((CG.hasReason, OUT, CG.Concept),),), "key"),
+    # diagnoses and procedures
+    "Condition.patient": (CG.Condition, (((CG.hasCondition, IN, CG.Patient),),), "key"),
+    "Condition.encounter": (CG.Condition, (((CG.forEncounter, OUT, CG.Encounter),),), "key"),
+    "Condition.code": (CG.Condition, (((CG.hasCode, OUT, CG.Concept),),), "key"),
+    "Procedure.patient": (CG.Procedure, (((CG.hasProcedure, IN, CG.Patient),),), "key"),
+    "Procedure.encounter": (CG.Procedure, (((CG.forEncounter, OUT, CG.Encounter),),), "key"),
+    "Procedure.code": (CG.Procedure, (((CG.hasCode, OUT, CG.Concept),),), "key"),
+    "Procedure.reasons": (CG.Procedure, (((CG.hasReason, OUT, CG.Concept),),), "key"),
+    "Procedure.performers": (
+        CG.Procedure,
+        (((CG.hasParticipant, OUT, CG.Practitioner),),),
+        "key",
     ),
     # appointment
     "Appointment.patient": (CG.Appointment, (((CG.hasAppointment, IN, CG.Patient),),), "key"),
@@ -212,6 +235,19 @@ _SPECS: dict[str, tuple[URIRef, tuple[tuple[tuple[URIRef, bool, URIRef], ...], .
 
 NAMES = frozenset(_SPECS)
 
+# how a node of a class carries its codes, for `underCode`: chains from it to a Concept
+_CODED: dict[URIRef, tuple[tuple[tuple[URIRef, bool, URIRef], ...], ...]] = {
+    CG.Encounter: (
+        ((CG.hasReason, OUT, CG.Concept),),
+        ((CG.hasDiagnosis, OUT, CG.Condition), (CG.hasCode, OUT, CG.Concept)),
+        ((CG.forEncounter, IN, CG.Condition), (CG.hasCode, OUT, CG.Concept)),
+    ),
+    CG.Condition: (((CG.hasCode, OUT, CG.Concept),),),
+    CG.Procedure: (((CG.hasCode, OUT, CG.Concept),), ((CG.hasReason, OUT, CG.Concept),)),
+    # a study by the reason of the visit it belongs to
+    CG.ImagingStudy: (((CG.forEncounter, OUT, CG.Encounter), (CG.hasReason, OUT, CG.Concept)),),
+}
+
 
 def ontology() -> Ontology:
     """The ontology the API reads the graph with."""
@@ -226,15 +262,29 @@ def path(name: str) -> Path:
 @lru_cache(maxsize=256)
 def _build(onto: Ontology, name: str) -> Path:
     start, chains, order = _SPECS[name]
-    built = tuple(
+    built = _steps(onto, chains)
+    sources = name == "Entity.sources"
+    targets = {chain[-1][2] for chain in chains}
+    coded = _CODED.get(next(iter(targets))) if len(targets) == 1 else None
+    return Path(
+        onto.classes[start].name,
+        built,
+        order=order,
+        with_run=sources,
+        coded=_steps(onto, coded) if coded else (),
+    )
+
+
+def _steps(
+    onto: Ontology, chains: tuple[tuple[tuple[URIRef, bool, URIRef], ...], ...]
+) -> tuple[tuple[Step, ...], ...]:
+    return tuple(
         tuple(
             Step(onto.relationship_type(prop), out, onto.classes[cls].name)
             for prop, out, cls in chain
         )
         for chain in chains
     )
-    sources = name == "Entity.sources"
-    return Path(onto.classes[start].name, built, order=order, with_run=sources)
 
 
 @lru_cache(maxsize=256)

@@ -101,7 +101,7 @@ def only(*names: str) -> Fields:
 DIRECTORY = ("Practitioner", "Organization", "Location", "Payer")
 PATIENT_DATA = (
     "Patient", "Encounter", "Appointment", "ImagingStudy", "ImagingSeries", "ServiceRequest",
-    "Claim", "ClaimItem", "Remittance", "Coverage", "GenericEvent",
+    "Claim", "ClaimItem", "Remittance", "Coverage", "GenericEvent", "Condition", "Procedure",
 )  # fmt: skip
 PROVENANCE = ("Identifier", "SourceRecord", "LoadRun")
 # the interoperability scorecard: counts for admins and analysts (a record behind a measure
@@ -133,7 +133,12 @@ TABLE: Mapping[Role, Mapping[str, Fields]] = {
         "ClaimItem": every(),
         "Remittance": every(),
         "Coverage": every(),
-        "Encounter": all_but("encounterType", "reasonCode", "description", "diagnosisCodes"),
+        # diagnoses and procedures are what billing codes: billing reads them (issue 19)
+        "Condition": every(),
+        "Procedure": every(),
+        "Encounter": all_but(
+            "encounterType", "reasonCode", "reasons", "description", "diagnosisCodes"
+        ),
         "Appointment": all_but("reasonCode", "description", "cancelReason"),
         "ServiceRequest": all_but("reasonCode"),
         "ImagingStudy": all_but(
@@ -143,7 +148,9 @@ TABLE: Mapping[Role, Mapping[str, Fields]] = {
         # ImagingSeries: not named, so hidden (imaging detail beyond date and modality)
     },
     Role.analyst: {
-        "Query": only("service", "ontology", "practitioner", "organization", "interoperability"),
+        "Query": only(
+            "service", "ontology", "concept", "practitioner", "organization", "interoperability"
+        ),
         **{t: every() for t in (*DIRECTORY, "Identifier", "LoadRun", *SCORECARD)},
         "Patient": all_but(*_NO_ID, "name", "address.line", "address.city", "address.postalCode"),
         "Encounter": all_but(*_NO_ID, "visitNumber"),
@@ -158,6 +165,8 @@ TABLE: Mapping[Role, Mapping[str, Fields]] = {
         "Remittance": all_but(*_NO_ID, "controlNumber", "payerControlNumber"),
         "Coverage": all_but(*_NO_ID, "memberId", "subscriberId"),
         "GenericEvent": all_but(*_NO_ID, "properties"),
+        "Condition": all_but(*_NO_ID),
+        "Procedure": all_but(*_NO_ID),
         "SourceRecord": all_but("display", "recordId", "file"),
     },
 }
@@ -201,6 +210,11 @@ ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
     ("Query", "explainLink", "b"): ("Patient", "identifiers"),
     ("Query", "auditLog", "patient"): ("AuditEvent", "patients"),
     ("Query", "auditLog", "subject"): ("AuditEvent", "subject"),
+    # a filter by code reads the codes it filters by
+    ("Patient", "encounters", "underCode"): ("Encounter", "reasons"),
+    ("Patient", "imagingStudies", "underCode"): ("Encounter", "reasons"),
+    ("Patient", "conditions", "underCode"): ("Condition", "code"),
+    ("Patient", "procedures", "underCode"): ("Procedure", "code"),
     ("Interoperability", "measures", "name"): ("Measure", "name"),
     ("Interoperability", "measures", "source"): ("Measure", "source"),
     ("Interoperability", "measures", "domain"): ("Measure", "domain"),
@@ -213,7 +227,7 @@ STRUCTURE = frozenset(
     {
         "Query", "PageInfo", "Link", "KindCount", "PatientContext", "Service", "Ontology",
         "OntologyClass", "OntologyProperty", "Alignment", "TermAlignment", "Explanation",
-        "Reason",
+        "Reason", "Coding", "Concept", "ConceptPage",
     }
 )  # fmt: skip
 VALUE_TYPES = frozenset({"HumanName", "Address"})  # fields of their owner: ("Patient", "name.text")

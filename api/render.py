@@ -32,6 +32,8 @@ HANDLES = {
     "ServiceRequest": "O",
     "Claim": "C",
     "Remittance": "R",
+    "Condition": "D",
+    "Procedure": "P",
 }
 Fact = tuple[str, str, str]  # (GraphQL type, field, text)
 
@@ -158,7 +160,13 @@ def _line(
         (kind, "time", _when(event.row.time, values.time_precision(p))),
         (kind, "kind", kind),
     ]
-    own = [text for t, f, text in [*head, *_own(kind, p)] if text and policy.allows(t, f)]
+    codes = _codes(kind, event.neighbours)
+    coded = {f for _, f, _ in codes}
+    own = [
+        text
+        for t, f, text in [*head, *_own(kind, p, coded), *codes]
+        if text and policy.allows(t, f)
+    ]
     groups: dict[str, list[str]] = {}
     for t, f, text in _near(kind, event.neighbours, handles):
         if policy.allows(t, f):
@@ -170,8 +178,9 @@ def _line(
     return f"[{handle}] " + "; ".join([" ".join(own), *near])
 
 
-def _own(kind: str, p: dict[str, Any]) -> list[Fact]:
-    """The event's own fields worth a line, each tagged with its GraphQL field."""
+def _own(kind: str, p: dict[str, Any], coded: set[str]) -> list[Fact]:
+    """The event's own fields worth a line, each tagged with its GraphQL field; a code token
+    is left out when the line shows the code's Concept (``coded``: the fields shown)."""
     out: list[Fact] = []
 
     def add(field: str, text: str | None) -> None:
@@ -181,7 +190,8 @@ def _own(kind: str, p: dict[str, Any]) -> list[Fact]:
     if kind == "Encounter":
         add("encounterClass", _code("", p.get("encounterClass"), bare=True))
         add("description", _quoted(p.get("description")))
-        add("reasonCode", _code("reason", p.get("reasonCode")))
+        if "reasons" not in coded:
+            add("reasonCode", _code("reason", p.get("reasonCode")))
     elif kind == "Appointment":
         add("description", _quoted(p.get("description")))
         add("serviceType", _code("service", p.get("serviceType")))
@@ -198,6 +208,13 @@ def _own(kind: str, p: dict[str, Any]) -> list[Fact]:
     elif kind == "Remittance":
         add("paymentAmount", _money("paid", p.get("paymentAmount")))
         add("patientResponsibility", _money("patient owes", p.get("patientResponsibility")))
+    elif kind == "Condition":
+        add("clinicalStatus", values.text(p.get("clinicalStatus")))
+        if "code" not in coded:
+            add("display", _quoted(p.get("display")))
+    elif kind == "Procedure":
+        if "code" not in coded:
+            add("display", _quoted(p.get("display")))
     else:
         add("display", _quoted(p.get("display")))
     add("status", values.text(p.get("status")))
@@ -215,6 +232,33 @@ _NEAR_FIELDS = {
     "REMITS": "claim",
     "PAID_BY": "payer",
 }
+
+
+# the coded fields of a line: relationship to a Concept -> (GraphQL field, word before it)
+_CODE_FIELDS = {"HAS_CODE": ("code", ""), "HAS_REASON": ("reasons", "reason")}
+
+
+def _codes(kind: str, near: Sequence[Row]) -> list[Fact]:
+    """The event's codes as their Concepts give them: code system, code and, when a loaded
+    terminology has it, its text (``reason ICD-10-CM I21.4 NSTEMI myocardial infarction``)."""
+    out: list[Fact] = []
+    for row in sorted(near, key=lambda r: (r.rel_type or "", r.key)):
+        if not row.out or row.rel_type not in _CODE_FIELDS or "Concept" not in row.labels:
+            continue
+        field, word = _CODE_FIELDS[row.rel_type]
+        system, _, code = row.key.partition("|")
+        display = values.text(row.node.get("display"))
+        text = " ".join(t for t in (word, _system_name(system), code, display) if t)
+        out.append((kind, field, text))
+    return out
+
+
+def _system_name(system: str) -> str:
+    """A code system's short name for the text: its label in the ontology, else the URI."""
+    from ontology.model import load_ontology  # here: render is pure text but for this
+
+    known = load_ontology().code_system(system)
+    return known.label if known is not None else system
 
 
 def _near(kind: str, near: Sequence[Row], handles: dict[str, str]) -> list[Fact]:

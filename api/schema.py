@@ -28,6 +28,8 @@ from api.types.args import After, First
 from api.types.audit_event import AuditEvent
 from api.types.claim import Claim
 from api.types.claim_item import ClaimItem
+from api.types.concept import Concept, find_concept
+from api.types.condition import Condition
 from api.types.coverage import Coverage
 from api.types.encounter import Encounter
 from api.types.explanation import Explanation, Reason
@@ -42,6 +44,7 @@ from api.types.patient import Patient
 from api.types.patient_context import PatientContext, patient_context
 from api.types.payer import Payer
 from api.types.practitioner import Practitioner
+from api.types.procedure import Procedure
 from api.types.remittance import Remittance
 from api.types.service_request import ServiceRequest
 from graph import explain, security
@@ -154,6 +157,15 @@ class Query:
         ] = None,
     ) -> PatientContext | None:
         return await patient_context(info, identifier, from_, to, budget_tokens, after)
+
+    @strawberry.field(
+        description="A code of a code system, with its text and its place in the hierarchy. "
+        "`system` is the canonical URI or a name or OID the ontology knows (ICD-10-CM: "
+        "http://hl7.org/fhir/sid/icd-10-cm, ICD10CM, 2.16.840.1.113883.6.90); an ICD-10-CM "
+        "code with or without its dot. Null when the graph has no such concept."
+    )
+    async def concept(self, info: Info[Context, None], system: str, code: str) -> Concept | None:
+        return await find_concept(info, system, code)
 
     @strawberry.field(description="The ontology: what the graph's labels and types mean.")
     def ontology(self) -> Ontology:
@@ -272,11 +284,13 @@ schema = Schema(
     types=[
         Appointment,
         ClaimItem,
+        Condition,
         Coverage,
         GenericEvent,
         ImagingSeries,
         Location,
         Payer,
+        Procedure,
         Remittance,
         ServiceRequest,
     ],

@@ -109,6 +109,14 @@ FIELD_PROPERTIES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         **_same("memberId", "subscriberId", "planName", "relationship", "status", "start",
                 "end"),
     },
+    "Condition": {
+        **_ENTITY, **_EVENT,
+        **_same("clinicalStatus", "verificationStatus", "category", "onset", "abatement",
+                "recordedDate"),
+    },
+    "Procedure": {**_ENTITY, **_EVENT, **_same("start", "end")},
+    # terminology, not patient data: read by whoever may follow a field to it
+    "Concept": _same("system", "code", "display"),
     "Identifier": {**_same("system", "value"), "type": ("identifierType",)},
     "SourceRecord": {
         **_ENTITY,

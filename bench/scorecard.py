@@ -66,11 +66,13 @@ def measure_size(neo: BenchNeo4j, patients: int, work: Path) -> dict[str, object
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="The scorecard's cost as the graph grows.")
     p.add_argument("--sizes", default="100,1000", help="patients per size, comma-separated")
+    p.add_argument("--heap", default="1g", help="Neo4j heap (use 3g from 100k patients)")
+    p.add_argument("--pagecache", default="512m", help="Neo4j page cache (4g from 100k)")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     with tempfile.TemporaryDirectory(prefix="caregraph-bench-scorecard-") as tmp:
         work = Path(tmp)
-        neo = BenchNeo4j(work / "neo4j", heap="1g", pagecache="512m")
+        neo = BenchNeo4j(work / "neo4j", heap=args.heap, pagecache=args.pagecache)
         neo.start()
         try:
             for size in sizes:

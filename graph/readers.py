@@ -35,15 +35,17 @@ from neo4j.exceptions import ClientError
 
 from graph.errors import GraphError
 from graph.projection import IDENTIFIER_LOOKUP, OPEN, Projection
+from graph.terminology import BROADER, CONCEPT, MAX_DEPTH
 from ontology.schema_plan import SCHEMA_LABEL, SCHEMA_NAME
 from ontology.temporal import PRECISIONS, precision_property
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 LAST = 9_223_372_036_854_775_807  # sorts events without a time after all others
+
 # The properties that say when an event happened, in order of preference: an encounter's or
 # study's start, a payment's date (a remittance also names the service dates it pays), a
-# claim's service date.
-TIME_PROPERTIES = ("start", "paymentDate", "serviceStart")
+# claim's service date, a condition's onset, else when it was recorded.
+TIME_PROPERTIES = ("start", "paymentDate", "serviceStart", "onset", "recordedDate")
 
 
 class ReadTimeoutError(GraphError):
@@ -103,6 +105,9 @@ class Path:
     order: str = "time"
     distinct: bool = False  # one result per node even when several chains reach it
     with_run: bool = False  # SourceRecords: bring their LoadRun along
+    # how a node reached carries its codes: chains from it to a Concept (a visit: its reason,
+    # and its diagnoses' codes), for a page of nodes coded under a concept (``under``)
+    coded: tuple[tuple[Step, ...], ...] = ()
 
     def match(self, projection: Projection = OPEN) -> str:
         """A CALL body yielding (r, b) for every chain from ``a`` that the projection lets
@@ -117,6 +122,20 @@ class Path:
             guard = f" WHERE NOT a:{'|'.join(_name(x) for x in closed)}" if closed else ""
             parts.append(f"MATCH {text}{guard} RETURN r, b")
         return " UNION ALL ".join(parts)
+
+    def under(self) -> str:
+        """A condition on ``b``: no ``row.under``, or one of its codes is the concept keyed
+        ``row.under`` or under it by BROADER (a range such as I20-I25 holds its codes)."""
+        if not self.coded:
+            return "row.under IS NULL"
+        ways = []
+        for chain in self.coded:
+            text = "(b)" + "".join(step.pattern() for step in chain)
+            ways.append(
+                f"EXISTS {{ MATCH {text}-[:{BROADER}*0..{MAX_DEPTH}]->"
+                f"(:{CONCEPT} {{key: row.under}}) }}"
+            )
+        return f"(row.under IS NULL OR {' OR '.join(ways)})"
 
     def targets(self) -> set[str]:
         """The labels the path may reach."""
@@ -141,6 +160,7 @@ class PageRequest:
     end: datetime | None = None
     after: tuple[int, str] | None = None  # (sort value, key) of the last row already seen
     count: bool = False
+    under: str | None = None  # only nodes coded under this Concept key (Path.coded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +415,7 @@ class Reader:
                 "end": req.end,
                 "afterSort": req.after[0] if req.after else None,
                 "afterKey": req.after[1] if req.after else None,
+                "under": req.under,
             }
             branches.setdefault(("path", req.path, req.take, req.count), []).append(row)
         parts: list[str] = []
@@ -475,7 +496,7 @@ class Reader:
           WITH b, t, {path.sort_expr(pj)} AS s WHERE {_window("b")} AND {_AFTER}
           WITH b, t, s ORDER BY s, b.key LIMIT $limit
           CALL (b) {{
-            OPTIONAL MATCH (b)-[x:{rels}]-(m:Entity)
+            OPTIONAL MATCH (b)-[x:{rels}]-(m:Entity|Concept)
             RETURN collect(CASE WHEN m IS NULL THEN null ELSE
                    {{key: m.key, labels: labels(m), node: {pj.node("m")}, rel: {_REL_X},
                     type: type(x), out: startNode(x) = b, patients: {pj.patients("m")}}} END)
@@ -577,8 +598,8 @@ def _lookup_body(by: str) -> str:
 
 # what the API reads of a relationship: its role, and the rule, evidence (which names fields,
 # never values) and source records of a link
-_REL = "r {.role, .rule, .evidence, .sources}"
-_REL_X = "x {.role, .rule, .evidence, .sources}"
+_REL = "r {.role, .rank, .rule, .evidence, .sources}"
+_REL_X = "x {.role, .rank, .rule, .evidence, .sources}"
 
 
 def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
@@ -595,7 +616,8 @@ def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
         count_call = (
             f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
             f"CALL (a) {{ {path.match(pj)} }} {count_distinct}"
-            f"WITH b, {_time_expr('b')} AS t WHERE {_window('b')} RETURN count(*) AS total }} "
+            f"WITH b, {_time_expr('b')} AS t WHERE {_window('b')} AND {path.under()} "
+            "RETURN count(*) AS total } "
         )
         total = "total"
     return (
@@ -603,7 +625,8 @@ def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
         f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
         f"CALL (a) {{ {path.match(pj)} }} {distinct}"
         f"WITH r, b, {_time_expr('b')} AS t "
-        f"WITH r, b, t, {path.sort_expr(pj)} AS s WHERE {_window('b')} AND {_AFTER} "
+        f"WITH r, b, t, {path.sort_expr(pj)} AS s "
+        f"WHERE {_window('b')} AND {_AFTER} AND {path.under()} "
         f"{run}"
         f"RETURN r, b, t, s, run ORDER BY s, b.key LIMIT $take{n} }} "
         f"WITH row, collect({{node: {pj.node('b', path.targets())}, labels: labels(b), "

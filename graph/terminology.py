@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
 
-from neo4j import Driver, ManagedTransaction
+from neo4j import Driver, ManagedTransaction, Query, RoutingControl
 
 CONCEPT = "Concept"
 CODE_SYSTEM = "CodeSystem"
@@ -30,6 +30,9 @@ SCHEMA = (
     "CREATE CONSTRAINT cg_CodeSystem_key_unique IF NOT EXISTS "
     "FOR (n:CodeSystem) REQUIRE n.key IS UNIQUE",
 )
+# a bound on how deep a walk up or down a hierarchy goes (ICD-10-CM is 4-7 deep; SNOMED CT
+# about 30): a cycle in a user's terminology file cannot make a read run away
+MAX_DEPTH = 40
 T = TypeVar("T")
 
 
@@ -239,6 +242,73 @@ def descendants(
         database_=database,
     )
     return [ConceptRow(r["system"], r["code"], r["display"]) for r in records]
+
+
+def concept(driver: Driver, database: str, key: str, timeout_s: float) -> ConceptRow | None:
+    """The concept keyed ``system|code``; None when the graph has no such concept."""
+    records, _, _ = driver.execute_query(
+        Query(
+            f"MATCH (k:{CONCEPT} {{key: $key}}) "
+            "RETURN k.system AS system, k.code AS code, k.display AS display",
+            timeout=timeout_s,
+        ),
+        key=key,
+        database_=database,
+        routing_=RoutingControl.READ,
+    )
+    return (
+        ConceptRow(records[0]["system"], records[0]["code"], records[0]["display"])
+        if (records)
+        else None
+    )
+
+
+def ancestors(driver: Driver, database: str, key: str, timeout_s: float) -> list[ConceptRow]:
+    """Every concept above ``key`` by BROADER, nearest first (then by code); a code system's
+    hierarchy is shallow (ICD-10-CM: code, category, block, chapter), so this is not paged."""
+    records, _, _ = driver.execute_query(
+        Query(
+            f"MATCH p = (:{CONCEPT} {{key: $key}})-[:{BROADER}*1..{MAX_DEPTH}]->(a:{CONCEPT}) "
+            "WITH a, min(length(p)) AS depth "
+            "RETURN a.system AS system, a.code AS code, a.display AS display "
+            "ORDER BY depth, a.code",
+            timeout=timeout_s,
+        ),
+        key=key,
+        database_=database,
+        routing_=RoutingControl.READ,
+    )
+    return [ConceptRow(r["system"], r["code"], r["display"]) for r in records]
+
+
+def descendants_page(
+    driver: Driver, database: str, key: str, take: int, after: str | None, timeout_s: float
+) -> tuple[list[ConceptRow], int]:
+    """The concepts under ``key`` by BROADER (not itself), ordered by code, the first ``take``
+    after the code ``after``; and how many there are in all."""
+    records, _, _ = driver.execute_query(
+        Query(
+            f"MATCH (top:{CONCEPT} {{key: $key}}) "
+            f"CALL (top) {{ MATCH (d:{CONCEPT})-[:{BROADER}*1..{MAX_DEPTH}]->(top) "
+            "RETURN collect(DISTINCT d) AS under } "
+            "RETURN size(under) AS total, COLLECT { UNWIND under AS d "
+            "WITH d WHERE $after IS NULL OR d.code > $after "
+            "RETURN {system: d.system, code: d.code, display: d.display} AS row "
+            "ORDER BY d.code LIMIT $take } AS rows",
+            timeout=timeout_s,
+        ),
+        key=key,
+        after=after,
+        take=take,
+        database_=database,
+        routing_=RoutingControl.READ,
+    )
+    if not records:
+        return [], 0
+    rows = records[0]["rows"]
+    return [ConceptRow(r["system"], r["code"], r["display"]) for r in rows], int(
+        records[0]["total"]
+    )
 
 
 def _split(key: str) -> dict[str, str]:

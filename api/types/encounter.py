@@ -12,6 +12,7 @@ from api.connections import PATH, Connection, connect, one
 from api.context import Context
 from api.types import registry, values
 from api.types.args import After, First, From, To
+from api.types.concept import Coding, codings
 from api.types.entity import Event, event_fields
 from api.types.link import LinkData
 from graph.readers import Row
@@ -19,11 +20,13 @@ from graph.readers import Row
 if TYPE_CHECKING:
     from api.types.appointment import Appointment
     from api.types.claim import Claim
+    from api.types.condition import Condition
     from api.types.imaging_study import ImagingStudy
     from api.types.location import Location
     from api.types.organization import Organization
     from api.types.patient import Patient
     from api.types.practitioner import Practitioner
+    from api.types.procedure import Procedure
     from api.types.service_request import ServiceRequest
 
 
@@ -51,6 +54,62 @@ class Encounter(Event):
             description=values.text(p.get("description")),
             visit_number=values.text(p.get("visitNumber")),
             diagnosis_codes=values.texts(p.get("diagnosisCodes")),
+        )
+
+    @strawberry.field(
+        description="Why the visit took place: each coding, with its text from a loaded "
+        "terminology (`reasonCode` is the first of them as system|code).",
+        metadata={PATH: "Encounter.reasons"},
+    )
+    async def reasons(self, info: Info[Context, None]) -> list[Coding]:
+        return await codings(info, self._handle, "Encounter.reasons")
+
+    @strawberry.field(
+        description="The visit's diagnoses (FHIR Encounter.diagnosis, HL7 v2 DG1): conditions "
+        "and procedures, the edge's link giving the role (admission, billing, final ...) and "
+        "rank.",
+        metadata={PATH: "Encounter.diagnoses"},
+    )
+    async def diagnoses(
+        self, info: Info[Context, None], first: First = None, after: After = None
+    ) -> Connection[Event]:
+        return await connect(
+            info,
+            self._handle,
+            "Encounter.diagnoses",
+            registry.specific(("Condition", "Procedure"), "GenericEvent"),
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(
+        description="Conditions recorded at the visit.", metadata={PATH: "Encounter.conditions"}
+    )
+    async def conditions(
+        self, info: Info[Context, None], first: First = None, after: After = None
+    ) -> Connection[Annotated[Condition, strawberry.lazy("api.types.condition")]]:
+        return await connect(
+            info,
+            self._handle,
+            "Encounter.conditions",
+            registry.mapper("Condition"),
+            first=first,
+            after=after,
+        )
+
+    @strawberry.field(
+        description="Procedures performed at the visit.", metadata={PATH: "Encounter.procedures"}
+    )
+    async def procedures(
+        self, info: Info[Context, None], first: First = None, after: After = None
+    ) -> Connection[Annotated[Procedure, strawberry.lazy("api.types.procedure")]]:
+        return await connect(
+            info,
+            self._handle,
+            "Encounter.procedures",
+            registry.mapper("Procedure"),
+            first=first,
+            after=after,
         )
 
     @strawberry.field(description="The patient.", metadata={PATH: "Encounter.patient"})

@@ -23,6 +23,7 @@ class LinkData:
 
     type: str
     role: str | None = None
+    rank: int | None = None
     rule: str | None = None
     evidence: str | None = None
     sources: tuple[str, ...] = field(default_factory=tuple)
@@ -35,6 +36,7 @@ class LinkData:
         return cls(
             type=row.rel_type,
             role=values.text(rel.get("role")),
+            rank=rel["rank"] if isinstance(rel.get("rank"), int) else None,
             rule=values.text(rel.get("rule")),
             evidence=values.text(rel.get("evidence")),
             sources=tuple(values.texts(rel.get("sources"))),
@@ -58,6 +60,9 @@ async def link_sources(info: Info[Context, None], link: LinkData) -> list[Source
 class Link:
     relationship: str = strawberry.field(description="The relationship type, e.g. FOR_ENCOUNTER.")
     role: str | None = strawberry.field(description="The role on it (attending, rendering...).")
+    rank: int | None = strawberry.field(
+        description="Its rank among its kind (a visit's diagnoses: 1 is the first)."
+    )
     rule: str | None = strawberry.field(description="The rule that inferred it; null if asserted.")
     evidence: JSON | None = strawberry.field(description="What the rule matched (JSON).")
     inferred: bool = strawberry.field(description="True when a rule made it, not a source.")
@@ -68,6 +73,7 @@ class Link:
         return cls(
             relationship=data.type,
             role=data.role,
+            rank=data.rank,
             rule=data.rule,
             evidence=values.evidence(data.evidence),
             inferred=data.rule is not None,

@@ -12,7 +12,7 @@ from api.connections import PATH, Connection, connect
 from api.context import Context
 from api.types import registry, values
 from api.types.address import Address
-from api.types.args import After, First, From, To
+from api.types.args import After, First, From, To, UnderCode
 from api.types.entity import Entity, Event, entity_fields
 from api.types.human_name import HumanName
 from api.types.link import LinkData
@@ -22,9 +22,11 @@ from ontology.vocab import CG
 if TYPE_CHECKING:
     from api.types.appointment import Appointment
     from api.types.claim import Claim
+    from api.types.condition import Condition
     from api.types.coverage import Coverage
     from api.types.encounter import Encounter
     from api.types.imaging_study import ImagingStudy
+    from api.types.procedure import Procedure
     from api.types.service_request import ServiceRequest
 
 EVENT_TYPES = (
@@ -34,6 +36,8 @@ EVENT_TYPES = (
     "ServiceRequest",
     "Claim",
     "Remittance",
+    "Condition",
+    "Procedure",
 )
 
 
@@ -65,10 +69,11 @@ class Patient(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
+        under_code: UnderCode = None,
     ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
         return await connect(
             info, self._handle, "Patient.encounters", registry.mapper("Encounter"),
-            first=first, after=after, start=from_, end=to,
+            first=first, after=after, start=from_, end=to, under=under_code,
         )  # fmt: skip
 
     @strawberry.field(
@@ -97,10 +102,11 @@ class Patient(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
+        under_code: UnderCode = None,
     ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
         return await connect(
             info, self._handle, "Patient.imagingStudies", registry.mapper("ImagingStudy"),
-            first=first, after=after, start=from_, end=to,
+            first=first, after=after, start=from_, end=to, under=under_code,
         )  # fmt: skip
 
     @strawberry.field(
@@ -150,6 +156,41 @@ class Patient(Entity):
         return await connect(
             info, self._handle, "Patient.serviceRequests", registry.mapper("ServiceRequest"),
             first=first, after=after, start=from_, end=to,
+        )  # fmt: skip
+
+    @strawberry.field(
+        description="Diagnoses and problems, by onset (else when recorded), oldest first.",
+        metadata={PATH: "Patient.conditions"},
+    )
+    async def conditions(
+        self,
+        info: Info[Context, None],
+        first: First = None,
+        after: After = None,
+        from_: From = None,
+        to: To = None,
+        under_code: UnderCode = None,
+    ) -> Connection[Annotated[Condition, strawberry.lazy("api.types.condition")]]:
+        return await connect(
+            info, self._handle, "Patient.conditions", registry.mapper("Condition"),
+            first=first, after=after, start=from_, end=to, under=under_code,
+        )  # fmt: skip
+
+    @strawberry.field(
+        description="Procedures performed, oldest first.", metadata={PATH: "Patient.procedures"}
+    )
+    async def procedures(
+        self,
+        info: Info[Context, None],
+        first: First = None,
+        after: After = None,
+        from_: From = None,
+        to: To = None,
+        under_code: UnderCode = None,
+    ) -> Connection[Annotated[Procedure, strawberry.lazy("api.types.procedure")]]:
+        return await connect(
+            info, self._handle, "Patient.procedures", registry.mapper("Procedure"),
+            first=first, after=after, start=from_, end=to, under=under_code,
         )  # fmt: skip
 
     @strawberry.field(

@@ -32,6 +32,8 @@ CONTEXT_RELATIONSHIPS = (
     CG.hasPayer,
     CG.remits,
     CG.paidBy,
+    CG.hasReason,  # the Concepts of a visit's reason and of a diagnosis' or procedure's code,
+    CG.hasCode,  # so that the text gives their display
 )
 
 

@@ -1,4 +1,5 @@
-"""HL7 v2 (2.3 to 2.8): ADT patients and visits, SIU appointments, ORM/ORU/MDM orders.
+"""HL7 v2 (2.3 to 2.8): ADT patients and visits, SIU appointments, ORM/ORU/MDM orders,
+DG1 diagnoses and PR1 procedures (see ``clinical``).
 
 Parsed with the ``hl7`` package (python-hl7) rather than hl7apy: python-hl7 splits any 2.x
 message by the separators its MSH declares, without a per-version message structure, so
@@ -39,7 +40,9 @@ MAPPERS: dict[tuple[str, str], Mapper] = {
 ANY_EVENT: dict[str, Mapper] = {"ADT": adt.read}
 SUFFIXES = (".hl7", ".hl7v2")
 # The segments the mappings read; the others are checked but not parsed.
-USED = frozenset({"MSH", "PID", "PV1", "MRG", "SCH", "TQ1", "AIS", "AIL", "AIP", "ORC", "OBR"})
+USED = frozenset(
+    {"MSH", "PID", "PV1", "MRG", "SCH", "TQ1", "AIS", "AIL", "AIP", "ORC", "OBR", "DG1", "PR1"}
+)
 
 
 class Hl7v2Loader:

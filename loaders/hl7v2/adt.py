@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from loaders.hl7v2.assemble import RecordBuilder
+from loaders.hl7v2.clinical import add_clinical
 from loaders.hl7v2.errors import MissingSegment
 from loaders.hl7v2.segments import Message
 from loaders.hl7v2.visits import (
@@ -47,7 +48,7 @@ _TABLE_0003 = re.compile(r"A[0-6]\d")
 
 
 def read(msg: Message, source: str) -> RecordBuilder:
-    """PID -> Patient HAS_ENCOUNTER Encounter (PV1) with practitioners and location."""
+    """PID -> Patient HAS_ENCOUNTER Encounter (PV1) with practitioners and location; DG1, PR1."""
     event = msg.header.event
     if event in PERSON_EVENTS:
         return _person(msg, source)
@@ -63,12 +64,14 @@ def read(msg: Message, source: str) -> RecordBuilder:
     if pv1 is None:
         if event in VISIT_EVENTS:
             b.warn("incomplete", f"{msg.kind} has no PV1 segment: the patient is loaded, no visit")
+        add_clinical(b, msg, source, pat, None)
         return b
     number = visit_number(pv1, source)
     key = number.token if number else unnumbered_key(b, pv1, source, pat.key, msg.header.control_id)
     enc = encounter(b, pv1, source, key, number, STATUS.get(event))
     b.link(CG.hasEncounter, pat, enc)
     visit_parts(b, pv1, enc, source)
+    add_clinical(b, msg, source, pat, enc)
     if event == "A13":
         b.warn(
             "not-applied",
@@ -85,7 +88,8 @@ def _person(msg: Message, source: str) -> RecordBuilder:
         raise MissingSegment(msg.kind, "PID")
     b = RecordBuilder()
     patients = [patient(b, pid, source) for pid in pids]
-    numbered_visit(b, msg.first("PV1"), patients[0], source)
+    enc = numbered_visit(b, msg.first("PV1"), patients[0], source)
+    add_clinical(b, msg, source, patients[0], enc)
     event = msg.header.event
     if event in LINKS and len(pids) > 1:
         b.warn(

@@ -39,7 +39,7 @@ CODE_SYSTEMS = {
     "C4": "http://www.ama-assn.org/go/cpt",
     "CPT": "http://www.ama-assn.org/go/cpt",
     "HCPCS": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    "HCPT": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    # not "HCPT": in HL7 table 0396 that is the Health Care Provider Taxonomy, not HCPCS
     "NDC": "http://hl7.org/fhir/sid/ndc",
     "RXNORM": "http://www.nlm.nih.gov/research/umls/rxnorm",
     "UCUM": "http://unitsofmeasure.org",

@@ -11,6 +11,7 @@ filler number has none. OBX results are not modelled.
 from __future__ import annotations
 
 from loaders.hl7v2.assemble import RecordBuilder
+from loaders.hl7v2.clinical import add_clinical
 from loaders.hl7v2.datatypes import coded, ei, issuer, practitioner, put
 from loaders.hl7v2.errors import MissingValue
 from loaders.hl7v2.segments import EMPTY, Message, Rep, Seg
@@ -56,7 +57,9 @@ def read(msg: Message, source: str) -> RecordBuilder:
     b = RecordBuilder()
     pid = msg.first("PID")
     pat = patient(b, pid, source) if pid else None
-    add_orders(b, msg, source, pat, numbered_visit(b, msg.first("PV1"), pat, source))
+    enc = numbered_visit(b, msg.first("PV1"), pat, source)
+    add_orders(b, msg, source, pat, enc)
+    add_clinical(b, msg, source, pat, enc)
     return b
 
 

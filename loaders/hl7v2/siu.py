@@ -6,6 +6,7 @@ from datetime import datetime
 
 from loaders import roles
 from loaders.hl7v2.assemble import RecordBuilder
+from loaders.hl7v2.clinical import add_clinical
 from loaders.hl7v2.datatypes import coded, dtm, ei, location, practitioner, put, text
 from loaders.hl7v2.errors import MissingValue
 from loaders.hl7v2.segments import Message, Seg
@@ -84,6 +85,7 @@ def read(msg: Message, source: str) -> RecordBuilder:
     enc = numbered_visit(b, msg.first("PV1"), pat, source)
     if enc is not None:
         b.link(CG.forEncounter, appt, enc)
+    add_clinical(b, msg, source, pat, enc)
     for aip in msg.all("AIP"):
         doc = practitioner(aip.rep(3), source)
         if doc is not None:

@@ -1,0 +1,54 @@
+"""Concepts in the API (api/types/concept.py): a code looked up by any spelling of its system,
+with its ancestors and a paged walk of its descendants; terminology is readable by every
+role, analysts included."""
+
+from __future__ import annotations
+
+from api.auth import Role
+from tests.api.conftest import Gql, principal
+
+CONCEPT = """
+query($system: String!, $code: String!, $first: Int, $after: String) {
+  concept(system: $system, code: $code) {
+    key system code display
+    ancestors { code }
+    descendants(first: $first, after: $after) { totalCount endCursor nodes { code display } }
+  }
+}"""
+
+
+def test_a_code_by_an_alias_of_its_system_and_without_its_dot(cardiology: Gql) -> None:
+    data = cardiology(CONCEPT, {"system": "ICD10CM", "code": "i214", "first": 5}).data
+    found = data["concept"]
+    assert found["key"] == "http://hl7.org/fhir/sid/icd-10-cm|I21.4"
+    assert "NSTEMI" in found["display"]
+    assert [a["code"] for a in found["ancestors"]] == ["I21", "I20-I25", "9"]
+    assert found["descendants"] == {"totalCount": 0, "endCursor": None, "nodes": []}
+
+
+def test_descendants_of_a_block_page_by_code(cardiology: Gql) -> None:
+    wanted = {"system": "urn:oid:2.16.840.1.113883.6.90", "code": "I20-I25", "first": 10}
+    first = cardiology(CONCEPT, wanted).data["concept"]["descendants"]
+    codes = [n["code"] for n in first["nodes"]]
+    assert codes == sorted(codes) and len(codes) == 10 and codes[0] == "I20"
+    assert first["totalCount"] > 50 and first["endCursor"] == codes[-1]
+    seen = list(codes)
+    after = first["endCursor"]
+    while after:
+        page = cardiology(CONCEPT, {**wanted, "first": 50, "after": after}).data
+        more = page["concept"]["descendants"]
+        seen += [n["code"] for n in more["nodes"]]
+        after = more["endCursor"]
+    assert len(seen) == len(set(seen)) == first["totalCount"]
+    assert {"I21", "I21.4", "I25.10"} <= set(seen) and "I10" not in seen
+
+
+def test_an_unknown_code_is_null_and_analysts_read_terminology(cardiology: Gql) -> None:
+    data = cardiology(
+        CONCEPT, {"system": "ICD-10-CM", "code": "Z99.999"}, principal=principal(Role.analyst)
+    ).data
+    assert data["concept"] is None
+    seen = cardiology(
+        CONCEPT, {"system": "ICD-10-CM", "code": "I10"}, principal=principal(Role.analyst)
+    ).data
+    assert seen["concept"]["ancestors"] == [{"code": "I10-I1A"}, {"code": "9"}]
