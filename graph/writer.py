@@ -31,6 +31,11 @@ ROOT_LABEL = "Entity"
 # key, and a link to one matches it by this label
 CONCEPT_LABEL = terminology.CONCEPT
 T = TypeVar("T")
+# Link properties that tell apart two links of one type between the same pair of nodes: a
+# role (an attending and a referring practitioner; a principal and an admitting diagnosis),
+# an adjustment group (a reason adjusted as contractual and as patient responsibility). Any
+# other property is a fact about the one link, set by the last record that asserts it.
+DISTINCT_BY = ("role", "group")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -269,12 +274,8 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
             )
         )
     for (rel_type, dst_label), link_rows in _group(batch.links, lambda x: (x.type, x.dst_label)):
-        plain = [r for r in link_rows if "role" not in r.props]
-        roled = [r for r in link_rows if "role" in r.props]
-        # A role tells apart two links between the same pair (attending and referring).
-        for subset, pattern in ((plain, ""), (roled, " {role: r.props.role}")):
-            if not subset:
-                continue
+        for kept, subset in _group(link_rows, lambda x: _distinct(x.props)):
+            pattern = " {" + ", ".join(f"{k}: r.props.{k}" for k in kept) + "}" if kept else ""
             link_stats = _run(
                 tx,
                 "UNWIND $rows AS r "
@@ -320,6 +321,12 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
 
 def _labels(labels: Iterable[str]) -> str:
     return ":".join(_name(label) for label in labels)
+
+
+def _distinct(props: dict[str, Any]) -> tuple[str, ...]:
+    """The link properties a link carries that tell it apart from another link of its type
+    between the same pair (see ``DISTINCT_BY``)."""
+    return tuple(k for k in DISTINCT_BY if k in props)
 
 
 def _group(rows: Iterable[T], by: Any) -> list[tuple[Any, list[T]]]:

@@ -16,6 +16,11 @@ from its header, not its name. Every row is one record:
   already adjudicated. DE-SynPUF has no submitted charges, so no totalCharge or chargeAmount.
 - a Prescription Drug Events row is skipped: caregraph does not model medications.
 
+Codes are Concepts (loaders/concepts.py): the claim's ICD-9-CM diagnoses are BILLS_DIAGNOSIS
+links (ICD9_DGNS_CD_1 principal, the others other, ADMTNG_ICD9_DGNS_CD admitting; ranked in
+column order), a carrier line's diagnosis one from its item; each line's HCPCS code is its
+item's HAS_CODE. The tokens stay on the nodes.
+
 Not kept, for want of an ontology property: ICD-9 procedure codes, the DRG, utilization days,
 race, county, ESRD and chronic-condition flags, coverage months, annual reimbursement totals,
 tax numbers, line processing indicators and line-level amounts (summed on the remittance).
@@ -52,7 +57,7 @@ from loaders.records import (
     SourceRef,
     Value,
 )
-from loaders.x12.values import CPT, HCPCS, ICD9CM, icd_dotted
+from loaders.x12.values import CPT, HCPCS, ICD9CM, concept, icd_dotted
 from ontology.vocab import CG
 
 FORMAT = "cms-synpuf"
@@ -348,10 +353,24 @@ class _Claim:
     def add(self, node: Node) -> Node:
         return self.nodes.setdefault(node.key, node)
 
-    def diagnoses(self, cols: list[str]) -> None:
-        found = self.row.diagnoses(cols)
+    def diagnoses(self, cols: list[str], admitting: str = "") -> None:
+        """The claim's diagnosis tokens, and a BILLS_DIAGNOSIS link to each: the first column
+        the principal, the others other, ``admitting`` admitting; ranked in column order, empty
+        columns aside (a code repeated in one role keeps its first rank)."""
+        given = [*cols, admitting] if admitting else cols
+        tokens = [self.row.diagnosis(c) for c in given]
+        found = list(dict.fromkeys(d for d in tokens if d))
         if found:
             self.claim.props[CG.diagnosisCodes] = found
+        seen: set[tuple[str, str]] = set()
+        present = [(col, token) for col, token in zip(given, tokens, strict=True) if token]
+        for rank, (col, token) in enumerate(present, 1):
+            role = "admitting" if col == admitting else "principal" if col == cols[0] else "other"
+            code = concept(token)
+            if code is not None and (token, role) not in seen:
+                seen.add((token, role))
+                props: Props = {CG.role: role, CG.rank: rank}
+                self.links.append(Link(CG.billsDiagnosis, self.claim.ref, code.ref, props))
 
     def item(self, seq: int, props: Mapping[URIRef, Value | None]) -> Node:
         item = Node(
@@ -361,6 +380,13 @@ class _Claim:
         )
         self.add(item)
         self.links.append(Link(CG.hasItem, self.claim.ref, item.ref))
+        billed = concept(str(props.get(CG.procedureCode) or ""))
+        if billed is not None:
+            self.links.append(Link(CG.hasCode, item.ref, billed.ref))
+        line_diagnoses = props.get(CG.diagnosisCodes) or []
+        for rank, token in enumerate(line_diagnoses if isinstance(line_diagnoses, list) else [], 1):
+            if (code := concept(str(token))) is not None:
+                self.links.append(Link(CG.billsDiagnosis, item.ref, code.ref, {CG.rank: rank}))
         return item
 
     def practitioner(self, col: str, role: str, *by: Node) -> Node | None:
@@ -442,7 +468,7 @@ def _institutional(row: _Row, shares_of: dict[str, str]) -> tuple[_Claim, Node |
     """An inpatient or outpatient claim, with its institution and attending physician."""
     claim = _Claim(row, "institutional")
     claim.diagnoses(
-        [f"ICD9_DGNS_CD_{n}" for n in INSTITUTIONAL_DIAGNOSES] + ["ADMTNG_ICD9_DGNS_CD"]
+        [f"ICD9_DGNS_CD_{n}" for n in INSTITUTIONAL_DIAGNOSES], admitting="ADMTNG_ICD9_DGNS_CD"
     )
     for n in INSTITUTIONAL_LINES:
         code = row.procedure(f"HCPCS_CD_{n}")

@@ -432,6 +432,13 @@ def _claim(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
     diagnoses = [
         f"{SNOMED}|{row[f'DIAGNOSIS{i}']}" for i in range(1, 9) if row.get(f"DIAGNOSIS{i}")
     ]
+    # DIAGNOSIS1..8 in their order: Synthea gives no role, only the rank (a code repeated in a
+    # later column keeps its first)
+    billed: dict[concepts.Coded, int] = {}
+    for i in range(1, 9):
+        code = concepts.coded(SNOMED, row.get(f"DIAGNOSIS{i}", ""))
+        if code is not None:
+            billed.setdefault(code, i)
     items = [_item(key, charge) for charge in ctx.charges(control)]
     amounts = [n.props.get(CG.chargeAmount) for n, _ in items]
     total = sum(a for a in amounts if isinstance(a, float))
@@ -448,9 +455,10 @@ def _claim(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
     claim = Node(CG.Claim, key, _clean(props), (Identifier(keys.claim_system(SYNTHEA), control),))
     nodes = [claim]
     links = [Link(CG.hasClaim, ref(CG.Patient, row["PATIENTID"]), claim.ref)]
-    for item, has_item in items:
+    links += [Link(CG.billsDiagnosis, claim.ref, c.ref, {CG.rank: r}) for c, r in billed.items()]
+    for item, item_links in items:
         nodes.append(item)
-        links.append(has_item)
+        links += item_links
     if row.get("APPOINTMENTID"):  # Synthea's appointment id is the encounter's id
         links.append(Link(CG.forEncounter, claim.ref, ref(CG.Encounter, row["APPOINTMENTID"])))
     for col, role in (
@@ -468,7 +476,8 @@ def _claim(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
     return Record(where, FORMAT, "claim", nodes, links)
 
 
-def _item(claim_key: str, charge: dict[str, str]) -> tuple[Node, Link]:
+def _item(claim_key: str, charge: dict[str, str]) -> tuple[Node, list[Link]]:
+    """A charge line as a claim item, with its HAS_ITEM and its procedure's HAS_CODE."""
     try:
         seq = int(charge["CHARGEID"])
         amount = float(charge["AMOUNT"]) if charge["AMOUNT"] else None
@@ -492,7 +501,8 @@ def _item(claim_key: str, charge: dict[str, str]) -> tuple[Node, Link]:
             }
         ),
     )
-    return item, Link(CG.hasItem, Ref(CG.Claim, claim_key), item.ref)
+    has_item = Link(CG.hasItem, Ref(CG.Claim, claim_key), item.ref)
+    return item, [has_item, *_coded(CG.hasCode, item.ref, SNOMED, charge["PROCEDURECODE"])]
 
 
 def _transaction(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
@@ -500,8 +510,8 @@ def _transaction(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
     kind = row["TYPE"]
     claim_key = keys.claim_key(SYNTHEA, row["CLAIMID"])
     if kind == "CHARGE":
-        item, link = _item(claim_key, _charge_fields(row))
-        return Record(where, FORMAT, "charge", [item], [link])
+        item, item_links = _item(claim_key, _charge_fields(row))
+        return Record(where, FORMAT, "charge", [item], item_links)
     if kind == "PAYMENT":
         amount = _money(row, "PAYMENTS")  # absent: the shapes warn (a payment's amount is 0..1)
         rem = Node(

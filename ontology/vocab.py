@@ -74,7 +74,7 @@ class CG(DefinedNamespace):
     hasCondition: URIRef  # Patient -> Condition                    HAS_CONDITION
     hasProcedure: URIRef  # Patient -> Procedure                    HAS_PROCEDURE
     hasDiagnosis: URIRef  # Encounter -> Condition|Procedure        HAS_DIAGNOSIS {role, rank}
-    hasCode: URIRef  # Condition|Procedure -> Concept                HAS_CODE
+    hasCode: URIRef  # Condition|Procedure|ClaimItem -> Concept      HAS_CODE
     hasReason: URIRef  # Encounter|Procedure -> Concept              HAS_REASON
     broader: URIRef  # Concept -> Concept                            BROADER
     hasParticipant: URIRef  # Encounter|Appointment|Procedure -> Practitioner HAS_PARTICIPANT
@@ -89,7 +89,10 @@ class CG(DefinedNamespace):
     hasProvider: URIRef  # Claim|ClaimItem -> Practitioner|Organization HAS_PROVIDER {role}
     hasPayer: URIRef  # Claim|Coverage -> Payer                      HAS_PAYER
     coveredBy: URIRef  # Claim -> Coverage                           COVERED_BY
+    billsDiagnosis: URIRef  # Claim|ClaimItem -> Concept       BILLS_DIAGNOSIS {role, rank}
     remits: URIRef  # Remittance -> Claim                            REMITS
+    adjustedFor: URIRef  # Remittance -> Concept (CARC)          ADJUSTED_FOR {group, amount}
+    hasRemark: URIRef  # Remittance -> Concept (RARC)              HAS_REMARK
     paidBy: URIRef  # Remittance -> Payer                            PAID_BY
     roleOf: URIRef  # PractitionerRole -> Practitioner               ROLE_OF
     roleAt: URIRef  # PractitionerRole -> Organization               ROLE_AT
@@ -148,7 +151,7 @@ class CG(DefinedNamespace):
     onset: URIRef
     abatement: URIRef
     recordedDate: URIRef
-    rank: URIRef  # on HAS_DIAGNOSIS: 1 is the principal diagnosis
+    rank: URIRef  # on HAS_DIAGNOSIS, BILLS_DIAGNOSIS: 1 is the principal diagnosis
     # terminology
     code: URIRef  # a Concept's code within its system
     version: URIRef  # a CodeSystem's loaded release
@@ -185,6 +188,8 @@ class CG(DefinedNamespace):
     paymentAmount: URIRef
     patientResponsibility: URIRef
     adjustments: URIRef  # list of "group-reason:amount", e.g. "CO-45:12.00"
+    group: URIRef  # on ADJUSTED_FOR: claim adjustment group code (CO, PR, OA, PI, CR)
+    amount: URIRef  # on ADJUSTED_FOR: the amount adjusted for that reason
     payerControlNumber: URIRef
     paymentDate: URIRef
     claimStatusCode: URIRef

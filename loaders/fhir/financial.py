@@ -6,11 +6,17 @@ remittance and, where it does not point at a Claim resource (CARIN Blue Button E
 there is of the claim), also the claim it pays: keyed by ``EOB.claim``'s identifier, else the
 EOB's own (preferring CARIN's unique claim id). Where it points at a Claim resource, that
 resource says what the claim is, and the EOB adds only the coverage and visits it names.
+
+Codes are Concepts (loaders/concepts.py): each coding of a ``diagnosisCodeableConcept`` is a
+BILLS_DIAGNOSIS link from the claim with its type as role and its sequence as rank, and from
+each item whose ``diagnosisSequence`` names it (ranked in that order); each coding of an
+item's ``productOrService`` is a HAS_CODE link from the item.
 """
 
 from __future__ import annotations
 
 from loaders import keys
+from loaders.concepts import Coded
 from loaders.fhir.errors import NotKeyable
 from loaders.fhir.mapping import Ctx, Mapper, Res
 from loaders.fhir.references import coverage_system
@@ -188,9 +194,29 @@ def _claim(
     for i, ins in enumerate(objs(body.get("insurance"))):
         cover = refs.to(ins.get("coverage"), res.at(f"insurance[{i}].coverage"), "Coverage")
         b.link(CG.coveredBy, node, cover)
+    billed = _billed(res, ctx, node)
     for i, item in enumerate(objs(body.get("item"))):
-        _item(res, ctx, node, item, i, diagnoses, team)
+        _item(res, ctx, node, item, i, diagnoses, team, billed)
     return node
+
+
+def _billed(res: Res, ctx: Ctx, claim: Ref) -> dict[int, list[Coded]]:
+    """BILLS_DIAGNOSIS links from the claim, role from the diagnosis's type and rank from its
+    sequence (a code repeated in one role keeps its first rank); the Concepts by sequence."""
+    by_sequence: dict[int, list[Coded]] = {}
+    seen: set[tuple[Coded, str]] = set()
+    for i, d in enumerate(objs(res.body.get("diagnosis"))):
+        path = res.at(f"diagnosis[{i}].diagnosisCodeableConcept")
+        found = ctx.codes(path, d.get("diagnosisCodeableConcept"))
+        seq = integer(d.get("sequence")) or i + 1
+        by_sequence.setdefault(seq, []).extend(found)
+        role = concept_code(first(d.get("type")))
+        for code in found:
+            if (code, role) not in seen:
+                seen.add((code, role))
+                props = clean({CG.role: role, CG.rank: seq})
+                ctx.b.link(CG.billsDiagnosis, claim, code.ref, props)
+    return by_sequence
 
 
 def _item(
@@ -201,6 +227,7 @@ def _item(
     index: int,
     diagnoses: dict[int, str],
     team: dict[int, tuple[Ref, str]],
+    billed: dict[int, list[Coded]],
 ) -> None:
     refs, b = ctx.refs, ctx.b
     seq = integer(item.get("sequence")) or index + 1
@@ -237,6 +264,14 @@ def _item(
     )  # fmt: skip
     node = b.add(Node(CG.ClaimItem, keys.item_key(claim.key, seq), props))
     b.link(CG.hasItem, claim, node)
+    service = item.get("productOrService")
+    for concept in ctx.codes(res.at(f"item[{index}].productOrService"), service):
+        b.link(CG.hasCode, node, concept.ref)
+    pointed: list[Coded] = []
+    for s in map(integer, item.get("diagnosisSequence") or []):
+        pointed += [c for c in billed.get(s or 0, []) if c not in pointed]
+    for rank, concept in enumerate(pointed, 1):
+        b.link(CG.billsDiagnosis, node, concept.ref, {CG.rank: rank})
     for visit in refs.all(item.get("encounter"), res.at(f"item[{index}].encounter"), "Encounter"):
         b.link(CG.forEncounter, claim, visit)
     for s in map(integer, item.get("careTeamSequence") or []):
@@ -251,7 +286,7 @@ def _diagnoses(body: Json) -> dict[int, str]:
     for i, d in enumerate(objs(body.get("diagnosis"))):
         code = concept_token(d.get("diagnosisCodeableConcept"))
         if not code:
-            continue  # a diagnosisReference names a Condition, which caregraph does not model
+            continue  # a diagnosisReference names a Condition: not a code of the claim's own
         principal = any("principal" in concept_codes(t) for t in objs(d.get("type")))
         found.append((not principal, integer(d.get("sequence")) or i + 1, code))
     return {seq: code for _, seq, code in sorted(found)}

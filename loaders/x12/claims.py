@@ -13,6 +13,11 @@ the last subscriber). HL01 and HL02 are checked against that reading: numbering 
 start at 1 is fine; a repeated HL01, or an HL02 that names no earlier HL, leaves the reading
 unambiguous and is a warning; an HL02 that names another earlier HL than the one its position
 puts it under makes the hierarchy contradict itself, and the claims below it are rejected.
+
+Codes are Concepts (loaders/concepts.py): each HI diagnosis is a BILLS_DIAGNOSIS link from the
+claim with its role (from the qualifier) and rank (its order in HI), and from each 837P line
+its SV107 pointers name; each line's procedure (SV101, SV202) is a HAS_CODE link. The tokens
+(``diagnosisCodes``, ``procedureCode``) stay on the nodes as before.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from loaders import keys
+from loaders.concepts import Coded
 from loaders.identity import normalise
-from loaders.records import Identifier, Item, Link, Node, Record, Ref, SourceRef, token
+from loaders.records import Identifier, Item, Link, Node, Props, Record, Ref, SourceRef, token
 from loaders.x12 import values as v
 from loaders.x12.reading import Seg
 from loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
@@ -46,6 +52,7 @@ CLAIM_TYPES = {"X222": ("837P", "professional"), "X223": ("837I", "institutional
 PARENT_LEVEL = {"22": "20", "23": "22"}  # HL03: subscriber below billing provider, patient
 LOWER_LEVELS = {"20": ("22", "23"), "22": ("23",), "23": ()}
 VOID_FREQUENCY = "8"  # CLM05-3: void or cancel of a prior claim
+DIAGNOSIS_POINTERS = ("SV107-1", "SV107-2", "SV107-3", "SV107-4")  # 837P: to HI, from 1
 
 
 @dataclass(slots=True)
@@ -220,6 +227,15 @@ class _ClaimMapping:
         self.nodes: dict[str, Node] = {}
         self.links: list[Link] = []
         self.provided: set[tuple[str, str, str]] = set()
+        # the claim's diagnoses in HI order (each composite, so that a line's pointer finds
+        # the one it counts to), with their roles
+        self.diagnoses: list[tuple[str, Coded]] = [
+            found
+            for hi in unit.claim
+            if hi.id == "HI" and hi.loop == "2300"
+            for n in range(1, 13)
+            if (found := v.diagnosis(hi, f"HI{n:02d}"))
+        ]
 
     def build(self) -> tuple[list[Node], list[Link]]:
         unit = self.unit
@@ -239,6 +255,7 @@ class _ClaimMapping:
         lines = _lines(unit.claim)  # none is a warning of the ontology's shapes
         props = self._claim_props(clm, control, npi, lines)
         claim = self._add(Node(CG.Claim, claim_key, v.clean(props), (claim_ident,)))
+        self._billed(claim.ref)
 
         self._provided(claim.ref, billing, "billing", _address(unit.billing, "2010AA"))
         for nm1 in unit.claim:
@@ -266,13 +283,7 @@ class _ClaimMapping:
             ]
             if dates:
                 start, end = min(d[0] for d in dates), max(d[1] for d in dates)
-        diagnoses = [
-            code
-            for hi in self.unit.claim
-            if hi.id == "HI" and hi.loop == "2300"
-            for n in range(1, 13)
-            if (code := v.diagnosis_token(hi, f"HI{n:02d}"))
-        ]
+        diagnoses = [code.key for _, code in self.diagnoses]
         total = v.amount(clm, "CLM02")
         if total is None:
             raise MappingError(clm, "CLM02 (total claim charge) is missing")
@@ -288,6 +299,32 @@ class _ClaimMapping:
             CG.diagnosisCodes: list(dict.fromkeys(diagnoses)),
             CG.display: f"{self.kind} claim {control}",
         }
+
+    def _billed(self, claim: Ref) -> None:
+        """A BILLS_DIAGNOSIS link to each diagnosis in its role, ranked by its order in HI (a
+        code repeated in the same role keeps its first rank)."""
+        seen: set[tuple[str, Coded]] = set()
+        for rank, (role, code) in enumerate(self.diagnoses, 1):
+            if (role, code) not in seen:
+                seen.add((role, code))
+                props: Props = {CG.role: role, CG.rank: rank}
+                self.links.append(Link(CG.billsDiagnosis, claim, code.ref, props))
+
+    def _pointed(self, item: Ref, sv1: Seg) -> None:
+        """The 837P line's diagnosis pointers (SV107) as BILLS_DIAGNOSIS links ranked in the
+        pointers' order; a pointer past the claim's diagnoses is noted and left out."""
+        seen: set[Coded] = set()
+        for rank, ref in enumerate(DIAGNOSIS_POINTERS, 1):
+            pointer = sv1.get(ref)
+            if not pointer:
+                continue
+            if not pointer.isdigit() or not 0 < int(pointer) <= len(self.diagnoses):
+                sv1.note("unusual-value", f"{ref} points to no diagnosis of the claim's HI")
+                continue
+            code = self.diagnoses[int(pointer) - 1][1]
+            if code not in seen:
+                seen.add(code)
+                self.links.append(Link(CG.billsDiagnosis, item, code.ref, {CG.rank: rank}))
 
     def _line(self, claim: Node, seq: int, line: list[Seg]) -> None:
         lx = line[0]
@@ -319,6 +356,11 @@ class _ClaimMapping:
         }
         item = self._add(Node(CG.ClaimItem, key, v.clean(props)))
         self.links.append(Link(CG.hasItem, claim.ref, item.ref))
+        billed = v.concept(code)  # SV201's revenue code has no code system in the ontology
+        if billed is not None:
+            self.links.append(Link(CG.hasCode, item.ref, billed.ref))
+        if sv1 is not None:
+            self._pointed(item.ref, sv1)
         for nm1 in line:
             role = PROVIDER_ROLES.get(nm1.get("NM101")) if nm1.id == "NM1" else None
             if role and nm1.loop.startswith("2420"):

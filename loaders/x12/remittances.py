@@ -8,6 +8,10 @@ keyed by the same payer id as in the 837 (1000A REF*2U or N104, else the TRN03 c
 A payee named by its tax id only (N103 FI or XV: the 835 guide allows it) does not name the
 claim's key: the payment is written with CLP01 as its control number and its payer, without
 ``REMITS``, and an ``unmatched`` warning; linking finds the claim by CLP01 and payer.
+
+Adjustment reasons (CAS, claim and service lines) are ADJUSTED_FOR links to CARC Concepts, one
+per group and reason with the amounts summed; remark codes (MOA, MIA, LQ*HE) are HAS_REMARK
+links to RARC Concepts. The ``adjustments`` tokens stay on the remittance, one per CAS reason.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from loaders import keys
-from loaders.records import Item, Link, Node, Record, Ref, SourceRef, token
+from loaders import concepts, keys
+from loaders.records import Item, Link, Node, Props, Record, Ref, SourceRef, token
 from loaders.x12 import values as v
 from loaders.x12.claims import payer_node
 from loaders.x12.reading import Seg
@@ -26,6 +30,12 @@ from ontology.vocab import CG
 
 PAYER_ID_QUALIFIERS = ("XV", "PI")  # N103 qualifiers whose N104 is a payer id
 CAS_TRIPLETS = range(2, 19, 3)  # CAS02/03, CAS05/06 ... CAS17/18: reason code and amount
+# the elements that carry remittance advice remark codes (RARC): MOA (professional and
+# outpatient) and MIA (inpatient) at the claim, LQ*HE at a service line
+REMARKS = {
+    "MOA": ("MOA03", "MOA04", "MOA05", "MOA06", "MOA07"),
+    "MIA": ("MIA05", "MIA20", "MIA21", "MIA22", "MIA23"),
+}
 
 
 @dataclass(slots=True)
@@ -146,7 +156,7 @@ def _map(unit: PaymentUnit) -> tuple[list[Node], list[Link], str]:
     key = token(f"urn:caregraph:remittance:{payer_id}", f"{trace}:{control}:{payer_control}")
     remittance = Node(CG.Remittance, key, v.clean(props))
     payer = payer_node(payer_id, payer_n1.get("N102"))
-    links = [Link(CG.paidBy, remittance.ref, payer.ref)]
+    links = [Link(CG.paidBy, remittance.ref, payer.ref), *_reasons(remittance.ref, unit.claim)]
     if npi:
         claim = Ref(CG.Claim, keys.claim_key(npi, control))
         links.insert(0, Link(CG.remits, remittance.ref, claim))
@@ -173,3 +183,30 @@ def _adjustments(cas: Seg) -> list[str]:
         if reason and amount is not None:
             out.append(f"{group}-{reason}:{v.money(amount)}")
     return out
+
+
+def _reasons(remittance: Ref, segs: list[Seg]) -> list[Link]:
+    """ADJUSTED_FOR a CARC Concept per group and reason, with the amounts of the claim's and
+    its service lines' CAS summed; HAS_REMARK a RARC Concept per remark code."""
+    totals: dict[tuple[str, str], float] = {}
+    remarks: list[str] = []
+    for seg in segs:
+        if seg.id == "CAS":
+            group = seg.get("CAS01")
+            for n in CAS_TRIPLETS:
+                reason = seg.get(f"CAS{n:02d}")
+                amount = v.amount(seg, f"CAS{n + 1:02d}")
+                if group and reason and amount is not None:
+                    totals[group, reason] = totals.get((group, reason), 0.0) + amount
+        elif seg.id in REMARKS:
+            remarks += [seg.get(ref) for ref in REMARKS[seg.id]]
+        elif seg.id == "LQ" and seg.get("LQ01") == "HE":
+            remarks.append(seg.get("LQ02"))
+    links = []
+    for (group, reason), amount in totals.items():
+        code = concepts.coded(v.CARC, reason)
+        if code is not None:
+            props: Props = {CG.group: group, CG.amount: round(amount, 2)}
+            links.append(Link(CG.adjustedFor, remittance, code.ref, props))
+    found = [c for r in remarks if (c := concepts.coded(v.RARC, r)) is not None]
+    return links + concepts.links(CG.hasRemark, remittance, found)

@@ -15,6 +15,8 @@ from datetime import date
 
 from rdflib import URIRef
 
+from loaders import concepts
+from loaders.concepts import Coded
 from loaders.records import Props, Value
 from loaders.x12.reading import Seg
 from ontology.vocab import CG
@@ -26,6 +28,8 @@ ICD9CM = "http://hl7.org/fhir/sid/icd-9-cm"
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 NDC = "http://hl7.org/fhir/sid/ndc"
+CARC = "https://x12.org/codes/claim-adjustment-reason-codes"
+RARC = "https://x12.org/codes/remittance-advice-remark-codes"
 PAYER_ID_SYSTEM = "urn:caregraph:payer-id"
 
 # HI qualifiers that carry diagnoses (principal, admitting, other, reason for visit, external
@@ -42,6 +46,20 @@ DIAGNOSIS_QUALIFIERS = {
     "BF": ICD9CM,
     "PR": ICD9CM,
     "BN": ICD9CM,
+}
+# the role of each of those diagnoses on the claim, as CARIN Blue Button's claim diagnosis
+# types (the FHIR ExplanationOfBenefit.diagnosis.type a payer would give it)
+DIAGNOSIS_ROLES = {
+    "ABK": "principal",
+    "BK": "principal",
+    "ABJ": "admitting",
+    "BJ": "admitting",
+    "ABF": "other",
+    "BF": "other",
+    "APR": "patientreasonforvisit",
+    "PR": "patientreasonforvisit",
+    "ABN": "externalcauseofinjury",
+    "BN": "externalcauseofinjury",
 }
 GENDER = {"M": "male", "F": "female", "U": "unknown"}
 # X12 individual relationship codes (SBR02, PAT01) -> FHIR subscriber-relationship codes
@@ -152,11 +170,20 @@ def address(n3: Seg | None, n4: Seg | None) -> Fields:
 
 def diagnosis_token(seg: Seg, ref: str) -> str | None:
     """One HI composite as an ICD token; None when it is not a diagnosis."""
-    system = DIAGNOSIS_QUALIFIERS.get(seg.get(f"{ref}-1"))
+    found = diagnosis(seg, ref)
+    return found[1].key if found else None
+
+
+def diagnosis(seg: Seg, ref: str) -> tuple[str, Coded] | None:
+    """One HI composite as its role on the claim and its ICD code; None when it is not a
+    diagnosis."""
+    qualifier = seg.get(f"{ref}-1")
+    system = DIAGNOSIS_QUALIFIERS.get(qualifier)
     code = seg.get(f"{ref}-2")
     if system is None or not code:
         return None
-    return f"{system}|{icd_dotted(system, code.upper())}"
+    found = concepts.coded(system, icd_dotted(system, code.upper()))
+    return (DIAGNOSIS_ROLES[qualifier], found) if found else None
 
 
 def icd_dotted(system: str, code: str) -> str:
@@ -185,6 +212,14 @@ def procedure_token(seg: Seg, ref: str) -> str | None:
     else:
         system = f"urn:caregraph:x12:product-service-id-qualifier:{qualifier or 'unknown'}"
     return f"{system}|{code}"
+
+
+def concept(token: str | None) -> Coded | None:
+    """The Concept a ``system|code`` token names (its system made canonical); None for none."""
+    if not token:
+        return None
+    given = concepts.split_key(token)
+    return concepts.coded(given.system, given.code)
 
 
 def clean(props: Mapping[URIRef, Value | None]) -> Props:

@@ -65,7 +65,7 @@ def fingerprint(driver: Driver, database: str) -> tuple[object, ...]:
     )
     (rels,), _, _ = driver.execute_query(
         f"MATCH (a)-[r]->(b) WHERE {domain('a')} AND {domain('b')} "
-        "WITH a, r, b ORDER BY a.key, type(r), b.key, r.role "
+        "WITH a, r, b ORDER BY a.key, type(r), b.key, r.role, r.group "
         "RETURN count(r) AS n, apoc.util.md5(collect(apoc.convert.toJson(properties(r)))) AS p",
         database_=database,
     )

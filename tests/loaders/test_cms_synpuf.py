@@ -12,8 +12,8 @@ from loaders import registry
 from loaders.cms_synpuf import LOADER
 from loaders.records import Item, Link, Node, Record, Rejected, Skipped
 from loaders.synthea import LOADER as SYNTHEA
-from ontology.vocab import CG
-from tests.loaders.conftest import Load, count
+from ontology.vocab import CG, local_name
+from tests.loaders.conftest import Load, count, fingerprint
 
 
 def numbered(name: str, n: int) -> list[str]:
@@ -160,6 +160,14 @@ def links(rec: Record, rel: object) -> list[Link]:
     return [x for x in rec.links if x.rel == rel]
 
 
+def coded(rec: Record, rel: object) -> list[tuple[str, str, dict[str, object]]]:
+    """(holder key, Concept key, link properties) of the record's ``rel`` links."""
+    return [
+        (x.src.key, x.dst.key, {local_name(p): v for p, v in x.props.items()})
+        for x in links(rec, rel)
+    ]
+
+
 def warnings(rec: Record) -> list[str]:
     return [f"{w.code}: {w.message}" for w in rec.warnings]
 
@@ -224,6 +232,16 @@ def test_carrier_claim_lines_providers_and_medicare_payment(export: Path) -> Non
         "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets|G0008"
     )
     assert items[1].props[CG.diagnosisCodes] == [f"{icd9}|401.9"]
+    assert coded(rec, CG.billsDiagnosis) == [
+        (claim.key, f"{icd9}|401.9", {"role": "principal", "rank": 1}),
+        (claim.key, f"{icd9}|V58.69", {"role": "other", "rank": 2}),
+        (claim.key, f"{icd9}|E888.9", {"role": "other", "rank": 3}),
+        (items[1].key, f"{icd9}|401.9", {"rank": 1}),  # LINE_ICD9_DGNS_CD_1
+    ]
+    assert coded(rec, CG.hasCode) == [
+        (items[1].key, "http://www.ama-assn.org/go/cpt|99213", {}),
+        (items[3].key, "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets|G0008", {}),
+    ]
     rendering = {(x.src.key, x.dst.key, x.props[CG.role]) for x in links(rec, CG.hasProvider)}
     npi = "http://hl7.org/fhir/sid/us-npi"
     assert rendering == {
@@ -248,6 +266,11 @@ def test_inpatient_claim_bills_the_stay_it_asserts(export: Path) -> None:
     icd9 = "http://hl7.org/fhir/sid/icd-9-cm"
     # principal first, the admitting diagnosis after the others
     assert claim.props[CG.diagnosisCodes] == [f"{icd9}|414.01", f"{icd9}|428.0", f"{icd9}|786.50"]
+    assert coded(first, CG.billsDiagnosis) == [
+        (claim.key, f"{icd9}|414.01", {"role": "principal", "rank": 1}),
+        (claim.key, f"{icd9}|428.0", {"role": "other", "rank": 2}),
+        (claim.key, f"{icd9}|786.50", {"role": "admitting", "rank": 3}),
+    ]
     stay = one(first, CG.Encounter)
     assert (
         stay.key
@@ -406,7 +429,17 @@ def test_loads_into_the_graph_and_reloads_unchanged(
         "MATCH (c)-[:COVERED_BY]->(:Coverage)<-[:HAS_COVERAGE]-(:Patient) RETURN count(c)",
     ) == 5  # fmt: skip
 
+    # the admitting diagnosis 786.50 of both segments of the stay: one Concept
+    assert count(
+        driver, database,
+        "MATCH (c:Claim)-[:BILLS_DIAGNOSIS {role: 'admitting'}]->(k:Concept {key: $key}) "
+        "RETURN count(DISTINCT c) * 10 + count(DISTINCT k)",
+        key="http://hl7.org/fhir/sid/icd-9-cm|786.50",
+    ) == 21  # fmt: skip
+
+    before = fingerprint(driver, database)
     again = load(export, source="synpuf")
+    assert fingerprint(driver, database) == before
     assert again.total("unchanged") == 9
     assert again.nodes_created == 0 and again.relationships_created == 0
 

@@ -21,7 +21,7 @@ from rdflib import URIRef
 from loaders import keys, registry
 from loaders.fhir import LOADER
 from loaders.records import Item, Link, Node, Record, Ref, Skipped
-from ontology.vocab import CG
+from ontology.vocab import CG, local_name
 from tests.loaders.conftest import Load, count, fingerprint
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"
@@ -241,6 +241,28 @@ def test_claim_with_items_encounter_providers_payer_and_coverage() -> None:
     (payer,) = links(rec, CG.hasPayer)
     assert payer.dst == Ref(CG.Payer, local("Organization", "org-payer"))
     assert ends(rec, CG.coveredBy) == {(claim.key, local("Coverage", "cov-1"), None)}
+
+
+def coded(rec: Record, rel: URIRef, src_key: str) -> list[tuple[str, dict[str, object]]]:
+    """(Concept key, link properties) of the record's ``rel`` links from ``src_key``."""
+    return [
+        (x.dst.key, {local_name(p): v for p, v in x.props.items()})
+        for x in links(rec, rel)
+        if x.src.key == src_key and x.dst.cls == CG.Concept
+    ]
+
+
+def test_claim_diagnoses_and_item_codes_are_concepts() -> None:
+    rec = by_id(read(BUNDLE))["Claim/claim-1"]
+    claim = node(rec, CG.Claim)
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    # diagnosis sequence 1, no type: a rank without a role
+    assert coded(rec, CG.billsDiagnosis, claim.key) == [(f"{icd}|Z00.00", {"rank": 1})]
+    first, second = (keys.item_key(claim.key, s) for s in (1, 2))
+    assert coded(rec, CG.hasCode, first) == [("http://www.ama-assn.org/go/cpt|99396", {})]
+    assert coded(rec, CG.hasCode, second) == [("http://www.ama-assn.org/go/cpt|36415", {})]
+    assert coded(rec, CG.billsDiagnosis, first) == [(f"{icd}|Z00.00", {"rank": 1})]
+    assert coded(rec, CG.billsDiagnosis, second) == []  # no diagnosisSequence
 
 
 def test_claim_response_remits_its_claim() -> None:
@@ -642,8 +664,15 @@ def test_carin_eob_payment_and_claim(samples: Path) -> None:
         "http://hl7.org/fhir/sid/icd-10-cm|I70.249",
         "http://hl7.org/fhir/sid/icd-10-cm|L97.929",
     ]
+    assert coded(rec, CG.billsDiagnosis, claim.key) == [
+        ("http://hl7.org/fhir/sid/icd-10-cm|I70.249", {"role": "principal", "rank": 1}),
+        ("http://hl7.org/fhir/sid/icd-10-cm|L97.929", {"role": "secondary", "rank": 2}),
+    ]
     items = [n for n in rec.nodes if n.cls == CG.ClaimItem]
     assert len(items) == 6
+    assert sorted(coded(rec, CG.hasCode, i.key)[0][0].rsplit("|")[1] for i in items) == [
+        "37228", "37228", "37228", "75710", "75710", "75710",
+    ]  # fmt: skip
     assert sorted(float(str(i.props[CG.chargeAmount])) for i in items) == [
         -751.2, -68.8, 68.8, 68.8, 751.2, 751.2,
     ]  # fmt: skip
@@ -783,6 +812,21 @@ def test_carin_in_the_graph(load: Load, driver: Driver, database: str, samples: 
         "paid": 258.91, "claim": "ProfessionalEOBExample1", "payer": "UPMC Health Plan",
         "family": "Test", "billing": "1112223330", "items": 6,
     }  # fmt: skip
+    # OutpatientEOBExample1 bills I95.1 as principal (sequence 1) and as other (sequence 2)
+    found = rows(
+        driver, database,
+        "MATCH (c:Claim {controlNumber: 'OutpatientEOBExample1'})-[b:BILLS_DIAGNOSIS]->"
+        "(k:Concept) RETURN b.role AS role, b.rank AS rank, k.code AS code ORDER BY rank",
+    )  # fmt: skip
+    assert [(f["role"], f["rank"], f["code"]) for f in found] == [
+        ("principal", 1, "I95.1"), ("other", 2, "I95.1"), ("other", 3, "L97.529"),
+        ("other", 4, "I73.9"),
+    ]  # fmt: skip
+    cpt = "MATCH (:ClaimItem)-[:HAS_CODE]->(k:Concept {key: $key}) RETURN count(*)"
+    assert count(driver, database, cpt, key="http://www.ama-assn.org/go/cpt|99231") == 15
+    before = fingerprint(driver, database)
+    load(fhir_samples(samples) / "carin-bb", source="payer")
+    assert fingerprint(driver, database) == before
 
 
 @pytest.mark.samples

@@ -78,6 +78,12 @@ def test_loads_the_export_with_its_links(
     assert records[0]["payer"] == "Anthem"
     assert 77.49 in records[0]["charges"]
     assert 77.49 in records[0]["paid"]
+    billed = (
+        "MATCH (c:Claim {controlNumber: $claim})-[b:BILLS_DIAGNOSIS {rank: 1}]->(k:Concept) "
+        "MATCH (c)-[:HAS_ITEM]->(:ClaimItem)-[:HAS_CODE]->(p:Concept {code: '185345009'}) "
+        "WHERE k.code = '195662009' RETURN count(*)"
+    )
+    assert count(driver, database, billed, claim=CLAIM) == 1
 
     # the imaging study, with its series and modality
     records, _, _ = driver.execute_query(
@@ -88,6 +94,23 @@ def test_loads_the_export_with_its_links(
     assert [(r["m"], r["uid"]) for r in records] == [
         (["DX"], "1.2.840.99999999.1.98060115.1686052808412")
     ]
+
+
+def test_claim_diagnoses_and_charge_procedures_are_concepts(samples: Path) -> None:
+    snomed = "http://snomed.info/sct"
+    items = LOADER.read(csv_dir(samples) / "claims.csv", "synthea")
+    (rec,) = [i for i in items if isinstance(i, Record) and i.ref.record_id == f"claims/{CLAIM}"]
+    claim = next(n for n in rec.nodes if n.cls == CG.Claim)
+    # DIAGNOSIS1 and DIAGNOSIS2 are both 195662009: one link, ranked by its first column
+    billed = [x for x in rec.links if x.rel == CG.billsDiagnosis]
+    assert [(x.src.key, x.dst.key, x.props) for x in billed] == [
+        (claim.key, f"{snomed}|195662009", {CG.rank: 1})
+    ]
+    assert claim.props[CG.diagnosisCodes] == [f"{snomed}|195662009"] * 2  # the tokens, as given
+    # the CHARGE line of claims_transactions.csv (CHARGEID 0, PROCEDURECODE 185345009)
+    (item,) = [n for n in rec.nodes if n.cls == CG.ClaimItem]
+    coded = [(x.src.key, x.dst.key) for x in rec.links if x.rel == CG.hasCode]
+    assert coded == [(item.key, f"{snomed}|185345009")]
 
 
 def test_superclass_labels_and_provenance(

@@ -13,8 +13,8 @@ from loaders.records import Item, Link, Node, Record, Rejected, Skipped
 from loaders.registry import detect
 from loaders.x12 import LOADER
 from loaders.x12.reading import Seg, segments
-from ontology.vocab import CG
-from tests.loaders.conftest import Load, count
+from ontology.vocab import CG, local_name
+from tests.loaders.conftest import Load, count, fingerprint
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "x12"
 CLAIMS = DATA / "claims.837"
@@ -24,6 +24,9 @@ CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD9 = "http://hl7.org/fhir/sid/icd-9-cm"
+HCPCS_CANONICAL = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"  # the ontology's
+CARC = "https://x12.org/codes/claim-adjustment-reason-codes"
+RARC = "https://x12.org/codes/remittance-advice-remark-codes"
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -58,6 +61,15 @@ def providers(rec: Record, src_key: str) -> dict[str, str]:
     return {
         str(x.props[CG.role]): x.dst.key for x in links(rec, CG.hasProvider) if x.src.key == src_key
     }
+
+
+def concepts_of(rec: Record, rel: object, src_key: str) -> list[tuple[str, dict[str, object]]]:
+    """(Concept key, link properties) of the ``rel`` links from ``src_key``, in record order."""
+    return [
+        (x.dst.key, {local_name(p): v for p, v in x.props.items()})
+        for x in links(rec, rel)
+        if x.src.key == src_key and x.dst.cls == CG.Concept
+    ]
 
 
 # -- detection -------------------------------------------------------------------------------
@@ -186,6 +198,87 @@ def test_837i_claim_statement_period_revenue_lines_and_attending() -> None:
     assert providers(rec, claim.key)["attending"] == keys.npi("1777777776").token
 
 
+# -- codes as Concepts -----------------------------------------------------------------------
+def test_837p_hi_diagnoses_are_billed_with_role_and_rank_and_lines_point_at_theirs() -> None:
+    first, second, third = records(read(CLAIMS))
+    claim = one(first, CG.Claim)
+    # HI*ABK:E119*ABF:I10: the principal and an other diagnosis, dotted ICD-10-CM
+    assert concepts_of(first, CG.billsDiagnosis, claim.key) == [
+        (f"{ICD10}|E11.9", {"role": "principal", "rank": 1}),
+        (f"{ICD10}|I10", {"role": "other", "rank": 2}),
+    ]
+    line1, line2 = items_of(first)
+    # SV1*HC:99213*...***1:2 and SV1*HC:36415*...***1: the pointers, in their order
+    assert concepts_of(first, CG.hasCode, line1.key) == [(f"{CPT}|99213", {})]
+    assert concepts_of(first, CG.billsDiagnosis, line1.key) == [
+        (f"{ICD10}|E11.9", {"rank": 1}),
+        (f"{ICD10}|I10", {"rank": 2}),
+    ]
+    assert concepts_of(first, CG.hasCode, line2.key) == [(f"{CPT}|36415", {})]
+    assert concepts_of(first, CG.billsDiagnosis, line2.key) == [(f"{ICD10}|E11.9", {"rank": 1})]
+    assert concepts_of(second, CG.billsDiagnosis, one(second, CG.Claim).key) == [
+        (f"{ICD10}|J06.9", {"role": "principal", "rank": 1})
+    ]
+    # HCPCS Level II: the token keeps its spelling, the Concept has the ontology's URI
+    (g_line,) = items_of(third)
+    assert g_line.props[CG.procedureCode] == f"{HCPCS}|G0008"
+    assert concepts_of(third, CG.hasCode, g_line.key) == [(f"{HCPCS_CANONICAL}|G0008", {})]
+    assert one(third, CG.Claim).props[CG.diagnosisCodes] == [f"{ICD10}|Z00.00"]
+
+
+def test_837i_diagnoses_across_hi_segments_and_the_sv2_procedure() -> None:
+    (rec,) = records(read(INSTITUTIONAL))
+    claim = one(rec, CG.Claim)
+    # HI*ABK:I214 then HI*ABF:E119*ABF:I10
+    assert concepts_of(rec, CG.billsDiagnosis, claim.key) == [
+        (f"{ICD10}|I21.4", {"role": "principal", "rank": 1}),
+        (f"{ICD10}|E11.9", {"role": "other", "rank": 2}),
+        (f"{ICD10}|I10", {"role": "other", "rank": 3}),
+    ]
+    room, lab = items_of(rec)
+    assert concepts_of(rec, CG.hasCode, room.key) == []  # SV2*0120: a revenue code only
+    assert concepts_of(rec, CG.hasCode, lab.key) == [(f"{CPT}|80053", {})]  # SV202 HC:80053
+    assert not [x for x in links(rec, CG.billsDiagnosis) if x.src.cls == CG.ClaimItem]
+
+
+def test_a_diagnosis_in_two_roles_is_two_links_and_a_bad_pointer_a_warning(
+    tmp_path: Path,
+) -> None:
+    text = CLAIMS.read_text()
+    changed = text.replace("HI*ABK:E119*ABF:I10~", "HI*ABK:E119*ABJ:E119*ABF:I10*ABF:I10~")
+    changed = changed.replace("SV1*HC:36415*50.00*UN*1***1~", "SV1*HC:36415*50.00*UN*1***1:7~")
+    assert changed.count("ABJ") == 1 and changed.count("1:7~") == 1
+    path = tmp_path / "roles.837"
+    path.write_text(changed)
+    rec = records(read(path))[0]
+    assert concepts_of(rec, CG.billsDiagnosis, one(rec, CG.Claim).key) == [
+        (f"{ICD10}|E11.9", {"role": "principal", "rank": 1}),
+        (f"{ICD10}|E11.9", {"role": "admitting", "rank": 2}),
+        (f"{ICD10}|I10", {"role": "other", "rank": 3}),
+    ]
+    assert concepts_of(rec, CG.billsDiagnosis, items_of(rec)[1].key) == [
+        (f"{ICD10}|E11.9", {"rank": 1})
+    ]
+    assert [w.message for w in rec.warnings if "SV107" in w.message] == [
+        "segment 29 (2400/SV1): SV107-2 points to no diagnosis of the claim's HI"
+    ]
+
+
+def test_835_cas_reasons_are_carc_concepts_with_group_and_summed_amount() -> None:
+    first, second = records(read(PAYMENTS))
+    rem = one(first, CG.Remittance)
+    # CAS*PR*3*20.00 and CO-45 10.00 on each of the two service lines
+    assert concepts_of(first, CG.adjustedFor, rem.key) == [
+        (f"{CARC}|3", {"group": "PR", "amount": 20.0}),
+        (f"{CARC}|45", {"group": "CO", "amount": 20.0}),
+    ]
+    assert rem.props[CG.adjustments] == ["PR-3:20.00", "CO-45:10.00", "CO-45:10.00"]  # kept
+    assert concepts_of(second, CG.adjustedFor, one(second, CG.Remittance).key) == [
+        (f"{CARC}|45", {"group": "CO", "amount": 20.0})
+    ]
+    assert not links(first, CG.hasRemark)
+
+
 # -- 835 -------------------------------------------------------------------------------------
 def test_835_payments_with_adjustments_name_the_837_claims_they_pay() -> None:
     claims = {one(r, CG.Claim).props[CG.controlNumber]: r for r in records(read(CLAIMS))}
@@ -212,6 +305,25 @@ def test_835_payments_with_adjustments_name_the_837_claims_they_pay() -> None:
         assert remits.dst.key == one(claim_rec, CG.Claim).key  # the pair meets on the claim
         (paid_by,) = links(payment, CG.paidBy)
         assert paid_by.dst.key == one(claim_rec, CG.Payer).key  # and on the payer
+
+
+def test_one_reason_in_two_groups_is_two_links_in_the_graph(
+    load: Load, driver: Driver, database: str, tmp_path: Path
+) -> None:
+    text = PAYMENTS.read_text()
+    assert text.count("CAS*PR*3*20.00~") == 1
+    path = tmp_path / "groups.835"
+    path.write_text(text.replace("CAS*PR*3*20.00~", "CAS*PR*45*20.00~"))
+    assert load(path, source="payer-x12").exit_code == 0
+    rows, _, _ = driver.execute_query(
+        "MATCH (:Remittance {controlNumber: 'PCN1001'})-[a:ADJUSTED_FOR]->(k:Concept) "
+        "RETURN a.group AS grp, k.code AS reason, a.amount AS amount ORDER BY grp",
+        database_=database,
+    )
+    assert [(r["grp"], r["reason"], r["amount"]) for r in rows] == [
+        ("CO", "45", 20.0),
+        ("PR", "45", 20.0),
+    ]
 
 
 # -- the shared samples ----------------------------------------------------------------------
@@ -277,6 +389,65 @@ def test_sample_835_payments_and_adjustments(samples: Path) -> None:
     assert rem.props[CG.paymentAmount] == 261.07
     assert rem.props[CG.adjustments] == ["CO-45:255.72", "PR-2:5.13", "PR-1:110.00", "CO-45:184.32"]
     assert one(uhc[1], CG.Payer).props[CG.payerId] == "87726"
+
+
+def test_sample_codes_are_concepts(samples: Path) -> None:
+    # demo.example1.837: HI*BK:0340*BF:V7389, ICD-9-CM; SV1*HC:99213 ... with pointers 1, 1, 2, 2
+    (rec,) = read(x12(samples) / "demo.example1.837")
+    assert isinstance(rec, Record)
+    claim = one(rec, CG.Claim)
+    assert concepts_of(rec, CG.billsDiagnosis, claim.key) == [
+        (f"{ICD9}|034.0", {"role": "principal", "rank": 1}),
+        (f"{ICD9}|V73.89", {"role": "other", "rank": 2}),
+    ]
+    lines = items_of(rec)
+    assert [concepts_of(rec, CG.hasCode, n.key) for n in lines] == [
+        [(f"{CPT}|{c}", {})] for c in ("99213", "87070", "99214", "86663")
+    ]
+    assert [concepts_of(rec, CG.billsDiagnosis, n.key)[0][0] for n in lines] == [
+        f"{ICD9}|034.0",
+        f"{ICD9}|034.0",
+        f"{ICD9}|V73.89",
+        f"{ICD9}|V73.89",
+    ]
+    # institutional-claim.837i: HI*BK:3669, HI*BF:4019*BF:79431, SV2*0305*HC:85025
+    (inst,) = read(x12(samples) / "institutional-claim.837i")
+    assert isinstance(inst, Record)
+    assert concepts_of(inst, CG.billsDiagnosis, one(inst, CG.Claim).key) == [
+        (f"{ICD9}|366.9", {"role": "principal", "rank": 1}),
+        (f"{ICD9}|401.9", {"role": "other", "rank": 2}),
+        (f"{ICD9}|794.31", {"role": "other", "rank": 3}),
+    ]
+    assert [concepts_of(inst, CG.hasCode, n.key) for n in items_of(inst)] == [
+        [(f"{CPT}|85025", {})],
+        [(f"{CPT}|93005", {})],
+    ]
+    # demo.ambulance.example5.837: an ICD-9 external cause code E8888 is E888.8
+    (amb,) = read(x12(samples) / "demo.ambulance.example5.837")
+    assert isinstance(amb, Record)
+    assert [k for k, _ in concepts_of(amb, CG.billsDiagnosis, one(amb, CG.Claim).key)] == [
+        f"{ICD9}|{c}" for c in ("862.8", "E888.8", "959.2", "854.0")
+    ]
+    assert concepts_of(amb, CG.hasCode, items_of(amb)[0].key) == [(f"{HCPCS_CANONICAL}|A0427", {})]
+
+    # medicare-part-a.835: CAS*CO*45*73348.57; the second payment's MOA***MA02 is a remark
+    first, second = read(x12(samples) / "medicare-part-a.835")
+    assert isinstance(first, Record) and isinstance(second, Record)
+    assert concepts_of(first, CG.adjustedFor, one(first, CG.Remittance).key) == [
+        (f"{CARC}|45", {"group": "CO", "amount": 73348.57})
+    ]
+    assert concepts_of(second, CG.hasRemark, one(second, CG.Remittance).key) == [
+        (f"{RARC}|MA02", {})
+    ]
+    # pyx12/835_mult_loops.txt: OA-A7 on two lines (127.80 + 287.55) and LQ*HE*N14 thrice
+    (loops,) = read(x12(samples) / "pyx12" / "835_mult_loops.txt")
+    assert isinstance(loops, Record)
+    rem = one(loops, CG.Remittance)
+    assert concepts_of(loops, CG.adjustedFor, rem.key) == [
+        (f"{CARC}|16", {"group": "CO", "amount": 500.04}),
+        (f"{CARC}|A7", {"group": "OA", "amount": 415.35}),
+    ]
+    assert concepts_of(loops, CG.hasRemark, rem.key) == [(f"{RARC}|N14", {})]
 
 
 def test_sample_835_without_envelope_is_one_rejection(samples: Path) -> None:
@@ -424,6 +595,63 @@ def test_remittance_remits_the_claim_it_pays_in_the_graph(
     assert again.total("unchanged") == 6 and again.nodes_created == 0
 
 
+def test_claims_and_payments_meet_on_concepts_in_the_graph(
+    load: Load, driver: Driver, database: str
+) -> None:
+    report = load(CLAIMS, INSTITUTIONAL, PAYMENTS, source="payer-x12")
+    assert report.exit_code == 0, report.as_json()["rejects"]
+    before = fingerprint(driver, database)
+    rows, _, _ = driver.execute_query(
+        "MATCH (c:Claim)-[b:BILLS_DIAGNOSIS]->(k:Concept) "
+        "RETURN c.controlNumber AS claim, b.role AS role, b.rank AS rank, k.system AS system, "
+        "k.code AS code, b.sources IS NOT NULL AS sourced ORDER BY claim, rank",
+        database_=database,
+    )
+    assert [(r["claim"], r["role"], r["rank"], r["code"]) for r in rows] == [
+        ("PCN1001", "principal", 1, "E11.9"),
+        ("PCN1001", "other", 2, "I10"),
+        ("PCN1002", "principal", 1, "J06.9"),
+        ("PCN1003", "principal", 1, "Z00.00"),
+        ("PCN2001", "principal", 1, "I21.4"),
+        ("PCN2001", "other", 2, "E11.9"),
+        ("PCN2001", "other", 3, "I10"),
+    ]
+    assert {r["system"] for r in rows} == {ICD10} and all(r["sourced"] for r in rows)
+    # one Concept per code, whichever claim bills it: E11.9 is billed by two claims
+    e119 = "MATCH (k:Concept {key: $key})<-[:BILLS_DIAGNOSIS]-(c:Claim) RETURN count(c)"
+    assert count(driver, database, e119, key=f"{ICD10}|E11.9") == 2
+    assert count(driver, database, "MATCH (k:Concept) WHERE k:Entity RETURN count(k)") == 0
+    rows, _, _ = driver.execute_query(
+        "MATCH (c:Claim)-[:HAS_ITEM]->(i:ClaimItem)-[:HAS_CODE]->(k:Concept) "
+        "RETURN c.controlNumber AS claim, i.sequence AS line, k.key AS code "
+        "ORDER BY claim, line",
+        database_=database,
+    )
+    assert [(r["claim"], r["line"], r["code"]) for r in rows] == [
+        ("PCN1001", 1, f"{CPT}|99213"),
+        ("PCN1001", 2, f"{CPT}|36415"),
+        ("PCN1002", 1, f"{CPT}|99212"),
+        ("PCN1003", 1, f"{HCPCS_CANONICAL}|G0008"),
+        ("PCN2001", 2, f"{CPT}|80053"),
+    ]
+    rows, _, _ = driver.execute_query(
+        "MATCH (r:Remittance)-[:REMITS]->(c:Claim) "
+        "MATCH (r)-[a:ADJUSTED_FOR]->(k:Concept {system: $carc}) "
+        "RETURN c.controlNumber AS claim, a.group AS grp, k.code AS reason, a.amount AS amount "
+        "ORDER BY claim, grp",
+        carc=CARC,
+        database_=database,
+    )
+    assert [(r["claim"], r["grp"], r["reason"], r["amount"]) for r in rows] == [
+        ("PCN1001", "CO", "45", 20.0),
+        ("PCN1001", "PR", "3", 20.0),
+        ("PCN1002", "CO", "45", 20.0),
+    ]
+    again = load(CLAIMS, INSTITUTIONAL, PAYMENTS, source="payer-x12")
+    assert again.total("unchanged") == 6 and again.nodes_created == 0
+    assert fingerprint(driver, database) == before
+
+
 def test_sample_folder_loads_through_the_pipeline(
     load: Load, driver: Driver, database: str, samples: Path
 ) -> None:
@@ -439,6 +667,27 @@ def test_sample_folder_loads_through_the_pipeline(
         database_=database,
     )
     assert [(r["total"], r["npi"], r["lines"]) for r in records_] == [(100.0, "1912301953", 4)]
+    records_, _, _ = driver.execute_query(
+        "MATCH (c:Claim {key: $key})-[b:BILLS_DIAGNOSIS]->(k:Concept) "
+        "RETURN b.role AS role, b.rank AS rank, k.key AS code ORDER BY rank",
+        key=keys.claim_key("1912301953", "26463774"),
+        database_=database,
+    )
+    assert [(r["role"], r["rank"], r["code"]) for r in records_] == [
+        ("principal", 1, f"{ICD9}|034.0"),
+        ("other", 2, f"{ICD9}|V73.89"),
+    ]
+    records_, _, _ = driver.execute_query(
+        "MATCH (:Remittance {controlNumber: '666123'})-[a:ADJUSTED_FOR]->(k:Concept) "
+        "RETURN a.group AS grp, k.key AS reason, a.amount AS amount",
+        database_=database,
+    )
+    assert [(r["grp"], r["reason"], r["amount"]) for r in records_] == [
+        ("CO", f"{CARC}|45", 73348.57)
+    ]
+    before = fingerprint(driver, database)
+    load(x12(samples), source="x12-samples")
+    assert fingerprint(driver, database) == before
     # no sample 835 pays a sample 837 claim: every claim a remittance names is a stub
     assert (
         count(
@@ -515,8 +764,10 @@ def test_more_samples_load_through_the_pipeline_and_reload_unchanged(
     assert (totals["written"], totals["rejected"], totals["skipped"]) == (35, 5, 0)
     assert set(report.reject_counts()) == {"unsupported"}
     assert {"envelope", "unmatched", "unusual-value"} <= set(report.warning_counts())
+    before = fingerprint(driver, database)
     again = load(x12_more(samples), source="x12-more")
     assert again.total("unchanged") == 35 and again.nodes_created == 0
+    assert fingerprint(driver, database) == before
 
 
 def test_a_resent_interchange_and_an_unmatched_payment_through_the_pipeline(

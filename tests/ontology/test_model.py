@@ -170,6 +170,21 @@ def test_conditions_procedures_and_their_codes() -> None:
     assert onto.datatype(CG.rank) == "integer"
 
 
+def test_claims_and_remittances_point_their_codes_at_concepts() -> None:
+    onto = load_ontology()
+    props = onto.object_properties
+    assert onto.relationship_type(CG.billsDiagnosis) == "BILLS_DIAGNOSIS"
+    assert set(props[CG.billsDiagnosis].domain) == {CG.Claim, CG.ClaimItem}
+    assert set(props[CG.hasCode].domain) == {CG.Condition, CG.Procedure, CG.ClaimItem}
+    assert onto.relationship_type(CG.adjustedFor) == "ADJUSTED_FOR"
+    assert onto.relationship_type(CG.hasRemark) == "HAS_REMARK"
+    for rel in (CG.billsDiagnosis, CG.adjustedFor, CG.hasRemark):
+        assert props[rel].range == (CG.Concept,)
+    assert props[CG.adjustedFor].domain == props[CG.hasRemark].domain == (CG.Remittance,)
+    assert onto.datatype(CG.amount) == "decimal"
+    assert onto.datatype(CG.group) == "string"
+
+
 def test_code_systems_are_individuals_aligned_to_their_canonical_uris() -> None:
     onto = load_ontology()
     canonical = {name: cs.uri for name, cs in onto.code_systems.items()}
@@ -180,6 +195,8 @@ def test_code_systems_are_individuals_aligned_to_their_canonical_uris() -> None:
     assert canonical["loinc"] == "http://loinc.org"
     assert canonical["snomedct"] == "http://snomed.info/sct"
     assert canonical["carc"] == "https://x12.org/codes/claim-adjustment-reason-codes"
+    assert canonical["rarc"] == "https://x12.org/codes/remittance-advice-remark-codes"
+    assert canonical["icd9cm"] == "http://hl7.org/fhir/sid/icd-9-cm"
     assert canonical["dicom-dcm"] == "http://dicom.nema.org/resources/ontology/DCM"
     assert canonical["v2-0203"] == "http://terminology.hl7.org/CodeSystem/v2-0203"
     # a source's spelling (an OID, an HL7 v2 mnemonic, Synthea's name, any case) is the system
@@ -189,6 +206,8 @@ def test_code_systems_are_individuals_aligned_to_their_canonical_uris() -> None:
         ("snomed-ct", "snomedct"),
         (" http://loinc.org ", "loinc"),
         ("HCPCS", "hcpcs"),
+        ("urn:oid:2.16.840.1.113883.6.103", "icd9cm"),
+        ("ICD-9-CM", "icd9cm"),
     ):
         found = onto.code_system(spelling)
         assert found is not None and found.name == name, spelling
