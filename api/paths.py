@@ -225,7 +225,16 @@ _SPECS: dict[str, tuple[URIRef, tuple[tuple[tuple[URIRef, bool, URIRef], ...], .
     "Claim.payer": (CG.Claim, (((CG.hasPayer, OUT, CG.Payer),),), "key"),
     "Claim.coverage": (CG.Claim, (((CG.coveredBy, OUT, CG.Coverage),),), "key"),
     "Claim.encounter": (CG.Claim, (((CG.forEncounter, OUT, CG.Encounter),),), "key"),
+    "Claim.diagnoses": (CG.Claim, (((CG.billsDiagnosis, OUT, CG.Concept),),), "key"),
     "ClaimItem.claim": (CG.ClaimItem, (((CG.hasItem, IN, CG.Claim),),), "key"),
+    "ClaimItem.diagnoses": (CG.ClaimItem, (((CG.billsDiagnosis, OUT, CG.Concept),),), "key"),
+    "ClaimItem.code": (CG.ClaimItem, (((CG.hasCode, OUT, CG.Concept),),), "key"),
+    "Remittance.adjustmentReasons": (
+        CG.Remittance,
+        (((CG.adjustedFor, OUT, CG.Concept),),),
+        "key",
+    ),
+    "Remittance.remarks": (CG.Remittance, (((CG.hasRemark, OUT, CG.Concept),),), "key"),
     "Remittance.claim": (CG.Remittance, (((CG.remits, OUT, CG.Claim),),), "key"),
     "Remittance.payer": (CG.Remittance, (((CG.paidBy, OUT, CG.Payer),),), "key"),
     "Coverage.patient": (CG.Coverage, (((CG.hasCoverage, IN, CG.Patient),),), "key"),
@@ -244,6 +253,7 @@ _CODED: dict[URIRef, tuple[tuple[tuple[URIRef, bool, URIRef], ...], ...]] = {
     ),
     CG.Condition: (((CG.hasCode, OUT, CG.Concept),),),
     CG.Procedure: (((CG.hasCode, OUT, CG.Concept),), ((CG.hasReason, OUT, CG.Concept),)),
+    CG.Claim: (((CG.billsDiagnosis, OUT, CG.Concept),),),
     # a study by the reason of the visit it belongs to
     CG.ImagingStudy: (((CG.forEncounter, OUT, CG.Encounter), (CG.hasReason, OUT, CG.Concept)),),
 }

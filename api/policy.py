@@ -110,7 +110,8 @@ SCORECARD = ("Interoperability", "Measure", "MeasurePoint", "MeasureRecord")
 LOOKUPS = ("patient", "patientContext", "encounter", "imagingStudy", "claim", "explainLink")
 MONEY_CLAIM = ("totalCharge", "currency", "display")  # a claim's caption shows its amount
 MONEY_REMITTANCE = (
-    "paymentAmount", "totalCharge", "patientResponsibility", "adjustments", "display",
+    "paymentAmount", "totalCharge", "patientResponsibility", "adjustments",
+    "adjustmentReasons", "display",
 )  # fmt: skip
 # the fields of patient data that name or number an individual: hidden from analysts
 _NO_ID = ("display", "identifiers")
@@ -215,6 +216,7 @@ ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
     ("Patient", "imagingStudies", "underCode"): ("Encounter", "reasons"),
     ("Patient", "conditions", "underCode"): ("Condition", "code"),
     ("Patient", "procedures", "underCode"): ("Procedure", "code"),
+    ("Patient", "claims", "underCode"): ("Claim", "diagnoses"),
     ("Interoperability", "measures", "name"): ("Measure", "name"),
     ("Interoperability", "measures", "source"): ("Measure", "source"),
     ("Interoperability", "measures", "domain"): ("Measure", "domain"),

@@ -140,11 +140,53 @@ RETURN s.sourceSystem AS source, run.runId AS run, run.startedAt AS started,
 ORDER BY started DESC, source, format, kind""",
 )
 
+UNDOCUMENTED_DIAGNOSES = GuideQuery(
+    "billed-not-documented",
+    "Claims billing a diagnosis their visit does not document",
+    "For each claim linked to a visit, the diagnoses it bills (X12 HI, FHIR Claim.diagnosis) "
+    "that the visit itself does not carry: not its reason, not one of its diagnoses, not a "
+    "condition recorded at it. Billing and clinical documentation that disagree are a coding "
+    "question, a missing clinical feed, or a claim linked to the wrong visit.",
+    "`linked_by` is the rule that tied the claim to the visit (none: a source said so). A code "
+    "is compared as sent: a billed I21.4 against a documented I21 counts as undocumented.",
+    """\
+MATCH (p:Patient)-[:HAS_CLAIM]->(c:Claim)-[link:FOR_ENCOUNTER]->(e:Encounter)
+MATCH (c)-[billed:BILLS_DIAGNOSIS]->(code:Concept)
+WHERE NOT EXISTS { (e)-[:HAS_REASON]->(code) }
+  AND NOT EXISTS { (e)-[:HAS_DIAGNOSIS]->()-[:HAS_CODE]->(code) }
+  AND NOT EXISTS { (e)<-[:FOR_ENCOUNTER]-(:Condition)-[:HAS_CODE]->(code) }
+RETURN p.display AS patient, e.display AS visit, c.controlNumber AS claim,
+       link.rule AS linked_by, billed.role AS role, code.code AS code,
+       code.display AS meaning
+ORDER BY visit DESC, claim, billed.rank
+LIMIT 100""",
+)
+
+VISITS_FOR_CODES = GuideQuery(
+    "visits-for-a-code-range",
+    "Visits for a range of codes, with the images and claims that followed",
+    "Every visit whose reason or diagnoses fall under ICD-10-CM I20-I25 (ischemic heart "
+    "diseases) at any depth of the hierarchy, with the imaging studies and claims linked to "
+    "it: one clinical question followed into imaging and billing.",
+    "Change the key to another code or range (`...|I50` heart failure, `...|E08-E13` diabetes); "
+    "the hierarchy comes from `caregraph terminology load icd10cm` (the demo loads it).",
+    """\
+MATCH (range:Concept {key: 'http://hl7.org/fhir/sid/icd-10-cm|I20-I25'})
+MATCH (p:Patient)-[:HAS_ENCOUNTER]->(e:Encounter)
+WHERE EXISTS { (e)-[:HAS_REASON]->(:Concept)-[:BROADER*0..]->(range) }
+   OR EXISTS { (e)-[:HAS_DIAGNOSIS]->()-[:HAS_CODE]->(:Concept)-[:BROADER*0..]->(range) }
+OPTIONAL MATCH (e)<-[followed:FOR_ENCOUNTER]-(x) WHERE x:ImagingStudy OR x:Claim
+RETURN p, e, followed, x
+LIMIT 200""",
+)
+
 QUERIES: tuple[GuideQuery, ...] = (
     JOURNEY,
     ENCOUNTER_CLAIMS_IMAGES,
     SCHEDULE,
     UNMATCHED_CLAIMS,
+    UNDOCUMENTED_DIAGNOSES,
+    VISITS_FOR_CODES,
     MERGES,
     PROVENANCE,
 )

@@ -598,7 +598,7 @@ def _lookup_body(by: str) -> str:
 
 # what the API reads of a relationship: its role, and the rule, evidence (which names fields,
 # never values) and source records of a link
-_REL = "r {.role, .rank, .rule, .evidence, .sources}"
+_REL = "r {.role, .rank, .group, .amount, .rule, .evidence, .sources}"
 _REL_X = "x {.role, .rank, .rule, .evidence, .sources}"
 
 

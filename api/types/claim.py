@@ -11,6 +11,7 @@ from api.connections import PATH, Connection, connect, one
 from api.context import Context
 from api.types import registry, values
 from api.types.args import After, First, From, To
+from api.types.concept import Coding, codings
 from api.types.entity import Event, event_fields
 from api.types.link import LinkData
 from api.types.provider import Provider
@@ -52,6 +53,14 @@ class Claim(Event):
             currency=values.text(p.get("currency")),
             diagnosis_codes=values.texts(p.get("diagnosisCodes")),
         )
+
+    @strawberry.field(
+        description="The diagnoses it bills (X12 HI, FHIR Claim.diagnosis), each with its role "
+        "(principal, admitting, other ...) and rank, and its text from a loaded terminology.",
+        metadata={PATH: "Claim.diagnoses"},
+    )
+    async def diagnoses(self, info: Info[Context, None]) -> list[Coding]:
+        return await codings(info, self._handle, "Claim.diagnoses")
 
     @strawberry.field(description="Its lines, by sequence.", metadata={PATH: "Claim.items"})
     async def items(

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from api.connections import PATH, one
 from api.context import Context
 from api.types import registry, values
+from api.types.concept import Coding, codings
 from api.types.entity import Entity, entity_fields
 from api.types.link import LinkData
 from graph.readers import Row
@@ -41,6 +42,21 @@ class ClaimItem(Entity):
             service_end=values.day(p.get("serviceEnd")),
             diagnosis_codes=values.texts(p.get("diagnosisCodes")),
         )
+
+    @strawberry.field(
+        description="What was done (SV101, SV202, productOrService), with its text from a "
+        "loaded terminology.",
+        metadata={PATH: "ClaimItem.code"},
+    )
+    async def code(self, info: Info[Context, None]) -> list[Coding]:
+        return await codings(info, self._handle, "ClaimItem.code")
+
+    @strawberry.field(
+        description="The claim's diagnoses the line points at (SV107, diagnosisSequence).",
+        metadata={PATH: "ClaimItem.diagnoses"},
+    )
+    async def diagnoses(self, info: Info[Context, None]) -> list[Coding]:
+        return await codings(info, self._handle, "ClaimItem.diagnoses")
 
     @strawberry.field(description="The claim.", metadata={PATH: "ClaimItem.claim"})
     async def claim(

@@ -31,14 +31,32 @@ class Coding:
     system: str = strawberry.field(description="The code system's canonical URI.")
     code: str
     display: str | None
+    role: str | None = strawberry.field(
+        default=None,
+        description="Its role on the record, if the source gave one (a claim's diagnosis: "
+        "principal, admitting, other ...).",
+    )
+    rank: int | None = strawberry.field(
+        default=None, description="Its order on the record, if the source gave one (1 first)."
+    )
+    group: str | None = strawberry.field(
+        default=None, description="An adjustment reason's group (CO, PR, OA, PI)."
+    )
+    amount: float | None = strawberry.field(
+        default=None, description="An adjustment reason's amount (billing and admins)."
+    )
 
     @classmethod
     def from_record(cls, row: Row) -> Coding:
-        p = row.node
+        p, rel = row.node, row.rel or {}
         return cls(
             system=values.text(p.get("system")) or row.key.partition("|")[0],
             code=values.text(p.get("code")) or row.key.partition("|")[2],
             display=values.text(p.get("display")),
+            role=values.text(rel.get("role")),
+            rank=rel["rank"] if isinstance(rel.get("rank"), int) else None,
+            group=values.text(rel.get("group")),
+            amount=values.number(rel.get("amount")),
         )
 
     @classmethod
@@ -47,13 +65,15 @@ class Coding:
 
 
 async def codings(info: Info[Context, None], handle: str, path_name: str) -> list[Coding]:
-    """The Concepts a node points at over ``path_name`` (HAS_CODE, HAS_REASON), by key."""
+    """The Concepts a node points at over ``path_name`` (HAS_CODE, HAS_REASON ...): by the
+    rank the source gave them, then by code."""
     from api import paths  # here: paths reads the ontology the schema's types are made from
 
     page = await info.context.loaders.pages.load(
         PageRequest(handle, paths.path(path_name), take=MAX_CODES)
     )
-    return [Coding.from_record(r) for r in page.rows]
+    found = [Coding.from_record(r) for r in page.rows]
+    return sorted(found, key=lambda c: (c.rank is None, c.rank or 0, c.system, c.code))
 
 
 @strawberry.type(description="Concepts under a concept, by code, a page at a time.")

@@ -119,10 +119,11 @@ class Patient(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
+        under_code: UnderCode = None,
     ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
         return await connect(
             info, self._handle, "Patient.claims", registry.mapper("Claim"),
-            first=first, after=after, start=from_, end=to,
+            first=first, after=after, start=from_, end=to, under=under_code,
         )  # fmt: skip
 
     @strawberry.field(

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from api.connections import PATH, one
 from api.context import Context
 from api.types import registry, values
+from api.types.concept import Coding, codings
 from api.types.entity import Event, event_fields
 from api.types.link import LinkData
 from graph.readers import Row
@@ -46,6 +47,21 @@ class Remittance(Event):
             control_number=values.text(p.get("controlNumber")),
             description=values.text(p.get("description")),
         )
+
+    @strawberry.field(
+        description="Why the payment differs from the charge: each claim adjustment reason "
+        "(CARC) with its group (CO, PR, OA, PI) and amount, and its text when loaded.",
+        metadata={PATH: "Remittance.adjustmentReasons"},
+    )
+    async def adjustment_reasons(self, info: Info[Context, None]) -> list[Coding]:
+        return await codings(info, self._handle, "Remittance.adjustmentReasons")
+
+    @strawberry.field(
+        description="Remittance advice remark codes (RARC: MOA, MIA, LQ).",
+        metadata={PATH: "Remittance.remarks"},
+    )
+    async def remarks(self, info: Info[Context, None]) -> list[Coding]:
+        return await codings(info, self._handle, "Remittance.remarks")
 
     @strawberry.field(description="The claim it pays.", metadata={PATH: "Remittance.claim"})
     async def claim(

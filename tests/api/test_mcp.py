@@ -48,6 +48,11 @@ CALLS: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "explain_link": ({"a": JANE, "b": "LAKESIDE|RAD-7"}, '"same": true'),
     "ontology_lookup": ({"name": "hasEncounter"}, "HAS_ENCOUNTER"),
+    # the claim's HI diagnosis R079, found by the code system's X12 qualifier and undotted
+    "concept_lookup": (
+        {"system": "ABK", "code": "R079"},
+        '"key": "http://hl7.org/fhir/sid/icd-10-cm|R07.9"',
+    ),
     "interoperability_scorecard": (
         {"name": "claims-linked-to-encounter", "last": 2},
         "Share of the claims in the graph",

@@ -4,6 +4,7 @@ every query accepted by the real Neo4j."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from neo4j import Driver
 
 from graph import guide, scorecard
 from graph.browser import GUIDE_FILE, guide_html
+from loaders import terminology as lt
+from loaders.pipeline import load
 from ontology.model import DOMAINS, load_ontology
 
 
@@ -46,7 +49,7 @@ def test_committed_files_are_what_the_generator_writes() -> None:
 def test_every_cookbook_query_is_in_the_guide() -> None:
     cookbook = cookbook_queries(guide.COOKBOOK_FILE.read_text(encoding="utf-8"))
     in_guide = guide_queries(guide_html())
-    assert len(cookbook) == len(guide.QUERIES) == 6
+    assert len(cookbook) == len(guide.QUERIES) == 8
     for query in cookbook:
         assert query in in_guide, f"not in the guide:\n{query}"
 
@@ -71,6 +74,8 @@ def test_guide_has_the_browser_guide_shape() -> None:
         "Encounters with their claims and images",
         "A practitioner's schedule against the encounters that followed",
         "Claims without a matching encounter",
+        "Claims billing a diagnosis their visit does not document",
+        "Visits for a range of codes, with the images and claims that followed",
         "Patients merged across sources, with the rule behind each merge",
         "Data by source system and load run",
     ):
@@ -113,3 +118,98 @@ def test_guide_has_every_scorecard_measure_as_the_query_the_scorecard_runs() -> 
 def test_scorecard_trend_query_parses_in_neo4j(driver: Driver, database: str) -> None:
     _, summary, _ = driver.execute_query("EXPLAIN " + guide.SCORECARD_TREND, database_=database)
     assert summary.plan is not None
+
+
+# -- the cross-domain queries, on a visit whose claim bills what it does and does not document
+
+
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+
+
+def _coded(code: str) -> dict[str, object]:
+    return {"coding": [{"system": ICD, "code": code}]}
+
+
+def _billing_bundle(path: Path) -> Path:
+    """Visit e1 (reason I21.4; condition E78.5 recorded at it) whose claim bills I21.4,
+    E78.5 and E11.9, which the visit does not document; visit e2 (reason J45.909, asthma)
+    whose claim bills only that; and a study for e1."""
+    patient = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Hart"}]}
+    visits = [
+        {
+            "resourceType": "Encounter", "id": eid, "status": "finished", "class": {"code": "AMB"},
+            "subject": {"reference": "Patient/p1"}, "period": {"start": start},
+            "reasonCode": [_coded(reason)],
+        }
+        for eid, start, reason in (("e1", "2024-03-01T08:00:00Z", "I21.4"),
+                                   ("e2", "2024-04-01T08:00:00Z", "J45.909"))
+    ]  # fmt: skip
+    condition = {
+        "resourceType": "Condition", "id": "c1", "code": _coded("E78.5"),
+        "subject": {"reference": "Patient/p1"}, "encounter": {"reference": "Encounter/e1"},
+    }  # fmt: skip
+
+    def claim(cid: str, eid: str, codes: list[str]) -> dict[str, object]:
+        return {
+            "resourceType": "Claim", "id": cid, "status": "active", "use": "claim",
+            "patient": {"reference": "Patient/p1"}, "created": "2024-05-01",
+            "type": {"coding": [{"code": "professional"}]},
+            "priority": {"coding": [{"code": "normal"}]},
+            "provider": {"reference": "Organization/o1"},
+            "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "plan"}}],
+            "identifier": [{"system": "http://example.org/claims", "value": cid.upper()}],
+            "diagnosis": [
+                {"sequence": n, "diagnosisCodeableConcept": _coded(c)}
+                for n, c in enumerate(codes, 1)
+            ],
+            "item": [{"sequence": 1, "productOrService": {"coding": [{"code": "99213"}]},
+                      "encounter": [{"reference": f"Encounter/{eid}"}]}],
+        }  # fmt: skip
+
+    study = {
+        "resourceType": "ImagingStudy", "id": "s1", "status": "available",
+        "subject": {"reference": "Patient/p1"}, "encounter": {"reference": "Encounter/e1"},
+        "identifier": [{"system": "urn:dicom:uid", "value": "urn:oid:1.2.840.99.1"}],
+        "started": "2024-03-01T09:00:00Z", "modality": [{"code": "XA"}],
+    }  # fmt: skip
+    resources = [
+        patient, *visits, condition, study,
+        claim("cl1", "e1", ["I21.4", "E78.5", "E11.9"]), claim("cl2", "e2", ["J45.909"]),
+    ]  # fmt: skip
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": r} for r in resources]}  # fmt: skip
+    path.write_text(json.dumps(bundle))
+    return path
+
+
+def test_cross_domain_queries_find_the_undocumented_diagnosis_and_the_ischemic_visit(
+    clean_graph: Driver, database: str, tmp_path: Path
+) -> None:
+    driver = clean_graph
+    bundle = _billing_bundle(tmp_path / "billing.json")
+    report = load([bundle], driver=driver, database=database, source="ehr")
+    assert report.exit_code == 0, report.as_json()["rejects"]
+    rows = driver.execute_query(guide.UNDOCUMENTED_DIAGNOSES.cypher, database_=database).records
+    # E11.9 is billed on cl1 but nowhere at e1; I21.4 (reason) and E78.5 (condition) are there
+    assert [(r["claim"], r["code"]) for r in rows] == [("CL1", "E11.9")]
+    # the range I20-I25 needs the hierarchy: a file with the three levels above I21.4
+    terms = tmp_path / "icd.csv"
+    terms.write_text(
+        "system,code,display,parent\n"
+        f"{ICD},I20-I25,Ischemic heart diseases,\n{ICD},I21,Acute myocardial infarction,I20-I25\n"
+        f"{ICD},I21.4,Non-ST elevation (NSTEMI) myocardial infarction,I21\n"
+        f"{ICD},J45.909,Unspecified asthma,\n"
+    )
+    (release,), problems = lt.from_file(terms, "test")
+    assert not problems
+    lt.load(driver, database, release)
+    found = driver.execute_query(
+        guide.VISITS_FOR_CODES.cypher.replace("RETURN p, e, followed, x", "RETURN e, x"),
+        database_=database,
+    ).records
+    kinds = ("Claim", "ImagingStudy")
+    followed = {
+        (r["e"]["start"].isoformat()[:10], next(k for k in kinds if k in r["x"].labels))
+        for r in found
+    }
+    assert followed == {("2024-03-01", "ImagingStudy"), ("2024-03-01", "Claim")}
