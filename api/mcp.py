@@ -425,10 +425,7 @@ def build(tools: Tools) -> MCPServer:
         first: Descendants = 20,
     ) -> dict[str, Any]:
         variables = {"system": system, "code": code, "first": first}
-        found = await tools.run(ctx, CONCEPT, variables, "Concept")
-        if found.get("concept") is None:
-            raise ToolError(f"the graph has no concept {code!r} of {system!r}")
-        return dict(found["concept"])
+        return await tools.run(ctx, CONCEPT, variables, "Concept")  # {"concept": null}: none
 
     @server.tool(
         name="interoperability_scorecard",

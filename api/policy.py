@@ -211,6 +211,8 @@ ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
     ("Query", "explainLink", "b"): ("Patient", "identifiers"),
     ("Query", "auditLog", "patient"): ("AuditEvent", "patients"),
     ("Query", "auditLog", "subject"): ("AuditEvent", "subject"),
+    ("Query", "concept", "system"): ("Concept", "system"),  # terminology: every role
+    ("Query", "concept", "code"): ("Concept", "code"),
     # a filter by code reads the codes it filters by
     ("Patient", "encounters", "underCode"): ("Encounter", "reasons"),
     ("Patient", "imagingStudies", "underCode"): ("Encounter", "reasons"),
