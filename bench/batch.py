@@ -100,13 +100,14 @@ class BatchLoad:
                 args = [str(exe), "load", *map(str, files), "--source", source,
                         "--identity", str(self.identity), "--report", str(report)]  # fmt: skip
                 t0 = time.perf_counter()
-                with (self.logs / f"load-{source}.log").open("wb") as out, self._lock:
-                    if self._cancelled.is_set():
+                with self._lock:
+                    if self._cancelled.is_set():  # before its log exists: nothing of it
                         break
-                    proc = self._proc = subprocess.Popen(
-                        args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL, start_new_session=True,
-                    )  # fmt: skip
+                    with (self.logs / f"load-{source}.log").open("wb") as out:
+                        proc = self._proc = subprocess.Popen(
+                            args, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True,
+                        )  # fmt: skip
                 code = proc.wait()
                 found = json.loads(report.read_text()) if report.exists() else None
                 self.runs.append(SourceRun(source, code, time.perf_counter() - t0, found))
