@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from neo4j import Driver
 
+from graph import guide
 from loaders.demo import load_demo
 from tests.loaders.conftest import count
 
@@ -42,3 +44,19 @@ def test_the_demo_loads_cleanly_and_joins_its_sources(
     )
     # the claims' patients were recognised by demographics, with the rule recorded
     assert n("MATCH ()-[x:IDENTIFIES {rule: 'demographics-exact'}]->(:Patient) RETURN count(x)") > 0
+    # billed but not documented (the Browser guide's cross-domain query), against the
+    # generator's truth for its patient 0: each claim bills the visit's reason, which the EHR
+    # documents, and secondary diagnoses that no source documents at the visit
+    p0 = json.loads((tmp_path / "demo" / "manifest.json").read_text())["expected"]["patient0"]
+    truth = {
+        (e["claim"]["controlNumber"], code)
+        for e in p0["encounters"]
+        if "claim" in e
+        for code in e["claim"]["diagnosisCodes"]
+        if code != e["reason"]
+    }
+    claims = {e["claim"]["controlNumber"] for e in p0["encounters"] if "claim" in e}
+    assert claims and truth, "patient 0 has claims, and one bills what its visit does not say"
+    rows = clean_graph.execute_query(guide.UNDOCUMENTED_DIAGNOSES.cypher, database_=database)
+    found = {(r["claim"], r["code"]) for r in rows.records if r["claim"] in claims}
+    assert found == truth
