@@ -9,6 +9,7 @@ the kind, and one more step for events that hang off those (a remittance off a c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from rdflib import URIRef
@@ -361,6 +362,28 @@ def _first_step(onto: Ontology, ups: set[URIRef], target: URIRef) -> Step | None
 def events(start: URIRef, kind: URIRef) -> Path:
     """Events of ``kind`` (and its subclasses) of a node of class ``start``."""
     return _events(ontology(), start, kind)
+
+
+# how an event of any kind carries codes, for a timeline `underCode`: its own codes (a visit's
+# reason, a condition's or procedure's code, a claim's billed diagnoses), its diagnoses' codes,
+# or those of the visit it is for (the images, orders, appointments and claims that followed)
+_TIMELINE_CODED = (
+    ((CG.hasReason, OUT, CG.Concept),),
+    ((CG.hasCode, OUT, CG.Concept),),
+    ((CG.billsDiagnosis, OUT, CG.Concept),),
+    ((CG.hasDiagnosis, OUT, CG.Condition), (CG.hasCode, OUT, CG.Concept)),
+    ((CG.forEncounter, OUT, CG.Encounter), (CG.hasReason, OUT, CG.Concept)),
+    (
+        (CG.forEncounter, OUT, CG.Encounter),
+        (CG.hasDiagnosis, OUT, CG.Condition),
+        (CG.hasCode, OUT, CG.Concept),
+    ),
+)
+
+
+def coded_events(start: URIRef, kind: URIRef) -> Path:
+    """:func:`events`, with the ways an event carries codes (for ``underCode``)."""
+    return replace(events(start, kind), coded=_steps(ontology(), _TIMELINE_CODED))
 
 
 def event_kind(name: str) -> URIRef:

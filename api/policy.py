@@ -219,6 +219,7 @@ ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
     ("Patient", "conditions", "underCode"): ("Condition", "code"),
     ("Patient", "procedures", "underCode"): ("Procedure", "code"),
     ("Patient", "claims", "underCode"): ("Claim", "diagnoses"),
+    ("Query", "patientContext", "underCode"): ("Encounter", "reasons"),
     ("Interoperability", "measures", "name"): ("Measure", "name"),
     ("Interoperability", "measures", "source"): ("Measure", "source"),
     ("Interoperability", "measures", "domain"): ("Measure", "domain"),

@@ -155,8 +155,16 @@ class Query:
             str | None,
             strawberry.argument(description="`nextCursor` of an earlier call: the rest."),
         ] = None,
+        under_code: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only events coded under this concept (`system|code`, or a bare "
+                "ICD-10-CM code or range such as I20-I25), and the images, orders, "
+                "appointments and claims of the visits that are; give it again with `after`."
+            ),
+        ] = None,
     ) -> PatientContext | None:
-        return await patient_context(info, identifier, from_, to, budget_tokens, after)
+        return await patient_context(info, identifier, from_, to, budget_tokens, after, under_code)
 
     @strawberry.field(
         description="A code of a code system, with its text and its place in the hierarchy. "

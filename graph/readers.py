@@ -471,20 +471,23 @@ class Reader:
         after: tuple[int, str] | None,
         limit: int,
         context_rels: Sequence[str],
+        under: str | None = None,
     ) -> Timeline:
         """Events of ``path`` from ``key`` in the window after the cursor (at most ``limit``),
         each with its neighbours over ``context_rels``; and counts per label set of all the
-        events in the window and of those at or before the cursor."""
+        events in the window and of those at or before the cursor. ``under``: only events
+        coded under that Concept key (``path.coded``)."""
         rels = "|".join(_name(r) for r in sorted(set(context_rels)))
         distinct = "WITH DISTINCT b " if path.distinct else "WITH b "
         pj = self.projection
         cypher = f"""
         MATCH (a:{_name(path.start)} {{key: $key}})
-        WITH a, {{start: $start, end: $end, afterSort: $afterSort, afterKey: $afterKey}} AS row
+        WITH a, {{start: $start, end: $end, afterSort: $afterSort, afterKey: $afterKey,
+                  under: $under}} AS row
         CALL (a, row) {{
           CALL (a) {{ {path.match(pj)} }}
           {distinct}WITH b, {_time_expr("b")} AS t
-          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_window("b")}
+          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_window("b")} AND {path.under()}
           RETURN labels(b) AS labels,
                  count(*) AS total,
                  count(CASE WHEN row.afterSort IS NOT NULL AND NOT {_AFTER} THEN 1 END) AS before
@@ -493,7 +496,8 @@ class Reader:
         CALL (a, row) {{
           CALL (a) {{ {path.match(pj)} }}
           {distinct}WITH b, {_time_expr("b")} AS t
-          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_window("b")} AND {_AFTER}
+          WITH b, t, {path.sort_expr(pj)} AS s
+          WHERE {_window("b")} AND {_AFTER} AND {path.under()}
           WITH b, t, s ORDER BY s, b.key LIMIT $limit
           CALL (b) {{
             OPTIONAL MATCH (b)-[x:{rels}]-(m:Entity|Concept)
@@ -515,6 +519,7 @@ class Reader:
             afterSort=after[0] if after else None,
             afterKey=after[1] if after else None,
             limit=limit,
+            under=under,
         )
         if not recs:
             return Timeline([], {})

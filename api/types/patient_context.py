@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from api import lookup, paths, render
-from api.connections import Connection, Edge, connection, cursor, edge, window
+from api.connections import Connection, Edge, connection, cursor, edge, under_concept, window
 from api.context import Context
 from api.errors import BadArgumentError, LimitExceededError
 from api.types import registry, values
@@ -85,6 +85,7 @@ async def patient_context(
     end: datetime | None,
     budget_tokens: int | None,
     after: str | None,
+    under_code: str | None = None,
 ) -> PatientContext | None:
     """Resolve patientContext: find the patient, read the window, render within budget."""
     ctx = info.context
@@ -117,12 +118,13 @@ async def patient_context(
         asyncio.to_thread(
             ctx.reader.timeline,
             row.key,
-            paths.events(CG.Patient, CG.Event),
+            paths.coded_events(CG.Patient, CG.Event),
             start=start,
             end=end,
             after=position,
             limit=limit,
             context_rels=[onto.relationship_type(r) for r in CONTEXT_RELATIONSHIPS],
+            under=under_concept(under_code),
         ),
         _identifiers(info, row),
     )

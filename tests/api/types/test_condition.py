@@ -144,3 +144,21 @@ def test_billing_may_not_filter_visits_by_the_reasons_it_may_not_read(cardiology
         principal=principal(Role.billing),
     )
     assert "clinical detail is hidden from billing" in str(run.errors)
+
+
+def test_patient_context_under_a_range_keeps_its_visits_and_what_followed(
+    cardiology: Gql,
+) -> None:
+    query = """query($id: String!, $under: String) {
+      patientContext(identifier: $id, underCode: $under) {
+        totalEvents included { kind count } text } }"""
+    ischemic = cardiology(query, {"id": MRN, "under": "I20-I25"}).data["patientContext"]
+    # the visit (reason I21.4), and what was recorded and done at it: the NSTEMI, the
+    # condition whose code no release has (recorded at that visit), the PCI; not the
+    # hypertension of 2019, which is under I10-I1A and of no visit
+    assert {k["kind"]: k["count"] for k in ischemic["included"]} == {
+        "Encounter": 1, "Condition": 2, "Procedure": 1,
+    }  # fmt: skip
+    assert ischemic["totalEvents"] == 4 and "I10" not in ischemic["text"]
+    everything = cardiology(query, {"id": MRN, "under": None}).data["patientContext"]
+    assert everything["totalEvents"] == 5
