@@ -60,9 +60,11 @@ FIND_PATIENT = """query FindPatient($id: String!) {
 }"""
 
 PATIENT_CONTEXT = """query PatientContext(
-  $id: String!, $from: DateTime, $to: DateTime, $budget: Int, $after: String
+  $id: String!, $from: DateTime, $to: DateTime, $budget: Int, $after: String, $under: String
 ) {
-  patientContext(identifier: $id, from: $from, to: $to, budgetTokens: $budget, after: $after) {
+  patientContext(
+    identifier: $id, from: $from, to: $to, budgetTokens: $budget, after: $after, underCode: $under
+  ) {
     text truncated totalEvents earlierEvents estimatedTokens budgetTokens nextCursor
     included { kind count }
     omitted { kind count }
@@ -293,6 +295,15 @@ System = Annotated[
     str, Field(description="A code system: its URI, name or OID (ICD-10-CM, SNOMED CT ...).")
 ]
 Code = Annotated[str, Field(description="A code of that system (I21.4 or I214).", max_length=64)]
+UnderCode = Annotated[
+    str | None,
+    Field(
+        validation_alias="underCode",
+        description="Only what is coded under this concept (I20-I25, I21.4, or system|code) "
+        "and what belongs to the visits that are.",
+        max_length=200,
+    ),
+]
 Descendants = Annotated[int, Field(description="How many concepts under it.", ge=0, le=100)]
 MeasureName = Annotated[
     str | None, Field(description="One measure, e.g. claims-linked-to-encounter; all if absent.")
@@ -324,8 +335,10 @@ def build(tools: Tools) -> MCPServer:
     @server.tool(
         name="patient_context",
         description="Everything about a patient in a window as one bounded call: a compact "
-        "timeline text that fits budgetTokens (visits, appointments, images, orders, claims, "
-        "payments), with counts of what was left out and a cursor (`after`) for the rest.",
+        "timeline text that fits budgetTokens (visits, diagnoses, procedures, appointments, "
+        "images, orders, claims, payments, each code with its text), with counts of what was "
+        "left out and a cursor (`after`) for the rest; `underCode` narrows it to one "
+        "clinical question (I20-I25: ischemic heart disease).",
     )
     async def patient_context(
         ctx: McpContext,
@@ -334,6 +347,7 @@ def build(tools: Tools) -> MCPServer:
         to: To = None,
         budget_tokens: Budget = None,
         after: After = None,
+        under_code: UnderCode = None,
     ) -> dict[str, Any]:
         variables = {
             "id": identifier,
@@ -341,6 +355,7 @@ def build(tools: Tools) -> MCPServer:
             "to": to.isoformat() if to else None,
             "budget": budget_tokens,
             "after": after,
+            "under": under_code,
         }
         return await tools.run(ctx, PATIENT_CONTEXT, variables, "PatientContext")
 

@@ -113,7 +113,9 @@ def test_http_session_lists_the_tools_and_calls_each_with_a_key(
     assert set(tools) == set(TOOL_NAMES)
     schema = tools["patient_context"].input_schema
     assert schema["required"] == ["identifier"]
-    assert {"identifier", "from", "to", "budgetTokens", "after"} <= set(schema["properties"])
+    assert {"identifier", "from", "to", "budgetTokens", "after", "underCode"} <= set(
+        schema["properties"]
+    )
     assert tools["practitioner_context"].input_schema["properties"]["npi"]["type"] == "string"
     for name, (_, expected) in CALLS.items():
         result = answers[name]
