@@ -40,11 +40,15 @@ RANGE = "I20-I25"
 
 
 def _store_bytes(neo: BenchNeo4j) -> int:
-    """The database's files on disk, after a checkpoint (what the store holds, not the log)."""
-    neo.driver.execute_query("CALL db.checkpoint()", database_=neo.database)
+    """The database's store files on disk, read with the server stopped (a clean shutdown
+    flushes the store: Community has no db.checkpoint()); the server is started again."""
     assert neo.server is not None
+    neo._close_driver()
+    neo.server.stop()
     folder = neo.server.data_dir / "databases" / neo.database
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    neo.server.start()
+    return size
 
 
 def _latencies(neo: BenchNeo4j, patients: tuple[str, ...], under: str | None, n: int) -> dict:
