@@ -14,6 +14,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from api import paths
 from api.connections import page_size
 from api.context import Context
 from api.errors import BadArgumentError
@@ -67,8 +68,6 @@ class Coding:
 async def codings(info: Info[Context, None], handle: str, path_name: str) -> list[Coding]:
     """The Concepts a node points at over ``path_name`` (HAS_CODE, HAS_REASON ...): by the
     rank the source gave them, then by code."""
-    from api import paths  # here: paths reads the ontology the schema's types are made from
-
     page = await info.context.loaders.pages.load(
         PageRequest(handle, paths.path(path_name), take=MAX_CODES)
     )
