@@ -23,6 +23,7 @@ from typing import Any
 from api.policy import FieldPolicy
 from api.types import values
 from graph.readers import Row, TimelineEvent
+from ontology.model import load_ontology
 
 ESTIMATOR = "ceil(characters / 4)"
 HANDLES = {
@@ -255,8 +256,6 @@ def _codes(kind: str, near: Sequence[Row]) -> list[Fact]:
 
 def _system_name(system: str) -> str:
     """A code system's short name for the text: its label in the ontology, else the URI."""
-    from ontology.model import load_ontology  # here: render is pure text but for this
-
     known = load_ontology().code_system(system)
     return known.label if known is not None else system
 
