@@ -10,7 +10,7 @@ from datetime import datetime
 
 from rdflib import URIRef
 
-from loaders import keys
+from loaders import concepts, keys
 from loaders.hl7v2.errors import BadValue
 from loaders.hl7v2.segments import Rep
 from loaders.records import Identifier, Node, Props, token
@@ -26,24 +26,15 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 NPI_OID = "2.16.840.1.113883.4.6"
 SSN_OID = "2.16.840.1.113883.4.1"
 
-# HL7 table 0396 coding system names -> terminology IRIs (the ones these feeds use).
+# HL7 table 0396 names the ontology does not list as code system aliases (the ones it does,
+# I10, I10C, I9C, C4, SCT, LN ..., are read through loaders/concepts.py, so an HL7 v2 code
+# names the same Concept as the FHIR and X12 spellings of that code).
 CODE_SYSTEMS = {
-    "SCT": "http://snomed.info/sct",
     "SNM": "http://snomed.info/sct",
-    "LN": "http://loinc.org",
-    "I10": "http://hl7.org/fhir/sid/icd-10",
-    "I10C": "http://hl7.org/fhir/sid/icd-10-cm",
-    "ICD10CM": "http://hl7.org/fhir/sid/icd-10-cm",
-    "I9": "http://hl7.org/fhir/sid/icd-9-cm",
-    "I9C": "http://hl7.org/fhir/sid/icd-9-cm",
-    "C4": "http://www.ama-assn.org/go/cpt",
-    "CPT": "http://www.ama-assn.org/go/cpt",
-    "HCPCS": "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
-    # not "HCPT": in HL7 table 0396 that is the Health Care Provider Taxonomy, not HCPCS
     "NDC": "http://hl7.org/fhir/sid/ndc",
     "RXNORM": "http://www.nlm.nih.gov/research/umls/rxnorm",
     "UCUM": "http://unitsofmeasure.org",
-    "DCM": "http://dicom.nema.org/resources/ontology/DCM",
+    # not "HCPT": in HL7 table 0396 that is the Health Care Provider Taxonomy, not HCPCS
 }
 V2_TABLE = "http://terminology.hl7.org/CodeSystem/v2-"
 
@@ -206,6 +197,9 @@ def coded(rep: Rep, source: str, table: str | None = None) -> str | None:
     if not code:
         return None
     name = rep.get(3).upper()
+    if name and concepts.known_system(name):
+        made = concepts.coded(name, code)
+        return made.key if made is not None else None
     if name in CODE_SYSTEMS:
         system = CODE_SYSTEMS[name]
     elif re.fullmatch(r"HL7\d{4}", name):

@@ -9,21 +9,30 @@ Two layouts, as EHRs offer them:
 - ``bulk``: Bulk Data NDJSON (``fhir-bulk/<Type>.<batch>.ndjson``), one resource per line,
   with ids; the patient by relative reference ``Patient/<id>``.
 
+Each encounter comes with the diagnoses documented at it (encounter-diagnosis Conditions that
+``Encounter.diagnosis`` ranks, the visit's reason first) and the services performed
+(Procedures with CPT codes). The claim bills the same diagnoses, except on the deliberately
+mismatched visits (loaders/synth/scenario.py), which is what the billed-not-documented query
+of the Browser guide finds.
+
 Every resource is validated by its fhir.resources model before it is written.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.condition import Condition as FhirCondition
 from fhir.resources.R4B.encounter import Encounter as FhirEncounter
 from fhir.resources.R4B.location import Location as FhirLocation
 from fhir.resources.R4B.organization import Organization as FhirOrganization
 from fhir.resources.R4B.patient import Patient as FhirPatient
 from fhir.resources.R4B.practitioner import Practitioner as FhirPractitioner
 from fhir.resources.R4B.practitionerrole import PractitionerRole as FhirPractitionerRole
+from fhir.resources.R4B.procedure import Procedure as FhirProcedure
 
 from loaders.synth import clock, ids, pools
 from loaders.synth.directory import Address, Directory, Location, Organization, Practitioner
@@ -33,6 +42,11 @@ V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+CPT = "http://www.ama-assn.org/go/cpt"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+DIAGNOSIS_ROLE = "http://terminology.hl7.org/CodeSystem/diagnosis-role"
 NUCC = "http://nucc.org/provider-taxonomy"
 TAX_ID_SYSTEM = "urn:oid:2.16.840.1.113883.4.4"
 LOCATION_TYPES = {"ED": "ER", "WARD": "HU", "RAD": "RADDX", "CLINIC": "OF"}
@@ -43,12 +57,15 @@ MODELS: dict[str, Any] = {
     "Location": FhirLocation,
     "Practitioner": FhirPractitioner,
     "PractitionerRole": FhirPractitionerRole,
+    "Condition": FhirCondition,
+    "Procedure": FhirProcedure,
 }
 Json = dict[str, Any]
 
 
 class FhirWriter:
-    """Writes the EHR's patients and encounters, and the directory, as FHIR JSON."""
+    """Writes the EHR's patients, encounters, diagnoses and procedures, and the directory, as
+    FHIR JSON."""
 
     format = "fhir"
 
@@ -183,11 +200,13 @@ class FhirWriter:
         for mrn, person, role, owner in people:
             pid = self._id(role, case.index)
             patient = self._patient(pid, mrn, person, case)
-            encounters = [self._encounter(pid, e) for e in owner.encounters] if owner else []
+            encounters: list[Json] = []
+            for e in owner.encounters if owner else ():
+                encounters += self._visit(pid, e)
             if self.bulk:
                 self._line(self._stream("Patient"), patient)
-                for enc in encounters:
-                    self._line(self._stream("Encounter"), enc)
+                for res in encounters:
+                    self._line(self._stream(res["resourceType"]), res)
                 continue
             folder = self.root / f"patients-{batch:04d}"
             folder.mkdir(exist_ok=True)
@@ -212,6 +231,62 @@ class FhirWriter:
             "managingOrganization": _npi_ref("Organization", case.pcp.org.npi, case.pcp.org.name),
         }
 
+    def _ref(self, kind: str, ident: str) -> Json:
+        """A reference to a resource of the patient's own: by ``urn:uuid`` within the bundle,
+        by ``Type/id`` in bulk data."""
+        return {"reference": f"{kind}/{ident}" if self.bulk else f"urn:uuid:{ident}"}
+
+    def _visit(self, pid: str, e: Encounter) -> list[Json]:
+        """The encounter, the diagnoses documented at it (Encounter.diagnosis pointing at
+        encounter-diagnosis Conditions, the reason ranked first) and what was performed."""
+        enc = self._encounter(pid, e)
+        enc_id = self._id("encounter", e.visit)
+        conditions = [
+            self._diagnosis(pid, enc_id, e, n, d) for n, d in enumerate(e.documented, start=1)
+        ]
+        enc["diagnosis"] = [
+            {
+                "condition": self._ref("Condition", c["id"]),
+                "use": _concept(DIAGNOSIS_ROLE, "billing", "Billing"),
+                "rank": n,
+            }
+            for n, c in enumerate(conditions, start=1)
+        ]
+        procedures = [
+            self._procedure(pid, enc_id, e, n, proc, when)
+            for n, (proc, when) in enumerate(e.procedures, start=1)
+        ]
+        return [enc, *conditions, *procedures]
+
+    def _diagnosis(self, pid: str, enc_id: str, e: Encounter, n: int, d: pools.Reason) -> Json:
+        return {
+            "resourceType": "Condition",
+            "id": self._id("condition", e.visit, n),
+            "identifier": [{"system": ids.CONDITION_SYSTEM, "value": f"{e.visit}-{n}"}],
+            "clinicalStatus": _concept(CONDITION_CLINICAL, "active"),
+            "verificationStatus": _concept(CONDITION_VERIFICATION, "confirmed"),
+            "category": [_concept(CONDITION_CATEGORY, "encounter-diagnosis")],
+            "code": _concept(ICD10CM, d.icd10, d.display),
+            "subject": self._ref("Patient", pid),
+            "encounter": self._ref("Encounter", enc_id),
+            "recordedDate": clock.iso(e.end),
+        }
+
+    def _procedure(
+        self, pid: str, enc_id: str, e: Encounter, n: int, proc: pools.Procedure, when: datetime
+    ) -> Json:
+        return {
+            "resourceType": "Procedure",
+            "id": self._id("procedure", e.visit, n),
+            "identifier": [{"system": ids.PROCEDURE_SYSTEM, "value": f"{e.visit}-{n}"}],
+            "status": "completed",
+            "code": _concept(CPT, proc.cpt, proc.display),
+            "subject": self._ref("Patient", pid),
+            "encounter": self._ref("Encounter", enc_id),
+            "performedDateTime": clock.iso(when),
+            "reasonCode": [_concept(ICD10CM, e.reason.icd10, e.reason.display)],
+        }
+
     def _encounter(self, pid: str, e: Encounter) -> Json:
         kind_code, kind_display = pools.ENCOUNTER_TYPES[e.klass]
         enc: Json = {
@@ -221,7 +296,7 @@ class FhirWriter:
             "status": "finished",
             "class": {"system": ACT_CODE, "code": e.klass, "display": pools.CLASS_DISPLAY[e.klass]},
             "type": [_concept(SNOMED, kind_code, kind_display)],
-            "subject": {"reference": f"urn:uuid:{pid}" if not self.bulk else f"Patient/{pid}"},
+            "subject": self._ref("Patient", pid),
             "participant": [
                 {
                     "type": [

@@ -14,7 +14,9 @@ their code points; in a UTF-8 message they are written as UTF-8, as MSH-18 says.
   S13 to the visit's time); and some earlier bookings cancelled (S12, then S15). No PV1: the
   scheduler does not know the visit number, so appointments meet visits by patient,
   clinician and time.
-- ``hl7v2/adt-<batch>.hl7`` (source "adt"): A01 and A03 for inpatient stays, and an ORM^O01
+- ``hl7v2/adt-<batch>.hl7`` (source "adt"): A01 (with the admitting diagnosis, DG1 type A)
+  and A03 (the final diagnoses ranked as the EHR documents them, DG1 type F, and a PR1 per
+  procedure performed) for inpatient stays, and an ORM^O01
   imaging order for every study, with the accession number in ORC-3 and OBR-18 and the
   visit number in PV1-19.
 """
@@ -186,6 +188,7 @@ class Hl7Writer:
                 ("EVN", [event, clock.hl7_dtm(moment)]),
                 ("PID", _pid(case.mrn, case.person)),
                 ("PV1", pv1),
+                *_clinical(e, event),
             ]
         )
 
@@ -327,6 +330,35 @@ def _pv1(e: Encounter, *, admit: bool) -> list[Field]:
     if admit:
         pv1[43] = clock.hl7_dtm(e.start)
     return pv1
+
+
+def _clinical(e: Encounter, event: str) -> list[tuple[str, Sequence[Field]]]:
+    """DG1 and PR1 of an admission (the admitting diagnosis, the visit's reason) or a
+    discharge (the final diagnoses, ranked as the EHR documents them, and the procedures)."""
+    if event == "A01":
+        return [("DG1", _dg1(1, e.reason, e.start, "A"))]
+    segments: list[tuple[str, Sequence[Field]]] = [
+        ("DG1", _dg1(n, d, e.end, "F")) for n, d in enumerate(e.documented, start=1)
+    ]
+    for n, (proc, when) in enumerate(e.procedures, start=1):
+        pr1: list[Field] = [""] * 5
+        pr1[0] = str(n)
+        pr1[2] = (proc.cpt, proc.display, "C4")  # table 0396 C4: CPT-4
+        pr1[4] = clock.hl7_dtm(when)
+        segments.append(("PR1", pr1))
+    return segments
+
+
+def _dg1(n: int, d: pools.Reason, moment: datetime, kind: str) -> list[Field]:
+    """DG1-1 set id, -3 the ICD-10-CM code (table 0396 I10C), -5 when, -6 the diagnosis type
+    (table 0052: A admitting, F final), -15 its priority (1 the principal diagnosis)."""
+    dg1: list[Field] = [""] * 15
+    dg1[0] = str(n)
+    dg1[2] = (d.icd10, d.display, "I10C")
+    dg1[4] = clock.hl7_dtm(moment)
+    dg1[5] = kind
+    dg1[14] = str(n)
+    return dg1
 
 
 def _pl(loc: Location, room: str = "", bed: str = "") -> Field:

@@ -15,6 +15,8 @@ MRN_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777.1"
 VISIT_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777.2"
 LOCATION_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777.3"
 ROLE_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777.4"
+CONDITION_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777.5"  # the EHR's problem-list entry ids
+PROCEDURE_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777.6"
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 # How each feed spells those namespaces (HL7 v2 assigning authorities, DICOM issuers)
 PATIENT_AUTHORITY = "RIVERSIDE"

@@ -59,6 +59,8 @@ class Tally:
     rescheduled: int = 0
     imaging_studies: int = 0
     imaging_series: int = 0
+    conditions: int = 0  # the EHR's: one per diagnosis documented at a visit
+    procedures: int = 0  # the EHR's: one per service performed at a visit
     claims: int = 0
     claim_lines: int = 0
     payments: int = 0
@@ -88,6 +90,8 @@ class Tally:
             if e.study is not None:
                 self.imaging_studies += 1
                 self.imaging_series += len(e.study.series)
+            self.conditions += len(e.documented)
+            self.procedures += len(e.procedures)
             if e.claim is not None:
                 self.claims += 1
                 self.claim_lines += len(e.claim.lines)
@@ -108,6 +112,8 @@ class Tally:
                 "rescheduledAppointments": self.rescheduled,
                 "imagingStudies": self.imaging_studies,
                 "imagingSeries": self.imaging_series,
+                "conditions": self.conditions,
+                "procedures": self.procedures,
                 "claims": self.claims,
                 "claimItems": self.claim_lines,
                 "remittances": self.payments,
@@ -159,6 +165,8 @@ def _encounter(e: Encounter) -> dict[str, Any]:
         "organizationName": e.organization.name,
         "location": e.location.ident,
         "reason": e.reason.icd10,
+        "documentedDiagnoses": [d.icd10 for d in e.documented],
+        "procedures": [p.cpt for p, _ in e.procedures],
     }
     if e.appointment is not None:
         out["appointment"] = {
@@ -186,6 +194,7 @@ def _encounter(e: Encounter) -> dict[str, Any]:
             "totalCharge": e.claim.total / 100,
             "procedureCodes": [line.procedure.cpt for line in e.claim.lines],
             "diagnosisCodes": [d.icd10 for d in e.claim.diagnoses],
+            "undocumentedDiagnoses": [d.icd10 for d in e.undocumented],
         }
     if e.payment is not None:
         out["payment"] = {

@@ -16,6 +16,7 @@ birth date, known to the EHR only.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -33,6 +34,7 @@ from loaders.synth.directory import (
 )
 
 NAMESAKE_EVERY = 200
+UNDOCUMENTED_EVERY = 5  # about one claim in five with secondary diagnoses bills one undocumented
 _ENCOUNTER_COUNTS = ((1, 2, 3, 4, 5), (30, 25, 20, 15, 10))
 _IMAGING_CHANCE = {"AMB": 0.2, "EMER": 0.5, "IMP": 0.6}  # about 30% of visits overall
 _IMAGING_BY_CLASS = {
@@ -182,6 +184,48 @@ class Encounter:
     study: Study | None
     claim: Claim | None
     payment: Payment | None
+    # what the EHR documents at the visit: its reason first, then the claim's other
+    # diagnoses, less the one a deliberately mismatched claim bills without documentation
+    documented: tuple[pools.Reason, ...] = ()
+
+    @property
+    def undocumented(self) -> tuple[pools.Reason, ...]:
+        """Diagnoses the claim bills that no source documents at the visit."""
+        billed = self.claim.diagnoses if self.claim is not None else ()
+        return tuple(d for d in billed if d not in self.documented)
+
+    @property
+    def procedures(self) -> tuple[tuple[pools.Procedure, datetime], ...]:
+        """What the EHR (and, for a stay, the ADT feed) records as performed, with when: the
+        imaging and ancillary services the claim bills. The evaluation and discharge codes are
+        billing's name for the visit itself, not procedures."""
+        done: list[tuple[pools.Procedure, datetime]] = []
+        if self.study is not None:
+            image = self.study.imaging
+            done.append((pools.Procedure(image.cpt, image.display, image.cents), self.study.start))
+        if self.claim is not None:
+            visit_codes = {p.cpt for p in pools.EVALUATION[self.klass]} | {pools.DISCHARGE.cpt}
+            imaging = {p.cpt for p, _ in done}
+            done += [
+                (line.procedure, self.start)
+                for line in self.claim.lines
+                if line.procedure.cpt not in visit_codes | imaging
+            ]
+        return tuple(done)
+
+
+def _documented(
+    visit: str, claim: Claim | None, reason: pools.Reason, scenario: bool
+) -> tuple[pools.Reason, ...]:
+    """The visit's documented diagnoses. Every UNDOCUMENTED_EVERY-th claim with secondary
+    diagnoses (and patient 0's, when it has any) bills its last one without the EHR recording
+    it: the deliberate mismatches the billed-not-documented query must find. Chosen by a hash of
+    the visit number rather than the case's random generator, so every other value the
+    generator draws for a seed stays what it was before diagnoses were documented."""
+    secondary = claim.diagnoses[1:] if claim is not None else ()
+    if secondary and (scenario or zlib.crc32(visit.encode()) % UNDOCUMENTED_EVERY == 0):
+        secondary = secondary[:-1]
+    return (reason, *secondary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +436,7 @@ def _encounter(
         study,
         claim,
         payment,
+        _documented(visit, claim, reason, scenario),
     )
 
 

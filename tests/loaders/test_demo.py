@@ -9,6 +9,9 @@ from neo4j import Driver
 
 from graph import guide
 from loaders.demo import load_demo
+from loaders.synth.directory import Directory
+from loaders.synth.ids import CONDITION_SYSTEM, PROCEDURE_SYSTEM
+from loaders.synth.scenario import patient_case
 from tests.loaders.conftest import count
 
 
@@ -45,18 +48,32 @@ def test_the_demo_loads_cleanly_and_joins_its_sources(
     # the claims' patients were recognised by demographics, with the rule recorded
     assert n("MATCH ()-[x:IDENTIFIES {rule: 'demographics-exact'}]->(:Patient) RETURN count(x)") > 0
     # billed but not documented (the Browser guide's cross-domain query), against the
-    # generator's truth for its patient 0: each claim bills the visit's reason, which the EHR
-    # documents, and secondary diagnoses that no source documents at the visit
-    p0 = json.loads((tmp_path / "demo" / "manifest.json").read_text())["expected"]["patient0"]
+    # generator's truth for every visit: the EHR (FHIR Conditions) and the ADT feed (DG1)
+    # document each visit's diagnoses, and about one claim in five bills a secondary diagnosis
+    # that neither documents (patient 0's claim is one of them)
+    manifest = json.loads((tmp_path / "demo" / "manifest.json").read_text())
+    directory = Directory.build(manifest["seed"], manifest["patients"])
+    cases = [patient_case(i, manifest["seed"], directory) for i in range(manifest["patients"])]
     truth = {
-        (e["claim"]["controlNumber"], code)
-        for e in p0["encounters"]
-        if "claim" in e
-        for code in e["claim"]["diagnosisCodes"]
-        if code != e["reason"]
+        (e.claim.control, d.icd10) for c in cases for e in c.encounters for d in e.undocumented
     }
-    claims = {e["claim"]["controlNumber"] for e in p0["encounters"] if "claim" in e}
-    assert claims and truth, "patient 0 has claims, and one bills what its visit does not say"
+    p0 = manifest["expected"]["patient0"]
+    assert p0["encounters"][0]["claim"]["undocumentedDiagnoses"], "patient 0's claim bills one"
+    assert len(truth) < sum(len(e.claim.diagnoses) for c in cases for e in c.encounters
+                            if e.claim) / 3, "mismatches are the exception"  # fmt: skip
     rows = clean_graph.execute_query(guide.UNDOCUMENTED_DIAGNOSES.cypher, database_=database)
-    found = {(r["claim"], r["code"]) for r in rows.records if r["claim"] in claims}
+    assert len(rows.records) < 100, "the guide's LIMIT did not cut the answer"
+    found = {(r["claim"], r["code"]) for r in rows.records}
     assert found == truth
+    # what the EHR documents: one Condition per documented diagnosis and one Procedure per
+    # service performed, each at its visit
+    expected = manifest["expected"]["individuals"]
+    for label, system, total in (
+        ("Condition", CONDITION_SYSTEM, expected["conditions"]),
+        ("Procedure", PROCEDURE_SYSTEM, expected["procedures"]),
+    ):
+        at_visits = n(
+            f"MATCH (x:{label})-[:FOR_ENCOUNTER]->(:Encounter) WHERE x.key STARTS WITH "
+            f"'{system}|' RETURN count(x)"
+        )
+        assert at_visits == total > 0, label

@@ -202,7 +202,18 @@ def test_fhir_bundles_and_directory_validate_as_fhir(synth: Path, p0: dict[str, 
         bundle = Bundle.model_validate_json(path.read_bytes())
         assert bundle.type == "transaction"
     entries = json.loads((synth / "fhir/patients-0000/patient-000000.json").read_text())["entry"]
-    patient, encounter = (e["resource"] for e in entries)
+    patient, encounter, *clinical = (e["resource"] for e in entries)
+    # the visit's documented diagnoses (Encounter.diagnosis -> Conditions at it) and procedures
+    enc = p0["encounters"][0]
+    conditions = [r for r in clinical if r["resourceType"] == "Condition"]
+    procedures = [r for r in clinical if r["resourceType"] == "Procedure"]
+    assert [c["code"]["coding"][0]["code"] for c in conditions] == enc["documentedDiagnoses"]
+    assert [p["code"]["coding"][0]["code"] for p in procedures] == enc["procedures"]
+    url = {id(e["resource"]): e["fullUrl"] for e in entries}
+    assert [d["condition"]["reference"] for d in encounter["diagnosis"]] == [
+        url[id(c)] for c in conditions
+    ]
+    assert all(c["encounter"]["reference"] == entries[1]["fullUrl"] for c in clinical)
     assert patient["identifier"][0] == {
         "type": {
             "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]
@@ -214,7 +225,6 @@ def test_fhir_bundles_and_directory_validate_as_fhir(synth: Path, p0: dict[str, 
         "method": "PUT",
         "url": f"Patient?identifier=urn:oid:2.16.840.1.113883.3.7777.1|{p0['mrn']}",
     }
-    enc = p0["encounters"][0]
     assert encounter["identifier"][0]["value"] == enc["visitNumber"]
     assert encounter["subject"]["reference"] == entries[0]["fullUrl"]
     assert encounter["participant"][0]["individual"]["reference"] == (
@@ -241,15 +251,20 @@ def test_bulk_layout_ndjson_and_dicom_json(tmp_path: Path) -> None:
     assert m["layout"] == "bulk"
     ndjson = sorted((tmp_path / "fhir-bulk").glob("*.ndjson"))
     assert [p.name for p in ndjson] == [
+        "Condition.0000.ndjson", "Condition.0001.ndjson",
         "Encounter.0000.ndjson", "Encounter.0001.ndjson", "Location.ndjson",
         "Organization.ndjson", "Patient.0000.ndjson", "Patient.0001.ndjson",
         "Practitioner.ndjson", "PractitionerRole.ndjson",
+        "Procedure.0000.ndjson", "Procedure.0001.ndjson",
     ]  # fmt: skip
     lines = [json.loads(x) for p in ndjson for x in p.read_text().splitlines()]
     assert Counter(x["resourceType"] for x in lines)["Patient"] == 31  # one namesake
     ids_ = {x["id"] for x in lines if x["resourceType"] == "Patient"}
-    subjects = {x["subject"]["reference"] for x in lines if x["resourceType"] == "Encounter"}
+    subjects = {x["subject"]["reference"] for x in lines if "subject" in x}
     assert {s.removeprefix("Patient/") for s in subjects} <= ids_
+    visits = {x["id"] for x in lines if x["resourceType"] == "Encounter"}
+    at = {x["encounter"]["reference"] for x in lines if "encounter" in x}
+    assert at and {v.removeprefix("Encounter/") for v in at} <= visits
     files = data_files(tmp_path, "dicom-json")
     assert [f.name for f in files] == ["studies-0000.json", "studies-0001.json"]
     recs = [r for f in files for r in read(f, "pacs", "dicom")]
