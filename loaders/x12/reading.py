@@ -18,6 +18,7 @@ import codecs
 import functools
 import importlib.resources
 import io
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,30 +26,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import pyx12.errors
-import pyx12.map_index
 import pyx12.params
 import pyx12.segment
 import pyx12.x12context
 from pyx12.error_handler import errh_null
 
+from loaders.x12 import placing
+
+READER_SETTING = "CAREGRAPH_X12_READER"  # "pyx12": the validating reader instead of the fast one
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)  # ISA01..ISA16
 ISA_LENGTH = 106
 KNOWN_VERSIONS = ("00401", "00501")  # what pyx12 reads; 00401 is refused per interchange later
 _ISA_SEPARATORS = [3 + sum(w + 1 for w in ISA_WIDTHS[:n]) for n in range(16)]
 SNIFF_CHARS = 4096
-# pyx12 ships one map per transaction and 5010 addendum; for another addendum of the same
-# guide (X222A2, X223A1, X223A3) the nearest map it has is used: the addenda change code lists
-# and situational rules, not the loop structure that the mapping relies on.
-NEAREST_MAP = {
-    "005010X222": "837.5010.X222.A1.xml",
-    "005010X223": "837Q3.I.5010.X223.A1.xml",
-    "005010X221": "835.5010.X221.A1.xml",
-}
-# For a functional group pyx12 has no map for (a 270, a 997 in 5010, a 277CA ...) a map is
-# still needed to keep pyx12 reading through to the next group; its segments are not placed
-# and the loader skips those transaction sets whole, so which map does not matter.
-UNMAPPED_GROUP_MAP = "999.5010.xml"
-_GUIDE_ADDENDUM = re.compile(r"A[0-9]+$")
 _REFDES = re.compile(r"^[A-Z0-9]*?([0-9]{2})(?:-([0-9]{1,2}))?$")
 _NUMERIC = re.compile(r"^(R|N[0-9]?)$")
 # Control characters other than the line breaks between segments, and the lone surrogates
@@ -140,7 +130,8 @@ def known_segment_ids() -> frozenset[str]:
     """
     found: set[str] = set()
     maps = importlib.resources.files("pyx12") / "map"
-    for name in ("x12.control.00501.xml", *NEAREST_MAP.values(), UNMAPPED_GROUP_MAP):
+    guides = (*placing.NEAREST_MAP.values(), placing.UNMAPPED_GROUP_MAP)
+    for name in ("x12.control.00501.xml", *guides):
         found.update(re.findall(r'<segment xid="([A-Z0-9]{2,3})"', (maps / name).read_text()))
     return frozenset(found)
 
@@ -250,19 +241,6 @@ class _Joined(io.TextIOBase):
 
 
 # -- segments ----------------------------------------------------------------------------------
-class _NearestMaps(pyx12.map_index.map_index):  # type: ignore[misc]  # pyx12 is untyped
-    """pyx12's map index, falling back to the nearest map for another 5010 addendum."""
-
-    def get_filename(
-        self, icvn: str | None, vriic: str | None, fic: str | None, tspc: str | None = None
-    ) -> str | None:
-        found: str | None = super().get_filename(icvn, vriic, fic, tspc)
-        if found:
-            return found
-        guide = _GUIDE_ADDENDUM.sub("", vriic or "")
-        return NEAREST_MAP.get(guide, UNMAPPED_GROUP_MAP)
-
-
 class _Findings(errh_null):  # type: ignore[misc]  # pyx12 is untyped
     """An error handler that keeps what pyx12 finds about the segment being read."""
 
@@ -286,51 +264,114 @@ class _Findings(errh_null):  # type: ignore[misc]  # pyx12 is untyped
     def ele_error(
         self, err_cde: str, err_str: str, bad_value: str | None, refdes: str | None = None
     ) -> None:
-        # A value of the wrong type is unusable, but the rest of the segment is understood:
-        # the value is left out with a warning (the mapping decides when a value it needs is
-        # missing). A code outside pyx12's list, a length or a situational rule does not
-        # change what the element means, so it is not reported. Dates can hide in AN elements
-        # typed by a format qualifier (DMG02 by DMG01).
-        dtype = (self.element.data_type if self.element is not None else None) or ""
-        ref = refdes or (self.element.refdes if self.element is not None else "an element")
-        if err_cde == "8":
-            self.notes.append(Note("unusual-value", f"{ref} is not a valid date"))
-        elif err_cde == "9":
-            self.notes.append(Note("unusual-value", f"{ref} is not a valid time"))
-        elif err_cde == "6" and _NUMERIC.match(dtype):
-            self.notes.append(Note("unusual-value", f"{ref} is not a valid number"))
+        found = unusable(err_cde, self.element, refdes)
+        if found is not None:
+            self.notes.append(found)
+
+
+def unusable(err_cde: str, element: Any, refdes: str | None) -> Note | None:
+    """What an element finding of pyx12 means for caregraph, or None when nothing.
+
+    A value of the wrong type is unusable, but the rest of the segment is understood: the
+    value is left out with a warning (the mapping decides when a value it needs is missing).
+    A code outside pyx12's list, a length or a situational rule does not change what the
+    element means, so it is not reported. Dates can hide in AN elements typed by a format
+    qualifier (DMG02 by DMG01).
+    """
+    dtype = (element.data_type if element is not None else None) or ""
+    ref = refdes or (element.refdes if element is not None else "an element")
+    if err_cde == "8":
+        return Note("unusual-value", f"{ref} is not a valid date")
+    if err_cde == "9":
+        return Note("unusual-value", f"{ref} is not a valid time")
+    if err_cde == "6" and _NUMERIC.match(dtype):
+        return Note("unusual-value", f"{ref} is not a valid number")
+    return None
 
 
 def segments(stream: io.TextIOBase) -> Iterator[Seg]:
-    """Every segment of the stream in order, placed and checked by pyx12."""
+    """Every segment of the stream in order, placed in its loop: by the fast reader
+    (loaders/x12/placing.py), or by pyx12's validating reader when CAREGRAPH_X12_READER=pyx12.
+    Both give the same segments, loops and findings."""
+    if os.environ.get(READER_SETTING, "fast") == "pyx12":
+        return validated_segments(stream)
+    return fast_segments(stream)
+
+
+def fast_segments(stream: io.TextIOBase) -> Iterator[Seg]:
+    """Every segment of the stream, placed by pyx12's walker without its counting and checked
+    only for what caregraph uses (loaders/x12/placing.py says why)."""
+    try:
+        placed = placing.place(stream)
+    except pyx12.errors.X12Error as e:
+        raise ReadFailure(1, "the ISA header is malformed (pyx12 refuses it)") from e
+    return _fast(placed)
+
+
+def _fast(placed: Iterator[placing.Placed]) -> Iterator[Seg]:
+    number = 0
+    loops: tuple[str, ...] = ()
+    try:
+        for p in placed:
+            number = p.line or number + 1
+            notes: list[Note] = []
+            for f in p.findings:
+                found = unusable(f.code, f.element, f.refdes)
+                if found is not None:
+                    notes.append(found)
+            seg, loops = _seg(number, p.data, p.node, loops, [], notes)
+            yield seg
+    except Exception as e:  # pyx12 raises more than its own errors on some malformed input
+        raise ReadFailure(number + 1, f"pyx12 cannot read on ({type(e).__name__})") from e
+
+
+def validated_segments(stream: io.TextIOBase) -> Iterator[Seg]:
+    """Every segment of the stream in order, placed and fully validated by pyx12's
+    ``X12ContextReader`` (the reference the fast reader is tested against)."""
     findings = _Findings()
     try:
         reader = pyx12.x12context.X12ContextReader(pyx12.params.ParamsBase(), findings, stream)
     except pyx12.errors.X12Error as e:
         raise ReadFailure(1, "the ISA header is malformed (pyx12 refuses it)") from e
-    reader.map_index_if = _NearestMaps()
+    reader.map_index_if = placing.NearestMaps()
+    return _validated(reader, findings)
+
+
+def _validated(reader: Any, findings: _Findings) -> Iterator[Seg]:
     number = 0
     loops: tuple[str, ...] = ()
     try:
         for node in reader.iter_segments():
-            data = node.seg_data
             number = node.cur_line_number or number + 1
-            seg_id = data.get_seg_id() or ""
-            mapped = node.x12_map_node
-            path = mapped.get_path() if mapped is not None else ""
-            if mapped is not None and mapped.id == seg_id:
-                loops = tuple(p for p in path.split("/")[1:-1] if p)
             problems, notes = findings.drain()
-            seg = Seg(number, seg_id, loops, data, problems, notes)
-            if mapped is None or mapped.id != seg_id:
-                seg.problems.append(
-                    f"{seg.label} has no place here in the implementation guide "
-                    "(misplaced, unknown or malformed segment)"
-                )
-            if _NOT_TEXT.search(data.format()):
-                seg.problems.append("holds control characters or bytes that are not UTF-8 text")
+            seg, loops = _seg(number, node.seg_data, node.x12_map_node, loops, problems, notes)
             yield seg
     except Exception as e:  # pyx12 raises more than its own errors on some malformed input
         raise ReadFailure(number + 1, f"pyx12 cannot read on ({type(e).__name__})") from e
     finally:
         reader.close()
+
+
+def _seg(
+    number: int,
+    data: pyx12.segment.Segment,
+    mapped: Any,
+    loops: tuple[str, ...],
+    problems: list[str],
+    notes: list[Note],
+) -> tuple[Seg, tuple[str, ...]]:
+    """The segment as the loader reads it, and the loop path the next segment starts from (a
+    segment with no place of its own keeps the previous one's)."""
+    seg_id = data.get_seg_id() or ""
+    path = mapped.get_path() if mapped is not None else ""
+    if mapped is not None and mapped.id == seg_id:
+        loops = tuple(p for p in path.split("/")[1:-1] if p)
+    seg = Seg(number, seg_id, loops, data, problems, notes)
+    if mapped is None or mapped.id != seg_id:
+        seg.problems.append(
+            f"{seg.label} has no place here in the implementation guide "
+            "(misplaced, unknown or malformed segment)"
+        )
+    if _NOT_TEXT.search(data.format()):
+        seg.problems.append("holds control characters or bytes that are not UTF-8 text")
+    return seg, loops
