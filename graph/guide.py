@@ -116,7 +116,8 @@ MERGES = GuideQuery(
     "identifiers, and why: every identifier of such a patient with the rule that tied it "
     "(`asserted` when its own source said so, `same-identifier` or `demographics-exact` "
     "when caregraph matched it) and the evidence.",
-    "Each row is one identifier of a merged patient; `asserted_by` lists the source records.",
+    "Each row is one identifier of a merged patient; `asserted_by` lists the source records "
+    "that asserted it (the first 16: every record's own `ASSERTED` links hold the rest).",
     """\
 MATCH (:Identifier)-[merged:IDENTIFIES]->(p:Patient) WHERE merged.rule <> 'asserted'
 WITH DISTINCT p

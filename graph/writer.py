@@ -36,6 +36,11 @@ T = TypeVar("T")
 # an adjustment group (a reason adjusted as contractual and as patient responsibility). Any
 # other property is a fact about the one link, set by the last record that asserts it.
 DISTINCT_BY = ("role", "group")
+# An identifier or link's ``sources`` keeps the first source records that asserted it, up to
+# this many. A payer's id or a billing NPI is asserted by every claim: a list of all of them
+# made each write cost more than the one before (issue 17). Every record's full provenance
+# stays in the graph as (:SourceRecord)-[:ASSERTED]->(node) for the nodes it asserted.
+MAX_SOURCES = 16
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -244,7 +249,12 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
                 "MERGE (i)-[x:IDENTIFIES]->(n) "
                 "ON CREATE SET x.rule = r.rule, x.evidence = r.evidence, x.sources = [] "
                 "WITH x, r WHERE r.source IS NOT NULL AND NOT r.source IN x.sources "
-                "SET x.sources = x.sources + r.source",
+                "AND size(x.sources) < $max_sources "
+                # checked again as it is set: the filter may have read the list before the
+                # batch's earlier rows grew it
+                "SET x.sources = CASE WHEN r.source IN x.sources THEN x.sources "
+                "ELSE (x.sources + r.source)[..$max_sources] END",
+                max_sources=MAX_SOURCES,
                 rows=[
                     {
                         "token": i.token,
@@ -284,8 +294,10 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
                 f"MERGE (a)-[x:{_name(rel_type)}{pattern}]->(b) "
                 "SET x += r.props, x.rule = coalesce(r.rule, x.rule), "
                 "x.evidence = coalesce(r.evidence, x.evidence) "
-                "SET x.sources = CASE WHEN r.source IN coalesce(x.sources, []) "
+                "SET x.sources = CASE WHEN r.source IS NULL OR r.source IN coalesce(x.sources, []) "
+                "OR size(coalesce(x.sources, [])) >= $max_sources "
                 "THEN x.sources ELSE coalesce(x.sources, []) + r.source END",
+                max_sources=MAX_SOURCES,
                 rows=[
                     {
                         "src": r.src,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as dist_version
@@ -103,6 +104,11 @@ class Pipeline:
     overlap: bool = True  # write a batch while the next is read (off: one thread, for profiling)
     strict: bool = False  # a record with warnings is rejected instead of written
     limits: LoadLimits = field(default_factory=LoadLimits)
+    # Files parsed and mapped in this many worker processes (0: in this process). A loader is a
+    # pure function from a file to items, so any process can run it; the items come back in
+    # file order and everything after (validation, identity, linking, writing) stays one
+    # ordered stream here. At most ``workers + 1`` files' items wait in memory at once.
+    workers: int = 0
 
     def __post_init__(self) -> None:
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -146,15 +152,18 @@ class Pipeline:
         )
         files = list(expand(paths))
         opened = 0
+        pool = _pool(self.workers, len(files))
         try:
-            for path in files:
+            for path, fmt, items in _read_all(files, self.source, pool, self.workers + 1):
                 opened += 1
-                self._load_file(path)
+                self._load_file(path, fmt, items)
             self._flush()
             self._wait()
         except WriteError as e:
             self.report.fatal = str(e)
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             if self._writer is not None:
                 self._writer.shutdown(wait=True, cancel_futures=True)
                 self._writer = None
@@ -205,9 +214,8 @@ class Pipeline:
                 )
         return self.report
 
-    def _load_file(self, path: Path) -> None:
-        loader = registry.detect(path)
-        if loader is None:
+    def _load_file(self, path: Path, fmt: str | None, items: Iterable[Item]) -> None:
+        if fmt is None:
             fr = FileReport(str(path), "unknown", read=1)  # the whole file is the one record
             self.report.files.append(fr)
             self._reject(
@@ -222,10 +230,9 @@ class Pipeline:
                 ),
             )
             return
-        fr = FileReport(str(path), loader.format)
+        fr = FileReport(str(path), fmt)
         self.report.files.append(fr)
-        items = loader.read(path, self.source)
-        for item in _guarded(items, path, loader.format, self.source):
+        for item in items:
             fr.read += 1
             if isinstance(item, Skipped):
                 fr.skipped += 1
@@ -367,6 +374,50 @@ class Pipeline:
             rep.conflicts.extend(c.message() for c in res.conflicts)
 
 
+def _read(path: Path, source: str) -> tuple[str | None, Iterable[Item]]:
+    """A file's format (None: not one caregraph reads) and its items, read lazily."""
+    loader = registry.detect(path)
+    if loader is None:
+        return None, ()
+    return loader.format, _guarded(loader.read(path, source), path, loader.format, source)
+
+
+def _read_whole(path: Path, source: str) -> tuple[str | None, list[Item]]:
+    """``_read`` in a worker process: the items as a list, to be sent back."""
+    fmt, items = _read(path, source)
+    return fmt, list(items)
+
+
+def _pool(workers: int, files: int) -> ProcessPoolExecutor | None:
+    if workers < 1 or files < 2:
+        return None
+    # spawned, not forked: this process runs the writer's and the driver's threads
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _read_all(
+    files: Sequence[Path], source: str, pool: ProcessPoolExecutor | None, ahead: int
+) -> Iterator[tuple[Path, str | None, Iterable[Item]]]:
+    """Each file with its format and items, in order: read here one at a time, or by the
+    pool with up to ``ahead`` files read ahead."""
+    if pool is None:
+        for path in files:
+            yield (path, *_read(path, source))
+        return
+    waiting: list[tuple[Path, Future[tuple[str | None, list[Item]]]]] = []
+    queued = iter(files)
+    for path in queued:
+        waiting.append((path, pool.submit(_read_whole, path, source)))
+        if len(waiting) >= ahead:
+            break
+    while waiting:
+        path, future = waiting.pop(0)
+        following = next(queued, None)
+        if following is not None:
+            waiting.append((following, pool.submit(_read_whole, following, source)))
+        yield (path, *future.result())
+
+
 def _guarded(items: Iterator[Item], path: Path, fmt: str, source: str) -> Iterable[Item]:
     """The loader's items; a loader bug ends its file with one Rejected, not the whole load."""
     count = 0
@@ -423,8 +474,10 @@ def load(
     overlap: bool = True,
     strict: bool = False,
     limits: LoadLimits | None = None,
+    workers: int = 0,
 ) -> LoadReport:
-    """Load files and folders as one source system; return the report."""
+    """Load files and folders as one source system; return the report. ``workers``: parse
+    files in that many processes (0: in this one)."""
     if onto is None:
         from ontology.model import load_ontology
 
@@ -440,5 +493,6 @@ def load(
         overlap=overlap,
         strict=strict,
         limits=limits or LoadLimits(),
+        workers=workers,
     )
     return pipeline.run(paths, rejects_path=rejects_path, rejects_dir=rejects_dir)

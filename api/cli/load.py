@@ -42,6 +42,16 @@ def load(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=20000)] = 500,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=64,
+            help="Parse files in this many worker processes (0: in the loading process). "
+            "Pays when a load has many files and the machine has cores to spare beside Neo4j.",
+        ),
+    ] = 0,
     strict: Annotated[
         bool,
         typer.Option(
@@ -77,12 +87,13 @@ def load(
 
                     result = _run(
                         paths, driver, settings, name, config, batch_size, rejects, progress,
-                        strict,
+                        strict, workers,
                     )  # fmt: skip
             else:
                 result = _run(
-                    paths, driver, settings, name, config, batch_size, rejects, None, strict
-                )
+                    paths, driver, settings, name, config, batch_size, rejects, None, strict,
+                    workers,
+                )  # fmt: skip
     except GraphError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
@@ -107,6 +118,7 @@ def _run(
     rejects: Path,
     progress: Progress_ | None,
     strict: bool,
+    workers: int = 0,
 ) -> LoadReport:
     database = connection(settings).database
     result = run_load(
@@ -121,6 +133,7 @@ def _run(
         on_progress=progress,
         strict=strict,
         limits=LoadLimits(),  # CAREGRAPH_LOAD_MAX_*: read here, at the edge
+        workers=workers,
     )
     return result
 

@@ -13,8 +13,9 @@ from graph.driver import open_driver
 from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
 from loaders.pipeline import load as run_load
+from loaders.synth import generate
 from loaders.synthea import SYNTHEA
-from tests.loaders.conftest import Load, count
+from tests.loaders.conftest import Load, count, fingerprint
 from tests.loaders.test_synthea_bad_input import (
     ENCOUNTERS_HEADER,
     PATIENTS_HEADER,
@@ -190,3 +191,30 @@ def test_a_record_neo4j_refuses_is_rejected_alone_while_later_batches_load(
         assert len(keys) == 249 and f"{SYNTHEA}|p150" not in keys and f"{SYNTHEA}|p249" in keys
     finally:
         driver.execute_query("DROP CONSTRAINT test_family_once IF EXISTS", database_=database)
+
+
+def test_files_parsed_in_worker_processes_load_the_same_graph_in_the_same_order(
+    clean_graph: Driver, database: str, tmp_path: Path
+) -> None:
+    # several FHIR Bulk Data files per resource type, so the pool has files to share out
+    generate(tmp_path / "data", 12, seed=6, formats=("fhir",), layout="bulk", batch_size=4)
+    folder = tmp_path / "data" / "fhir-bulk"
+    assert len(list(folder.glob("*.ndjson"))) > 8
+
+    def run(workers: int) -> dict[str, int]:
+        report = run_load(
+            [folder], driver=clean_graph, database=database, source="ehr", workers=workers
+        )
+        assert report.exit_code == 0, report.as_json()["rejects"][:2]
+        assert [Path(f.path).name for f in report.files] == sorted(
+            p.name for p in folder.glob("*.ndjson")
+        )
+        return dict(report.as_json()["totals"])
+
+    parallel = run(workers=2)
+    assert parallel["written"] > 50 and parallel["unchanged"] == 0
+    graph = fingerprint(clean_graph, database)
+    # the same files read in this process find every record already written, as it is
+    alone = run(workers=0)
+    assert alone["read"] == parallel["read"] and alone["unchanged"] == parallel["written"]
+    assert fingerprint(clean_graph, database) == graph
