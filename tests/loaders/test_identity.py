@@ -343,3 +343,47 @@ def test_a_claim_whose_visit_number_names_two_visits_is_left_unlinked_and_counte
     assert report.as_json()["identity"]["ambiguous"]["claim-visit-number"] == 1
     jane = context_of(clean_graph, database, "MRN1001")
     assert jane["claimRule"] == []
+
+
+def _claim_without_visit_number(service_day: str, rendering_npi: str) -> str:
+    """The 837 with a patient account number that names no visit (CLM01 PCN-88), billed for
+    ``service_day`` by ``rendering_npi``."""
+    return (
+        CLAIM_837.replace("CLM*V5001*", "CLM*PCN-88*")
+        .replace("DTP*472*D8*20240301", f"DTP*472*D8*{service_day}")
+        .replace(
+            f"NM1*82*1*SMITH*JOHN****XX*{DOCTOR_NPI}", f"NM1*82*1*SMITH*JOHN****XX*{rendering_npi}"
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("service_day", "rendering_npi", "linked"),
+    [
+        ("20240301", DOCTOR_NPI, True),  # the visit's day and its practitioner
+        ("20240302", DOCTOR_NPI, False),  # the day after the visit
+        ("20240301", "1679576722", False),  # the visit's day, another practitioner
+    ],
+    ids=["same-day-same-practitioner", "next-day", "other-practitioner"],
+)
+def test_a_claim_without_a_visit_number_meets_its_visit_by_day_and_practitioner(
+    clean_graph: Driver,
+    database: str,
+    sources: dict[str, Path],
+    service_day: str,
+    rendering_npi: str,
+    linked: bool,
+) -> None:
+    (sources["billing"] / "claims.837").write_text(
+        _claim_without_visit_number(service_day, rendering_npi)
+    )
+    load_all(clean_graph, database, sources, ["ehr", "billing"])
+    jane = context_of(clean_graph, database, "MRN1001")
+    assert jane["claims"] == ["PCN-88"]  # her claim, by member id and demographics
+    assert jane["claimRule"] == (["same-patient-same-day"] if linked else [])
+    if linked:  # with the evidence the rule matched on
+        evidence = clean_graph.execute_query(
+            "MATCH (:Claim {controlNumber: 'PCN-88'})-[x:FOR_ENCOUNTER]->() RETURN x.evidence AS e",
+            database_=database,
+        ).records[0]["e"]
+        assert "shared practitioner" in evidence
