@@ -200,23 +200,35 @@ def test_a_key_revoked_during_an_http_session_stops_working_within_the_poll_inte
     keys.clock = clock
     store = KeyStore(driver, database)
     key = store.create(Role.clinician, "agent")
+    other = store.create(Role.clinician, "another agent")
 
-    async def go() -> tuple[Any, MCPError | None]:
+    async def go() -> tuple[Any, MCPError | None, Any]:
         async with http_session(service, {"Authorization": f"Bearer {key}"}) as session:
             first = await session.call_tool("ontology_lookup", {"name": "Encounter"})
             store.revoke(key.split("_")[1])
             clock.now += ApiSettings().key_revocation_poll_s
             try:
                 await session.call_tool("ontology_lookup", {"name": "Encounter"})
-            except MCPError as e:  # the server's 401, as the client reports it
-                return first, e
-            return first, None
+            except MCPError as e:  # the server's 401; the client reports no status with it
+                refusal: MCPError | None = e
+            else:
+                refusal = None
+        # the refusal is the revoked key's, not the service's: a live key still works
+        async with http_session(service, {"Authorization": f"Bearer {other}"}) as session:
+            after = await session.call_tool("ontology_lookup", {"name": "Encounter"})
+        return first, refusal, after
 
     try:
-        first, refusal = anyio.run(go)
+        first, refusal, after = anyio.run(go)
     finally:
         keys.clock = real  # the module's other tests share the service
-    assert not first.is_error and refusal is not None
+    assert not first.is_error and refusal is not None and not after.is_error
+    bare = httpx.post(
+        service,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {key}"},
+    )
+    assert bare.status_code == 401 and 'error="invalid_token"' in bare.headers["www-authenticate"]
 
 
 # -- over stdio ------------------------------------------------------------------------------
