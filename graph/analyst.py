@@ -16,6 +16,7 @@ changed ontology).
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,13 +25,12 @@ from typing import Any
 
 from neo4j import Driver
 
-from graph import integrity, schema
+from graph import integrity
 from graph.deidentify import Deidentifier
 from graph.projection import quoted as _name
 from graph.scorecard import SCHEMA as SCORECARD_SCHEMA
 from graph.writer import DISTINCT_BY, WRITE_SCHEMA
 from ontology.deidentification import KEEP
-from ontology.model import Ontology
 
 BATCH = 2000
 # how a node is found again in the analyst graph: the first of its labels listed here, and the
@@ -84,6 +84,17 @@ UNWIND $systems AS system
 MATCH (s:CodeSystem {key: system})
 RETURN elementId(s) AS id
 """
+# constraints first: a uniqueness constraint makes its own index
+SCHEMA_STATEMENTS = (
+    "SHOW CONSTRAINTS YIELD name, createStatement RETURN name, createStatement AS statement",
+    "SHOW INDEXES YIELD name, type, owningConstraint, createStatement "
+    "WHERE owningConstraint IS NULL AND type <> 'LOOKUP' "
+    "RETURN name, createStatement AS statement",
+)
+SCHEMA_NAMES = (
+    "SHOW CONSTRAINTS YIELD name RETURN name",
+    "SHOW INDEXES YIELD name RETURN name",
+)
 ONTOLOGY_HASH = "MATCH (s:OntologySchema) RETURN s.contentHash AS hash ORDER BY s.name LIMIT 1"
 ONTOLOGY_NODES = "MATCH (n) WHERE n:Class OR n:OntologySchema RETURN elementId(n) AS id"
 NEIGHBOURS = f"""
@@ -140,7 +151,6 @@ def refresh(
     target: Driver,
     target_db: str,
     deid: Deidentifier,
-    onto: Ontology,
     *,
     full: bool = False,
 ) -> RefreshReport:
@@ -153,7 +163,7 @@ def refresh(
     if full or not done:
         report.full = True
         integrity.wipe(target, target_db)
-        _ensure_schema(target, target_db, onto)
+        _ensure_schema(source, source_db, target, target_db)
         runs = _column(source, source_db, ALL_RUNS, "run")
         ids = _column(source, source_db, ALL_NODES, "id", skip=skip)
         changed: Sequence[str] = ids
@@ -173,12 +183,26 @@ def refresh(
     return report
 
 
-def _ensure_schema(target: Driver, target_db: str, onto: Ontology) -> None:
-    """The main graph's constraints and indexes (the analyst graph is merged on them)."""
-    schema.apply(target, target_db, onto, force=True)
-    for statement in (*WRITE_SCHEMA, *SCORECARD_SCHEMA, *ANALYST_SCHEMA):
-        target.execute_query(statement, database_=target_db)
+def _ensure_schema(source: Driver, source_db: str, target: Driver, target_db: str) -> None:
+    """The main graph's own constraints and indexes (as Neo4j spells their creation), and the
+    ones the copy merges on."""
+    have = {n for q in SCHEMA_NAMES for n in _column(target, target_db, q, "name")}
+    statements = [
+        r["statement"]
+        for q in SCHEMA_STATEMENTS
+        for r in _rows(source, source_db, q)
+        if r["name"] not in have and r["statement"]
+    ]
+    for statement in (*statements, *WRITE_SCHEMA, *SCORECARD_SCHEMA, *ANALYST_SCHEMA):
+        target.execute_query(_if_not_exists(statement), database_=target_db)
     target.execute_query("CALL db.awaitIndexes(300)", database_=target_db)
+
+
+def _if_not_exists(statement: str) -> str:
+    """A CREATE statement as SHOW spells it (no IF NOT EXISTS), made safe to repeat."""
+    if "IF NOT EXISTS" in statement:
+        return statement
+    return re.sub(r"^(CREATE \w+(?: \w+)? `[^`]+`)", r"\1 IF NOT EXISTS", statement, count=1)
 
 
 def _changed(

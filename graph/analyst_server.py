@@ -7,6 +7,10 @@ can read and never write. A refresh cannot write through it either, so it takes 
 down, starts the same store writable on free loopback ports that nobody else is told of (the
 analysts' Bolt and Browser ports stay closed meanwhile), writes, and starts it read-only again
 on its own ports. An analyst's session is cut by a refresh; a query after it sees the new data.
+
+Against an external deployment (``ANALYST_NEO4J_URI``), the analyst graph is that server: a
+refresh writes to it with the credentials given, and keeping analysts' logins read-only there
+is that deployment's business (Enterprise roles, or the same setting).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 
 from graph.browser import BrowserSettings
 from graph.server import ManagedNeo4j, Status
-from graph.settings import ManagedNeo4jSettings, Neo4jSettings
+from graph.settings import ManagedNeo4jSettings, Neo4jSettings, Settings
 
 
 class AnalystNeo4j:
@@ -75,3 +79,26 @@ def _free() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def managed(settings: Settings) -> AnalystNeo4j:
+    """The managed analyst server of these settings (its own home, ports and password)."""
+    return AnalystNeo4j(settings.paths.analyst_home, settings.analyst_managed)
+
+
+def analyst_connection(settings: Settings) -> Neo4jSettings:
+    """Where analysts read: ANALYST_NEO4J_URI when it is set, the managed server otherwise."""
+    if settings.analyst.external:
+        return settings.analyst
+    return managed(settings).connection()
+
+
+@contextmanager
+def writable_target(settings: Settings) -> Iterator[Neo4jSettings]:
+    """Where a refresh writes: the external analyst graph as it is (its read-only users are
+    that deployment's business), or the managed one opened writable for the block."""
+    if settings.analyst.external:
+        yield settings.analyst
+        return
+    with managed(settings).writable() as conn:
+        yield conn
