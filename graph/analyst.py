@@ -158,6 +158,7 @@ def refresh(
     graph, de-identified by ``deid``."""
     started = time.monotonic()
     report = RefreshReport(full=full)
+    deid.unclassified.clear()  # what this refresh left out
     skip = sorted(deid.profile.skip)
     done = set() if full else set(_column(target, target_db, FINISHED_RUNS, "run"))
     if full or not done:

@@ -66,8 +66,8 @@ class AnalystNeo4j:
             update={"listen_address": "127.0.0.1", "bolt_port": _free(), "http_port": _free()}
         )
         writer = ManagedNeo4j(self.home, private, browser=self.browser, read_only=False)
-        writer.start()
         try:
+            writer.start()
             yield writer.connection()
         finally:
             writer.stop()
