@@ -8,10 +8,10 @@ nodes. A refresh applies what changed since the last one: the load runs the anal
 not hold as finished say which source records were written, hence which nodes they asserted
 and which links the linking rules made; a terminology whose ``loadedAt`` moved and an ontology
 whose hash moved are copied again. Those nodes, their neighbours (so that every relationship
-finds both ends) and every relationship touching them are written again. The load runs are
-copied last, so a refresh that fails is done again by the next one. ``full`` wipes the analyst
-graph and copies everything (also what an incremental refresh cannot see: a relabelling by a
-changed ontology).
+finds both ends) and every relationship touching them are written again. A load run is
+written without its end first and finished last, so a refresh that fails is done again by the
+next one. ``full`` wipes the analyst graph and copies everything (also what an incremental
+refresh cannot see: a relabelling by a changed ontology).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,10 +175,11 @@ def refresh(
         ids = _with_neighbours(source, source_db, changed, skip)
         rel_query = TOUCHING
     report.runs = sorted(runs)
-    where = _copy_nodes(source, source_db, target, target_db, deid, ids, skip, report)
+    where, finished = _copy_nodes(source, source_db, target, target_db, deid, ids, report)
     _copy_relationships(
         source, source_db, target, target_db, deid, changed, rel_query, where, skip, report
     )
+    _finish_runs(target, target_db, finished)
     report.unclassified = dict(deid.unclassified)
     report.seconds = time.monotonic() - started
     return report
@@ -242,6 +243,29 @@ def _with_neighbours(
     return sorted(out)
 
 
+class _Batches:
+    """Rows gathered by what their write statement is, written ``size`` at a time (one
+    statement for many rows, whatever chunk of the main graph they were read in)."""
+
+    def __init__(self, write: Callable[[Any, list[dict[str, Any]]], None], size: int) -> None:
+        self.write = write
+        self.size = size
+        self.rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(self, key: Any, row: dict[str, Any]) -> None:
+        rows = self.rows[key]
+        rows.append(row)
+        if len(rows) >= self.size:
+            self.write(key, rows)
+            self.rows[key] = []
+
+    def flush(self) -> None:
+        for key, rows in self.rows.items():
+            if rows:
+                self.write(key, rows)
+        self.rows.clear()
+
+
 def _copy_nodes(
     source: Driver,
     source_db: str,
@@ -249,17 +273,20 @@ def _copy_nodes(
     target_db: str,
     deid: Deidentifier,
     ids: Sequence[str],
-    skip: list[str],
     report: RefreshReport,
-) -> dict[str, _Identity]:
-    """Write the nodes; return where each one is found in the analyst graph."""
+) -> tuple[dict[str, _Identity], list[tuple[frozenset[str], dict[str, Any]]]]:
+    """Write the nodes; return where each one is found in the analyst graph, and the load runs
+    to finish once everything else is written (they are written without ``endedAt`` first:
+    a run in the analyst graph that has ended says its changes are all there)."""
     where: dict[str, _Identity] = {}
-    # the load runs last: a run in the analyst graph means its changes are there
-    pending_runs: list[tuple[frozenset[str], _Identity, dict[str, Any]]] = []
+    runs: list[tuple[frozenset[str], dict[str, Any]]] = []
+
+    def write(key: tuple[frozenset[str], str, tuple[str, ...]], rows: list[dict[str, Any]]) -> None:
+        _write_nodes(target, target_db, *key, rows)
+        report.nodes += len(rows)
+
+    batches = _Batches(write, BATCH)
     for chunk in _chunks(ids, BATCH):
-        groups: dict[tuple[frozenset[str], str, tuple[str, ...]], list[dict[str, Any]]] = (
-            defaultdict(list)
-        )
         for row in _rows(source, source_db, NODES, ids=chunk):
             labels = list(row["labels"])
             props = _deidentified(deid, labels, row["props"], row["identifies"])
@@ -268,21 +295,26 @@ def _copy_nodes(
                 report.skipped += 1
                 continue
             where[row["id"]] = identity
-            if identity.label == "LoadRun":
-                pending_runs.append((frozenset(labels), identity, props))
-                continue
             key = (frozenset(labels), identity.label, tuple(k for k, _ in identity.values))
-            groups[key].append({"id": dict(identity.values), "props": props})
-        for (labels_set, label, keys), rows in groups.items():
-            _write_nodes(target, target_db, labels_set, label, keys, rows)
-            report.nodes += len(rows)
-    runs: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
-    for labels_set, identity, props in pending_runs:
-        runs[labels_set].append({"id": dict(identity.values), "props": props})
-    for labels_set, rows in runs.items():
-        _write_nodes(target, target_db, labels_set, "LoadRun", ("runId",), rows)
-        report.nodes += len(rows)
-    return where
+            if identity.label == "LoadRun":
+                runs.append((frozenset(labels), {"id": dict(identity.values), "props": props}))
+                props = {k: v for k, v in props.items() if k != "endedAt"}
+            batches.add(key, {"id": dict(identity.values), "props": props})
+    batches.flush()
+    return where, runs
+
+
+def _finish_runs(
+    target: Driver, target_db: str, runs: list[tuple[frozenset[str], dict[str, Any]]]
+) -> None:
+    by_labels: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+    for labels, row in runs:
+        by_labels[labels].append(row)
+    for labels, rows in by_labels.items():
+        for chunk in range(0, len(rows), BATCH):
+            _write_nodes(
+                target, target_db, labels, "LoadRun", ("runId",), rows[chunk : chunk + BATCH]
+            )
 
 
 def _deidentified(
@@ -338,8 +370,24 @@ def _copy_relationships(
     report: RefreshReport,
 ) -> None:
     seen: set[str] = set()
+
+    def write(key: _RelGroup, rows: list[dict[str, Any]]) -> None:
+        rel_type, la, ka, lb, kb, kept = key
+        ma = ", ".join(f"{_name(k)}: r.a.{_name(k)}" for k in ka)
+        mb = ", ".join(f"{_name(k)}: r.b.{_name(k)}" for k in kb)
+        distinct = (
+            " {" + ", ".join(f"{_name(k)}: r.props.{_name(k)}" for k in kept) + "}" if kept else ""
+        )
+        target.execute_query(
+            f"UNWIND $rows AS r MATCH (a:{_name(la)} {{{ma}}}) MATCH (b:{_name(lb)} {{{mb}}}) "
+            f"MERGE (a)-[x:{_name(rel_type)}{distinct}]->(b) SET x = r.props",
+            rows=rows,
+            database_=target_db,
+        )
+        report.relationships += len(rows)
+
+    batches = _Batches(write, BATCH)
     for chunk in _chunks(ids, BATCH):
-        groups: dict[_RelGroup, list[dict[str, Any]]] = defaultdict(list)
         for row in _rows(source, source_db, query, ids=chunk, skip=skip):
             if row["id"] in seen:
                 continue
@@ -357,22 +405,8 @@ def _copy_relationships(
                 tuple(k for k, _ in b.values),
                 kept,
             )
-            groups[key].append({"a": dict(a.values), "b": dict(b.values), "props": props})
-        for (rel_type, la, ka, lb, kb, kept), rows in groups.items():
-            ma = ", ".join(f"{_name(k)}: r.a.{_name(k)}" for k in ka)
-            mb = ", ".join(f"{_name(k)}: r.b.{_name(k)}" for k in kb)
-            distinct = (
-                " {" + ", ".join(f"{_name(k)}: r.props.{_name(k)}" for k in kept) + "}"
-                if kept
-                else ""
-            )
-            target.execute_query(
-                f"UNWIND $rows AS r MATCH (a:{_name(la)} {{{ma}}}) MATCH (b:{_name(lb)} {{{mb}}}) "
-                f"MERGE (a)-[x:{_name(rel_type)}{distinct}]->(b) SET x = r.props",
-                rows=rows,
-                database_=target_db,
-            )
-            report.relationships += len(rows)
+            batches.add(key, {"a": dict(a.values), "b": dict(b.values), "props": props})
+    batches.flush()
 
 
 def _rows(driver: Driver, database: str, query: str, **params: Any) -> list[dict[str, Any]]:
