@@ -185,6 +185,26 @@ def refresh(
     return report
 
 
+@dataclass(frozen=True)
+class Freshness:
+    """How fresh the analyst graph is: the load runs it holds, and when the newest ended."""
+
+    runs: int
+    newest: Any  # a neo4j DateTime, or None before the first refresh
+
+
+FRESHNESS = (
+    "MATCH (r:LoadRun) WHERE r.endedAt IS NOT NULL "
+    "RETURN count(r) AS runs, max(r.endedAt) AS newest"
+)
+
+
+def freshness(driver: Driver, database: str) -> Freshness:
+    """The load runs the analyst graph has applied (as `caregraph analyst status` says it)."""
+    row = _rows(driver, database, FRESHNESS)[0]
+    return Freshness(int(row["runs"]), row["newest"])
+
+
 def _ensure_schema(source: Driver, source_db: str, target: Driver, target_db: str) -> None:
     """The main graph's own constraints and indexes (as Neo4j spells their creation), and the
     ones the copy merges on."""

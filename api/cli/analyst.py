@@ -9,7 +9,7 @@ import typer
 
 from api import pseudonyms
 from api.settings import ApiSettings
-from graph.analyst import RefreshReport, refresh
+from graph.analyst import RefreshReport, freshness, refresh
 from graph.analyst_server import managed, writable_target
 from graph.deidentify import Deidentifier
 from graph.driver import connection, session_driver
@@ -76,6 +76,14 @@ def status() -> None:
     typer.echo(f"  Home:    {st.home}")
     if not st.running:
         raise typer.Exit(3)
+    try:
+        with session_driver(managed(settings).connection()) as driver:
+            fresh = freshness(driver, "neo4j")
+    except GraphError as e:
+        typer.echo(f"  Fresh:   unknown ({e})")
+        return
+    newest = fresh.newest.iso_format() if fresh.newest is not None else "never refreshed"
+    typer.echo(f"  Fresh:   {fresh.runs} load runs applied, the newest ended {newest}")
 
 
 @app.command("refresh")

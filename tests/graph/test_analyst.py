@@ -22,7 +22,7 @@ from neo4j.exceptions import ClientError
 from neo4j.time import Date, DateTime
 
 from graph import guide, integrity, schema, security
-from graph.analyst import RefreshReport, refresh
+from graph.analyst import RefreshReport, freshness, refresh
 from graph.analyst_server import AnalystNeo4j
 from graph.anchors import Anchors
 from graph.deidentify import Deidentifier
@@ -335,3 +335,15 @@ def test_the_analyst_server_refuses_a_write(copied: Copied, analyst: Driver) -> 
         "MATCH (p:Patient {key: 'written by an analyst'}) RETURN count(p) AS c", database_="neo4j"
     )
     assert found.records[0]["c"] == 0
+
+
+def test_freshness_says_which_load_runs_the_analyst_graph_holds(
+    copied: Copied, analyst: Driver
+) -> None:
+    main = copied.main.execute_query(
+        "MATCH (r:LoadRun) WHERE r.endedAt IS NOT NULL RETURN count(r) AS n, max(r.endedAt) AS t",
+        database_=copied.main_db,
+    ).records[0]
+    fresh = freshness(analyst, "neo4j")
+    assert fresh.runs == main["n"] == len(copied.rebuilt.runs)
+    assert fresh.newest == main["t"]
