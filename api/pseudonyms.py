@@ -1,6 +1,5 @@
-"""Stable pseudonyms for keys that embed identifiers: an HMAC-SHA256 of the key with the
-server's pseudonym key, so the same patient has the same pseudonym in every answer (an analyst
-can count and join) while nobody without the key can tell whose it is or test a guess.
+"""The API's pseudonym key: the HMAC itself is ``graph/pseudonyms.py``, shared with the
+analyst graph's copy, so a key shown to an analyst by the API is the key in the analyst graph.
 
 The key comes from ``CAREGRAPH_API_PSEUDONYM_KEY``; without it, one is generated once into the
 state directory (``<CAREGRAPH_HOME>/pseudonym-key``, mode 0600) and read from there after, so
@@ -9,33 +8,13 @@ pseudonyms stay the same across restarts. Give every process of one API the same
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from pathlib import Path
 
 from api.settings import ApiSettings
 from graph.keyfile import secret_file
+from graph.pseudonyms import FILE_NAME, MIN_LENGTH, PREFIX, PseudonymKeyError, Pseudonyms
 
-PREFIX = "pseudonym:"
-FILE_NAME = "pseudonym-key"
-MIN_LENGTH = 16
-
-
-class PseudonymKeyError(Exception):
-    """The pseudonym key is missing, unreadable or too short."""
-
-
-class Pseudonyms:
-    """Turns keys into pseudonyms with one secret."""
-
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) < MIN_LENGTH:
-            raise PseudonymKeyError(f"the pseudonym key must be at least {MIN_LENGTH} bytes")
-        self._secret = secret
-
-    def __call__(self, key: str) -> str:
-        digest = hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()
-        return PREFIX + digest[:32]  # 128 bits: no two keys of one graph share a pseudonym
+__all__ = ["FILE_NAME", "MIN_LENGTH", "PREFIX", "PseudonymKeyError", "Pseudonyms", "load"]
 
 
 def load(settings: ApiSettings, home: Path) -> Pseudonyms:

@@ -119,9 +119,13 @@ class ManagedNeo4j:
         settings: ManagedNeo4jSettings,
         pom: Path = POM,
         browser: BrowserSettings | None = None,
+        read_only: bool = False,
     ) -> None:
         self.home = home.resolve()
         self.settings = settings
+        # the default database refuses every write (Neo4j's server.databases.read_only, which
+        # Community Edition honours; its ALTER DATABASE ... SET ACCESS is Enterprise only)
+        self.read_only = read_only
         self.browser = browser or BrowserSettings()
         self.pom = pom
         self.conf_dir = self.home / "conf"
@@ -238,6 +242,7 @@ class ManagedNeo4j:
             "dbms.usage_report.enabled": "false",
             "dbms.security.procedures.unrestricted": "apoc.*",
             "db.tx_log.rotation.retention_policy": "1 days",
+            **({"server.databases.read_only": DATABASE} if self.read_only else {}),
             **self._browser_config(),
         }
 

@@ -33,6 +33,15 @@ class ManagedNeo4jSettings(BaseSettings):
         return value
 
 
+class AnalystNeo4jSettings(ManagedNeo4jSettings):
+    """Settings of the managed analyst graph's server (its own ports, store and password)."""
+
+    model_config = SettingsConfigDict(env_prefix="CAREGRAPH_ANALYST_NEO4J_", extra="ignore")
+
+    bolt_port: int = Field(default=7688, ge=1, le=65535)
+    http_port: int = Field(default=7475, ge=1, le=65535)
+
+
 class Neo4jSettings(BaseSettings):
     """How to reach Neo4j: an external server from NEO4J_URI, or the managed one."""
 
@@ -56,6 +65,13 @@ class Neo4jSettings(BaseSettings):
         return value or None
 
 
+class AnalystSettings(Neo4jSettings):
+    """How to reach the analyst graph: an external server from ANALYST_NEO4J_URI (read-only for
+    its analysts by that deployment's own means), or the managed one."""
+
+    model_config = SettingsConfigDict(env_prefix="ANALYST_NEO4J_", extra="ignore")
+
+
 class Paths(BaseSettings):
     """The state directory (CAREGRAPH_HOME) and what lives under it."""
 
@@ -66,6 +82,11 @@ class Paths(BaseSettings):
     @property
     def neo4j_home(self) -> Path:
         return self.home.resolve() / "neo4j"
+
+    @property
+    def analyst_home(self) -> Path:
+        """The managed analyst graph's server: a Neo4j home of its own."""
+        return self.home.resolve() / "analyst-neo4j"
 
     @property
     def audit_anchors(self) -> Path:
@@ -101,11 +122,15 @@ class Settings:
         neo4j: Neo4jSettings | None = None,
         managed: ManagedNeo4jSettings | None = None,
         audit: AuditSettings | None = None,
+        analyst: AnalystSettings | None = None,
+        analyst_managed: AnalystNeo4jSettings | None = None,
     ) -> None:
         self.paths = paths or Paths()
         self.neo4j = neo4j or Neo4jSettings()
         self.managed = managed or ManagedNeo4jSettings()
         self.audit = audit or AuditSettings()
+        self.analyst = analyst or AnalystSettings()
+        self.analyst_managed = analyst_managed or AnalystNeo4jSettings()
 
     @property
     def mode(self) -> Literal["managed", "external"]:

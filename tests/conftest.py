@@ -24,6 +24,7 @@ from neo4j import Driver
 from starlette.types import ASGIApp
 
 from graph import integrity
+from graph.analyst_server import AnalystNeo4j
 from graph.driver import open_driver
 from graph.server import ManagedNeo4j
 from graph.settings import ManagedNeo4jSettings, Neo4jSettings
@@ -147,6 +148,19 @@ def spare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedNe
         pytest.skip("Neo4j is external (NEO4J_URI): no managed server to stop or kill")
     server = ManagedNeo4j(tmp_path_factory.mktemp("spare") / "neo4j", managed_settings())
     server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def analyst_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnalystNeo4j]:
+    """The analyst graph's managed Neo4j (read-only; a refresh opens it writable on private
+    ports), on free ports: made only when an analyst graph test asks for it."""
+    if Neo4jSettings().external:
+        pytest.skip("Neo4j is external (NEO4J_URI): the managed analyst graph is not tested")
+    server = AnalystNeo4j(tmp_path_factory.mktemp("analyst") / "neo4j", managed_settings())
     try:
         yield server
     finally:

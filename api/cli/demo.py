@@ -8,8 +8,10 @@ from pathlib import Path
 import typer
 import uvicorn
 
+from api import pseudonyms
 from api.app import create_app
 from api.auth import KeyStore, Role
+from api.cli import analyst
 from api.settings import ApiSettings
 from graph import schema
 from graph.driver import connection, session_driver
@@ -18,6 +20,7 @@ from graph.server import ManagedNeo4j
 from graph.settings import Settings
 from loaders import terminology as lt
 from loaders.demo import load_demo
+from ontology.deidentification import PROFILE_FILE, ProfileError
 from ontology.model import load_ontology
 
 
@@ -53,14 +56,30 @@ def demo() -> None:
         icd = lt.load(driver, conn.database, lt.icd10cm())
         typer.echo(f"  {icd.name} {icd.version}: {icd.concepts} concepts in {icd.seconds:.0f} s")
         key = _demo_key(KeyStore(driver, conn.database), home / "demo-key")
+    analyst_browser, analyst_login = _analyst_graph(settings)
     typer.echo("")
     typer.echo(f"  GraphiQL:       http://{api.host}:{api.port}/graphql")
     typer.echo(f"  API key:        {key}   (Authorization: Bearer <key>; role clinician)")
-    typer.echo(f"  Neo4j Browser:  {browser}")
+    typer.echo(f"  Neo4j Browser:  {browser}   (administrators: every right, real data)")
     typer.echo(f"  Bolt:           {conn.uri}")
     typer.echo(f"  Neo4j login:    {credentials}")
+    typer.echo(f"  Analyst graph:  {analyst_browser}   (de-identified, read-only)")
+    typer.echo(f"  Analyst login:  {analyst_login}")
     typer.echo("")
     uvicorn.run(create_app(conn), host=api.host, port=api.port, log_level="info")
+
+
+def _analyst_graph(settings: Settings) -> tuple[str, str]:
+    """Refresh the analyst graph (starting its managed Neo4j read-only); its Browser URL and
+    login, or why there is none."""
+    typer.echo("refreshing the analyst graph (de-identified by the HIPAA Safe Harbor profile)")
+    try:
+        report = analyst.run_refresh(settings, PROFILE_FILE)
+    except (GraphError, ProfileError, pseudonyms.PseudonymKeyError) as e:
+        typer.echo(f"warning: the analyst graph was not refreshed: {e}", err=True)
+        return "(not available: see the warning above)", "-"
+    typer.echo(f"  {analyst.describe(report)}")
+    return analyst.browser_line(settings)
 
 
 def _demo_key(keys: KeyStore, path: Path) -> str:

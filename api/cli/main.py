@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import (
+    analyst,
     audit,
     auth,
     demo,
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(neo4j.app, name="neo4j")
+app.add_typer(analyst.app, name="analyst")
 app.add_typer(ontology.app, name="ontology")
 app.add_typer(auth.app, name="auth")
 app.command("serve")(serve.serve)
