@@ -574,11 +574,6 @@ class Reader:
         return {"version": recs[0]["version"], "edition": recs[0]["edition"]}
 
 
-def server_components(driver: Driver, database: str) -> dict[str, str]:
-    """Neo4j's version and edition, as the server reports them."""
-    return Reader(driver, database, timeout_s=10.0).server_components()
-
-
 # -- query text ------------------------------------------------------------------------------
 
 
