@@ -111,5 +111,7 @@ def install() -> None:
 
 
 def _ours(handler: logging.Handler) -> bool:
-    # pytest's capture handlers format their own way; leave them be
-    return not type(handler).__module__.startswith("_pytest")
+    """The plain stream handlers the service's loggers get (uvicorn's log config and
+    ``install`` make exactly these); a handler of any other kind, a file or a capture handler a
+    host application or a test runner added, keeps its own format."""
+    return type(handler) is logging.StreamHandler
