@@ -59,6 +59,16 @@ def checkout_state_untouched() -> Iterator[None]:
     assert changed == [], f"the tests wrote the checkout's state directory: {changed}"
 
 
+def neo4j_env(conn: Neo4jSettings) -> dict[str, str]:
+    """The environment that points a caregraph command or process at ``conn``."""
+    return {
+        "NEO4J_URI": conn.uri or "",
+        "NEO4J_USERNAME": conn.username,
+        "NEO4J_PASSWORD": conn.password.get_secret_value() if conn.password else "",
+        "NEO4J_DATABASE": conn.database,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

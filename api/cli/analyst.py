@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from api import pseudonyms
+from api.cli import servers
+from api.cli.servers import refuse_external
 from api.settings import ApiSettings
 from graph.analyst import RefreshReport, freshness, refresh
 from graph.analyst_server import managed, writable_target
@@ -24,13 +26,12 @@ app = typer.Typer(
 
 
 def _refuse_external(settings: Settings) -> None:
-    if settings.analyst.external:
-        typer.echo(
-            f"ANALYST_NEO4J_URI is set ({settings.analyst.uri}): the analyst graph is that "
-            "server, and caregraph never starts its own.",
-            err=True,
-        )
-        raise typer.Exit(2)
+    refuse_external(
+        settings.analyst.external,
+        "ANALYST_NEO4J_URI",
+        settings.analyst.uri,
+        "the analyst graph is that server, and caregraph",
+    )
 
 
 @app.command()
@@ -38,16 +39,7 @@ def start() -> None:
     """Start the analyst graph's Neo4j read-only (or find it running)."""
     settings = Settings()
     _refuse_external(settings)
-    server = managed(settings)
-    try:
-        status = server.start()
-    except GraphError as e:
-        typer.echo(f"error: the analyst graph's Neo4j did not start: {e}", err=True)
-        raise typer.Exit(1) from e
-    typer.echo(f"analyst graph: Neo4j {status.version} running read-only (pid {status.pid})")
-    typer.echo(f"  Bolt:    {status.bolt_uri}")
-    typer.echo(f"  Browser: {status.browser_url}")
-    typer.echo(f"  User:    neo4j   password in {server.password_file}")
+    servers.start(managed(settings), "analyst graph", "running read-only")
 
 
 @app.command()
@@ -55,10 +47,7 @@ def stop() -> None:
     """Stop the analyst graph's Neo4j."""
     settings = Settings()
     _refuse_external(settings)
-    if managed(settings).stop():
-        typer.echo("analyst graph stopped")
-    else:
-        typer.echo("analyst graph was not running")
+    servers.stop(managed(settings), "analyst graph")
 
 
 @app.command()
@@ -68,14 +57,7 @@ def status() -> None:
     if settings.analyst.external:
         typer.echo(f"external analyst graph at {settings.analyst.uri} (ANALYST_NEO4J_URI)")
         return
-    st = managed(settings).status()
-    state = f"running read-only (pid {st.pid})" if st.running else "not running"
-    typer.echo(f"analyst graph, Neo4j {st.version}: {state}")
-    typer.echo(f"  Bolt:    {st.bolt_uri}")
-    typer.echo(f"  Browser: {st.browser_url}")
-    typer.echo(f"  Home:    {st.home}")
-    if not st.running:
-        raise typer.Exit(3)
+    servers.show(managed(settings).status(), "analyst graph", "running read-only")
     try:
         with session_driver(managed(settings).connection()) as driver:
             fresh = freshness(driver, "neo4j")

@@ -6,8 +6,9 @@ import shlex
 
 import typer
 
+from api.cli import servers
+from api.cli.servers import refuse_external
 from graph.driver import connection
-from graph.errors import GraphError
 from graph.server import ManagedNeo4j
 from graph.settings import Settings
 
@@ -19,13 +20,9 @@ def _managed(settings: Settings) -> ManagedNeo4j:
 
 
 def _refuse_external(settings: Settings) -> None:
-    if settings.neo4j.external:
-        typer.echo(
-            f"NEO4J_URI is set ({settings.neo4j.uri}): caregraph uses that server and "
-            "never starts its own.",
-            err=True,
-        )
-        raise typer.Exit(2)
+    refuse_external(
+        settings.neo4j.external, "NEO4J_URI", settings.neo4j.uri, "caregraph uses that server"
+    )
 
 
 @app.command()
@@ -33,16 +30,7 @@ def start() -> None:
     """Start Neo4j (or find it running) and wait until Bolt answers."""
     settings = Settings()
     _refuse_external(settings)
-    server = _managed(settings)
-    try:
-        status = server.start()
-    except GraphError as e:
-        typer.echo(f"error: Neo4j did not start: {e}", err=True)
-        raise typer.Exit(1) from e
-    typer.echo(f"Neo4j {status.version} running (pid {status.pid})")
-    typer.echo(f"  Bolt:    {status.bolt_uri}")
-    typer.echo(f"  Browser: {status.browser_url}")
-    typer.echo(f"  User:    neo4j   password in {server.password_file}")
+    servers.start(_managed(settings))
 
 
 @app.command()
@@ -50,10 +38,7 @@ def stop() -> None:
     """Stop Neo4j cleanly and wait until it has exited."""
     settings = Settings()
     _refuse_external(settings)
-    if _managed(settings).stop():
-        typer.echo("Neo4j stopped")
-    else:
-        typer.echo("Neo4j was not running")
+    servers.stop(_managed(settings))
 
 
 @app.command()
@@ -63,14 +48,7 @@ def status() -> None:
     if settings.neo4j.external:
         typer.echo(f"external Neo4j at {settings.neo4j.uri} (NEO4J_URI)")
         return
-    st = _managed(settings).status()
-    state = f"running (pid {st.pid})" if st.running else "not running"
-    typer.echo(f"Neo4j {st.version}: {state}")
-    typer.echo(f"  Bolt:    {st.bolt_uri}")
-    typer.echo(f"  Browser: {st.browser_url}")
-    typer.echo(f"  Home:    {st.home}")
-    if not st.running:
-        raise typer.Exit(3)
+    servers.show(_managed(settings).status())
 
 
 @app.command()

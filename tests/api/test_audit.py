@@ -39,7 +39,7 @@ from tests.api.conftest import (
     load_dataset,
     principal,
 )
-from tests.conftest import Figures, fresh, kill
+from tests.conftest import Figures, fresh, kill, neo4j_env
 from tests.graph.test_chain import HANG, holding_the_head, wait_until
 
 CONTEXT = "query Ctx($id: String!) { patientContext(identifier: $id) { text totalEvents } }"
@@ -191,10 +191,7 @@ def test_the_cli_shows_the_audit_log(gql: Gql, neo4j_conn: Neo4jSettings) -> Non
         purpose="HPAYMT",
     )
     env = {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
+        **neo4j_env(neo4j_conn),
     }
     today = datetime.now(UTC).date().isoformat()
     args = ["audit", "--subject", "test:billing", "--patient", JANE, "--since", today]
@@ -208,10 +205,7 @@ def test_the_cli_shows_the_audit_log(gql: Gql, neo4j_conn: Neo4jSettings) -> Non
 
 def cli_env(neo4j_conn: Neo4jSettings, home: Path, **more: str) -> dict[str, str]:
     return {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
+        **neo4j_env(neo4j_conn),
         "CAREGRAPH_HOME": str(home),
         **more,
     }

@@ -32,6 +32,7 @@ from api.settings import ApiSettings
 from graph.security import query_audit
 from graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer
+from tests.conftest import neo4j_env
 
 ISSUER = "https://idp.test.invalid/realms/caregraph"
 
@@ -225,10 +226,7 @@ def test_the_service_caches_keys_by_default_and_a_setting_turns_it_off(
 
 def test_cli_creates_lists_and_revokes_keys(clean_graph: Driver, neo4j_conn: Neo4jSettings) -> None:
     env = {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
+        **neo4j_env(neo4j_conn),
     }
     runner = CliRunner()
     created = runner.invoke(

@@ -41,7 +41,7 @@ from graph.security import query_audit
 from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
 from tests.api.conftest import CROWD, JANE, SYNTHEA, bearer, load_dataset
-from tests.conftest import Figures, free_port, kill
+from tests.conftest import Figures, free_port, kill, neo4j_env
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 ROUNDS = 5 if LONG else 1  # service kills
@@ -93,10 +93,7 @@ class Served:
 def service_env(conn: Neo4jSettings, home: Path, **more: str) -> dict[str, str]:
     env = {
         **os.environ,
-        "NEO4J_URI": conn.uri or "",
-        "NEO4J_USERNAME": conn.username,
-        "NEO4J_PASSWORD": conn.password.get_secret_value() if conn.password else "",
-        "NEO4J_DATABASE": conn.database,
+        **neo4j_env(conn),
         "CAREGRAPH_HOME": str(home),  # its audit key and anchor file, apart from the tests'
         # the faults, not admission control (tests/api/test_admission.py), are tested here:
         # room for every request the tests hold in flight behind a lock or a dead Neo4j

@@ -30,7 +30,7 @@ from api.settings import ApiSettings
 from graph import security
 from graph.settings import Neo4jSettings
 from tests.api.conftest import JANE, PSEUDONYM_KEY, SMITH_NPI, KeyMaker
-from tests.conftest import serving
+from tests.conftest import neo4j_env, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -236,10 +236,7 @@ def test_a_key_revoked_during_an_http_session_stops_working_within_the_poll_inte
 
 def stdio_env(neo4j_conn: Neo4jSettings, key: str | None) -> dict[str, str]:
     env = {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
+        **neo4j_env(neo4j_conn),
         "CAREGRAPH_API_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "CAREGRAPH_PURPOSE_OF_USE": "HOPERAT",
         # the tests' state directory (tests/conftest.py), never the checkout's .caregraph: the

@@ -17,7 +17,7 @@ from neo4j import Driver
 
 from api.auth import KeyStore, Role
 from graph.settings import Neo4jSettings
-from tests.conftest import free_port
+from tests.conftest import free_port, neo4j_env
 
 CLASSES = """query($after: String) { ontology { classes(first: 3, after: $after) {
   edges { node { name } } pageInfo { hasNextPage endCursor } } } }"""
@@ -29,10 +29,7 @@ def serving(conn: Neo4jSettings, home: Path, **env: str) -> Iterator[tuple[str, 
     port = free_port()
     environment = {
         **os.environ,
-        "NEO4J_URI": conn.uri or "",
-        "NEO4J_USERNAME": conn.username,
-        "NEO4J_PASSWORD": conn.password.get_secret_value() if conn.password else "",
-        "NEO4J_DATABASE": conn.database,
+        **neo4j_env(conn),
         "CAREGRAPH_HOME": str(home),
         **env,
     }

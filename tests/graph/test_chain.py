@@ -22,6 +22,7 @@ from graph import chain, security
 from graph.anchors import Anchors
 from graph.security import AuditWriter, Verification
 from graph.settings import Neo4jSettings, Paths, Settings
+from tests.conftest import neo4j_env
 
 PATIENT = "HOSP|MRN001"
 
@@ -81,10 +82,7 @@ def problems(found: Verification) -> list[str]:
 
 def cli_verify(neo4j_conn: Neo4jSettings, home: Path) -> tuple[int, str]:
     env = {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
+        **neo4j_env(neo4j_conn),
         "CAREGRAPH_HOME": str(home),
     }
     run = CliRunner().invoke(cli, ["audit", "verify"], env=env)

@@ -15,6 +15,7 @@ from graph import schema
 from graph.settings import Neo4jSettings
 from ontology.errors import SchemaChangeRefused
 from ontology.model import Ontology, load_ontology, shipped_files
+from tests.conftest import neo4j_env
 
 # An informaticist's change: a new class with a key, and NPI made a key of practitioners.
 ADDITION = """
@@ -174,12 +175,7 @@ def test_cli_apply_dry_run_reports_and_changes_nothing(
     schema.apply(graph, database, load_ontology())
     path = tmp_path / "caregraph.ttl"
     path.write_text(shipped_files()[0].read_text() + ADDITION)
-    env = {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": database,
-    }
+    env = {**neo4j_env(neo4j_conn), "NEO4J_DATABASE": database}
     before = names(graph, database, "CONSTRAINTS")
     result = CliRunner().invoke(app, ["ontology", "apply", "--dry-run", str(path)], env=env)
     assert result.exit_code == 0, result.output

@@ -36,7 +36,7 @@ from graph.settings import Neo4jSettings
 from loaders.pipeline import expand
 from loaders.synth import generate
 from ontology.model import load_ontology
-from tests.conftest import Figures, kill
+from tests.conftest import Figures, kill, neo4j_env
 from tests.loaders.conftest import domain
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
@@ -68,10 +68,7 @@ pytestmark = [
 def cli_env(conn: Neo4jSettings, home: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "NEO4J_URI": conn.uri or "",
-        "NEO4J_USERNAME": conn.username,
-        "NEO4J_PASSWORD": conn.password.get_secret_value() if conn.password else "",
-        "NEO4J_DATABASE": conn.database,
+        **neo4j_env(conn),
         "CAREGRAPH_HOME": str(home),
     }
 

@@ -15,6 +15,7 @@ from graph.settings import Neo4jSettings
 from loaders.pipeline import load as run_load
 from loaders.synth import generate
 from loaders.synthea import SYNTHEA
+from tests.conftest import neo4j_env
 from tests.loaders.conftest import Load, count, fingerprint
 from tests.loaders.test_synthea_bad_input import (
     ENCOUNTERS_HEADER,
@@ -118,10 +119,7 @@ def test_cli_load_writes_the_json_report_and_exits_by_outcome(
     bad.mkdir()
     write(bad / "patients.csv", PATIENTS_HEADER, [patient("p2", "Alan", "Turing"), "p3,1980"])
     env = {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
+        **neo4j_env(neo4j_conn),
         "CAREGRAPH_HOME": str(tmp_path / "home"),
     }
     runner = CliRunner()

@@ -22,6 +22,7 @@ from loaders.identity import IdentityConfig
 from loaders.pipeline import load
 from loaders.report import LoadReport
 from loaders.synth import generate
+from tests.conftest import neo4j_env
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +50,7 @@ def runs(
 
 def cli(neo4j_conn: Neo4jSettings, home: Path, *args: str) -> tuple[int, str, str]:
     env = {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
+        **neo4j_env(neo4j_conn),
         "CAREGRAPH_HOME": str(home),
     }
     run = CliRunner().invoke(app, ["scorecard", *args], env=env)

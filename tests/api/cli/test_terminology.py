@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from api.cli.main import app
 from graph.settings import Neo4jSettings
 from loaders import terminology as lt
+from tests.conftest import neo4j_env
 from tests.loaders.conftest import count
 from tests.loaders.test_terminology import chapter
 
@@ -27,10 +28,7 @@ FULL = os.environ.get("CAREGRAPH_TERMINOLOGY") == "full"
 @pytest.fixture
 def env(neo4j_conn: Neo4jSettings, tmp_path: Path) -> dict[str, str]:
     return {
-        "NEO4J_URI": neo4j_conn.uri or "",
-        "NEO4J_USERNAME": neo4j_conn.username,
-        "NEO4J_PASSWORD": neo4j_conn.password.get_secret_value() if neo4j_conn.password else "",
-        "NEO4J_DATABASE": neo4j_conn.database,
+        **neo4j_env(neo4j_conn),
         "CAREGRAPH_HOME": str(tmp_path / "home"),
     }
 
