@@ -166,3 +166,14 @@ def test_practitioners_and_organizations_by_name(gql: Gql) -> None:
     assert names == ["General Hospital"]
     nothing = gql("{ practitioners { totalCount } }")
     assert nothing.errors[0]["extensions"]["code"] == "SEARCH_TOO_BROAD"
+
+
+def test_round_trips_do_not_grow_with_the_page(gql: Gql) -> None:
+    # the page of matches is one read; each level below it one more, however many matched
+    variables: dict[str, Any] = {"family": "crowd", "birthDate": "1990"}
+    gql(SEARCH, variables)  # the guardrails read the graph's counts once, then keep them
+    few = gql(SEARCH, {**variables, "first": 2})
+    many = gql(SEARCH, {**variables, "first": 20})
+    assert len(nodes(few.data)) == 2 and len(nodes(many.data)) == 20
+    # the matches; their identifiers and sources (one level: one batch); the count
+    assert few.context.reader.round_trips == many.context.reader.round_trips == 3
