@@ -21,9 +21,9 @@ Soundex), and those above ``threshold`` written as (:MatchCandidate) nodes
 Bayes factor. A pair a decision closed (rejected, accepted) is never proposed again.
 
 Compared fields: folded family name, first given name and second given name (Jaro-Winkler
-levels, ``NameComparison``), birth date (exact, one edit such as a transposition, within a
-month, else: ``DateOfBirthComparison``), gender and the postal code's first five characters
-(exact).
+levels, ``NameComparison``), birth date (exact, one edit such as two digits swapped, day and
+month swapped, else: :func:`_birth_date`), gender and the postal code's first five
+characters (exact).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import Any
 
 import jellyfish
 import pandas as pd
+import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from neo4j import Driver
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -54,7 +55,7 @@ MIN_RECORDS = 4  # fewer cannot train a model
 # the family name's Soundex, EM takes the many namesakes of a small name pool for matches
 # and learns that a birth date years apart says little: it proposed a namesake.)
 TRAINING_BLOCKS = (("birth_date",), ("birth_year",))
-# the birth date's m to start from, per level: exact, one edit, within a month, else
+# the birth date's m to start from, per level: exact, one edit, day and month swapped, else
 DATE_M = [0.9, 0.07, 0.02, 0.01]
 
 
@@ -90,7 +91,9 @@ def frame(records: Iterable[PatientRecord]) -> pd.DataFrame:
     """The patients as Splink's input: one row each, the fields compared and blocked on."""
     rows = []
     for r in records:
-        birth = r.birth_date if r.birth_date and len(r.birth_date) == 10 else None
+        # YYYYMMDD: two digits swapped across the month and the day ("0812" for "0821",
+        # "0182") are one edit apart as they were typed, not two as with a hyphen between
+        birth = r.birth_date.replace("-", "") if r.birth_date and len(r.birth_date) == 10 else None
         rows.append(
             {
                 "unique_id": r.key,
@@ -115,17 +118,7 @@ def _settings() -> SettingsCreator:
             cl.NameComparison("family"),
             cl.NameComparison("given"),
             cl.NameComparison("middle"),
-            # exact, one edit (a typo, two digits swapped), within a month, else: a birth date
-            # years apart is another person (a namesake), whatever the names say
-            # (the m of "else" rarely shows among the pairs EM sees as matches, which leaves it
-            # untrained: it starts from what registration errors are known to be, so that
-            # EM's estimate, where there is one, replaces it)
-            cl.DateOfBirthComparison(
-                "birth_date",
-                input_is_string=True,
-                datetime_thresholds=[1],
-                datetime_metrics=["month"],
-            ).configure(m_probabilities=DATE_M),
+            _birth_date(),
             cl.ExactMatch("gender"),
             cl.ExactMatch("postal"),
         ],
@@ -135,6 +128,40 @@ def _settings() -> SettingsCreator:
             block_on("family_soundex"),
         ],
         retain_intermediate_calculation_columns=True,
+    )
+
+
+# the birth date as YYYYMMDD, left and right, in Splink's pair table
+_DAY_MONTH_SWAPPED = (
+    "substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) "
+    "AND substr(birth_date_l, 5, 2) = substr(birth_date_r, 7, 2) "
+    "AND substr(birth_date_l, 7, 2) = substr(birth_date_r, 5, 2)"
+)
+
+
+def _birth_date() -> cl.CustomComparison:
+    """Birth dates (YYYYMMDD): exact; one edit (a typo, two adjacent digits swapped: "0812"
+    for "0821", "0182"); the day and the month swapped (07-05 for 05-07); else: a birth date
+    years apart is another person (a namesake), whatever the names say.
+
+    Written with Splink's level library rather than its DateOfBirthComparison, whose "within
+    a month" level reads the dates as YYYY-MM-DD whatever format it is given, and whose
+    one-edit level on YYYY-MM-DD counts a swap across the hyphen as two. The m of "else"
+    rarely shows among the pairs EM takes for matches, which leaves it untrained: the levels
+    start from what registration errors are known to be (DATE_M), and EM's estimates, where
+    there are some, replace them."""
+    return cl.CustomComparison(
+        output_column_name="birth_date",
+        comparison_description="birth date",
+        comparison_levels=[
+            cll.NullLevel("birth_date"),
+            cll.ExactMatchLevel("birth_date").configure(m_probability=DATE_M[0]),
+            cll.DamerauLevenshteinLevel("birth_date", 1).configure(m_probability=DATE_M[1]),
+            cll.CustomLevel(_DAY_MONTH_SWAPPED, "day and month swapped").configure(
+                m_probability=DATE_M[2]
+            ),
+            cll.ElseLevel().configure(m_probability=DATE_M[3]),
+        ],
     )
 
 
