@@ -148,6 +148,12 @@ def _patient_parts(t: PatientTerms) -> tuple[list[str], list[str]]:
     return where, parts
 
 
+_TERM_ORDER = (
+    "identifier", "family", "given", "birthDate", "postalCode", "gender", "npi", "name",
+    "specialty",
+)  # fmt: skip
+
+
 def _matched(parts: dict[str, int]) -> list[str]:
     """Term names with how they matched, from their points."""
     how = {
@@ -199,9 +205,7 @@ def _page(
         )
         found = dict(rec["parts"])
         # the map comes back in no set order: the terms in the table's order
-        order = ["identifier", "family", "given", "birthDate", "postalCode", "gender", "npi",
-                 "name", "specialty"]  # fmt: skip
-        ranked = {k: int(found[k]) for k in order if k in found}
+        ranked = {k: int(found[k]) for k in _TERM_ORDER if k in found}
         out.append(Match(row, -int(rec["s"]), _matched(ranked)))
     return out
 
