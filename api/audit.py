@@ -6,12 +6,15 @@ A record says who (subject, role, how authenticated), when, which patients (the 
 patients whose nodes the request read: the reader notes them row by row), which fields (the
 field paths the operation selected), the request id, the purpose of use the caller declared
 (``X-Purpose-Of-Use``), the operation's name, the channel, and the outcome (ok, partial,
-failed, refused: a refused query is recorded too, as an attempt). If the record cannot be
-written the answer is withheld: the caller gets an error instead of data nobody could account
-for; if Neo4j went away between the read and its record, that error is a 503 with
-Retry-After, as for any read Neo4j cannot answer. Records are hash-chained per day and
-anchored outside Neo4j (graph/security.py), so ``caregraph audit verify`` shows an edit or a
-deletion.
+failed, refused: a refused query is recorded too, as an attempt). A search (``patients``,
+``practitioners`` ...) is recorded as one: ``search`` holds, per response path, the field,
+its terms as the caller gave them and the keys of what it returned (api/search.py).
+
+If the record cannot be written the answer is withheld: the caller gets an error instead of
+data nobody could account for; if Neo4j went away between the read and its record, that
+error is a 503 with Retry-After, as for any read Neo4j cannot answer. Records are
+hash-chained per day and anchored outside Neo4j (graph/security.py), so ``caregraph audit
+verify`` shows an edit or a deletion.
 
 The records of a worker's concurrent requests are written together: each request hands its
 record to the worker's writer (graph/security.py ``AuditWriter``) and waits, without holding
@@ -103,6 +106,9 @@ class Audit(SchemaExtension):
             "outcome": outcome(data, codes),
             "errorCodes": sorted(set(codes)),
         }
+        searches = getattr(ctx, "searches", None)
+        if searches:  # a search: its terms as given and what it returned, by response path
+            event["search"] = searches
         try:
             await asyncio.wrap_future(ctx.audit.submit(event))
         except Exception as e:  # any failure to record: the answer must not go out

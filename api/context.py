@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from neo4j import Driver
 from strawberry.fastapi import BaseContext
@@ -53,6 +54,9 @@ class Context(BaseContext):
     # where the audit anchors its chain (a context made outside Services: the environment's)
     anchors: Anchors = field(default_factory=lambda: Anchors.open(Settings()))
     audit_writer: AuditWriter | None = None
+    # the searches this operation ran (response path -> terms and the keys returned): the
+    # audit records them as searches (api/search.py, api/audit.py)
+    searches: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__()

@@ -4,6 +4,9 @@ ApiError                     shown to the caller as is, with a ``code`` in its e
 ├── BadArgumentError         an argument the API cannot use (a cursor it did not give out,
 │                            an unknown event kind, a window that ends before it starts)
 ├── AmbiguousIdentifierError an identifier that names several individuals
+├── SearchTooBroadError      a patient search with fewer than two demographic facts and no
+│                            identifier value (SEARCH_TOO_BROAD), or a directory search
+│                            with no term at all
 ├── LimitExceededError       a guardrail refused the query: which limit, and how to narrow
 ├── ServiceUnavailableError  Neo4j does not answer now: try again after ``retryAfter`` s
 ├── OverloadedError          this worker has as much work in flight and queued as it takes
@@ -79,6 +82,20 @@ class AmbiguousIdentifierError(ApiError):
             candidates=count,
             keptApart=kept_apart,
             distinguishable=len(set(systems)) > 1,
+        )
+
+
+class SearchTooBroadError(ApiError):
+    """A search that names too little to find one person: it would list the graph."""
+
+    code = "SEARCH_TOO_BROAD"
+
+    def __init__(self, field: str, given: Sequence[str], needs: str) -> None:
+        super().__init__(
+            f"{field}: a search needs {needs}; it was given "
+            f"{', '.join(given) if given else 'none'}",
+            field=field,
+            given=list(given),
         )
 
 

@@ -52,6 +52,7 @@ from api.settings import ApiSettings
 from graph.readers import GraphCounts, Path
 
 CONNECTION_SUFFIX = "Connection"
+SEARCHES = frozenset({"patients", "practitioners", "organizations", "locations"})  # root searches
 
 
 @lru_cache(maxsize=32)
@@ -287,6 +288,9 @@ class Estimator:
         return paths.path(name) if name in paths.NAMES else None
 
     def _root_cost(self, name: str, args: Mapping[str, Any]) -> float:
+        if name in SEARCHES:  # a page of matches, each read with what the search checks
+            first = args.get("first")
+            return float(first if isinstance(first, int) else self.settings.default_page_size)
         if name == "patientContext":
             budget = args.get("budgetTokens") or self.settings.context_default_budget
             budget = budget if isinstance(budget, int) else self.settings.context_default_budget

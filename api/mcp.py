@@ -151,8 +151,46 @@ INTEROPERABILITY = """query Interoperability($name: String, $source: String, $la
   } }
 }"""
 
+# search_patients: the arguments are written into the text only when given (their values
+# are variables), so a role that may not search by a name is refused only when it does
+SEARCH_TERMS = (
+    ("family", "String"),
+    ("given", "String"),
+    ("birthDate", "String"),
+    ("gender", "String"),
+    ("postalCode", "String"),
+    ("identifierValue", "String"),
+    ("first", "Int"),
+    ("after", "String"),
+)
+SEARCH_PATIENTS = """query SearchPatients{params} {{
+  patients{args} {{
+    totalCount pageInfo {{ hasNextPage endCursor }}
+    edges {{ node {{ score matchedOn patient {{
+      key kind display gender birthDate
+      name {{ text family given }}
+      address {{ city state postalCode }}
+      identifiers {{ token type rule }}
+      sources {{ sourceSystem format kind recordId }}
+    }} }} }}
+  }}
+}}"""
+
+
+def search_patients_query(given: dict[str, Any]) -> str:
+    """The search's operation, with the arguments given (never their values) in its text."""
+    used = [(n, t) for n, t in SEARCH_TERMS if given.get(n) is not None]
+    if not used:  # refused by the two-facts rule, with its code
+        return SEARCH_PATIENTS.format(params="", args="")
+    return SEARCH_PATIENTS.format(
+        params="(" + ", ".join(f"${n}: {t}" for n, t in used) + ")",
+        args="(" + ", ".join(f"{n}: ${n}" for n, _ in used) + ")",
+    )
+
+
 TOOL_NAMES = (
     "find_patient",
+    "search_patients",
     "patient_context",
     "encounter_context",
     "practitioner_context",
@@ -314,6 +352,26 @@ SourceName = Annotated[
 TrendLength = Annotated[int, Field(ge=1, le=100, description="Load runs of history per measure.")]
 
 
+Family = Annotated[str | None, Field(description="Family name (surname), or its start.")]
+Given = Annotated[str | None, Field(description="A given name, or its start.")]
+BirthDate = Annotated[
+    str | None,
+    Field(validation_alias="birthDate", description="YYYY, YYYY-MM or YYYY-MM-DD."),
+]
+Gender = Annotated[str | None, Field(description="male, female, other or unknown.")]
+PostalCode = Annotated[
+    str | None, Field(validation_alias="postalCode", description="A postal code, or its start.")
+]
+IdentifierValue = Annotated[
+    str | None,
+    Field(
+        validation_alias="identifierValue",
+        description="An identifier's value (an MRN, a member id), without its system.",
+    ),
+]
+SearchFirst = Annotated[int, Field(ge=1, le=100, description="How many matches (default 10).")]
+
+
 def build(tools: Tools) -> MCPServer:
     """The MCP server: one tool per operation, with JSON-Schema inputs."""
     server: MCPServer = MCPServer(
@@ -331,6 +389,35 @@ def build(tools: Tools) -> MCPServer:
     )
     async def find_patient(ctx: McpContext, identifier: Token) -> dict[str, Any]:
         return await tools.run(ctx, FIND_PATIENT, {"id": identifier}, "FindPatient")
+
+    @server.tool(
+        name="search_patients",
+        description="Find patients by what you know of them: family and given name (case, "
+        "accents and hyphens ignored; a prefix matches), birth date (1961, 1961-08 or "
+        "1961-08-21), gender, postal code, or an identifier value (MRN, member id). Every "
+        "term given must match; best first, each with its score, the terms it matched on, its "
+        "identifiers and its sources. Needs an identifierValue or at least two of the others "
+        "(else SEARCH_TOO_BROAD); analysts may search by birth year and gender only. Audited.",
+    )
+    async def search_patients(
+        ctx: McpContext,
+        family: Family = None,
+        given: Given = None,
+        birth_date: BirthDate = None,
+        gender: Gender = None,
+        postal_code: PostalCode = None,
+        identifier_value: IdentifierValue = None,
+        first: SearchFirst = 10,
+        after: After = None,
+    ) -> dict[str, Any]:
+        variables = {
+            "family": family, "given": given, "birthDate": birth_date, "gender": gender,
+            "postalCode": postal_code, "identifierValue": identifier_value, "first": first,
+            "after": after,
+        }  # fmt: skip
+        query = search_patients_query(variables)
+        used = {k: v for k, v in variables.items() if v is not None}
+        return await tools.run(ctx, query, used, "SearchPatients")
 
     @server.tool(
         name="patient_context",

@@ -150,7 +150,18 @@ TABLE: Mapping[Role, Mapping[str, Fields]] = {
     },
     Role.analyst: {
         "Query": only(
-            "service", "ontology", "concept", "practitioner", "organization", "interoperability"
+            "service",
+            "ontology",
+            "concept",
+            "practitioner",
+            "organization",
+            "interoperability",
+            # searches: of patients by what analysts read (birth year, gender), never by name
+            # (ARGUMENT_FIELDS); of the directory by anything
+            "patients",
+            "practitioners",
+            "organizations",
+            "locations",
         ),
         **{t: every() for t in (*DIRECTORY, "Identifier", "LoadRun", *SCORECARD)},
         "Patient": all_but(*_NO_ID, "name", "address.line", "address.city", "address.postalCode"),
@@ -220,6 +231,20 @@ ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
     ("Patient", "procedures", "underCode"): ("Procedure", "code"),
     ("Patient", "claims", "underCode"): ("Claim", "diagnoses"),
     ("Query", "patientContext", "underCode"): ("Encounter", "reasons"),
+    # the searches: a term selects by the field it matches (analysts: no names, no postal
+    # codes, no identifiers; the birth date by its year only, api/search.py)
+    ("Query", "patients", "family"): ("Patient", "name"),
+    ("Query", "patients", "given"): ("Patient", "name"),
+    ("Query", "patients", "birthDate"): ("Patient", "birthDate"),
+    ("Query", "patients", "gender"): ("Patient", "gender"),
+    ("Query", "patients", "postalCode"): ("Patient", "address.postalCode"),
+    ("Query", "patients", "identifierValue"): ("Patient", "identifiers"),
+    ("Query", "practitioners", "name"): ("Practitioner", "name"),
+    ("Query", "practitioners", "npi"): ("Practitioner", "npi"),
+    ("Query", "practitioners", "specialty"): ("Practitioner", "specialty"),
+    ("Query", "organizations", "name"): ("Organization", "name"),
+    ("Query", "organizations", "npi"): ("Organization", "npi"),
+    ("Query", "locations", "name"): ("Location", "name"),
     ("Interoperability", "measures", "name"): ("Measure", "name"),
     ("Interoperability", "measures", "source"): ("Measure", "source"),
     ("Interoperability", "measures", "domain"): ("Measure", "domain"),
@@ -233,6 +258,8 @@ STRUCTURE = frozenset(
         "Query", "PageInfo", "Link", "KindCount", "PatientContext", "Service", "Ontology",
         "OntologyClass", "OntologyProperty", "Alignment", "TermAlignment", "Explanation",
         "Reason", "Coding", "Concept", "ConceptPage",
+        # a search's match: a score and term names; what it found is checked as its own type
+        "PatientMatch", "PractitionerMatch", "OrganizationMatch", "LocationMatch",
     }
 )  # fmt: skip
 VALUE_TYPES = frozenset({"HumanName", "Address"})  # fields of their owner: ("Patient", "name.text")

@@ -11,7 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext, Info
 
-from api import lookup
+from api import lookup, search
 from api.access import Access, ForbiddenFieldError
 from api.audit import Audit
 from api.auth import Role
@@ -38,6 +38,7 @@ from api.types.imaging_series import ImagingSeries
 from api.types.imaging_study import ImagingStudy
 from api.types.interoperability import Interoperability
 from api.types.location import Location
+from api.types.match import LocationMatch, OrganizationMatch, PatientMatch, PractitionerMatch
 from api.types.ontology import Ontology
 from api.types.organization import Organization
 from api.types.patient import Patient
@@ -133,6 +134,99 @@ class Query:
             systems=lookup.claim_systems,
         )
         return Claim.from_record(row) if row else None
+
+    @strawberry.field(
+        description="Patients matching every term given, best first (docs/search.md): names "
+        "match folded (case, accents, spaces and hyphens ignored; a prefix matches too), a "
+        "birth date by its start (1961, 1961-08, 1961-08-21). Needs an identifierValue or at "
+        "least two demographic facts (SEARCH_TOO_BROAD); audited as a search."
+    )
+    async def patients(
+        self,
+        info: Info[Context, None],
+        family: Annotated[str | None, strawberry.argument(description="Family name.")] = None,
+        given: Annotated[str | None, strawberry.argument(description="A given name.")] = None,
+        birth_date: Annotated[
+            str | None, strawberry.argument(description="YYYY, YYYY-MM or YYYY-MM-DD.")
+        ] = None,
+        gender: Annotated[
+            str | None, strawberry.argument(description="male, female, other or unknown.")
+        ] = None,
+        postal_code: Annotated[
+            str | None, strawberry.argument(description="A postal code, or its start.")
+        ] = None,
+        identifier_value: Annotated[
+            str | None,
+            strawberry.argument(description="An identifier's value (MRN, member id ...)."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[PatientMatch]:
+        return await search.patients(
+            info,
+            lambda m: PatientMatch(
+                score=m.score, matched_on=m.matched, patient=Patient.from_record(m.row)
+            ),
+            family=family, given=given, birth_date=birth_date, gender=gender,
+            postal_code=postal_code, identifier_value=identifier_value, first=first, after=after,
+        )  # fmt: skip
+
+    @strawberry.field(
+        description="Practitioners matching every term, best first: `name` words each start "
+        "the family or a given name (folded), `npi` exactly, `specialty` within the "
+        "specialty's text. Needs one term."
+    )
+    async def practitioners(
+        self,
+        info: Info[Context, None],
+        name: str | None = None,
+        npi: str | None = None,
+        specialty: str | None = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[PractitionerMatch]:
+        return await search.practitioners(
+            info,
+            lambda m: PractitionerMatch(
+                score=m.score, matched_on=m.matched, practitioner=Practitioner.from_record(m.row)
+            ),
+            name=name, npi=npi, specialty=specialty, first=first, after=after,
+        )  # fmt: skip
+
+    @strawberry.field(description="Organizations whose name has every word (folded), best first.")
+    async def organizations(
+        self,
+        info: Info[Context, None],
+        name: str,
+        npi: str | None = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[OrganizationMatch]:
+        return await search.places(
+            info,
+            "Organization",
+            lambda m: OrganizationMatch(
+                score=m.score, matched_on=m.matched, organization=Organization.from_record(m.row)
+            ),
+            name=name, npi=npi, first=first, after=after,
+        )  # fmt: skip
+
+    @strawberry.field(description="Locations whose name has every word (folded), best first.")
+    async def locations(
+        self,
+        info: Info[Context, None],
+        name: str,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[LocationMatch]:
+        return await search.places(
+            info,
+            "Location",
+            lambda m: LocationMatch(
+                score=m.score, matched_on=m.matched, location=Location.from_record(m.row)
+            ),
+            name=name, npi=None, first=first, after=after,
+        )  # fmt: skip
 
     @strawberry.field(
         description="Everything about a patient in a window as one bounded call: an ordered, "

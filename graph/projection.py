@@ -90,6 +90,14 @@ class Projection:
         view = self._by_label.get(label)
         return view is not None and by in view.lookups
 
+    def may_match_year(self, label: str, prop: str) -> bool:
+        """Whether nodes of ``label`` may be filtered by the year of the date ``prop``: a
+        caller who reads the date, or its year (a search by birth year)."""
+        if self.views is None:
+            return True
+        view = self._by_label.get(label)
+        return view is not None and (prop in view.lookups or prop in view.year)
+
     def may_sort(self, labels: Iterable[str], prop: str) -> bool:
         """Whether ``prop`` is readable on every one of ``labels`` (to order by it)."""
         if self.views is None:

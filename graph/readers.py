@@ -314,6 +314,10 @@ class Reader:
                 self.patients.update(row.patients)
         return row
 
+    def seen(self, row: Row) -> Row:
+        """A row read elsewhere in graph/ (a search) with its public key, its patients noted."""
+        return self._seen(row)
+
     def note_patients(self, keys: Sequence[str]) -> list[str]:
         """Keys of the patients the nodes ``keys`` belong to, noted as read."""
         recs = self.run(

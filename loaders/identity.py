@@ -134,6 +134,33 @@ def normalise(text: str) -> str:
     return "".join(ch for ch in decomposed.lower() if ch.isalnum())
 
 
+def search_keys(node: Node, labels: Sequence[str]) -> dict[str, Any]:
+    """The folded names the searches match on (graph/search.py), as graph properties: a
+    person's ``familyKey`` and ``givenKeys``, and the ``nameKey`` of a name given whole (an
+    organization's, a location's, a directory's practitioner "Gregory House").
+    Only what the record says: an absent name leaves an earlier record's key in place."""
+    out: dict[str, Any] = {}
+    if "Person" in labels:
+        family = node.props.get(CG.familyName)
+        given = node.props.get(CG.givenNames)
+        if isinstance(family, str) and normalise(family):
+            out["familyKey"] = normalise(family)
+        names = given if isinstance(given, list) else [given] if isinstance(given, str) else []
+        keys: list[str] = []
+        for g in names:  # each name whole, then its words ("María José": and maria, jose)
+            words = [normalise(w) for w in g.split()] if isinstance(g, str) else []
+            whole = "".join(words)
+            candidates = [whole, *words] if len(words) > 1 else [whole]
+            keys += [k for k in candidates if k and k not in keys]
+        if keys:
+            out["givenKeys"] = keys
+    if "Person" in labels or "Organization" in labels or "Location" in labels:
+        name = node.props.get(CG.name)  # a whole name: an organization's, or a provider's
+        if isinstance(name, str) and normalise(name):
+            out["nameKey"] = normalise(name)
+    return out
+
+
 def match_key(node: Node) -> str | None:
     """family|first given|birth date|sex, normalised; None when any part is missing."""
     family = node.props.get(CG.familyName)

@@ -21,7 +21,7 @@ from graph.writer import (
     WriteBatch,
 )
 from loaders.concepts import split_key
-from loaders.identity import IdentityConfig, Resolution, match_key
+from loaders.identity import IdentityConfig, Resolution, match_key, search_keys
 from loaders.records import Record, Value
 from ontology.temporal import earliest, precision_of, precision_property
 from ontology.vocab import CG, local_name
@@ -119,7 +119,9 @@ def shape(
                 mk = match_key(node)
                 if mk:
                     props["matchKey"] = mk
-            batch.nodes.append(NodeRow(key, onto.labels_for(node.cls), props, src))
+            labels = onto.labels_for(node.cls)
+            props.update(search_keys(node, labels))
+            batch.nodes.append(NodeRow(key, labels, props, src))
             asserted.append(key)
             ids = {canon(i.token): i for i in node.identifiers}
             for tok, rule, evidence in resolution.identifier_rules.get((ri, ni), []):

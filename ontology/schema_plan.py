@@ -20,8 +20,8 @@ from ontology.vocab import CG
 OWNED_PREFIX = "cg_"
 
 # The API's lookups: root fields (patient(identifier) goes through Identifier.value and
-# Patient.matchKey, practitioner(npi), imagingStudy(studyInstanceUid), claim(controlNumber))
-# and the time-ordered lists of a patient's context.
+# Patient.matchKey, practitioner(npi), imagingStudy(studyInstanceUid), claim(controlNumber)),
+# the time-ordered lists of a patient's context, and the searches.
 LOOKUP_INDEXES: tuple[tuple[URIRef, URIRef], ...] = (
     (CG.Patient, CG.matchKey),
     (CG.Practitioner, CG.npi),
@@ -34,6 +34,13 @@ LOOKUP_INDEXES: tuple[tuple[URIRef, URIRef], ...] = (
     (CG.Encounter, CG.visitNumber),
     (CG.Appointment, CG.start),
     (CG.Identifier, CG.value),
+    # the searches (graph/search.py): a folded name, a birth date, a postal code anchor them
+    (CG.Patient, CG.familyKey),
+    (CG.Patient, CG.birthDate),
+    (CG.Patient, CG.postalCode),
+    (CG.Practitioner, CG.familyKey),
+    (CG.Organization, CG.nameKey),
+    (CG.Location, CG.nameKey),
 )
 
 # Labels of the ontology-in-the-graph itself: not ontology classes, so spelled here.

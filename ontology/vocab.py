@@ -131,6 +131,9 @@ class CG(DefinedNamespace):
     country: URIRef
     phone: URIRef
     matchKey: URIRef  # normalised family|given|birthDate|gender, for demographics-exact
+    familyKey: URIRef  # familyName folded for search (graph/search.py)
+    givenKeys: URIRef  # givenNames folded for search
+    nameKey: URIRef  # a name given whole (an organization's ...) folded for search
     # events
     status: URIRef
     start: URIRef

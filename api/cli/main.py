@@ -10,6 +10,7 @@ from api.cli import (
     auth,
     demo,
     explain,
+    identity,
     load,
     mcp,
     neo4j,
@@ -39,6 +40,7 @@ app.command("mcp")(mcp.mcp)
 app.command("scorecard")(scorecard.scorecard_command)
 app.add_typer(audit.app, name="audit")
 app.add_typer(terminology.app, name="terminology")
+app.add_typer(identity.app, name="identity")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,16 @@ def synth(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace what an earlier run wrote in --out.")
     ] = False,
+    duplicates: Annotated[
+        float,
+        typer.Option(
+            "--duplicates",
+            min=0.0,
+            max=1.0,
+            help="Share of patients registered twice in the EHR with a typo, a transposed "
+            "birth date or missing fields (the truth is in the manifest); 0 by default.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Write Riverside Health's EHR, scheduling, ADT, PACS, billing and payer files."""
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
@@ -58,7 +68,13 @@ def synth(
     clear(out)
     started = time.perf_counter()
     manifest = generate(
-        out, patients, seed=seed, formats=chosen, layout=layout, batch_size=batch_size
+        out,
+        patients,
+        seed=seed,
+        formats=chosen,
+        layout=layout,
+        batch_size=batch_size,
+        duplicates=duplicates,
     )
     seconds = time.perf_counter() - started
     typer.echo(f"{patients} patients (seed {seed}, {manifest['layout']} layout) in {seconds:.1f} s")

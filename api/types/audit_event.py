@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from api.types import values
 
@@ -30,6 +32,10 @@ class AuditEvent:
     fields: list[str] = strawberry.field(description="The field paths the operation selected.")
     patients: list[str] = strawberry.field(description="Keys of the patients whose data it read.")
     error_codes: list[str]
+    search: JSON | None = strawberry.field(
+        description="For a search: per response path, the field searched, its terms as "
+        "given and the keys it returned (JSON); null for any other read."
+    )
 
     @classmethod
     def from_record(cls, p: dict[str, Any]) -> AuditEvent:
@@ -47,4 +53,5 @@ class AuditEvent:
             fields=values.texts(p.get("fields")),
             patients=values.texts(p.get("patients")),
             error_codes=values.texts(p.get("errorCodes")),
+            search=json.loads(p["search"]) if isinstance(p.get("search"), str) else None,
         )

@@ -197,6 +197,8 @@ class FhirWriter:
         ]
         if case.namesake is not None:
             people.append((case.namesake.mrn, case.namesake.person, "namesake", None))
+        if case.duplicate is not None:  # the same person registered again: EHR only
+            people.append((case.duplicate.mrn, case.duplicate.person, "duplicate", None))
         for mrn, person, role, owner in people:
             pid = self._id(role, case.index)
             patient = self._patient(pid, mrn, person, case)
@@ -210,7 +212,7 @@ class FhirWriter:
                 continue
             folder = self.root / f"patients-{batch:04d}"
             folder.mkdir(exist_ok=True)
-            name = f"patient-{case.index:06d}{'-namesake' if role == 'namesake' else ''}.json"
+            name = f"patient-{case.index:06d}{'' if role == 'patient' else '-' + role}.json"
             entries = [self._entry(patient, _condition(patient))]
             entries += [self._entry(enc, _condition(enc)) for enc in encounters]
             self._bundle(folder / name, entries)
@@ -223,7 +225,10 @@ class FhirWriter:
             "identifier": [_ident(ids.MRN_SYSTEM, mrn, "MR")],
             "active": True,
             "name": [{"use": "official", "family": person.family, "given": given}],
-            "telecom": [{"system": "phone", "value": person.phone, "use": "home"}],
+            # a registration may leave the phone out (a duplicate's "missing" variant)
+            "telecom": [{"system": "phone", "value": person.phone, "use": "home"}]
+            if person.phone
+            else [],
             "gender": person.gender,
             "birthDate": person.birth.isoformat(),
             "address": [_address(person.address, "home")],
@@ -411,7 +416,7 @@ def _condition(res: Json) -> str:
 
 
 def _address(a: Address, use: str) -> Json:
-    return {
+    out: Json = {
         "use": use,
         "line": [a.line],
         "city": a.city,
@@ -419,6 +424,9 @@ def _address(a: Address, use: str) -> Json:
         "postalCode": a.postal,
         "country": "US",
     }
+    if not a.postal:  # FHIR has no empty strings: a postal code left out is absent
+        del out["postalCode"]
+    return out
 
 
 def _doc_name(doc: Practitioner) -> str:

@@ -83,8 +83,12 @@ def generate(
     layout: str = "auto",
     batch_size: int = BATCH_SIZE,
     on_patient: Callable[[int], None] | None = None,
+    duplicates: float = 0.0,
 ) -> dict[str, Any]:
-    """Write ``patients`` patients' records into ``out``; return the manifest (also written)."""
+    """Write ``patients`` patients' records into ``out``; return the manifest (also written).
+    ``duplicates``: the share of patients registered a second time in the EHR (0 to 1)."""
+    if not 0.0 <= duplicates <= 1.0:
+        raise ValueError("duplicates must be between 0 and 1")
     if patients < 1:
         raise ValueError("patients must be at least 1")
     unknown = sorted(set(formats) - set(FORMATS))
@@ -108,7 +112,7 @@ def generate(
         w.directory(directory)
     tally = Tally()
     for index in range(patients):
-        case = patient_case(index, seed, directory)
+        case = patient_case(index, seed, directory, duplicates)
         for w in writers:
             w.patient(case)
         tally.add(case)
@@ -125,6 +129,7 @@ def generate(
         "healthSystem": "Riverside Health",
         "seed": seed,
         "patients": patients,
+        "duplicates": duplicates,
         "asOf": clock.AS_OF.isoformat(),
         "layout": chosen,
         "batchSize": batch_size,

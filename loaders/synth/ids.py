@@ -73,6 +73,11 @@ def namesake_mrn(index: int) -> str:
     return f"{90_000_000 + index}"
 
 
+def duplicate_mrn(index: int) -> str:
+    """The MRN of patient ``index``'s second registration (synth --duplicates)."""
+    return f"{80_000_000 + index}"
+
+
 def visit_number(index: int, k: int) -> str:
     return f"V{index:08d}{k:02d}"
 

@@ -66,6 +66,7 @@ class Tally:
     payments: int = 0
     denied: int = 0
     namesake_list: list[dict[str, str | int]] = field(default_factory=list)
+    duplicate_list: list[dict[str, str | int]] = field(default_factory=list)
     patient0: dict[str, Any] | None = None
 
     def add(self, case: PatientCase) -> None:
@@ -77,6 +78,15 @@ class Tally:
                     "of": case.index,
                     "mrn": case.namesake.mrn,
                     "birthDate": case.namesake.person.birth.isoformat(),
+                }
+            )
+        if case.duplicate is not None:
+            self.duplicate_list.append(
+                {
+                    "of": case.index,
+                    "mrn": case.mrn,
+                    "duplicateMrn": case.duplicate.mrn,
+                    "variant": case.duplicate.variant,
                 }
             )
         for e in case.encounters:
@@ -104,7 +114,8 @@ class Tally:
     def expected(self, directory: Directory) -> dict[str, Any]:
         return {
             "individuals": {
-                "patients": self.patients + self.namesakes,
+                # a duplicate registration is a patient of its own until identity joins it
+                "patients": self.patients + self.namesakes + len(self.duplicate_list),
                 "encounters": self.encounters,
                 "encountersByClass": dict(sorted(self.by_class.items())),
                 "appointments": self.appointments + self.cancelled_appointments,
@@ -125,6 +136,9 @@ class Tally:
             },
             "patient0": self.patient0,
             "namesakes": self.namesake_list,
+            # the same person registered twice (synth --duplicates): the pairs identity should
+            # find, each with its variant
+            "duplicates": self.duplicate_list,
         }
 
 

@@ -11,13 +11,19 @@ Patient 0 is the scenario of the identity issue: one inpatient visit that every 
 records (EHR, scheduling, ADT with an imaging order, PACS, an 837 claim and its 835
 payment), and a namesake (every 200th patient has one) with the same name, sex and another
 birth date, known to the EHR only.
+
+With a duplicate rate above 0 (``caregraph synth --duplicates``, off by default), that share
+of the patients is registered a second time in the EHR under another MRN, with one variant
+that real registrations show: a typo in the family name (``typo``), two digits of the birth
+date swapped (``transposition``), or the middle name, postal code and phone left out
+(``missing``). The truth is in the manifest, for the probabilistic identity stage.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from loaders.synth import clock, ids, pools
@@ -235,6 +241,18 @@ class Namesake:
 
 
 @dataclass(frozen=True, slots=True)
+class Duplicate:
+    """The same person registered again: another MRN, one variant of the demographics."""
+
+    mrn: str
+    person: Person
+    variant: str  # typo | transposition | missing
+
+
+DUPLICATE_VARIANTS = ("typo", "transposition", "missing")
+
+
+@dataclass(frozen=True, slots=True)
 class PatientCase:
     index: int
     mrn: str
@@ -243,6 +261,7 @@ class PatientCase:
     pcp: Practitioner
     encounters: tuple[Encounter, ...]
     namesake: Namesake | None
+    duplicate: Duplicate | None = None
 
     @property
     def age(self) -> int:
@@ -256,8 +275,11 @@ def rng_for(seed: int, index: int) -> random.Random:
     return random.Random((seed << 32) + index)  # noqa: S311  # synthetic data, not secrets
 
 
-def patient_case(index: int, seed: int, directory: Directory) -> PatientCase:
-    """Everything about patient ``index``: deterministic in (index, seed, directory size)."""
+def patient_case(
+    index: int, seed: int, directory: Directory, duplicate_rate: float = 0.0
+) -> PatientCase:
+    """Everything about patient ``index``: deterministic in (index, seed, directory size)
+    and, for its duplicate, the duplicate rate."""
     rng = rng_for(seed, index)
     scenario = index == 0
     person = _person(rng, adult=scenario)
@@ -275,7 +297,52 @@ def patient_case(index: int, seed: int, directory: Directory) -> PatientCase:
     namesake = None
     if index % NAMESAKE_EVERY == 0:
         namesake = Namesake(ids.namesake_mrn(index), _namesake(rng, person))
-    return PatientCase(index, ids.mrn(index), person, coverage, pcp, encounters, namesake)
+    duplicate = _duplicate(seed, index, person, duplicate_rate) if index else None
+    return PatientCase(
+        index, ids.mrn(index), person, coverage, pcp, encounters, namesake, duplicate
+    )
+
+
+def _duplicate(seed: int, index: int, person: Person, rate: float) -> Duplicate | None:
+    """A second registration of ``person`` (with its own generator, so that the rest of the
+    case is the same whatever the rate)."""
+    rng = random.Random(f"duplicate:{seed}:{index}")  # noqa: S311  # synthetic data
+    if rate <= 0 or rng.random() >= rate:
+        return None
+    variant = rng.choice(DUPLICATE_VARIANTS)
+    if variant == "typo":
+        at = rng.randrange(1, len(person.family))
+        letters = [c for c in "aeiourlnst" if c != person.family[at].lower()]
+        family = person.family[:at] + rng.choice(letters) + person.family[at + 1 :]
+        changed = replace(person, family=family)
+    elif variant == "transposition":
+        changed = replace(person, birth=_transposed(rng, person.birth))
+    else:
+        blank = replace(person.address, postal="")
+        changed = replace(person, middle="", address=blank, phone="")
+    return Duplicate(ids.duplicate_mrn(index), changed, variant)
+
+
+def _transposed(rng: random.Random, birth: date) -> date:
+    """The birth date with two adjacent digits swapped (day, or month and day), still a
+    date and not the same one; else the day and month swapped; else (a date such as 11-11
+    that no swap changes) the day one off."""
+    text = birth.strftime("%Y%m%d")
+    for at in rng.sample(range(4, 7), 3):  # digits of MMDD: 45, 56, 67
+        swapped = text[:at] + text[at + 1] + text[at] + text[at + 2 :]
+        try:
+            found = datetime.strptime(swapped, "%Y%m%d").date()
+        except ValueError:
+            continue
+        if found != birth:
+            return found
+    try:
+        swapped_fields = birth.replace(month=birth.day, day=birth.month)
+    except ValueError:
+        swapped_fields = birth
+    if swapped_fields != birth:
+        return swapped_fields
+    return birth.replace(day=birth.day % 28 + 1)  # 11-11: one digit off instead
 
 
 # -- people ------------------------------------------------------------------------------------

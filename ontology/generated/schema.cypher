@@ -36,7 +36,13 @@ CREATE INDEX `cg_Encounter_visitNumber` IF NOT EXISTS FOR (n:`Encounter`) ON (n.
 CREATE INDEX `cg_Identifier_value` IF NOT EXISTS FOR (n:`Identifier`) ON (n.`value`);
 CREATE INDEX `cg_ImagingStudy_accessionNumber` IF NOT EXISTS FOR (n:`ImagingStudy`) ON (n.`accessionNumber`);
 CREATE INDEX `cg_ImagingStudy_studyInstanceUid` IF NOT EXISTS FOR (n:`ImagingStudy`) ON (n.`studyInstanceUid`);
+CREATE INDEX `cg_Location_nameKey` IF NOT EXISTS FOR (n:`Location`) ON (n.`nameKey`);
+CREATE INDEX `cg_Organization_nameKey` IF NOT EXISTS FOR (n:`Organization`) ON (n.`nameKey`);
 CREATE INDEX `cg_Organization_npi` IF NOT EXISTS FOR (n:`Organization`) ON (n.`npi`);
+CREATE INDEX `cg_Patient_birthDate` IF NOT EXISTS FOR (n:`Patient`) ON (n.`birthDate`);
+CREATE INDEX `cg_Patient_familyKey` IF NOT EXISTS FOR (n:`Patient`) ON (n.`familyKey`);
 CREATE INDEX `cg_Patient_matchKey` IF NOT EXISTS FOR (n:`Patient`) ON (n.`matchKey`);
+CREATE INDEX `cg_Patient_postalCode` IF NOT EXISTS FOR (n:`Patient`) ON (n.`postalCode`);
+CREATE INDEX `cg_Practitioner_familyKey` IF NOT EXISTS FOR (n:`Practitioner`) ON (n.`familyKey`);
 CREATE INDEX `cg_Practitioner_npi` IF NOT EXISTS FOR (n:`Practitioner`) ON (n.`npi`);
 CREATE INDEX `cg_Remittance_controlNumber` IF NOT EXISTS FOR (n:`Remittance`) ON (n.`controlNumber`);

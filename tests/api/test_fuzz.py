@@ -87,6 +87,7 @@ DOCUMENTED = frozenset(
         "BAD_REQUEST",
         "BAD_ARGUMENT",
         "AMBIGUOUS_IDENTIFIER",
+        "SEARCH_TOO_BROAD",  # a patient search with fewer than two facts (api/search.py)
         "LIMIT_EXCEEDED",
         "FORBIDDEN_FIELD",
         "FORBIDDEN_ARGUMENT",

@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # one call of each tool, and what a caller who may read it all sees in the answer
 CALLS: dict[str, tuple[dict[str, Any], str]] = {
     "find_patient": ({"identifier": JANE}, "JANE DOE"),
+    "search_patients": ({"family": "doe", "given": "Jane", "birthDate": "1980"}, '"HOSP|MRN001"'),
     "patient_context": (
         {"identifier": JANE, "from": "2024-01-01T00:00:00Z", "budgetTokens": 400},
         "[E1] 2024-05-01T08:30-05:00 Encounter",
@@ -178,6 +179,27 @@ def test_http_tools_follow_the_callers_role(service: str, api_key: KeyMaker) -> 
     refused = anyio.run(call, billing, "interoperability_scorecard", {})
     assert refused.is_error and "FORBIDDEN_FIELD" in text_of(refused)
     assert "admins and analysts" in text_of(refused)
+
+
+def test_search_patients_keeps_the_search_rules(service: str, api_key: KeyMaker) -> None:
+    clinician, analyst = api_key(Role.clinician), api_key(Role.analyst)
+
+    async def call(key: str, arguments: dict[str, Any]) -> Any:
+        async with http_session(service, {"Authorization": f"Bearer {key}"}) as session:
+            return await session.call_tool("search_patients", arguments)
+
+    found = json.loads(text_of(anyio.run(call, clinician, {"identifierValue": "RAD-7"})))
+    (match,) = found["patients"]["edges"]
+    assert match["node"]["patient"]["key"] == JANE and match["node"]["matchedOn"] == ["identifier"]
+    broad = anyio.run(call, clinician, {"family": "Doe"})
+    assert broad.is_error and "[SEARCH_TOO_BROAD]" in text_of(broad)
+    assert "Doe" not in text_of(broad)
+    by_name = anyio.run(call, analyst, {"family": "Doe", "birthDate": "1980"})
+    assert by_name.is_error and "[FORBIDDEN_ARGUMENT]" in text_of(by_name)
+    by_year = json.loads(text_of(anyio.run(call, analyst, {"birthDate": "1980", "gender": "F"})))
+    (patient,) = [e["node"]["patient"] for e in by_year["patients"]["edges"]]
+    assert patient["key"].startswith("pseudonym:") and "name" not in patient
+    assert "identifiers" not in patient  # taken out of the tool's query for analysts
 
 
 class Clock:

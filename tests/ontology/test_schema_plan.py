@@ -45,6 +45,13 @@ def test_plan_has_key_constraints_and_lookup_indexes() -> None:
         ("cg_Encounter_visitNumber", "Encounter", "visitNumber"),
         ("cg_Appointment_start", "Appointment", "start"),
         ("cg_Identifier_value", "Identifier", "value"),
+        # the searches' anchors (graph/search.py)
+        ("cg_Patient_familyKey", "Patient", "familyKey"),
+        ("cg_Patient_birthDate", "Patient", "birthDate"),
+        ("cg_Patient_postalCode", "Patient", "postalCode"),
+        ("cg_Practitioner_familyKey", "Practitioner", "familyKey"),
+        ("cg_Organization_nameKey", "Organization", "nameKey"),
+        ("cg_Location_nameKey", "Location", "nameKey"),
     }
     assert want.superclass_labels["Patient"] == ("Person", "Agent", "Entity")
     assert "Identifier" not in want.superclass_labels

@@ -1,0 +1,176 @@
+"""The searches' Cypher (graph/search.py): folded names, partial birth dates, the ranking, the
+keyset paging, the anchors, and the projection's second line of defence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from neo4j import Driver
+
+from api.auth import Role
+from api.policy import for_role
+from api.views import projection
+from graph import search
+from graph.readers import ForbiddenReadError, Reader
+from graph.search import DirectoryTerms, PatientTerms
+from loaders.identity import normalise
+from loaders.pipeline import load
+from tests.api.conftest import PSEUDONYMS, write_table
+
+
+def person(pid: str, first: str, last: str, birth: str, sex: str, zip_: str = "") -> dict[str, str]:
+    return {"Id": pid, "FIRST": first, "LAST": last, "BIRTHDATE": birth, "GENDER": sex,
+            "ZIP": zip_}  # fmt: skip
+
+
+PEOPLE = [
+    person("mason", "Mason", "Parsons", "1961-08-21", "M", "62701"),
+    person("mason-jr", "Mason", "Parsons", "1991-02-03", "M", "62701"),
+    person("maria", "María José", "Müller-Lüdenscheidt", "1961-08-02", "F", "02139"),
+    person("masonry", "Masonry", "Parsonson", "1961-01-15", "M", "62702"),
+    person("amy", "Amy", "Parsons", "1961-08-21", "F", "62701"),
+]
+
+
+@pytest.fixture
+def people(clean_graph: Driver, database: str, tmp_path: Path) -> Driver:
+    folder = tmp_path / "ehr"
+    folder.mkdir()
+    write_table(folder, "patients", PEOPLE)
+    write_table(
+        folder,
+        "providers",
+        [
+            {"Id": "house", "NAME": "Gregory House", "GENDER": "M",
+             "SPECIALITY": "INTERNAL MEDICINE"},
+            {"Id": "grey", "NAME": "Meredith Grey-Shepherd", "GENDER": "F",
+             "SPECIALITY": "GENERAL PRACTICE"},
+        ],
+    )  # fmt: skip
+    write_table(
+        folder,
+        "organizations",
+        [
+            {"Id": "general", "NAME": "General Hospital of Springfield", "CITY": "Springfield"},
+            {"Id": "clinic", "NAME": "Springfield Clinic", "CITY": "Springfield"},
+        ],
+    )
+    report = load([folder], driver=clean_graph, database=database, source="ehr")
+    assert report.exit_code == 0, report.as_json()["rejects"]
+    return clean_graph
+
+
+def reader(driver: Driver, database: str, role: Role = Role.admin) -> Reader:
+    return Reader(driver, database, 30.0, projection(for_role(role)), PSEUDONYMS)
+
+
+def keys(matches: list[search.Match]) -> list[str]:
+    return [m.row.key.rpartition("|")[2] for m in matches]
+
+
+def test_the_loaders_write_folded_names_for_the_search(people: Driver, database: str) -> None:
+    records, _, _ = people.execute_query(
+        "MATCH (p:Patient) WHERE p.familyName STARTS WITH 'M' "
+        "RETURN p.familyKey AS family, p.givenKeys AS given",
+        database_=database,
+    )
+    # a given name of two words is kept whole and as its words, the whole one first
+    assert [(r["family"], r["given"]) for r in records] == [
+        ("mullerludenscheidt", ["mariajose", "maria", "jose"])
+    ]
+
+
+def test_exact_name_and_full_birth_date_rank_first(people: Driver, database: str) -> None:
+    terms = PatientTerms(family="parsons", given="mason", birth="1961")
+    found = search.patients(reader(people, database), terms, 10)
+    # Mason Parsons (exact, exact) before Masonry Parsonson (prefixes); not the 1991 Mason,
+    # not Amy (every term must match)
+    assert keys(found) == ["mason", "masonry"]
+    assert found[0].score == 4 + 3 + 1 and found[0].matched == ["family", "given", "birthDate"]
+    assert found[1].score == 2 + 1 + 1
+    assert found[1].matched == ["family-prefix", "given-prefix", "birthDate"]
+    day = search.patients(
+        reader(people, database), PatientTerms(family="parsons", birth="1961-08-21"), 10
+    )
+    assert keys(day) == ["amy", "mason"]  # same score: by key
+    assert {m.score for m in day} == {4 + 4}
+
+
+def test_names_match_folded_whatever_the_accents_case_and_hyphens(
+    people: Driver, database: str
+) -> None:
+    for family in ("Müller-Lüdenscheidt", "MULLER LUDENSCHEIDT", "muller-ludenscheidt"):
+        terms = PatientTerms(family=normalise(family), birth="1961-08")
+        assert keys(search.patients(reader(people, database), terms, 10)) == ["maria"], family
+    jose = PatientTerms(family="mullerludenscheidt", given=normalise("José"))
+    assert search.patients(reader(people, database), jose, 10)[0].matched == [
+        "family", "given-other",
+    ]  # fmt: skip
+    assert (
+        search.patients(reader(people, database), PatientTerms(family="mullerx", birth="1961"), 10)
+        == []
+    )
+
+
+def test_partial_birth_dates_and_postal_codes_anchor_a_search(
+    people: Driver, database: str
+) -> None:
+    by_month = PatientTerms(birth="1961-08", gender="female")
+    assert keys(search.patients(reader(people, database), by_month, 10)) == ["amy", "maria"]
+    by_zip = PatientTerms(postal="6270", gender="male")
+    assert sorted(keys(search.patients(reader(people, database), by_zip, 10))) == [
+        "mason", "mason-jr", "masonry",
+    ]  # fmt: skip
+    assert search.count_patients(reader(people, database), by_zip) == 3
+
+
+def test_a_search_pages_by_score_then_key(people: Driver, database: str) -> None:
+    terms = PatientTerms(family="pars", gender="male")
+    r = reader(people, database)
+    everything = search.patients(r, terms, 10)
+    first = search.patients(r, terms, 2)
+    rest = search.patients(r, terms, 10, (first[-1].row.sort, first[-1].row.key))
+    assert keys(first) + keys(rest) == keys(everything)
+    assert len(everything) == 3
+
+
+def test_an_identifier_value_finds_its_patient(people: Driver, database: str) -> None:
+    found = search.patients(reader(people, database), PatientTerms(identifier="maria"), 10)
+    assert keys(found) == ["maria"] and found[0].matched == ["identifier"]
+
+
+def test_the_projection_refuses_what_the_caller_may_not_read(people: Driver, database: str) -> None:
+    analyst = reader(people, database, Role.analyst)
+    with pytest.raises(ForbiddenReadError):
+        search.patients(analyst, PatientTerms(family="parsons", birth="1961"), 10)
+    with pytest.raises(ForbiddenReadError):
+        search.patients(analyst, PatientTerms(birth="1961-08", gender="female"), 10)
+    found = search.patients(analyst, PatientTerms(birth="1961", gender="female"), 10)
+    assert len(found) == 2
+    # what an analyst gets back: pseudonyms, no name, the birth year only
+    assert all(m.row.public.startswith("pseudonym:") for m in found)
+    for hidden in ("familyName", "givenNames", "familyKey", "givenKeys", "postalCode"):
+        assert all(hidden not in m.row.node for m in found), hidden
+    assert {m.row.node["birthDate"] for m in found} == {"1961"}
+
+
+def test_practitioners_by_name_words_and_specialty(people: Driver, database: str) -> None:
+    r = reader(people, database)
+    # the Synthea directory gives a practitioner's name whole
+    found = search.practitioners(r, DirectoryTerms(words=("greg", "house")), 10)
+    assert [m.row.node["name"] for m in found] == ["Gregory House"]
+    assert found[0].score == 1 + 1
+    hyphen = search.practitioners(r, DirectoryTerms(words=("greyshepherd",)), 10)
+    assert [m.row.node["name"] for m in hyphen] == ["Meredith Grey-Shepherd"]
+    internal = search.practitioners(r, DirectoryTerms(specialty="internal"), 10)
+    assert [m.row.node["name"] for m in internal] == ["Gregory House"]
+    assert search.count_practitioners(r, DirectoryTerms(words=("meredith",))) == 1  # a given name
+
+
+def test_organizations_by_words_of_their_name(people: Driver, database: str) -> None:
+    r = reader(people, database)
+    found = search.places(r, "Organization", DirectoryTerms(words=("springfield",)), 10)
+    names = [m.row.node["name"] for m in found]
+    assert names == ["Springfield Clinic", "General Hospital of Springfield"]  # start first
+    assert search.count_places(r, "Organization", DirectoryTerms(words=("clinic",))) == 1
