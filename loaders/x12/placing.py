@@ -250,6 +250,7 @@ def _walk(src: pyx12.x12file.X12Reader) -> Iterator[Placed]:
     # cache lives for one file: the key holds element texts, which depend on its separators.
     walks: dict[tuple[int, str, tuple[str, ...]], Any] = {}
     checks: dict[tuple[Any, ...], list[Any]] = {}
+    matched_by: dict[str, tuple[int, ...]] = {}  # seg id -> its key positions, sorted once
     node = control.getnodebypath("/ISA_LOOP/ISA")
     icvn: str | None = None
     try:
@@ -261,14 +262,17 @@ def _walk(src: pyx12.x12file.X12Reader) -> Iterator[Placed]:
             elif seg_id == "GS":
                 name = maps.get_filename(icvn, data.get_value("GS08"), data.get_value("GS01"))
                 node = _map(name).getnodebypath("/ISA_LOOP/GS_LOOP/GS")
+                matched_by.clear()  # a map loaded now may match a segment id by more elements
             else:
                 elements = data.elements
+                positions = matched_by.get(seg_id)
+                if positions is None:
+                    positions = matched_by[seg_id] = tuple(sorted(_KEY_POSITIONS.get(seg_id, ())))
                 key = (
                     id(node),
                     seg_id,
                     tuple(
-                        elements[i - 1].format() if i <= len(elements) else ""
-                        for i in sorted(_KEY_POSITIONS.get(seg_id, ()))
+                        elements[i - 1].format() if i <= len(elements) else "" for i in positions
                     ),
                 )
                 if key in walks:
