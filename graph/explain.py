@@ -29,6 +29,7 @@ class NodeExplanation:
     identifiers: list[Because]
     records: list[dict[str, Any]]
     inferred: list[Because]
+    decisions: list[Because] = field(default_factory=list)  # identity decisions (stewardship)
 
 
 def find_node(driver: Driver, database: str, token: str) -> list[str]:
@@ -64,7 +65,13 @@ def explain_node(driver: Driver, database: str, key: str) -> NodeExplanation:
           RETURN collect({type: type(r), out: startNode(r) = n, other: m.key,
                           rule: r.rule, evidence: r.evidence, sources: r.sources}) AS links
         }
-        RETURN labels(n) AS labels, n.display AS display, ids, recs, links
+        CALL (n) {
+          OPTIONAL MATCH (d:IdentityDecision)-[:CONCERNS]->(n)
+          WITH d ORDER BY d.at, d.key
+          RETURN collect(d {.key, .kind, .rule, .actor, .at, .reason, .candidate, .probability,
+                            .survivor, .absorbed, .undoes, .undoneBy}) AS decisions
+        }
+        RETURN labels(n) AS labels, n.display AS display, ids, recs, links, decisions
         """,
         key=key,
         database_=database,
@@ -88,7 +95,23 @@ def explain_node(driver: Driver, database: str, key: str) -> NodeExplanation:
     ]
     recs = [dict(r) for r in row["recs"] if r]
     labels = [label for label in row["labels"] if label != "Entity"]
-    return NodeExplanation(key, labels, row["display"], ids, recs, links)
+    decisions = [_decision(d) for d in row["decisions"] if d]
+    return NodeExplanation(key, labels, row["display"], ids, recs, links, decisions)
+
+
+def _decision(d: dict[str, Any]) -> Because:
+    """An identity decision as a reason: what, by whom, when and why; its keys as evidence."""
+    at = d["at"].iso_format() if hasattr(d["at"], "iso_format") else str(d["at"])
+    evidence = {
+        k: d[k]
+        for k in ("key", "candidate", "probability", "survivor", "absorbed", "undoes", "undoneBy")
+        if d.get(k) is not None
+    }
+    return Because(
+        f"{d['kind']} decided by {d['actor']} at {at}: {d['reason']}",
+        d["rule"] or d["kind"],
+        evidence,
+    )
 
 
 def explain_link(driver: Driver, database: str, a: str, b: str) -> list[Because]:

@@ -42,12 +42,15 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from neo4j import Driver
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.exceptions import EMTrainingException  # no public alias in Splink 4
 
 from graph import candidates as store
+from graph import stewardship
 from graph.candidates import Candidate, PatientRecord
 
 log = logging.getLogger("caregraph.identity")
 
+AUTO_ACTOR = "caregraph identity candidates"
 FIELDS = ("family", "given", "middle", "birth_date", "gender", "postal")
 MIN_RECORDS = 4  # fewer cannot train a model
 # EM's passes, each blocked on what it does not learn: the names, sex and postal code among
@@ -67,6 +70,9 @@ class ProbabilisticConfig:
     max_pairs_u: float = 1e6  # pairs sampled for u
     seed: int = 0  # of u's random sampling: the same graph, the same model
     prior_recall: float = 0.8  # the share of matches the strict rule is taken to find
+    # merge without review the pairs at least this probable (None: never, the default): each
+    # merge is a decision with rule `probabilistic`, the score as evidence, undone by a split
+    auto_merge: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,11 +85,13 @@ class CandidateRun:
     written: int
     removed: int  # open candidates of earlier runs not proposed again
     seconds: float
+    merged: int = 0  # pairs merged without review (auto_merge)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "runId": self.run_id, "patients": self.patients, "proposed": self.proposed,
-            "written": self.written, "removed": self.removed, "seconds": round(self.seconds, 2),
+            "written": self.written, "removed": self.removed, "merged": self.merged,
+            "seconds": round(self.seconds, 2),
         }  # fmt: skip
 
 
@@ -188,7 +196,13 @@ def score(df: pd.DataFrame, config: ProbabilisticConfig) -> list[Candidate]:
     )
     training.estimate_u_using_random_sampling(max_pairs=config.max_pairs_u, seed=config.seed)
     for rule in TRAINING_BLOCKS:
-        training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+        try:
+            training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+        except EMTrainingException:
+            # a small graph (or one whose duplicates are merged already) may have no two
+            # patients sharing the block: that pass learns nothing, the m values stay at
+            # their starting points, and the other pass still runs
+            log.info("identity candidates: no pairs to train on blocked by %s", rule)
     predicted = linker.inference.predict(threshold_match_probability=config.threshold)
     pairs = predicted.as_pandas_dataframe()  # type: ignore[no-untyped-call]  # Splink's own
     levels = _levels(linker)
@@ -198,6 +212,10 @@ def score(df: pd.DataFrame, config: ProbabilisticConfig) -> list[Candidate]:
         a, b = sorted((str(r["unique_id_l"]), str(r["unique_id_r"])))
         evidence = {}
         for name in FIELDS:
+            if f"gamma_{name}" not in r:
+                # Splink leaves out of its output a comparison the model could not train at
+                # all (a pass without pairs): it weighed nothing in this pair's score
+                continue
             gamma = int(r[f"gamma_{name}"])
             evidence[name] = {
                 "level": levels.get((name, gamma), str(gamma)),
@@ -225,9 +243,35 @@ def run(driver: Driver, database: str, config: ProbabilisticConfig | None = None
     proposed = [c for c in found if (c.a, c.b) not in closed]
     run_id = uuid.uuid4().hex
     written, removed = store.write_candidates(driver, database, proposed, run_id)
+    merged = 0
+    if config.auto_merge is not None:
+        merged = _auto_merge(driver, database, proposed, config.auto_merge)
     seconds = time.perf_counter() - started
     log.info(
-        "identity candidates: %d patients, %d proposed, %d removed in %.1f s",
-        len(df), len(proposed), removed, seconds,
+        "identity candidates: %d patients, %d proposed, %d removed, %d merged in %.1f s",
+        len(df), len(proposed), removed, merged, seconds,
     )  # fmt: skip
-    return CandidateRun(run_id, len(df), len(proposed), written, removed, seconds)
+    return CandidateRun(run_id, len(df), len(proposed), written, removed, seconds, merged)
+
+
+def _auto_merge(driver: Driver, database: str, proposed: list[Candidate], at: float) -> int:
+    """Merge the pairs at least ``at`` probable, most probable first. A pair whose patient an
+    earlier merge of this run absorbed is left open for review (its candidate is stale)."""
+    merged = 0
+    for c in sorted(proposed, key=lambda c: (-c.probability, c.key)):
+        if c.probability < at:
+            break
+        try:
+            stewardship.accept(
+                driver,
+                database,
+                c.key,
+                actor=AUTO_ACTOR,
+                reason=f"match probability {c.probability:.4f} at least {at} (auto_merge)",
+                rule=stewardship.AUTO_RULE,
+            )
+        except stewardship.DecisionError as e:
+            log.info("identity candidates: a pair not merged automatically: %s", e.code)
+            continue
+        merged += 1
+    return merged

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from neo4j import Driver
@@ -70,3 +74,66 @@ def fingerprint(driver: Driver, database: str) -> tuple[object, ...]:
         database_=database,
     )
     return (nodes["n"], nodes["p"], rels["n"], rels["p"])
+
+
+# -- what a user compares: the graph's census --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Census:
+    """Every node (labels and properties) and every relationship (type, the keys of its ends,
+    its properties) of the graph, but the load runs and their scorecard snapshots: a load that
+    was killed and run again has one run more than a clean load, and its records name the run
+    that wrote them."""
+
+    labels: Counter[str]
+    types: Counter[str]
+    nodes: Counter[str]
+    relationships: Counter[str]
+
+    def differences(self, other: Census) -> dict[str, list[str]]:
+        """What one has that the other has not, both ways, a few of each."""
+        out = {}
+        for name in ("labels", "types", "nodes", "relationships"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                out[name] = [
+                    *(f"only here: {x}" for x in list((mine - theirs).elements())[:5]),
+                    *(f"only there: {x}" for x in list((theirs - mine).elements())[:5]),
+                ]
+        return out
+
+
+RUN_SPECIFIC = frozenset({"runId"})  # the load run that wrote a record or made a link
+
+
+def _props(props: dict[str, Any]) -> str:
+    return json.dumps(
+        {k: str(v) for k, v in props.items() if k not in RUN_SPECIFIC}, sort_keys=True
+    )
+
+
+def census(driver: Driver, database: str, leave_out: tuple[str, ...] = ()) -> Census:
+    """The census of the domain graph, less the nodes of the labels ``leave_out`` and their
+    relationships (the identity review's own records, say)."""
+    left = "".join(f" AND NOT {{v}}:{label}" for label in leave_out)
+    nodes, _, _ = driver.execute_query(
+        f"MATCH (n) WHERE {domain('n')}{left.format(v='n')} "
+        "RETURN labels(n) AS labels, properties(n) AS props",
+        database_=database,
+    )
+    rels, _, _ = driver.execute_query(
+        f"MATCH (a)-[r]->(b) WHERE {domain('a')} AND NOT b:MeasureValue"
+        f"{left.format(v='a')}{left.format(v='b')} "
+        "RETURN type(r) AS type, a.key AS a, CASE WHEN b:LoadRun THEN 'a load run' "
+        "ELSE b.key END AS b, properties(r) AS props",
+        database_=database,
+    )
+    return Census(
+        labels=Counter(":".join(sorted(r["labels"])) for r in nodes),
+        types=Counter(r["type"] for r in rels),
+        nodes=Counter(f"{':'.join(sorted(r['labels']))} {_props(r['props'])}" for r in nodes),
+        relationships=Counter(
+            f"{r['type']} {r['a']} -> {r['b']} {_props(r['props'])}" for r in rels
+        ),
+    )

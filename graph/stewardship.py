@@ -1,0 +1,600 @@
+"""Identity decisions: a data steward accepts a probable match (the two patients become one),
+rejects it (never proposed again), or splits a merged patient back into the patients it was
+made of. The same merge serves the automatic merge above a configured probability.
+
+A decision is a node beside the candidate it closes and the patients it concerns::
+
+    (:IdentityDecision {key, kind, rule, actor, at, reason, candidate, probability,
+                        survivor, absorbed, snapshot, undoneBy})
+      -[:DECIDED]->(:MatchCandidate)
+      -[:CONCERNS]->(:Patient)
+
+``kind`` is ``merge``, ``reject`` or ``split``. A merge keeps the absorbed patient whole in
+its ``snapshot`` (its labels and properties, and every relationship it had, with the other
+end's key and the relationship's properties: what each source asserted of it, its
+identifiers, its events, its provenance), moves each relationship to the survivor (a copy
+tagged ``mergedBy``, unless the survivor already had the same one) and deletes the absorbed
+node; the linking rules then run again over the merged patient's records (their links carry
+the decision's key as ``runId``). A split undoes exactly that: the copies and the links the
+merge made are removed, the absorbed patient is created again from the snapshot with every
+relationship it had, and the properties the linking rules mark (``ambiguousRules``) are put
+back as they were. What a load wrote to the merged patient meanwhile stays with the
+survivor (its source records say which source asserted it).
+
+Decisions survive reloads: a merged patient's identifiers name the survivor, so a reload
+joins its records to the survivor; after a split they name the restored patient again; a
+decided candidate (accepted, rejected, split) is never proposed again by the probabilistic
+stage (graph/candidates.py).
+
+Values in a snapshot are JSON, temporal values tagged with their Neo4j type so that a split
+writes back the same types (neo4j.time's own ISO forms). Labels and relationship types are
+the only names put into Cypher text, checked as the writer checks them; every value is a
+parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import neo4j.time as nt
+from neo4j import Driver, ManagedTransaction
+
+from graph import candidates, linking
+from graph.errors import GraphError
+from graph.writer import DISTINCT_BY, _labels, _name
+
+LABEL = "IdentityDecision"
+DECIDED = "DECIDED"
+CONCERNS = "CONCERNS"
+MERGE, REJECT, SPLIT = "merge", "reject", "split"
+ACCEPTED, REJECTED, SPLIT_STATUS = "accepted", "rejected", "split"
+STEWARD_RULE = "steward"  # a merge a person decided
+AUTO_RULE = "probabilistic"  # a merge the configured threshold decided
+SCHEMA = (
+    "CREATE CONSTRAINT cg_IdentityDecision_key_unique IF NOT EXISTS "
+    "FOR (d:IdentityDecision) REQUIRE d.key IS UNIQUE",
+    "CREATE INDEX cg_IdentityDecision_survivor IF NOT EXISTS "
+    "FOR (d:IdentityDecision) ON (d.survivor)",
+)
+# labels that carry a unique key: how a snapshot finds the other end of a relationship again
+KEYED = ("Entity", "Identifier", "SourceRecord", candidates.LABEL, LABEL, "Concept")
+LINKED_PROPERTY = "ambiguousRules"  # what the linking rules set on the nodes they look at
+
+
+class DecisionError(GraphError):
+    """A decision that cannot be taken as asked (its message says why; no patient data)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a decision did."""
+
+    key: str
+    kind: str
+    rule: str | None
+    actor: str
+    reason: str
+    candidate: str | None
+    patients: tuple[str, ...]  # merge: survivor, absorbed; split: survivor, restored
+    moved: int = 0  # relationships moved (merge) or restored (split)
+    links: int = 0  # links the linking rules made after a merge, or removed by a split
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "decision": self.key, "kind": self.kind, "rule": self.rule, "candidate": self.candidate,
+            "patients": list(self.patients), "relationships": self.moved, "links": self.links,
+        }  # fmt: skip
+
+
+def ensure_schema(driver: Driver, database: str) -> None:
+    for statement in (*SCHEMA, *candidates.SCHEMA):
+        driver.execute_query(statement, database_=database)
+
+
+# -- the snapshot's values -----------------------------------------------------------------
+_TEMPORAL: dict[str, Any] = {
+    "date": nt.Date,
+    "datetime": nt.DateTime,
+    "time": nt.Time,
+    "duration": nt.Duration,
+}
+
+
+def encode(value: Any) -> Any:
+    """A property value as JSON, temporal values tagged with their type."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    for tag, kind in _TEMPORAL.items():
+        if isinstance(value, kind):
+            return {"$": tag, "v": value.iso_format()}
+    raise DecisionError("UNSUPPORTED_VALUE", f"a property of type {type(value).__name__}")
+
+
+def decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if isinstance(value, dict):
+        return _TEMPORAL[value["$"]].from_iso_format(value["v"])
+    return value
+
+
+def _props(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: encode(v) for k, v in props.items()}
+
+
+def _restore(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: decode(v) for k, v in props.items()}
+
+
+# -- reading what a decision needs ---------------------------------------------------------
+@dataclass
+class _Rel:
+    direction: str  # out: (patient)-[r]->(other); in: (other)-[r]->(patient)
+    type: str
+    other: str
+    other_label: str
+    props: dict[str, Any]
+
+    def same_as(self) -> tuple[Any, ...]:
+        """What tells this relationship apart from another of the patient's."""
+        return (
+            self.direction,
+            self.type,
+            self.other_label,
+            self.other,
+            *(self.props.get(k) for k in DISTINCT_BY),
+        )
+
+
+@dataclass
+class _Patient:
+    key: str
+    labels: list[str]
+    props: dict[str, Any]
+    rels: list[_Rel] = field(default_factory=list)
+
+
+def _read_patient(tx: ManagedTransaction, key: str) -> _Patient | None:
+    record = tx.run(
+        "MATCH (p:Patient {key: $key}) "
+        "RETURN labels(p) AS labels, properties(p) AS props, "
+        "COLLECT { MATCH (p)-[r]->(o) RETURN {direction: 'out', type: type(r), other: o.key, "
+        "  labels: labels(o), props: properties(r)} } AS outs, "
+        "COLLECT { MATCH (o)-[r]->(p) WHERE o <> p RETURN {direction: 'in', type: type(r), "
+        "  other: o.key, labels: labels(o), props: properties(r)} } AS ins",
+        key=key,
+    ).single()
+    if record is None:
+        return None
+    patient = _Patient(key, list(record["labels"]), dict(record["props"]))
+    for r in [*record["outs"], *record["ins"]]:
+        label = next((lb for lb in KEYED if lb in r["labels"]), None)
+        if label is None or r["other"] is None:
+            raise DecisionError(
+                "UNSUPPORTED_RELATIONSHIP",
+                f"patient has a {r['type']} relationship to a node with no key "
+                f"(labels {sorted(r['labels'])}): it could not be restored by a split",
+            )
+        patient.rels.append(_Rel(r["direction"], r["type"], r["other"], label, dict(r["props"])))
+    return patient
+
+
+def _neighbour_marks(tx: ManagedTransaction, keys: Sequence[str]) -> dict[str, Any]:
+    """key -> (labels, the mark the linking rules set) of the patients' events (what the
+    linking rules look at; the directory around them is not theirs to re-evaluate)."""
+    result = tx.run(
+        "MATCH (p:Patient) WHERE p.key IN $keys MATCH (p)--(e:Event) "
+        f"RETURN DISTINCT e.key AS key, labels(e) AS labels, e.{LINKED_PROPERTY} AS mark",
+        keys=list(keys),
+    )
+    return {r["key"]: {"labels": list(r["labels"]), "mark": r["mark"]} for r in result}
+
+
+def _lock_candidate(tx: ManagedTransaction, key: str) -> dict[str, Any]:
+    """The candidate, write-locked first (so that two decisions on it run one after the
+    other, the second seeing the first's status), with its patients, most records first."""
+    locked = tx.run(
+        f"MATCH (c:{candidates.LABEL} {{key: $key}}) SET c.status = c.status RETURN c.key AS k",
+        key=key,
+    ).single()
+    if locked is None:
+        raise DecisionError("NOT_FOUND", "no match candidate has this key")
+    record = tx.run(
+        f"MATCH (c:{candidates.LABEL} {{key: $key}}) "
+        f"CALL (c) {{ MATCH (c)-[:{candidates.REL}]->(p:Patient) "
+        "  WITH DISTINCT p "
+        "  CALL (p) { OPTIONAL MATCH (s:SourceRecord)-[:ASSERTED]->(p) RETURN count(s) AS n } "
+        "  WITH p, n ORDER BY n DESC, p.key RETURN collect(p.key) AS patients } "
+        "RETURN c.status AS status, c.probability AS probability, patients",
+        key=key,
+    ).single()
+    assert record is not None
+    return dict(record)
+
+
+def _decide(
+    tx: ManagedTransaction,
+    *,
+    key: str,
+    kind: str,
+    rule: str | None,
+    actor: str,
+    reason: str,
+    candidate: str | None,
+    probability: float | None,
+    patients: Sequence[str],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """The decision node, with its candidate and the patients it concerns."""
+    tx.run(
+        f"CREATE (d:{LABEL} {{key: $key}}) "
+        "SET d += $props, d.at = datetime() "
+        "WITH d "
+        f"OPTIONAL MATCH (c:{candidates.LABEL} {{key: $candidate}}) "
+        f"FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | CREATE (d)-[:{DECIDED}]->(c)) "
+        "WITH d "
+        "MATCH (p:Patient) WHERE p.key IN $patients "
+        f"CREATE (d)-[:{CONCERNS}]->(p)",
+        key=key,
+        candidate=candidate or "",
+        patients=list(patients),
+        props={
+            "kind": kind,
+            "rule": rule,
+            "actor": actor,
+            "reason": reason,
+            "candidate": candidate,
+            "probability": probability,
+            **(extra or {}),
+        },
+    )
+
+
+def _close(tx: ManagedTransaction, candidate: str, status: str, actor: str, reason: str) -> None:
+    tx.run(
+        f"MATCH (c:{candidates.LABEL} {{key: $key}}) "
+        "SET c.status = $status, c.decidedBy = $actor, c.decidedAt = datetime(), "
+        "c.reason = $reason",
+        key=candidate,
+        status=status,
+        actor=actor,
+        reason=reason,
+    )
+
+
+def _create_rels(
+    tx: ManagedTransaction, patient: str, rels: Sequence[_Rel], tag: dict[str, Any]
+) -> int:
+    """Create the relationships on the patient, grouped by type, direction and other end."""
+    made = 0
+    groups: dict[tuple[str, str, str], list[_Rel]] = defaultdict(list)
+    for r in rels:
+        groups[(r.type, r.direction, r.other_label)].append(r)
+    for (rel_type, direction, other_label), group in groups.items():
+        pattern = (
+            f"(p)-[x:{_name(rel_type)}]->(o)"
+            if direction == "out"
+            else f"(o)-[x:{_name(rel_type)}]->(p)"
+        )
+        record = tx.run(
+            "MATCH (p:Patient {key: $patient}) "
+            "UNWIND $rows AS row "
+            f"MATCH (o:{_name(other_label)} {{key: row.other}}) "
+            f"CREATE {pattern} SET x = row.props, x += $tag "
+            "RETURN count(x) AS n",
+            patient=patient,
+            tag=tag,
+            rows=[{"other": r.other, "props": _restore(r.props)} for r in group],
+        ).single()
+        made += int(record["n"]) if record else 0
+    return made
+
+
+def _relink(tx: ManagedTransaction, patient: str, run: str, enabled: frozenset[str] | None) -> int:
+    """The linking rules over the patient's records (a merge may let a claim find its visit)."""
+    by_label: dict[str, list[str]] = defaultdict(list)
+    for key, seen in _neighbour_marks(tx, [patient]).items():
+        for label in seen["labels"]:
+            by_label[label].append(key)
+    return sum(linking.apply_rules(tx, dict(by_label), run, enabled).made.values())
+
+
+# -- the decisions ---------------------------------------------------------------------------
+def accept(
+    driver: Driver,
+    database: str,
+    candidate: str,
+    *,
+    actor: str,
+    reason: str,
+    rule: str = STEWARD_RULE,
+    enabled_rules: frozenset[str] | None = None,
+) -> Decision:
+    """Merge the candidate's two patients into the one with more source records (the first
+    key on a tie), in one transaction."""
+    ensure_schema(driver, database)
+    with driver.session(database=database) as session:
+        return session.execute_write(
+            _accept, candidate, actor=actor, reason=reason, rule=rule, enabled=enabled_rules
+        )
+
+
+def _accept(
+    tx: ManagedTransaction,
+    candidate: str,
+    *,
+    actor: str,
+    reason: str,
+    rule: str,
+    enabled: frozenset[str] | None,
+) -> Decision:
+    found = _lock_candidate(tx, candidate)
+    if found["status"] != candidates.OPEN:
+        raise DecisionError("ALREADY_DECIDED", f"the candidate is {found['status']}, not open")
+    if len(found["patients"]) != 2:
+        raise DecisionError(
+            "STALE_CANDIDATE",
+            "the candidate no longer names two patients (a decision made them one); "
+            "run `caregraph identity candidates` again",
+        )
+    survivor_key, absorbed_key = found["patients"]
+    absorbed = _read_patient(tx, absorbed_key)
+    survivor = _read_patient(tx, survivor_key)
+    assert absorbed is not None and survivor is not None
+    decision = uuid.uuid4().hex
+    have = {r.same_as() for r in survivor.rels}
+    moving = [
+        r
+        for r in absorbed.rels
+        # one between the two, or from the absorbed to itself, would become a loop: it is
+        # only in the snapshot, and a split puts it back
+        # (an entity's: an Identifier node's key is often the very token that keys a patient)
+        if not (r.other_label == "Entity" and r.other in (survivor_key, absorbed_key))
+        and r.same_as() not in have
+    ]
+    marks = _neighbour_marks(tx, [survivor_key, absorbed_key])
+    snapshot = {
+        "labels": absorbed.labels,
+        "props": _props(absorbed.props),
+        "relationships": [
+            {
+                "direction": r.direction,
+                "type": r.type,
+                "other": r.other,
+                "label": r.other_label,
+                "props": _props(r.props),
+            }
+            for r in absorbed.rels
+        ],
+        "marks": {k: encode(v["mark"]) for k, v in marks.items()},
+    }
+    # an identifier the survivor gets by the merge is its by this decision: `explain` says so
+    because = {"decision": decision, "candidate": candidate, "probability": found["probability"]}
+    moving = [
+        _Rel(r.direction, r.type, r.other, r.other_label,
+             {**r.props, "rule": rule,
+              "evidence": json.dumps({**because, "ruleBefore": r.props.get("rule")})})
+        if r.type == "IDENTIFIES" else r
+        for r in moving
+    ]  # fmt: skip
+    moved = _create_rels(tx, survivor_key, moving, {"mergedBy": decision})
+    tx.run("MATCH (b:Patient {key: $key}) DETACH DELETE b", key=absorbed_key)
+    links = _relink(tx, survivor_key, decision, enabled)
+    _close(tx, candidate, ACCEPTED, actor, reason)
+    _decide(
+        tx,
+        key=decision,
+        kind=MERGE,
+        rule=rule,
+        actor=actor,
+        reason=reason,
+        candidate=candidate,
+        probability=found["probability"],
+        patients=[survivor_key],
+        extra={
+            "survivor": survivor_key,
+            "absorbed": absorbed_key,
+            "snapshot": json.dumps(snapshot, sort_keys=True),
+        },
+    )
+    return Decision(
+        decision, MERGE, rule, actor, reason, candidate, (survivor_key, absorbed_key), moved, links
+    )
+
+
+def reject(driver: Driver, database: str, candidate: str, *, actor: str, reason: str) -> Decision:
+    """Close the candidate: its two patients stay apart and the pair is never proposed again."""
+    ensure_schema(driver, database)
+    with driver.session(database=database) as session:
+        return session.execute_write(_reject, candidate, actor, reason)
+
+
+def _reject(tx: ManagedTransaction, candidate: str, actor: str, reason: str) -> Decision:
+    found = _lock_candidate(tx, candidate)
+    if found["status"] != candidates.OPEN:
+        raise DecisionError("ALREADY_DECIDED", f"the candidate is {found['status']}, not open")
+    decision = uuid.uuid4().hex
+    _close(tx, candidate, REJECTED, actor, reason)
+    _decide(
+        tx,
+        key=decision,
+        kind=REJECT,
+        rule=None,
+        actor=actor,
+        reason=reason,
+        candidate=candidate,
+        probability=found["probability"],
+        patients=found["patients"],
+    )
+    return Decision(decision, REJECT, None, actor, reason, candidate, tuple(found["patients"]))
+
+
+def split(
+    driver: Driver, database: str, patient: str, *, actor: str, reason: str
+) -> list[Decision]:
+    """Undo every merge into the patient, newest first, each in its own transaction: the
+    patients it absorbed are back as they were. A patient no decision merged cannot be split
+    here (its records were joined at load by a deterministic rule: see docs/identity.md)."""
+    ensure_schema(driver, database)
+    done: list[Decision] = []
+    with driver.session(database=database) as session:
+        merges = session.execute_read(_merges_into, patient)
+        if not merges:
+            exists = session.execute_read(
+                lambda tx: tx.run("MATCH (p:Patient {key: $k}) RETURN 1", k=patient).single()
+            )
+            if exists is None:
+                raise DecisionError("NOT_FOUND", "no patient has this key")
+            raise DecisionError(
+                "NOT_MERGED",
+                "no identity decision merged another patient into this one; a patient joined "
+                "at load by a deterministic rule is not split here",
+            )
+        for merge in merges:
+            done.append(session.execute_write(_split, merge, actor, reason))
+    return done
+
+
+def _merges_into(tx: ManagedTransaction, patient: str) -> list[str]:
+    result = tx.run(
+        f"MATCH (d:{LABEL} {{survivor: $key, kind: $merge}}) WHERE d.undoneBy IS NULL "
+        "RETURN d.key AS key ORDER BY d.at DESC, d.key DESC",
+        key=patient,
+        merge=MERGE,
+    )
+    return [r["key"] for r in result]
+
+
+def _split(tx: ManagedTransaction, merge: str, actor: str, reason: str) -> Decision:
+    record = tx.run(
+        f"MATCH (d:{LABEL} {{key: $key}}) SET d.undoneBy = coalesce(d.undoneBy, '') "
+        "RETURN d.survivor AS survivor, d.absorbed AS absorbed, d.snapshot AS snapshot, "
+        "d.candidate AS candidate, d.undoneBy AS undone",
+        key=merge,
+    ).single()
+    assert record is not None
+    if record["undone"]:
+        raise DecisionError("ALREADY_DECIDED", "this merge was split already")
+    survivor, absorbed = record["survivor"], record["absorbed"]
+    if tx.run("MATCH (b:Entity {key: $k}) RETURN 1", k=absorbed).single() is not None:
+        raise DecisionError(
+            "KEY_TAKEN", "a node with the merged patient's key exists again; not split"
+        )
+    snapshot = json.loads(record["snapshot"])
+    # the links first: they are found through the merged patient's records, some of which
+    # are its only through the copies removed next
+    unlinked = tx.run(
+        "MATCH (a:Patient {key: $a})--(e:Event) WITH DISTINCT e "
+        "MATCH (e)-[x]-() WHERE x.runId = $d WITH DISTINCT x DELETE x RETURN count(*) AS n",
+        a=survivor,
+        d=merge,
+    ).single()
+    tx.run(
+        "MATCH (a:Patient {key: $a})-[x]-() WHERE x.mergedBy = $d WITH DISTINCT x DELETE x",
+        a=survivor,
+        d=merge,
+    )
+    tx.run(
+        f"CREATE (b:{_labels(snapshot['labels'])}) SET b = $props",
+        props=_restore(snapshot["props"]),
+    )
+    rels = [
+        _Rel(r["direction"], r["type"], r["other"], r["label"], r["props"])
+        for r in snapshot["relationships"]
+    ]
+    restored = _create_rels(tx, absorbed, rels, {})
+    tx.run(
+        f"UNWIND $rows AS row MATCH (e:Entity {{key: row.key}}) SET e.{LINKED_PROPERTY} = row.mark",
+        rows=[{"key": k, "mark": decode(v)} for k, v in snapshot["marks"].items()],
+    )
+    decision = uuid.uuid4().hex
+    tx.run(f"MATCH (d:{LABEL} {{key: $key}}) SET d.undoneBy = $by", key=merge, by=decision)
+    if record["candidate"]:
+        _close(tx, record["candidate"], SPLIT_STATUS, actor, reason)
+    _decide(
+        tx,
+        key=decision,
+        kind=SPLIT,
+        rule=None,
+        actor=actor,
+        reason=reason,
+        candidate=record["candidate"],
+        probability=None,
+        patients=[survivor, absorbed],
+        extra={"survivor": survivor, "absorbed": absorbed, "undoes": merge},
+    )
+    links = int(unlinked["n"]) if unlinked else 0
+    return Decision(
+        decision, SPLIT, None, actor, reason, record["candidate"], (survivor, absorbed),
+        restored, links,
+    )  # fmt: skip
+
+
+# -- reading decisions -----------------------------------------------------------------------
+DECISION_FIELDS = (
+    ".key, .kind, .rule, .actor, .at, .reason, .candidate, .probability, .survivor, .absorbed, "
+    ".undoes, .undoneBy"
+)
+
+
+def decisions_of(driver: Driver, database: str, patient: str) -> list[dict[str, Any]]:
+    """The decisions that concern a patient, newest first (no snapshot: keys and words)."""
+    records, _, _ = driver.execute_query(
+        f"MATCH (d:{LABEL})-[:{CONCERNS}]->(:Patient {{key: $key}}) "
+        f"RETURN d {{{DECISION_FIELDS}}} AS d ORDER BY d.at DESC, d.key",
+        key=patient,
+        database_=database,
+    )
+    return [dict(r["d"]) for r in records]
+
+
+RANK = "toInteger(round(c.probability * 1e12))"  # the page order, as an integer (cursors)
+
+
+def list_candidates(
+    driver: Driver,
+    database: str,
+    *,
+    status: str | None = candidates.OPEN,
+    limit: int = 100,
+    after: tuple[int, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Candidates, most probable first (status None: all), a page after (rank, key); each
+    with ``rank``, the order's integer form of its probability."""
+    records, _, _ = driver.execute_query(
+        f"MATCH (c:{candidates.LABEL}) WHERE ($status IS NULL OR c.status = $status) "
+        f"WITH c, {RANK} AS rank "
+        "WHERE $after IS NULL OR rank < $after[0] OR (rank = $after[0] AND c.key > $after[1]) "
+        "RETURN c {.key, .probability, .matchWeight, .evidence, .status, .runId, .firstSeen, "
+        ".lastSeen, .decidedBy, .decidedAt, .reason, rank: rank, "
+        f"patients: COLLECT {{ MATCH (c)-[:{candidates.REL}]->(p:Patient) "
+        "RETURN DISTINCT p.key AS k ORDER BY k }} AS c "
+        "ORDER BY c.rank DESC, c.key LIMIT $limit",
+        status=status,
+        after=list(after) if after else None,
+        limit=limit,
+        database_=database,
+    )
+    return [dict(r["c"]) for r in records]
+
+
+def decisions_on(driver: Driver, database: str, candidate: str) -> list[dict[str, Any]]:
+    """The decisions taken on a candidate, oldest first (no snapshot)."""
+    records, _, _ = driver.execute_query(
+        f"MATCH (d:{LABEL})-[:{DECIDED}]->(:{candidates.LABEL} {{key: $key}}) "
+        f"RETURN d {{{DECISION_FIELDS}}} AS d ORDER BY d.at, d.key",
+        key=candidate,
+        database_=database,
+    )
+    return [dict(r["d"]) for r in records]
