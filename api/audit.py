@@ -163,7 +163,7 @@ def record_cli_read(
         driver,
         database,
         {
-            "subject": f"os:{_os_user()}",
+            "subject": cli_subject(),
             "role": CLI_ROLE,
             "method": "os-user",
             "requestId": uuid.uuid4().hex,
@@ -178,6 +178,11 @@ def record_cli_read(
         },
         anchors,
     )
+
+
+def cli_subject() -> str:
+    """Who runs a command: the OS user, as the audit and identity decisions name them."""
+    return f"os:{_os_user()}"
 
 
 def _os_user() -> str:

@@ -47,6 +47,7 @@ class Role(enum.StrEnum):
     billing = "billing"  # claims, coverage, demographics
     analyst = "analyst"  # no direct identifiers: names, identifiers, exact birth dates hidden
     admin = "admin"  # everything, and the audit log
+    steward = "steward"  # identity review: demographics, identifiers, candidates, decisions
 
 
 @dataclass(frozen=True)

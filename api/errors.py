@@ -10,7 +10,7 @@ ApiError                     shown to the caller as is, with a ``code`` in its e
 ├── LimitExceededError       a guardrail refused the query: which limit, and how to narrow
 ├── ServiceUnavailableError  Neo4j does not answer now: try again after ``retryAfter`` s
 ├── OverloadedError          this worker has as much work in flight and queued as it takes
-└── RateLimitedError         the caller is over its configured request rate
+│   └── RateLimitedError     the caller is over its configured request rate
 
 A query that does not parse, or that asks for what the schema does not have (an unknown
 field, a missing argument), gets BAD_REQUEST with graphql-core's own message (api/masking.py).
@@ -166,3 +166,12 @@ class RateLimitedError(OverloadedError):
             rate=rate,
         )
         self.retry_after_s = retry_after_s
+
+
+class DecisionRefusedError(ApiError):
+    """An identity decision that cannot be taken (graph/stewardship.py says why, by code)."""
+
+    code = "DECISION_REFUSED"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, reason=reason)

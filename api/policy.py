@@ -32,7 +32,14 @@ analyst
     ``explainLink``: each probes a direct identifier); the audit log. The directory
     (practitioners, organizations, locations, payers) is not patient data: all of it.
 admin
-    reads everything, and the audit log (``auditLog``).
+    reads everything, and the audit log (``auditLog``); may take identity decisions.
+steward
+    a data steward reviews identity: reads patients by identifier or search with their
+    demographics, identifiers and source records, the probable matches
+    (``matchCandidates``) and the decisions on them, and takes decisions (the mutations
+    ``acceptMatch``, ``rejectMatch``, ``splitPatient``: admins may too).
+    hidden: everything clinical and financial (a patient's visits, images, claims ...), the
+    directory's connections, the scorecard, the audit log.
 
 The interoperability scorecard (``interoperability``: counts, no patient data) is read by
 admins and analysts; the records behind a measure are patient data, pseudonymised for
@@ -116,9 +123,14 @@ MONEY_REMITTANCE = (
 # the fields of patient data that name or number an individual: hidden from analysts
 _NO_ID = ("display", "identifiers")
 
+# the patient fields that tell who someone is: what a steward compares
+IDENTITY_FIELDS = (
+    "key", "kind", "loaded", "display", "link", "identifiers", "sources", "name", "birthDate",
+    "gender", "deceased", "address",
+)  # fmt: skip
 TABLE: Mapping[Role, Mapping[str, Fields]] = {
     Role.clinician: {
-        "Query": all_but("auditLog", "interoperability"),
+        "Query": all_but("auditLog", "interoperability", "matchCandidates"),
         # the scorecard's types are reached only through Query.interoperability, which is
         # refused with its reason; named here so that nothing below it hides that refusal
         **{t: every() for t in (*DIRECTORY, *PATIENT_DATA, *PROVENANCE, *SCORECARD)},
@@ -127,7 +139,7 @@ TABLE: Mapping[Role, Mapping[str, Fields]] = {
         "Remittance": all_but(*MONEY_REMITTANCE),
     },
     Role.billing: {
-        "Query": all_but("auditLog", "interoperability"),
+        "Query": all_but("auditLog", "interoperability", "matchCandidates"),
         **{t: every() for t in (*DIRECTORY, *PROVENANCE, *SCORECARD)},  # as for clinicians
         "Patient": every(),
         "Claim": every(),
@@ -181,7 +193,19 @@ TABLE: Mapping[Role, Mapping[str, Fields]] = {
         "Procedure": all_but(*_NO_ID),
         "SourceRecord": all_but("display", "recordId", "file"),
     },
+    Role.steward: {
+        "Query": only(
+            "service", "ontology", "patient", "patients", "explainLink", "matchCandidates"
+        ),
+        "Mutation": every(),
+        "Patient": only(*IDENTITY_FIELDS),
+        **{
+            t: every() for t in (*PROVENANCE, "MatchCandidate", "MatchEvidence", "IdentityDecision")
+        },
+    },
 }
+
+REVIEW_ROLES = frozenset({Role.steward, Role.admin})  # who may take identity decisions
 
 GENERALISED: Mapping[Role, Mapping[tuple[str, str], str]] = {
     Role.analyst: {("Patient", "birthDate"): YEAR},
@@ -200,8 +224,11 @@ WHY: Mapping[Role, str] = {
     Role.analyst: "direct identifiers (names, identifiers, addresses, record numbers, "
     "captions made of them) are hidden from analysts",
     Role.admin: "",
+    Role.steward: "a steward reads who a patient is (demographics, identifiers, records) and "
+    "the identity review, not clinical or financial data",
 }
 AUDIT_ONLY_ADMINS = "only admins may read the audit log"
+STEWARDS_ONLY = "identity review and decisions are for stewards and admins"
 SCORECARD_ROLES = "the interoperability scorecard is for admins and analysts"
 NO_LOOKUPS = (
     "analysts may not look patient data up by identifier: a lookup by MRN, visit, claim or "
@@ -245,6 +272,11 @@ ARGUMENT_FIELDS: Mapping[tuple[str, str, str], tuple[str, str]] = {
     ("Query", "organizations", "name"): ("Organization", "name"),
     ("Query", "organizations", "npi"): ("Organization", "npi"),
     ("Query", "locations", "name"): ("Location", "name"),
+    # the identity review: stewards and admins (the candidates' status is theirs to read)
+    ("Query", "matchCandidates", "status"): ("MatchCandidate", "status"),
+    ("Mutation", "acceptMatch", "candidate"): ("MatchCandidate", "key"),
+    ("Mutation", "rejectMatch", "candidate"): ("MatchCandidate", "key"),
+    ("Mutation", "splitPatient", "patient"): ("Patient", "key"),
     ("Interoperability", "measures", "name"): ("Measure", "name"),
     ("Interoperability", "measures", "source"): ("Measure", "source"),
     ("Interoperability", "measures", "domain"): ("Measure", "domain"),
@@ -323,6 +355,8 @@ class RolePolicy:
             return AUDIT_ONLY_ADMINS
         if (type_name, field_name) == ("Query", "interoperability"):
             return SCORECARD_ROLES
+        if type_name == "Mutation" or (type_name, field_name) == ("Query", "matchCandidates"):
+            return STEWARDS_ONLY
         if type_name == "Query" and field_name in LOOKUPS and self.role is Role.analyst:
             return NO_LOOKUPS
         return WHY[self.role] or "not readable"

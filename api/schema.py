@@ -11,7 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext, Info
 
-from api import lookup, search
+from api import lookup, review, search
 from api.access import Access, ForbiddenFieldError
 from api.audit import Audit
 from api.auth import Role
@@ -34,6 +34,7 @@ from api.types.coverage import Coverage
 from api.types.encounter import Encounter
 from api.types.explanation import Explanation, Reason
 from api.types.generic_event import GenericEvent
+from api.types.identity_review import IdentityDecision, MatchCandidate
 from api.types.imaging_series import ImagingSeries
 from api.types.imaging_study import ImagingStudy
 from api.types.interoperability import Interoperability
@@ -322,6 +323,19 @@ class Query:
         )
 
     @strawberry.field(
+        description="Probable matches between patients, most probable first (status: open, "
+        "accepted, rejected, split; null for all). Stewards and admins."
+    )
+    async def match_candidates(
+        self,
+        info: Info[Context, None],
+        status: str | None = "open",
+        first: First = None,
+        after: After = None,
+    ) -> Connection[MatchCandidate]:
+        return await review.candidates(info, status, first, after)
+
+    @strawberry.field(
         description="The read audit, newest first: filter by who (`subject`), which patient "
         "(a patient key) and since when. Admins only."
     )
@@ -358,6 +372,38 @@ class Query:
         return connection(edges, more=len(rows) > size, after=position is not None)
 
 
+@strawberry.type(
+    description="Identity decisions, for stewards and admins (docs/identity.md): each recorded "
+    "with who, when and why, visible in `explainLink` and `caregraph explain`."
+)
+class Mutation:
+    @strawberry.mutation(
+        description="Merge a candidate's two patients into one (the one with more source "
+        "records remains); `splitPatient` undoes it exactly."
+    )
+    async def accept_match(
+        self, info: Info[Context, None], candidate: str, reason: str
+    ) -> IdentityDecision:
+        return await review.accept(info, candidate, reason)
+
+    @strawberry.mutation(
+        description="Keep a candidate's two patients apart: the pair is never proposed again."
+    )
+    async def reject_match(
+        self, info: Info[Context, None], candidate: str, reason: str
+    ) -> IdentityDecision:
+        return await review.reject(info, candidate, reason)
+
+    @strawberry.mutation(
+        description="Undo every merge into a patient (by key), newest first: the patients it "
+        "absorbed are back as they were, with their identifiers, records and links."
+    )
+    async def split_patient(
+        self, info: Info[Context, None], patient: str, reason: str
+    ) -> list[IdentityDecision]:
+        return await review.split(info, patient, reason)
+
+
 async def _node(ctx: Context, token: str, argument: str) -> str:
     """The key of the one node a token names."""
     text = token.strip()
@@ -383,6 +429,7 @@ class Schema(strawberry.Schema):
 
 schema = Schema(
     query=Query,
+    mutation=Mutation,
     types=[
         Appointment,
         ClaimItem,

@@ -81,6 +81,9 @@ def _explain(
         if node.inferred:
             out.append("links made by rules:")
             out.extend(_line(because) for because in node.inferred)
+        if node.decisions:
+            out.append("identity decisions:")
+            out.extend(_line(because) for because in node.decisions)
         return out, [a, *(b.other for b in node.inferred if b.other)], 0
     b = _one(find_node(driver, database, second), second)
     if a == b:

@@ -416,6 +416,11 @@ def _fingerprint(driver: Driver, database: str) -> tuple[tuple[str, ...], int]:
 _LOADED: dict[str, tuple[tuple[str, ...], int]] = {}
 
 
+def forget_dataset() -> None:
+    """The next module's `dataset` loads afresh (a test changed what the fingerprint misses)."""
+    _LOADED.clear()
+
+
 # -- fixtures --------------------------------------------------------------------------------
 
 

@@ -93,6 +93,7 @@ DOCUMENTED = frozenset(
         "FORBIDDEN_ARGUMENT",
         "UNAUTHENTICATED",
         "PAYLOAD_TOO_LARGE",
+        "DECISION_REFUSED",  # an identity decision that cannot be taken (api/review.py)
     }
 )
 # what no answer may show of the service's insides
@@ -152,7 +153,7 @@ class Loaded:
     aims: dict[str, set[str]] = field(default_factory=dict)
 
     def sort(self, cls: str, name: str, value: object) -> None:
-        for role in (Role.clinician, Role.billing, Role.analyst):
+        for role in (Role.clinician, Role.billing, Role.analyst, Role.steward):
             policy = for_role(role)
             # a generalised field (an analyst's birth date, as a year) is hidden as it is
             readable = policy.allows(cls, name) and policy.generalisation(cls, name) is None
@@ -379,6 +380,7 @@ AIMED = {
     "Query.claim.controlNumber": "claim",
     "Query.practitioner.npi": "practitioner",
     "Query.organization.npi": "organization",
+    "Mutation.splitPatient.patient": "patient",
 }
 
 

@@ -47,3 +47,38 @@ def test_candidates_prints_counts_and_writes_them(
         "MATCH (p:Patient) RETURN collect(DISTINCT p.familyName) AS names", database_=database
     )
     assert not any(n in result.output for n in records[0]["names"])
+
+    # the steward's commands: list, accept, reject, split, each audited as the OS user
+    listed = CliRunner().invoke(app, ["identity", "list", "--limit", "2"], env=env)
+    assert listed.exit_code == 0, listed.output
+    first, second = (json.loads(x) for x in listed.output.strip().splitlines()[-2:])
+    assert first["probability"] >= second["probability"] and first["status"] == "open"
+    assert set(first["evidence"]) <= {"family", "given", "middle", "birth_date", "gender",
+                                      "postal"}  # fmt: skip
+    patients = count(clean_graph, database, "MATCH (p:Patient) RETURN count(p)")
+    accepted = CliRunner().invoke(
+        app, ["identity", "accept", first["key"], "--reason", "checked at the desk"], env=env
+    )
+    assert accepted.exit_code == 0, accepted.output
+    merge = json.loads(accepted.output.strip().splitlines()[-1])
+    assert merge["kind"] == "merge" and merge["candidate"] == first["key"]
+    assert count(clean_graph, database, "MATCH (p:Patient) RETURN count(p)") == patients - 1
+    again = CliRunner().invoke(app, ["identity", "reject", first["key"], "--reason", "x"], env=env)
+    assert again.exit_code == 1 and "ALREADY_DECIDED" in again.output
+    rejected = CliRunner().invoke(
+        app, ["identity", "reject", second["key"], "--reason", "twins"], env=env
+    )
+    assert rejected.exit_code == 0, rejected.output
+    split = CliRunner().invoke(
+        app, ["identity", "split", merge["patients"][0], "--reason", "wrong"], env=env
+    )
+    assert split.exit_code == 0, split.output
+    assert json.loads(split.output.strip().splitlines()[-1])["kind"] == "split"
+    assert count(clean_graph, database, "MATCH (p:Patient) RETURN count(p)") == patients
+    audited = count(
+        clean_graph,
+        database,
+        "MATCH (a:AuditEvent {channel: 'cli'}) WHERE a.operation STARTS WITH 'identity.' "
+        "RETURN count(DISTINCT a.operation)",
+    )
+    assert audited == 4  # list, accept, reject, split
