@@ -379,6 +379,37 @@ RETURN null AS source, i.system AS grp, labels(named[0]) AS label, count(*) AS n
 """,
         higher_is_better=False,
     ),
+    Definition(
+        "match-candidates-waiting",
+        "identity",
+        "count",
+        "Probable matches between patients (the probabilistic stage's candidates) that no "
+        "steward has decided yet (docs/identity.md).",
+        "Each is a person who may be two patients in the graph: an agent sees half of their "
+        "history until someone accepts or rejects the pair.",
+        """
+MATCH (c:MatchCandidate {status: 'open'})
+RETURN null AS source, null AS grp, ['Patient'] AS label, count(c) AS num, null AS den,
+       null AS at
+""",
+        higher_is_better=False,
+    ),
+    Definition(
+        "identity-decisions",
+        "identity",
+        "count",
+        "Identity decisions in force, by kind: merges (by a steward or the automatic merge, "
+        "not split since), rejected pairs, and splits that undid a merge.",
+        "Merges and splits change who a patient is; their count per run shows review at work, "
+        "and a run of splits says the merges (or the automatic merge's threshold) were wrong.",
+        """
+MATCH (d:IdentityDecision) WHERE d.kind <> 'merge' OR d.undoneBy IS NULL
+RETURN null AS source,
+       CASE d.kind WHEN 'merge' THEN 'merged (' + d.rule + ')' WHEN 'reject' THEN 'rejected'
+            ELSE 'split' END AS grp,
+       ['Patient'] AS label, count(d) AS num, null AS den, null AS at
+""",
+    ),
     # -- completeness
     Definition(
         "unresolved-references",

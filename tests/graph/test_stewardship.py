@@ -14,7 +14,7 @@ import pytest
 from neo4j import Driver
 
 from graph import candidates as store
-from graph import integrity, stewardship
+from graph import integrity, scorecard, stewardship
 from graph.candidates import Candidate
 from graph.explain import explain_node
 from loaders import probabilistic
@@ -77,6 +77,16 @@ def busiest(driver: Driver, database: str, n: int) -> list[str]:
     return [r["key"] for r in records]
 
 
+def review_counts(driver: Driver, database: str) -> dict[str, float | None]:
+    """The scorecard's identity review measures: candidates waiting, decisions by kind."""
+    names = ("match-candidates-waiting", "identity-decisions")
+    return {
+        f"{m.name}|{m.group or ''}": m.value
+        for m in scorecard.measure(driver, database, names=names)
+        if m.source is None
+    }
+
+
 def propose(driver: Driver, database: str, a: str, b: str) -> str:
     """A candidate pair written as the probabilistic stage writes one."""
     x, y = sorted((a, b))
@@ -101,6 +111,9 @@ def test_a_merge_then_its_split_give_back_exactly_the_graph_there_was(
         clean_graph, database, key, actor="key:steward-1", reason="same person per the registry"
     )
     survivor, absorbed = merged.patients
+    counts = review_counts(clean_graph, database)
+    assert counts["match-candidates-waiting|"] == 0
+    assert counts["identity-decisions|merged (steward)"] == 1
     # each is known by what either was known by
     assert set(one(clean_graph, database, IDENTIFIED_BY, k=survivor)) == tokens[a] | tokens[b]
     assert {survivor, absorbed} == {a, b} and merged.moved > 10
@@ -122,6 +135,10 @@ def test_a_merge_then_its_split_give_back_exactly_the_graph_there_was(
                                   reason="two people after all")  # fmt: skip
     assert undone.patients == (survivor, absorbed) and undone.moved >= merged.moved
     assert census(clean_graph, database, REVIEW).differences(before) == {}
+    counts = review_counts(clean_graph, database)
+    assert counts["identity-decisions|split"] == 1 and not any(
+        k.startswith("identity-decisions|merged") and v for k, v in counts.items()
+    )  # the merge is no longer in force
     status = one(clean_graph, database, "MATCH (c:MatchCandidate {key: $k}) RETURN c.status", k=key)
     assert status == stewardship.SPLIT_STATUS
     kinds = [d.rule for d in explain_node(clean_graph, database, absorbed).decisions]
