@@ -29,7 +29,9 @@ def _store_do(action: Callable[[KeyStore], T]) -> T:
 
 @app.command("create-key")
 def create_key(
-    role: Annotated[Role, typer.Option("--role", help="clinician, billing, analyst, steward or admin.")],
+    role: Annotated[
+        Role, typer.Option("--role", help="clinician, billing, analyst, steward or admin.")
+    ],
     name: Annotated[str, typer.Option("--name", help="Who or what the key is for.")] = "key",
 ) -> None:
     """Create a key and print it (shown once; only its hash is kept)."""
