@@ -27,7 +27,7 @@ from neo4j import Driver
 
 from graph import integrity
 from graph.deidentify import Deidentifier
-from graph.projection import quoted as _name
+from graph.names import quoted as _name
 from graph.scorecard import SCHEMA as SCORECARD_SCHEMA
 from graph.writer import DISTINCT_BY, WRITE_SCHEMA
 from ontology.deidentification import KEEP

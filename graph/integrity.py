@@ -20,7 +20,7 @@ from itertools import combinations
 from neo4j import Driver
 from rdflib import URIRef
 
-from graph.projection import quoted
+from graph.names import quoted
 from ontology.model import Ontology
 from ontology.vocab import CG
 

@@ -16,20 +16,13 @@ is the handle the next read of the same request starts from, so it is read, kept
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+from graph.names import quoted
+
 ALWAYS = ("key", "stub")  # the handle of a node and whether it is only referenced
 IDENTIFIER_LOOKUP = "identifier"  # a lookup by identifier token or bare value
-
-
-def quoted(name: str) -> str:
-    """A label, type or property name, checked and backquoted for query text."""
-    if not _NAME.match(name):
-        raise ValueError(f"not a valid label, type or property name: {name!r}")
-    return f"`{name}`"
 
 
 @dataclass(frozen=True, slots=True)

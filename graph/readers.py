@@ -21,7 +21,6 @@ and backquoted, as the writer does. Every value is a parameter.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -34,12 +33,12 @@ from neo4j import Driver, Query, RoutingControl
 from neo4j.exceptions import ClientError
 
 from graph.errors import GraphError
+from graph.names import quoted
 from graph.projection import IDENTIFIER_LOOKUP, OPEN, Projection
 from graph.terminology import BROADER, CONCEPT, MAX_DEPTH
 from ontology.schema_plan import SCHEMA_LABEL, SCHEMA_NAME
 from ontology.temporal import PRECISIONS, precision_property
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 LAST = 9_223_372_036_854_775_807  # sorts events without a time after all others
 
 # The properties that say when an event happened, in order of preference: an encounter's or
@@ -71,12 +70,6 @@ class NoPseudonymKeyError(GraphError):
         super().__init__("keys must be pseudonymised for this caller, and no pseudonym key is set")
 
 
-def _name(name: str) -> str:
-    if not _NAME.match(name):
-        raise ValueError(f"not a valid label, type or property name: {name!r}")
-    return f"`{name}`"
-
-
 # -- what to read ----------------------------------------------------------------------------
 
 
@@ -90,8 +83,8 @@ class Step:
     label: str
 
     def pattern(self, rel_var: str = "", node_var: str = "") -> str:
-        rel = f"[{rel_var}:{_name(self.rel)}]"
-        node = f"({node_var}:{_name(self.label)})"
+        rel = f"[{rel_var}:{quoted(self.rel)}]"
+        node = f"({node_var}:{quoted(self.label)})"
         return f"-{rel}->{node}" if self.out else f"<-{rel}-{node}"
 
 
@@ -119,7 +112,7 @@ class Path:
                 last = i == len(chain) - 1
                 text += step.pattern("r" if last else "", "b" if last else "")
             closed = projection.closed_from(chain[0].rel, chain[0].out)
-            guard = f" WHERE NOT a:{'|'.join(_name(x) for x in closed)}" if closed else ""
+            guard = f" WHERE NOT a:{'|'.join(quoted(x) for x in closed)}" if closed else ""
             parts.append(f"MATCH {text}{guard} RETURN r, b")
         return " UNION ALL ".join(parts)
 
@@ -146,7 +139,7 @@ class Path:
             return f"coalesce(t.epochMillis, {LAST})"
         if self.order == "key" or not projection.may_sort(self.targets(), self.order):
             return "0"  # by key alone: never by a property the caller may not read
-        return f"coalesce(toInteger(b.{_name(self.order)}), {LAST})"
+        return f"coalesce(toInteger(b.{quoted(self.order)}), {LAST})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +233,7 @@ def _time_expr(var: str) -> str:
     """A node's event time as a zoned DateTime (dates at midnight), or null."""
     cases = []
     for prop in TIME_PROPERTIES:
-        p = f"{var}.{_name(prop)}"
+        p = f"{var}.{quoted(prop)}"
         cases.append(f"WHEN {p} IS :: ZONED DATETIME NOT NULL THEN {p}")
         cases.append(f"WHEN {p} IS :: DATE NOT NULL THEN datetime({{date: {p}}})")
     return "CASE " + " ".join(cases) + " END"
@@ -251,8 +244,8 @@ def _span_expr(var: str) -> str:
     time's precision, ontology/temporal.py), a day for a date, null for a moment."""
     cases = []
     for prop in TIME_PROPERTIES:
-        p = f"{var}.{_name(prop)}"
-        precision = f"{var}.{_name(precision_property(prop))}"
+        p = f"{var}.{quoted(prop)}"
+        precision = f"{var}.{quoted(precision_property(prop))}"
         periods = " ".join(f"WHEN '{n}' THEN duration('{iso}')" for n, iso in PRECISIONS.items())
         cases.append(f"WHEN {p} IS :: ZONED DATETIME NOT NULL THEN CASE {precision} {periods} END")
         cases.append(f"WHEN {p} IS :: DATE NOT NULL THEN duration('P1D')")
@@ -481,11 +474,11 @@ class Reader:
         each with its neighbours over ``context_rels``; and counts per label set of all the
         events in the window and of those at or before the cursor. ``under``: only events
         coded under that Concept key (``path.coded``)."""
-        rels = "|".join(_name(r) for r in sorted(set(context_rels)))
+        rels = "|".join(quoted(r) for r in sorted(set(context_rels)))
         distinct = "WITH DISTINCT b " if path.distinct else "WITH b "
         pj = self.projection
         cypher = f"""
-        MATCH (a:{_name(path.start)} {{key: $key}})
+        MATCH (a:{quoted(path.start)} {{key: $key}})
         WITH a, {{start: $start, end: $end, afterSort: $afterSort, afterKey: $afterKey,
                   under: $under}} AS row
         CALL (a, row) {{
@@ -563,7 +556,7 @@ class Reader:
     def applied_ontology(self) -> tuple[str, str] | None:
         """(version, content hash) of the ontology applied to the graph, if any."""
         recs = self.run(
-            f"MATCH (s:{_name(SCHEMA_LABEL)} {{name: $name}}) "
+            f"MATCH (s:{quoted(SCHEMA_LABEL)} {{name: $name}}) "
             "RETURN s.version AS v, s.contentHash AS h",
             name=SCHEMA_NAME,
         )
@@ -597,7 +590,7 @@ def _lookup_body(by: str) -> str:
         )
     # a property lookup names its label in the text, so Neo4j can use the property's index
     label, _, prop = by.partition(".")
-    return f"MATCH (n:{_name(label)} {{{_name(prop)}: row.v}}) RETURN n, [] AS systems"
+    return f"MATCH (n:{quoted(label)} {{{quoted(prop)}: row.v}}) RETURN n, [] AS systems"
 
 
 # what the API reads of a relationship: its role, and the rule, evidence (which names fields,
@@ -618,7 +611,7 @@ def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
     if count:
         count_distinct = "WITH DISTINCT b " if path.distinct else ""
         count_call = (
-            f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
+            f"CALL (row) {{ MATCH (a:{quoted(path.start)} {{key: row.key}}) "
             f"CALL (a) {{ {path.match(pj)} }} {count_distinct}"
             f"WITH b, {_time_expr('b')} AS t WHERE {_window('b')} AND {path.under()} "
             "RETURN count(*) AS total } "
@@ -626,7 +619,7 @@ def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
         total = "total"
     return (
         f"UNWIND $b{n} AS row "
-        f"CALL (row) {{ MATCH (a:{_name(path.start)} {{key: row.key}}) "
+        f"CALL (row) {{ MATCH (a:{quoted(path.start)} {{key: row.key}}) "
         f"CALL (a) {{ {path.match(pj)} }} {distinct}"
         f"WITH r, b, {_time_expr('b')} AS t "
         f"WITH r, b, t, {path.sort_expr(pj)} AS s "

@@ -21,6 +21,7 @@ from typing import Any
 
 from neo4j import Driver, ManagedTransaction, NotificationMinimumSeverity
 
+from graph.names import quoted
 from ontology.errors import SchemaChangeRefused
 from ontology.model import Ontology, local
 from ontology.schema_plan import (
@@ -40,21 +41,13 @@ from ontology.schema_plan import (
 )
 from ontology.validate import PropertyCheck, load_shapes, shapes_hash
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 BATCH = 10_000
 SUBCLASS_OF = "SUBCLASS_OF"
 
 
-def _q(name: str) -> str:
-    """A label, type or property name, checked and backquoted for Cypher text."""
-    if not _NAME.match(name):
-        raise ValueError(f"not a valid Neo4j name: {name!r}")
-    return f"`{name}`"
-
-
 def _any_label(names: Iterable[str]) -> str:
     """A label expression matching any of the names: `A`|`B`."""
-    return "|".join(_q(n) for n in sorted(set(names)))
+    return "|".join(quoted(n) for n in sorted(set(names)))
 
 
 # -- statements ----------------------------------------------------------------------------
@@ -63,15 +56,15 @@ def _any_label(names: Iterable[str]) -> str:
 def create_constraint(spec: ConstraintSpec) -> str:
     """CREATE CONSTRAINT for a uniqueness spec."""
     return (
-        f"CREATE CONSTRAINT {_q(spec.name)} IF NOT EXISTS "
-        f"FOR (n:{_q(spec.label)}) REQUIRE n.{_q(spec.prop)} IS UNIQUE"
+        f"CREATE CONSTRAINT {quoted(spec.name)} IF NOT EXISTS "
+        f"FOR (n:{quoted(spec.label)}) REQUIRE n.{quoted(spec.prop)} IS UNIQUE"
     )
 
 
 def create_index(spec: IndexSpec) -> str:
     """CREATE INDEX for a range index spec."""
-    target = f"(n:{_q(spec.label)}) ON (n.{_q(spec.prop)})"
-    return f"CREATE INDEX {_q(spec.name)} IF NOT EXISTS FOR {target}"
+    target = f"(n:{quoted(spec.label)}) ON (n.{quoted(spec.prop)})"
+    return f"CREATE INDEX {quoted(spec.name)} IF NOT EXISTS FOR {target}"
 
 
 def schema_script(want: SchemaPlan) -> str:
@@ -139,7 +132,7 @@ def existing_schema(
 def applied_ontology(driver: Driver, database: str) -> AppliedOntology:
     """The ontology last applied to this graph (all None/empty when none was)."""
     rows, _, _ = driver.execute_query(
-        f"OPTIONAL MATCH (s:{_q(SCHEMA_LABEL)} {{name: $name}}) "
+        f"OPTIONAL MATCH (s:{quoted(SCHEMA_LABEL)} {{name: $name}}) "
         "RETURN s.version AS version, s.contentHash AS hash, s.apiFields AS fields, "
         "s.turtle AS turtle, s.shapesHash AS shapes",
         name=SCHEMA_NAME,
@@ -147,8 +140,8 @@ def applied_ontology(driver: Driver, database: str) -> AppliedOntology:
     )
     head = rows[0]
     rows, _, _ = driver.execute_query(
-        f"MATCH (k:{_q(CLASS_LABEL)}) "
-        f"OPTIONAL MATCH (k)-[:{_q(SUBCLASS_OF)}]->(p:{_q(CLASS_LABEL)}) "
+        f"MATCH (k:{quoted(CLASS_LABEL)}) "
+        f"OPTIONAL MATCH (k)-[:{quoted(SUBCLASS_OF)}]->(p:{quoted(CLASS_LABEL)}) "
         "RETURN k.iri AS iri, k.name AS name, collect(p.iri) AS parents",
         database_=database,
     )
@@ -165,7 +158,8 @@ def applied_ontology(driver: Driver, database: str) -> AppliedOntology:
 def applied_version(driver: Driver, database: str) -> tuple[str, str] | None:
     """(version, content hash) of the applied ontology, or None when none was applied."""
     rows, _, _ = driver.execute_query(
-        f"MATCH (s:{_q(SCHEMA_LABEL)} {{name: $name}}) RETURN s.version AS v, s.contentHash AS h",
+        f"MATCH (s:{quoted(SCHEMA_LABEL)} {{name: $name}}) "
+        "RETURN s.version AS v, s.contentHash AS h",
         name=SCHEMA_NAME,
         database_=database,
     )
@@ -276,9 +270,10 @@ def impact(
         return handle
 
     for name, supers in sorted(want.superclass_labels.items()):
-        missing = " OR ".join(f"NOT n:{_q(s)}" for s in supers)
+        missing = " OR ".join(f"NOT n:{quoted(s)}" for s in supers)
         probes.add(
-            f"MATCH (n:{_q(name)}) WHERE {missing} RETURN count(n)", missing_labels(name, supers)
+            f"MATCH (n:{quoted(name)}) WHERE {missing} RETURN count(n)",
+            missing_labels(name, supers),
         )
 
     # labels to remove: removed classes, and superclasses a class no longer has
@@ -296,7 +291,7 @@ def impact(
     new_names = {c.name for c in onto.classes.values()}
     for name in sorted(removed.values()):
         if name not in new_names:  # a changed IRI with the same label removes no label
-            probes.add(f"MATCH (n:{_q(name)}) RETURN count(n)", removed_class(name))
+            probes.add(f"MATCH (n:{quoted(name)}) RETURN count(n)", removed_class(name))
 
     def lost_label(name: str, label: str) -> Callable[[int], None]:
         def handle(n: int) -> None:
@@ -313,7 +308,7 @@ def impact(
             keepers = _keepers(onto, label)
             keep = f" AND NOT n:{_any_label(keepers)}" if keepers else ""
             probes.add(
-                f"MATCH (n:{_q(c.name)}) WHERE n:{_q(label)}{keep} RETURN count(n)",
+                f"MATCH (n:{quoted(c.name)}) WHERE n:{quoted(label)}{keep} RETURN count(n)",
                 lost_label(c.name, label),
             )
 
@@ -334,8 +329,8 @@ def impact(
     for spec in report.schema.add_constraints:
         labels = _labels_becoming(onto, spec.label)
         probes.add(
-            f"MATCH (n:{_any_label(labels)}) WHERE n.{_q(spec.prop)} IS NOT NULL "
-            f"WITH n.{_q(spec.prop)} AS v, count(*) AS c WHERE c > 1 RETURN count(v)",
+            f"MATCH (n:{_any_label(labels)}) WHERE n.{quoted(spec.prop)} IS NOT NULL "
+            f"WITH n.{quoted(spec.prop)} AS v, count(*) AS c WHERE c > 1 RETURN count(v)",
             duplicate_values(spec),
         )
 
@@ -383,7 +378,7 @@ def _violation_query(onto: Ontology, check: PropertyCheck) -> tuple[str, dict[st
     conds: list[str] = []
     params: dict[str, Any] = {}
     if check.link:
-        rel = _q(onto.relationship_type(check.path))
+        rel = quoted(onto.relationship_type(check.path))
         other = (
             f" WHERE m:{_any_label(onto.classes[c].name for c in onto.subclasses(check.cls))}"
             if check.cls
@@ -400,7 +395,7 @@ def _violation_query(onto: Ontology, check: PropertyCheck) -> tuple[str, dict[st
             wrong = _any_label(onto.classes[c].name for c in onto.subclasses(check.cls))
             conds.append(f"EXISTS {{ {arrow} WHERE NOT m:{wrong} }}")
     else:
-        prop = f"n.{_q(onto.property(check.path).name)}"
+        prop = f"n.{quoted(onto.property(check.path).name)}"
         if check.min_count:
             conds.append(f"{prop} IS NULL")
         if check.values is not None:
@@ -436,8 +431,8 @@ def apply(
     if report.refusals and not force:
         raise SchemaChangeRefused(report.refusals, report)
 
-    drops = [f"DROP CONSTRAINT {_q(n)} IF EXISTS" for n in report.schema.drop_constraints]
-    drops += [f"DROP INDEX {_q(n)} IF EXISTS" for n in report.schema.drop_indexes]
+    drops = [f"DROP CONSTRAINT {quoted(n)} IF EXISTS" for n in report.schema.drop_constraints]
+    drops += [f"DROP INDEX {quoted(n)} IF EXISTS" for n in report.schema.drop_indexes]
     _schema_tx(driver, database, drops)
     for change in report.labels_to_add:
         _relabel(driver, database, change.cls, add=change.labels)
@@ -454,7 +449,7 @@ def apply(
     driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
     write_classes(driver, database, want)
     driver.execute_query(
-        f"MERGE (s:{_q(SCHEMA_LABEL)} {{name: $name}}) "
+        f"MERGE (s:{quoted(SCHEMA_LABEL)} {{name: $name}}) "
         "SET s.version = $version, s.contentHash = $hash, s.apiFields = $fields, "
         "s.turtle = $turtle, s.shapesHash = $shapes, s.appliedAt = datetime()",
         name=SCHEMA_NAME,
@@ -493,18 +488,18 @@ def _relabel(
 ) -> None:
     """Add or remove labels on a class's nodes, in batches (CALL ... IN TRANSACTIONS)."""
     if add:
-        missing = " OR ".join(f"NOT n:{_q(s)}" for s in add)
-        labels = ":".join(_q(s) for s in add)
+        missing = " OR ".join(f"NOT n:{quoted(s)}" for s in add)
+        labels = ":".join(quoted(s) for s in add)
         query = (
-            f"MATCH (n:{_q(cls)}) WHERE {missing} "
+            f"MATCH (n:{quoted(cls)}) WHERE {missing} "
             f"CALL (n) {{ SET n:{labels} }} IN TRANSACTIONS OF {BATCH} ROWS"
         )
     else:
         keepers = _keepers(onto, remove[0]) if onto is not None and remove != (cls,) else []
         keep = f" AND NOT n:{_any_label(keepers)}" if keepers else ""
-        labels = ":".join(_q(s) for s in remove)
+        labels = ":".join(quoted(s) for s in remove)
         query = (
-            f"MATCH (n:{_q(cls)}) WHERE n:{labels}{keep} "
+            f"MATCH (n:{quoted(cls)}) WHERE n:{labels}{keep} "
             f"CALL (n) {{ REMOVE n:{labels} }} IN TRANSACTIONS OF {BATCH} ROWS"
         )
     # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run
@@ -519,7 +514,7 @@ def write_classes(driver: Driver, database: str, want: SchemaPlan) -> None:
         for c in want.classes
     ]
     edges = [[c.iri, p] for c in want.classes for p in c.parents]
-    k = _q(CLASS_LABEL)
+    k = quoted(CLASS_LABEL)
     driver.execute_query(
         f"UNWIND $classes AS c MERGE (k:{k} {{iri: c.iri}}) "
         "SET k.name = c.name, k.label = c.label, k.comment = c.comment, k.domain = c.domain",
@@ -532,13 +527,14 @@ def write_classes(driver: Driver, database: str, want: SchemaPlan) -> None:
         database_=database,
     )
     driver.execute_query(
-        f"MATCH (a:{k})-[r:{_q(SUBCLASS_OF)}]->(b:{k}) WHERE NOT [a.iri, b.iri] IN $edges DELETE r",
+        f"MATCH (a:{k})-[r:{quoted(SUBCLASS_OF)}]->(b:{k}) "
+        "WHERE NOT [a.iri, b.iri] IN $edges DELETE r",
         edges=edges,
         database_=database,
     )
     driver.execute_query(
         f"UNWIND $edges AS e MATCH (a:{k} {{iri: e[0]}}), (b:{k} {{iri: e[1]}}) "
-        f"MERGE (a)-[:{_q(SUBCLASS_OF)}]->(b)",
+        f"MERGE (a)-[:{quoted(SUBCLASS_OF)}]->(b)",
         edges=edges,
         database_=database,
     )

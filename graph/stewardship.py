@@ -46,7 +46,9 @@ from neo4j import Driver, ManagedTransaction
 
 from graph import candidates, linking
 from graph.errors import GraphError
-from graph.writer import DISTINCT_BY, _labels, _name
+from graph.names import labels as label_names
+from graph.names import quoted
+from graph.writer import DISTINCT_BY
 
 LABEL = "IdentityDecision"
 DECIDED = "DECIDED"
@@ -283,14 +285,14 @@ def _create_rels(
         groups[(r.type, r.direction, r.other_label)].append(r)
     for (rel_type, direction, other_label), group in groups.items():
         pattern = (
-            f"(p)-[x:{_name(rel_type)}]->(o)"
+            f"(p)-[x:{quoted(rel_type)}]->(o)"
             if direction == "out"
-            else f"(o)-[x:{_name(rel_type)}]->(p)"
+            else f"(o)-[x:{quoted(rel_type)}]->(p)"
         )
         record = tx.run(
             "MATCH (p:Patient {key: $patient}) "
             "UNWIND $rows AS row "
-            f"MATCH (o:{_name(other_label)} {{key: row.other}}) "
+            f"MATCH (o:{quoted(other_label)} {{key: row.other}}) "
             f"CREATE {pattern} SET x = row.props, x += $tag "
             "RETURN count(x) AS n",
             patient=patient,
@@ -506,7 +508,7 @@ def _split(tx: ManagedTransaction, merge: str, actor: str, reason: str) -> Decis
         d=merge,
     )
     tx.run(
-        f"CREATE (b:{_labels(snapshot['labels'])}) SET b = $props",
+        f"CREATE (b:{label_names(snapshot['labels'])}) SET b = $props",
         props=_restore(snapshot["props"]),
     )
     rels = [

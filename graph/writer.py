@@ -15,7 +15,6 @@ backquoted all the same. Every value is a parameter.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from typing import Any, TypeVar
 from neo4j import Driver, ManagedTransaction
 
 from graph import terminology
+from graph.names import labels as label_names
+from graph.names import quoted
 
 ROOT_LABEL = "Entity"
 # Concepts are not entities (no identifiers, no provenance of their own): merged on their own
@@ -41,14 +42,6 @@ DISTINCT_BY = ("role", "group")
 # made each write cost more than the one before (issue 17). Every record's full provenance
 # stays in the graph as (:SourceRecord)-[:ASSERTED]->(node) for the nodes it asserted.
 MAX_SOURCES = 16
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-def _name(name: str) -> str:
-    """A label or relationship type, checked and quoted for Cypher text."""
-    if not _NAME.match(name):
-        raise ValueError(f"not a valid label or relationship type: {name!r}")
-    return f"`{name}`"
 
 
 @dataclass(slots=True)
@@ -224,7 +217,7 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
                     tx,
                     f"UNWIND $rows AS r MERGE (n:{ROOT_LABEL} {{key: r.key}}) "
                     # since when the reference waits for its record (the scorecard's age)
-                    f"ON CREATE SET n.stub = true, n.stubSince = $now, n:{_labels(labels)}",
+                    f"ON CREATE SET n.stub = true, n.stubSince = $now, n:{label_names(labels)}",
                     rows=[{"key": s.key} for s in stub_rows],
                     now=datetime.now(UTC),
                 )
@@ -234,7 +227,7 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
             _run(
                 tx,
                 f"UNWIND $rows AS r MERGE (n:{ROOT_LABEL} {{key: r.key}}) "
-                f"SET n += r.props, n:{_labels(labels)} REMOVE n.stub, n.stubSince",
+                f"SET n += r.props, n:{label_names(labels)} REMOVE n.stub, n.stubSince",
                 rows=[{"key": n.key, "props": n.props} for n in node_rows],
             )
         )
@@ -290,8 +283,8 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
                 tx,
                 "UNWIND $rows AS r "
                 f"MATCH (a:{ROOT_LABEL} {{key: r.src}}) "
-                f"MATCH (b:{_name(dst_label)} {{key: r.dst}}) "
-                f"MERGE (a)-[x:{_name(rel_type)}{pattern}]->(b) "
+                f"MATCH (b:{quoted(dst_label)} {{key: r.dst}}) "
+                f"MERGE (a)-[x:{quoted(rel_type)}{pattern}]->(b) "
                 "SET x += r.props, x.rule = coalesce(r.rule, x.rule), "
                 "x.evidence = coalesce(r.evidence, x.evidence) "
                 "SET x.sources = CASE WHEN r.source IS NULL OR r.source IN coalesce(x.sources, []) "
@@ -329,10 +322,6 @@ def write_batch(tx: ManagedTransaction, batch: WriteBatch) -> WriteStats:
             )
         )
     return stats
-
-
-def _labels(labels: Iterable[str]) -> str:
-    return ":".join(_name(label) for label in labels)
 
 
 def _distinct(props: dict[str, Any]) -> tuple[str, ...]:
