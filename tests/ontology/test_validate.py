@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -228,6 +230,11 @@ def test_pyshacl_agrees(name: str, onto: Ontology, validator: RecordValidator) -
     }
     ours = validator.problems(rec)
     assert len(theirs) == len(ours), (ours, theirs)
+    # and about the same properties: each property pySHACL names is named by as many of ours
+    # (a message names its property, or the relationship of an incoming link)
+    named = Counter(re.split(r"[#/]", path)[-1] for _, path, _ in theirs)
+    for prop, n in named.items():
+        assert sum(1 for o in ours if re.search(rf"\b{prop}\b", o)) >= n, (prop, ours, theirs)
 
 
 def _violations(results: Graph) -> list[tuple[object, object, object]]:
