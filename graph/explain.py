@@ -9,6 +9,8 @@ from typing import Any
 
 from neo4j import Driver
 
+from graph import tokens
+
 
 @dataclass
 class Because:
@@ -35,11 +37,8 @@ class NodeExplanation:
 def find_node(driver: Driver, database: str, token: str) -> list[str]:
     """Keys of the nodes a token names: an identifier token, a key, or a bare identifier value."""
     records, _, _ = driver.execute_query(
-        "OPTIONAL MATCH (:Identifier {key: $t})-[:IDENTIFIES]->(a:Entity) "
-        "OPTIONAL MATCH (b:Entity {key: $t}) "
-        "OPTIONAL MATCH (:Identifier {value: $t})-[:IDENTIFIES]->(c:Entity) "
-        "WITH collect(DISTINCT a.key) + collect(DISTINCT b.key) + collect(DISTINCT c.key) AS ks "
-        "UNWIND ks AS k RETURN DISTINCT k",
+        f"CALL () {{ {tokens.named_by('$t')} UNION MATCH {tokens.with_value('$t')} RETURN n }} "
+        "RETURN DISTINCT n.key AS k",
         t=token,
         database_=database,
     )

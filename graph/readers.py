@@ -32,6 +32,7 @@ from typing import Any
 from neo4j import Driver, Query, RoutingControl
 from neo4j.exceptions import ClientError
 
+from graph import tokens
 from graph.errors import GraphError
 from graph.names import quoted
 from graph.projection import IDENTIFIER_LOOKUP, OPEN, Projection
@@ -577,17 +578,9 @@ class Reader:
 def _lookup_body(by: str) -> str:
     """A CALL body yielding (n, systems) for one lookup row."""
     if by == "token":
-        return (
-            "OPTIONAL MATCH (:Identifier {key: row.v})-[:IDENTIFIES]->(x:Entity) "
-            "OPTIONAL MATCH (y:Entity {key: row.v}) "
-            "WITH [z IN collect(x) + collect(y) WHERE z IS NOT NULL] AS ns "
-            "UNWIND ns AS n RETURN DISTINCT n, [] AS systems"
-        )
+        return f"CALL (row) {{ {tokens.named_by('row.v')} }} RETURN DISTINCT n, [] AS systems"
     if by == "value":
-        return (
-            "MATCH (i:Identifier {value: row.v})-[:IDENTIFIES]->(n:Entity) "
-            "RETURN n, collect(DISTINCT i.system) AS systems"
-        )
+        return f"MATCH {tokens.with_value('row.v')} RETURN n, collect(DISTINCT i.system) AS systems"
     # a property lookup names its label in the text, so Neo4j can use the property's index
     label, _, prop = by.partition(".")
     return f"MATCH (n:{quoted(label)} {{{quoted(prop)}: row.v}}) RETURN n, [] AS systems"

@@ -26,6 +26,7 @@ from neo4j import Driver, ManagedTransaction
 from graph import terminology
 from graph.names import labels as label_names
 from graph.names import quoted
+from graph.tokens import named_by
 
 ROOT_LABEL = "Entity"
 # Concepts are not entities (no identifiers, no provenance of their own): merged on their own
@@ -159,12 +160,7 @@ class TokenHit:
 def lookup_tokens(tx: ManagedTransaction, tokens: Sequence[str]) -> dict[str, list[TokenHit]]:
     """token -> every node the token identifies or is the key of (one per class at most)."""
     result = tx.run(
-        "UNWIND $tokens AS t "
-        "CALL (t) { "
-        "  MATCH (:Identifier {key: t})-[:IDENTIFIES]->(a:Entity) RETURN a AS n "
-        "  UNION "
-        "  MATCH (b:Entity {key: t}) RETURN b AS n "
-        "} "
+        f"UNWIND $tokens AS t CALL (t) {{ {named_by('t')} }} "
         "RETURN t, n.key AS key, labels(n) AS labels, n.birthDate AS birthDate",
         tokens=list(tokens),
     )
