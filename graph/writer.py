@@ -26,7 +26,9 @@ from neo4j import Driver, ManagedTransaction
 from graph import terminology
 from graph.names import labels as label_names
 from graph.names import quoted
+from graph.schema import create_constraint, create_index
 from graph.tokens import named_by
+from ontology.schema_plan import ConstraintSpec, IndexSpec, constraint_name, index_name
 
 ROOT_LABEL = "Entity"
 # Concepts are not entities (no identifiers, no provenance of their own): merged on their own
@@ -127,15 +129,15 @@ class WriteStats:
 
 
 # -- schema the writer relies on -----------------------------------------------------------
+# what it merges on (unique) and what the identity step looks patients up by: a part of the
+# schema the ontology plans (ontology/generated/schema.cypher), made by the same functions,
+# so a load into a graph the ontology was never applied to still merges on indexed keys
+WRITER_KEYS = (("Entity", "key"), ("Identifier", "key"), ("SourceRecord", "key"),
+               ("LoadRun", "runId"))  # fmt: skip
+WRITER_INDEXES = (("Patient", "matchKey"),)
 WRITE_SCHEMA = (
-    "CREATE CONSTRAINT cg_Entity_key_unique IF NOT EXISTS FOR (n:Entity) REQUIRE n.key IS UNIQUE",
-    "CREATE CONSTRAINT cg_Identifier_key_unique IF NOT EXISTS "
-    "FOR (n:Identifier) REQUIRE n.key IS UNIQUE",
-    "CREATE CONSTRAINT cg_SourceRecord_key_unique IF NOT EXISTS "
-    "FOR (n:SourceRecord) REQUIRE n.key IS UNIQUE",
-    "CREATE CONSTRAINT cg_LoadRun_runId_unique IF NOT EXISTS "
-    "FOR (n:LoadRun) REQUIRE n.runId IS UNIQUE",
-    "CREATE INDEX cg_Patient_matchKey IF NOT EXISTS FOR (n:Patient) ON (n.matchKey)",
+    *(create_constraint(ConstraintSpec(constraint_name(lb, p), lb, p)) for lb, p in WRITER_KEYS),
+    *(create_index(IndexSpec(index_name(lb, p), lb, p)) for lb, p in WRITER_INDEXES),
     *terminology.SCHEMA,
 )
 

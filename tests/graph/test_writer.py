@@ -6,6 +6,8 @@ from pathlib import Path
 
 from neo4j import Driver
 
+from graph import terminology
+from graph import writer as gw
 from graph.writer import MAX_SOURCES
 from loaders.pipeline import load
 from loaders.synth import generate
@@ -41,3 +43,12 @@ def test_a_shared_identifiers_sources_stop_growing_and_provenance_stays_whole(
     before = fingerprint(clean_graph, database)
     run()
     assert fingerprint(clean_graph, database) == before
+
+
+def test_the_writers_schema_is_the_part_of_the_planned_schema_it_merges_on() -> None:
+    """What a load creates before it writes is what `caregraph ontology apply` creates too
+    (the committed script), statement for statement: one schema, not two that drift."""
+    planned = (Path(__file__).parents[2] / "ontology/generated/schema.cypher").read_text()
+    own = [s for s in gw.WRITE_SCHEMA if s not in terminology.SCHEMA]
+    assert len(own) == len(gw.WRITER_KEYS) + len(gw.WRITER_INDEXES)
+    assert all(f"{s};" in planned.splitlines() for s in own), own
