@@ -45,7 +45,7 @@ def by_study_uid(uid: str) -> list[LookupRequest]:
     if not bare:
         raise BadArgumentError("studyInstanceUid", "give the UID, e.g. 1.2.840.113619.2.55.3")
     return [
-        LookupRequest("ImagingStudy", "token", keys.study_key(bare)),
+        LookupRequest("ImagingStudy", "token", keys.uid_key(bare)),
         LookupRequest("ImagingStudy", "ImagingStudy.studyInstanceUid", bare),
     ]
 

@@ -32,11 +32,9 @@ def source_local(source: str, resource_type: str, rid: str) -> Identifier:
     return Identifier(local_system(source, resource_type), rid, "RI")
 
 
-def study_key(uid: str) -> str:
-    return token(DICOM_UID_SYSTEM, uid.removeprefix("urn:oid:").strip())
-
-
-def series_key(uid: str) -> str:
+def uid_key(uid: str) -> str:
+    """The key of what a DICOM UID names (a study, a series): the UID is unique by itself,
+    bare or as urn:oid:."""
     return token(DICOM_UID_SYSTEM, uid.removeprefix("urn:oid:").strip())
 
 

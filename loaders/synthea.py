@@ -539,7 +539,7 @@ def _imaging(row: dict[str, str], where: SourceRef, ctx: _Context) -> Item:
     modality = row.get("MODALITY_CODE", "")
     series = Node(
         CG.ImagingSeries,
-        keys.series_key(row["SERIES_UID"]),
+        keys.uid_key(row["SERIES_UID"]),
         _clean(
             {
                 CG.seriesInstanceUid: row["SERIES_UID"],

@@ -198,7 +198,7 @@ def study(ds: Dataset) -> Node:
         # the alphabetic group as DICOM spells it (FAMILY^GIVEN...): lossless for matching
         _put(props, CG.referringPhysicianName, str(referrer).split("=")[0].rstrip("^ "))
     ident = Identifier(keys.DICOM_UID_SYSTEM, study_uid)
-    return Node(CG.ImagingStudy, keys.study_key(study_uid), props, (ident,))
+    return Node(CG.ImagingStudy, keys.uid_key(study_uid), props, (ident,))
 
 
 def series(ds: Dataset, *, required: bool) -> Node | None:
@@ -212,7 +212,7 @@ def series(ds: Dataset, *, required: bool) -> Node | None:
     _put(props, CG.description, text(ds, "SeriesDescription"))
     _put(props, CG.numberOfInstances, integer(ds, "NumberOfSeriesRelatedInstances"))
     ident = Identifier(keys.DICOM_UID_SYSTEM, series_uid)
-    return Node(CG.ImagingSeries, keys.series_key(series_uid), props, (ident,))
+    return Node(CG.ImagingSeries, keys.uid_key(series_uid), props, (ident,))
 
 
 def patient(ds: Dataset, source: str) -> Node | None:

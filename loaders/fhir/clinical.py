@@ -242,7 +242,7 @@ def _series(s: Json, b: Builder) -> Ref:
         }
     )
     ident = Identifier(keys.DICOM_UID_SYSTEM, uid)
-    return b.add(Node(CG.ImagingSeries, keys.series_key(uid), props, (ident,)))
+    return b.add(Node(CG.ImagingSeries, keys.uid_key(uid), props, (ident,)))
 
 
 MAPPERS: dict[str, Mapper] = {

@@ -296,7 +296,7 @@ def test_coverage_member_and_payer() -> None:
 def test_imaging_study_keyed_by_uid_with_accession_series_and_order() -> None:
     rec = by_id(read(BUNDLE))["ImagingStudy/img-1"]
     study = node(rec, CG.ImagingStudy)
-    assert study.key == keys.study_key("2.25.4242001") == "urn:dicom:uid|2.25.4242001"
+    assert study.key == keys.uid_key("2.25.4242001") == "urn:dicom:uid|2.25.4242001"
     assert study.props[CG.studyInstanceUid] == "2.25.4242001"
     assert study.props[CG.modality] == ["CR"]
     assert study.props[CG.start] == "2024-05-02T09:20:00-04:00"
@@ -306,7 +306,7 @@ def test_imaging_study_keyed_by_uid_with_accession_series_and_order() -> None:
     # the accession is a property, not an identifier (it would merge the study with its order)
     assert [i.token for i in study.identifiers] == [study.key, local("ImagingStudy", "img-1")]
     series = node(rec, CG.ImagingSeries)
-    assert series.key == keys.series_key("2.25.4242001.1")
+    assert series.key == keys.uid_key("2.25.4242001.1")
     assert series.props[CG.bodySite] == "http://snomed.info/sct|51185008"
     assert ends(rec, CG.hasSeries) == {(study.key, series.key, None)}
     assert ends(rec, CG.hasImagingStudy) == {(local("Patient", "pat-1"), study.key, None)}
