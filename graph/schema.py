@@ -155,17 +155,6 @@ def applied_ontology(driver: Driver, database: str) -> AppliedOntology:
     )
 
 
-def applied_version(driver: Driver, database: str) -> tuple[str, str] | None:
-    """(version, content hash) of the applied ontology, or None when none was applied."""
-    rows, _, _ = driver.execute_query(
-        f"MATCH (s:{quoted(SCHEMA_LABEL)} {{name: $name}}) "
-        "RETURN s.version AS v, s.contentHash AS h",
-        name=SCHEMA_NAME,
-        database_=database,
-    )
-    return (rows[0]["v"], rows[0]["h"]) if rows else None
-
-
 class _Probes:
     """Counting queries run together: a few round trips and query plans instead of one per count.
 

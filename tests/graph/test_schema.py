@@ -83,7 +83,8 @@ def test_constraints_indexes_and_classes_exist_after_apply(graph: Driver, databa
     assert run(
         graph, database, "MATCH (s:OntologySchema) RETURN s.version AS v, s.contentHash AS h"
     ) == [{"v": "0.1.0", "h": onto.content_hash}]
-    assert schema.applied_version(graph, database) == ("0.1.0", onto.content_hash)
+    applied = schema.applied_ontology(graph, database)
+    assert (applied.version, applied.content_hash) == ("0.1.0", onto.content_hash)
 
     again = schema.apply(graph, database, onto)
     assert again.nothing_to_do and not again.applied
