@@ -3,6 +3,11 @@
 ApiError                     shown to the caller as is, with a ``code`` in its extensions
 ├── BadArgumentError         an argument the API cannot use (a cursor it did not give out,
 │                            an unknown event kind, a window that ends before it starts)
+├── BadValueError            a value its GraphQL type does not accept (code BAD_ARGUMENT)
+├── UnauthenticatedError     no caller (UNAUTHENTICATED; api/access.py)
+├── ForbiddenFieldError      a field the role may not read (FORBIDDEN_FIELD; api/access.py)
+├── ForbiddenArgumentError   a filter on a field the role may not read (FORBIDDEN_ARGUMENT;
+│                            api/access.py)
 ├── AmbiguousIdentifierError an identifier that names several individuals
 ├── SearchTooBroadError      a patient search with fewer than two demographic facts and no
 │                            identifier value (SEARCH_TOO_BROAD), or a directory search
@@ -11,6 +16,12 @@ ApiError                     shown to the caller as is, with a ``code`` in its e
 ├── ServiceUnavailableError  Neo4j does not answer now: try again after ``retryAfter`` s
 ├── OverloadedError          this worker has as much work in flight and queued as it takes
 │   └── RateLimitedError     the caller is over its configured request rate
+└── DecisionRefusedError     an identity decision that cannot be taken as asked: decided
+                             already, stale, a patient no decision merged (``reason``)
+
+Not ApiErrors: ``AuthError`` and its kinds (api/auth.py) become the 401 of api/app.py before
+any GraphQL runs; ``TooLargeError`` and ``BadJsonError`` (api/bodies.py) the 413 and 400 of
+a body that is refused before parsing.
 
 A query that does not parse, or that asks for what the schema does not have (an unknown
 field, a missing argument), gets BAD_REQUEST with graphql-core's own message (api/masking.py).

@@ -7,7 +7,15 @@ GraphError
 │   ├── StoreLockedError
 │   └── NotEnoughMemoryError
 ├── Neo4jUnavailableError     no Neo4j answered where the settings point
-└── WriteError                a batch could not be written (the load stops; rerun completes it)
+├── WriteError                a batch could not be written (the load stops; rerun completes it)
+├── ReadTimeoutError          a read did not finish within the request's time (readers.py)
+├── ForbiddenReadError        a read the caller's projection does not allow (readers.py)
+├── NoPseudonymKeyError       keys must be pseudonyms and no key is set (readers.py)
+└── DecisionError             an identity decision that cannot be taken; ``code`` says why
+                              (stewardship.py)
+
+Not GraphErrors: ``PseudonymKeyError`` (pseudonyms.py, the key file) and ``AnchorError``
+(anchors.py, the audit's anchor file) are about files of the state directory, not the graph.
 """
 
 from __future__ import annotations
