@@ -15,7 +15,7 @@ from rdflib import URIRef
 
 from loaders import keys
 from loaders.concepts import Coded, coded
-from loaders.fhir.errors import FhirError, NotKeyable
+from loaders.fhir.errors import FhirError, NotKeyable, NotValid
 from loaders.fhir.references import BundleIndex, References
 from loaders.fhir.validation import check, is_resource_type, other_version
 from loaders.fhir.values import Json, business_identifiers, obj, objs, string
@@ -204,12 +204,8 @@ def record(
         )
     checked = check(rtype, resource)
     if checked.problems:
-        return Rejected(
-            where,
-            FORMAT,
-            f"{label}: not valid FHIR R4 (fhir.resources R4B): {'; '.join(checked.problems)}",
-            "invalid",
-        )
+        invalid = NotValid(checked.problems)
+        return Rejected(where, FORMAT, f"{label}: {invalid}", invalid.code)
     resource = checked.body
     res = Res(rtype, rid, resource, rtype)
     contained = {
