@@ -24,7 +24,7 @@ any GraphQL runs; ``TooLargeError`` and ``BadJsonError`` (api/bodies.py) the 413
 a body that is refused before parsing.
 
 A query that does not parse, or that asks for what the schema does not have (an unknown
-field, a missing argument), gets BAD_REQUEST with graphql-core's own message (api/masking.py).
+field, a missing argument), gets BAD_REQUEST with graphql-core's own message (api/error_masking.py).
 
 An error's message never carries patient values: an ambiguous identifier names only what
 tells the candidates apart (their identifier systems, their source systems), or why nothing

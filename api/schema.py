@@ -18,9 +18,9 @@ from api.auth import Role
 from api.availability import Availability
 from api.connections import Connection, Edge, connection, cursor, edge, page_size, window
 from api.context import Context
+from api.error_masking import MaskUnexpected, log_errors
 from api.errors import BadArgumentError
 from api.limits import Guardrails
-from api.masking import MaskUnexpected, log_errors
 from api.policy import AUDIT_ONLY_ADMINS, SCORECARD_ROLES
 from api.types import values
 from api.types.appointment import Appointment
