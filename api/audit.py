@@ -40,7 +40,7 @@ from api.auth import Role
 from api.availability import unavailable
 from api.errors import ServiceUnavailableError
 from api.policy import for_role
-from api.views import projection
+from api.projections import projection
 from graph.anchors import Anchors
 from graph.readers import Reader
 from graph.security import append_audit

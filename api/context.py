@@ -17,9 +17,9 @@ from api.cursors import Cursors
 from api.dataloaders import Loaders
 from api.fanout import FanoutCache
 from api.policy import NOBODY, AccessPolicy, FieldPolicy, Narrowed, for_role
+from api.projections import projection
 from api.pseudonyms import Pseudonyms
 from api.settings import ApiSettings
-from api.views import projection
 from graph.anchors import Anchors
 from graph.readers import Reader
 from graph.security import AuditWriter

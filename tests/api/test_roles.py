@@ -12,8 +12,8 @@ from graphql import GraphQLInputObjectType
 from api.auth import Role
 from api.mcp import prune
 from api.policy import ARGUMENT_FIELDS, WINDOW_ARGUMENTS, for_role
+from api.projections import projection
 from api.schema import schema
-from api.views import projection
 from graph.projection import IDENTIFIER_LOOKUP
 from graph.readers import ForbiddenReadError, LookupRequest, PageRequest, Reader
 from tests.api.conftest import ADA, JANE, PSEUDONYMS, SMITH_NPI, STUDY_UID, Gql, principal

@@ -10,7 +10,7 @@ from neo4j import Driver
 
 from api.auth import Role
 from api.policy import for_role
-from api.views import projection
+from api.projections import projection
 from graph import search
 from graph.readers import ForbiddenReadError, Reader
 from graph.search import DirectoryTerms, PatientTerms
