@@ -44,7 +44,7 @@ from api.errors import OverloadedError, RateLimitedError, ServiceUnavailableErro
 from api.mcp import Tools, build, http_caller
 from api.schema import schema
 from api.settings import ApiSettings
-from graph import security
+from graph import keys_and_audit
 from graph.anchors import AnchorError, Anchors
 from graph.browser import GUIDE_PATH, STYLE_PATH
 from graph.driver import connection, open_driver, ping
@@ -289,7 +289,7 @@ def create_app(
             app.state.services = services
             tools.services = services
             try:
-                security.ensure_schema(driver, target.database)
+                keys_and_audit.ensure_schema(driver, target.database)
             except Exception as e:  # Neo4j may be down at start: /readyz says so, and keys
                 # and the audit make their schema again when first used
                 log.warning("the audit and key schema could not be applied now: %s", e)

@@ -13,11 +13,11 @@ its terms as the caller gave them and the keys of what it returned (api/search.p
 If the record cannot be written the answer is withheld: the caller gets an error instead of
 data nobody could account for; if Neo4j went away between the read and its record, that
 error is a 503 with Retry-After, as for any read Neo4j cannot answer. Records are
-hash-chained per day and anchored outside Neo4j (graph/security.py), so ``caregraph audit
+hash-chained per day and anchored outside Neo4j (graph/keys_and_audit.py), so ``caregraph audit
 verify`` shows an edit or a deletion.
 
 The records of a worker's concurrent requests are written together: each request hands its
-record to the worker's writer (graph/security.py ``AuditWriter``) and waits, without holding
+record to the worker's writer (graph/keys_and_audit.py ``AuditWriter``) and waits, without holding
 a thread, until the batch that holds it is committed; one transaction per batch.
 """
 
@@ -42,8 +42,8 @@ from api.errors import ServiceUnavailableError
 from api.policy import for_role
 from api.projections import projection
 from graph.anchors import Anchors
+from graph.keys_and_audit import append_audit
 from graph.readers import Reader
-from graph.security import append_audit
 
 log = logging.getLogger("caregraph.audit")
 

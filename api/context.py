@@ -21,8 +21,8 @@ from api.projections import projection
 from api.pseudonyms import Pseudonyms
 from api.settings import ApiSettings
 from graph.anchors import Anchors
+from graph.keys_and_audit import AuditWriter
 from graph.readers import Reader
-from graph.security import AuditWriter
 from graph.settings import Settings
 
 _SHARED_FANOUT = FanoutCache()

@@ -49,7 +49,7 @@ from api.types.practitioner import Practitioner
 from api.types.procedure import Procedure
 from api.types.remittance import Remittance
 from api.types.service_request import ServiceRequest
-from graph import explain, security
+from graph import explain, keys_and_audit
 
 
 @strawberry.type(description="The service and the graph behind it.")
@@ -356,7 +356,7 @@ class Query:
         since, _ = window(since, None)
         position = ctx.cursors.decode(after)
         rows = await asyncio.to_thread(
-            security.query_audit,
+            keys_and_audit.query_audit,
             ctx.driver,
             ctx.database,
             subject=subject,

@@ -53,7 +53,7 @@ from bench.database import BenchNeo4j
 from bench.processes import MemorySampler
 from bench.service import Service
 from bench.stats import percentile
-from graph import security
+from graph import keys_and_audit
 from graph.anchors import Anchors
 from graph.driver import open_driver
 from graph.settings import Neo4jSettings, Paths, Settings
@@ -269,7 +269,7 @@ def _audit(
 ) -> dict[str, Any]:
     """The soak key's audit records against the answers, request by request, and the days'
     chains."""
-    records = security.audit_outcomes(driver, database, service.subject)
+    records = keys_and_audit.audit_outcomes(driver, database, service.subject)
     by_outcome = Counter(outcome for _, outcome in records)
     ok_records = Counter(request for request, outcome in records if outcome == "ok")
     audited = {q.name for q in questions if q.audited}
@@ -278,7 +278,7 @@ def _audit(
     late = ok_records.keys() - answered  # recorded ok, but this client had no answer
     error_answers = sum(n for t in tallies for q, n in t.error_answers.items() if q in audited)
     anchors = Anchors.open(Settings(paths=Paths(home=service.home)), make_key=False)
-    checks = [security.verify_audit(driver, database, anchors, day) for day in sorted(days)]
+    checks = [keys_and_audit.verify_audit(driver, database, anchors, day) for day in sorted(days)]
     return {
         "records": len(records),
         "by_outcome": dict(sorted(by_outcome.items())),

@@ -11,7 +11,7 @@ and a leaked pseudonym key must not also let someone forge the audit's anchors.
 
 A process anchors after its first append of each day and then after every
 ``CAREGRAPH_AUDIT_ANCHOR_EVERY`` appended records (default 1: after every append, which for a
-service worker is a batch of records, graph/security.py), and when it closes.
+service worker is a batch of records, graph/keys_and_audit.py), and when it closes.
 Processes that share one state directory share one file; lines are appended whole under an
 exclusive lock, and may arrive out of order (verify compares counts, not positions).
 """

@@ -11,7 +11,7 @@ import typer
 
 from api.audit import record_cli_read
 from api.cli import options
-from graph import security
+from graph import keys_and_audit
 from graph.anchors import AnchorError, Anchors
 from graph.chain import DayReport
 from graph.driver import connection, session_driver
@@ -44,7 +44,7 @@ def audit(
         conn = connection(settings)
         anchors = Anchors.open(settings)
         with session_driver(conn) as driver:
-            events = security.query_audit(
+            events = keys_and_audit.query_audit(
                 driver,
                 conn.database,
                 subject=subject,
@@ -106,7 +106,7 @@ def verify(
         conn = connection(settings)
         anchors = Anchors.open(settings, make_key=False)
         with session_driver(conn) as driver:
-            found = security.verify_audit(driver, conn.database, anchors, day)
+            found = keys_and_audit.verify_audit(driver, conn.database, anchors, day)
     except (GraphError, AnchorError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

@@ -25,7 +25,7 @@ from api.cli.main import app as cli
 from api.settings import ApiSettings
 from graph.anchors import Anchors
 from graph.driver import open_driver
-from graph.security import query_audit, verify_audit
+from graph.keys_and_audit import query_audit, verify_audit
 from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings, Settings
 from tests.api.conftest import (

@@ -29,7 +29,7 @@ from api.auth import (
 )
 from api.cli.main import app
 from api.settings import ApiSettings
-from graph.security import query_audit
+from graph.keys_and_audit import query_audit
 from graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer
 from tests.conftest import neo4j_env

@@ -37,7 +37,7 @@ from neo4j import Driver
 
 from api.auth import KeyStore, Role
 from graph.driver import open_driver
-from graph.security import query_audit
+from graph.keys_and_audit import query_audit
 from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
 from tests.api.conftest import CROWD, JANE, SYNTHEA, bearer, load_dataset

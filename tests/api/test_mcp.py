@@ -27,7 +27,7 @@ from neo4j import Driver
 from api.auth import KeyStore, Role
 from api.mcp import TOOL_NAMES
 from api.settings import ApiSettings
-from graph import security
+from graph import keys_and_audit
 from graph.settings import Neo4jSettings
 from tests.api.conftest import JANE, PSEUDONYM_KEY, SMITH_NPI, KeyMaker
 from tests.conftest import neo4j_env, serving
@@ -123,7 +123,7 @@ def test_http_session_lists_the_tools_and_calls_each_with_a_key(
         assert not result.is_error, (name, text_of(result))
         assert expected in text_of(result), (name, text_of(result))
     # each call is one audited read, over this channel, with the declared purpose
-    events = security.query_audit(driver, database, subject=f"key:{key.split('_')[1]}")
+    events = keys_and_audit.query_audit(driver, database, subject=f"key:{key.split('_')[1]}")
     assert {e["channel"] for e in events} == {"mcp-http"}
     assert {e["purpose"] for e in events} == {"TREAT"}
     context_event = next(e for e in events if e["operation"] == "PatientContext")
@@ -301,7 +301,7 @@ def test_stdio_session_lists_the_tools_and_calls_each_with_a_key(
         result = answers[name]
         assert not result.is_error, (name, text_of(result))
         assert expected in text_of(result), (name, text_of(result))
-    events = security.query_audit(driver, database, subject=f"key:{key.split('_')[1]}")
+    events = keys_and_audit.query_audit(driver, database, subject=f"key:{key.split('_')[1]}")
     assert {e["channel"] for e in events} == {"mcp-stdio"}
     assert {e["purpose"] for e in events} == {"HOPERAT"}
 

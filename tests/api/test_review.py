@@ -15,7 +15,7 @@ from api.auth import Role
 from graph import candidates as store
 from graph.candidates import Candidate
 from graph.explain import find_node
-from graph.security import query_audit
+from graph.keys_and_audit import query_audit
 from tests.api.conftest import ADA, JANE, Gql, forget_dataset, principal
 from tests.loaders.conftest import census
 

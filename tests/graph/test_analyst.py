@@ -21,7 +21,7 @@ from neo4j import Driver
 from neo4j.exceptions import ClientError
 from neo4j.time import Date, DateTime
 
-from graph import guide, integrity, schema, security
+from graph import guide, integrity, keys_and_audit, schema
 from graph.analyst import RefreshReport, freshness, refresh
 from graph.analyst_server import AnalystNeo4j
 from graph.anchors import Anchors
@@ -91,10 +91,12 @@ def copied(
                  identity=identity)  # fmt: skip
 
     # what only an administrator may see: an API key and an audit record
-    security.ensure_schema(driver, db)
-    security.create_key(driver, db, "kid-analyst-test", "nightly", "clinician", "hash-0f0f0f0f")
+    keys_and_audit.ensure_schema(driver, db)
+    keys_and_audit.create_key(
+        driver, db, "kid-analyst-test", "nightly", "clinician", "hash-0f0f0f0f"
+    )
     home = tmp_path_factory.mktemp("analyst-home")
-    security.append_audit(
+    keys_and_audit.append_audit(
         driver, db, {"subject": "test:clinician", "requestId": "req-analyst-test",
                      "patients": ["patient-of-the-audit"], "outcome": "ok"},
         Anchors.open(Settings(paths=Paths(home=home))),

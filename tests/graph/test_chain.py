@@ -18,9 +18,9 @@ from neo4j.exceptions import ConstraintError
 from typer.testing import CliRunner
 
 from api.cli.main import app as cli
-from graph import chain, security
+from graph import chain, keys_and_audit
 from graph.anchors import Anchors
-from graph.security import AuditWriter, Verification
+from graph.keys_and_audit import AuditWriter, Verification
 from graph.settings import Neo4jSettings, Paths, Settings
 from tests.conftest import neo4j_env
 
@@ -60,20 +60,20 @@ def anchors(home: Path) -> Anchors:
 
 @pytest.fixture
 def audit(clean_graph: Driver, database: str) -> Driver:
-    security.ensure_schema(clean_graph, database)
+    keys_and_audit.ensure_schema(clean_graph, database)
     return clean_graph
 
 
 @pytest.fixture
 def append(audit: Driver, database: str, anchors: Anchors) -> Append:
     def write(n: int) -> list[str]:
-        return [security.append_audit(audit, database, event(i), anchors) for i in range(n)]
+        return [keys_and_audit.append_audit(audit, database, event(i), anchors) for i in range(n)]
 
     return write
 
 
 def verify(driver: Driver, database: str, anchors: Anchors) -> Verification:
-    return security.verify_audit(driver, database, anchors)
+    return keys_and_audit.verify_audit(driver, database, anchors)
 
 
 def problems(found: Verification) -> list[str]:
@@ -209,7 +209,7 @@ def test_two_workers_appending_at_once_make_one_chain(
     def work(w: int) -> None:
         try:
             for i in range(25):
-                security.append_audit(audit, database, event(100 * w + i), workers[w])
+                keys_and_audit.append_audit(audit, database, event(100 * w + i), workers[w])
         except BaseException as e:
             errors.append(e)
 
@@ -232,7 +232,7 @@ def test_two_workers_appending_at_once_make_one_chain(
 def test_anchoring_every_n_appends(audit: Driver, database: str, home: Path) -> None:
     anchors = Anchors(home / "audit-anchors", b"k" * 32, every=5)
     for i in range(12):
-        security.append_audit(audit, database, event(i), anchors)
+        keys_and_audit.append_audit(audit, database, event(i), anchors)
     counts = [int(x.split(" ")[2]) for x in (home / "audit-anchors").read_text().splitlines()]
     assert counts == [1, 6, 11]  # a day's first append, then every fifth
     (day,) = verify(audit, database, anchors).days
@@ -356,8 +356,10 @@ def test_a_batch_across_midnight_extends_each_days_chain(
 ) -> None:
     before = datetime(2024, 2, 28, 23, 59, 59, 900_000, tzinfo=UTC)
     after = datetime(2024, 2, 29, 0, 0, 0, 100_000, tzinfo=UTC)
-    records = [security.audit_record(event(i), at) for i, at in enumerate([before, after] * 3)]
-    ids = security.write_audit(audit, database, records, anchors)
+    records = [
+        keys_and_audit.audit_record(event(i), at) for i, at in enumerate([before, after] * 3)
+    ]
+    ids = keys_and_audit.write_audit(audit, database, records, anchors)
     assert len(set(ids)) == 6
     found = verify(audit, database, anchors)
     assert [(d.day, d.records, d.anchored, d.intact) for d in found.days] == [

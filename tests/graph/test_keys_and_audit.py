@@ -1,4 +1,4 @@
-"""API keys and the read audit in Neo4j: what the readers of graph/security.py return."""
+"""API keys and the read audit in Neo4j: what the readers of graph/keys_and_audit.py return."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from graph import security
+from graph import keys_and_audit
 from graph.anchors import Anchors
 from graph.settings import Paths, Settings
 
@@ -14,17 +14,17 @@ from graph.settings import Paths, Settings
 def test_a_subjects_audit_records_are_listed_with_their_request_and_outcome(
     clean_graph: Driver, database: str, tmp_path: Path
 ) -> None:
-    security.ensure_schema(clean_graph, database)
+    keys_and_audit.ensure_schema(clean_graph, database)
     anchors = Anchors.open(Settings(paths=Paths(home=tmp_path)))
     outcomes = {"key:a": ["ok", "ok", "refused", "ok", "partial"], "key:b": ["ok", "failed"]}
     for subject, kinds in outcomes.items():
         for i, outcome in enumerate(kinds):
             event = {"subject": subject, "role": "clinician", "requestId": f"{subject}-{i}",
                      "fields": ["patient"], "patients": [], "outcome": outcome}  # fmt: skip
-            security.append_audit(clean_graph, database, event, anchors)
-    found = security.audit_outcomes(clean_graph, database, "key:a")
+            keys_and_audit.append_audit(clean_graph, database, event, anchors)
+    found = keys_and_audit.audit_outcomes(clean_graph, database, "key:a")
     assert found == [(f"key:a-{i}", o) for i, o in enumerate(outcomes["key:a"])]
-    assert security.audit_outcomes(clean_graph, database, "key:b") == [
+    assert keys_and_audit.audit_outcomes(clean_graph, database, "key:b") == [
         ("key:b-0", "ok"), ("key:b-1", "failed"),
     ]  # fmt: skip
-    assert security.audit_outcomes(clean_graph, database, "key:nobody") == []
+    assert keys_and_audit.audit_outcomes(clean_graph, database, "key:nobody") == []
