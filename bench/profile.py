@@ -29,7 +29,7 @@ STAGES = (
     ("write transaction (all below)", "loaders/pipeline.py", "_write"),
     ("  skip unchanged (lookup_hashes)", "graph/writer.py", "lookup_hashes"),
     ("  identity (resolve)", "loaders/identity.py", "resolve"),
-    ("  shape rows", "loaders/shape.py", "shape"),
+    ("  records to rows", "loaders/write_rows.py", "to_rows"),
     ("  write_batch", "graph/writer.py", "write_batch"),
     ("  linking rules", "graph/linking.py", "apply_rules"),
 )

@@ -42,7 +42,7 @@ from loaders.identity import IdentityConfig, Resolver
 from loaders.limits import LoadLimits, breaches
 from loaders.records import Item, Record, Rejected, Skipped, SourceRef
 from loaders.report import FileReport, LoadReport
-from loaders.shape import OntologyView, ShapeError, ShapeSettings, convert, shape
+from loaders.write_rows import OntologyView, RowSettings, ValueTypeError, convert, to_rows
 
 Progress = Callable[[str, int], None]
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Validator:
     """Checks a record before it is written: limits, shapes, then every value's datatype."""
 
     def __init__(
-        self, onto: OntologyView, cfg: ShapeSettings, limits: LoadLimits | None = None
+        self, onto: OntologyView, cfg: RowSettings, limits: LoadLimits | None = None
     ) -> None:
         from ontology.validate import RecordValidator  # the shapes live with the ontology
 
@@ -84,7 +84,7 @@ class Validator:
             for link in rec.links:
                 for prop, value in link.props.items():
                     convert(self.onto, prop, value, self.cfg)
-        except ShapeError as e:
+        except ValueTypeError as e:
             return [str(e)]
         return []
 
@@ -99,7 +99,7 @@ class Pipeline:
     source: str
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     batch_size: int = 500
-    shape_settings: ShapeSettings = field(default_factory=ShapeSettings)
+    row_settings: RowSettings = field(default_factory=RowSettings)
     on_progress: Progress | None = None
     overlap: bool = True  # write a batch while the next is read (off: one thread, for profiling)
     strict: bool = False  # a record with warnings is rejected instead of written
@@ -114,7 +114,7 @@ class Pipeline:
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         self.report = LoadReport(run_id=self.run_id, source=self.source)
         self.resolver = Resolver(self.identity, self.onto)
-        self.validator = Validator(self.onto, self.shape_settings, self.limits)
+        self.validator = Validator(self.onto, self.row_settings, self.limits)
         self._pending: list[tuple[Record, FileReport]] = []
         # One batch is written while the next is read: reading is Python's work, writing is
         # mostly Neo4j's, so on two cores they overlap. Batches are still written one after
@@ -313,8 +313,8 @@ class Pipeline:
                 return {"changed": changed, "stats": gw.WriteStats(), "res": None, "batch": None}
             t0 = time.perf_counter()
             resolution = self.resolver.resolve(tx, fresh)
-            batch = shape(
-                fresh, resolution, self.onto, self.identity, self.run_id, self.shape_settings
+            batch = to_rows(
+                fresh, resolution, self.onto, self.identity, self.run_id, self.row_settings
             )
             t1 = time.perf_counter()
             stats = gw.write_batch(tx, batch)

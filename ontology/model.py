@@ -101,7 +101,7 @@ class OntProperty:
 
 
 # Not `frozen=True`: mypy reads a frozen dataclass's fields as read-only, which would not
-# satisfy protocols that declare plain attributes (loaders.shape.OntologyView.version); the
+# satisfy protocols that declare plain attributes (loaders.write_rows.OntologyView.version); the
 # instance is frozen after __init__ by __setattr__ instead.
 @dataclass(eq=False)
 class Ontology:

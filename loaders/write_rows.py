@@ -39,18 +39,18 @@ class OntologyView(Protocol):
     def datatype(self, prop: URIRef) -> str | None: ...
 
 
-class ShapeError(ValueError):
+class ValueTypeError(ValueError):
     """A value that does not fit its property's datatype (the record is rejected)."""
 
 
 @dataclass(frozen=True)
-class ShapeSettings:
+class RowSettings:
     """How values without a timezone are read: as this offset (default UTC)."""
 
     default_tz: timezone = UTC
 
 
-def convert(onto: OntologyView, prop: URIRef, value: Value, cfg: ShapeSettings) -> Any:
+def convert(onto: OntologyView, prop: URIRef, value: Value, cfg: RowSettings) -> Any:
     """A record value as the Neo4j type its property's XSD range asks for."""
     kind = onto.datatype(prop)
     if isinstance(value, list):
@@ -63,7 +63,7 @@ def convert(onto: OntologyView, prop: URIRef, value: Value, cfg: ShapeSettings) 
                 return date.fromisoformat(value)
             return value  # a partial date (year, year-month) stays text: FHIR allows it
         if kind == "dateTime" and isinstance(value, str):
-            # a year, month, day, hour or minute is stored as its first instant; shape() stores
+            # a year, month, day, hour or minute is stored as its first instant; to_rows() stores
             # the precision beside it (ontology/temporal.py)
             parsed = datetime.fromisoformat(earliest(value).replace("Z", "+00:00"))
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=cfg.default_tz)
@@ -78,20 +78,20 @@ def convert(onto: OntologyView, prop: URIRef, value: Value, cfg: ShapeSettings) 
                 return value
             raise ValueError("not true or false")
     except (TypeError, ValueError) as e:
-        raise ShapeError(f"{local_name(prop)} is not a valid {kind}") from e
+        raise ValueTypeError(f"{local_name(prop)} is not a valid {kind}") from e
     return value
 
 
-def shape(
+def to_rows(
     records: list[Record],
     resolution: Resolution,
     onto: OntologyView,
     identity: IdentityConfig,
     run_id: str,
-    cfg: ShapeSettings | None = None,
+    cfg: RowSettings | None = None,
 ) -> WriteBatch:
     """Build the writer's rows for records already validated and resolved."""
-    cfg = cfg or ShapeSettings()
+    cfg = cfg or RowSettings()
     canon = identity.canon
     batch = WriteBatch(run_id=run_id)
     for key, cls in resolution.stubs.items():
