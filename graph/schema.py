@@ -24,6 +24,7 @@ from neo4j import Driver, ManagedTransaction, NotificationMinimumSeverity
 from graph.names import quoted
 from ontology.errors import SchemaChangeRefused
 from ontology.model import Ontology, local
+from ontology.record_validation import PropertyCheck, load_shapes, shapes_hash
 from ontology.schema_plan import (
     CLASS_LABEL,
     SCHEMA_LABEL,
@@ -39,7 +40,6 @@ from ontology.schema_plan import (
     diff_schema,
     plan,
 )
-from ontology.validate import PropertyCheck, load_shapes, shapes_hash
 
 BATCH = 10_000
 SUBCLASS_OF = "SUBCLASS_OF"

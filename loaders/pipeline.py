@@ -54,7 +54,7 @@ class Validator:
     def __init__(
         self, onto: OntologyView, cfg: RowSettings, limits: LoadLimits | None = None
     ) -> None:
-        from ontology.validate import RecordValidator  # the shapes live with the ontology
+        from ontology.record_validation import RecordValidator  # the shapes live with the ontology
 
         self.onto = onto
         self.cfg = cfg

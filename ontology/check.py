@@ -28,7 +28,7 @@ from ontology.model import (
     parse_files,
     shipped_files,
 )
-from ontology.validate import compile_shapes, shapes_path
+from ontology.record_validation import compile_shapes, shapes_path
 from ontology.vocab import CG, NS
 
 KINDS = {

@@ -23,7 +23,7 @@ from ontology.model import (
     local,
     parse_files,
 )
-from ontology.validate import PropertyCheck, compile_shapes
+from ontology.record_validation import PropertyCheck, compile_shapes
 
 T = TypeVar("T", OntClass, OntProperty)
 

@@ -225,7 +225,7 @@ def test_a_shapes_only_change_is_a_change_with_its_impact(
     run(graph, database, "CREATE (:Encounter:ClinicalEvent:Event:Entity {key: 'e1'})")
     assert schema.apply(graph, database, onto, dry_run=True).nothing_to_do
     # an informaticist makes an encounter's start required again
-    from ontology.validate import shapes_path
+    from ontology.record_validation import shapes_path
 
     stricter = tmp_path / "shapes.ttl"
     stricter.write_text(

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from api.cli.main import app
 from ontology.check import Problem, check
 from ontology.model import shipped_files
-from ontology.validate import shapes_path
+from ontology.record_validation import shapes_path
 
 SHIPPED = shipped_files()[0].read_text()
 

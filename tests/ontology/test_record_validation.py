@@ -14,7 +14,7 @@ from rdflib import namespace as rns  # XSD at module level upsets pytest's colle
 from loaders.records import Identifier, Link, Node, Record, Ref, SourceRef
 from ontology.errors import InvalidOntologyError
 from ontology.model import Ontology, load_ontology
-from ontology.validate import RecordValidator, shapes_path
+from ontology.record_validation import RecordValidator, shapes_path
 from ontology.vocab import CG
 
 WHERE = SourceRef("ehr", "visits.ndjson", "line 7", "Encounter/e1")
