@@ -27,7 +27,7 @@ from api.context import Context
 from api.errors import BadArgumentError, LimitExceededError
 from api.types import values
 from api.types.link import LinkData, link_sources
-from graph.readers import PageRequest, Path, Row
+from graph.readers import PageRequest, Row, TraversalPath
 from loaders.concepts import ICD10CM, coded
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def _selects(
 async def connect(
     info: Info[Context, None],
     key: str,
-    path: Path | str,
+    path: TraversalPath | str,
     make: Make[T],
     *,
     first: int | None,

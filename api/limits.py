@@ -49,7 +49,7 @@ from api.availability import UNAVAILABLE
 from api.connections import PATH
 from api.errors import ApiError, LimitExceededError, ServiceUnavailableError
 from api.settings import ApiSettings
-from graph.readers import GraphCounts, Path
+from graph.readers import GraphCounts, TraversalPath
 
 CONNECTION_SUFFIX = "Connection"
 SEARCHES = frozenset({"patients", "practitioners", "organizations", "locations"})  # root searches
@@ -178,7 +178,7 @@ class Traversal:
     """A field that reads the graph, as found in the query, with what its rows feed."""
 
     where: str  # dotted path of response names
-    path: Path
+    path: TraversalPath
     size: int  # page size asked for (1 for a to-one field)
     children: list[Traversal] = field(default_factory=list)
 
@@ -277,7 +277,7 @@ class Estimator:
         into.append(step)
         self._walk(node.selection_set, target, where, step.children, seen)
 
-    def _path(self, name: str, parent: str, args: Mapping[str, Any]) -> Path | None:
+    def _path(self, name: str, parent: str, args: Mapping[str, Any]) -> TraversalPath | None:
         if name == "events":
             try:
                 start = paths.ontology().class_named(parent).iri
@@ -326,7 +326,7 @@ class Estimator:
         return self.fixed + walk(self.traversals, 1.0), heaviest[0]
 
 
-def fanout(counts: GraphCounts, path: Path) -> float:
+def fanout(counts: GraphCounts, path: TraversalPath) -> float:
     """Average number of nodes a path reaches from one start node."""
     total = 0.0
     for chain in path.chains:

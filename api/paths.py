@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from rdflib import URIRef
 
-from graph.readers import Path, Step
+from graph.readers import Step, TraversalPath
 from ontology.model import Ontology, load_ontology
 from ontology.vocab import CG
 
@@ -265,19 +265,19 @@ def ontology() -> Ontology:
     return load_ontology()
 
 
-def path(name: str) -> Path:
+def path(name: str) -> TraversalPath:
     """The traversal behind a field, by ``Type.field``."""
     return _build(ontology(), name)
 
 
 @lru_cache(maxsize=256)
-def _build(onto: Ontology, name: str) -> Path:
+def _build(onto: Ontology, name: str) -> TraversalPath:
     start, chains, order = _SPECS[name]
     built = _steps(onto, chains)
     sources = name == "Entity.sources"
     targets = {chain[-1][2] for chain in chains}
     coded = _CODED.get(next(iter(targets))) if len(targets) == 1 else None
-    return Path(
+    return TraversalPath(
         onto.classes[start].name,
         built,
         order=order,
@@ -299,7 +299,7 @@ def _steps(
 
 
 @lru_cache(maxsize=256)
-def _events(onto: Ontology, start: URIRef, kind: URIRef) -> Path:
+def _events(onto: Ontology, start: URIRef, kind: URIRef) -> TraversalPath:
     wanted = onto.subclasses(kind)
     ups = set(onto.superclasses(start))
     entities = onto.subclasses(CG.Entity)
@@ -339,7 +339,7 @@ def _events(onto: Ontology, start: URIRef, kind: URIRef) -> Path:
                     if first:
                         chains.append((first, Step(prop.graph_name, IN, onto.classes[cls].name)))
     unique = tuple(dict.fromkeys(chains))
-    return Path(onto.classes[start].name, unique, order="time", distinct=True)
+    return TraversalPath(onto.classes[start].name, unique, order="time", distinct=True)
 
 
 def _event_label(
@@ -359,7 +359,7 @@ def _first_step(onto: Ontology, ups: set[URIRef], target: URIRef) -> Step | None
     return None
 
 
-def events(start: URIRef, kind: URIRef) -> Path:
+def events(start: URIRef, kind: URIRef) -> TraversalPath:
     """Events of ``kind`` (and its subclasses) of a node of class ``start``."""
     return _events(ontology(), start, kind)
 
@@ -381,7 +381,7 @@ _TIMELINE_CODED = (
 )
 
 
-def coded_events(start: URIRef, kind: URIRef) -> Path:
+def coded_events(start: URIRef, kind: URIRef) -> TraversalPath:
     """:func:`events`, with the ways an event carries codes (for ``underCode``)."""
     return replace(events(start, kind), coded=_steps(ontology(), _TIMELINE_CODED))
 

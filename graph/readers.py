@@ -4,7 +4,7 @@ The API asks for three kinds of reads, each batched so that one GraphQL level co
 trip:
 
 - ``lookups``: nodes named by a root argument (identifier token, bare value, NPI, UID, ...);
-- ``pages``: for many start nodes at once, a page of related nodes along a :class:`Path`
+- ``pages``: for many start nodes at once, a page of related nodes along a :class:`TraversalPath`
   (optionally with the total), ordered by time (or a property) then key, after a keyset
   cursor; and SourceRecords by key (the provenance of a relationship);
 - ``timeline``: one patient's events in a window with the neighbours a summary needs.
@@ -90,7 +90,7 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Path:
+class TraversalPath:
     """How to go from a node to related nodes: alternative chains of steps, each ending at
     the related node, and the order of the results (``time``, ``key`` or a property name)."""
 
@@ -148,13 +148,13 @@ class PageRequest:
     """A page of ``path`` from the node ``key``: in a window, after a cursor, how many."""
 
     key: str
-    path: Path
+    path: TraversalPath
     take: int  # one more than the page size, to know whether there is a next page
     start: datetime | None = None
     end: datetime | None = None
     after: tuple[int, str] | None = None  # (sort value, key) of the last row already seen
     count: bool = False
-    under: str | None = None  # only nodes coded under this Concept key (Path.coded)
+    under: str | None = None  # only nodes coded under this Concept key (TraversalPath.coded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -462,7 +462,7 @@ class Reader:
     def timeline(
         self,
         key: str,
-        path: Path,
+        path: TraversalPath,
         *,
         start: datetime | None,
         end: datetime | None,
@@ -592,7 +592,7 @@ _REL = "r {.role, .rank, .group, .amount, .rule, .evidence, .sources}"
 _REL_X = "x {.role, .rank, .rule, .evidence, .sources}"
 
 
-def _path_branch(n: int, path: Path, count: bool, pj: Projection) -> str:
+def _path_branch(n: int, path: TraversalPath, count: bool, pj: Projection) -> str:
     distinct = "WITH b, head(collect(r)) AS r " if path.distinct else ""
     run = (
         "OPTIONAL MATCH (b)-[:LOADED_IN]->(run:LoadRun) "
