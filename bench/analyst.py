@@ -24,9 +24,9 @@ from graph.deidentify import Deidentifier
 from graph.driver import open_driver
 from graph.pseudonyms import Pseudonyms
 from graph.settings import ManagedNeo4jSettings
+from loaders.generator import generate
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth import generate
 from ontology.deidentification import load_profile
 from ontology.model import load_ontology
 

@@ -1,4 +1,4 @@
-"""The benchmark's data: Riverside Health from ``loaders.synth``, one folder per size.
+"""The benchmark's data: Riverside Health from ``loaders.generator``, one folder per size.
 
 Generated once per (patients, seed) into bench/data/synth-<N>/ (git-ignored) and reused while
 its manifest says the same size and seed; the generator is seeded and deterministic, so a
@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from loaders.synth import clear, generate
-from loaders.synth.generator import BATCH_SIZE, resolve_layout
+from loaders.generator import clear, generate
+from loaders.generator.generator import BATCH_SIZE, resolve_layout
 
 
 @dataclass(frozen=True)

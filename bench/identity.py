@@ -4,7 +4,7 @@ and with the probabilistic stage, on generated data with known duplicates.
 A generated Riverside Health EHR of ``--patients`` patients (FHIR; ``--formats`` for more
 sources), ``--duplicates`` of them registered a second time under another MRN with a typo in
 the family name, two birth-date digits swapped, or the middle name, postal code and phone
-left out (loaders/synth/scenario.py), is loaded into a Neo4j of its own; then
+left out (loaders/generator/scenario.py), is loaded into a Neo4j of its own; then
 ``loaders.probabilistic.run`` proposes its candidates.
 
 Counted over pairs of registrations (MRNs): the truth is each duplicate with its original;
@@ -31,10 +31,10 @@ from bench.database import BenchNeo4j
 from graph import candidates as store
 from graph import schema as graph_schema
 from loaders import probabilistic
+from loaders.generator import generate
+from loaders.generator.ids import MRN_SYSTEM
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth import generate
-from loaders.synth.ids import MRN_SYSTEM
 from ontology.model import load_ontology
 
 Pair = tuple[str, str]

@@ -22,9 +22,9 @@ from typing import Any
 
 from bench.machine import describe, load_average
 from loaders import registry
+from loaders.generator import generate
 from loaders.pipeline import expand
 from loaders.records import Record
-from loaders.synth import generate
 from loaders.x12.reading import READER_SETTING
 
 

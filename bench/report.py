@@ -474,7 +474,7 @@ METHOD = """
   cache from `--heap`/`--pagecache`) or uses `NEO4J_URI`. Between loads the database's store
   is removed and the ontology's schema applied again (`graph.schema.apply`), so every load
   starts from the same empty, indexed database.
-- **Data**: `loaders.synth.generate` (the `caregraph synth` generator, seed 0): FHIR, HL7 v2
+- **Data**: `loaders.generator.generate` (the `caregraph synth` generator, seed 0): FHIR, HL7 v2
   ADT/SIU/ORM, DICOM, X12 837/835 from six source systems, with the overlaps identity and
   linking resolve. Above 1,000 patients it writes bulk layouts (FHIR NDJSON, DICOM JSON).
 - **Ingest, caregraph**: each source system through `loaders.pipeline.load` with the data

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from bench.database import BenchNeo4j
 from graph import scorecard
+from loaders.generator import generate
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth import generate
 
 
 def measure_size(neo: BenchNeo4j, patients: int, work: Path) -> dict[str, object]:

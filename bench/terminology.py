@@ -30,9 +30,9 @@ from api.settings import ApiSettings
 from bench.database import BenchNeo4j
 from bench.queries import sample
 from loaders import terminology as lt
+from loaders.generator import generate
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth import generate
 
 VISITS = """query($id: String!, $under: String) { patient(identifier: $id) {
   encounters(underCode: $under, first: 20) { totalCount edges { node { key start } } } } }"""

@@ -19,7 +19,7 @@ from neo4j import Driver
 
 from bench.soak import RSS_BOUND_KB, RSS_BOUND_SHARE, run_soak
 from graph.settings import Neo4jSettings
-from loaders.synth import ids
+from loaders.generator import ids
 from tests.conftest import Figures
 
 LONG = os.environ.get("CAREGRAPH_SOAK") == "long"

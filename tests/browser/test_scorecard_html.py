@@ -14,9 +14,9 @@ from playwright.sync_api import Browser, Route
 
 from api.scorecard_html import render_html
 from graph import scorecard
+from loaders.generator import generate
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth import generate
 from tests.browser.conftest import screenshot
 
 

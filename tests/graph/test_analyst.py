@@ -29,9 +29,9 @@ from graph.deidentify import Deidentifier
 from graph.driver import open_driver
 from graph.pseudonyms import Pseudonyms
 from graph.settings import Neo4jSettings, Paths, Settings
+from loaders.generator.generator import write_demo
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth.generator import write_demo
 from ontology.deidentification import load_profile
 from ontology.model import load_ontology
 

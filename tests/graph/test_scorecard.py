@@ -24,12 +24,12 @@ from neo4j import Driver
 from graph import integrity, scorecard
 from graph.scorecard import Measure
 from graph.settings import Neo4jSettings
+from loaders.generator import generate
+from loaders.generator.directory import Directory
+from loaders.generator.scenario import PatientCase, patient_case
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
 from loaders.report import LoadReport
-from loaders.synth import generate
-from loaders.synth.directory import Directory
-from loaders.synth.scenario import PatientCase, patient_case
 
 PATIENTS = 6
 FIRST_HALF = range(PATIENTS // 2)  # the EHR's first load: patients 0-2

@@ -18,10 +18,10 @@ from graph import integrity, scorecard, stewardship
 from graph.candidates import Candidate
 from graph.explain import explain_node
 from loaders import probabilistic
+from loaders.generator.generator import generate
+from loaders.generator.ids import MRN_SYSTEM
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth.generator import generate
-from loaders.synth.ids import MRN_SYSTEM
 from ontology.model import load_ontology
 from tests.loaders.conftest import census
 

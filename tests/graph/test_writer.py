@@ -9,8 +9,8 @@ from neo4j import Driver
 from graph import terminology
 from graph import writer as gw
 from graph.writer import MAX_SOURCES
+from loaders.generator import generate
 from loaders.pipeline import load
-from loaders.synth import generate
 from tests.loaders.conftest import count, fingerprint
 
 # the billing NPI: every claim of the generated billing feed asserts it

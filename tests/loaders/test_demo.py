@@ -9,9 +9,9 @@ from neo4j import Driver
 
 from graph import guide
 from loaders.demo import load_demo
-from loaders.synth.directory import Directory
-from loaders.synth.ids import CONDITION_SYSTEM, PROCEDURE_SYSTEM
-from loaders.synth.scenario import patient_case
+from loaders.generator.directory import Directory
+from loaders.generator.ids import CONDITION_SYSTEM, PROCEDURE_SYSTEM
+from loaders.generator.scenario import patient_case
 from tests.loaders.conftest import count
 
 

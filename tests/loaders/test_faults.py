@@ -31,8 +31,8 @@ from graph import integrity
 from graph.driver import open_driver
 from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
+from loaders.generator import generate
 from loaders.pipeline import expand
-from loaders.synth import generate
 from ontology.model import load_ontology
 from tests.conftest import Figures, kill, neo4j_env
 from tests.loaders.conftest import census

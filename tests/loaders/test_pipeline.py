@@ -12,8 +12,8 @@ from api.cli.main import app
 from graph.driver import open_driver
 from graph.server import ManagedNeo4j
 from graph.settings import Neo4jSettings
+from loaders.generator import generate
 from loaders.pipeline import load as run_load
-from loaders.synth import generate
 from loaders.synthea import SYNTHEA
 from tests.conftest import neo4j_env
 from tests.loaders.conftest import Load, count, fingerprint

@@ -11,10 +11,10 @@ from neo4j import Driver
 
 from graph import candidates as store
 from loaders import probabilistic
+from loaders.generator.generator import generate
+from loaders.generator.ids import MRN_SYSTEM, mrn
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth.generator import generate
-from loaders.synth.ids import MRN_SYSTEM, mrn
 
 PATIENTS = 400
 RATE = 0.1

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders.synth import generate
+from loaders.generator import generate
 from loaders.x12 import LOADER
 from loaders.x12.reading import (
     READER_SETTING,

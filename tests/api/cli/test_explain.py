@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from api.cli.main import app
 from graph import integrity
 from graph.settings import Neo4jSettings
+from loaders.generator import generate
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth import generate
 from tests.conftest import neo4j_env
 
 

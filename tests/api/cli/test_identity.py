@@ -9,9 +9,9 @@ from neo4j import Driver
 from typer.testing import CliRunner
 
 from api.cli.main import app
+from loaders.generator.generator import generate
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
-from loaders.synth.generator import generate
 from tests.api.cli.test_terminology import env  # noqa: F401  # the fixture, shared
 from tests.loaders.conftest import count
 

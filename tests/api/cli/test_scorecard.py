@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from api.cli.main import app
 from graph import scorecard
 from graph.settings import Neo4jSettings
+from loaders.generator import generate
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
 from loaders.report import LoadReport
-from loaders.synth import generate
 from tests.conftest import neo4j_env
 
 

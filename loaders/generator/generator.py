@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from loaders.synth import clock
-from loaders.synth.dicom import DicomWriter
-from loaders.synth.directory import Directory
-from loaders.synth.fhir import FhirWriter
-from loaders.synth.hl7v2 import Hl7Writer
-from loaders.synth.manifest import IDENTITY_TOML, Tally
-from loaders.synth.scenario import PatientCase, patient_case
-from loaders.synth.x12 import ClaimWriter, RemittanceWriter
+from loaders.generator import clock
+from loaders.generator.dicom import DicomWriter
+from loaders.generator.directory import Directory
+from loaders.generator.fhir import FhirWriter
+from loaders.generator.hl7v2 import Hl7Writer
+from loaders.generator.manifest import IDENTITY_TOML, Tally
+from loaders.generator.scenario import PatientCase, patient_case
+from loaders.generator.x12 import ClaimWriter, RemittanceWriter
 
 FORMATS = ("fhir", "hl7v2", "dicom", "x12")
 LAYOUTS = ("auto", "files", "bulk")

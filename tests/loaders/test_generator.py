@@ -26,14 +26,14 @@ from typer.testing import CliRunner
 
 from api.cli.main import app
 from loaders import keys, registry
+from loaders.generator import generate, pools, write_demo
+from loaders.generator import ids as synth_ids
+from loaders.generator.directory import Directory
+from loaders.generator.manifest import IDENTITY_TOML
+from loaders.generator.x12 import money, text
 from loaders.identity import IdentityConfig, normalise
 from loaders.pipeline import load as run_load
 from loaders.records import Node, Record, Rejected
-from loaders.synth import generate, pools, write_demo
-from loaders.synth import ids as synth_ids
-from loaders.synth.directory import Directory
-from loaders.synth.manifest import IDENTITY_TOML
-from loaders.synth.x12 import money, text
 from ontology.vocab import CG
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loaders.synth import clock, ids
-from loaders.synth.directory import Directory
-from loaders.synth.scenario import Encounter, PatientCase
+from loaders.generator import clock, ids
+from loaders.generator.directory import Directory
+from loaders.generator.scenario import Encounter, PatientCase
 
 IDENTITY_TOML = f"""\
 # Identity rules for the Riverside Health data that `caregraph synth` writes.

@@ -12,7 +12,7 @@ Two layouts, as EHRs offer them:
 Each encounter comes with the diagnoses documented at it (encounter-diagnosis Conditions that
 ``Encounter.diagnosis`` ranks, the visit's reason first) and the services performed
 (Procedures with CPT codes). The claim bills the same diagnoses, except on the deliberately
-mismatched visits (loaders/synth/scenario.py), which is what the billed-not-documented query
+mismatched visits (loaders/generator/scenario.py), which is what the billed-not-documented query
 of the Browser guide finds.
 
 Every resource is validated by its fhir.resources model before it is written.
@@ -34,9 +34,9 @@ from fhir.resources.R4B.practitioner import Practitioner as FhirPractitioner
 from fhir.resources.R4B.practitionerrole import PractitionerRole as FhirPractitionerRole
 from fhir.resources.R4B.procedure import Procedure as FhirProcedure
 
-from loaders.synth import clock, ids, pools
-from loaders.synth.directory import Address, Directory, Location, Organization, Practitioner
-from loaders.synth.scenario import Encounter, PatientCase, Person
+from loaders.generator import clock, ids, pools
+from loaders.generator.directory import Address, Directory, Location, Organization, Practitioner
+from loaders.generator.scenario import Encounter, PatientCase, Person
 
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
