@@ -35,7 +35,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 
-from api import browser, graphiql, logs, pseudonyms
+from api import browser, graphiql, logs
+from api.access import pseudonyms
 from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
 from api.availability import UNAVAILABLE, unavailable
 from api.bodies import BodyLimit, refuse

@@ -35,12 +35,12 @@ from graphql import GraphQLError
 from neo4j import Driver
 from strawberry.extensions import SchemaExtension
 
-from api import selection
+from api.access import selection
+from api.access.policy import for_role
+from api.access.projections import projection
 from api.auth import Role
 from api.availability import unavailable
 from api.errors import ServiceUnavailableError
-from api.policy import for_role
-from api.projections import projection
 from graph.anchors import Anchors
 from graph.keys_and_audit import append_audit
 from graph.readers import Reader

@@ -10,15 +10,15 @@ from typing import Any
 from neo4j import Driver
 from strawberry.fastapi import BaseContext
 
+from api.access.policy import NOBODY, AccessPolicy, FieldPolicy, Narrowed, for_role
+from api.access.projections import projection
+from api.access.pseudonyms import Pseudonyms
 from api.admission import Gate, RateLimits
 from api.auth import Authenticator, Principal
 from api.availability import Breaker
 from api.cursors import Cursors
 from api.dataloaders import Loaders
 from api.fanout import FanoutCache
-from api.policy import NOBODY, AccessPolicy, FieldPolicy, Narrowed, for_role
-from api.projections import projection
-from api.pseudonyms import Pseudonyms
 from api.settings import ApiSettings
 from graph.anchors import Anchors
 from graph.keys_and_audit import AuditWriter
@@ -69,7 +69,7 @@ class Context(BaseContext):
 
     @cached_property
     def policy(self) -> AccessPolicy:
-        """What the caller may read: their role's row of the table (api/policy.py)."""
+        """What the caller may read: their role's row of the table (api/access/policy.py)."""
         base = for_role(self.principal.role) if self.principal else NOBODY
         return Narrowed(base, self.narrow) if self.narrow is not None else base
 

@@ -4,10 +4,10 @@ ApiError                     shown to the caller as is, with a ``code`` in its e
 ├── BadArgumentError         an argument the API cannot use (a cursor it did not give out,
 │                            an unknown event kind, a window that ends before it starts)
 ├── BadValueError            a value its GraphQL type does not accept (code BAD_ARGUMENT)
-├── UnauthenticatedError     no caller (UNAUTHENTICATED; api/access.py)
-├── ForbiddenFieldError      a field the role may not read (FORBIDDEN_FIELD; api/access.py)
+├── UnauthenticatedError     no caller (UNAUTHENTICATED; api/access/refusals.py)
+├── ForbiddenFieldError      a field the role may not read (FORBIDDEN_FIELD; api/access/refusals.py)
 ├── ForbiddenArgumentError   a filter on a field the role may not read (FORBIDDEN_ARGUMENT;
-│                            api/access.py)
+│                            api/access/refusals.py)
 ├── AmbiguousIdentifierError an identifier that names several individuals
 ├── SearchTooBroadError      a patient search with fewer than two demographic facts and no
 │                            identifier value (SEARCH_TOO_BROAD), or a directory search

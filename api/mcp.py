@@ -39,11 +39,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from api import logs, selection
+from api import logs
+from api.access import selection
+from api.access.policy import VALUE_TYPES, FieldPolicy
 from api.auth import Authenticator, AuthError, Principal
 from api.availability import UNAVAILABLE
 from api.context import Services
-from api.policy import VALUE_TYPES, FieldPolicy
 
 # -- the operations --------------------------------------------------------------------------
 

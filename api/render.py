@@ -3,8 +3,8 @@
 Tokens are estimated as ``ceil(characters / 4)`` (:data:`ESTIMATOR`): close to what GPT- and
 Claude-style tokenizers give for English prose and codes, and cheap; no tokenizer library is
 tied in. Every fact written into the text is tagged with the GraphQL type and field it comes
-from, and the caller's :class:`~api.policy.FieldPolicy` is asked about each, so the text never
-shows a field the caller could not query.
+from, and the caller's :class:`~api.access.policy.FieldPolicy` is asked about each, so the
+text never shows a field the caller could not query.
 
 The text is one header line about the patient, one line per event in time order (each with a
 short handle such as ``E1`` that later lines refer to), and a closing line that says what was
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.policy import FieldPolicy
+from api.access.policy import FieldPolicy
 from api.types import values
 from graph.readers import Row, TimelineEvent
 from ontology.model import load_ontology

@@ -1,5 +1,5 @@
 """The data steward's identity review over the API: the candidates, and the decisions on
-them (graph/stewardship.py). Stewards and admins only (api/policy.py); every decision names
+them (graph/stewardship.py). Stewards and admins only (api/access/policy.py); every decision names
 the caller as its actor, and the patients it concerns are noted for the read audit."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 from strawberry.types import Info
 
-from api.access import ForbiddenFieldError
+from api.access.policy import REVIEW_ROLES, STEWARDS_ONLY
+from api.access.refusals import ForbiddenFieldError
 from api.connections import Connection, Edge, connection, cursor, edge, page_size
 from api.context import Context
 from api.errors import BadArgumentError, DecisionRefusedError
-from api.policy import REVIEW_ROLES, STEWARDS_ONLY
 from api.types.identity_review import IdentityDecision, MatchCandidate
 from graph import stewardship
 from graph.candidates import SEPARATOR

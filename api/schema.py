@@ -12,7 +12,8 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext, Info
 
 from api import lookup, review, search
-from api.access import Access, ForbiddenFieldError
+from api.access.policy import AUDIT_ONLY_ADMINS, SCORECARD_ROLES
+from api.access.refusals import Access, ForbiddenFieldError
 from api.audit import Audit
 from api.auth import Role
 from api.availability import Availability
@@ -21,7 +22,6 @@ from api.context import Context
 from api.error_masking import MaskUnexpected, log_errors
 from api.errors import BadArgumentError
 from api.limits import Guardrails
-from api.policy import AUDIT_ONLY_ADMINS, SCORECARD_ROLES
 from api.types import values
 from api.types.appointment import Appointment
 from api.types.args import After, First

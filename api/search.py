@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 
 from strawberry.types import Info
 
-from api.access import ForbiddenArgumentError
+from api.access.policy import YEAR
+from api.access.refusals import ForbiddenArgumentError
 from api.connections import Connection, Edge, connection, cursor, edge, page_size
 from api.context import Context
 from api.errors import BadArgumentError, SearchTooBroadError
-from api.policy import YEAR
 from graph import search
 from graph.search import DirectoryTerms, Match, PatientTerms
 from loaders.identity import normalise

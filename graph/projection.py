@@ -4,7 +4,7 @@ A :class:`Projection` says, per label, which properties a read returns as stored
 returns generalised (a date as its year), and that every other property is not returned at
 all; which traversals may not be followed from which labels; by what a node of a label may
 be looked up; and how to find the patient a node belongs to (for the read audit). The API
-builds one per role from its policy table (``api/policy.py``). Because the projection is part
+builds one per role from its policy table (``api/access/policy.py``). Because the projection is part
 of the query text, a hidden property never leaves Neo4j, and ordering and filtering happen on
 what the caller may see.
 

@@ -2,7 +2,7 @@
 server's pseudonym key, so the same patient has the same pseudonym in every answer of the API
 and in the analyst graph (an analyst can count and join) while nobody without the key can tell
 whose it is or test a guess. Where the key comes from is the caller's business
-(``api/pseudonyms.py``)."""
+(``api/access/pseudonyms.py``)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api import pseudonyms
+from api.access import pseudonyms
 from api.cli import servers
 from api.cli.servers import refuse_external
 from api.settings import ApiSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from api import pseudonyms
+from api.access import pseudonyms
 from api.app import create_app
 from api.auth import KeyStore, Role
 from api.cli import analyst

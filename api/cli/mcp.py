@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from api import logs, pseudonyms
+from api import logs
+from api.access import pseudonyms
 from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
 from api.context import Services
 from api.mcp import Tools, build, stdio_caller

@@ -3,7 +3,7 @@ its definition, its history over the load runs and, under the caller's role, the
 behind it.
 
 The measures are counts, shares and times (no patient data): admins and analysts read them
-(api/policy.py). The records behind a measure are patient data: their keys are pseudonyms for
+(api/access/policy.py). The records behind a measure are patient data: their keys are pseudonyms for
 analysts, as everywhere, and the read is audited with the patients they belong to.
 """
 

@@ -33,10 +33,10 @@ import pytest
 from neo4j import Driver
 from strawberry.types import ExecutionResult
 
+from api.access.pseudonyms import Pseudonyms
 from api.auth import KeyStore, Principal, Role
 from api.context import Context
 from api.fanout import FanoutCache
-from api.pseudonyms import Pseudonyms
 from api.schema import schema
 from api.settings import ApiSettings
 from graph import integrity

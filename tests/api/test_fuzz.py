@@ -4,7 +4,7 @@ arguments of every MCP tool; each goes over HTTP to the service on uvicorn with 
 role, against the demo health system loaded into the session's real Neo4j. Every answer must
 be a GraphQL (or MCP) answer: no 5xx, every error with a documented code and never
 INTERNAL_ERROR, no traceback, file path, exception class or Cypher in any message; and no
-value the role may not read (api/policy.py) anywhere in it, checked against the values the
+value the role may not read (api/access/policy.py) anywhere in it, checked against the values the
 loaders read from the demo's own files.
 
 CI runs a bounded, derandomized number of examples per role (profile ``ci``); ``make
@@ -34,10 +34,10 @@ from neo4j import Driver
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
+from api.access.policy import VALUE_TYPES, for_role
 from api.app import MCP_PATH, create_app
 from api.auth import KeyStore, Role
 from api.mcp import TOOL_NAMES
-from api.policy import VALUE_TYPES, for_role
 from api.settings import ApiSettings
 from graph import integrity
 from graph import schema as graph_schema
@@ -78,7 +78,7 @@ pytestmark = [pytest.mark.timeout(3 * 3600 if LONG else 900)]
 MCP_PROFILE = settings(PROFILE, max_examples=max(1, PROFILE.max_examples // 5))
 TIMEOUT_S = 120  # a request that takes this long is hung: fail, rather than wait for pytest's
 
-# the codes an answer may carry (api/errors.py, api/access.py, api/bodies.py, the 401 of
+# the codes an answer may carry (api/errors.py, api/access/refusals.py, api/bodies.py, the 401 of
 # api/app.py); INTERNAL_ERROR is a fault of the service, SERVICE_UNAVAILABLE comes only when
 # Neo4j is away and AUDIT_FAILED only when the audit cannot be written: nothing here causes
 # either

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from graphql import GraphQLInputObjectType
 
+from api.access.policy import ARGUMENT_FIELDS, WINDOW_ARGUMENTS, for_role
+from api.access.projections import projection
 from api.auth import Role
 from api.mcp import prune
-from api.policy import ARGUMENT_FIELDS, WINDOW_ARGUMENTS, for_role
-from api.projections import projection
 from api.schema import schema
 from graph.projection import IDENTIFIER_LOOKUP
 from graph.readers import ForbiddenReadError, LookupRequest, PageRequest, Reader

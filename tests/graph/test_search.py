@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
+from api.access.policy import for_role
+from api.access.projections import projection
 from api.auth import Role
-from api.policy import for_role
-from api.projections import projection
 from graph import search
 from graph.readers import ForbiddenReadError, Reader
 from graph.search import DirectoryTerms, PatientTerms

@@ -3,9 +3,9 @@
 Every field of every GraphQL type is either readable by a role, hidden from it, or readable
 generalised (a birth date as its year; a key as a pseudonym). The table below is the whole
 policy: the GraphQL layer refuses a query that selects a hidden field before anything runs
-(``api/access.py``), the readers' Cypher never returns a hidden property (``api/projections.py``
-turns this table into the projection every read query carries), and ``patientContext.text``
-asks the policy fact by fact (``api/render.py``).
+(``api/access/refusals.py``), the readers' Cypher never returns a hidden property
+(``api/access/projections.py`` turns this table into the projection every read query
+carries), and ``patientContext.text`` asks the policy fact by fact (``api/render.py``).
 
 clinician
     reads patients, visits, appointments, imaging, orders, coverage and the directory, and

@@ -1,4 +1,4 @@
-"""Each caller's view of the graph: the role table (``api/policy.py``) turned into the
+"""Each caller's view of the graph: the role table (``api/access/policy.py``) turned into the
 :class:`~graph.projection.Projection` that every read query carries.
 
 :data:`FIELD_PROPERTIES` says which graph properties each GraphQL field is made of; a
@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 from rdflib import URIRef
 
 from api import paths
-from api.policy import YEAR, AccessPolicy
+from api.access.policy import YEAR, AccessPolicy
 from graph.projection import IDENTIFIER_LOOKUP, Hop, LabelView, Projection
 from graph.readers import TIME_PROPERTIES
 from ontology.temporal import precision_property

@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 
-from api import selection
+from api.access import selection
+from api.access.policy import ARGUMENT_FIELDS, NOBODY, WINDOW_ARGUMENTS, AccessPolicy
+from api.access.selection import Selected
 from api.errors import ApiError
-from api.policy import ARGUMENT_FIELDS, NOBODY, WINDOW_ARGUMENTS, AccessPolicy
-from api.selection import Selected
 
 
 class UnauthenticatedError(ApiError):
