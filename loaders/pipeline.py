@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as dist_version
 from pathlib import Path
-from typing import Any
 
 from neo4j import Driver, ManagedTransaction
 from neo4j.exceptions import (
@@ -38,7 +37,7 @@ from graph import linking, scorecard
 from graph import writer as gw
 from graph.errors import WriteError
 from loaders import registry
-from loaders.identity import IdentityConfig, Resolver
+from loaders.identity import IdentityConfig, Resolution, Resolver
 from loaders.limits import LoadLimits, breaches
 from loaders.records import Item, Record, Rejected, Skipped, SourceRef
 from loaders.report import FileReport, LoadReport
@@ -302,7 +301,7 @@ class Pipeline:
                 self._write_pending([one])
 
     def _write(self, records: list[Record], files: list[FileReport]) -> None:
-        def work(tx: ManagedTransaction) -> dict[str, Any]:
+        def work(tx: ManagedTransaction) -> BatchWritten:
             hashes = gw.lookup_hashes(tx, [r.ref.key for r in records])
             changed = [
                 (r, f) for r, f in zip(records, files, strict=True)
@@ -310,7 +309,7 @@ class Pipeline:
             ]  # fmt: skip
             fresh = [r for r, _ in changed]
             if not fresh:
-                return {"changed": changed, "stats": gw.WriteStats(), "res": None, "batch": None}
+                return BatchWritten(changed)
             t0 = time.perf_counter()
             resolution = self.resolver.resolve(tx, fresh)
             batch = to_rows(
@@ -324,11 +323,7 @@ class Pipeline:
                 by_label.setdefault(n.labels[0], []).append(n.key)
             links = linking.apply_rules(tx, by_label, self.run_id, self.identity.enabled_rules())
             timing = {"identity": t1 - t0, "write": t2 - t1, "linking": time.perf_counter() - t2}
-            return {
-                "timing": timing,
-                "changed": changed, "stats": stats, "res": resolution, "batch": batch,
-                "links": links,
-            }  # fmt: skip
+            return BatchWritten(changed, stats, resolution, batch, links, timing)
 
         try:
             with self.driver.session(database=self.database) as session:
@@ -341,8 +336,8 @@ class Pipeline:
         with self._lock:
             self._count(records, files, out)
 
-    def _count(self, records: list[Record], files: list[FileReport], out: dict[str, Any]) -> None:
-        changed_ids = {id(r) for r, _ in out["changed"]}
+    def _count(self, records: list[Record], files: list[FileReport], out: BatchWritten) -> None:
+        changed_ids = {id(r) for r, _ in out.changed}
         for rec, fr in zip(records, files, strict=True):
             fr.written += 1
             if id(rec) not in changed_ids:
@@ -350,28 +345,40 @@ class Pipeline:
             if rec.warnings:
                 fr.warned += 1
                 self.report.add_warnings(rec)
-        stats: gw.WriteStats = out["stats"]
+        stats = out.stats
         rep = self.report
         rep.nodes_created += stats.nodes_created
         rep.relationships_created += stats.relationships_created
-        batch: gw.WriteBatch | None = out["batch"]
-        if batch is not None:
-            res = out["res"]
+        batch, res, linked = out.batch, out.resolution, out.links
+        if batch is not None and res is not None and linked is not None:
             distinct = {n.key for n in batch.nodes}
             rep.nodes_updated += len(distinct & res.existing)
             links = {(x.type, x.src, x.dst, x.props.get("role")) for x in batch.links}
             rep.relationships_updated += max(0, len(links) - stats.links_created)
             for m in res.merges:
                 rep.merges[m.rule] = rep.merges.get(m.rule, 0) + 1
-            linked: linking.Linked = out["links"]
             for rule, made in linked.made.items():
                 rep.links[rule] = rep.links.get(rule, 0) + made
             for rule, count in linked.ambiguous.items():
                 rep.ambiguous[rule] = rep.ambiguous.get(rule, 0) + count
-            for step, seconds in out["timing"].items():
+            for step, seconds in out.timing.items():
                 rep.timings[step] = rep.timings.get(step, 0.0) + seconds
             rep.timed_records += len(res.node_keys)
             rep.conflicts.extend(c.message() for c in res.conflicts)
+
+
+@dataclass(slots=True)
+class BatchWritten:
+    """What one batch's write transaction did: the records whose content changed (the others
+    are unchanged since their last load), Neo4j's counters, and when any changed the identity
+    step's resolution, the rows written, the links the rules made and each step's time."""
+
+    changed: list[tuple[Record, FileReport]]
+    stats: gw.WriteStats = field(default_factory=gw.WriteStats)
+    resolution: Resolution | None = None
+    batch: gw.WriteBatch | None = None
+    links: linking.Linked | None = None
+    timing: dict[str, float] = field(default_factory=dict)
 
 
 def _read(path: Path, source: str) -> tuple[str | None, Iterable[Item]]:
