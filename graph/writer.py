@@ -27,7 +27,6 @@ from graph import terminology
 from graph.names import labels as label_names
 from graph.names import quoted
 from graph.schema import create_constraint, create_index
-from graph.tokens import named_by
 from ontology.schema_plan import ConstraintSpec, IndexSpec, constraint_name, index_name
 
 ROOT_LABEL = "Entity"
@@ -149,52 +148,7 @@ def ensure_write_schema(driver: Driver, database: str) -> None:
     driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
 
 
-# -- reads the identity step needs -----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class TokenHit:
-    """A node a token names (as an identifier, or as its key), with its labels."""
-
-    key: str
-    labels: tuple[str, ...]
-    birth_date: Any
-
-
-def lookup_tokens(tx: ManagedTransaction, tokens: Sequence[str]) -> dict[str, list[TokenHit]]:
-    """token -> every node the token identifies or is the key of (one per class at most)."""
-    result = tx.run(
-        f"UNWIND $tokens AS t CALL (t) {{ {named_by('t')} }} "
-        "RETURN t, n.key AS key, labels(n) AS labels, n.birthDate AS birthDate",
-        tokens=list(tokens),
-    )
-    out: dict[str, list[TokenHit]] = {}
-    for r in result:
-        out.setdefault(r["t"], []).append(TokenHit(r["key"], tuple(r["labels"]), r["birthDate"]))
-    return out
-
-
-def lookup_owners(tx: ManagedTransaction, pairs: Sequence[tuple[str, str]]) -> dict[str, set[str]]:
-    """event key -> keys of the patients linked to it by the given relationship type, for
-    (event key, relationship type) pairs: who an encounter, a study or a claim belongs to."""
-    result = tx.run(
-        "UNWIND $rows AS r "
-        "MATCH (e:Entity {key: r.key})<-[x]-(p:Patient) WHERE type(x) = r.type "
-        "RETURN r.key AS key, collect(DISTINCT p.key) AS owners",
-        rows=[{"key": k, "type": t} for k, t in pairs],
-    )
-    return {r["key"]: set(r["owners"]) for r in result}
-
-
-def lookup_match_keys(tx: ManagedTransaction, match_keys: Sequence[str]) -> dict[str, list[str]]:
-    """matchKey -> keys of the loaded (not stub) patients with those demographics."""
-    result = tx.run(
-        "UNWIND $mks AS mk "
-        "MATCH (p:Patient {matchKey: mk}) WHERE p.stub IS NULL "
-        "RETURN mk, collect(p.key) AS keys",
-        mks=list(match_keys),
-    )
-    return {r["mk"]: list(r["keys"]) for r in result}
-
-
+# -- what the pipeline reads before it writes ------------------------------------------------
 def lookup_hashes(tx: ManagedTransaction, keys: Sequence[str]) -> dict[str, str]:
     """SourceRecord key -> content hash, for the records already written."""
     result = tx.run(

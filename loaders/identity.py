@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from neo4j import ManagedTransaction
 from rdflib import URIRef
 
-from graph import writer as gw
+from graph import identity as graph_identity
 from graph.writer import ROOT_LABEL
 from loaders.records import Node, Record
 from ontology.vocab import CG
@@ -233,8 +233,8 @@ class Resolver:
                 for ref in (link.src, link.dst):
                     if self.resolvable(ref.cls):
                         tokens.update((canon(ref.key), self.qualified(canon(ref.key), ref.cls)))
-        known = gw.lookup_tokens(tx, sorted(tokens))
-        by_mk = gw.lookup_match_keys(tx, sorted(mks)) if mks else {}
+        known = graph_identity.lookup_tokens(tx, sorted(tokens))
+        by_mk = graph_identity.lookup_match_keys(tx, sorted(mks)) if mks else {}
 
         labels_of: dict[str, tuple[str, ...]] = {}
         birth_of: dict[str, Any] = {}
@@ -400,7 +400,9 @@ class Resolver:
         if not owned:
             return
         types = {rel: self.onto.relationship_type(rel) for rel in OWNED_BY_PATIENT}
-        owners = gw.lookup_owners(tx, sorted({(e, types[rel]) for _, _, e, _, rel in owned}))
+        owners = graph_identity.lookup_owners(
+            tx, sorted({(e, types[rel]) for _, _, e, _, rel in owned})
+        )
         for ri, ni, event, patient, _rel in owned:
             have = owners.setdefault(event, set())
             if not have or patient in have:
