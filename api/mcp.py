@@ -27,6 +27,8 @@ from graphql import (
     REMOVE,
     FieldNode,
     GraphQLSchema,
+    NameNode,
+    SelectionSetNode,
     TypeInfo,
     TypeInfoVisitor,
     Visitor,
@@ -234,6 +236,17 @@ def prune(schema: GraphQLSchema, query: str, policy: FieldPolicy) -> str:
         def leave_field(self, node: FieldNode, *_: Any) -> Any:
             self.owners.pop()
             if node.selection_set is not None and not node.selection_set.selections:
+                if not self.owners:
+                    # a root field whose type the role reads nothing of stays, asking only
+                    # its __typename, so that its own refusal says why (not an empty query)
+                    typename = FieldNode(name=NameNode(value="__typename"))
+                    return FieldNode(
+                        alias=node.alias,
+                        name=node.name,
+                        arguments=node.arguments,
+                        directives=node.directives,
+                        selection_set=SelectionSetNode(selections=(typename,)),
+                    )
                 return REMOVE
             return None
 

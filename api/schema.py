@@ -34,7 +34,7 @@ from api.types.coverage import Coverage
 from api.types.encounter import Encounter
 from api.types.explanation import Explanation, Reason
 from api.types.generic_event import GenericEvent
-from api.types.identity_review import IdentityDecision, MatchCandidate
+from api.types.identity_review import IdentityDecision, MatchCandidate, MatchStatus
 from api.types.imaging_series import ImagingSeries
 from api.types.imaging_study import ImagingStudy
 from api.types.interoperability import Interoperability
@@ -323,17 +323,17 @@ class Query:
         )
 
     @strawberry.field(
-        description="Probable matches between patients, most probable first (status: open, "
-        "accepted, rejected, split; null for all). Stewards and admins."
+        description="Probable matches between patients, most probable first (`status` null: "
+        "all). Stewards and admins."
     )
     async def match_candidates(
         self,
         info: Info[Context, None],
-        status: str | None = "open",
+        status: MatchStatus | None = MatchStatus.OPEN,
         first: First = None,
         after: After = None,
     ) -> Connection[MatchCandidate]:
-        return await review.candidates(info, status, first, after)
+        return await review.candidates(info, status.value if status else None, first, after)
 
     @strawberry.field(
         description="The read audit, newest first: filter by who (`subject`), which patient "
@@ -374,7 +374,8 @@ class Query:
 
 @strawberry.type(
     description="Identity decisions, for stewards and admins (docs/identity.md): each recorded "
-    "with who, when and why, visible in `explainLink` and `caregraph explain`."
+    "with who, when and why, returned by each mutation, on the candidate it closes "
+    "(`matchCandidates`), and in `caregraph explain`."
 )
 class Mutation:
     @strawberry.mutation(

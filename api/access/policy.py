@@ -38,8 +38,9 @@ steward
     demographics, identifiers and source records, the probable matches
     (``matchCandidates``) and the decisions on them, and takes decisions (the mutations
     ``acceptMatch``, ``rejectMatch``, ``splitPatient``: admins may too).
+    reads the directory (not patient data) where a patient's fields lead to it.
     hidden: everything clinical and financial (a patient's visits, images, claims ...), the
-    directory's connections, the scorecard, the audit log.
+    directory's connections to patient data, the scorecard, the audit log.
 
 The interoperability scorecard (``interoperability``: counts, no patient data) is read by
 admins and analysts; the records behind a measure are patient data, pseudonymised for
@@ -194,13 +195,21 @@ TABLE: Mapping[Role, Mapping[str, Fields]] = {
         "SourceRecord": all_but("display", "recordId", "file"),
     },
     Role.steward: {
-        "Query": only(
-            "service", "ontology", "patient", "patients", "explainLink", "matchCandidates"
-        ),
+        # not explainLink: it names any node (a visit, a claim), which is not a steward's
+        "Query": only("service", "ontology", "patient", "patients", "matchCandidates"),
         "Mutation": every(),
         "Patient": only(*IDENTITY_FIELDS),
+        # the directory is not patient data (as for analysts): an identifier's system may
+        # name a payer or an organization
         **{
-            t: every() for t in (*PROVENANCE, "MatchCandidate", "MatchEvidence", "IdentityDecision")
+            t: every()
+            for t in (
+                *DIRECTORY,
+                *PROVENANCE,
+                "MatchCandidate",
+                "MatchEvidence",
+                "IdentityDecision",
+            )
         },
     },
 }

@@ -3,6 +3,7 @@ a data steward (or the configured automatic merge) takes on them (graph/stewards
 
 from __future__ import annotations
 
+import enum
 import json
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,14 @@ from api import lookup
 from api.context import Context
 from api.types.patient import Patient
 from graph.readers import LookupRequest
+
+
+@strawberry.enum(description="Where a candidate stands: waiting, or the decision that closed it.")
+class MatchStatus(enum.Enum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SPLIT = "split"
 
 
 @strawberry.type(description="How one compared field of a pair fell: never a value.")

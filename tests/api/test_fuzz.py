@@ -381,6 +381,7 @@ AIMED = {
     "Query.practitioner.npi": "practitioner",
     "Query.organization.npi": "organization",
     "Mutation.splitPatient.patient": "patient",
+    "Query.patients.identifierValue": "patient",  # a search that finds someone
 }
 
 

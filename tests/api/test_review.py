@@ -22,7 +22,7 @@ from tests.loaders.conftest import census
 STEWARD = principal(Role.steward, "test:steward-review")
 REVIEW = ("MatchCandidate", "IdentityDecision", "AuditEvent", "AuditHead")  # not data
 
-CANDIDATES = """query($status: String, $first: Int, $after: String) {
+CANDIDATES = """query($status: MatchStatus, $first: Int, $after: String) {
   matchCandidates(status: $status, first: $first, after: $after) {
     edges { node { key probability status evidence { field level bayesFactor }
       patients { key name { family } birthDate identifiers { system value } } } }
@@ -111,7 +111,7 @@ def test_accept_then_split_by_a_steward_round_trips_and_is_on_the_record(
     assert undone["kind"] == "split" and undone["undoes"] == merged["key"]
     assert gql(SAME, {"a": ADA, "b": JANE}).data["explainLink"]["same"] is False
     assert census(driver, database, REVIEW).differences(before) == {}
-    statuses = gql(CANDIDATES, {"status": "split"}, principal=STEWARD).data
+    statuses = gql(CANDIDATES, {"status": "SPLIT"}, principal=STEWARD).data
     assert [e["node"]["key"] for e in statuses["matchCandidates"]["edges"]] == [key]
     # the audit names the steward and both patients, for the decision and for the split
     mine = query_audit(driver, database, subject=STEWARD.subject, limit=50)
