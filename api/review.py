@@ -15,6 +15,7 @@ from api.connections import Connection, Edge, connection, cursor, edge, page_siz
 from api.context import Context
 from api.errors import BadArgumentError, DecisionRefusedError
 from api.types.identity_review import IdentityDecision, MatchCandidate
+from graph import candidates as candidates_store
 from graph import stewardship
 from graph.candidates import SEPARATOR
 
@@ -45,7 +46,7 @@ async def candidates(
     size = page_size(info, first)
     position = ctx.cursors.decode(after)
     rows = await asyncio.to_thread(
-        stewardship.list_candidates,
+        candidates_store.list_candidates,
         ctx.driver,
         ctx.database,
         status=status,
@@ -76,15 +77,11 @@ async def decide(
         done = await asyncio.to_thread(run, actor)
     except stewardship.DecisionError as e:
         raise DecisionRefusedError(e.code, str(e)) from e
-    keys = [k for d in done for k in d.patients]
-    await asyncio.to_thread(ctx.reader.note_patients, keys)
-    out: list[IdentityDecision] = []
-    for d in done:
-        rows = await asyncio.to_thread(
-            stewardship.decisions_of, ctx.driver, ctx.database, d.patients[0]
-        )
-        out.extend(IdentityDecision.from_record(r) for r in rows if r["key"] == d.key)
-    return out
+    await asyncio.to_thread(ctx.reader.note_patients, [k for d in done for k in d.patients])
+    rows = await asyncio.to_thread(
+        stewardship.decisions, ctx.driver, ctx.database, [d.key for d in done]
+    )
+    return [IdentityDecision.from_record(r) for r in rows]
 
 
 async def accept(info: Info[Context, None], candidate: str, reason: str) -> IdentityDecision:

@@ -94,7 +94,7 @@ def measure(
         neo.driver, neo.database, probabilistic.ProbabilisticConfig(threshold=threshold)
     )
     proposed: set[Pair] = set()
-    for c in store.open_candidates(neo.driver, neo.database, limit=10**7):
+    for c in store.list_candidates(neo.driver, neo.database, limit=10**7):
         a, _, b = str(c["key"]).partition(store.SEPARATOR)
         proposed |= {_pair(x, y) for x in by_patient.get(a, []) for y in by_patient.get(b, [])}
     both = deterministic | proposed

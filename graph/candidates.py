@@ -30,6 +30,12 @@ SCHEMA = (
     "CREATE CONSTRAINT cg_MatchCandidate_key_unique IF NOT EXISTS "
     "FOR (c:MatchCandidate) REQUIRE c.key IS UNIQUE",
     "CREATE INDEX cg_MatchCandidate_status IF NOT EXISTS FOR (c:MatchCandidate) ON (c.status)",
+    # the decisions on candidates (graph/stewardship.py): a decision needs a candidate, so
+    # the schema made before the first candidate is written serves them too
+    "CREATE CONSTRAINT cg_IdentityDecision_key_unique IF NOT EXISTS "
+    "FOR (d:IdentityDecision) REQUIRE d.key IS UNIQUE",
+    "CREATE INDEX cg_IdentityDecision_survivor IF NOT EXISTS "
+    "FOR (d:IdentityDecision) ON (d.survivor)",
 )
 PAGE = 20_000  # patients read per round trip
 
@@ -143,15 +149,32 @@ def decided_pairs(driver: Driver, database: str) -> set[tuple[str, str]]:
     return out
 
 
-def open_candidates(driver: Driver, database: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Open candidates, most probable first: their key, patients, score and evidence."""
+RANK = "toInteger(round(c.probability * 1e12))"  # the page order, as an integer (cursors)
+
+
+def list_candidates(
+    driver: Driver,
+    database: str,
+    *,
+    status: str | None = OPEN,
+    limit: int = 100,
+    after: tuple[int, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Candidates, most probable first (status None: all), a page after (rank, key): their
+    key, score, evidence, status, decision and the keys of their patients, and ``rank``, the
+    order's integer form of the probability."""
     records, _, _ = driver.execute_query(
-        f"MATCH (c:{LABEL} {{status: $open}}) "
-        "RETURN c.key AS key, c.probability AS probability, c.matchWeight AS matchWeight, "
-        "c.evidence AS evidence, c.runId AS runId "
-        "ORDER BY c.probability DESC, c.key LIMIT $limit",
-        open=OPEN,
+        f"MATCH (c:{LABEL}) WHERE ($status IS NULL OR c.status = $status) "
+        f"WITH c, {RANK} AS rank "
+        "WHERE $after IS NULL OR rank < $after[0] OR (rank = $after[0] AND c.key > $after[1]) "
+        "RETURN c {.key, .probability, .matchWeight, .evidence, .status, .runId, .firstSeen, "
+        ".lastSeen, .decidedBy, .decidedAt, .reason, rank: rank, "
+        f"patients: COLLECT {{ MATCH (c)-[:{REL}]->(p:Patient) "
+        "RETURN DISTINCT p.key AS k ORDER BY k }} AS c "
+        "ORDER BY c.rank DESC, c.key LIMIT $limit",
+        status=status,
+        after=list(after) if after else None,
         limit=limit,
         database_=database,
     )
-    return [dict(r) for r in records]
+    return [dict(r["c"]) for r in records]

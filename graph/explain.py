@@ -10,6 +10,7 @@ from typing import Any
 from neo4j import Driver
 
 from graph import tokens
+from graph.stewardship import DECISION_FIELDS
 
 
 @dataclass
@@ -67,8 +68,9 @@ def explain_node(driver: Driver, database: str, key: str) -> NodeExplanation:
         CALL (n) {
           OPTIONAL MATCH (d:IdentityDecision)-[:CONCERNS]->(n)
           WITH d ORDER BY d.at, d.key
-          RETURN collect(d {.key, .kind, .rule, .actor, .at, .reason, .candidate, .probability,
-                            .survivor, .absorbed, .undoes, .undoneBy}) AS decisions
+          RETURN collect(d {"""
+        + DECISION_FIELDS
+        + """}) AS decisions
         }
         RETURN labels(n) AS labels, n.display AS display, ids, recs, links, decisions
         """,

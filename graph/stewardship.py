@@ -57,12 +57,6 @@ MERGE, REJECT, SPLIT = "merge", "reject", "split"
 ACCEPTED, REJECTED, SPLIT_STATUS = "accepted", "rejected", "split"
 STEWARD_RULE = "steward"  # a merge a person decided
 AUTO_RULE = "probabilistic"  # a merge the configured threshold decided
-SCHEMA = (
-    "CREATE CONSTRAINT cg_IdentityDecision_key_unique IF NOT EXISTS "
-    "FOR (d:IdentityDecision) REQUIRE d.key IS UNIQUE",
-    "CREATE INDEX cg_IdentityDecision_survivor IF NOT EXISTS "
-    "FOR (d:IdentityDecision) ON (d.survivor)",
-)
 # labels that carry a unique key: how a snapshot finds the other end of a relationship again
 KEYED = ("Entity", "Identifier", "SourceRecord", candidates.LABEL, LABEL, "Concept")
 LINKED_PROPERTY = "ambiguousRules"  # what the linking rules set on the nodes they look at
@@ -95,11 +89,6 @@ class Decision:
             "decision": self.key, "kind": self.kind, "rule": self.rule, "candidate": self.candidate,
             "patients": list(self.patients), "relationships": self.moved, "links": self.links,
         }  # fmt: skip
-
-
-def ensure_schema(driver: Driver, database: str) -> None:
-    for statement in (*SCHEMA, *candidates.SCHEMA):
-        driver.execute_query(statement, database_=database)
 
 
 # -- the snapshot's values -----------------------------------------------------------------
@@ -203,9 +192,10 @@ def _neighbour_marks(tx: ManagedTransaction, keys: Sequence[str]) -> dict[str, A
     return {r["key"]: {"labels": list(r["labels"]), "mark": r["mark"]} for r in result}
 
 
-def _lock_candidate(tx: ManagedTransaction, key: str) -> dict[str, Any]:
+def _open_candidate(tx: ManagedTransaction, key: str) -> dict[str, Any]:
     """The candidate, write-locked first (so that two decisions on it run one after the
-    other, the second seeing the first's status), with its patients, most records first."""
+    other, the second seeing the first's status), with its patients, most records first;
+    refused unless it is open."""
     locked = tx.run(
         f"MATCH (c:{candidates.LABEL} {{key: $key}}) SET c.status = c.status RETURN c.key AS k",
         key=key,
@@ -222,6 +212,8 @@ def _lock_candidate(tx: ManagedTransaction, key: str) -> dict[str, Any]:
         key=key,
     ).single()
     assert record is not None
+    if record["status"] != candidates.OPEN:
+        raise DecisionError("ALREADY_DECIDED", f"the candidate is {record['status']}, not open")
     return dict(record)
 
 
@@ -236,20 +228,26 @@ def _decide(
     candidate: str | None,
     probability: float | None,
     patients: Sequence[str],
+    status: str,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """The decision node, with its candidate and the patients it concerns."""
+    """The decision node, with the patients it concerns and the candidate it closes (which
+    takes ``status`` and the decision's who, when and why)."""
     tx.run(
         f"CREATE (d:{LABEL} {{key: $key}}) "
         "SET d += $props, d.at = datetime() "
         "WITH d "
         f"OPTIONAL MATCH (c:{candidates.LABEL} {{key: $candidate}}) "
-        f"FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | CREATE (d)-[:{DECIDED}]->(c)) "
+        "FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | "
+        f"  CREATE (d)-[:{DECIDED}]->(c) "
+        "  SET c.status = $status, c.decidedBy = d.actor, c.decidedAt = d.at, "
+        "      c.reason = d.reason) "
         "WITH d "
         "MATCH (p:Patient) WHERE p.key IN $patients "
         f"CREATE (d)-[:{CONCERNS}]->(p)",
         key=key,
         candidate=candidate or "",
+        status=status,
         patients=list(patients),
         props={
             "kind": kind,
@@ -260,18 +258,6 @@ def _decide(
             "probability": probability,
             **(extra or {}),
         },
-    )
-
-
-def _close(tx: ManagedTransaction, candidate: str, status: str, actor: str, reason: str) -> None:
-    tx.run(
-        f"MATCH (c:{candidates.LABEL} {{key: $key}}) "
-        "SET c.status = $status, c.decidedBy = $actor, c.decidedAt = datetime(), "
-        "c.reason = $reason",
-        key=candidate,
-        status=status,
-        actor=actor,
-        reason=reason,
     )
 
 
@@ -325,7 +311,6 @@ def accept(
 ) -> Decision:
     """Merge the candidate's two patients into the one with more source records (the first
     key on a tie), in one transaction."""
-    ensure_schema(driver, database)
     with driver.session(database=database) as session:
         return session.execute_write(
             _accept, candidate, actor=actor, reason=reason, rule=rule, enabled=enabled_rules
@@ -341,9 +326,7 @@ def _accept(
     rule: str,
     enabled: frozenset[str] | None,
 ) -> Decision:
-    found = _lock_candidate(tx, candidate)
-    if found["status"] != candidates.OPEN:
-        raise DecisionError("ALREADY_DECIDED", f"the candidate is {found['status']}, not open")
+    found = _open_candidate(tx, candidate)
     if len(found["patients"]) != 2:
         raise DecisionError(
             "STALE_CANDIDATE",
@@ -393,7 +376,6 @@ def _accept(
     moved = _create_rels(tx, survivor_key, moving, {"mergedBy": decision})
     tx.run("MATCH (b:Patient {key: $key}) DETACH DELETE b", key=absorbed_key)
     links = _relink(tx, survivor_key, decision, enabled)
-    _close(tx, candidate, ACCEPTED, actor, reason)
     _decide(
         tx,
         key=decision,
@@ -404,6 +386,7 @@ def _accept(
         candidate=candidate,
         probability=found["probability"],
         patients=[survivor_key],
+        status=ACCEPTED,
         extra={
             "survivor": survivor_key,
             "absorbed": absorbed_key,
@@ -417,17 +400,13 @@ def _accept(
 
 def reject(driver: Driver, database: str, candidate: str, *, actor: str, reason: str) -> Decision:
     """Close the candidate: its two patients stay apart and the pair is never proposed again."""
-    ensure_schema(driver, database)
     with driver.session(database=database) as session:
         return session.execute_write(_reject, candidate, actor, reason)
 
 
 def _reject(tx: ManagedTransaction, candidate: str, actor: str, reason: str) -> Decision:
-    found = _lock_candidate(tx, candidate)
-    if found["status"] != candidates.OPEN:
-        raise DecisionError("ALREADY_DECIDED", f"the candidate is {found['status']}, not open")
+    found = _open_candidate(tx, candidate)
     decision = uuid.uuid4().hex
-    _close(tx, candidate, REJECTED, actor, reason)
     _decide(
         tx,
         key=decision,
@@ -438,6 +417,7 @@ def _reject(tx: ManagedTransaction, candidate: str, actor: str, reason: str) -> 
         candidate=candidate,
         probability=found["probability"],
         patients=found["patients"],
+        status=REJECTED,
     )
     return Decision(decision, REJECT, None, actor, reason, candidate, tuple(found["patients"]))
 
@@ -448,7 +428,6 @@ def split(
     """Undo every merge into the patient, newest first, each in its own transaction: the
     patients it absorbed are back as they were. A patient no decision merged cannot be split
     here (its records were joined at load by a deterministic rule: see docs/identity.md)."""
-    ensure_schema(driver, database)
     done: list[Decision] = []
     with driver.session(database=database) as session:
         merges = session.execute_read(_merges_into, patient)
@@ -522,8 +501,6 @@ def _split(tx: ManagedTransaction, merge: str, actor: str, reason: str) -> Decis
     )
     decision = uuid.uuid4().hex
     tx.run(f"MATCH (d:{LABEL} {{key: $key}}) SET d.undoneBy = $by", key=merge, by=decision)
-    if record["candidate"]:
-        _close(tx, record["candidate"], SPLIT_STATUS, actor, reason)
     _decide(
         tx,
         key=decision,
@@ -534,6 +511,7 @@ def _split(tx: ManagedTransaction, merge: str, actor: str, reason: str) -> Decis
         candidate=record["candidate"],
         probability=None,
         patients=[survivor, absorbed],
+        status=SPLIT_STATUS,
         extra={"survivor": survivor, "absorbed": absorbed, "undoes": merge},
     )
     links = int(unlinked["n"]) if unlinked else 0
@@ -550,53 +528,12 @@ DECISION_FIELDS = (
 )
 
 
-def decisions_of(driver: Driver, database: str, patient: str) -> list[dict[str, Any]]:
-    """The decisions that concern a patient, newest first (no snapshot: keys and words)."""
+def decisions(driver: Driver, database: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """The decisions of these keys, in the order given (no snapshot: keys and words)."""
     records, _, _ = driver.execute_query(
-        f"MATCH (d:{LABEL})-[:{CONCERNS}]->(:Patient {{key: $key}}) "
-        f"RETURN d {{{DECISION_FIELDS}}} AS d ORDER BY d.at DESC, d.key",
-        key=patient,
+        f"UNWIND $keys AS k MATCH (d:{LABEL} {{key: k}}) RETURN d {{{DECISION_FIELDS}}} AS d",
+        keys=list(keys),
         database_=database,
     )
-    return [dict(r["d"]) for r in records]
-
-
-RANK = "toInteger(round(c.probability * 1e12))"  # the page order, as an integer (cursors)
-
-
-def list_candidates(
-    driver: Driver,
-    database: str,
-    *,
-    status: str | None = candidates.OPEN,
-    limit: int = 100,
-    after: tuple[int, str] | None = None,
-) -> list[dict[str, Any]]:
-    """Candidates, most probable first (status None: all), a page after (rank, key); each
-    with ``rank``, the order's integer form of its probability."""
-    records, _, _ = driver.execute_query(
-        f"MATCH (c:{candidates.LABEL}) WHERE ($status IS NULL OR c.status = $status) "
-        f"WITH c, {RANK} AS rank "
-        "WHERE $after IS NULL OR rank < $after[0] OR (rank = $after[0] AND c.key > $after[1]) "
-        "RETURN c {.key, .probability, .matchWeight, .evidence, .status, .runId, .firstSeen, "
-        ".lastSeen, .decidedBy, .decidedAt, .reason, rank: rank, "
-        f"patients: COLLECT {{ MATCH (c)-[:{candidates.REL}]->(p:Patient) "
-        "RETURN DISTINCT p.key AS k ORDER BY k }} AS c "
-        "ORDER BY c.rank DESC, c.key LIMIT $limit",
-        status=status,
-        after=list(after) if after else None,
-        limit=limit,
-        database_=database,
-    )
-    return [dict(r["c"]) for r in records]
-
-
-def decisions_on(driver: Driver, database: str, candidate: str) -> list[dict[str, Any]]:
-    """The decisions taken on a candidate, oldest first (no snapshot)."""
-    records, _, _ = driver.execute_query(
-        f"MATCH (d:{LABEL})-[:{DECIDED}]->(:{candidates.LABEL} {{key: $key}}) "
-        f"RETURN d {{{DECISION_FIELDS}}} AS d ORDER BY d.at, d.key",
-        key=candidate,
-        database_=database,
-    )
-    return [dict(r["d"]) for r in records]
+    found = {r["d"]["key"]: dict(r["d"]) for r in records}
+    return [found[k] for k in keys if k in found]

@@ -19,7 +19,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 from api.audit import cli_subject, record_cli_read
 from graph import stewardship
 from graph.anchors import AnchorError, Anchors
-from graph.candidates import OPEN
+from graph.candidates import OPEN, list_candidates
 from graph.driver import connection, session_driver
 from graph.errors import GraphError
 from graph.settings import Settings
@@ -80,7 +80,7 @@ def list_(
     probability, match weight, status and the evidence per field."""
 
     def run(driver: Driver, database: str) -> tuple[list[dict[str, Any]], list[str]]:
-        rows = stewardship.list_candidates(
+        rows = list_candidates(
             driver, database, status=None if status == "all" else status, limit=limit
         )
         shown = [k for r in rows for k in r["patients"]]

@@ -58,13 +58,12 @@ class IdentityDecision:
 
     @classmethod
     def from_record(cls, d: dict[str, Any]) -> IdentityDecision:
-        at = d["at"]
         return cls(
             key=d["key"],
             kind=d["kind"],
             rule=d.get("rule"),
             actor=d["actor"],
-            at=at.to_native() if hasattr(at, "to_native") else at,
+            at=_native(d["at"]) or datetime.min,
             reason=d["reason"],
             candidate=d.get("candidate"),
             probability=d.get("probability"),

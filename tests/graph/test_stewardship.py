@@ -19,24 +19,13 @@ from graph.candidates import Candidate
 from graph.explain import explain_node
 from loaders import probabilistic
 from loaders.generator.generator import generate
-from loaders.generator.ids import MRN_SYSTEM
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
 from ontology.model import load_ontology
-from tests.loaders.conftest import census
+from tests.loaders.conftest import census, node_of
 
 REVIEW = ("MatchCandidate", "IdentityDecision")  # the review's own records
 IDENTIFIED_BY = "MATCH (i:Identifier)-[:IDENTIFIES]->(:Patient {key: $k}) RETURN collect(i.key)"
-
-
-def node_of(driver: Driver, database: str, mrn: str) -> str:
-    records, _, _ = driver.execute_query(
-        "MATCH (:Identifier {key: $token})-[:IDENTIFIES]->(p:Patient) RETURN p.key AS key",
-        token=f"{MRN_SYSTEM}|{mrn}",
-        database_=database,
-    )
-    (record,) = records
-    return str(record["key"])
 
 
 def one(driver: Driver, database: str, cypher: str, **params: Any) -> Any:
@@ -171,7 +160,7 @@ def test_decisions_survive_reloads_and_new_candidate_runs(
     out, manifest = riverside
     duplicates = manifest["expected"]["duplicates"]
     probabilistic.run(clean_graph, database)
-    proposed = {c["key"] for c in store.open_candidates(clean_graph, database, limit=1000)}
+    proposed = {c["key"] for c in store.list_candidates(clean_graph, database, limit=1000)}
     pairs = []
     for d in duplicates:
         x, y = sorted((node_of(clean_graph, database, d["mrn"]),
@@ -198,7 +187,7 @@ def test_decisions_survive_reloads_and_new_candidate_runs(
     )
     statuses = {
         c["key"]: c["status"]
-        for c in stewardship.list_candidates(clean_graph, database, status=None, limit=1000)
+        for c in store.list_candidates(clean_graph, database, status=None, limit=1000)
     }
     assert statuses[rejected] == "rejected" and statuses[accepted] == "accepted"
 
@@ -213,7 +202,7 @@ def test_pairs_above_the_configured_probability_are_merged_by_the_stage_alone(
     on = probabilistic.run(
         clean_graph, database, probabilistic.ProbabilisticConfig(auto_merge=0.99)
     )
-    high = [c for c in store.open_candidates(clean_graph, database, limit=1000)
+    high = [c for c in store.list_candidates(clean_graph, database, limit=1000)
             if c["probability"] >= 0.99]  # fmt: skip
     assert on.merged > 0 and not high, "every pair above 0.99 was merged"
     assert one(clean_graph, database, "MATCH (p:Patient) RETURN count(p)") == patients - on.merged

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
+from loaders.generator.ids import MRN_SYSTEM
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load as run_load
 from loaders.report import LoadReport
@@ -137,3 +138,14 @@ def census(driver: Driver, database: str, leave_out: tuple[str, ...] = ()) -> Ce
             f"{r['type']} {r['a']} -> {r['b']} {_props(r['props'])}" for r in rels
         ),
     )
+
+
+def node_of(driver: Driver, database: str, mrn: str) -> str:
+    """The key of the patient a generated MRN identifies."""
+    records, _, _ = driver.execute_query(
+        "MATCH (:Identifier {key: $token})-[:IDENTIFIES]->(p:Patient) RETURN p.key AS key",
+        token=f"{MRN_SYSTEM}|{mrn}",
+        database_=database,
+    )
+    (record,) = records
+    return str(record["key"])

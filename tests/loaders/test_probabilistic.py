@@ -12,22 +12,13 @@ from neo4j import Driver
 from graph import candidates as store
 from loaders import probabilistic
 from loaders.generator.generator import generate
-from loaders.generator.ids import MRN_SYSTEM, mrn
+from loaders.generator.ids import mrn
 from loaders.identity import IdentityConfig
 from loaders.pipeline import load
+from tests.loaders.conftest import node_of
 
 PATIENTS = 400
 RATE = 0.1
-
-
-def node_of(driver: Driver, database: str, mrn: str) -> str:
-    records, _, _ = driver.execute_query(
-        "MATCH (:Identifier {key: $token})-[:IDENTIFIES]->(p:Patient) RETURN p.key AS key",
-        token=f"{MRN_SYSTEM}|{mrn}",
-        database_=database,
-    )
-    (record,) = records
-    return str(record["key"])
 
 
 def pair(driver: Driver, database: str, a: str, b: str) -> tuple[str, str]:
@@ -73,7 +64,7 @@ def test_candidates_find_the_known_duplicates_and_not_a_namesake(
 
     result = probabilistic.run(clean_graph, database)
     proposed = {(c["key"].split(store.SEPARATOR)[0], c["key"].split(store.SEPARATOR)[1])
-                for c in store.open_candidates(clean_graph, database, limit=1000)}  # fmt: skip
+                for c in store.list_candidates(clean_graph, database, limit=1000)}  # fmt: skip
     assert result.written == len(proposed) == result.proposed
     found = truth & proposed
     recall = len(found) / len(truth)
@@ -86,7 +77,7 @@ def test_candidates_find_the_known_duplicates_and_not_a_namesake(
         assert pair(clean_graph, database, original, str(namesake["mrn"])) not in proposed
 
     # each candidate says why, per field, without a value
-    top = store.open_candidates(clean_graph, database, limit=1)[0]
+    top = store.list_candidates(clean_graph, database, limit=1)[0]
     evidence = json.loads(top["evidence"])
     assert set(evidence) == set(probabilistic.FIELDS)
     assert all({"level", "bayesFactor"} == set(v) for v in evidence.values())
@@ -97,7 +88,7 @@ def test_a_rerun_keeps_a_decided_pair_closed(
     duplicated: dict[str, object], clean_graph: Driver, database: str
 ) -> None:
     probabilistic.run(clean_graph, database)
-    first = store.open_candidates(clean_graph, database, limit=1000)
+    first = store.list_candidates(clean_graph, database, limit=1000)
     rejected = first[0]["key"]
     clean_graph.execute_query(
         "MATCH (c:MatchCandidate {key: $key}) SET c.status = 'rejected'",
@@ -105,7 +96,7 @@ def test_a_rerun_keeps_a_decided_pair_closed(
         database_=database,
     )
     again = probabilistic.run(clean_graph, database)
-    keys = {c["key"] for c in store.open_candidates(clean_graph, database, limit=1000)}
+    keys = {c["key"] for c in store.list_candidates(clean_graph, database, limit=1000)}
     assert rejected not in keys
     assert again.removed == 0 and keys == {c["key"] for c in first} - {rejected}
     records, _, _ = clean_graph.execute_query(
