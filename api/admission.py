@@ -24,8 +24,8 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from api.errors import OverloadedError, RateLimitedError
-from api.settings import ApiSettings
+from caregraph.api.errors import OverloadedError, RateLimitedError
+from caregraph.api.settings import ApiSettings
 
 
 class Gate:

@@ -35,22 +35,22 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 
-from api import browser, graphiql, logs
-from api.access import pseudonyms
-from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
-from api.availability import UNAVAILABLE, unavailable
-from api.bodies import BodyLimit, refuse
-from api.context import Context, Services
-from api.errors import OverloadedError, RateLimitedError, ServiceUnavailableError
-from api.mcp import Tools, build, http_caller
-from api.schema import schema
-from api.settings import ApiSettings
-from graph import keys_and_audit
-from graph.anchors import AnchorError, Anchors
-from graph.browser import GUIDE_PATH, STYLE_PATH
-from graph.driver import connection, open_driver, ping
-from graph.settings import Neo4jSettings, Paths, Settings
-from ontology.model import load_ontology
+from caregraph.api import browser, graphiql, logs
+from caregraph.api.access import pseudonyms
+from caregraph.api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
+from caregraph.api.availability import UNAVAILABLE, unavailable
+from caregraph.api.bodies import BodyLimit, refuse
+from caregraph.api.context import Context, Services
+from caregraph.api.errors import OverloadedError, RateLimitedError, ServiceUnavailableError
+from caregraph.api.mcp import Tools, build, http_caller
+from caregraph.api.schema import schema
+from caregraph.api.settings import ApiSettings
+from caregraph.graph import keys_and_audit
+from caregraph.graph.anchors import AnchorError, Anchors
+from caregraph.graph.browser import GUIDE_PATH, STYLE_PATH
+from caregraph.graph.driver import connection, open_driver, ping
+from caregraph.graph.settings import Neo4jSettings, Paths, Settings
+from caregraph.ontology.model import load_ontology
 
 log = logging.getLogger("caregraph.api")
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from graphql import ASTValidationRule, GraphQLError, ValuesOfCorrectTypeRule
 
-from api.errors import BadValueError
+from caregraph.api.errors import BadValueError
 
 _VARIABLE = "Variable '$"
 

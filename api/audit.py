@@ -35,15 +35,15 @@ from graphql import GraphQLError
 from neo4j import Driver
 from strawberry.extensions import SchemaExtension
 
-from api.access import selection
-from api.access.policy import for_role
-from api.access.projections import projection
-from api.auth import Role
-from api.availability import unavailable
-from api.errors import ServiceUnavailableError
-from graph.anchors import Anchors
-from graph.keys_and_audit import append_audit
-from graph.readers import Reader
+from caregraph.api.access import selection
+from caregraph.api.access.policy import for_role
+from caregraph.api.access.projections import projection
+from caregraph.api.auth import Role
+from caregraph.api.availability import unavailable
+from caregraph.api.errors import ServiceUnavailableError
+from caregraph.graph.anchors import Anchors
+from caregraph.graph.keys_and_audit import append_audit
+from caregraph.graph.readers import Reader
 
 log = logging.getLogger("caregraph.audit")
 

@@ -35,7 +35,7 @@ from neo4j import Driver
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from graph import keys_and_audit as store
+from caregraph.graph import keys_and_audit as store
 
 KEY_PREFIX = "cg_"
 

@@ -22,8 +22,8 @@ from neo4j.exceptions import ConnectionPoolError, ServiceUnavailable, SessionExp
 from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 
-from api.errors import ServiceUnavailableError
-from graph.errors import Neo4jUnavailableError
+from caregraph.api.errors import ServiceUnavailableError
+from caregraph.graph.errors import Neo4jUnavailableError
 
 # what the driver raises when it cannot reach Neo4j or get a connection in time
 UNAVAILABLE: tuple[type[BaseException], ...] = (

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.settings import ApiSettings
+from caregraph.api.settings import ApiSettings
 
 _OPEN, _CLOSE, _QUOTE, _ESCAPE = b"[{", b"]}", ord('"'), ord("\\")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from graph import browser
+from caregraph.graph import browser
 
 router = APIRouter(include_in_schema=False)
 

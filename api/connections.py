@@ -22,16 +22,16 @@ from graphql import (
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api import paths
-from api.context import Context
-from api.errors import BadArgumentError, LimitExceededError
-from api.types import values
-from api.types.link import LinkData, link_sources
-from graph.readers import PageRequest, Row, TraversalPath
-from loaders.concepts import ICD10CM, coded
+from caregraph.api import paths
+from caregraph.api.context import Context
+from caregraph.api.errors import BadArgumentError, LimitExceededError
+from caregraph.api.types import values
+from caregraph.api.types.link import LinkData, link_sources
+from caregraph.graph.readers import PageRequest, Row, TraversalPath
+from caregraph.loaders.concepts import ICD10CM, coded
 
 if TYPE_CHECKING:
-    from api.types.source_record import SourceRecord
+    from caregraph.api.types.source_record import SourceRecord
 
 T = TypeVar("T")
 Make = Callable[[Row, "LinkData | None"], T]
@@ -85,7 +85,7 @@ class Edge(Generic[T]):
     @strawberry.field(description="The source records that asserted the relationship.")
     async def sources(
         self, info: Info[Context, None]
-    ) -> list[Annotated[SourceRecord, strawberry.lazy("api.types.source_record")]]:
+    ) -> list[Annotated[SourceRecord, strawberry.lazy("caregraph.api.types.source_record")]]:
         return await link_sources(info, self._link) if self._link else []
 
 

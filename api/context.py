@@ -10,20 +10,20 @@ from typing import Any
 from neo4j import Driver
 from strawberry.fastapi import BaseContext
 
-from api.access.policy import NOBODY, AccessPolicy, FieldPolicy, Narrowed, for_role
-from api.access.projections import projection
-from api.access.pseudonyms import Pseudonyms
-from api.admission import Gate, RateLimits
-from api.auth import Authenticator, Principal
-from api.availability import Breaker
-from api.cursors import Cursors
-from api.dataloaders import Loaders
-from api.fanout import FanoutCache
-from api.settings import ApiSettings
-from graph.anchors import Anchors
-from graph.keys_and_audit import AuditWriter
-from graph.readers import Reader
-from graph.settings import Settings
+from caregraph.api.access.policy import NOBODY, AccessPolicy, FieldPolicy, Narrowed, for_role
+from caregraph.api.access.projections import projection
+from caregraph.api.access.pseudonyms import Pseudonyms
+from caregraph.api.admission import Gate, RateLimits
+from caregraph.api.auth import Authenticator, Principal
+from caregraph.api.availability import Breaker
+from caregraph.api.cursors import Cursors
+from caregraph.api.dataloaders import Loaders
+from caregraph.api.fanout import FanoutCache
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.anchors import Anchors
+from caregraph.graph.keys_and_audit import AuditWriter
+from caregraph.graph.readers import Reader
+from caregraph.graph.settings import Settings
 
 _SHARED_FANOUT = FanoutCache()
 

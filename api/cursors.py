@@ -19,7 +19,7 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from api.errors import BadArgumentError
+from caregraph.api.errors import BadArgumentError
 
 PREFIX = "cg1."
 _PROCESS_KEY = os.urandom(32)

@@ -12,7 +12,7 @@ import asyncio
 
 from strawberry.dataloader import DataLoader
 
-from graph.readers import LookupRequest, Page, PageRequest, Reader, RecordsRequest, Row
+from caregraph.graph.readers import LookupRequest, Page, PageRequest, Reader, RecordsRequest, Row
 
 
 class Loaders:

@@ -17,10 +17,10 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from api.arguments import variable_error
-from api.availability import unavailable
-from api.errors import ApiError, LimitExceededError, ServiceUnavailableError
-from graph.readers import ReadTimeoutError
+from caregraph.api.arguments import variable_error
+from caregraph.api.availability import unavailable
+from caregraph.api.errors import ApiError, LimitExceededError, ServiceUnavailableError
+from caregraph.graph.readers import ReadTimeoutError
 
 log = logging.getLogger("caregraph.api")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from graph.readers import GraphCounts, Reader
+from caregraph.graph.readers import GraphCounts, Reader
 
 
 class FanoutCache:

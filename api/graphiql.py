@@ -4,7 +4,7 @@ Strawberry's own GraphiQL page loads React and GraphiQL from a CDN, which a clos
 (CI here, many hospital networks) cannot reach, so the page is blank. This page loads the
 same files (the versions strawberry pins, checked against the same SRI hashes) from
 ``/graphiql/<file>``, served from :data:`ASSET_DIR`. ``make install`` fetches them from the
-npm registry with ``npm pack`` (``python -m api.graphiql``); they are not committed, being
+npm registry with ``npm pack`` (``python -m caregraph.api.graphiql``); they are not committed, being
 4 MB of minified third-party code.
 
 The page opens one tab per example query (patient context, encounter context, practitioner
@@ -303,7 +303,7 @@ _MISSING = """<!doctype html>
   <body>
     <h1>GraphiQL is not installed</h1>
     <p>Its files (graphiql, react, react-dom from the npm registry) are not in {dest}.
-    Run <code>make install</code> (or <code>.venv/bin/python -m api.graphiql</code>), then
+    Run <code>make install</code> (or <code>.venv/bin/python -m caregraph.api.graphiql</code>), then
     reload. GraphQL itself answers POST requests at /graphql meanwhile.</p>
   </body>
 </html>

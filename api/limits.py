@@ -44,12 +44,12 @@ from graphql import (
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
-from api import arguments, paths
-from api.availability import UNAVAILABLE
-from api.connections import PATH
-from api.errors import ApiError, LimitExceededError, ServiceUnavailableError
-from api.settings import ApiSettings
-from graph.readers import GraphCounts, TraversalPath
+from caregraph.api import arguments, paths
+from caregraph.api.availability import UNAVAILABLE
+from caregraph.api.connections import PATH
+from caregraph.api.errors import ApiError, LimitExceededError, ServiceUnavailableError
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.readers import GraphCounts, TraversalPath
 
 CONNECTION_SUFFIX = "Connection"
 SEARCHES = frozenset({"patients", "practitioners", "organizations", "locations"})  # root searches

@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 
 from strawberry.types import Info
 
-from api.context import Context
-from api.errors import AmbiguousIdentifierError, BadArgumentError
-from graph.readers import LookupRequest, Row
-from loaders import keys
+from caregraph.api.context import Context
+from caregraph.api.errors import AmbiguousIdentifierError, BadArgumentError
+from caregraph.graph.readers import LookupRequest, Row
+from caregraph.loaders import keys
 
 # loaders/identity.py keys the copy of a record kept apart as a conflict `<token>~<record>`
 _CONFLICT_COPY = "~"

@@ -41,12 +41,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from api import logs
-from api.access import selection
-from api.access.policy import VALUE_TYPES, FieldPolicy
-from api.auth import Authenticator, AuthError, Principal
-from api.availability import UNAVAILABLE
-from api.context import Services
+from caregraph.api import logs
+from caregraph.api.access import selection
+from caregraph.api.access.policy import VALUE_TYPES, FieldPolicy
+from caregraph.api.auth import Authenticator, AuthError, Principal
+from caregraph.api.availability import UNAVAILABLE
+from caregraph.api.context import Services
 
 # -- the operations --------------------------------------------------------------------------
 
@@ -286,7 +286,7 @@ class Tools:
         operation: str,
     ) -> dict[str, Any]:
         """The data of one operation, as the caller may see it; errors as a ToolError."""
-        from api.schema import schema  # here: the schema imports every type module
+        from caregraph.api.schema import schema  # here: the schema imports every type module
 
         if self.services is None:
             raise ToolError("the service is starting; try again")

@@ -14,9 +14,9 @@ from functools import lru_cache
 
 from rdflib import URIRef
 
-from graph.readers import Step, TraversalPath
-from ontology.model import Ontology, load_ontology
-from ontology.vocab import CG
+from caregraph.graph.readers import Step, TraversalPath
+from caregraph.ontology.model import Ontology, load_ontology
+from caregraph.ontology.vocab import CG
 
 OUT, IN = True, False
 
@@ -388,7 +388,7 @@ def coded_events(start: URIRef, kind: URIRef) -> TraversalPath:
 
 def event_kind(name: str) -> URIRef:
     """The ontology class an events query asks for, by name or label (any case)."""
-    from api.errors import BadArgumentError  # here: errors is API-facing, paths is not
+    from caregraph.api.errors import BadArgumentError  # here: errors is API-facing, paths is not
 
     onto = ontology()
     wanted = name.strip().lower().replace(" ", "")

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from api.access.policy import FieldPolicy
-from api.types import values
-from graph.readers import Row, TimelineEvent
-from ontology.model import load_ontology
+from caregraph.api.access.policy import FieldPolicy
+from caregraph.api.types import values
+from caregraph.graph.readers import Row, TimelineEvent
+from caregraph.ontology.model import load_ontology
 
 ESTIMATOR = "ceil(characters / 4)"
 HANDLES = {

@@ -9,15 +9,15 @@ from collections.abc import Callable
 
 from strawberry.types import Info
 
-from api.access.policy import REVIEW_ROLES, STEWARDS_ONLY
-from api.access.refusals import ForbiddenFieldError
-from api.connections import Connection, Edge, connection, cursor, edge, page_size
-from api.context import Context
-from api.errors import BadArgumentError, DecisionRefusedError
-from api.types.identity_review import IdentityDecision, MatchCandidate
-from graph import candidates as candidates_store
-from graph import stewardship
-from graph.candidates import SEPARATOR
+from caregraph.api.access.policy import REVIEW_ROLES, STEWARDS_ONLY
+from caregraph.api.access.refusals import ForbiddenFieldError
+from caregraph.api.connections import Connection, Edge, connection, cursor, edge, page_size
+from caregraph.api.context import Context
+from caregraph.api.errors import BadArgumentError, DecisionRefusedError
+from caregraph.api.types.identity_review import IdentityDecision, MatchCandidate
+from caregraph.graph import candidates as candidates_store
+from caregraph.graph import stewardship
+from caregraph.graph.candidates import SEPARATOR
 
 MAX_REASON = 2_000  # characters: a reason is a note, not a document
 

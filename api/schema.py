@@ -11,45 +11,50 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext, Info
 
-from api import lookup, review, search
-from api.access.policy import AUDIT_ONLY_ADMINS, SCORECARD_ROLES
-from api.access.refusals import Access, ForbiddenFieldError
-from api.audit import Audit
-from api.auth import Role
-from api.availability import Availability
-from api.connections import Connection, Edge, connection, cursor, edge, page_size, window
-from api.context import Context
-from api.error_masking import MaskUnexpected, log_errors
-from api.errors import BadArgumentError
-from api.limits import Guardrails
-from api.types import values
-from api.types.appointment import Appointment
-from api.types.args import After, First
-from api.types.audit_event import AuditEvent
-from api.types.claim import Claim
-from api.types.claim_item import ClaimItem
-from api.types.concept import Concept, find_concept
-from api.types.condition import Condition
-from api.types.coverage import Coverage
-from api.types.encounter import Encounter
-from api.types.explanation import Explanation, Reason
-from api.types.generic_event import GenericEvent
-from api.types.identity_review import IdentityDecision, MatchCandidate, MatchStatus
-from api.types.imaging_series import ImagingSeries
-from api.types.imaging_study import ImagingStudy
-from api.types.interoperability import Interoperability
-from api.types.location import Location
-from api.types.match import LocationMatch, OrganizationMatch, PatientMatch, PractitionerMatch
-from api.types.ontology import Ontology
-from api.types.organization import Organization
-from api.types.patient import Patient
-from api.types.patient_context import PatientContext, patient_context
-from api.types.payer import Payer
-from api.types.practitioner import Practitioner
-from api.types.procedure import Procedure
-from api.types.remittance import Remittance
-from api.types.service_request import ServiceRequest
-from graph import explain, keys_and_audit
+from caregraph.api import lookup, review, search
+from caregraph.api.access.policy import AUDIT_ONLY_ADMINS, SCORECARD_ROLES
+from caregraph.api.access.refusals import Access, ForbiddenFieldError
+from caregraph.api.audit import Audit
+from caregraph.api.auth import Role
+from caregraph.api.availability import Availability
+from caregraph.api.connections import Connection, Edge, connection, cursor, edge, page_size, window
+from caregraph.api.context import Context
+from caregraph.api.error_masking import MaskUnexpected, log_errors
+from caregraph.api.errors import BadArgumentError
+from caregraph.api.limits import Guardrails
+from caregraph.api.types import values
+from caregraph.api.types.appointment import Appointment
+from caregraph.api.types.args import After, First
+from caregraph.api.types.audit_event import AuditEvent
+from caregraph.api.types.claim import Claim
+from caregraph.api.types.claim_item import ClaimItem
+from caregraph.api.types.concept import Concept, find_concept
+from caregraph.api.types.condition import Condition
+from caregraph.api.types.coverage import Coverage
+from caregraph.api.types.encounter import Encounter
+from caregraph.api.types.explanation import Explanation, Reason
+from caregraph.api.types.generic_event import GenericEvent
+from caregraph.api.types.identity_review import IdentityDecision, MatchCandidate, MatchStatus
+from caregraph.api.types.imaging_series import ImagingSeries
+from caregraph.api.types.imaging_study import ImagingStudy
+from caregraph.api.types.interoperability import Interoperability
+from caregraph.api.types.location import Location
+from caregraph.api.types.match import (
+    LocationMatch,
+    OrganizationMatch,
+    PatientMatch,
+    PractitionerMatch,
+)
+from caregraph.api.types.ontology import Ontology
+from caregraph.api.types.organization import Organization
+from caregraph.api.types.patient import Patient
+from caregraph.api.types.patient_context import PatientContext, patient_context
+from caregraph.api.types.payer import Payer
+from caregraph.api.types.practitioner import Practitioner
+from caregraph.api.types.procedure import Procedure
+from caregraph.api.types.remittance import Remittance
+from caregraph.api.types.service_request import ServiceRequest
+from caregraph.graph import explain, keys_and_audit
 
 
 @strawberry.type(description="The service and the graph behind it.")

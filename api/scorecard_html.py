@@ -15,7 +15,7 @@ from collections import defaultdict
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
-from graph.scorecard import Card
+from caregraph.graph.scorecard import Card
 
 DOMAIN_COLOURS = {
     "clinical": "#2a7ab0",

@@ -1,6 +1,6 @@
 """The schema's SDL, committed as ``api/schema.graphql`` so that a change shows up in review.
 
-Regenerate after changing the schema: ``python -m api.sdl``.
+Regenerate after changing the schema: ``python -m caregraph.api.sdl``.
 """
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 SDL_FILE = Path(__file__).resolve().parent / "schema.graphql"
-REGENERATE = "python -m api.sdl"
+REGENERATE = "python -m caregraph.api.sdl"
 
 
 def sdl() -> str:
     """The schema as SDL text."""
-    from api.schema import schema
+    from caregraph.api.schema import schema
 
     return schema.as_str() + "\n"
 

@@ -23,14 +23,14 @@ from typing import Any, TypeVar
 
 from strawberry.types import Info
 
-from api.access.policy import YEAR
-from api.access.refusals import ForbiddenArgumentError
-from api.connections import Connection, Edge, connection, cursor, edge, page_size
-from api.context import Context
-from api.errors import BadArgumentError, SearchTooBroadError
-from graph import search
-from graph.search import DirectoryTerms, Match, PatientTerms
-from loaders.identity import normalise
+from caregraph.api.access.policy import YEAR
+from caregraph.api.access.refusals import ForbiddenArgumentError
+from caregraph.api.connections import Connection, Edge, connection, cursor, edge, page_size
+from caregraph.api.context import Context
+from caregraph.api.errors import BadArgumentError, SearchTooBroadError
+from caregraph.graph import search
+from caregraph.graph.search import DirectoryTerms, Match, PatientTerms
+from caregraph.loaders.identity import normalise
 
 T = TypeVar("T")
 

@@ -18,17 +18,17 @@ import time
 from pathlib import Path
 
 from bench.database import BenchNeo4j, free_port
-from graph.analyst import RefreshReport, refresh
-from graph.analyst_server import AnalystNeo4j
-from graph.deidentify import Deidentifier
-from graph.driver import open_driver
-from graph.pseudonyms import Pseudonyms
-from graph.settings import ManagedNeo4jSettings
-from loaders.generator import generate
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
-from ontology.deidentification import load_profile
-from ontology.model import load_ontology
+from caregraph.graph.analyst import RefreshReport, refresh
+from caregraph.graph.analyst_server import AnalystNeo4j
+from caregraph.graph.deidentify import Deidentifier
+from caregraph.graph.driver import open_driver
+from caregraph.graph.pseudonyms import Pseudonyms
+from caregraph.graph.settings import ManagedNeo4jSettings
+from caregraph.loaders.generator import generate
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.deidentification import load_profile
+from caregraph.ontology.model import load_ontology
 
 
 def _figures(report: RefreshReport) -> dict[str, object]:

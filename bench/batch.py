@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.processes import neo4j_env
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 
 @dataclass

@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from loaders.generator import clear, generate
-from loaders.generator.generator import BATCH_SIZE, resolve_layout
+from caregraph.loaders.generator import clear, generate
+from caregraph.loaders.generator.generator import BATCH_SIZE, resolve_layout
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from graph import schema
-from graph.driver import open_driver
-from graph.server import ManagedNeo4j
-from graph.settings import ManagedNeo4jSettings, Neo4jSettings
-from ontology.model import load_ontology
+from caregraph.graph import schema
+from caregraph.graph.driver import open_driver
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings
+from caregraph.ontology.model import load_ontology
 
 
 def free_port() -> int:

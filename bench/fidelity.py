@@ -24,12 +24,12 @@ from typing import Any
 from neo4j import Driver
 
 from bench.database import free_port
-from graph import integrity
-from graph.driver import open_driver
-from graph.server import ManagedNeo4j
-from graph.settings import ManagedNeo4jSettings
-from loaders.pipeline import load
-from ontology.model import load_ontology
+from caregraph.graph import integrity
+from caregraph.graph.driver import open_driver
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import ManagedNeo4jSettings
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import load_ontology
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT.parent / "shared" / "samples"

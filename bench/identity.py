@@ -28,14 +28,14 @@ from typing import Any
 from neo4j import Driver
 
 from bench.database import BenchNeo4j
-from graph import candidates as store
-from graph import schema as graph_schema
-from loaders import probabilistic
-from loaders.generator import generate
-from loaders.generator.ids import MRN_SYSTEM
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
-from ontology.model import load_ontology
+from caregraph.graph import candidates as store
+from caregraph.graph import schema as graph_schema
+from caregraph.loaders import probabilistic
+from caregraph.loaders.generator import generate
+from caregraph.loaders.generator.ids import MRN_SYSTEM
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import load_ontology
 
 Pair = tuple[str, str]
 

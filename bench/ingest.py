@@ -39,7 +39,7 @@ from neo4j import Driver, ManagedTransaction
 
 from bench.data import Dataset
 from bench.processes import ChildFailed, neo4j_env
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 # Nodes that are not data: the ontology's class nodes and schema node (written by `ontology
 # apply` before either load), API keys and the audit log (written by the service).
@@ -86,9 +86,9 @@ class CaregraphLoad:
 def _time_statements() -> dict[str, list[float]]:
     """Wrap the writer's statements and the linking rules to time each kind (profiling only:
     the measured load runs unwrapped)."""
-    import graph.identity as graph_identity
-    import graph.linking as linking
-    import graph.writer as writer
+    import caregraph.graph.identity as graph_identity
+    import caregraph.graph.linking as linking
+    import caregraph.graph.writer as writer
 
     spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # seconds, calls
     run = writer._run
@@ -160,10 +160,10 @@ def statement_kind(query: str) -> str:
 
 
 def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> None:
-    from graph.driver import open_driver
-    from loaders.identity import IdentityConfig
-    from loaders.pipeline import load
-    from ontology.model import load_ontology
+    from caregraph.graph.driver import open_driver
+    from caregraph.loaders.identity import IdentityConfig
+    from caregraph.loaders.pipeline import load
+    from caregraph.ontology.model import load_ontology
 
     manifest = json.loads((data / "manifest.json").read_text())
     dataset = Dataset(data, manifest, None)

@@ -13,7 +13,7 @@ from neo4j import AsyncGraphDatabase
 from bench.clients import Call, Limits, closed_loop, cypher_call, graphql_call
 from bench.queries import Asked
 from bench.stats import Summary
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 
 @dataclass(frozen=True)

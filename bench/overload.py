@@ -36,7 +36,7 @@ from bench.clients import local_only
 from bench.database import BenchNeo4j
 from bench.service import Service
 from bench.stats import percentile
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 # no admission control: a bound nobody reaches, and nothing queued

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import describe, load_average
-from loaders import registry
-from loaders.generator import generate
-from loaders.pipeline import expand
-from loaders.records import Record
-from loaders.x12.reading import READER_SETTING
+from caregraph.loaders import registry
+from caregraph.loaders.generator import generate
+from caregraph.loaders.pipeline import expand
+from caregraph.loaders.records import Record
+from caregraph.loaders.x12.reading import READER_SETTING
 
 
 def _read(files: list[Path]) -> tuple[int, float]:

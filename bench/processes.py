@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 
 class ChildFailed(RuntimeError):

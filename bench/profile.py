@@ -18,7 +18,7 @@ from typing import Any
 from bench import ingest
 from bench.data import ensure
 from bench.database import BenchNeo4j
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -29,7 +29,7 @@ from typing import Any
 from graphql import OperationDefinitionNode, parse
 from neo4j import Driver
 
-from loaders.generator import ids
+from caregraph.loaders.generator import ids
 
 PAGE = 20  # visits per practitioner, claims and studies per visit, in (c)
 CONTEXT_EVENTS = 267  # what patientContext reads at its default budget (2000 tokens * 4 // 30 + 1)

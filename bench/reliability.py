@@ -129,8 +129,8 @@ PROMISES = """\
 
 def limits_table() -> str:
     """The limits in force, with their settings and defaults, read from the code."""
-    from api.settings import ApiSettings
-    from loaders.limits import LoadLimits
+    from caregraph.api.settings import ApiSettings
+    from caregraph.loaders.limits import LoadLimits
 
     rows = ["| setting | default | what it bounds |", "|---|---|---|"]
     for prefix, model in (("CAREGRAPH_API_", ApiSettings), ("CAREGRAPH_LOAD_", LoadLimits)):

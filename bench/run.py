@@ -23,7 +23,7 @@ from bench.database import BenchNeo4j
 from bench.peer import Peer
 from bench.peer import versions as peer_versions
 from bench.service import Service
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

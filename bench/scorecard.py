@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from bench.database import BenchNeo4j
-from graph import scorecard
-from loaders.generator import generate
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
+from caregraph.graph import scorecard
+from caregraph.loaders.generator import generate
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
 
 
 def measure_size(neo: BenchNeo4j, patients: int, work: Path) -> dict[str, object]:

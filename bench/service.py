@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 from neo4j import Driver
 
-from api.auth import KEY_PREFIX, KeyStore, Role
 from bench.database import free_port
 from bench.processes import Child, neo4j_env
-from graph.settings import Neo4jSettings
+from caregraph.api.auth import KEY_PREFIX, KeyStore, Role
+from caregraph.graph.settings import Neo4jSettings
 
 
 class Service:

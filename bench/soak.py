@@ -44,7 +44,6 @@ from typing import Any
 import httpx
 from neo4j import Driver
 
-from api.audit import NO_PATIENT_DATA
 from bench import data, machine, queries
 from bench.answers import CONNECTION, TIMEOUT, Tally, Verdict, classify
 from bench.batch import BatchLoad
@@ -53,13 +52,14 @@ from bench.database import BenchNeo4j
 from bench.processes import MemorySampler
 from bench.service import Service
 from bench.stats import percentile
-from graph import keys_and_audit
-from graph.anchors import Anchors
-from graph.driver import open_driver
-from graph.settings import Neo4jSettings, Paths, Settings
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
-from ontology.model import load_ontology
+from caregraph.api.audit import NO_PATIENT_DATA
+from caregraph.graph import keys_and_audit
+from caregraph.graph.anchors import Anchors
+from caregraph.graph.driver import open_driver
+from caregraph.graph.settings import Neo4jSettings, Paths, Settings
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import load_ontology
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST_TIMEOUT_S = 30.0  # an answer slower than this is an error: the service hangs

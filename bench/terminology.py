@@ -22,17 +22,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from api.auth import Principal, Role
-from api.context import Context
-from api.fanout import FanoutCache
-from api.schema import schema
-from api.settings import ApiSettings
 from bench.database import BenchNeo4j
 from bench.queries import sample
-from loaders import terminology as lt
-from loaders.generator import generate
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
+from caregraph.api.auth import Principal, Role
+from caregraph.api.context import Context
+from caregraph.api.fanout import FanoutCache
+from caregraph.api.schema import schema
+from caregraph.api.settings import ApiSettings
+from caregraph.loaders import terminology as lt
+from caregraph.loaders.generator import generate
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
 
 VISITS = """query($id: String!, $under: String) { patient(identifier: $id) {
   encounters(underCode: $under, first: 20) { totalCount edges { node { key start } } } } }"""

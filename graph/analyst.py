@@ -25,12 +25,12 @@ from typing import Any
 
 from neo4j import Driver
 
-from graph import integrity
-from graph.deidentify import Deidentifier
-from graph.names import quoted as _name
-from graph.scorecard import SCHEMA as SCORECARD_SCHEMA
-from graph.writer import DISTINCT_BY, WRITE_SCHEMA
-from ontology.deidentification import KEEP
+from caregraph.graph import integrity
+from caregraph.graph.deidentify import Deidentifier
+from caregraph.graph.names import quoted as _name
+from caregraph.graph.scorecard import SCHEMA as SCORECARD_SCHEMA
+from caregraph.graph.writer import DISTINCT_BY, WRITE_SCHEMA
+from caregraph.ontology.deidentification import KEEP
 
 BATCH = 2000
 # how a node is found again in the analyst graph: the first of its labels listed here, and the

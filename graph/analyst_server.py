@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from graph.browser import BrowserSettings
-from graph.server import ManagedNeo4j, Status
-from graph.settings import ManagedNeo4jSettings, Neo4jSettings, Settings
+from caregraph.graph.browser import BrowserSettings
+from caregraph.graph.server import ManagedNeo4j, Status
+from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings, Settings
 
 
 class AnalystNeo4j:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from graph.keyfile import secret_file
-from graph.settings import Settings
+from caregraph.graph.keyfile import secret_file
+from caregraph.graph.settings import Settings
 
 VERSION = "cg-anchor-1"
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ontology.model import ONTOLOGY_DIR
+from caregraph.ontology.model import ONTOLOGY_DIR
 
 ASSETS = Path(__file__).resolve().with_name("browser")
 GUIDE_FILE = ASSETS / "guide.html"
@@ -79,7 +79,7 @@ def neo4j_config(settings: BrowserSettings) -> dict[str, str]:
 
 
 def guide_html() -> str:
-    """The guide page, as committed (``python -m graph.guide`` regenerates it)."""
+    """The guide page, as committed (``python -m caregraph.graph.guide`` regenerates it)."""
     return GUIDE_FILE.read_text(encoding="utf-8")
 
 

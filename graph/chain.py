@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from graph.anchors import AnchorLine, Head
+from caregraph.graph.anchors import AnchorLine, Head
 
 GENESIS = "0" * 64
 CHAIN_FIELDS = frozenset({"hash", "prevHash"})  # kept beside the content, not in it

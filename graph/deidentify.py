@@ -16,7 +16,7 @@ from typing import Any
 
 from neo4j.time import Date, DateTime
 
-from ontology.deidentification import (
+from caregraph.ontology.deidentification import (
     BIRTH_YEAR,
     KEEP,
     PSEUDONYMISE,
@@ -25,7 +25,7 @@ from ontology.deidentification import (
     ZIP3,
     Profile,
 )
-from ontology.temporal import precision_property
+from caregraph.ontology.temporal import precision_property
 
 _ZIP = re.compile(r"^(\d{3})\d{2}(-?\d{4})?$")
 _YEAR_TEXT = re.compile(r"^(\d{4})")

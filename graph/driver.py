@@ -9,15 +9,17 @@ import neo4j
 from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
-from graph.errors import Neo4jUnavailableError
-from graph.settings import Neo4jSettings, Settings
+from caregraph.graph.errors import Neo4jUnavailableError
+from caregraph.graph.settings import Neo4jSettings, Settings
 
 
 def connection(settings: Settings) -> Neo4jSettings:
     """Where to connect: NEO4J_URI when it is set, the managed server otherwise."""
     if settings.neo4j.external:
         return settings.neo4j
-    from graph.server import ManagedNeo4j  # local: external mode never touches the server code
+    from caregraph.graph.server import (
+        ManagedNeo4j,  # local: external mode never touches the server code
+    )
 
     managed = ManagedNeo4j(settings.paths.neo4j_home, settings.managed)
     conn = managed.connection()

@@ -9,8 +9,8 @@ from typing import Any
 
 from neo4j import Driver
 
-from graph import tokens
-from graph.stewardship import DECISION_FIELDS
+from caregraph.graph import tokens
+from caregraph.graph.stewardship import DECISION_FIELDS
 
 
 @dataclass

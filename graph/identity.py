@@ -10,7 +10,7 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from graph.tokens import named_by
+from caregraph.graph.tokens import named_by
 
 
 @dataclass(frozen=True, slots=True)

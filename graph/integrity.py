@@ -20,9 +20,9 @@ from itertools import combinations
 from neo4j import Driver
 from rdflib import URIRef
 
-from graph.names import quoted
-from ontology.model import Ontology
-from ontology.vocab import CG
+from caregraph.graph.names import quoted
+from caregraph.ontology.model import Ontology
+from caregraph.ontology.vocab import CG
 
 # (event class, the Patient's relationship to it): one patient each
 ONE_PATIENT = (

@@ -26,9 +26,9 @@ from typing import Any
 
 from neo4j import Driver, ManagedTransaction, RoutingControl
 
-from graph import chain
-from graph.anchors import AnchorLine, Anchors, Head
-from graph.groupcommit import GroupCommit
+from caregraph.graph import chain
+from caregraph.graph.anchors import AnchorLine, Anchors, Head
+from caregraph.graph.groupcommit import GroupCommit
 
 SCHEMA = (
     "CREATE CONSTRAINT cg_ApiKey_keyId_unique IF NOT EXISTS "

@@ -16,8 +16,8 @@ from html import escape
 
 from rdflib import URIRef
 
-from ontology.grass import COLOURS, DEFAULT
-from ontology.model import DOMAINS, OntClass, Ontology
+from caregraph.ontology.grass import COLOURS, DEFAULT
+from caregraph.ontology.model import DOMAINS, OntClass, Ontology
 
 DOMAINS_PER_ROW = 2
 CARDS_PER_DOMAIN = 2

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from graph.names import quoted
+from caregraph.graph.names import quoted
 
 ALWAYS = ("key", "stub")  # the handle of a node and whether it is only referenced
 IDENTIFIER_LOOKUP = "identifier"  # a lookup by identifier token or bare value

@@ -32,13 +32,13 @@ from typing import Any
 from neo4j import Driver, Query, RoutingControl
 from neo4j.exceptions import ClientError
 
-from graph import tokens
-from graph.errors import GraphError
-from graph.names import quoted
-from graph.projection import IDENTIFIER_LOOKUP, OPEN, Projection
-from graph.terminology import BROADER, CONCEPT, MAX_DEPTH
-from ontology.schema_plan import SCHEMA_LABEL, SCHEMA_NAME
-from ontology.temporal import PRECISIONS, precision_property
+from caregraph.graph import tokens
+from caregraph.graph.errors import GraphError
+from caregraph.graph.names import quoted
+from caregraph.graph.projection import IDENTIFIER_LOOKUP, OPEN, Projection
+from caregraph.graph.terminology import BROADER, CONCEPT, MAX_DEPTH
+from caregraph.ontology.schema_plan import SCHEMA_LABEL, SCHEMA_NAME
+from caregraph.ontology.temporal import PRECISIONS, precision_property
 
 LAST = 9_223_372_036_854_775_807  # sorts events without a time after all others
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from neo4j import Driver, ManagedTransaction, NotificationMinimumSeverity
 
-from graph.names import quoted
-from ontology.errors import SchemaChangeRefused
-from ontology.model import Ontology, local
-from ontology.record_validation import PropertyCheck, load_shapes, shapes_hash
-from ontology.schema_plan import (
+from caregraph.graph.names import quoted
+from caregraph.ontology.errors import SchemaChangeRefused
+from caregraph.ontology.model import Ontology, local
+from caregraph.ontology.record_validation import PropertyCheck, load_shapes, shapes_hash
+from caregraph.ontology.schema_plan import (
     CLASS_LABEL,
     SCHEMA_LABEL,
     SCHEMA_NAME,

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from neo4j import Driver
 
-from graph.linking import RULES
+from caregraph.graph.linking import RULES
 
 Unit = Literal["share", "count", "days"]
 Family = Literal["continuity", "identity", "completeness", "freshness"]
@@ -120,7 +120,7 @@ class Kinds:
     def of_ontology(cls, onto: Any = None) -> Kinds:
         """From the shipped ontology, or the one given (an ontology.model.Ontology)."""
         if onto is None:
-            from ontology.model import load_ontology
+            from caregraph.ontology.model import load_ontology
 
             onto = load_ontology()
         domains: dict[str, str] = {}

@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from graph.projection import IDENTIFIER_LOOKUP
-from graph.readers import ForbiddenReadError, Reader, Row
+from caregraph.graph.projection import IDENTIFIER_LOOKUP
+from caregraph.graph.readers import ForbiddenReadError, Reader, Row
 
 POINTS_IDENTIFIER = 8
 BIRTH_POINTS = {4: 1, 7: 2, 10: 4}  # by the length of the term: year, month, day

@@ -24,16 +24,16 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from graph.browser import BrowserSettings
-from graph.browser import neo4j_config as browser_config
-from graph.errors import (
+from caregraph.graph.browser import BrowserSettings
+from caregraph.graph.browser import neo4j_config as browser_config
+from caregraph.graph.errors import (
     JavaMissingError,
     Neo4jServerError,
     NotEnoughMemoryError,
     PortInUseError,
     StoreLockedError,
 )
-from graph.settings import ManagedNeo4jSettings, Neo4jSettings
+from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings
 
 POM = Path(__file__).with_name("neo4j_server") / "pom.xml"
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
@@ -351,7 +351,9 @@ class ManagedNeo4j:
     def _wait_ready(
         self, pid: int | None, proc: subprocess.Popen[bytes] | None = None, log_offset: int = 0
     ) -> None:
-        from graph.driver import answers  # local: the driver is only needed once a server runs
+        from caregraph.graph.driver import (
+            answers,  # local: the driver is only needed once a server runs
+        )
 
         deadline = time.monotonic() + self.settings.start_timeout
         conn = self.connection()

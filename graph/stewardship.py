@@ -44,11 +44,11 @@ from typing import Any
 import neo4j.time as nt
 from neo4j import Driver, ManagedTransaction
 
-from graph import candidates, linking
-from graph.errors import GraphError
-from graph.names import labels as label_names
-from graph.names import quoted
-from graph.writer import DISTINCT_BY
+from caregraph.graph import candidates, linking
+from caregraph.graph.errors import GraphError
+from caregraph.graph.names import labels as label_names
+from caregraph.graph.names import quoted
+from caregraph.graph.writer import DISTINCT_BY
 
 LABEL = "IdentityDecision"
 DECIDED = "DECIDED"

@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 
 from neo4j import Driver, ManagedTransaction
 
-from graph import terminology
-from graph.names import labels as label_names
-from graph.names import quoted
-from graph.schema import create_constraint, create_index
-from ontology.schema_plan import ConstraintSpec, IndexSpec, constraint_name, index_name
+from caregraph.graph import terminology
+from caregraph.graph.names import labels as label_names
+from caregraph.graph.names import quoted
+from caregraph.graph.schema import create_constraint, create_index
+from caregraph.ontology.schema_plan import ConstraintSpec, IndexSpec, constraint_name, index_name
 
 ROOT_LABEL = "Entity"
 # Concepts are not entities (no identifiers, no provenance of their own): merged on their own

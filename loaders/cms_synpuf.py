@@ -43,8 +43,8 @@ from typing import ClassVar
 
 from rdflib import URIRef
 
-from loaders import csvrows, keys, roles
-from loaders.records import (
+from caregraph.loaders import csvrows, keys, roles
+from caregraph.loaders.records import (
     Identifier,
     Item,
     Link,
@@ -57,8 +57,8 @@ from loaders.records import (
     SourceRef,
     Value,
 )
-from loaders.x12.values import CPT, HCPCS, ICD9CM, concept, icd_dotted
-from ontology.vocab import CG
+from caregraph.loaders.x12.values import CPT, HCPCS, ICD9CM, concept, icd_dotted
+from caregraph.ontology.vocab import CG
 
 FORMAT = "cms-synpuf"
 SYNPUF = "urn:caregraph:cms-synpuf"

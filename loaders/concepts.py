@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from rdflib import URIRef
 
-from loaders.records import Link, Ref
-from ontology.model import load_ontology
-from ontology.vocab import CG
+from caregraph.loaders.records import Link, Ref
+from caregraph.ontology.model import load_ontology
+from caregraph.ontology.vocab import CG
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from loaders.records import Rejected, SourceRef
+from caregraph.loaders.records import Rejected, SourceRef
 
 
 def head_columns(head: bytes) -> list[str] | None:

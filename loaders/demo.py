@@ -7,10 +7,10 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from loaders.generator.generator import write_demo
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
-from loaders.report import LoadReport
+from caregraph.loaders.generator.generator import write_demo
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
+from caregraph.loaders.report import LoadReport
 
 
 def load_demo(driver: Driver, database: str, folder: Path) -> list[LoadReport]:

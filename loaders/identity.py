@@ -29,10 +29,10 @@ from typing import Any, Protocol
 from neo4j import ManagedTransaction
 from rdflib import URIRef
 
-from graph import identity as graph_identity
-from graph.writer import ROOT_LABEL
-from loaders.records import Node, Record
-from ontology.vocab import CG
+from caregraph.graph import identity as graph_identity
+from caregraph.graph.writer import ROOT_LABEL
+from caregraph.loaders.records import Node, Record
+from caregraph.ontology.vocab import CG
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class IdentityConfig:
 
     def enabled_rules(self) -> frozenset[str]:
         """The linking rules to run (graph.linking.RULES less the disabled ones)."""
-        from graph.linking import RULES
+        from caregraph.graph.linking import RULES
 
         return frozenset(r.name for r in RULES if r.name not in self.disabled_rules)
 
@@ -188,7 +188,7 @@ class Resolver:
     def __init__(self, config: IdentityConfig | None = None, onto: Terms | None = None) -> None:
         self.config = config or IdentityConfig()
         if onto is None:
-            from ontology.model import load_ontology
+            from caregraph.ontology.model import load_ontology
 
             onto = load_ontology()
         self.onto = onto

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from loaders.records import Identifier, token
+from caregraph.loaders.records import Identifier, token
 
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 DICOM_UID_SYSTEM = "urn:dicom:uid"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from loaders.records import Record
+from caregraph.loaders.records import Record
 
 PREFIX = "CAREGRAPH_LOAD_"
 

@@ -33,15 +33,15 @@ from neo4j.exceptions import (
     TransientError,
 )
 
-from graph import linking, scorecard
-from graph import writer as gw
-from graph.errors import WriteError
-from loaders import registry
-from loaders.identity import IdentityConfig, Resolution, Resolver
-from loaders.limits import LoadLimits, breaches
-from loaders.records import Item, Record, Rejected, Skipped, SourceRef
-from loaders.report import FileReport, LoadReport
-from loaders.write_rows import OntologyView, RowSettings, ValueTypeError, convert, to_rows
+from caregraph.graph import linking, scorecard
+from caregraph.graph import writer as gw
+from caregraph.graph.errors import WriteError
+from caregraph.loaders import registry
+from caregraph.loaders.identity import IdentityConfig, Resolution, Resolver
+from caregraph.loaders.limits import LoadLimits, breaches
+from caregraph.loaders.records import Item, Record, Rejected, Skipped, SourceRef
+from caregraph.loaders.report import FileReport, LoadReport
+from caregraph.loaders.write_rows import OntologyView, RowSettings, ValueTypeError, convert, to_rows
 
 Progress = Callable[[str, int], None]
 log = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ class Validator:
     def __init__(
         self, onto: OntologyView, cfg: RowSettings, limits: LoadLimits | None = None
     ) -> None:
-        from ontology.record_validation import RecordValidator  # the shapes live with the ontology
+        from caregraph.ontology.record_validation import (
+            RecordValidator,  # the shapes live with the ontology
+        )
 
         self.onto = onto
         self.cfg = cfg
@@ -486,7 +488,7 @@ def load(
     """Load files and folders as one source system; return the report. ``workers``: parse
     files in that many processes (0: in this one)."""
     if onto is None:
-        from ontology.model import load_ontology
+        from caregraph.ontology.model import load_ontology
 
         onto = load_ontology()
     pipeline = Pipeline(

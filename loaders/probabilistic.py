@@ -44,9 +44,9 @@ from neo4j import Driver
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.exceptions import EMTrainingException  # no public alias in Splink 4
 
-from graph import candidates as store
-from graph import stewardship
-from graph.candidates import Candidate, PatientRecord
+from caregraph.graph import candidates as store
+from caregraph.graph import stewardship
+from caregraph.graph.candidates import Candidate, PatientRecord
 
 log = logging.getLogger("caregraph.identity")
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from rdflib import URIRef
 
-from ontology.vocab import local_name
+from caregraph.ontology.vocab import local_name
 
 Scalar = str | int | float | bool
 Value = Scalar | list[str] | list[int] | list[float]

@@ -7,16 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from loaders.records import Item
+from caregraph.loaders.records import Item
 
 # One module per format; each defines LOADER. Order matters only for ties in detection.
 FORMAT_MODULES = (
-    "loaders.dicom",
-    "loaders.fhir",
-    "loaders.hl7v2",
-    "loaders.x12",
-    "loaders.synthea",
-    "loaders.cms_synpuf",
+    "caregraph.loaders.dicom",
+    "caregraph.loaders.fhir",
+    "caregraph.loaders.hl7v2",
+    "caregraph.loaders.x12",
+    "caregraph.loaders.synthea",
+    "caregraph.loaders.cms_synpuf",
 )
 HEAD_BYTES = 65536
 

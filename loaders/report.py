@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loaders.records import Record, RecordWarning, Rejected, Skipped, SourceRef
+from caregraph.loaders.records import Record, RecordWarning, Rejected, Skipped, SourceRef
 
 
 @dataclass(slots=True)

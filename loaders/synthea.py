@@ -25,8 +25,8 @@ from typing import ClassVar
 
 from rdflib import URIRef
 
-from loaders import concepts, csvrows, keys, roles
-from loaders.records import (
+from caregraph.loaders import concepts, csvrows, keys, roles
+from caregraph.loaders.records import (
     Identifier,
     Item,
     Link,
@@ -39,7 +39,7 @@ from loaders.records import (
     SourceRef,
     Value,
 )
-from ontology.vocab import CG
+from caregraph.ontology.vocab import CG
 
 FORMAT = "synthea-csv"
 SYNTHEA = "https://github.com/synthetichealth/synthea"

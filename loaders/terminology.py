@@ -31,10 +31,10 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from graph import terminology as gt
-from loaders import csvrows
-from loaders.concepts import ICD10CM, coded, known_system
-from ontology.model import load_ontology
+from caregraph.graph import terminology as gt
+from caregraph.loaders import csvrows
+from caregraph.loaders.concepts import ICD10CM, coded, known_system
+from caregraph.ontology.model import load_ontology
 
 FILE_COLUMNS = ("SYSTEM", "CODE", "DISPLAY", "PARENT")
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from rdflib import URIRef
 
-from graph.writer import (
+from caregraph.graph.writer import (
     CONCEPT_LABEL,
     ROOT_LABEL,
     ConceptRow,
@@ -20,11 +20,11 @@ from graph.writer import (
     StubRow,
     WriteBatch,
 )
-from loaders.concepts import split_key
-from loaders.identity import IdentityConfig, Resolution, match_key, search_keys
-from loaders.records import Record, Value
-from ontology.temporal import earliest, precision_of, precision_property
-from ontology.vocab import CG, local_name
+from caregraph.loaders.concepts import split_key
+from caregraph.loaders.identity import IdentityConfig, Resolution, match_key, search_keys
+from caregraph.loaders.records import Record, Value
+from caregraph.ontology.temporal import earliest, precision_of, precision_property
+from caregraph.ontology.vocab import CG, local_name
 
 
 class OntologyView(Protocol):

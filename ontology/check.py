@@ -18,8 +18,8 @@ from rdflib import OWL, RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH
 
-from ontology.errors import OntologyError, OntologyParseError
-from ontology.model import (
+from caregraph.ontology.errors import OntologyError, OntologyParseError
+from caregraph.ontology.model import (
     DOMAINS,
     NAME,
     XSD_TYPES,
@@ -28,8 +28,8 @@ from ontology.model import (
     parse_files,
     shipped_files,
 )
-from ontology.record_validation import compile_shapes, shapes_path
-from ontology.vocab import CG, NS
+from caregraph.ontology.record_validation import compile_shapes, shapes_path
+from caregraph.ontology.vocab import CG, NS
 
 KINDS = {
     OWL.Class: "class",

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ontology.model import Ontology
+from caregraph.ontology.model import Ontology
 
 PROFILE_FILE = Path(__file__).with_name("deidentification.toml")
 

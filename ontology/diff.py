@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from rdflib import URIRef
 
-from ontology.model import (
+from caregraph.ontology.model import (
     SHAPES_FILE,
     OntClass,
     Ontology,
@@ -23,7 +23,7 @@ from ontology.model import (
     local,
     parse_files,
 )
-from ontology.record_validation import PropertyCheck, compile_shapes
+from caregraph.ontology.record_validation import PropertyCheck, compile_shapes
 
 T = TypeVar("T", OntClass, OntProperty)
 

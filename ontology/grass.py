@@ -10,7 +10,7 @@ an Entity. Load it in Browser by dragging the file onto the ``:style`` view. Gen
 
 from __future__ import annotations
 
-from ontology.model import Ontology, local
+from caregraph.ontology.model import Ontology, local
 
 # (fill, border, text) per domain, from Browser's own palette so captions stay readable.
 COLOURS: dict[str, tuple[str, str, str]] = {

@@ -23,8 +23,8 @@ from rdflib.collection import Collection
 from rdflib.compare import to_canonical_graph
 from rdflib.term import Node as RdfNode
 
-from ontology.errors import InvalidOntologyError, OntologyParseError
-from ontology.vocab import CG, NS
+from caregraph.ontology.errors import InvalidOntologyError, OntologyParseError
+from caregraph.ontology.vocab import CG, NS
 
 ONTOLOGY_DIR = Path(__file__).resolve().parent
 SHAPES_FILE = "shapes.ttl"

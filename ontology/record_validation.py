@@ -28,10 +28,17 @@ from rdflib.compare import to_canonical_graph
 from rdflib.namespace import SH
 from rdflib.term import Node as RdfNode
 
-from ontology.errors import InvalidOntologyError, OntologyParseError
-from ontology.model import ONTOLOGY_DIR, SHAPES_FILE, Ontology, local, parse_files, xsd_name
-from ontology.temporal import earliest
-from ontology.vocab import CG
+from caregraph.ontology.errors import InvalidOntologyError, OntologyParseError
+from caregraph.ontology.model import (
+    ONTOLOGY_DIR,
+    SHAPES_FILE,
+    Ontology,
+    local,
+    parse_files,
+    xsd_name,
+)
+from caregraph.ontology.temporal import earliest
+from caregraph.ontology.vocab import CG
 
 SEVERITIES = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
 # What the compiler understands; anything else on a property shape is refused, so that a

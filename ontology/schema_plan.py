@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from rdflib import URIRef
 
-from ontology.model import NAME, Ontology
-from ontology.vocab import CG
+from caregraph.ontology.model import NAME, Ontology
+from caregraph.ontology.vocab import CG
 
 OWNED_PREFIX = "cg_"
 

@@ -23,11 +23,11 @@ import uvicorn
 from neo4j import Driver
 from starlette.types import ASGIApp
 
-from graph import integrity
-from graph.analyst_server import AnalystNeo4j
-from graph.driver import open_driver
-from graph.server import ManagedNeo4j
-from graph.settings import ManagedNeo4jSettings, Neo4jSettings
+from caregraph.graph import integrity
+from caregraph.graph.analyst_server import AnalystNeo4j
+from caregraph.graph.driver import open_driver
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 

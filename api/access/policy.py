@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Protocol
 
-from api.auth import Role
+from caregraph.api.auth import Role
 
 YEAR = "year"  # a date shown as its year, YYYY
 

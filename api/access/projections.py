@@ -16,12 +16,12 @@ from functools import cache, lru_cache
 
 from rdflib import URIRef
 
-from api import paths
-from api.access.policy import YEAR, AccessPolicy
-from graph.projection import IDENTIFIER_LOOKUP, Hop, LabelView, Projection
-from graph.readers import TIME_PROPERTIES
-from ontology.temporal import precision_property
-from ontology.vocab import CG
+from caregraph.api import paths
+from caregraph.api.access.policy import YEAR, AccessPolicy
+from caregraph.graph.projection import IDENTIFIER_LOOKUP, Hop, LabelView, Projection
+from caregraph.graph.readers import TIME_PROPERTIES
+from caregraph.ontology.temporal import precision_property
+from caregraph.ontology.vocab import CG
 
 IN, OUT = False, True
 
@@ -163,8 +163,8 @@ def traversals() -> Mapping[tuple[str, str], str]:
     """(GraphQL type, field) -> the name of the traversal behind it (field metadata)."""
     from graphql import GraphQLInterfaceType, GraphQLObjectType
 
-    from api.connections import PATH
-    from api.schema import schema  # here: the schema's types import this module's users
+    from caregraph.api.connections import PATH
+    from caregraph.api.schema import schema  # here: the schema's types import this module's users
 
     found: dict[tuple[str, str], str] = {}
     for name, typ in schema._schema.type_map.items():

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.settings import ApiSettings
-from graph.keyfile import secret_file
-from graph.pseudonyms import FILE_NAME, MIN_LENGTH, PREFIX, PseudonymKeyError, Pseudonyms
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.keyfile import secret_file
+from caregraph.graph.pseudonyms import FILE_NAME, MIN_LENGTH, PREFIX, PseudonymKeyError, Pseudonyms
 
 __all__ = ["FILE_NAME", "MIN_LENGTH", "PREFIX", "PseudonymKeyError", "Pseudonyms", "load"]
 

@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from graphql import GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 
-from api.access import selection
-from api.access.policy import ARGUMENT_FIELDS, NOBODY, WINDOW_ARGUMENTS, AccessPolicy
-from api.access.selection import Selected
-from api.errors import ApiError
+from caregraph.api.access import selection
+from caregraph.api.access.policy import ARGUMENT_FIELDS, NOBODY, WINDOW_ARGUMENTS, AccessPolicy
+from caregraph.api.access.selection import Selected
+from caregraph.api.errors import ApiError
 
 
 class UnauthenticatedError(ApiError):

@@ -27,7 +27,7 @@ from graphql import (
     get_named_type,
 )
 
-from api.access.policy import VALUE_TYPES
+from caregraph.api.access.policy import VALUE_TYPES
 
 MAX_PATHS = 500  # fields noted per operation in the audit: a bound on one record's size
 

@@ -7,18 +7,18 @@ from typing import Annotated
 
 import typer
 
-from api.access import pseudonyms
-from api.cli import servers
-from api.cli.servers import refuse_external
-from api.settings import ApiSettings
-from graph.analyst import RefreshReport, freshness, refresh
-from graph.analyst_server import managed, writable_target
-from graph.deidentify import Deidentifier
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.settings import Settings
-from ontology.deidentification import PROFILE_FILE, ProfileError, load_profile
-from ontology.model import load_ontology
+from caregraph.api.access import pseudonyms
+from caregraph.api.cli import servers
+from caregraph.api.cli.servers import refuse_external
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.analyst import RefreshReport, freshness, refresh
+from caregraph.graph.analyst_server import managed, writable_target
+from caregraph.graph.deidentify import Deidentifier
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.settings import Settings
+from caregraph.ontology.deidentification import PROFILE_FILE, ProfileError, load_profile
+from caregraph.ontology.model import load_ontology
 
 app = typer.Typer(
     help="The analyst graph: a de-identified, read-only copy of the graph for Neo4j Browser."

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from api.audit import record_cli_read
-from api.cli import options
-from graph import keys_and_audit
-from graph.anchors import AnchorError, Anchors
-from graph.chain import DayReport
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.settings import Settings
+from caregraph.api.audit import record_cli_read
+from caregraph.api.cli import options
+from caregraph.graph import keys_and_audit
+from caregraph.graph.anchors import AnchorError, Anchors
+from caregraph.graph.chain import DayReport
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.settings import Settings
 
 app = typer.Typer(help="The read audit log (admin).")
 

@@ -7,10 +7,10 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from api.auth import KeyStore, Role
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.settings import Settings
+from caregraph.api.auth import KeyStore, Role
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.settings import Settings
 
 app = typer.Typer(help="Manage API keys.")
 T = TypeVar("T")

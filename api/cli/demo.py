@@ -8,20 +8,20 @@ from pathlib import Path
 import typer
 import uvicorn
 
-from api.access import pseudonyms
-from api.app import create_app
-from api.auth import KeyStore, Role
-from api.cli import analyst
-from api.settings import ApiSettings
-from graph import schema
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.server import ManagedNeo4j
-from graph.settings import Settings
-from loaders import terminology as lt
-from loaders.demo import load_demo
-from ontology.deidentification import PROFILE_FILE, ProfileError
-from ontology.model import load_ontology
+from caregraph.api.access import pseudonyms
+from caregraph.api.app import create_app
+from caregraph.api.auth import KeyStore, Role
+from caregraph.api.cli import analyst
+from caregraph.api.settings import ApiSettings
+from caregraph.graph import schema
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Settings
+from caregraph.loaders import terminology as lt
+from caregraph.loaders.demo import load_demo
+from caregraph.ontology.deidentification import PROFILE_FILE, ProfileError
+from caregraph.ontology.model import load_ontology
 
 
 def demo() -> None:

@@ -13,12 +13,12 @@ from typing import Annotated
 import typer
 from neo4j import Driver
 
-from api.audit import record_cli_read
-from graph.anchors import AnchorError, Anchors
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.explain import Because, explain_link, explain_node, find_node
-from graph.settings import Settings
+from caregraph.api.audit import record_cli_read
+from caregraph.graph.anchors import AnchorError, Anchors
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.explain import Because, explain_link, explain_node, find_node
+from caregraph.graph.settings import Settings
 
 FIELDS = ["explain.identifiers", "explain.records", "explain.links"]
 

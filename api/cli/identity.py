@@ -16,14 +16,14 @@ import typer
 from neo4j import Driver
 from neo4j.exceptions import DriverError, Neo4jError
 
-from api.audit import cli_subject, record_cli_read
-from graph import stewardship
-from graph.anchors import AnchorError, Anchors
-from graph.candidates import OPEN, list_candidates
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.settings import Settings
-from loaders import probabilistic
+from caregraph.api.audit import cli_subject, record_cli_read
+from caregraph.graph import stewardship
+from caregraph.graph.anchors import AnchorError, Anchors
+from caregraph.graph.candidates import OPEN, list_candidates
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.settings import Settings
+from caregraph.loaders import probabilistic
 
 app = typer.Typer(help="Probable matches between patients, and the steward's decisions on them.")
 

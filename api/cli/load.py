@@ -12,15 +12,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.settings import Settings
-from loaders.identity import IdentityConfig
-from loaders.limits import LoadLimits
-from loaders.pipeline import Progress as Progress_
-from loaders.pipeline import default_source
-from loaders.pipeline import load as run_load
-from loaders.report import LoadReport
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.settings import Settings
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.limits import LoadLimits
+from caregraph.loaders.pipeline import Progress as Progress_
+from caregraph.loaders.pipeline import default_source
+from caregraph.loaders.pipeline import load as run_load
+from caregraph.loaders.report import LoadReport
 
 
 def load(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import (
+from caregraph.api.cli import (
     analyst,
     audit,
     auth,

@@ -7,16 +7,16 @@ from typing import Annotated
 
 import typer
 
-from api import logs
-from api.access import pseudonyms
-from api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
-from api.context import Services
-from api.mcp import Tools, build, stdio_caller
-from api.settings import ApiSettings
-from graph.anchors import AnchorError, Anchors
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.settings import Settings
+from caregraph.api import logs
+from caregraph.api.access import pseudonyms
+from caregraph.api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
+from caregraph.api.context import Services
+from caregraph.api.mcp import Tools, build, stdio_caller
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.anchors import AnchorError, Anchors
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.settings import Settings
 
 
 def mcp(

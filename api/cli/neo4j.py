@@ -6,11 +6,11 @@ import shlex
 
 import typer
 
-from api.cli import servers
-from api.cli.servers import refuse_external
-from graph.driver import connection
-from graph.server import ManagedNeo4j
-from graph.settings import Settings
+from caregraph.api.cli import servers
+from caregraph.api.cli.servers import refuse_external
+from caregraph.graph.driver import connection
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Settings
 
 app = typer.Typer(help="Run the managed Neo4j server (not used when NEO4J_URI is set).")
 

@@ -8,16 +8,16 @@ from typing import Annotated
 import typer
 from neo4j.exceptions import DriverError, Neo4jError
 
-from graph import schema
-from graph.driver import connection, open_driver
-from graph.errors import GraphError
-from graph.settings import Settings
-from ontology.check import check as check_files
-from ontology.diff import diff_paths
-from ontology.errors import OntologyError, SchemaChangeRefused
-from ontology.grass import grass
-from ontology.model import ONTOLOGY_DIR, SHAPES_FILE, Ontology, load_ontology
-from ontology.schema_plan import ApplyReport, plan
+from caregraph.graph import schema
+from caregraph.graph.driver import connection, open_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.settings import Settings
+from caregraph.ontology.check import check as check_files
+from caregraph.ontology.diff import diff_paths
+from caregraph.ontology.errors import OntologyError, SchemaChangeRefused
+from caregraph.ontology.grass import grass
+from caregraph.ontology.model import ONTOLOGY_DIR, SHAPES_FILE, Ontology, load_ontology
+from caregraph.ontology.schema_plan import ApplyReport, plan
 
 app = typer.Typer(help="Check, compare and apply the ontology (ontology/*.ttl).")
 
@@ -26,9 +26,11 @@ GENERATED = ONTOLOGY_DIR / "generated"
 
 def generated_files(onto: Ontology) -> dict[Path, str]:
     """The files generated from the ontology, by path: Browser style and guide, schema."""
-    from graph import guide  # the Browser guide pictures the ontology and holds the cookbook
-    from graph.browser import GUIDE_FILE
-    from graph.ontology_picture import ontology_svg
+    from caregraph.graph import (
+        guide,  # the Browser guide pictures the ontology and holds the cookbook
+    )
+    from caregraph.graph.browser import GUIDE_FILE
+    from caregraph.graph.ontology_picture import ontology_svg
 
     return {
         GENERATED / "caregraph.grass": grass(onto),

@@ -21,13 +21,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.cli import options
-from api.scorecard_html import number, render_html
-from graph import scorecard
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.scorecard import Card, Measure, Point
-from graph.settings import Settings
+from caregraph.api.cli import options
+from caregraph.api.scorecard_html import number, render_html
+from caregraph.graph import scorecard
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.scorecard import Card, Measure, Point
+from caregraph.graph.settings import Settings
 
 THRESHOLDS_FILE = "scorecard.toml"  # under CAREGRAPH_HOME when --thresholds is not given
 

@@ -8,10 +8,10 @@ import secrets
 import typer
 import uvicorn
 
-from api.app import create_app
-from api.settings import ApiSettings
-from graph.driver import connection
-from graph.settings import Settings
+from caregraph.api.app import create_app
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.driver import connection
+from caregraph.graph.settings import Settings
 
 
 def serve(
@@ -44,6 +44,6 @@ def serve(
     if api.cursor_key is None:
         os.environ["CAREGRAPH_API_CURSOR_KEY"] = secrets.token_urlsafe(32)
     uvicorn.run(
-        "api.app:create_app", factory=True, host=host, port=port, workers=workers,
+        "caregraph.api.app:create_app", factory=True, host=host, port=port, workers=workers,
         log_level="info", timeout_worker_healthcheck=api.worker_healthcheck_s,
     )  # fmt: skip

@@ -8,8 +8,8 @@ from typing import Protocol
 
 import typer
 
-from graph.errors import GraphError
-from graph.server import Status
+from caregraph.graph.errors import GraphError
+from caregraph.graph.server import Status
 
 
 class Server(Protocol):

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from loaders.generator import FORMATS, LAYOUTS, clear, generate
-from loaders.generator.generator import BATCH_SIZE, OUTPUTS
+from caregraph.loaders.generator import FORMATS, LAYOUTS, clear, generate
+from caregraph.loaders.generator.generator import BATCH_SIZE, OUTPUTS
 
 
 def synth(

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from neo4j.exceptions import DriverError, Neo4jError
 
-from graph import terminology as gt
-from graph.driver import connection, session_driver
-from graph.errors import GraphError
-from graph.settings import Settings
-from loaders import terminology as lt
+from caregraph.graph import terminology as gt
+from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.errors import GraphError
+from caregraph.graph.settings import Settings
+from caregraph.loaders import terminology as lt
 
 app = typer.Typer(help="Load terminologies (ICD-10-CM, or a file of your own) into the graph.")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 
-from api.types import values
+from caregraph.api.types import values
 
 
 @strawberry.type(description="A postal address (FHIR Address).")

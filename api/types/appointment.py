@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.args import After, First
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.args import After, First
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.encounter import Encounter
-    from api.types.location import Location
-    from api.types.patient import Patient
-    from api.types.practitioner import Practitioner
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.location import Location
+    from caregraph.api.types.patient import Patient
+    from caregraph.api.types.practitioner import Practitioner
 
 
 @strawberry.type(description="An appointment (FHIR Appointment; HL7 SIU).")
@@ -50,7 +50,7 @@ class Appointment(Event):
     @strawberry.field(description="The patient.", metadata={PATH: "Appointment.patient"})
     async def patient(
         self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
         return await one(info, self._handle, "Appointment.patient", registry.mapper("Patient"))
 
     @strawberry.field(
@@ -59,7 +59,7 @@ class Appointment(Event):
     )
     async def practitioners(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Practitioner, strawberry.lazy("api.types.practitioner")]]:
+    ) -> Connection[Annotated[Practitioner, strawberry.lazy("caregraph.api.types.practitioner")]]:
         return await connect(
             info,
             self._handle,
@@ -72,7 +72,7 @@ class Appointment(Event):
     @strawberry.field(description="Where it is booked.", metadata={PATH: "Appointment.locations"})
     async def locations(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Location, strawberry.lazy("api.types.location")]]:
+    ) -> Connection[Annotated[Location, strawberry.lazy("caregraph.api.types.location")]]:
         return await connect(
             info,
             self._handle,
@@ -88,7 +88,7 @@ class Appointment(Event):
     )
     async def encounter(
         self, info: Info[Context, None]
-    ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
+    ) -> Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")] | None:
         return await one(info, self._handle, "Appointment.encounter", registry.mapper("Encounter"))
 
 

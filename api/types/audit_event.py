@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from api.types import values
+from caregraph.api.types import values
 
 
 @strawberry.type(

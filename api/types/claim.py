@@ -7,23 +7,23 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.args import After, First, From, To
-from api.types.concept import Coding, codings
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from api.types.provider import Provider
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.args import After, First, From, To
+from caregraph.api.types.concept import Coding, codings
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.api.types.provider import Provider
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.claim_item import ClaimItem
-    from api.types.coverage import Coverage
-    from api.types.encounter import Encounter
-    from api.types.patient import Patient
-    from api.types.payer import Payer
-    from api.types.remittance import Remittance
+    from caregraph.api.types.claim_item import ClaimItem
+    from caregraph.api.types.coverage import Coverage
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.patient import Patient
+    from caregraph.api.types.payer import Payer
+    from caregraph.api.types.remittance import Remittance
 
 
 @strawberry.type(description="A claim (X12 837; FHIR Claim).")
@@ -65,7 +65,7 @@ class Claim(Event):
     @strawberry.field(description="Its lines, by sequence.", metadata={PATH: "Claim.items"})
     async def items(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[ClaimItem, strawberry.lazy("api.types.claim_item")]]:
+    ) -> Connection[Annotated[ClaimItem, strawberry.lazy("caregraph.api.types.claim_item")]]:
         return await connect(
             info,
             self._handle,
@@ -85,7 +85,7 @@ class Claim(Event):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Remittance, strawberry.lazy("api.types.remittance")]]:
+    ) -> Connection[Annotated[Remittance, strawberry.lazy("caregraph.api.types.remittance")]]:
         return await connect(
             info,
             self._handle,
@@ -116,13 +116,13 @@ class Claim(Event):
     @strawberry.field(description="The payer billed.", metadata={PATH: "Claim.payer"})
     async def payer(
         self, info: Info[Context, None]
-    ) -> Annotated[Payer, strawberry.lazy("api.types.payer")] | None:
+    ) -> Annotated[Payer, strawberry.lazy("caregraph.api.types.payer")] | None:
         return await one(info, self._handle, "Claim.payer", registry.mapper("Payer"))
 
     @strawberry.field(description="The coverage billed.", metadata={PATH: "Claim.coverage"})
     async def coverage(
         self, info: Info[Context, None]
-    ) -> Annotated[Coverage, strawberry.lazy("api.types.coverage")] | None:
+    ) -> Annotated[Coverage, strawberry.lazy("caregraph.api.types.coverage")] | None:
         return await one(info, self._handle, "Claim.coverage", registry.mapper("Coverage"))
 
     @strawberry.field(
@@ -131,13 +131,13 @@ class Claim(Event):
     )
     async def encounter(
         self, info: Info[Context, None]
-    ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
+    ) -> Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")] | None:
         return await one(info, self._handle, "Claim.encounter", registry.mapper("Encounter"))
 
     @strawberry.field(description="The patient.", metadata={PATH: "Claim.patient"})
     async def patient(
         self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
         return await one(info, self._handle, "Claim.patient", registry.mapper("Patient"))
 
 

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, one
-from api.context import Context
-from api.types import registry, values
-from api.types.concept import Coding, codings
-from api.types.entity import Entity, entity_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.concept import Coding, codings
+from caregraph.api.types.entity import Entity, entity_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.claim import Claim
+    from caregraph.api.types.claim import Claim
 
 
 @strawberry.type(description="A line of a claim (X12 2400 loop; FHIR Claim.item).")
@@ -61,7 +61,7 @@ class ClaimItem(Entity):
     @strawberry.field(description="The claim.", metadata={PATH: "ClaimItem.claim"})
     async def claim(
         self, info: Info[Context, None]
-    ) -> Annotated[Claim, strawberry.lazy("api.types.claim")] | None:
+    ) -> Annotated[Claim, strawberry.lazy("caregraph.api.types.claim")] | None:
         return await one(info, self._handle, "ClaimItem.claim", registry.mapper("Claim"))
 
 

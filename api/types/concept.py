@@ -14,14 +14,14 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from api import paths
-from api.connections import page_size
-from api.context import Context
-from api.errors import BadArgumentError
-from api.types import values
-from graph import terminology
-from graph.readers import PageRequest, Row
-from loaders.concepts import coded
+from caregraph.api import paths
+from caregraph.api.connections import page_size
+from caregraph.api.context import Context
+from caregraph.api.errors import BadArgumentError
+from caregraph.api.types import values
+from caregraph.graph import terminology
+from caregraph.graph.readers import PageRequest, Row
+from caregraph.loaders.concepts import coded
 
 MAX_CODES = 50  # codings of one record: a handful in practice, bounded all the same
 

@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, one
-from api.context import Context
-from api.types import registry, values
-from api.types.concept import Coding, codings
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.concept import Coding, codings
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.encounter import Encounter
-    from api.types.patient import Patient
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.patient import Patient
 
 
 @strawberry.type(
@@ -56,7 +56,7 @@ class Condition(Event):
     @strawberry.field(description="The patient.", metadata={PATH: "Condition.patient"})
     async def patient(
         self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
         return await one(info, self._handle, "Condition.patient", registry.mapper("Patient"))
 
     @strawberry.field(
@@ -64,7 +64,7 @@ class Condition(Event):
     )
     async def encounter(
         self, info: Info[Context, None]
-    ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
+    ) -> Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")] | None:
         return await one(info, self._handle, "Condition.encounter", registry.mapper("Encounter"))
 
 

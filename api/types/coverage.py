@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.args import After, First, From, To
-from api.types.entity import Entity, entity_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.args import After, First, From, To
+from caregraph.api.types.entity import Entity, entity_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.claim import Claim
-    from api.types.patient import Patient
-    from api.types.payer import Payer
+    from caregraph.api.types.claim import Claim
+    from caregraph.api.types.patient import Patient
+    from caregraph.api.types.payer import Payer
 
 
 @strawberry.type(description="Insurance coverage (FHIR Coverage).")
@@ -49,13 +49,13 @@ class Coverage(Entity):
     @strawberry.field(description="The covered patient.", metadata={PATH: "Coverage.patient"})
     async def patient(
         self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
         return await one(info, self._handle, "Coverage.patient", registry.mapper("Patient"))
 
     @strawberry.field(description="The payer.", metadata={PATH: "Coverage.payer"})
     async def payer(
         self, info: Info[Context, None]
-    ) -> Annotated[Payer, strawberry.lazy("api.types.payer")] | None:
+    ) -> Annotated[Payer, strawberry.lazy("caregraph.api.types.payer")] | None:
         return await one(info, self._handle, "Coverage.payer", registry.mapper("Payer"))
 
     @strawberry.field(description="Claims billed to it.", metadata={PATH: "Coverage.claims"})
@@ -66,7 +66,7 @@ class Coverage(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
+    ) -> Connection[Annotated[Claim, strawberry.lazy("caregraph.api.types.claim")]]:
         return await connect(
             info,
             self._handle,

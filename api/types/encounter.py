@@ -8,26 +8,26 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.args import After, First, From, To
-from api.types.concept import Coding, codings
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.args import After, First, From, To
+from caregraph.api.types.concept import Coding, codings
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.appointment import Appointment
-    from api.types.claim import Claim
-    from api.types.condition import Condition
-    from api.types.imaging_study import ImagingStudy
-    from api.types.location import Location
-    from api.types.organization import Organization
-    from api.types.patient import Patient
-    from api.types.practitioner import Practitioner
-    from api.types.procedure import Procedure
-    from api.types.service_request import ServiceRequest
+    from caregraph.api.types.appointment import Appointment
+    from caregraph.api.types.claim import Claim
+    from caregraph.api.types.condition import Condition
+    from caregraph.api.types.imaging_study import ImagingStudy
+    from caregraph.api.types.location import Location
+    from caregraph.api.types.organization import Organization
+    from caregraph.api.types.patient import Patient
+    from caregraph.api.types.practitioner import Practitioner
+    from caregraph.api.types.procedure import Procedure
+    from caregraph.api.types.service_request import ServiceRequest
 
 
 @strawberry.type(description="A visit (FHIR Encounter).")
@@ -87,7 +87,7 @@ class Encounter(Event):
     )
     async def conditions(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Condition, strawberry.lazy("api.types.condition")]]:
+    ) -> Connection[Annotated[Condition, strawberry.lazy("caregraph.api.types.condition")]]:
         return await connect(
             info,
             self._handle,
@@ -102,7 +102,7 @@ class Encounter(Event):
     )
     async def procedures(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Procedure, strawberry.lazy("api.types.procedure")]]:
+    ) -> Connection[Annotated[Procedure, strawberry.lazy("caregraph.api.types.procedure")]]:
         return await connect(
             info,
             self._handle,
@@ -115,7 +115,7 @@ class Encounter(Event):
     @strawberry.field(description="The patient.", metadata={PATH: "Encounter.patient"})
     async def patient(
         self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
         return await one(info, self._handle, "Encounter.patient", registry.mapper("Patient"))
 
     @strawberry.field(
@@ -124,7 +124,7 @@ class Encounter(Event):
     )
     async def practitioners(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Practitioner, strawberry.lazy("api.types.practitioner")]]:
+    ) -> Connection[Annotated[Practitioner, strawberry.lazy("caregraph.api.types.practitioner")]]:
         return await connect(
             info,
             self._handle,
@@ -140,7 +140,7 @@ class Encounter(Event):
     )
     async def organization(
         self, info: Info[Context, None]
-    ) -> Annotated[Organization, strawberry.lazy("api.types.organization")] | None:
+    ) -> Annotated[Organization, strawberry.lazy("caregraph.api.types.organization")] | None:
         return await one(
             info, self._handle, "Encounter.organization", registry.mapper("Organization")
         )
@@ -152,7 +152,7 @@ class Encounter(Event):
     )
     async def location(
         self, info: Info[Context, None]
-    ) -> Annotated[Location, strawberry.lazy("api.types.location")] | None:
+    ) -> Annotated[Location, strawberry.lazy("caregraph.api.types.location")] | None:
         return await one(info, self._handle, "Encounter.locations", registry.mapper("Location"))
 
     @strawberry.field(
@@ -160,7 +160,7 @@ class Encounter(Event):
     )
     async def locations(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Location, strawberry.lazy("api.types.location")]]:
+    ) -> Connection[Annotated[Location, strawberry.lazy("caregraph.api.types.location")]]:
         return await connect(
             info,
             self._handle,
@@ -181,7 +181,7 @@ class Encounter(Event):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
+    ) -> Connection[Annotated[Claim, strawberry.lazy("caregraph.api.types.claim")]]:
         return await connect(
             info,
             self._handle,
@@ -203,7 +203,7 @@ class Encounter(Event):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
+    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("caregraph.api.types.imaging_study")]]:
         return await connect(
             info,
             self._handle,
@@ -225,7 +225,7 @@ class Encounter(Event):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Appointment, strawberry.lazy("api.types.appointment")]]:
+    ) -> Connection[Annotated[Appointment, strawberry.lazy("caregraph.api.types.appointment")]]:
         return await connect(
             info,
             self._handle,
@@ -247,7 +247,9 @@ class Encounter(Event):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[ServiceRequest, strawberry.lazy("api.types.service_request")]]:
+    ) -> Connection[
+        Annotated[ServiceRequest, strawberry.lazy("caregraph.api.types.service_request")]
+    ]:
         return await connect(
             info,
             self._handle,

@@ -8,14 +8,14 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from api import paths
-from api.connections import PATH, page_size
-from api.context import Context
-from api.types import values
-from api.types.identifier import Identifier
-from api.types.link import Link, LinkData
-from api.types.source_record import SourceRecord
-from graph.readers import TIME_PROPERTIES, PageRequest, Row
+from caregraph.api import paths
+from caregraph.api.connections import PATH, page_size
+from caregraph.api.context import Context
+from caregraph.api.types import values
+from caregraph.api.types.identifier import Identifier
+from caregraph.api.types.link import Link, LinkData
+from caregraph.api.types.source_record import SourceRecord
+from caregraph.graph.readers import TIME_PROPERTIES, PageRequest, Row
 
 MAX_IDENTIFIERS = 100  # a node's own identifiers: a handful in practice, bounded all the same
 

@@ -7,7 +7,7 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from graph.explain import Because
+from caregraph.graph.explain import Because
 
 
 @strawberry.type(description="One reason: what ties them, the rule that made it, its evidence.")

@@ -7,10 +7,10 @@ from typing import Any, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from api.types import registry, values
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.types import registry, values
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 INTERNAL = frozenset({"key", "stub", "matchKey"})  # never shown: how the graph is kept
 

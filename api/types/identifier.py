@@ -8,13 +8,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.context import Context
-from api.types import values
-from api.types.link import LinkData, link_sources
-from graph.readers import Row
+from caregraph.api.context import Context
+from caregraph.api.types import values
+from caregraph.api.types.link import LinkData, link_sources
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.source_record import SourceRecord
+    from caregraph.api.types.source_record import SourceRecord
 
 
 @strawberry.type(
@@ -48,5 +48,5 @@ class Identifier:
     @strawberry.field(description="The source records that asserted the identifier.")
     async def sources(
         self, info: Info[Context, None]
-    ) -> list[Annotated[SourceRecord, strawberry.lazy("api.types.source_record")]]:
+    ) -> list[Annotated[SourceRecord, strawberry.lazy("caregraph.api.types.source_record")]]:
         return await link_sources(info, self._link) if self._link else []

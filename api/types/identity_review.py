@@ -11,10 +11,10 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from api import lookup
-from api.context import Context
-from api.types.patient import Patient
-from graph.readers import LookupRequest
+from caregraph.api import lookup
+from caregraph.api.context import Context
+from caregraph.api.types.patient import Patient
+from caregraph.graph.readers import LookupRequest
 
 
 @strawberry.enum(description="Where a candidate stands: waiting, or the decision that closed it.")

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, one
-from api.context import Context
-from api.types import registry, values
-from api.types.entity import Entity, entity_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.entity import Entity, entity_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.imaging_study import ImagingStudy
+    from caregraph.api.types.imaging_study import ImagingStudy
 
 
 @strawberry.type(description="A series of an imaging study (DICOM series).")
@@ -43,7 +43,7 @@ class ImagingSeries(Entity):
     @strawberry.field(description="The study.", metadata={PATH: "ImagingSeries.study"})
     async def study(
         self, info: Info[Context, None]
-    ) -> Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")] | None:
+    ) -> Annotated[ImagingStudy, strawberry.lazy("caregraph.api.types.imaging_study")] | None:
         return await one(info, self._handle, "ImagingSeries.study", registry.mapper("ImagingStudy"))
 
 

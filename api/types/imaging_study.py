@@ -8,21 +8,21 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.args import After, First
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.args import After, First
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.encounter import Encounter
-    from api.types.imaging_series import ImagingSeries
-    from api.types.organization import Organization
-    from api.types.patient import Patient
-    from api.types.practitioner import Practitioner
-    from api.types.service_request import ServiceRequest
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.imaging_series import ImagingSeries
+    from caregraph.api.types.organization import Organization
+    from caregraph.api.types.patient import Patient
+    from caregraph.api.types.practitioner import Practitioner
+    from caregraph.api.types.service_request import ServiceRequest
 
 
 @strawberry.type(description="An imaging study (DICOM study; FHIR ImagingStudy).")
@@ -62,7 +62,9 @@ class ImagingStudy(Event):
     )
     async def series(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[ImagingSeries, strawberry.lazy("api.types.imaging_series")]]:
+    ) -> Connection[
+        Annotated[ImagingSeries, strawberry.lazy("caregraph.api.types.imaging_series")]
+    ]:
         return await connect(
             info,
             self._handle,
@@ -75,7 +77,7 @@ class ImagingStudy(Event):
     @strawberry.field(description="The patient.", metadata={PATH: "ImagingStudy.patient"})
     async def patient(
         self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
         return await one(info, self._handle, "ImagingStudy.patient", registry.mapper("Patient"))
 
     @strawberry.field(
@@ -84,7 +86,7 @@ class ImagingStudy(Event):
     )
     async def encounter(
         self, info: Info[Context, None]
-    ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
+    ) -> Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")] | None:
         return await one(info, self._handle, "ImagingStudy.encounter", registry.mapper("Encounter"))
 
     @strawberry.field(
@@ -93,7 +95,7 @@ class ImagingStudy(Event):
     )
     async def referrer(
         self, info: Info[Context, None]
-    ) -> Annotated[Practitioner, strawberry.lazy("api.types.practitioner")] | None:
+    ) -> Annotated[Practitioner, strawberry.lazy("caregraph.api.types.practitioner")] | None:
         return await one(
             info, self._handle, "ImagingStudy.referrer", registry.mapper("Practitioner")
         )
@@ -104,7 +106,7 @@ class ImagingStudy(Event):
     )
     async def performed_at(
         self, info: Info[Context, None]
-    ) -> Annotated[Organization, strawberry.lazy("api.types.organization")] | None:
+    ) -> Annotated[Organization, strawberry.lazy("caregraph.api.types.organization")] | None:
         return await one(
             info, self._handle, "ImagingStudy.performedAt", registry.mapper("Organization")
         )
@@ -112,7 +114,7 @@ class ImagingStudy(Event):
     @strawberry.field(description="The order it fulfils.", metadata={PATH: "ImagingStudy.basedOn"})
     async def based_on(
         self, info: Info[Context, None]
-    ) -> Annotated[ServiceRequest, strawberry.lazy("api.types.service_request")] | None:
+    ) -> Annotated[ServiceRequest, strawberry.lazy("caregraph.api.types.service_request")] | None:
         return await one(
             info, self._handle, "ImagingStudy.basedOn", registry.mapper("ServiceRequest")
         )

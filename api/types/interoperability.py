@@ -19,10 +19,10 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from api.context import Context
-from api.errors import BadArgumentError
-from graph import scorecard
-from graph.readers import NoPseudonymKeyError
+from caregraph.api.context import Context
+from caregraph.api.errors import BadArgumentError
+from caregraph.graph import scorecard
+from caregraph.graph.readers import NoPseudonymKeyError
 
 MAX_TREND = 100
 MAX_RECORDS = 100

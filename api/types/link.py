@@ -9,12 +9,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from api.context import Context
-from api.types import values
-from graph.readers import RecordsRequest, Row
+from caregraph.api.context import Context
+from caregraph.api.types import values
+from caregraph.graph.readers import RecordsRequest, Row
 
 if TYPE_CHECKING:
-    from api.types.source_record import SourceRecord
+    from caregraph.api.types.source_record import SourceRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class LinkData:
 
 async def link_sources(info: Info[Context, None], link: LinkData) -> list[SourceRecord]:
     """The SourceRecords that asserted a relationship, batched with the rest of the level."""
-    from api.types.source_record import SourceRecord
+    from caregraph.api.types.source_record import SourceRecord
 
     if not link.sources:
         return []
@@ -83,5 +83,5 @@ class Link:
     @strawberry.field(description="The source records that asserted the relationship.")
     async def sources(
         self, info: Info[Context, None]
-    ) -> list[Annotated[SourceRecord, strawberry.lazy("api.types.source_record")]]:
+    ) -> list[Annotated[SourceRecord, strawberry.lazy("caregraph.api.types.source_record")]]:
         return await link_sources(info, self._data)

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from api.types import values
+from caregraph.api.types import values
 
 
 @strawberry.type(description="One load of source files into the graph.")

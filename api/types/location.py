@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.address import Address
-from api.types.args import After, First, From, To
-from api.types.entity import Entity, entity_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.address import Address
+from caregraph.api.types.args import After, First, From, To
+from caregraph.api.types.entity import Entity, entity_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.appointment import Appointment
-    from api.types.encounter import Encounter
-    from api.types.organization import Organization
+    from caregraph.api.types.appointment import Appointment
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.organization import Organization
 
 
 @strawberry.type(description="A location (FHIR Location).")
@@ -46,7 +46,7 @@ class Location(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
+    ) -> Connection[Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")]]:
         return await connect(
             info,
             self._handle,
@@ -68,7 +68,7 @@ class Location(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Appointment, strawberry.lazy("api.types.appointment")]]:
+    ) -> Connection[Annotated[Appointment, strawberry.lazy("caregraph.api.types.appointment")]]:
         return await connect(
             info,
             self._handle,
@@ -85,7 +85,7 @@ class Location(Entity):
     )
     async def organization(
         self, info: Info[Context, None]
-    ) -> Annotated[Organization, strawberry.lazy("api.types.organization")] | None:
+    ) -> Annotated[Organization, strawberry.lazy("caregraph.api.types.organization")] | None:
         return await one(
             info, self._handle, "Location.organization", registry.mapper("Organization")
         )

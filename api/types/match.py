@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from api.types.location import Location
-from api.types.organization import Organization
-from api.types.patient import Patient
-from api.types.practitioner import Practitioner
+from caregraph.api.types.location import Location
+from caregraph.api.types.organization import Organization
+from caregraph.api.types.patient import Patient
+from caregraph.api.types.practitioner import Practitioner
 
 SCORE = "How well it matched: the points of the terms it matched (docs/search.md); higher first."
 MATCHED_ON = (

@@ -10,13 +10,13 @@ from typing import TypeVar
 import strawberry
 from strawberry.types import Info
 
-from api import paths
-from api.connections import Connection, connection, cursor, edge, page_size
-from api.context import Context
-from api.errors import BadArgumentError
-from ontology.model import Alignment as OntAlignment
-from ontology.model import OntClass, OntProperty, local, xsd_name
-from ontology.model import Ontology as OntologyModel
+from caregraph.api import paths
+from caregraph.api.connections import Connection, connection, cursor, edge, page_size
+from caregraph.api.context import Context
+from caregraph.api.errors import BadArgumentError
+from caregraph.ontology.model import Alignment as OntAlignment
+from caregraph.ontology.model import OntClass, OntProperty, local, xsd_name
+from caregraph.ontology.model import Ontology as OntologyModel
 
 T = TypeVar("T")
 

@@ -7,21 +7,21 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.address import Address
-from api.types.args import After, First, From, To
-from api.types.entity import Entity, entity_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.address import Address
+from caregraph.api.types.args import After, First, From, To
+from caregraph.api.types.entity import Entity, entity_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.claim import Claim
-    from api.types.encounter import Encounter
-    from api.types.imaging_study import ImagingStudy
-    from api.types.location import Location
-    from api.types.practitioner import Practitioner
+    from caregraph.api.types.claim import Claim
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.imaging_study import ImagingStudy
+    from caregraph.api.types.location import Location
+    from caregraph.api.types.practitioner import Practitioner
 
 
 @strawberry.type(description="An organization (FHIR Organization).")
@@ -52,7 +52,7 @@ class Organization(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
+    ) -> Connection[Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")]]:
         return await connect(
             info,
             self._handle,
@@ -75,7 +75,7 @@ class Organization(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
+    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("caregraph.api.types.imaging_study")]]:
         return await connect(
             info,
             self._handle,
@@ -98,7 +98,7 @@ class Organization(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
+    ) -> Connection[Annotated[Claim, strawberry.lazy("caregraph.api.types.claim")]]:
         return await connect(
             info,
             self._handle,
@@ -116,7 +116,7 @@ class Organization(Entity):
     )
     async def practitioners(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Practitioner, strawberry.lazy("api.types.practitioner")]]:
+    ) -> Connection[Annotated[Practitioner, strawberry.lazy("caregraph.api.types.practitioner")]]:
         return await connect(
             info,
             self._handle,
@@ -131,7 +131,7 @@ class Organization(Entity):
     )
     async def locations(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Location, strawberry.lazy("api.types.location")]]:
+    ) -> Connection[Annotated[Location, strawberry.lazy("caregraph.api.types.location")]]:
         return await connect(
             info,
             self._handle,

@@ -7,27 +7,27 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api import paths
-from api.connections import PATH, Connection, connect
-from api.context import Context
-from api.types import registry, values
-from api.types.address import Address
-from api.types.args import After, First, From, To, UnderCode
-from api.types.entity import Entity, Event, entity_fields
-from api.types.human_name import HumanName
-from api.types.link import LinkData
-from graph.readers import Row
-from ontology.vocab import CG
+from caregraph.api import paths
+from caregraph.api.connections import PATH, Connection, connect
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.address import Address
+from caregraph.api.types.args import After, First, From, To, UnderCode
+from caregraph.api.types.entity import Entity, Event, entity_fields
+from caregraph.api.types.human_name import HumanName
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
+from caregraph.ontology.vocab import CG
 
 if TYPE_CHECKING:
-    from api.types.appointment import Appointment
-    from api.types.claim import Claim
-    from api.types.condition import Condition
-    from api.types.coverage import Coverage
-    from api.types.encounter import Encounter
-    from api.types.imaging_study import ImagingStudy
-    from api.types.procedure import Procedure
-    from api.types.service_request import ServiceRequest
+    from caregraph.api.types.appointment import Appointment
+    from caregraph.api.types.claim import Claim
+    from caregraph.api.types.condition import Condition
+    from caregraph.api.types.coverage import Coverage
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.imaging_study import ImagingStudy
+    from caregraph.api.types.procedure import Procedure
+    from caregraph.api.types.service_request import ServiceRequest
 
 EVENT_TYPES = (
     "Encounter",
@@ -70,7 +70,7 @@ class Patient(Entity):
         from_: From = None,
         to: To = None,
         under_code: UnderCode = None,
-    ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
+    ) -> Connection[Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")]]:
         return await connect(
             info, self._handle, "Patient.encounters", registry.mapper("Encounter"),
             first=first, after=after, start=from_, end=to, under=under_code,
@@ -86,7 +86,7 @@ class Patient(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Appointment, strawberry.lazy("api.types.appointment")]]:
+    ) -> Connection[Annotated[Appointment, strawberry.lazy("caregraph.api.types.appointment")]]:
         return await connect(
             info, self._handle, "Patient.appointments", registry.mapper("Appointment"),
             first=first, after=after, start=from_, end=to,
@@ -103,7 +103,7 @@ class Patient(Entity):
         from_: From = None,
         to: To = None,
         under_code: UnderCode = None,
-    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
+    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("caregraph.api.types.imaging_study")]]:
         return await connect(
             info, self._handle, "Patient.imagingStudies", registry.mapper("ImagingStudy"),
             first=first, after=after, start=from_, end=to, under=under_code,
@@ -120,7 +120,7 @@ class Patient(Entity):
         from_: From = None,
         to: To = None,
         under_code: UnderCode = None,
-    ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
+    ) -> Connection[Annotated[Claim, strawberry.lazy("caregraph.api.types.claim")]]:
         return await connect(
             info, self._handle, "Patient.claims", registry.mapper("Claim"),
             first=first, after=after, start=from_, end=to, under=under_code,
@@ -136,7 +136,7 @@ class Patient(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Coverage, strawberry.lazy("api.types.coverage")]]:
+    ) -> Connection[Annotated[Coverage, strawberry.lazy("caregraph.api.types.coverage")]]:
         return await connect(
             info, self._handle, "Patient.coverages", registry.mapper("Coverage"),
             first=first, after=after, start=from_, end=to,
@@ -153,7 +153,9 @@ class Patient(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[ServiceRequest, strawberry.lazy("api.types.service_request")]]:
+    ) -> Connection[
+        Annotated[ServiceRequest, strawberry.lazy("caregraph.api.types.service_request")]
+    ]:
         return await connect(
             info, self._handle, "Patient.serviceRequests", registry.mapper("ServiceRequest"),
             first=first, after=after, start=from_, end=to,
@@ -171,7 +173,7 @@ class Patient(Entity):
         from_: From = None,
         to: To = None,
         under_code: UnderCode = None,
-    ) -> Connection[Annotated[Condition, strawberry.lazy("api.types.condition")]]:
+    ) -> Connection[Annotated[Condition, strawberry.lazy("caregraph.api.types.condition")]]:
         return await connect(
             info, self._handle, "Patient.conditions", registry.mapper("Condition"),
             first=first, after=after, start=from_, end=to, under=under_code,
@@ -188,7 +190,7 @@ class Patient(Entity):
         from_: From = None,
         to: To = None,
         under_code: UnderCode = None,
-    ) -> Connection[Annotated[Procedure, strawberry.lazy("api.types.procedure")]]:
+    ) -> Connection[Annotated[Procedure, strawberry.lazy("caregraph.api.types.procedure")]]:
         return await connect(
             info, self._handle, "Patient.procedures", registry.mapper("Procedure"),
             first=first, after=after, start=from_, end=to, under=under_code,

@@ -10,15 +10,23 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from api import lookup, paths, render
-from api.connections import Connection, Edge, connection, cursor, edge, under_concept, window
-from api.context import Context
-from api.errors import BadArgumentError, LimitExceededError
-from api.types import registry, values
-from api.types.entity import Event
-from api.types.patient import EVENT_TYPES, Patient
-from graph.readers import Row, TimelineEvent
-from ontology.vocab import CG
+from caregraph.api import lookup, paths, render
+from caregraph.api.connections import (
+    Connection,
+    Edge,
+    connection,
+    cursor,
+    edge,
+    under_concept,
+    window,
+)
+from caregraph.api.context import Context
+from caregraph.api.errors import BadArgumentError, LimitExceededError
+from caregraph.api.types import registry, values
+from caregraph.api.types.entity import Event
+from caregraph.api.types.patient import EVENT_TYPES, Patient
+from caregraph.graph.readers import Row, TimelineEvent
+from caregraph.ontology.vocab import CG
 
 MIN_BUDGET = 50
 # the neighbours a line mentions: who, where, which visit, which claim, which payer
@@ -179,7 +187,7 @@ async def patient_context(
 
 
 async def _identifiers(info: Info[Context, None], row: Row) -> list[str]:
-    from graph.readers import PageRequest
+    from caregraph.graph.readers import PageRequest
 
     page = await info.context.loaders.pages.load(
         PageRequest(row.key, paths.path("Entity.identifiers"), take=20)

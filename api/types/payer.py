@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect
-from api.context import Context
-from api.types import registry, values
-from api.types.address import Address
-from api.types.args import After, First, From, To
-from api.types.entity import Entity, entity_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.address import Address
+from caregraph.api.types.args import After, First, From, To
+from caregraph.api.types.entity import Entity, entity_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.claim import Claim
-    from api.types.coverage import Coverage
-    from api.types.remittance import Remittance
+    from caregraph.api.types.claim import Claim
+    from caregraph.api.types.coverage import Coverage
+    from caregraph.api.types.remittance import Remittance
 
 
 @strawberry.type(description="A payer (FHIR Organization of type payer; X12 payer).")
@@ -46,7 +46,7 @@ class Payer(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
+    ) -> Connection[Annotated[Claim, strawberry.lazy("caregraph.api.types.claim")]]:
         return await connect(
             info,
             self._handle,
@@ -66,7 +66,7 @@ class Payer(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Coverage, strawberry.lazy("api.types.coverage")]]:
+    ) -> Connection[Annotated[Coverage, strawberry.lazy("caregraph.api.types.coverage")]]:
         return await connect(
             info,
             self._handle,
@@ -86,7 +86,7 @@ class Payer(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Remittance, strawberry.lazy("api.types.remittance")]]:
+    ) -> Connection[Annotated[Remittance, strawberry.lazy("caregraph.api.types.remittance")]]:
         return await connect(
             info,
             self._handle,

@@ -7,22 +7,22 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect
-from api.context import Context
-from api.types import registry, values
-from api.types.address import Address
-from api.types.args import After, First, From, To
-from api.types.entity import Entity, entity_fields
-from api.types.human_name import HumanName
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.address import Address
+from caregraph.api.types.args import After, First, From, To
+from caregraph.api.types.entity import Entity, entity_fields
+from caregraph.api.types.human_name import HumanName
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.appointment import Appointment
-    from api.types.claim import Claim
-    from api.types.encounter import Encounter
-    from api.types.imaging_study import ImagingStudy
-    from api.types.organization import Organization
+    from caregraph.api.types.appointment import Appointment
+    from caregraph.api.types.claim import Claim
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.imaging_study import ImagingStudy
+    from caregraph.api.types.organization import Organization
 
 
 @strawberry.type(description="A practitioner (FHIR Practitioner).")
@@ -56,7 +56,7 @@ class Practitioner(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Encounter, strawberry.lazy("api.types.encounter")]]:
+    ) -> Connection[Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")]]:
         return await connect(
             info,
             self._handle,
@@ -79,7 +79,7 @@ class Practitioner(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Appointment, strawberry.lazy("api.types.appointment")]]:
+    ) -> Connection[Annotated[Appointment, strawberry.lazy("caregraph.api.types.appointment")]]:
         return await connect(
             info,
             self._handle,
@@ -102,7 +102,7 @@ class Practitioner(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[Claim, strawberry.lazy("api.types.claim")]]:
+    ) -> Connection[Annotated[Claim, strawberry.lazy("caregraph.api.types.claim")]]:
         return await connect(
             info,
             self._handle,
@@ -125,7 +125,7 @@ class Practitioner(Entity):
         after: After = None,
         from_: From = None,
         to: To = None,
-    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
+    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("caregraph.api.types.imaging_study")]]:
         return await connect(
             info,
             self._handle,
@@ -143,7 +143,7 @@ class Practitioner(Entity):
     )
     async def organizations(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Organization, strawberry.lazy("api.types.organization")]]:
+    ) -> Connection[Annotated[Organization, strawberry.lazy("caregraph.api.types.organization")]]:
         return await connect(
             info,
             self._handle,

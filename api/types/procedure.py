@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.args import After, First
-from api.types.concept import Coding, codings
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.args import After, First
+from caregraph.api.types.concept import Coding, codings
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.encounter import Encounter
-    from api.types.patient import Patient
-    from api.types.practitioner import Practitioner
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.patient import Patient
+    from caregraph.api.types.practitioner import Practitioner
 
 
 @strawberry.type(description="A procedure performed (FHIR Procedure, HL7 v2 PR1, Synthea).")
@@ -51,13 +51,13 @@ class Procedure(Event):
     @strawberry.field(description="The patient.", metadata={PATH: "Procedure.patient"})
     async def patient(
         self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
         return await one(info, self._handle, "Procedure.patient", registry.mapper("Patient"))
 
     @strawberry.field(description="The visit.", metadata={PATH: "Procedure.encounter"})
     async def encounter(
         self, info: Info[Context, None]
-    ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
+    ) -> Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")] | None:
         return await one(info, self._handle, "Procedure.encounter", registry.mapper("Encounter"))
 
     @strawberry.field(
@@ -66,7 +66,7 @@ class Procedure(Event):
     )
     async def performers(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Practitioner, strawberry.lazy("api.types.practitioner")]]:
+    ) -> Connection[Annotated[Practitioner, strawberry.lazy("caregraph.api.types.practitioner")]]:
         return await connect(
             info,
             self._handle,

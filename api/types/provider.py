@@ -6,8 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from api.types.organization import Organization
-from api.types.practitioner import Practitioner
+from caregraph.api.types.organization import Organization
+from caregraph.api.types.practitioner import Practitioner
 
 Provider = Annotated[
     Practitioner | Organization,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from api.types import values
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.types import values
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 Mapper = Callable[[Row, LinkData | None], Any]
 _MAPPERS: dict[str, Mapper] = {}

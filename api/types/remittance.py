@@ -7,17 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, one
-from api.context import Context
-from api.types import registry, values
-from api.types.concept import Coding, codings
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.concept import Coding, codings
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.claim import Claim
-    from api.types.payer import Payer
+    from caregraph.api.types.claim import Claim
+    from caregraph.api.types.payer import Payer
 
 
 @strawberry.type(description="A payment of a claim (X12 835 CLP; FHIR ClaimResponse).")
@@ -66,13 +66,13 @@ class Remittance(Event):
     @strawberry.field(description="The claim it pays.", metadata={PATH: "Remittance.claim"})
     async def claim(
         self, info: Info[Context, None]
-    ) -> Annotated[Claim, strawberry.lazy("api.types.claim")] | None:
+    ) -> Annotated[Claim, strawberry.lazy("caregraph.api.types.claim")] | None:
         return await one(info, self._handle, "Remittance.claim", registry.mapper("Claim"))
 
     @strawberry.field(description="The payer that paid.", metadata={PATH: "Remittance.payer"})
     async def payer(
         self, info: Info[Context, None]
-    ) -> Annotated[Payer, strawberry.lazy("api.types.payer")] | None:
+    ) -> Annotated[Payer, strawberry.lazy("caregraph.api.types.payer")] | None:
         return await one(info, self._handle, "Remittance.payer", registry.mapper("Payer"))
 
 

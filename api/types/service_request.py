@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from api.connections import PATH, Connection, connect, one
-from api.context import Context
-from api.types import registry, values
-from api.types.args import After, First
-from api.types.entity import Event, event_fields
-from api.types.link import LinkData
-from graph.readers import Row
+from caregraph.api.connections import PATH, Connection, connect, one
+from caregraph.api.context import Context
+from caregraph.api.types import registry, values
+from caregraph.api.types.args import After, First
+from caregraph.api.types.entity import Event, event_fields
+from caregraph.api.types.link import LinkData
+from caregraph.graph.readers import Row
 
 if TYPE_CHECKING:
-    from api.types.encounter import Encounter
-    from api.types.imaging_study import ImagingStudy
-    from api.types.patient import Patient
-    from api.types.practitioner import Practitioner
+    from caregraph.api.types.encounter import Encounter
+    from caregraph.api.types.imaging_study import ImagingStudy
+    from caregraph.api.types.patient import Patient
+    from caregraph.api.types.practitioner import Practitioner
 
 
 @strawberry.type(description="An order (FHIR ServiceRequest; HL7 ORM/ORU).")
@@ -48,13 +48,13 @@ class ServiceRequest(Event):
     @strawberry.field(description="The patient.", metadata={PATH: "ServiceRequest.patient"})
     async def patient(
         self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("api.types.patient")] | None:
+    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
         return await one(info, self._handle, "ServiceRequest.patient", registry.mapper("Patient"))
 
     @strawberry.field(description="The visit.", metadata={PATH: "ServiceRequest.encounter"})
     async def encounter(
         self, info: Info[Context, None]
-    ) -> Annotated[Encounter, strawberry.lazy("api.types.encounter")] | None:
+    ) -> Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")] | None:
         return await one(
             info, self._handle, "ServiceRequest.encounter", registry.mapper("Encounter")
         )
@@ -62,7 +62,7 @@ class ServiceRequest(Event):
     @strawberry.field(description="Who ordered it.", metadata={PATH: "ServiceRequest.requester"})
     async def requester(
         self, info: Info[Context, None]
-    ) -> Annotated[Practitioner, strawberry.lazy("api.types.practitioner")] | None:
+    ) -> Annotated[Practitioner, strawberry.lazy("caregraph.api.types.practitioner")] | None:
         return await one(
             info, self._handle, "ServiceRequest.requester", registry.mapper("Practitioner")
         )
@@ -73,7 +73,7 @@ class ServiceRequest(Event):
     )
     async def imaging_studies(
         self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("api.types.imaging_study")]]:
+    ) -> Connection[Annotated[ImagingStudy, strawberry.lazy("caregraph.api.types.imaging_study")]]:
         return await connect(
             info,
             self._handle,

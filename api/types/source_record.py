@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from api.types import values
-from api.types.load_run import LoadRun
-from graph.readers import Row
+from caregraph.api.types import values
+from caregraph.api.types.load_run import LoadRun
+from caregraph.graph.readers import Row
 
 
 @strawberry.type(

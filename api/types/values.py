@@ -9,10 +9,10 @@ from typing import Any
 
 from neo4j.time import Date, DateTime
 
-from api import paths
-from graph.readers import TIME_PROPERTIES, Row
-from ontology.model import Ontology
-from ontology.temporal import precision_property
+from caregraph.api import paths
+from caregraph.graph.readers import TIME_PROPERTIES, Row
+from caregraph.ontology.model import Ontology
+from caregraph.ontology.temporal import precision_property
 
 
 def dt(value: Any) -> datetime | None:

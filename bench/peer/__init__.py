@@ -16,7 +16,7 @@ import httpx
 
 from bench.database import free_port
 from bench.processes import Child, ChildFailed, neo4j_env
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 HERE = Path(__file__).resolve().parent
 

@@ -24,9 +24,9 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import MediaStorageDirectoryStorage
 
-from loaders.dicom import dicomdir, dicomjson, mapping
-from loaders.dicom.errors import DicomError
-from loaders.records import Item, Link, Node, Record, Rejected, SourceRef
+from caregraph.loaders.dicom import dicomdir, dicomjson, mapping
+from caregraph.loaders.dicom.errors import DicomError
+from caregraph.loaders.records import Item, Link, Node, Record, Rejected, SourceRef
 
 FORMAT = "dicom"
 PREAMBLE = 128

@@ -17,10 +17,10 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 
-from loaders.dicom import mapping
-from loaders.dicom.errors import DicomError
-from loaders.records import Link, Node
-from ontology.vocab import CG
+from caregraph.loaders.dicom import mapping
+from caregraph.loaders.dicom.errors import DicomError
+from caregraph.loaders.records import Link, Node
+from caregraph.ontology.vocab import CG
 
 _DIRECTORY_GROUP = 0x0004  # the record's own bookkeeping: offsets, type, file id
 _LEVELS = {"PATIENT", "STUDY", "SERIES"}  # what is not an instance-level record

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from pydicom.dataset import Dataset
 
-from loaders.dicom.errors import BadAttribute, DicomError
+from caregraph.loaders.dicom.errors import BadAttribute, DicomError
 
 CHUNK = 1 << 20
 _TAG = re.compile(r"[0-9A-Fa-f]{8}")

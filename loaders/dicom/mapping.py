@@ -20,11 +20,11 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.valuerep import PersonName
 
-from loaders import keys
-from loaders.dicom.errors import BadAttribute, BadCharset, MissingAttribute
-from loaders.hl7v2.datatypes import issuer
-from loaders.records import Identifier, Link, Node, Props, Ref, token
-from ontology.vocab import CG
+from caregraph.loaders import keys
+from caregraph.loaders.dicom.errors import BadAttribute, BadCharset, MissingAttribute
+from caregraph.loaders.hl7v2.datatypes import issuer
+from caregraph.loaders.records import Identifier, Link, Node, Props, Ref, token
+from caregraph.ontology.vocab import CG
 
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
 _DA = re.compile(r"\d{8}")

@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from loaders.fhir.mapping import FORMAT
-from loaders.fhir.reading import WIDE_BOMS, items
-from loaders.records import Item
+from caregraph.loaders.fhir.mapping import FORMAT
+from caregraph.loaders.fhir.reading import WIDE_BOMS, items
+from caregraph.loaders.records import Item
 
 _RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"')
 # DICOM JSON: objects keyed by 8-hex-digit tags (the DICOM loader reads those)

@@ -8,9 +8,9 @@ coded elements.
 
 from __future__ import annotations
 
-from loaders import keys, roles
-from loaders.fhir.mapping import Builder, Ctx, Mapper, Res
-from loaders.fhir.values import (
+from caregraph.loaders import keys, roles
+from caregraph.loaders.fhir.mapping import Builder, Ctx, Mapper, Res
+from caregraph.loaders.fhir.values import (
     RFC3986,
     Json,
     business_identifiers,
@@ -26,8 +26,8 @@ from loaders.fhir.values import (
     objs,
     string,
 )
-from loaders.records import Identifier, Node, Ref
-from ontology.vocab import CG
+from caregraph.loaders.records import Identifier, Node, Ref
+from caregraph.ontology.vocab import CG
 
 
 def _is_visit_number(i: Identifier) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from loaders import keys
-from loaders.fhir.mapping import Ctx, Mapper, Res
-from loaders.fhir.values import (
+from caregraph.loaders import keys
+from caregraph.loaders.fhir.mapping import Ctx, Mapper, Res
+from caregraph.loaders.fhir.values import (
     address,
     boolean,
     business_identifiers,
@@ -18,8 +18,8 @@ from loaders.fhir.values import (
     phone,
     string,
 )
-from loaders.records import Identifier, Node, Props, Ref
-from ontology.vocab import CG
+from caregraph.loaders.records import Identifier, Node, Props, Ref
+from caregraph.ontology.vocab import CG
 
 ORG_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/organization-type"
 

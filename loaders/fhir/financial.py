@@ -15,12 +15,12 @@ item's ``productOrService`` is a HAS_CODE link from the item.
 
 from __future__ import annotations
 
-from loaders import keys
-from loaders.concepts import Coded
-from loaders.fhir.errors import NotKeyable
-from loaders.fhir.mapping import Ctx, Mapper, Res
-from loaders.fhir.references import coverage_system
-from loaders.fhir.values import (
+from caregraph.loaders import keys
+from caregraph.loaders.concepts import Coded
+from caregraph.loaders.fhir.errors import NotKeyable
+from caregraph.loaders.fhir.mapping import Ctx, Mapper, Res
+from caregraph.loaders.fhir.references import coverage_system
+from caregraph.loaders.fhir.values import (
     Json,
     business_identifiers,
     clean,
@@ -39,8 +39,8 @@ from loaders.fhir.values import (
     objs,
     string,
 )
-from loaders.records import Identifier, Node, Ref
-from ontology.vocab import CG
+from caregraph.loaders.records import Identifier, Node, Ref
+from caregraph.ontology.vocab import CG
 
 UNIQUE_CLAIM_ID = "uc"  # CARIN BB identifier type: the payer's id of the claim
 MEMBER_TYPES = frozenset({"MB", "SN"})  # v2-0203 member number, subscriber number

@@ -13,13 +13,13 @@ from typing import Any
 
 from rdflib import URIRef
 
-from loaders import keys
-from loaders.concepts import Coded, coded
-from loaders.fhir.errors import FhirError, NotKeyable, NotValid
-from loaders.fhir.references import BundleIndex, References
-from loaders.fhir.validation import check, is_resource_type, other_version
-from loaders.fhir.values import Json, business_identifiers, obj, objs, string
-from loaders.records import (
+from caregraph.loaders import keys
+from caregraph.loaders.concepts import Coded, coded
+from caregraph.loaders.fhir.errors import FhirError, NotKeyable, NotValid
+from caregraph.loaders.fhir.references import BundleIndex, References
+from caregraph.loaders.fhir.validation import check, is_resource_type, other_version
+from caregraph.loaders.fhir.values import Json, business_identifiers, obj, objs, string
+from caregraph.loaders.records import (
     Identifier,
     Item,
     Link,
@@ -32,7 +32,7 @@ from loaders.records import (
     Skipped,
     SourceRef,
 )
-from ontology.vocab import CG
+from caregraph.ontology.vocab import CG
 
 FORMAT = "fhir"
 
@@ -137,7 +137,7 @@ Mapper = Callable[[Res, Ctx], Ref]
 
 def mappers() -> dict[str, Mapper]:
     """Resource type -> mapper, for every resource type caregraph models."""
-    from loaders.fhir import clinical, directory, financial, scheduling
+    from caregraph.loaders.fhir import clinical, directory, financial, scheduling
 
     return {**directory.MAPPERS, **clinical.MAPPERS, **scheduling.MAPPERS, **financial.MAPPERS}
 

@@ -34,11 +34,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loaders.fhir.mapping import FORMAT, record
-from loaders.fhir.references import BundleIndex
-from loaders.fhir.validation import problems
-from loaders.fhir.values import obj, string
-from loaders.records import Item, Record, Rejected, Skipped, SourceRef
+from caregraph.loaders.fhir.mapping import FORMAT, record
+from caregraph.loaders.fhir.references import BundleIndex
+from caregraph.loaders.fhir.validation import problems
+from caregraph.loaders.fhir.values import obj, string
+from caregraph.loaders.records import Item, Record, Rejected, Skipped, SourceRef
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)

@@ -38,12 +38,12 @@ from urllib.parse import unquote, urlsplit
 
 from rdflib import URIRef
 
-from loaders import keys
-from loaders.fhir.errors import BadReference
-from loaders.fhir.validation import is_resource_type
-from loaders.fhir.values import Json, normal_system, obj, objs, string
-from loaders.records import RecordWarning, Ref, token
-from ontology.vocab import CG
+from caregraph.loaders import keys
+from caregraph.loaders.fhir.errors import BadReference
+from caregraph.loaders.fhir.validation import is_resource_type
+from caregraph.loaders.fhir.values import Json, normal_system, obj, objs, string
+from caregraph.loaders.records import RecordWarning, Ref, token
+from caregraph.ontology.vocab import CG
 
 # The class each resource type is, when something refers to it.
 CLASS_OF: dict[str, URIRef] = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from loaders import roles
-from loaders.fhir.mapping import Ctx, Mapper, Res
-from loaders.fhir.values import (
+from caregraph.loaders import roles
+from caregraph.loaders.fhir.mapping import Ctx, Mapper, Res
+from caregraph.loaders.fhir.values import (
     clean,
     concept_code,
     concept_text,
@@ -16,8 +16,8 @@ from loaders.fhir.values import (
     objs,
     string,
 )
-from loaders.records import Node, Ref
-from ontology.vocab import CG
+from caregraph.loaders.records import Node, Ref
+from caregraph.ontology.vocab import CG
 
 
 def appointment(res: Res, ctx: Ctx) -> Ref:

@@ -30,7 +30,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from loaders.records import RecordWarning
+from caregraph.loaders.records import RecordWarning
 
 MAX_PROBLEMS = 5  # per resource; the rest are counted
 MAX_REPAIRS = 4  # rounds: a wrapped value may hold another single value where a list goes

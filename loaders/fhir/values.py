@@ -14,9 +14,9 @@ from typing import Any
 
 from rdflib import URIRef
 
-from loaders import keys
-from loaders.records import Identifier, Props, Value
-from ontology.vocab import CG
+from caregraph.loaders import keys
+from caregraph.loaders.records import Identifier, Props, Value
+from caregraph.ontology.vocab import CG
 
 Json = dict[str, Any]
 

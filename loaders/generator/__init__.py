@@ -21,6 +21,6 @@ the small demo set that ``caregraph demo`` loads.
 
 from __future__ import annotations
 
-from loaders.generator.generator import FORMATS, LAYOUTS, clear, generate, write_demo
+from caregraph.loaders.generator.generator import FORMATS, LAYOUTS, clear, generate, write_demo
 
 __all__ = ["FORMATS", "LAYOUTS", "clear", "generate", "write_demo"]

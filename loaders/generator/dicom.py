@@ -24,8 +24,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
-from loaders.generator import clock, ids
-from loaders.generator.scenario import Encounter, PatientCase, Series, Study
+from caregraph.loaders.generator import clock, ids
+from caregraph.loaders.generator.scenario import Encounter, PatientCase, Series, Study
 
 MANUFACTURER = "Riverside Imaging (synthetic)"
 

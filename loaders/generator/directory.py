@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from loaders.generator import ids, pools
+from caregraph.loaders.generator import ids, pools
 
 PATIENTS_PER_PRACTITIONER = 50
 PATIENTS_PER_CLINIC = 2_500

@@ -34,9 +34,15 @@ from fhir.resources.R4B.practitioner import Practitioner as FhirPractitioner
 from fhir.resources.R4B.practitionerrole import PractitionerRole as FhirPractitionerRole
 from fhir.resources.R4B.procedure import Procedure as FhirProcedure
 
-from loaders.generator import clock, ids, pools
-from loaders.generator.directory import Address, Directory, Location, Organization, Practitioner
-from loaders.generator.scenario import Encounter, PatientCase, Person
+from caregraph.loaders.generator import clock, ids, pools
+from caregraph.loaders.generator.directory import (
+    Address,
+    Directory,
+    Location,
+    Organization,
+    Practitioner,
+)
+from caregraph.loaders.generator.scenario import Encounter, PatientCase, Person
 
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from loaders.generator import clock
-from loaders.generator.dicom import DicomWriter
-from loaders.generator.directory import Directory
-from loaders.generator.fhir import FhirWriter
-from loaders.generator.hl7v2 import Hl7Writer
-from loaders.generator.manifest import IDENTITY_TOML, Tally
-from loaders.generator.scenario import PatientCase, patient_case
-from loaders.generator.x12 import ClaimWriter, RemittanceWriter
+from caregraph.loaders.generator import clock
+from caregraph.loaders.generator.dicom import DicomWriter
+from caregraph.loaders.generator.directory import Directory
+from caregraph.loaders.generator.fhir import FhirWriter
+from caregraph.loaders.generator.hl7v2 import Hl7Writer
+from caregraph.loaders.generator.manifest import IDENTITY_TOML, Tally
+from caregraph.loaders.generator.scenario import PatientCase, patient_case
+from caregraph.loaders.generator.x12 import ClaimWriter, RemittanceWriter
 
 FORMATS = ("fhir", "hl7v2", "dicom", "x12")
 LAYOUTS = ("auto", "files", "bulk")

@@ -30,9 +30,9 @@ from typing import IO, Any
 
 import hl7
 
-from loaders.generator import clock, ids, pools
-from loaders.generator.directory import Location, Practitioner
-from loaders.generator.scenario import Appointment, Encounter, PatientCase, Person
+from caregraph.loaders.generator import clock, ids, pools
+from caregraph.loaders.generator.directory import Location, Practitioner
+from caregraph.loaders.generator.scenario import Appointment, Encounter, PatientCase, Person
 
 VERSION = "2.5.1"
 ENCODING = "^~\\&"

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from loaders.generator import clock, ids
-from loaders.generator.directory import Directory
-from loaders.generator.scenario import Encounter, PatientCase
+from caregraph.loaders.generator import clock, ids
+from caregraph.loaders.generator.directory import Directory
+from caregraph.loaders.generator.scenario import Encounter, PatientCase
 
 IDENTITY_TOML = f"""\
 # Identity rules for the Riverside Health data that `caregraph synth` writes.

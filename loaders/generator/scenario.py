@@ -26,8 +26,8 @@ import zlib
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from loaders.generator import clock, ids, pools
-from loaders.generator.directory import (
+from caregraph.loaders.generator import clock, ids, pools
+from caregraph.loaders.generator.directory import (
     COMMERCIAL,
     MEDICAID,
     MEDICARE,

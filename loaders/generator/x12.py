@@ -24,9 +24,9 @@ from datetime import date
 from pathlib import Path
 from typing import IO
 
-from loaders.generator import clock
-from loaders.generator.directory import Address, Organization, Payer
-from loaders.generator.scenario import Adjustment, Claim, Encounter, PatientCase, Payment
+from caregraph.loaders.generator import clock
+from caregraph.loaders.generator.directory import Address, Organization, Payer
+from caregraph.loaders.generator.scenario import Adjustment, Claim, Encounter, PatientCase, Payment
 
 SENDER = "RIVERSIDEHLTH"  # Riverside's interchange id
 CLEARINGHOUSE = "RHCLEARING"

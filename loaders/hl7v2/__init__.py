@@ -22,12 +22,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from loaders.hl7v2 import adt, documents, orders, siu
-from loaders.hl7v2.assemble import RecordBuilder
-from loaders.hl7v2.errors import MessageError
-from loaders.hl7v2.segments import Message, control_id, header, parse
-from loaders.hl7v2.stream import BOM, RawMessage, Stray, split
-from loaders.records import Item, Rejected, Skipped, SourceRef
+from caregraph.loaders.hl7v2 import adt, documents, orders, siu
+from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.errors import MessageError
+from caregraph.loaders.hl7v2.segments import Message, control_id, header, parse
+from caregraph.loaders.hl7v2.stream import BOM, RawMessage, Stray, split
+from caregraph.loaders.records import Item, Rejected, Skipped, SourceRef
 
 FORMAT = "hl7v2"
 Mapper = Callable[[Message, str], RecordBuilder]

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 
-from loaders.hl7v2.assemble import RecordBuilder
-from loaders.hl7v2.clinical import add_clinical
-from loaders.hl7v2.errors import MissingSegment
-from loaders.hl7v2.segments import Message
-from loaders.hl7v2.visits import (
+from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.clinical import add_clinical
+from caregraph.loaders.hl7v2.errors import MissingSegment
+from caregraph.loaders.hl7v2.segments import Message
+from caregraph.loaders.hl7v2.visits import (
     encounter,
     numbered_visit,
     patient,
@@ -27,7 +27,7 @@ from loaders.hl7v2.visits import (
     visit_number,
     visit_parts,
 )
-from ontology.vocab import CG
+from caregraph.ontology.vocab import CG
 
 # A08 and the other updates change what they carry and leave the status as the last event set it.
 STATUS = {

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from rdflib import URIRef
 
-from loaders.hl7v2.errors import BadValue
-from loaders.records import Link, Node, Props, Record, RecordWarning, Ref, SourceRef
+from caregraph.loaders.hl7v2.errors import BadValue
+from caregraph.loaders.records import Link, Node, Props, Record, RecordWarning, Ref, SourceRef
 
 # A field reader: (text, field name) -> value, raising BadValue when the text is not its type.
 Reader = Callable[[str, str], str | None]

@@ -28,13 +28,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from loaders import concepts
-from loaders.concepts import Coded
-from loaders.hl7v2.assemble import RecordBuilder
-from loaders.hl7v2.datatypes import dtm, practitioner, put
-from loaders.hl7v2.segments import Message, Rep, Seg
-from loaders.records import Node, Props, Ref
-from ontology.vocab import CG
+from caregraph.loaders import concepts
+from caregraph.loaders.concepts import Coded
+from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.datatypes import dtm, practitioner, put
+from caregraph.loaders.hl7v2.segments import Message, Rep, Seg
+from caregraph.loaders.records import Node, Props, Ref
+from caregraph.ontology.vocab import CG
 
 # HL7 table 0052 (diagnosis type) -> the role on HAS_DIAGNOSIS
 DIAGNOSIS_TYPE = {"A": "admitting", "W": "working", "F": "final"}

@@ -10,11 +10,11 @@ from datetime import datetime
 
 from rdflib import URIRef
 
-from loaders import concepts, keys
-from loaders.hl7v2.errors import BadValue
-from loaders.hl7v2.segments import Rep
-from loaders.records import Identifier, Node, Props, token
-from ontology.vocab import CG
+from caregraph.loaders import concepts, keys
+from caregraph.loaders.hl7v2.errors import BadValue
+from caregraph.loaders.hl7v2.segments import Rep
+from caregraph.loaders.records import Identifier, Node, Props, token
+from caregraph.ontology.vocab import CG
 
 DTM_SHAPE = "an HL7 date/time (YYYY[MM[DD[HH[MM[SS[.S]]]]]][+/-ZZZZ])"
 # Seconds' fraction with its dot as the standard writes it, or without (17-digit stamps).

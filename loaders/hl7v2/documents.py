@@ -6,10 +6,10 @@ about the patient (PID), the visit it names (PV1-19) and the orders it answers (
 
 from __future__ import annotations
 
-from loaders.hl7v2.assemble import RecordBuilder
-from loaders.hl7v2.orders import add_orders
-from loaders.hl7v2.segments import Message
-from loaders.hl7v2.visits import numbered_visit, patient
+from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.orders import add_orders
+from caregraph.loaders.hl7v2.segments import Message
+from caregraph.loaders.hl7v2.visits import numbered_visit, patient
 
 EVENTS = tuple(f"T{n:02}" for n in range(1, 12))
 

@@ -10,14 +10,14 @@ filler number has none. OBX results are not modelled.
 
 from __future__ import annotations
 
-from loaders.hl7v2.assemble import RecordBuilder
-from loaders.hl7v2.clinical import add_clinical
-from loaders.hl7v2.datatypes import coded, ei, issuer, practitioner, put
-from loaders.hl7v2.errors import MissingValue
-from loaders.hl7v2.segments import EMPTY, Message, Rep, Seg
-from loaders.hl7v2.visits import numbered_visit, patient
-from loaders.records import Node, Props, Ref
-from ontology.vocab import CG
+from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.clinical import add_clinical
+from caregraph.loaders.hl7v2.datatypes import coded, ei, issuer, practitioner, put
+from caregraph.loaders.hl7v2.errors import MissingValue
+from caregraph.loaders.hl7v2.segments import EMPTY, Message, Rep, Seg
+from caregraph.loaders.hl7v2.visits import numbered_visit, patient
+from caregraph.loaders.records import Node, Props, Ref
+from caregraph.ontology.vocab import CG
 
 EVENTS = {"ORM": ("O01",), "ORU": ("R01",)}
 # ORC-5 order status (HL7 table 0038) -> FHIR ServiceRequest status.

@@ -16,8 +16,8 @@ from typing import Any
 import hl7
 from hl7.util import unescape
 
-from loaders.hl7v2.errors import BadHeader, MessageError, MissingSegment
-from loaders.hl7v2.stream import RawMessage
+from caregraph.loaders.hl7v2.errors import BadHeader, MessageError, MissingSegment
+from caregraph.loaders.hl7v2.stream import RawMessage
 
 VERSIONS = re.compile(r"2\.[3-8](\.\d+)?")
 HL7_NULL = '""'  # "present and null": the sender erased the value

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from loaders import roles
-from loaders.hl7v2.assemble import RecordBuilder
-from loaders.hl7v2.clinical import add_clinical
-from loaders.hl7v2.datatypes import coded, dtm, ei, location, practitioner, put, text
-from loaders.hl7v2.errors import MissingValue
-from loaders.hl7v2.segments import Message, Seg
-from loaders.hl7v2.visits import numbered_visit, patient
-from loaders.records import Node, Props
-from ontology.vocab import CG
+from caregraph.loaders import roles
+from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.clinical import add_clinical
+from caregraph.loaders.hl7v2.datatypes import coded, dtm, ei, location, practitioner, put, text
+from caregraph.loaders.hl7v2.errors import MissingValue
+from caregraph.loaders.hl7v2.segments import Message, Seg
+from caregraph.loaders.hl7v2.visits import numbered_visit, patient
+from caregraph.loaders.records import Node, Props
+from caregraph.ontology.vocab import CG
 
 # S23/S24 block and open schedule slots and S25 is a query: no appointment, so Skipped.
 EVENTS = (*(f"S{n}" for n in range(12, 23)), "S26")

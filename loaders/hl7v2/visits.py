@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from loaders import keys
-from loaders.hl7v2.assemble import RecordBuilder
-from loaders.hl7v2.datatypes import (
+from caregraph.loaders import keys
+from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.datatypes import (
     coded,
     cx,
     date,
@@ -17,10 +17,10 @@ from loaders.hl7v2.datatypes import (
     xad,
     xpn,
 )
-from loaders.hl7v2.errors import BadValue, MissingValue
-from loaders.hl7v2.segments import Seg
-from loaders.records import Identifier, Node, Props, Ref, token
-from ontology.vocab import CG
+from caregraph.loaders.hl7v2.errors import BadValue, MissingValue
+from caregraph.loaders.hl7v2.segments import Seg
+from caregraph.loaders.records import Identifier, Node, Props, Ref, token
+from caregraph.ontology.vocab import CG
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 # HL7 table 0004 (patient class) -> v3 ActCode encounter class, as the v2-to-FHIR map does.

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from loaders.records import Item
-from loaders.x12.interchange import items
-from loaders.x12.units import FORMAT
+from caregraph.loaders.records import Item
+from caregraph.loaders.x12.interchange import items
+from caregraph.loaders.x12.units import FORMAT
 
 # ISA and its element separator; or, for a file that lost its envelope (a real-world bad
 # input), a first GS or ST segment and a claim or remittance transaction set in it, so that it

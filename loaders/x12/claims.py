@@ -26,15 +26,25 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from loaders import keys
-from loaders.concepts import Coded
-from loaders.identity import normalise
-from loaders.records import Identifier, Item, Link, Node, Props, Record, Ref, SourceRef, token
-from loaders.x12 import values as v
-from loaders.x12.reading import Seg
-from loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
-from loaders.x12.values import MappingError
-from ontology.vocab import CG
+from caregraph.loaders import keys
+from caregraph.loaders.concepts import Coded
+from caregraph.loaders.identity import normalise
+from caregraph.loaders.records import (
+    Identifier,
+    Item,
+    Link,
+    Node,
+    Props,
+    Record,
+    Ref,
+    SourceRef,
+    token,
+)
+from caregraph.loaders.x12 import values as v
+from caregraph.loaders.x12.reading import Seg
+from caregraph.loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
+from caregraph.loaders.x12.values import MappingError
+from caregraph.ontology.vocab import CG
 
 # NM101 entity codes of the providers a claim names, and the role each plays
 PROVIDER_ROLES = {

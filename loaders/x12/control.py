@@ -20,7 +20,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from loaders.x12.reading import ISA_LENGTH
+from caregraph.loaders.x12.reading import ISA_LENGTH
 
 _CHUNK = 1 << 16
 

@@ -20,12 +20,12 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from loaders.records import Item, Record, Rejected, Skipped
-from loaders.x12.claims import ClaimTransaction, claim_kind
-from loaders.x12.control import InterchangeScan, Plan, plan
-from loaders.x12.reading import FileProblem, ReadFailure, Seg, open_text, segments
-from loaders.x12.remittances import PaymentTransaction
-from loaders.x12.units import (
+from caregraph.loaders.records import Item, Record, Rejected, Skipped
+from caregraph.loaders.x12.claims import ClaimTransaction, claim_kind
+from caregraph.loaders.x12.control import InterchangeScan, Plan, plan
+from caregraph.loaders.x12.reading import FileProblem, ReadFailure, Seg, open_text, segments
+from caregraph.loaders.x12.remittances import PaymentTransaction
+from caregraph.loaders.x12.units import (
     FORMAT,
     FileContext,
     SkippedTransaction,

@@ -31,7 +31,7 @@ import pyx12.segment
 import pyx12.x12context
 from pyx12.error_handler import errh_null
 
-from loaders.x12 import placing
+from caregraph.loaders.x12 import placing
 
 READER_SETTING = "CAREGRAPH_X12_READER"  # "pyx12": the validating reader instead of the fast one
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)  # ISA01..ISA16

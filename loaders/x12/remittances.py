@@ -19,14 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from loaders import concepts, keys
-from loaders.records import Item, Link, Node, Props, Record, Ref, SourceRef, token
-from loaders.x12 import values as v
-from loaders.x12.claims import payer_node
-from loaders.x12.reading import Seg
-from loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
-from loaders.x12.values import MappingError
-from ontology.vocab import CG
+from caregraph.loaders import concepts, keys
+from caregraph.loaders.records import Item, Link, Node, Props, Record, Ref, SourceRef, token
+from caregraph.loaders.x12 import values as v
+from caregraph.loaders.x12.claims import payer_node
+from caregraph.loaders.x12.reading import Seg
+from caregraph.loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
+from caregraph.loaders.x12.values import MappingError
+from caregraph.ontology.vocab import CG
 
 PAYER_ID_QUALIFIERS = ("XV", "PI")  # N103 qualifiers whose N104 is a payer id
 CAS_TRIPLETS = range(2, 19, 3)  # CAS02/03, CAS05/06 ... CAS17/18: reason code and amount

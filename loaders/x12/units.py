@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from loaders.records import Item, Record, Rejected, Skipped, SourceRef
-from loaders.x12.reading import Seg
+from caregraph.loaders.records import Item, Record, Rejected, Skipped, SourceRef
+from caregraph.loaders.x12.reading import Seg
 
 FORMAT = "x12"
 MAX_REASONS = 3

@@ -15,11 +15,11 @@ from datetime import date
 
 from rdflib import URIRef
 
-from loaders import concepts
-from loaders.concepts import Coded
-from loaders.records import Props, Value
-from loaders.x12.reading import Seg
-from ontology.vocab import CG
+from caregraph.loaders import concepts
+from caregraph.loaders.concepts import Coded
+from caregraph.loaders.records import Props, Value
+from caregraph.loaders.x12.reading import Seg
+from caregraph.ontology.vocab import CG
 
 Fields = dict[URIRef, Value | None]  # properties before empty values are dropped
 

@@ -33,17 +33,17 @@ import pytest
 from neo4j import Driver
 from strawberry.types import ExecutionResult
 
-from api.access.pseudonyms import Pseudonyms
-from api.auth import KeyStore, Principal, Role
-from api.context import Context
-from api.fanout import FanoutCache
-from api.schema import schema
-from api.settings import ApiSettings
-from graph import integrity
-from graph import schema as graph_schema
-from graph.settings import Neo4jSettings
-from loaders.pipeline import load
-from ontology.model import load_ontology
+from caregraph.api.access.pseudonyms import Pseudonyms
+from caregraph.api.auth import KeyStore, Principal, Role
+from caregraph.api.context import Context
+from caregraph.api.fanout import FanoutCache
+from caregraph.api.schema import schema
+from caregraph.api.settings import ApiSettings
+from caregraph.graph import integrity
+from caregraph.graph import schema as graph_schema
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import load_ontology
 
 SYNTHEA = "https://github.com/synthetichealth/synthea"
 NPI = "http://hl7.org/fhir/sid/us-npi"

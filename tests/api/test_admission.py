@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import Role
-from api.context import Services
-from api.settings import ApiSettings
-from graph.settings import Neo4jSettings
+from caregraph.api.app import create_app
+from caregraph.api.auth import Role
+from caregraph.api.context import Services
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer
 
 QUERY = {"query": "{ __typename }"}

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import Role
-from graph.settings import Neo4jSettings
+from caregraph.api.app import create_app
+from caregraph.api.auth import Role
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer
 
 

@@ -19,15 +19,15 @@ from fastapi.testclient import TestClient
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.auth import KeyStore, Role
-from api.cli.main import app as cli
-from api.settings import ApiSettings
-from graph.anchors import Anchors
-from graph.driver import open_driver
-from graph.keys_and_audit import query_audit, verify_audit
-from graph.server import ManagedNeo4j
-from graph.settings import Neo4jSettings, Settings
+from caregraph.api.app import create_app
+from caregraph.api.auth import KeyStore, Role
+from caregraph.api.cli.main import app as cli
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.anchors import Anchors
+from caregraph.graph.driver import open_driver
+from caregraph.graph.keys_and_audit import query_audit, verify_audit
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Neo4jSettings, Settings
 from tests.api.conftest import (
     ADA,
     CROWD,

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.app import create_app
-from api.auth import (
+from caregraph.api.app import create_app
+from caregraph.api.auth import (
     Authenticator,
     InvalidCredentials,
     JwtVerifier,
@@ -27,10 +27,10 @@ from api.auth import (
     OidcSettings,
     Role,
 )
-from api.cli.main import app
-from api.settings import ApiSettings
-from graph.keys_and_audit import query_audit
-from graph.settings import Neo4jSettings
+from caregraph.api.cli.main import app
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.keys_and_audit import query_audit
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer
 from tests.conftest import neo4j_env
 
@@ -348,7 +348,7 @@ def test_nothing_is_read_without_credentials(http: TestClient) -> None:
 
 
 def test_pages_without_data_open_without_credentials(http: TestClient) -> None:
-    from graph.browser import GUIDE_PATH, STYLE_PATH
+    from caregraph.graph.browser import GUIDE_PATH, STYLE_PATH
 
     for path in ("/healthz", "/readyz", GUIDE_PATH, STYLE_PATH):
         assert http.get(path).status_code == 200, path
@@ -454,7 +454,7 @@ def test_log_lines_carry_the_caller_and_the_request_id(
     for record in lines:
         assert record.subject == f"key:{key.split('_')[1]}" and record.role == "billing"  # type: ignore[attr-defined]
     # and the service's own handlers write them into the line
-    from api.logs import CallerFormatter
+    from caregraph.api.logs import CallerFormatter
 
     line = CallerFormatter(logging.Formatter("%(message)s")).format(lines[-1])
     assert line.endswith(f"[request=log-7 subject=key:{key.split('_')[1]} role=billing]")

@@ -14,14 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from neo4j import Driver
 
-from api.app import create_app
-from api.auth import Authenticator, KeyStore, Role
-from api.availability import Breaker
-from api.errors import ServiceUnavailableError
-from api.settings import ApiSettings
-from graph.driver import open_driver
-from graph.server import ManagedNeo4j
-from graph.settings import Neo4jSettings
+from caregraph.api.app import create_app
+from caregraph.api.auth import Authenticator, KeyStore, Role
+from caregraph.api.availability import Breaker
+from caregraph.api.errors import ServiceUnavailableError
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.driver import open_driver
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer, make_gql
 
 # Not a speed measurement: the bound tells "answered without waiting on the database" from the

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.auth import Role
-from api.bodies import json_depth
-from api.settings import ApiSettings
-from graph.settings import Neo4jSettings
+from caregraph.api.app import create_app
+from caregraph.api.auth import Role
+from caregraph.api.bodies import json_depth
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import KeyMaker, bearer
 
 JSON = {"Content-Type": "application/json"}

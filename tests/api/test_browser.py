@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from graph.browser import guide_html, style_grass
-from graph.settings import Neo4jSettings
+from caregraph.api.app import create_app
+from caregraph.graph.browser import guide_html, style_grass
+from caregraph.graph.settings import Neo4jSettings
 
 BROWSER_ORIGIN = "http://127.0.0.1:7474"
 

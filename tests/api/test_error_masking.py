@@ -8,11 +8,11 @@ import logging
 
 import pytest
 
-from api.context import Context
-from api.schema import schema
-from graph.driver import open_driver
-from graph.readers import Reader
-from graph.settings import Neo4jSettings
+from caregraph.api.context import Context
+from caregraph.api.schema import schema
+from caregraph.graph.driver import open_driver
+from caregraph.graph.readers import Reader
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import ADMIN, Gql
 
 SECRET = "Ada Lovelace born 1970-03-04, SSN 999-11-1111"

@@ -35,11 +35,11 @@ import httpx
 import pytest
 from neo4j import Driver
 
-from api.auth import KeyStore, Role
-from graph.driver import open_driver
-from graph.keys_and_audit import query_audit
-from graph.server import ManagedNeo4j
-from graph.settings import Neo4jSettings
+from caregraph.api.auth import KeyStore, Role
+from caregraph.graph.driver import open_driver
+from caregraph.graph.keys_and_audit import query_audit
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import CROWD, JANE, SYNTHEA, bearer, load_dataset
 from tests.conftest import Figures, free_port, kill, neo4j_env
 

@@ -34,20 +34,20 @@ from neo4j import Driver
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
-from api.access.policy import VALUE_TYPES, for_role
-from api.app import MCP_PATH, create_app
-from api.auth import KeyStore, Role
-from api.mcp import TOOL_NAMES
-from api.settings import ApiSettings
-from graph import integrity
-from graph import schema as graph_schema
-from graph.settings import Neo4jSettings
-from loaders import registry
-from loaders.demo import load_demo
-from loaders.pipeline import expand
-from loaders.records import Identifier, Record
-from ontology.model import load_ontology
-from ontology.vocab import local_name
+from caregraph.api.access.policy import VALUE_TYPES, for_role
+from caregraph.api.app import MCP_PATH, create_app
+from caregraph.api.auth import KeyStore, Role
+from caregraph.api.mcp import TOOL_NAMES
+from caregraph.api.settings import ApiSettings
+from caregraph.graph import integrity
+from caregraph.graph import schema as graph_schema
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders import registry
+from caregraph.loaders.demo import load_demo
+from caregraph.loaders.pipeline import expand
+from caregraph.loaders.records import Identifier, Record
+from caregraph.ontology.model import load_ontology
+from caregraph.ontology.vocab import local_name
 from tests.conftest import Figures, serving
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from graphql import parse, validate
 
-from api import graphiql
-from api.app import create_app
-from api.schema import schema
-from graph.settings import Neo4jSettings
+from caregraph.api import graphiql
+from caregraph.api.app import create_app
+from caregraph.api.schema import schema
+from caregraph.graph.settings import Neo4jSettings
 
 
 @pytest.fixture

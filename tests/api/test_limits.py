@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from neo4j import Driver
 
-from api.settings import ApiSettings
-from graph.readers import Reader, ReadTimeoutError
-from graph.settings import Neo4jSettings
+from caregraph.api.settings import ApiSettings
+from caregraph.graph.readers import Reader, ReadTimeoutError
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import Gql
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from api import logs
+from caregraph.api import logs
 
 
 class _Capture(logging.StreamHandler):  # type: ignore[type-arg]

@@ -1,5 +1,5 @@
 """MCP tools through the `mcp` package's own client: over streamable HTTP against the service
-served by uvicorn on a free port, and over stdio against `python -m api.cli.main mcp`. The
+served by uvicorn on a free port, and over stdio against `python -m caregraph.api.cli.main mcp`. The
 same authentication, role policy and audit as GraphQL apply."""
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from neo4j import Driver
 
-from api.auth import KeyStore, Role
-from api.mcp import TOOL_NAMES
-from api.settings import ApiSettings
-from graph import keys_and_audit
-from graph.settings import Neo4jSettings
+from caregraph.api.auth import KeyStore, Role
+from caregraph.api.mcp import TOOL_NAMES
+from caregraph.api.settings import ApiSettings
+from caregraph.graph import keys_and_audit
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import JANE, PSEUDONYM_KEY, SMITH_NPI, KeyMaker
 from tests.conftest import neo4j_env, serving
 
@@ -71,7 +71,7 @@ def text_of(result: Any) -> str:
 @pytest.fixture(scope="module")
 def service_app(neo4j_conn: Neo4jSettings) -> FastAPI:
     """The API the HTTP tests talk to (its state: the services of its one worker)."""
-    from api.app import create_app
+    from caregraph.api.app import create_app
 
     return create_app(neo4j_conn)
 
@@ -273,7 +273,7 @@ def stdio_env(neo4j_conn: Neo4jSettings, key: str | None) -> dict[str, str]:
 def stdio_params(neo4j_conn: Neo4jSettings, key: str | None) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
-        args=["-m", "api.cli.main", "mcp"],
+        args=["-m", "caregraph.api.cli.main", "mcp"],
         env=stdio_env(neo4j_conn, key),
         cwd=str(ROOT),
     )
@@ -313,7 +313,7 @@ def test_stdio_refuses_to_start_without_a_valid_key(
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli.main", "mcp"],
+        [sys.executable, "-m", "caregraph.api.cli.main", "mcp"],
         env={**stdio_env(neo4j_conn, key), "PATH": "/usr/bin:/bin"},
         cwd=ROOT,
         capture_output=True,

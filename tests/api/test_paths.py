@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from api import paths
-from graph.readers import Step
-from ontology.vocab import CG
+from caregraph.api import paths
+from caregraph.graph.readers import Step
+from caregraph.ontology.vocab import CG
 
 
 def test_a_field_traversal_spells_the_ontologys_types() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from graphql import parse, validate
 from neo4j import Driver
 
-from api.auth import Role
-from api.schema import schema
-from loaders.demo import load_demo
+from caregraph.api.auth import Role
+from caregraph.api.schema import schema
+from caregraph.loaders.demo import load_demo
 from tests.api.conftest import make_gql, principal
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -48,7 +48,7 @@ def test_every_readme_example_answers_on_the_demo_data_with_the_demos_key(
 def test_the_readmes_cli_table_names_every_command() -> None:
     from typer.main import get_command
 
-    from api.cli.main import app
+    from caregraph.api.cli.main import app
 
     text = README.read_text()
     table = text[text.index("## The CLI at a glance") :].split("\n## ", 1)[0]

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from api.auth import Role
-from graph import candidates as store
-from graph.candidates import Candidate
-from graph.explain import find_node
-from graph.keys_and_audit import query_audit
+from caregraph.api.auth import Role
+from caregraph.graph import candidates as store
+from caregraph.graph.candidates import Candidate
+from caregraph.graph.explain import find_node
+from caregraph.graph.keys_and_audit import query_audit
 from tests.api.conftest import ADA, JANE, Gql, forget_dataset, principal
 from tests.loaders.conftest import census
 

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from graphql import GraphQLInputObjectType
 
-from api.access.policy import ARGUMENT_FIELDS, WINDOW_ARGUMENTS, for_role
-from api.access.projections import projection
-from api.auth import Role
-from api.mcp import prune
-from api.schema import schema
-from graph.projection import IDENTIFIER_LOOKUP
-from graph.readers import ForbiddenReadError, LookupRequest, PageRequest, Reader
+from caregraph.api.access.policy import ARGUMENT_FIELDS, WINDOW_ARGUMENTS, for_role
+from caregraph.api.access.projections import projection
+from caregraph.api.auth import Role
+from caregraph.api.mcp import prune
+from caregraph.api.schema import schema
+from caregraph.graph.projection import IDENTIFIER_LOOKUP
+from caregraph.graph.readers import ForbiddenReadError, LookupRequest, PageRequest, Reader
 from tests.api.conftest import ADA, JANE, PSEUDONYMS, SMITH_NPI, STUDY_UID, Gql, principal
 
 ENCOUNTER = """key display time status start end encounterClass encounterType reasonCode
@@ -322,7 +322,7 @@ def test_nothing_is_read_without_a_caller(gql: Gql) -> None:
 
 def test_the_readers_cypher_returns_only_what_the_role_may_read(gql: Gql) -> None:
     """Nothing hidden reaches the process: the rows as Neo4j returns them to an analyst."""
-    from api import paths
+    from caregraph.api import paths
 
     ctx = gql("{ service { version } }").context  # any context: its driver and database
     reader = Reader(ctx.driver, ctx.database, 10.0, projection(for_role(Role.analyst)), PSEUDONYMS)
@@ -347,7 +347,7 @@ def test_the_readers_cypher_returns_only_what_the_role_may_read(gql: Gql) -> Non
 
 
 def test_a_clinicians_reads_never_carry_amounts(gql: Gql) -> None:
-    from api import paths
+    from caregraph.api import paths
 
     ctx = gql("{ service { version } }").context
     reader = Reader(

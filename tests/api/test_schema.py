@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.errors import AmbiguousIdentifierError
+from caregraph.api.errors import AmbiguousIdentifierError
 from tests.api.conftest import (
     ADA,
     CLINIC_NPI,

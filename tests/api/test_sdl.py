@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.sdl import REGENERATE, SDL_FILE, sdl
+from caregraph.api.sdl import REGENERATE, SDL_FILE, sdl
 
 
 def test_committed_sdl_matches_the_schema() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 from neo4j import Driver
 
-from api.auth import Role
-from graph.keys_and_audit import query_audit
+from caregraph.api.auth import Role
+from caregraph.graph.keys_and_audit import query_audit
 from tests.api.conftest import ADA, JANE, SMITH_NPI, Gql, principal
 
 SEARCH = """query Search($family: String, $given: String, $birthDate: String, $gender: String,

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from neo4j import Driver
 
-from api.auth import KeyStore, Role
-from graph.settings import Neo4jSettings
+from caregraph.api.auth import KeyStore, Role
+from caregraph.graph.settings import Neo4jSettings
 from tests.conftest import free_port, neo4j_env
 
 CLASSES = """query($after: String) { ontology { classes(first: 3, after: $after) {

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import schema as graph_schema
-from graph.settings import Neo4jSettings
-from loaders.pipeline import load
-from ontology.model import load_ontology
+from caregraph.graph import schema as graph_schema
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import load_ontology
 from tests.api.conftest import Gql, make_gql, wipe
 
 PATIENT = "urn:mrn|P1"

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.batch import BatchLoad, SourceRun
-from graph.settings import Neo4jSettings
+from caregraph.graph.settings import Neo4jSettings
 
 
 def report(read: int, written: int, skipped: int = 0, rejected: int = 0) -> dict[str, Any]:

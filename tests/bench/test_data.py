@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import data
-from loaders.generator import ids
+from caregraph.loaders.generator import ids
 
 
 def test_batches_split_the_patients_and_batch_0_has_the_directory(tmp_path: Path) -> None:

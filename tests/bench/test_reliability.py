@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import ApiSettings
 from bench import reliability
-from loaders.limits import LoadLimits
+from caregraph.api.settings import ApiSettings
+from caregraph.loaders.limits import LoadLimits
 
 MACHINE = {
     "cpu": "AMD EPYC",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from bench.database import BenchNeo4j
 from bench.scorecard import measure_size
-from graph import scorecard
-from graph.settings import Neo4jSettings
+from caregraph.graph import scorecard
+from caregraph.graph.settings import Neo4jSettings
 
 
 def test_one_size_reports_the_load_the_measures_and_the_snapshot(

@@ -18,8 +18,8 @@ import pytest
 from neo4j import Driver
 
 from bench.soak import RSS_BOUND_KB, RSS_BOUND_SHARE, run_soak
-from graph.settings import Neo4jSettings
-from loaders.generator import ids
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.generator import ids
 from tests.conftest import Figures
 
 LONG = os.environ.get("CAREGRAPH_SOAK") == "long"

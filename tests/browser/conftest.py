@@ -15,13 +15,13 @@ import pytest
 from neo4j import Driver
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from api import graphiql
-from api.app import create_app
-from graph.browser import BrowserSettings
-from graph.driver import open_driver
-from graph.server import ManagedNeo4j
-from graph.settings import Neo4jSettings
-from loaders.pipeline import load
+from caregraph.api import graphiql
+from caregraph.api.app import create_app
+from caregraph.graph.browser import BrowserSettings
+from caregraph.graph.driver import open_driver
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.pipeline import load
 from tests.browser.data import write_export
 from tests.conftest import free_port, managed_settings, serving
 

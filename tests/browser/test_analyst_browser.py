@@ -9,15 +9,15 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from graph.analyst import refresh
-from graph.analyst_server import AnalystNeo4j
-from graph.browser import BrowserSettings
-from graph.deidentify import Deidentifier
-from graph.driver import open_driver
-from graph.guide import DOMAINS, JOURNEY, QUERIES
-from graph.pseudonyms import Pseudonyms
-from ontology.deidentification import load_profile
-from ontology.model import load_ontology
+from caregraph.graph.analyst import refresh
+from caregraph.graph.analyst_server import AnalystNeo4j
+from caregraph.graph.browser import BrowserSettings
+from caregraph.graph.deidentify import Deidentifier
+from caregraph.graph.driver import open_driver
+from caregraph.graph.guide import DOMAINS, JOURNEY, QUERIES
+from caregraph.graph.pseudonyms import Pseudonyms
+from caregraph.ontology.deidentification import load_profile
+from caregraph.ontology.model import load_ontology
 from tests.browser.conftest import Stack, screenshot
 from tests.browser.data import PATIENT_NAME
 from tests.conftest import managed_settings

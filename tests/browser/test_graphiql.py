@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from api.auth import KeyStore, Role
-from api.graphiql import EXAMPLES
+from caregraph.api.auth import KeyStore, Role
+from caregraph.api.graphiql import EXAMPLES
 from tests.browser.conftest import Stack, screenshot
 from tests.browser.data import PATIENT, PATIENT_NAME
 

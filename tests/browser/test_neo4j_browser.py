@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from graph.browser import style_grass
-from graph.guide import DOMAINS, JOURNEY, QUERIES, TITLE
+from caregraph.graph.browser import style_grass
+from caregraph.graph.guide import DOMAINS, JOURNEY, QUERIES, TITLE
 from tests.browser.conftest import Stack, screenshot
 from tests.browser.data import PATIENT_NAME
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from neo4j import Driver
 from playwright.sync_api import Browser, Route
 
-from api.scorecard_html import render_html
-from graph import scorecard
-from loaders.generator import generate
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
+from caregraph.api.scorecard_html import render_html
+from caregraph.graph import scorecard
+from caregraph.loaders.generator import generate
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
 from tests.browser.conftest import screenshot
 
 

@@ -21,19 +21,19 @@ from neo4j import Driver
 from neo4j.exceptions import ClientError
 from neo4j.time import Date, DateTime
 
-from graph import guide, integrity, keys_and_audit, schema
-from graph.analyst import RefreshReport, freshness, refresh
-from graph.analyst_server import AnalystNeo4j
-from graph.anchors import Anchors
-from graph.deidentify import Deidentifier
-from graph.driver import open_driver
-from graph.pseudonyms import Pseudonyms
-from graph.settings import Neo4jSettings, Paths, Settings
-from loaders.generator.generator import write_demo
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
-from ontology.deidentification import load_profile
-from ontology.model import load_ontology
+from caregraph.graph import guide, integrity, keys_and_audit, schema
+from caregraph.graph.analyst import RefreshReport, freshness, refresh
+from caregraph.graph.analyst_server import AnalystNeo4j
+from caregraph.graph.anchors import Anchors
+from caregraph.graph.deidentify import Deidentifier
+from caregraph.graph.driver import open_driver
+from caregraph.graph.pseudonyms import Pseudonyms
+from caregraph.graph.settings import Neo4jSettings, Paths, Settings
+from caregraph.loaders.generator.generator import write_demo
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.deidentification import load_profile
+from caregraph.ontology.model import load_ontology
 
 SECRET = b"analyst-graph-test-key-0123456789"
 PATIENT_DATA = (

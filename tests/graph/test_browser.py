@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from neo4j import Driver
 
-from graph.browser import BrowserSettings, neo4j_config, post_connect_command
-from graph.server import ManagedNeo4j
+from caregraph.graph.browser import BrowserSettings, neo4j_config, post_connect_command
+from caregraph.graph.server import ManagedNeo4j
 
 
 def test_post_connect_applies_the_style_then_plays_the_guide() -> None:

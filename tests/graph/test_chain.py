@@ -17,11 +17,11 @@ from neo4j import Driver
 from neo4j.exceptions import ConstraintError
 from typer.testing import CliRunner
 
-from api.cli.main import app as cli
-from graph import chain, keys_and_audit
-from graph.anchors import Anchors
-from graph.keys_and_audit import AuditWriter, Verification
-from graph.settings import Neo4jSettings, Paths, Settings
+from caregraph.api.cli.main import app as cli
+from caregraph.graph import chain, keys_and_audit
+from caregraph.graph.anchors import Anchors
+from caregraph.graph.keys_and_audit import AuditWriter, Verification
+from caregraph.graph.settings import Neo4jSettings, Paths, Settings
 from tests.conftest import neo4j_env
 
 PATIENT = "HOSP|MRN001"

@@ -6,10 +6,10 @@ import datetime as dt
 
 from neo4j.time import Date, DateTime
 
-from graph.deidentify import Deidentifier
-from graph.pseudonyms import Pseudonyms
-from ontology.deidentification import load_profile
-from ontology.model import load_ontology
+from caregraph.graph.deidentify import Deidentifier
+from caregraph.graph.pseudonyms import Pseudonyms
+from caregraph.ontology.deidentification import load_profile
+from caregraph.ontology.model import load_ontology
 
 PATIENT = ["Entity", "Patient", "Agent", "Person"]
 SECRET = b"deidentify-test-key-0123456789"

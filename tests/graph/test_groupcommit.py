@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from graph.groupcommit import GroupCommit
+from caregraph.graph.groupcommit import GroupCommit
 
 HANG = 30.0  # only a bound that tells a hang from a slow machine; nothing here is timed
 

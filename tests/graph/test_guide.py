@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import guide, scorecard
-from graph.browser import GUIDE_FILE, guide_html
-from loaders import terminology as lt
-from loaders.pipeline import load
-from ontology.model import DOMAINS, load_ontology
+from caregraph.graph import guide, scorecard
+from caregraph.graph.browser import GUIDE_FILE, guide_html
+from caregraph.loaders import terminology as lt
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import DOMAINS, load_ontology
 
 
 def _normalise(cypher: str) -> str:
@@ -42,7 +42,7 @@ def test_committed_files_are_what_the_generator_writes() -> None:
     }
     for path, text in expected.items():
         assert path.read_text(encoding="utf-8") == text, (
-            f"{path.name} is stale: run `.venv/bin/python -m graph.guide` and commit it"
+            f"{path.name} is stale: run `.venv/bin/python -m caregraph.graph.guide` and commit it"
         )
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from graph import keys_and_audit
-from graph.anchors import Anchors
-from graph.settings import Paths, Settings
+from caregraph.graph import keys_and_audit
+from caregraph.graph.anchors import Anchors
+from caregraph.graph.settings import Paths, Settings
 
 
 def test_a_subjects_audit_records_are_listed_with_their_request_and_outcome(

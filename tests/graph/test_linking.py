@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import linking
-from loaders.pipeline import load
+from caregraph.graph import linking
+from caregraph.loaders.pipeline import load
 
 
 @pytest.mark.parametrize("rule", linking.RULES, ids=lambda r: r.name)

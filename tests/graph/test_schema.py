@@ -10,11 +10,11 @@ import pytest
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from graph import schema
-from graph.settings import Neo4jSettings
-from ontology.errors import SchemaChangeRefused
-from ontology.model import Ontology, load_ontology, shipped_files
+from caregraph.api.cli.main import app
+from caregraph.graph import schema
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.ontology.errors import SchemaChangeRefused
+from caregraph.ontology.model import Ontology, load_ontology, shipped_files
 from tests.conftest import neo4j_env
 
 # An informaticist's change: a new class with a key, and NPI made a key of practitioners.
@@ -225,7 +225,7 @@ def test_a_shapes_only_change_is_a_change_with_its_impact(
     run(graph, database, "CREATE (:Encounter:ClinicalEvent:Event:Entity {key: 'e1'})")
     assert schema.apply(graph, database, onto, dry_run=True).nothing_to_do
     # an informaticist makes an encounter's start required again
-    from ontology.record_validation import shapes_path
+    from caregraph.ontology.record_validation import shapes_path
 
     stricter = tmp_path / "shapes.ttl"
     stricter.write_text(

@@ -21,15 +21,15 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import integrity, scorecard
-from graph.scorecard import Measure
-from graph.settings import Neo4jSettings
-from loaders.generator import generate
-from loaders.generator.directory import Directory
-from loaders.generator.scenario import PatientCase, patient_case
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
-from loaders.report import LoadReport
+from caregraph.graph import integrity, scorecard
+from caregraph.graph.scorecard import Measure
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.generator import generate
+from caregraph.loaders.generator.directory import Directory
+from caregraph.loaders.generator.scenario import PatientCase, patient_case
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
+from caregraph.loaders.report import LoadReport
 
 PATIENTS = 6
 FIRST_HALF = range(PATIENTS // 2)  # the EHR's first load: patients 0-2

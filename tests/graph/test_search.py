@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from api.access.policy import for_role
-from api.access.projections import projection
-from api.auth import Role
-from graph import search
-from graph.readers import ForbiddenReadError, Reader
-from graph.search import DirectoryTerms, PatientTerms
-from loaders.identity import normalise
-from loaders.pipeline import load
+from caregraph.api.access.policy import for_role
+from caregraph.api.access.projections import projection
+from caregraph.api.auth import Role
+from caregraph.graph import search
+from caregraph.graph.readers import ForbiddenReadError, Reader
+from caregraph.graph.search import DirectoryTerms, PatientTerms
+from caregraph.loaders.identity import normalise
+from caregraph.loaders.pipeline import load
 from tests.api.conftest import PSEUDONYMS, write_table
 
 

@@ -14,11 +14,11 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from graph.driver import open_driver
-from graph.errors import PortInUseError
-from graph.server import ManagedNeo4j
-from graph.settings import ManagedNeo4jSettings, Neo4jSettings
+from caregraph.api.cli.main import app
+from caregraph.graph.driver import open_driver
+from caregraph.graph.errors import PortInUseError
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings
 from tests.conftest import managed_settings
 
 pytestmark = pytest.mark.skipif(
@@ -71,7 +71,7 @@ def test_start_status_env_stop_and_restart_keeps_data(cli_env: dict[str, str]) -
     code, exports = run(cli_env, "neo4j", "env")
     assert code == 0 and f"export NEO4J_URI={bolt}" in exports
     script = (
-        f'eval "$({sys.executable} -m api.cli.main neo4j env)"; '
+        f'eval "$({sys.executable} -m caregraph.api.cli.main neo4j env)"; '
         f'{sys.executable} -c "import os, neo4j; '
         "d = neo4j.GraphDatabase.driver(os.environ['NEO4J_URI'], "
         "auth=(os.environ['NEO4J_USERNAME'], os.environ['NEO4J_PASSWORD'])); "

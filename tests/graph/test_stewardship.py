@@ -13,15 +13,15 @@ import neo4j.time as nt
 import pytest
 from neo4j import Driver
 
-from graph import candidates as store
-from graph import integrity, scorecard, stewardship
-from graph.candidates import Candidate
-from graph.explain import explain_node
-from loaders import probabilistic
-from loaders.generator.generator import generate
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
-from ontology.model import load_ontology
+from caregraph.graph import candidates as store
+from caregraph.graph import integrity, scorecard, stewardship
+from caregraph.graph.candidates import Candidate
+from caregraph.graph.explain import explain_node
+from caregraph.loaders import probabilistic
+from caregraph.loaders.generator.generator import generate
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import load_ontology
 from tests.loaders.conftest import census, node_of
 
 REVIEW = ("MatchCandidate", "IdentityDecision")  # the review's own records

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from neo4j import Driver
 
-from graph import terminology as gt
+from caregraph.graph import terminology as gt
 
 SYS = "http://example.org/fhir/CodeSystem/local"
 

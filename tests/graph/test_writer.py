@@ -6,11 +6,11 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from graph import terminology
-from graph import writer as gw
-from graph.writer import MAX_SOURCES
-from loaders.generator import generate
-from loaders.pipeline import load
+from caregraph.graph import terminology
+from caregraph.graph import writer as gw
+from caregraph.graph.writer import MAX_SOURCES
+from caregraph.loaders.generator import generate
+from caregraph.loaders.pipeline import load
 from tests.loaders.conftest import count, fingerprint
 
 # the billing NPI: every claim of the generated billing feed asserts it

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from loaders.generator.ids import MRN_SYSTEM
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load as run_load
-from loaders.report import LoadReport
+from caregraph.loaders.generator.ids import MRN_SYSTEM
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load as run_load
+from caregraph.loaders.report import LoadReport
 
 Load = Callable[..., LoadReport]
 

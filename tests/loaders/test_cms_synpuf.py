@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from loaders import registry
-from loaders.cms_synpuf import LOADER
-from loaders.records import Item, Link, Node, Record, Rejected, Skipped
-from loaders.synthea import LOADER as SYNTHEA
-from ontology.vocab import CG, local_name
+from caregraph.loaders import registry
+from caregraph.loaders.cms_synpuf import LOADER
+from caregraph.loaders.records import Item, Link, Node, Record, Rejected, Skipped
+from caregraph.loaders.synthea import LOADER as SYNTHEA
+from caregraph.ontology.vocab import CG, local_name
 from tests.loaders.conftest import Load, count, fingerprint
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loaders.concepts import (
+from caregraph.loaders.concepts import (
     ICD10CM,
     SNOMED,
     Coded,
@@ -15,8 +15,8 @@ from loaders.concepts import (
     links,
     split_key,
 )
-from loaders.records import Ref
-from ontology.vocab import CG
+from caregraph.loaders.records import Ref
+from caregraph.ontology.vocab import CG
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from graph import guide
-from loaders.demo import load_demo
-from loaders.generator.directory import Directory
-from loaders.generator.ids import CONDITION_SYSTEM, PROCEDURE_SYSTEM
-from loaders.generator.scenario import patient_case
+from caregraph.graph import guide
+from caregraph.loaders.demo import load_demo
+from caregraph.loaders.generator.directory import Directory
+from caregraph.loaders.generator.ids import CONDITION_SYSTEM, PROCEDURE_SYSTEM
+from caregraph.loaders.generator.scenario import patient_case
 from tests.loaders.conftest import count
 
 

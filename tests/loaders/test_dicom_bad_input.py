@@ -15,9 +15,9 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from loaders.dicom import LOADER
-from loaders.records import Item, Record, Rejected
-from ontology.vocab import CG
+from caregraph.loaders.dicom import LOADER
+from caregraph.loaders.records import Item, Record, Rejected
+from caregraph.ontology.vocab import CG
 from tests.loaders.conftest import Load, count
 from tests.loaders.test_dicom import dicom_json, part10
 

@@ -26,14 +26,14 @@ import pytest
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from graph import integrity
-from graph.driver import open_driver
-from graph.server import ManagedNeo4j
-from graph.settings import Neo4jSettings
-from loaders.generator import generate
-from loaders.pipeline import expand
-from ontology.model import load_ontology
+from caregraph.api.cli.main import app
+from caregraph.graph import integrity
+from caregraph.graph.driver import open_driver
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.generator import generate
+from caregraph.loaders.pipeline import expand
+from caregraph.ontology.model import load_ontology
 from tests.conftest import Figures, kill, neo4j_env
 from tests.loaders.conftest import census
 

@@ -18,10 +18,10 @@ import pytest
 from neo4j import Driver
 from rdflib import URIRef
 
-from loaders import keys, registry
-from loaders.fhir import LOADER
-from loaders.records import Item, Link, Node, Record, Ref, Skipped
-from ontology.vocab import CG, local_name
+from caregraph.loaders import keys, registry
+from caregraph.loaders.fhir import LOADER
+from caregraph.loaders.records import Item, Link, Node, Record, Ref, Skipped
+from caregraph.ontology.vocab import CG, local_name
 from tests.loaders.conftest import Load, count, fingerprint
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"
@@ -879,7 +879,7 @@ def test_fhir_more_written_with_warnings_not_rejected(
     ) == 1  # fmt: skip
     # reloading the same files changes nothing
     before = fingerprint(driver, database)
-    from loaders.pipeline import load as run_load
+    from caregraph.loaders.pipeline import load as run_load
 
     again = run_load([more], driver=driver, database=database, source="more")
     assert fingerprint(driver, database) == before
@@ -889,7 +889,7 @@ def test_fhir_more_written_with_warnings_not_rejected(
 def test_reload_changes_nothing(load: Load, driver: Driver, database: str) -> None:
     first = load(BUNDLE, NDJSON, source="ehr")
     before = fingerprint(driver, database)
-    from loaders.pipeline import load as run_load
+    from caregraph.loaders.pipeline import load as run_load
 
     second = run_load([BUNDLE, NDJSON], driver=driver, database=database, source="ehr")
     assert fingerprint(driver, database) == before

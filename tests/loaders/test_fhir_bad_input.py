@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from loaders.fhir import LOADER
-from loaders.records import Item, Record, Rejected, Skipped
-from ontology.vocab import CG
+from caregraph.loaders.fhir import LOADER
+from caregraph.loaders.records import Item, Record, Rejected, Skipped
+from caregraph.ontology.vocab import CG
 from tests.loaders.conftest import Load, count
 
 FAMILY, GIVEN, MRN_VALUE, BIRTH = "Quackenbush", "Wilhelmina", "MRN-SECRET-77", "1931-07-04"

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from loaders import keys
-from loaders.fhir import LOADER
-from loaders.records import Item, Record, Rejected
-from ontology.vocab import CG
+from caregraph.loaders import keys
+from caregraph.loaders.fhir import LOADER
+from caregraph.loaders.records import Item, Record, Rejected
+from caregraph.ontology.vocab import CG
 from tests.loaders.conftest import Load, count
 
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -327,7 +327,7 @@ def test_conditions_procedures_and_diagnoses_in_the_graph(
         "MATCH ()-[r:HAS_CODE]->() WHERE size(r.sources) = 1 RETURN count(r)",
     ) == 4  # fmt: skip
     # the same input again changes nothing
-    from loaders.pipeline import load as run_load
+    from caregraph.loaders.pipeline import load as run_load
 
     again = run_load([path], driver=driver, database=database, source="ehr")
     assert again.total("unchanged") == 4

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydicom.data import get_testdata_file
 
-from loaders import registry
-from loaders.records import Record, Rejected, Skipped
+from caregraph.loaders import registry
+from caregraph.loaders.records import Record, Rejected, Skipped
 from tests.conftest import Figures
 
 DATA = Path(__file__).resolve().parents[1] / "data"

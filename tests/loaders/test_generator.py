@@ -24,17 +24,17 @@ from fhir.resources.R4B.bundle import Bundle
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from loaders import keys, registry
-from loaders.generator import generate, pools, write_demo
-from loaders.generator import ids as synth_ids
-from loaders.generator.directory import Directory
-from loaders.generator.manifest import IDENTITY_TOML
-from loaders.generator.x12 import money, text
-from loaders.identity import IdentityConfig, normalise
-from loaders.pipeline import load as run_load
-from loaders.records import Node, Record, Rejected
-from ontology.vocab import CG
+from caregraph.api.cli.main import app
+from caregraph.loaders import keys, registry
+from caregraph.loaders.generator import generate, pools, write_demo
+from caregraph.loaders.generator import ids as synth_ids
+from caregraph.loaders.generator.directory import Directory
+from caregraph.loaders.generator.manifest import IDENTITY_TOML
+from caregraph.loaders.generator.x12 import money, text
+from caregraph.loaders.identity import IdentityConfig, normalise
+from caregraph.loaders.pipeline import load as run_load
+from caregraph.loaders.records import Node, Record, Rejected
+from caregraph.ontology.vocab import CG
 
 ROOT = Path(__file__).resolve().parents[2]
 PATIENTS = 40

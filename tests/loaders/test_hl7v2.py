@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from loaders import keys
-from loaders.hl7v2 import LOADER
-from loaders.hl7v2.datatypes import dtm, location
-from loaders.hl7v2.errors import BadValue
-from loaders.hl7v2.segments import Rep
-from loaders.records import Item, Node, Record, Rejected, Skipped
-from ontology.vocab import CG
+from caregraph.loaders import keys
+from caregraph.loaders.hl7v2 import LOADER
+from caregraph.loaders.hl7v2.datatypes import dtm, location
+from caregraph.loaders.hl7v2.errors import BadValue
+from caregraph.loaders.hl7v2.segments import Rep
+from caregraph.loaders.records import Item, Node, Record, Rejected, Skipped
+from caregraph.ontology.vocab import CG
 from tests.loaders.conftest import Load, count, domain_nodes
 
 SRC = "feed"

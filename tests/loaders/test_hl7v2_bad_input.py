@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from loaders.hl7v2 import LOADER
-from loaders.records import Item, Node, Record, Rejected, Skipped
-from ontology.vocab import CG
+from caregraph.loaders.hl7v2 import LOADER
+from caregraph.loaders.records import Item, Node, Record, Rejected, Skipped
+from caregraph.ontology.vocab import CG
 from tests.loaders.conftest import Load, count
 
 SRC = "feed"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from ontology.vocab import CG
+from caregraph.ontology.vocab import CG
 from tests.loaders.conftest import Load, count, fingerprint
 from tests.loaders.test_hl7v2 import SRC, links, msh, node, one_record, pid, pv1, seg, write
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load as run_load
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load as run_load
 from tests.loaders.conftest import count
 
 MRN_SYSTEM = "urn:oid:2.16.840.1.113883.3.7777.1"

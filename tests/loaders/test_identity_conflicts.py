@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import integrity
-from ontology.model import load_ontology
+from caregraph.graph import integrity
+from caregraph.ontology.model import load_ontology
 from tests.loaders.conftest import Load, count
 from tests.loaders.test_dicom import part10
 

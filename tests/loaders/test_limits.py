@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from loaders.limits import LoadLimits
-from loaders.pipeline import load
+from caregraph.loaders.limits import LoadLimits
+from caregraph.loaders.pipeline import load
 from tests.loaders.conftest import count
 
 MSH = "MSH|^~\\&|ADT|HOSP|CG|CG|20240301090000||ADT^A04|{id}|P|2.5"

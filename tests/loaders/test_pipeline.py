@@ -8,13 +8,13 @@ from pathlib import Path
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from graph.driver import open_driver
-from graph.server import ManagedNeo4j
-from graph.settings import Neo4jSettings
-from loaders.generator import generate
-from loaders.pipeline import load as run_load
-from loaders.synthea import SYNTHEA
+from caregraph.api.cli.main import app
+from caregraph.graph.driver import open_driver
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.generator import generate
+from caregraph.loaders.pipeline import load as run_load
+from caregraph.loaders.synthea import SYNTHEA
 from tests.conftest import neo4j_env
 from tests.loaders.conftest import Load, count, fingerprint
 from tests.loaders.test_synthea_bad_input import (

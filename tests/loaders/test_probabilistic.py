@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import candidates as store
-from loaders import probabilistic
-from loaders.generator.generator import generate
-from loaders.generator.ids import mrn
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
+from caregraph.graph import candidates as store
+from caregraph.loaders import probabilistic
+from caregraph.loaders.generator.generator import generate
+from caregraph.loaders.generator.ids import mrn
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
 from tests.loaders.conftest import node_of
 
 PATIENTS = 400

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loaders.roles import role
+from caregraph.loaders.roles import role
 
 
 @pytest.mark.parametrize(

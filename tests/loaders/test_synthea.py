@@ -6,9 +6,9 @@ from pathlib import Path
 
 from neo4j import Driver
 
-from loaders.records import Record, Rejected, Skipped
-from loaders.synthea import LOADER, SYNTHEA
-from ontology.vocab import CG, local_name
+from caregraph.loaders.records import Record, Rejected, Skipped
+from caregraph.loaders.synthea import LOADER, SYNTHEA
+from caregraph.ontology.vocab import CG, local_name
 from tests.loaders.conftest import Load, count, fingerprint
 
 ENCOUNTER = "57f2562b-445c-f11c-ba40-edc55af3c84f"
@@ -148,7 +148,7 @@ def test_reference_before_its_record_is_a_stub_then_filled(
         )
         == 1
     )
-    from loaders.pipeline import load as run_load
+    from caregraph.loaders.pipeline import load as run_load
 
     run_load([csv_dir(samples) / "patients.csv"], driver=driver, database=database, source="s")
     assert (
@@ -167,7 +167,7 @@ def test_reference_before_its_record_is_a_stub_then_filled(
 def test_reload_changes_nothing(load: Load, driver: Driver, database: str, samples: Path) -> None:
     first = load(csv_dir(samples), source="synthea")
     before = fingerprint(driver, database)
-    from loaders.pipeline import load as run_load
+    from caregraph.loaders.pipeline import load as run_load
 
     second = run_load([csv_dir(samples)], driver=driver, database=database, source="synthea")
     assert fingerprint(driver, database) == before
@@ -309,7 +309,7 @@ def test_conditions_and_procedures_in_the_graph_with_their_concepts(
         "MATCH (k:Concept {system: $s, code: '444814009'}) RETURN count(k)",
         s=SNOMED,
     ) == 1  # fmt: skip
-    from loaders.pipeline import load as run_load
+    from caregraph.loaders.pipeline import load as run_load
 
     again = run_load([folder], driver=driver, database=database, source="synthea")
     assert again.total("unchanged") == again.total("written") == 3

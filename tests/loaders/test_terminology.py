@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from graph import terminology as gt
-from loaders import terminology as lt
-from loaders.concepts import ICD10CM, SNOMED
+from caregraph.graph import terminology as gt
+from caregraph.loaders import terminology as lt
+from caregraph.loaders.concepts import ICD10CM, SNOMED
 from tests.conftest import Figures
 from tests.loaders.conftest import Load, count
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from loaders import keys
-from loaders.records import Item, Link, Node, Record, Rejected, Skipped
-from loaders.registry import detect
-from loaders.x12 import LOADER
-from loaders.x12.reading import Seg, segments
-from ontology.vocab import CG, local_name
+from caregraph.loaders import keys
+from caregraph.loaders.records import Item, Link, Node, Record, Rejected, Skipped
+from caregraph.loaders.registry import detect
+from caregraph.loaders.x12 import LOADER
+from caregraph.loaders.x12.reading import Seg, segments
+from caregraph.ontology.vocab import CG, local_name
 from tests.loaders.conftest import Load, count, fingerprint
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "x12"
@@ -531,7 +531,7 @@ def test_read_streams_one_claim_at_a_time(tmp_path: Path, monkeypatch: pytest.Mo
     many = tmp_path / "many.837"
     many.write_text(text[:start] + claim * 2000 + text[end:])  # 2000 claims of one patient
 
-    from loaders.x12 import interchange
+    from caregraph.loaders.x12 import interchange
 
     seen: list[int] = []
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from loaders.records import Item, Record, Rejected, Skipped
-from loaders.x12 import LOADER
-from ontology.vocab import CG
+from caregraph.loaders.records import Item, Record, Rejected, Skipped
+from caregraph.loaders.x12 import LOADER
+from caregraph.ontology.vocab import CG
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "x12"
 CLAIMS = (DATA / "claims.837").read_text()

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from loaders.generator import generate
-from loaders.x12 import LOADER
-from loaders.x12.reading import (
+from caregraph.loaders.generator import generate
+from caregraph.loaders.x12 import LOADER
+from caregraph.loaders.x12.reading import (
     READER_SETTING,
     FileProblem,
     ReadFailure,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from ontology.check import Problem, check
-from ontology.model import shipped_files
-from ontology.record_validation import shapes_path
+from caregraph.api.cli.main import app
+from caregraph.ontology.check import Problem, check
+from caregraph.ontology.model import shipped_files
+from caregraph.ontology.record_validation import shapes_path
 
 SHIPPED = shipped_files()[0].read_text()
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ontology.deidentification import PROFILE_FILE, ProfileError, load_profile
-from ontology.model import load_ontology
+from caregraph.ontology.deidentification import PROFILE_FILE, ProfileError, load_profile
+from caregraph.ontology.model import load_ontology
 
 
 def test_every_datatype_property_of_every_class_is_classified() -> None:

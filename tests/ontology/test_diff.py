@@ -7,9 +7,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from ontology.diff import diff_paths
-from ontology.model import ONTOLOGY_DIR
+from caregraph.api.cli.main import app
+from caregraph.ontology.diff import diff_paths
+from caregraph.ontology.model import ONTOLOGY_DIR
 
 REFERRAL = """
 cg:Referral a owl:Class ;

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from api.cli.ontology import GENERATED, generated_files
-from ontology.grass import COLOURS, grass
-from ontology.model import load_ontology
+from caregraph.api.cli.ontology import GENERATED, generated_files
+from caregraph.ontology.grass import COLOURS, grass
+from caregraph.ontology.model import load_ontology
 
 
 def rules(text: str) -> dict[str, dict[str, str]]:

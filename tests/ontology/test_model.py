@@ -8,9 +8,9 @@ import pytest
 from rdflib import OWL, RDF, Graph, URIRef
 from rdflib.compare import isomorphic
 
-from ontology.errors import InvalidOntologyError, OntologyParseError
-from ontology.model import NAME, load_ontology, shipped_files
-from ontology.vocab import CG, NS, graph_name
+from caregraph.ontology.errors import InvalidOntologyError, OntologyParseError
+from caregraph.ontology.model import NAME, load_ontology, shipped_files
+from caregraph.ontology.vocab import CG, NS, graph_name
 
 VOCAB = {URIRef(NS + name) for name in CG.__annotations__}
 ANNOTATIONS = {

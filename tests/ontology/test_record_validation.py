@@ -11,11 +11,11 @@ from pyshacl import validate as shacl_validate
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib import namespace as rns  # XSD at module level upsets pytest's collection
 
-from loaders.records import Identifier, Link, Node, Record, Ref, SourceRef
-from ontology.errors import InvalidOntologyError
-from ontology.model import Ontology, load_ontology
-from ontology.record_validation import RecordValidator, shapes_path
-from ontology.vocab import CG
+from caregraph.loaders.records import Identifier, Link, Node, Record, Ref, SourceRef
+from caregraph.ontology.errors import InvalidOntologyError
+from caregraph.ontology.model import Ontology, load_ontology
+from caregraph.ontology.record_validation import RecordValidator, shapes_path
+from caregraph.ontology.vocab import CG
 
 WHERE = SourceRef("ehr", "visits.ndjson", "line 7", "Encounter/e1")
 MRN = Identifier("urn:mrn", "MRN-SECRET-123", "MR")

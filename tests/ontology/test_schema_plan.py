@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ontology.model import load_ontology
-from ontology.schema_plan import (
+from caregraph.ontology.model import load_ontology
+from caregraph.ontology.schema_plan import (
     ConstraintSpec,
     ExistingConstraint,
     ExistingIndex,

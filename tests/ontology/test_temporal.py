@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ontology.temporal import earliest, precision_of
+from caregraph.ontology.temporal import earliest, precision_of
 
 
 @pytest.mark.parametrize(

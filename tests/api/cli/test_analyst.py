@@ -10,11 +10,11 @@ import pytest
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from graph.driver import open_driver
-from graph.pseudonyms import Pseudonyms
-from graph.server import ManagedNeo4j
-from graph.settings import Neo4jSettings
+from caregraph.api.cli.main import app
+from caregraph.graph.driver import open_driver
+from caregraph.graph.pseudonyms import Pseudonyms
+from caregraph.graph.server import ManagedNeo4j
+from caregraph.graph.settings import Neo4jSettings
 
 KEY = "cli-analyst-pseudonym-key-0123456789"
 

@@ -10,12 +10,12 @@ import pytest
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from graph import integrity
-from graph.settings import Neo4jSettings
-from loaders.generator import generate
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
+from caregraph.api.cli.main import app
+from caregraph.graph import integrity
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.generator import generate
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
 from tests.conftest import neo4j_env
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from loaders.generator.generator import generate
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
+from caregraph.api.cli.main import app
+from caregraph.loaders.generator.generator import generate
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
 from tests.api.cli.test_terminology import env  # noqa: F401  # the fixture, shared
 from tests.loaders.conftest import count
 

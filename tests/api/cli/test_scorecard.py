@@ -15,13 +15,13 @@ import pytest
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from graph import scorecard
-from graph.settings import Neo4jSettings
-from loaders.generator import generate
-from loaders.identity import IdentityConfig
-from loaders.pipeline import load
-from loaders.report import LoadReport
+from caregraph.api.cli.main import app
+from caregraph.graph import scorecard
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders.generator import generate
+from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.pipeline import load
+from caregraph.loaders.report import LoadReport
 from tests.conftest import neo4j_env
 
 
@@ -29,7 +29,7 @@ from tests.conftest import neo4j_env
 def runs(
     driver: Driver, neo4j_conn: Neo4jSettings, tmp_path_factory: pytest.TempPathFactory
 ) -> list[LoadReport]:
-    from graph import integrity
+    from caregraph.graph import integrity
 
     database = neo4j_conn.database
     integrity.wipe(driver, database)

@@ -14,9 +14,9 @@ import pytest
 from neo4j import Driver
 from typer.testing import CliRunner
 
-from api.cli.main import app
-from graph.settings import Neo4jSettings
-from loaders import terminology as lt
+from caregraph.api.cli.main import app
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders import terminology as lt
 from tests.conftest import neo4j_env
 from tests.loaders.conftest import count
 from tests.loaders.test_terminology import chapter

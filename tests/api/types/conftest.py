@@ -15,12 +15,12 @@ import json
 import pytest
 from neo4j import Driver
 
-from graph import schema as graph_schema
-from graph.settings import Neo4jSettings
-from loaders import terminology as lt
-from loaders.concepts import ICD10CM
-from loaders.pipeline import load
-from ontology.model import load_ontology
+from caregraph.graph import schema as graph_schema
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.loaders import terminology as lt
+from caregraph.loaders.concepts import ICD10CM
+from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import load_ontology
 from tests.api.conftest import Gql, make_gql, wipe
 
 MRN = "http://example.org/mrn|CL-1"

@@ -5,7 +5,7 @@ clinicians as everywhere."""
 
 from __future__ import annotations
 
-from api.auth import Role
+from caregraph.api.auth import Role
 from tests.api.conftest import JANE, Gql, principal
 
 CLAIMS = """query($id: String!, $under: String) { patient(identifier: $id) {

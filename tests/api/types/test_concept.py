@@ -4,7 +4,7 @@ role, analysts included."""
 
 from __future__ import annotations
 
-from api.auth import Role
+from caregraph.api.auth import Role
 from tests.api.conftest import Gql, principal
 
 CONCEPT = """

@@ -5,7 +5,7 @@ giving those texts."""
 
 from __future__ import annotations
 
-from api.auth import Role
+from caregraph.api.auth import Role
 from tests.api.conftest import Gql, principal
 from tests.api.types.conftest import MRN
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from api.auth import Role
-from graph import scorecard
-from graph.settings import Neo4jSettings
+from caregraph.api.auth import Role
+from caregraph.graph import scorecard
+from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import PSEUDONYMS, Gql, principal
 
 MEASURES = """query($name: String, $source: String) {

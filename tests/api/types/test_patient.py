@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
-from api import paths
-from graph.settings import Neo4jSettings
-from ontology.model import load_ontology, shipped_files
+from caregraph.api import paths
+from caregraph.graph.settings import Neo4jSettings
+from caregraph.ontology.model import load_ontology, shipped_files
 from tests.api.conftest import ADA, JANE, Gql
 
 EVENTS = """query($id: String!, $kind: String!, $from: DateTime, $to: DateTime, $first: Int) {
