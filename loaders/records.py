@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +150,56 @@ class Record:
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[
             :32
         ]
+
+
+class RecordBuilder:
+    """The nodes, links and warnings of one record, each once, for a loader that assembles a
+    record from parts (a FHIR resource's mappers, an HL7 v2 message's segments): a node
+    asserted twice merges (properties updated, identifiers added), a link with the same ends,
+    type and properties is kept once, a warning said twice is said once."""
+
+    __slots__ = ("links", "nodes", "warnings")
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[URIRef, str], Node] = {}
+        self.links: dict[tuple[URIRef, str, str, str], Link] = {}
+        self.warnings: list[RecordWarning] = []
+
+    def add(self, node: Node) -> Ref:
+        seen = self.nodes.get((node.cls, node.key))
+        if seen is None:
+            self.nodes[(node.cls, node.key)] = node
+        else:
+            seen.props.update(node.props)
+            known = {i.token for i in seen.identifiers}
+            seen.identifiers += tuple(i for i in node.identifiers if i.token not in known)
+        return node.ref
+
+    def link(
+        self, rel: URIRef, src: Ref | None, dst: Ref | None, props: Props | None = None
+    ) -> None:
+        """A link, when both ends are known (a reference that only displays a name is not)."""
+        if src is None or dst is None:
+            return
+        props = props or {}
+        signature = repr(sorted((str(k), v) for k, v in props.items()))
+        self.links.setdefault((rel, src.key, dst.key, signature), Link(rel, src, dst, props))
+
+    def warn(self, code: str, message: str) -> None:
+        """Something understood but incomplete or unusual; the message names fields, not values."""
+        item = RecordWarning(code, message)
+        if item not in self.warnings:
+            self.warnings.append(item)
+
+    def record(
+        self, ref: SourceRef, fmt: str, kind: str, earlier: Sequence[RecordWarning] = ()
+    ) -> Record:
+        """The Record; ``earlier`` are warnings found before the builder's (parsing, references),
+        listed first."""
+        warnings = list(dict.fromkeys([*earlier, *self.warnings]))
+        return Record(
+            ref, fmt, kind, list(self.nodes.values()), list(self.links.values()), warnings
+        )
 
 
 @dataclass(frozen=True, slots=True)

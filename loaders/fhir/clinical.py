@@ -9,7 +9,7 @@ coded elements.
 from __future__ import annotations
 
 from caregraph.loaders import keys, roles
-from caregraph.loaders.fhir.mapping import Builder, Ctx, Mapper, Res
+from caregraph.loaders.fhir.mapping import Ctx, Mapper, Res
 from caregraph.loaders.fhir.values import (
     RFC3986,
     Json,
@@ -26,7 +26,7 @@ from caregraph.loaders.fhir.values import (
     objs,
     string,
 )
-from caregraph.loaders.records import Identifier, Node, Ref
+from caregraph.loaders.records import Identifier, Node, RecordBuilder, Ref
 from caregraph.ontology.vocab import CG
 
 
@@ -225,7 +225,7 @@ def imaging_study(res: Res, ctx: Ctx) -> Ref:
     return study
 
 
-def _series(s: Json, b: Builder) -> Ref:
+def _series(s: Json, b: RecordBuilder) -> Ref:
     uid = string(s.get("uid")).removeprefix("urn:oid:")
     modality = string(obj(s.get("modality")).get("code"))
     number = integer(s.get("number"))

@@ -2,7 +2,8 @@
 
 Each modelled resource type has a mapper (in :mod:`directory`, :mod:`clinical`,
 :mod:`scheduling`, :mod:`financial`) that adds the resource's node, the nodes it carries
-(claim items, imaging series, contained resources) and its links to a :class:`Builder`.
+(claim items, imaging series, contained resources) and its links to the record's
+:class:`~caregraph.loaders.records.RecordBuilder`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from rdflib import URIRef
 
 from caregraph.loaders import keys
 from caregraph.loaders.concepts import Coded, coded
@@ -22,11 +21,7 @@ from caregraph.loaders.fhir.values import Json, business_identifiers, obj, objs,
 from caregraph.loaders.records import (
     Identifier,
     Item,
-    Link,
-    Node,
-    Props,
-    Record,
-    RecordWarning,
+    RecordBuilder,
     Ref,
     Rejected,
     Skipped,
@@ -51,34 +46,6 @@ class Res:
         return f"{self.path}.{element}"
 
 
-class Builder:
-    """The nodes and links of one record; a node asserted twice merges, links are kept once."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[tuple[URIRef, str], Node] = {}
-        self.links: dict[tuple[URIRef, str, str, str], Link] = {}
-
-    def add(self, node: Node) -> Ref:
-        seen = self.nodes.get((node.cls, node.key))
-        if seen is None:
-            self.nodes[(node.cls, node.key)] = node
-        else:
-            seen.props.update(node.props)
-            known = {i.token for i in seen.identifiers}
-            seen.identifiers += tuple(i for i in node.identifiers if i.token not in known)
-        return node.ref
-
-    def link(
-        self, rel: URIRef, src: Ref | None, dst: Ref | None, props: Props | None = None
-    ) -> None:
-        """A link, when both ends are known (a reference that only displays a name is not)."""
-        if src is None or dst is None:
-            return
-        props = props or {}
-        signature = repr(sorted((str(k), v) for k, v in props.items()))
-        self.links.setdefault((rel, src.key, dst.key, signature), Link(rel, src, dst, props))
-
-
 @dataclass(slots=True)
 class Ctx:
     """What a mapper needs besides the resource: the source, references and the builder."""
@@ -86,14 +53,11 @@ class Ctx:
     source: str
     refs: References
     payers: set[str]  # ids of the organizations the bundle names as payers
-    b: Builder = field(default_factory=Builder)
-    warnings: list[RecordWarning] = field(default_factory=list)  # the mappers' own
+    b: RecordBuilder = field(default_factory=RecordBuilder)
 
     def warn(self, code: str, message: str) -> None:
         """Note something understood but incomplete or unusual (element paths, no values)."""
-        item = RecordWarning(code, message)
-        if item not in self.warnings:
-            self.warnings.append(item)
+        self.b.warn(code, message)
 
     def codes(self, path: str, concept: Any) -> list[Coded]:
         """The Concepts of a CodeableConcept at ``path``: one per coding with a system and a
@@ -225,14 +189,7 @@ def record(
         node = next((n for n in ctx.b.nodes.values() if n.key == main.key), None)
         if node is not None:
             node.props[CG.externalReference] = [f"{path} {url}" for path, url in ctx.refs.external]
-    return Record(
-        where,
-        FORMAT,
-        rtype,
-        list(ctx.b.nodes.values()),
-        list(ctx.b.links.values()),
-        list(dict.fromkeys([*checked.repairs, *ctx.refs.warnings, *ctx.warnings])),
-    )
+    return ctx.b.record(where, FORMAT, rtype, earlier=[*checked.repairs, *ctx.refs.warnings])
 
 
 def _contained(container: Res, body: Json, cid: str, ctx: Ctx) -> Ref | None:

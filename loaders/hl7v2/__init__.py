@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import ClassVar
 
 from caregraph.loaders.hl7v2 import adt, documents, orders, siu
-from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.assemble import MessageBuilder
 from caregraph.loaders.hl7v2.errors import MessageError
 from caregraph.loaders.hl7v2.segments import Message, control_id, header, parse
 from caregraph.loaders.hl7v2.stream import BOM, RawMessage, Stray, split
 from caregraph.loaders.records import Item, Rejected, Skipped, SourceRef
 
 FORMAT = "hl7v2"
-Mapper = Callable[[Message, str], RecordBuilder]
+Mapper = Callable[[Message, str], MessageBuilder]
 MAPPERS: dict[tuple[str, str], Mapper] = {
     **{("SIU", e): siu.read for e in siu.EVENTS},
     **{(code, e): orders.read for code, events in orders.EVENTS.items() for e in events},

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.assemble import MessageBuilder
 from caregraph.loaders.hl7v2.clinical import add_clinical
 from caregraph.loaders.hl7v2.errors import MissingSegment
 from caregraph.loaders.hl7v2.segments import Message
@@ -47,12 +47,12 @@ DELETES = frozenset({"A23", "A29"})
 _TABLE_0003 = re.compile(r"A[0-6]\d")
 
 
-def read(msg: Message, source: str) -> RecordBuilder:
+def read(msg: Message, source: str) -> MessageBuilder:
     """PID -> Patient HAS_ENCOUNTER Encounter (PV1) with practitioners and location; DG1, PR1."""
     event = msg.header.event
     if event in PERSON_EVENTS:
         return _person(msg, source)
-    b = RecordBuilder()
+    b = MessageBuilder()
     if not _TABLE_0003.fullmatch(event):
         b.warn(
             "unusual-value",
@@ -81,12 +81,12 @@ def read(msg: Message, source: str) -> RecordBuilder:
     return b
 
 
-def _person(msg: Message, source: str) -> RecordBuilder:
+def _person(msg: Message, source: str) -> MessageBuilder:
     """Every PID as a Patient; a visit only where PV1-19 names one."""
     pids = msg.all("PID")
     if not pids:
         raise MissingSegment(msg.kind, "PID")
-    b = RecordBuilder()
+    b = MessageBuilder()
     patients = [patient(b, pid, source) for pid in pids]
     enc = numbered_visit(b, msg.first("PV1"), patients[0], source)
     add_clinical(b, msg, source, patients[0], enc)

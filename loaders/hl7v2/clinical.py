@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from caregraph.loaders import concepts
 from caregraph.loaders.concepts import Coded
-from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.assemble import MessageBuilder
 from caregraph.loaders.hl7v2.datatypes import dtm, practitioner, put
 from caregraph.loaders.hl7v2.segments import Message, Rep, Seg
 from caregraph.loaders.records import Node, Props, Ref
@@ -59,7 +59,7 @@ class _Code:
 
 
 def add_clinical(
-    b: RecordBuilder, msg: Message, source: str, pat: Ref | None, enc: Ref | None
+    b: MessageBuilder, msg: Message, source: str, pat: Ref | None, enc: Ref | None
 ) -> None:
     """Each DG1 and PR1 of ``msg`` as a Condition or Procedure of ``pat`` for ``enc``."""
     dg1s, pr1s = msg.all("DG1"), msg.all("PR1")
@@ -79,7 +79,7 @@ def _where(seg: Seg, n: int) -> str:
     return f"{seg.id} #{n} (line {seg.line})"
 
 
-def _read_code(b: RecordBuilder, seg: Seg, n: int, what: str) -> _Code:
+def _read_code(b: MessageBuilder, seg: Seg, n: int, what: str) -> _Code:
     """Field 3 (CWE) with its system from component 3, else field 2 (the coding method)."""
     rep = seg.rep(3)
     where = _where(seg, n)
@@ -118,7 +118,7 @@ def _identity(code: _Code, seg: Seg, n: int) -> str:
     return f"{seg.id}-1|{seg.get(1) or n}"
 
 
-def _deleted(b: RecordBuilder, seg: Seg, n: int, field: int) -> bool:
+def _deleted(b: MessageBuilder, seg: Seg, n: int, field: int) -> bool:
     if seg.get(field).upper() != DELETE:
         return False
     b.warn(
@@ -129,7 +129,7 @@ def _deleted(b: RecordBuilder, seg: Seg, n: int, field: int) -> bool:
     return True
 
 
-def _rank(b: RecordBuilder, seg: Seg, n: int, field: int, what: str) -> int | None:
+def _rank(b: MessageBuilder, seg: Seg, n: int, field: int, what: str) -> int | None:
     text = seg.get(field)
     if not text:
         return None
@@ -142,7 +142,7 @@ def _rank(b: RecordBuilder, seg: Seg, n: int, field: int, what: str) -> int | No
     return int(text)
 
 
-def _diagnosis(b: RecordBuilder, seg: Seg, n: int, scope: str, pat: Ref, enc: Ref | None) -> None:
+def _diagnosis(b: MessageBuilder, seg: Seg, n: int, scope: str, pat: Ref, enc: Ref | None) -> None:
     if _deleted(b, seg, n, 21):
         return
     code = _read_code(b, seg, n, "diagnosis")
@@ -183,7 +183,7 @@ def _diagnosis(b: RecordBuilder, seg: Seg, n: int, scope: str, pat: Ref, enc: Re
 
 
 def _procedure(
-    b: RecordBuilder,
+    b: MessageBuilder,
     seg: Seg,
     n: int,
     scope: str,

@@ -6,7 +6,7 @@ about the patient (PID), the visit it names (PV1-19) and the orders it answers (
 
 from __future__ import annotations
 
-from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.assemble import MessageBuilder
 from caregraph.loaders.hl7v2.orders import add_orders
 from caregraph.loaders.hl7v2.segments import Message
 from caregraph.loaders.hl7v2.visits import numbered_visit, patient
@@ -14,9 +14,9 @@ from caregraph.loaders.hl7v2.visits import numbered_visit, patient
 EVENTS = tuple(f"T{n:02}" for n in range(1, 12))
 
 
-def read(msg: Message, source: str) -> RecordBuilder:
+def read(msg: Message, source: str) -> MessageBuilder:
     """PID as a Patient with the visit PV1-19 names and each ORC/OBR order."""
-    b = RecordBuilder()
+    b = MessageBuilder()
     pat = patient(b, msg.need("PID"), source)
     add_orders(b, msg, source, pat, numbered_visit(b, msg.first("PV1"), pat, source))
     return b

@@ -10,7 +10,7 @@ filler number has none. OBX results are not modelled.
 
 from __future__ import annotations
 
-from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.assemble import MessageBuilder
 from caregraph.loaders.hl7v2.clinical import add_clinical
 from caregraph.loaders.hl7v2.datatypes import coded, ei, issuer, practitioner, put
 from caregraph.loaders.hl7v2.errors import MissingValue
@@ -50,11 +50,11 @@ CONTROL_STATUS = {
 }
 
 
-def read(msg: Message, source: str) -> RecordBuilder:
+def read(msg: Message, source: str) -> MessageBuilder:
     """PID HAS_SERVICE_REQUEST each order; orders FOR_ENCOUNTER the visit, REFERRED_BY orderer."""
     if not _groups(msg):
         msg.need("ORC" if msg.header.code == "ORM" else "OBR")
-    b = RecordBuilder()
+    b = MessageBuilder()
     pid = msg.first("PID")
     pat = patient(b, pid, source) if pid else None
     enc = numbered_visit(b, msg.first("PV1"), pat, source)
@@ -64,7 +64,7 @@ def read(msg: Message, source: str) -> RecordBuilder:
 
 
 def add_orders(
-    b: RecordBuilder, msg: Message, source: str, pat: Ref | None, enc: Ref | None
+    b: MessageBuilder, msg: Message, source: str, pat: Ref | None, enc: Ref | None
 ) -> None:
     """Each ORC/OBR group of ``msg`` as a ServiceRequest of ``pat`` for ``enc``."""
     for orc, obr in _groups(msg):
@@ -86,7 +86,7 @@ def _groups(msg: Message) -> list[tuple[Seg | None, Seg | None]]:
 
 
 def _order(
-    b: RecordBuilder,
+    b: MessageBuilder,
     orc: Seg | None,
     obr: Seg | None,
     source: str,

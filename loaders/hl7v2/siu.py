@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from caregraph.loaders import roles
-from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.assemble import MessageBuilder
 from caregraph.loaders.hl7v2.clinical import add_clinical
 from caregraph.loaders.hl7v2.datatypes import coded, dtm, ei, location, practitioner, put, text
 from caregraph.loaders.hl7v2.errors import MissingValue
@@ -49,7 +49,7 @@ UNITS = {
 }
 
 
-def read(msg: Message, source: str) -> RecordBuilder:
+def read(msg: Message, source: str) -> MessageBuilder:
     """SCH -> Appointment; PID HAS_APPOINTMENT; AIP participants, AIL locations, PV1 visit."""
     sch = msg.need("SCH")
     event = msg.header.event
@@ -59,7 +59,7 @@ def read(msg: Message, source: str) -> RecordBuilder:
         raise MissingValue("SCH-1 and SCH-2", "placer and filler appointment id")
     key = (filler or placer).token  # type: ignore[union-attr]  # one of them is set
     props: Props = {}
-    b = RecordBuilder()
+    b = MessageBuilder()
     filler_status = sch.get(25).upper()
     if filler_status and filler_status not in FILLER_STATUS and event not in EVENT_STATUS:
         b.warn(
@@ -98,7 +98,7 @@ def read(msg: Message, source: str) -> RecordBuilder:
     return b
 
 
-def _times(b: RecordBuilder, msg: Message, sch: Seg) -> tuple[str | None, str | None]:
+def _times(b: MessageBuilder, msg: Message, sch: Seg) -> tuple[str | None, str | None]:
     """TQ1-7/8 (v2.5+), else SCH-11 (its predecessor), else the first resource's start."""
     tq1 = msg.first("TQ1")
     if tq1 is not None and tq1.get(7):
@@ -128,7 +128,7 @@ def _between(start: str | None, end: str | None) -> int | None:
     return round(minutes / 60) if minutes >= 0 else None
 
 
-def _duration(b: RecordBuilder, sch: Seg) -> int | None:
+def _duration(b: MessageBuilder, sch: Seg) -> int | None:
     """SCH-9 in SCH-10's units (minutes when none are given)."""
     value = sch.get(9)
     if not value:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from caregraph.loaders import keys
-from caregraph.loaders.hl7v2.assemble import RecordBuilder
+from caregraph.loaders.hl7v2.assemble import MessageBuilder
 from caregraph.loaders.hl7v2.datatypes import (
     coded,
     cx,
@@ -30,7 +30,7 @@ NO_CLASS = frozenset({"C", "N", "U"})
 PV1_ROLES = ((7, "attending"), (8, "referring"), (9, "consulting"), (17, "admitting"))
 
 
-def patient(b: RecordBuilder, pid: Seg, source: str) -> Ref:
+def patient(b: MessageBuilder, pid: Seg, source: str) -> Ref:
     """PID as a Patient keyed by its first MR identifier (else its first identifier).
 
     Only PID-3 is needed: a birth date that is not a date, or a sex outside table 0001, is
@@ -65,7 +65,7 @@ def visit_number(pv1: Seg, source: str) -> Identifier | None:
 
 
 def encounter(
-    b: RecordBuilder,
+    b: MessageBuilder,
     pv1: Seg,
     source: str,
     key: str,
@@ -92,7 +92,7 @@ def encounter(
 
 
 def unnumbered_key(
-    b: RecordBuilder, pv1: Seg, source: str, patient_key: str, control_id: str
+    b: MessageBuilder, pv1: Seg, source: str, patient_key: str, control_id: str
 ) -> str:
     """A visit without PV1-19: its patient and admit time, or failing that this message."""
     start = b.read(dtm, pv1.get(44), "PV1-44 (admit date/time)")
@@ -101,7 +101,7 @@ def unnumbered_key(
     return token(keys.local_system(source, "visit-message"), control_id)
 
 
-def visit_parts(b: RecordBuilder, pv1: Seg, enc: Ref, source: str) -> None:
+def visit_parts(b: MessageBuilder, pv1: Seg, enc: Ref, source: str) -> None:
     """PV1's practitioners (attending, referring, consulting, admitting) and location."""
     for field, role in PV1_ROLES:
         for rep in pv1.reps(field):
@@ -114,7 +114,7 @@ def visit_parts(b: RecordBuilder, pv1: Seg, enc: Ref, source: str) -> None:
 
 
 def numbered_visit(
-    b: RecordBuilder, pv1: Seg | None, patient: Ref | None, source: str
+    b: MessageBuilder, pv1: Seg | None, patient: Ref | None, source: str
 ) -> Ref | None:
     """For SIU, orders and person events: the visit PV1-19 names, or None when it names none.
 
