@@ -41,6 +41,7 @@ from caregraph.api.access.projections import projection
 from caregraph.api.auth import Role
 from caregraph.api.availability import unavailable
 from caregraph.api.errors import ServiceUnavailableError
+from caregraph.api.type_system import graphql_core
 from caregraph.graph.anchors import Anchors
 from caregraph.graph.keys_and_audit import append_audit
 from caregraph.graph.readers import Reader
@@ -78,7 +79,7 @@ class Audit(SchemaExtension):
         principal = getattr(ctx, "principal", None)
         if principal is None or ec.graphql_document is None:
             return  # nobody to record, or not even a query (a syntax error): nothing was read
-        found = selection.of(ec.schema._schema, ec.graphql_document, ec.operation_name)
+        found = selection.of(graphql_core(ec.schema), ec.graphql_document, ec.operation_name)
         if found.roots <= NO_PATIENT_DATA:
             return
         result = ec.result

@@ -49,6 +49,7 @@ from caregraph.api.availability import UNAVAILABLE
 from caregraph.api.connections import PATH
 from caregraph.api.errors import ApiError, LimitExceededError, ServiceUnavailableError
 from caregraph.api.settings import ApiSettings
+from caregraph.api.type_system import graphql_core
 from caregraph.graph.readers import GraphCounts, TraversalPath
 
 CONNECTION_SUFFIX = "Connection"
@@ -108,7 +109,9 @@ class Guardrails(SchemaExtension):
     async def on_validate(self) -> AsyncIterator[None]:
         ec = self.execution_context
         if ec.pre_execution_errors is None and ec.graphql_document is not None:
-            errors = list(_validate(ec.schema._schema, ec.graphql_document, ec.validation_rules))
+            errors = list(
+                _validate(graphql_core(ec.schema), ec.graphql_document, ec.validation_rules)
+            )
             if not errors:
                 try:
                     refusal = await self._refusal()
@@ -131,7 +134,7 @@ class Guardrails(SchemaExtension):
         settings = _settings(context)
         document = ec.graphql_document
         assert document is not None
-        estimator = Estimator(ec.schema._schema, settings, ec.variables or {})
+        estimator = Estimator(graphql_core(ec.schema), settings, ec.variables or {})
         estimator.collect(document, ec.operation_name)
         if estimator.too_big:
             where, first = estimator.too_big

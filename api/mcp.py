@@ -47,6 +47,7 @@ from caregraph.api.access.policy import VALUE_TYPES, FieldPolicy
 from caregraph.api.auth import Authenticator, AuthError, Principal
 from caregraph.api.availability import UNAVAILABLE
 from caregraph.api.context import Services
+from caregraph.api.type_system import graphql_core
 
 # -- the operations --------------------------------------------------------------------------
 
@@ -298,7 +299,7 @@ class Tools:
             channel=caller.channel,
         )
         with logs.calling(caller.request_id, caller.principal.subject, caller.principal.role):
-            text = prune(schema._schema, query, context.policy)
+            text = prune(graphql_core(schema), query, context.policy)
             result = await schema.execute(
                 text, variable_values=variables, context_value=context, operation_name=operation
             )

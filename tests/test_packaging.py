@@ -123,7 +123,11 @@ def test_the_installed_package_imports_and_answers_from_where_it_is_installed(
         "print(len(s.sdl()))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env=env, check=True, capture_output=True,
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
         text=True,
     ).stdout.split()
     assert Path(out[0]).is_relative_to(installed)

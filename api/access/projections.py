@@ -18,6 +18,7 @@ from rdflib import URIRef
 
 from caregraph.api import paths
 from caregraph.api.access.policy import YEAR, AccessPolicy
+from caregraph.api.type_system import graphql_core
 from caregraph.graph.projection import IDENTIFIER_LOOKUP, Hop, LabelView, Projection
 from caregraph.graph.readers import TIME_PROPERTIES
 from caregraph.ontology.temporal import precision_property
@@ -167,7 +168,7 @@ def traversals() -> Mapping[tuple[str, str], str]:
     from caregraph.api.schema import schema  # here: the schema's types import this module's users
 
     found: dict[tuple[str, str], str] = {}
-    for name, typ in schema._schema.type_map.items():
+    for name, typ in graphql_core(schema).type_map.items():
         if not isinstance(typ, GraphQLObjectType | GraphQLInterfaceType):
             continue
         for fname, fdef in typ.fields.items():

@@ -25,6 +25,7 @@ from caregraph.api.access import selection
 from caregraph.api.access.policy import ARGUMENT_FIELDS, NOBODY, WINDOW_ARGUMENTS, AccessPolicy
 from caregraph.api.access.selection import Selected
 from caregraph.api.errors import ApiError
+from caregraph.api.type_system import graphql_core
 
 
 class UnauthenticatedError(ApiError):
@@ -134,8 +135,8 @@ class Access(SchemaExtension):
         ec = self.execution_context
         if not ec.pre_execution_errors and ec.graphql_document is not None:
             policy: AccessPolicy = getattr(ec.context, "policy", NOBODY)
-            found = selection.of(ec.schema._schema, ec.graphql_document, ec.operation_name)
-            refused = refusals(ec.schema._schema, found, policy)
+            found = selection.of(graphql_core(ec.schema), ec.graphql_document, ec.operation_name)
+            refused = refusals(graphql_core(ec.schema), found, policy)
             if refused:
                 ec.pre_execution_errors = [
                     GraphQLError(

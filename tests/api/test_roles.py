@@ -14,6 +14,7 @@ from caregraph.api.access.projections import projection
 from caregraph.api.auth import Role
 from caregraph.api.mcp import prune
 from caregraph.api.schema import schema
+from caregraph.api.type_system import graphql_core
 from caregraph.graph.projection import IDENTIFIER_LOOKUP
 from caregraph.graph.readers import ForbiddenReadError, LookupRequest, PageRequest, Reader
 from tests.api.conftest import ADA, JANE, PSEUDONYMS, SMITH_NPI, STUDY_UID, Gql, principal
@@ -131,7 +132,7 @@ def _same_but_generalised(role: Role, seen: Any, full: Any, path: str = "") -> N
 @pytest.mark.parametrize("role", [Role.clinician, Role.billing, Role.analyst])
 def test_each_role_sees_its_fields_as_they_are_or_generalised(gql: Gql, role: Role) -> None:
     full = gql(EVERYTHING).data
-    mine = prune(schema._schema, EVERYTHING, for_role(role))
+    mine = prune(graphql_core(schema), EVERYTHING, for_role(role))
     seen = gql(mine, principal=principal(role)).data
     assert seen["practitioner"]["encounters"]["edges"], "the role's own query found nothing"
     _same_but_generalised(role, seen, full)
@@ -144,7 +145,7 @@ def test_each_role_sees_its_fields_as_they_are_or_generalised(gql: Gql, role: Ro
 
 def test_what_each_role_reads_of_jane(gql: Gql) -> None:
     def jane(role: Role) -> dict[str, Any]:
-        query = prune(schema._schema, EVERYTHING, for_role(role))
+        query = prune(graphql_core(schema), EVERYTHING, for_role(role))
         data = gql(query, principal=principal(role)).data
         return dict(data["practitioner"]["encounters"]["edges"][0]["node"]["patient"])
 
@@ -268,7 +269,7 @@ def test_every_filter_argument_of_the_schema_is_checked_against_the_policy() -> 
     lookups and time windows, and each is checked as a read of that field. A new filter
     argument fails here until the policy says what it reads."""
     unchecked = []
-    for type_name, typ in schema._schema.type_map.items():
+    for type_name, typ in graphql_core(schema).type_map.items():
         if type_name.startswith("__") or isinstance(typ, GraphQLInputObjectType):
             continue
         for fname, fdef in getattr(typ, "fields", {}).items():
