@@ -139,8 +139,7 @@ def _time_statements() -> dict[str, list[float]]:
         writer._run = timed_run
     linking.apply_rules = timed_rules
     writer.lookup_hashes = timed("read: lookup_hashes", writer.lookup_hashes)
-    for name in ("lookup_tokens", "lookup_match_keys"):
-        setattr(graph_identity, name, timed(f"read: {name}", getattr(graph_identity, name)))
+    graph_identity.lookup = timed("read: identity lookup", graph_identity.lookup)
     return spent
 
 
