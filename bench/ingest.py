@@ -58,7 +58,7 @@ class SourceLoad:
     nodes_created: int
     relationships_created: int
     seconds: float
-    steps: dict[str, float] = field(default_factory=dict)  # the report's identity/write/linking
+    steps: dict[str, float] = field(default_factory=dict)  # identity/write/linking/commit
 
 
 @dataclass
