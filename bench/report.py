@@ -329,18 +329,20 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "",
         f"By source system at {doc['headline_size']:,} patients (loaded in this order):",
         "",
-        "| source | records | seconds | records/s | identity s | write s | linking s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| source | records | seconds | records/s | identity s | write s | linking s | commit s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *(
             f"| {s['source']} | {s['records']:,} | {_fmt(s['seconds'])} | "
             f"{_fmt(s['records_per_s'])} | {_fmt(s.get('steps_s', {}).get('identity'), 1)} | "
             f"{_fmt(s.get('steps_s', {}).get('write'), 1)} | "
-            f"{_fmt(s.get('steps_s', {}).get('linking'), 1)} |"
+            f"{_fmt(s.get('steps_s', {}).get('linking'), 1)} | "
+            f"{_fmt(s.get('steps_s', {}).get('commit'), 1)} |"
             for s in big
         ),
         "",
-        "identity, write and linking are the pipeline's own step timings (LoadReport.timings);"
-        " the rest of a source's seconds is reading, parsing, mapping and validating.",
+        "identity, write, linking and commit (of each batch's transaction) are the"
+        " pipeline's own step timings (LoadReport.timings); the rest of a source's seconds is"
+        " reading, parsing, mapping and validating.",
     ]
     lines += _queries_md(doc)
     lines += _scale_md(doc)

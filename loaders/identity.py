@@ -193,6 +193,7 @@ class Resolver:
             onto = load_ontology()
         self.onto = onto
         self._labels: dict[URIRef, tuple[str, ...]] = {}
+        self._owner_types: dict[URIRef, str] | None = None
 
     def labels(self, cls: URIRef) -> tuple[str, ...]:
         found = self._labels.get(cls)
@@ -212,6 +213,12 @@ class Resolver:
             return True
         mine = self.labels(cls)
         return mine[0] in labels or set(labels) <= set(mine)
+
+    def owner_types(self) -> dict[URIRef, str]:
+        """The relationship type of each of OWNED_BY_PATIENT."""
+        if self._owner_types is None:
+            self._owner_types = {r: self.onto.relationship_type(r) for r in OWNED_BY_PATIENT}
+        return self._owner_types
 
     def qualified(self, tok: str, cls: URIRef) -> str:
         """The key of a ``cls`` node whose plain token is another class's key."""
@@ -233,8 +240,8 @@ class Resolver:
                 for ref in (link.src, link.dst):
                     if self.resolvable(ref.cls):
                         tokens.update((canon(ref.key), self.qualified(canon(ref.key), ref.cls)))
-        known = graph_identity.lookup_tokens(tx, sorted(tokens))
-        by_mk = graph_identity.lookup_match_keys(tx, sorted(mks)) if mks else {}
+        answer = graph_identity.lookup(tx, sorted(tokens), sorted(mks), self.owner_types().values())
+        known, by_mk = answer.tokens, answer.match_keys
 
         labels_of: dict[str, tuple[str, ...]] = {}
         birth_of: dict[str, Any] = {}
@@ -373,12 +380,12 @@ class Resolver:
 
             link_keys.append([(end(link.src), end(link.dst)) for link in rec.links])
 
-        self._one_patient_per_event(tx, records, node_keys, link_keys, rules, conflicts)
+        self._one_patient_per_event(answer, records, node_keys, link_keys, rules, conflicts)
         return Resolution(node_keys, link_keys, stubs, rules, conflicts, merges, existing)
 
     def _one_patient_per_event(
         self,
-        tx: ManagedTransaction,
+        answer: graph_identity.Known,
         records: Sequence[Record],
         node_keys: list[list[str]],
         link_keys: list[list[tuple[str, str]]],
@@ -399,10 +406,12 @@ class Resolver:
                     owned.append((ri, index[event], event, patient, link.rel))
         if not owned:
             return
-        types = {rel: self.onto.relationship_type(rel) for rel in OWNED_BY_PATIENT}
-        owners = graph_identity.lookup_owners(
-            tx, sorted({(e, types[rel]) for _, _, e, _, rel in owned})
-        )
+        # An event the graph already has is a node one of the batch's tokens named, so its
+        # owners came with the tokens' answer (graph/identity.py); a new event has none yet.
+        types = self.owner_types()
+        owners: dict[str, set[str]] = {}
+        for _, _, event, _, rel in owned:
+            owners.setdefault(event, set()).update(answer.owners.get((event, types[rel]), ()))
         for ri, ni, event, patient, _rel in owned:
             have = owners.setdefault(event, set())
             if not have or patient in have:

@@ -41,14 +41,22 @@ from caregraph.loaders.identity import IdentityConfig, Resolution, Resolver
 from caregraph.loaders.limits import LoadLimits, breaches
 from caregraph.loaders.records import Item, Record, Rejected, Skipped, SourceRef
 from caregraph.loaders.report import FileReport, LoadReport
-from caregraph.loaders.write_rows import OntologyView, RowSettings, ValueTypeError, convert, to_rows
+from caregraph.loaders.write_rows import (
+    OntologyView,
+    Prepared,
+    RowSettings,
+    ValueTypeError,
+    prepare,
+    to_rows,
+)
 
 Progress = Callable[[str, int], None]
 log = logging.getLogger(__name__)
 
 
 class Validator:
-    """Checks a record before it is written: limits, shapes, then every value's datatype."""
+    """Checks a record before it is written: limits, shapes, then every value's datatype
+    (converting the values, which is kept for the writer)."""
 
     def __init__(
         self, onto: OntologyView, cfg: RowSettings, limits: LoadLimits | None = None
@@ -67,7 +75,8 @@ class Validator:
         return breaches(rec, self.limits)
 
     def problems(self, rec: Record) -> list[str]:
-        """What makes the record unusable; its sh:Warning and sh:Info findings are added to it."""
+        """What in the shapes makes the record unusable; its sh:Warning and sh:Info findings
+        are added to it."""
         for message in self.shapes.leave_out_unparseable(rec):
             rec.warn("unusual-value", message)
         found: list[str] = []
@@ -76,18 +85,15 @@ class Validator:
                 found.append(finding.message)
             else:
                 rec.warn(finding.kind, finding.message)
-        if found:
-            return found
+        return found
+
+    def prepare(self, rec: Record) -> Prepared | str:
+        """The record with its values converted and its hash taken, or why a value does not
+        fit its property's datatype. After problems(), which may leave values out."""
         try:
-            for node in rec.nodes:
-                for prop, value in node.props.items():
-                    convert(self.onto, prop, value, self.cfg)
-            for link in rec.links:
-                for prop, value in link.props.items():
-                    convert(self.onto, prop, value, self.cfg)
+            return prepare(self.onto, rec, self.cfg)
         except ValueTypeError as e:
-            return [str(e)]
-        return []
+            return str(e)
 
 
 @dataclass
@@ -116,7 +122,7 @@ class Pipeline:
         self.report = LoadReport(run_id=self.run_id, source=self.source)
         self.resolver = Resolver(self.identity, self.onto)
         self.validator = Validator(self.onto, self.row_settings, self.limits)
-        self._pending: list[tuple[Record, FileReport]] = []
+        self._pending: list[tuple[Prepared, FileReport]] = []
         # One batch is written while the next is read: reading is Python's work, writing is
         # mostly Neo4j's, so on two cores they overlap. Batches are still written one after
         # another, in order (a batch's identity lookups see every batch before it).
@@ -250,11 +256,15 @@ class Pipeline:
                 if problems:
                     self._reject(fr, Rejected(item.ref, item.format, "; ".join(problems), "shape"))
                     continue
+                ready = self.validator.prepare(item)
+                if isinstance(ready, str):
+                    self._reject(fr, Rejected(item.ref, item.format, ready, "shape"))
+                    continue
                 if self.strict and item.warnings:
                     reason = "; ".join(f"{w.code}: {w.message}" for w in item.warnings)
                     self._reject(fr, Rejected(item.ref, item.format, reason, "strict"))
                     continue
-                self._pending.append((item, fr))
+                self._pending.append((ready, fr))
                 if len(self._pending) >= self.batch_size:
                     self._flush()
             if self.on_progress and fr.read % 100 == 0:
@@ -285,12 +295,13 @@ class Pipeline:
         if inflight is not None:
             inflight.result()
 
-    def _write_pending(self, pending: list[tuple[Record, FileReport]]) -> None:
+    def _write_pending(self, pending: list[tuple[Prepared, FileReport]]) -> None:
         try:
-            self._write([rec for rec, _ in pending], [fr for _, fr in pending])
+            self._write([ready for ready, _ in pending], [fr for _, fr in pending])
         except ClientError as e:
             if len(pending) == 1:
-                rec, fr = pending[0]
+                ready, fr = pending[0]
+                rec = ready.record
                 self._reject(
                     fr,
                     Rejected(
@@ -302,21 +313,20 @@ class Pipeline:
             for one in pending:
                 self._write_pending([one])
 
-    def _write(self, records: list[Record], files: list[FileReport]) -> None:
+    def _write(self, prepared: list[Prepared], files: list[FileReport]) -> None:
+        records = [p.record for p in prepared]
+
         def work(tx: ManagedTransaction) -> BatchWritten:
             hashes = gw.lookup_hashes(tx, [r.ref.key for r in records])
-            changed = [
-                (r, f) for r, f in zip(records, files, strict=True)
-                if hashes.get(r.ref.key) != r.content_hash()
-            ]  # fmt: skip
-            fresh = [r for r, _ in changed]
+            pairs = zip(prepared, files, strict=True)
+            fresh = [(p, f) for p, f in pairs if hashes.get(p.record.ref.key) != p.content_hash]
+            changed = [(p.record, f) for p, f in fresh]
             if not fresh:
                 return BatchWritten(changed)
             t0 = time.perf_counter()
-            resolution = self.resolver.resolve(tx, fresh)
-            batch = to_rows(
-                fresh, resolution, self.onto, self.identity, self.run_id, self.row_settings
-            )
+            resolution = self.resolver.resolve(tx, [r for r, _ in changed])
+            ready = [p for p, _ in fresh]
+            batch = to_rows(ready, resolution, self.onto, self.identity, self.run_id)
             t1 = time.perf_counter()
             stats = gw.write_batch(tx, batch)
             t2 = time.perf_counter()
@@ -324,12 +334,17 @@ class Pipeline:
             for n in batch.nodes:
                 by_label.setdefault(n.labels[0], []).append(n.key)
             links = linking.apply_rules(tx, by_label, self.run_id, self.identity.enabled_rules())
-            timing = {"identity": t1 - t0, "write": t2 - t1, "linking": time.perf_counter() - t2}
-            return BatchWritten(changed, stats, resolution, batch, links, timing)
+            t3 = time.perf_counter()
+            timing = {"identity": t1 - t0, "write": t2 - t1, "linking": t3 - t2}
+            return BatchWritten(changed, stats, resolution, batch, links, timing, t3)
 
         try:
             with self.driver.session(database=self.database) as session:
                 out = session.execute_write(work)
+                if out.timing:
+                    # The commit is where Neo4j applies what the steps wrote (the store, the
+                    # indexes); it belongs to no one step, so it is timed as its own.
+                    out.timing["commit"] = time.perf_counter() - out.ended
         except (ServiceUnavailable, SessionExpired, TransientError, DatabaseError) as e:
             raise WriteError(
                 f"Neo4j failed during the load ({type(e).__name__}); nothing of the current "
@@ -373,7 +388,8 @@ class Pipeline:
 class BatchWritten:
     """What one batch's write transaction did: the records whose content changed (the others
     are unchanged since their last load), Neo4j's counters, and when any changed the identity
-    step's resolution, the rows written, the links the rules made and each step's time."""
+    step's resolution, the rows written, the links the rules made, each step's time and when
+    the last step ended (the commit is timed from there)."""
 
     changed: list[tuple[Record, FileReport]]
     stats: gw.WriteStats = field(default_factory=gw.WriteStats)
@@ -381,6 +397,7 @@ class BatchWritten:
     batch: gw.WriteBatch | None = None
     links: linking.Linked | None = None
     timing: dict[str, float] = field(default_factory=dict)
+    ended: float = 0.0  # time.perf_counter()
 
 
 def _read(path: Path, source: str) -> tuple[str | None, Iterable[Item]]:

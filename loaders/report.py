@@ -59,8 +59,10 @@ class LoadReport:
     links: dict[str, int] = field(default_factory=dict)  # links made by linking rules, per rule
     # nodes a rule left unlinked because more than one target qualified, per rule
     ambiguous: dict[str, int] = field(default_factory=dict)
-    # seconds inside the write transactions, per step (identity, write, linking), and how many
-    # records those steps handled: the linking cost per record is timings["linking"] / that
+    # seconds of the write transactions of the records that changed, per step (identity,
+    # write, linking, and the commit), and how many records those steps handled: the linking
+    # cost per record is timings["linking"] / that. Not timed: the lookup of the records'
+    # hashes that tells the changed ones apart.
     timings: dict[str, float] = field(default_factory=dict)
     timed_records: int = 0
     rejects_file: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timezone
 from typing import Any, Protocol
@@ -82,16 +83,49 @@ def convert(onto: OntologyView, prop: URIRef, value: Value, cfg: RowSettings) ->
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A record and what writing it takes, worked out once when it is validated: its property
+    values as Neo4j types (converting them is how they are checked) and its content hash
+    (compared with the graph's to skip an unchanged record, then written with it)."""
+
+    record: Record
+    node_props: list[dict[str, Any]]  # per node: property name -> value, absent values left out
+    link_props: list[dict[str, Any]]  # per link: property name -> value
+    content_hash: str
+
+
+def prepare(onto: OntologyView, rec: Record, cfg: RowSettings) -> Prepared:
+    """The record's values converted and its hash taken; ValueTypeError for a value that does
+    not fit its property's datatype (the record is rejected)."""
+    node_props: list[dict[str, Any]] = []
+    for node in rec.nodes:
+        props: dict[str, Any] = {}
+        for p, v in node.props.items():
+            value = convert(onto, p, v, cfg)  # an absent value is checked all the same
+            if v is None or v == [] or v == "":
+                continue  # absent: never overwrites what an earlier record said
+            name = local_name(p)
+            props[name] = value
+            if isinstance(v, str) and onto.datatype(p) == "dateTime":
+                # null removes a precision an earlier, vaguer record left
+                props[precision_property(name)] = precision_of(v)
+        node_props.append(props)
+    link_props = [
+        {local_name(p): convert(onto, p, v, cfg) for p, v in link.props.items()}
+        for link in rec.links
+    ]
+    return Prepared(rec, node_props, link_props, rec.content_hash())
+
+
 def to_rows(
-    records: list[Record],
+    prepared: Sequence[Prepared],
     resolution: Resolution,
     onto: OntologyView,
     identity: IdentityConfig,
     run_id: str,
-    cfg: RowSettings | None = None,
 ) -> WriteBatch:
-    """Build the writer's rows for records already validated and resolved."""
-    cfg = cfg or RowSettings()
+    """Build the writer's rows for records already prepared and resolved."""
     canon = identity.canon
     batch = WriteBatch(run_id=run_id)
     for key, cls in resolution.stubs.items():
@@ -99,20 +133,13 @@ def to_rows(
     # a node identity kept apart names the node it would have joined, so the scorecard can
     # count the conflicts still open and show both sides (graph/scorecard.py)
     kept_apart = {c.new: c.existing for c in resolution.conflicts}
-    for ri, rec in enumerate(records):
+    for ri, ready in enumerate(prepared):
+        rec = ready.record
         src = rec.ref.key
         asserted: list[str] = []
         for ni, node in enumerate(rec.nodes):
             key = resolution.node_keys[ri][ni]
-            props: dict[str, Any] = {}
-            for p, v in node.props.items():
-                if v is None or v == [] or v == "":
-                    continue  # absent: never overwrites what an earlier record said
-                name = local_name(p)
-                props[name] = convert(onto, p, v, cfg)
-                if isinstance(v, str) and onto.datatype(p) == "dateTime":
-                    # null removes a precision an earlier, vaguer record left
-                    props[precision_property(name)] = precision_of(v)
+            props = dict(ready.node_props[ni])
             if key in kept_apart:
                 props["keptApartFrom"] = kept_apart[key]
             if node.cls == CG.Patient:
@@ -130,8 +157,8 @@ def to_rows(
                 batch.identifiers.append(
                     IdentifierRow(tok, system, ident.value, ident.type, key, rule, evidence, src)
                 )
-        for link, (s, d) in zip(rec.links, resolution.link_keys[ri], strict=True):
-            props = {local_name(p): convert(onto, p, v, cfg) for p, v in link.props.items()}
+        links = zip(rec.links, resolution.link_keys[ri], ready.link_props, strict=True)
+        for link, (s, d), link_props in links:
             dst_label = ROOT_LABEL
             if link.dst.cls == CG.Concept:
                 code = split_key(d)
@@ -142,7 +169,7 @@ def to_rows(
                     type=onto.relationship_type(link.rel),
                     src=s,
                     dst=d,
-                    props=props,
+                    props=link_props,
                     source=src,
                     rule=link.rule,
                     evidence=json.dumps(link.evidence, sort_keys=True) if link.evidence else None,
@@ -159,7 +186,7 @@ def to_rows(
                     "recordId": rec.ref.record_id,
                     "format": rec.format,
                     "kind": rec.kind,
-                    "contentHash": rec.content_hash(),
+                    "contentHash": ready.content_hash,
                     "runId": run_id,
                     "display": f"{rec.format} {rec.kind} {rec.ref.record_id or rec.ref.position}",
                     # the codes only (never the messages): what the scorecard counts; None

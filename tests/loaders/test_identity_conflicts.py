@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from neo4j import Driver
+from neo4j import Driver, ManagedTransaction, Result
 
 from caregraph.graph import integrity
+from caregraph.loaders import registry
+from caregraph.loaders.identity import IdentityConfig, Resolution, Resolver
+from caregraph.loaders.records import Record
 from caregraph.ontology.model import load_ontology
+from caregraph.ontology.vocab import CG
 from tests.loaders.conftest import Load, count
 from tests.loaders.test_dicom import part10
 
@@ -127,14 +132,17 @@ def test_two_dicom_files_of_one_study_for_two_patients_are_kept_apart(
     sound(driver, database)
 
 
+# one batch: the second claim meets the first in the batch; a claim per batch: it meets the
+# first in the graph, whose owner the identity step read with the batch's tokens
+@pytest.mark.parametrize("batch_size", [500, 1], ids=["one batch", "a claim per batch"])
 def test_an_837_with_one_claim_number_for_two_patients_keeps_them_apart(
-    load: Load, driver: Driver, database: str, tmp_path: Path
+    load: Load, driver: Driver, database: str, tmp_path: Path, batch_size: int
 ) -> None:
     # the dependant's claim reuses the subscriber's CLM01, with another charge
     text = X12.read_text().replace("CLM*PCN1002*80.00", "CLM*PCN1001*80.00")
     path = tmp_path / "claims.837"
     path.write_text(text)
-    report = load(path, source="billing")
+    report = load(path, source="billing", batch_size=batch_size)
     assert [c.split(":")[0] for c in report.conflicts] == ["Claim conflict"]
     assert "PCN1001" not in report.conflicts[0]
     assert count(
@@ -153,8 +161,44 @@ def test_an_837_with_one_claim_number_for_two_patients_keeps_them_apart(
     ]  # fmt: skip
     sound(driver, database)
     # and a reload changes nothing
-    again = load(path, source="billing")
+    again = load(path, source="billing", batch_size=batch_size)
     assert again.total("unchanged") == again.total("written")
     assert (
         count(driver, database, "MATCH (c:Claim {controlNumber: 'PCN1001'}) RETURN count(c)") == 2
     )
+
+
+def test_the_identity_step_reads_the_graph_once_per_batch(
+    load: Load, driver: Driver, database: str, tmp_path: Path
+) -> None:
+    load(X12, source="billing")  # the claims, their patients, payer and providers
+    # the dependant's claim comes again with the subscriber's claim number
+    path = tmp_path / "claims.837"
+    path.write_text(X12.read_text().replace("CLM*PCN1002*80.00", "CLM*PCN1001*80.00"))
+    loader = registry.detect(path)
+    assert loader is not None
+    records = [r for r in loader.read(path, "billing") if isinstance(r, Record)]
+    theirs = [r for r in records if any(n.props.get(CG.totalCharge) == 80.0 for n in r.nodes)]
+    assert len(theirs) == 1
+
+    statements: list[str] = []
+
+    class Counted:
+        """The transaction, with the statements run through it counted."""
+
+        def __init__(self, tx: ManagedTransaction) -> None:
+            self.tx = tx
+
+        def run(self, query: str, **params: Any) -> Result:
+            statements.append(query)
+            return self.tx.run(query, **params)
+
+    def resolve(tx: ManagedTransaction) -> Resolution:
+        resolver = Resolver(IdentityConfig(), load_ontology())
+        return resolver.resolve(Counted(tx), theirs)  # type: ignore[arg-type]  # counts runs
+
+    with driver.session(database=database) as session:
+        resolution = session.execute_read(resolve)
+    assert len(statements) == 1
+    # the claim's owner in the graph came with that one answer: the claim is kept apart
+    assert [c.kind for c in resolution.conflicts] == ["Claim conflict"]

@@ -54,6 +54,18 @@ def test_an_update_changes_the_record_in_place_and_keeps_both_sources(
     assert count(driver, database, "MATCH (p:Patient) RETURN count(p)") == 1
 
 
+def test_the_report_times_every_step_of_the_write_transaction_the_commit_included(
+    load: Load, tmp_path: Path
+) -> None:
+    write(tmp_path / "patients.csv", PATIENTS_HEADER, [patient("p1", "Ada", "Lovelace")])
+    first = load(tmp_path / "patients.csv", source="ehr").as_json()
+    assert sorted(first["timings"]) == ["commit", "identity", "linking", "write"]
+    assert first["timedRecords"] == 1
+    # a reload of the same record writes nothing, so no step is timed
+    again = load(tmp_path / "patients.csv", source="ehr").as_json()
+    assert (again["timings"], again["timedRecords"]) == ({}, 0)
+
+
 def test_a_load_stopped_by_neo4j_going_away_completes_when_run_again(
     private_server: ManagedNeo4j, tmp_path: Path
 ) -> None:
