@@ -44,8 +44,16 @@ from caregraph.graph.settings import Neo4jSettings
 # Nodes that are not data: the ontology's class nodes and schema node (written by `ontology
 # apply` before either load), API keys and the audit log (written by the service).
 NOT_DATA = ("Class", "OntologySchema", "ApiKey", "AuditEvent")
-# How each kind of data node is found again: its label with a unique property.
-ANCHORS = (("Entity", "key"), ("Identifier", "key"), ("SourceRecord", "key"), ("LoadRun", "runId"))
+# How each kind of data node is found again: its label with a unique property (a coded
+# element's Concept and its CodeSystem are keyed like the terminology's, graph/terminology.py).
+ANCHORS = (
+    ("Entity", "key"),
+    ("Identifier", "key"),
+    ("SourceRecord", "key"),
+    ("LoadRun", "runId"),
+    ("Concept", "key"),
+    ("CodeSystem", "key"),
+)
 CHUNK = 10_000  # rows per limit transaction
 
 
