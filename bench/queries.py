@@ -80,7 +80,7 @@ query PatientContext($identifier: String!, $from: DateTime!, $to: DateTime!) {
 # A condition's time is its onset, else the date it was recorded (as caregraph reads it).
 # What (b) reads, recorded with the results (report.build): runs before these two constants
 # read no conditions or procedures, and their peer took payments by the claim's service date.
-CONTEXT_EVENTS = (
+CONTEXT_KINDS = (
     "visits", "appointments", "studies", "conditions", "procedures", "claims", "payments",
 )  # fmt: skip
 PEER_CONTEXT_PAYMENTS_BY = "paymentDate"

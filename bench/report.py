@@ -229,7 +229,7 @@ def build(
         "queries": {q: _headline(largest, q) for q in QUESTIONS},
         # what (b) read and how the peer chose its payments (bench/queries.py): documents
         # without these keys come from runs before (b) read conditions and procedures
-        "context_events": list(queries.CONTEXT_EVENTS),
+        "context_events": list(queries.CONTEXT_KINDS),
         "peer_context_payments_by": queries.PEER_CONTEXT_PAYMENTS_BY,
         "scale": _scale(by_size),
         "targets": TARGETS,

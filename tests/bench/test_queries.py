@@ -99,3 +99,8 @@ def test_the_peer_s_year_counts_payments_by_payment_date_and_conditions_and_proc
     assert queries._peer_context_events(answer) == 1 + 1 + 2 + 1 + 1 + 3
     assert "paidClaims: claims(where: { remittances: { some:" in queries.PATIENT_CONTEXT_PEER
     assert "HAS_CONDITION|HAS_PROCEDURE" in queries.PATIENT_CONTEXT_CYPHER
+
+
+def test_the_context_question_reads_as_many_events_as_patient_context() -> None:
+    asked = {a.name: a for a in queries.questions(_sample())}["patient_context"]
+    assert asked.cypher[1](0)["limit"] == queries.CONTEXT_EVENTS == 267
