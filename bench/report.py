@@ -606,7 +606,7 @@ METHOD = """
   {payments} (c)
   `practitioner(npi:)` → first 20 visits oldest first → their claims and imaging studies
   (first 20 each). The arguments cycle through up to 100 patients and practitioners spread
-  over the graph, in a seeded order, the same for all three systems.
+  over the graph, in a seeded order, the same for every system.
 - **Load**: closed loop, 1, 8 and 32 concurrent clients (asyncio, httpx or the async
   driver), only to 127.0.0.1; per cell a warm-up, then a bounded window (seconds and
   requests); throughput is completed requests over the window; latency percentiles by linear
