@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from neo4j import AsyncDriver, RoutingControl
 
+from bench.http_limit import encode_params
 from bench.stats import Summary, summarize
 
 Call = Callable[[int], Awaitable[Any]]  # the i-th request; raises when it fails
@@ -124,5 +125,20 @@ def cypher_call(
             cypher, params(i), database_=database, routing_=RoutingControl.READ
         )
         return records
+
+    return call
+
+
+def http_call(client: httpx.AsyncClient, url: str, params: Callable[[int], dict[str, Any]]) -> Call:
+    """POST the i-th Cypher parameters to the limit over HTTP (bench/http_limit.py); the
+    records as parsed JSON, or an AnswerError. Encoded and parsed as graphql_call does (httpx's
+    JSON), so the client's own cost is the same for both."""
+    local_only(url)
+
+    async def call(i: int) -> Any:
+        response = await client.post(url, json=encode_params(params(i)))
+        if response.status_code != 200:
+            raise AnswerError(f"HTTP {response.status_code}: {response.text[:200]}")
+        return response.json()
 
     return call

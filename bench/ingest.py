@@ -43,9 +43,22 @@ from caregraph.graph.settings import Neo4jSettings
 
 # Nodes that are not data: the ontology's class nodes and schema node (written by `ontology
 # apply` before either load), API keys and the audit log (written by the service).
-NOT_DATA = ("Class", "OntologySchema", "ApiKey", "AuditEvent")
-# How each kind of data node is found again: its label with a unique property.
-ANCHORS = (("Entity", "key"), ("Identifier", "key"), ("SourceRecord", "key"), ("LoadRun", "runId"))
+# MeasureValue: the scorecard's snapshot that each load run takes at its end (graph/scorecard.py),
+# a measurement of the data rather than data; its cost stays in caregraph's load seconds, and
+# the limit is not asked to write it (nor could it find one again: it is keyed by run and key)
+NOT_DATA = ("Class", "OntologySchema", "ApiKey", "AuditEvent", "MeasureValue")
+# How each kind of data node is found again: its label with a unique property (a coded
+# element's Concept and its CodeSystem are keyed as in graph/terminology.py)
+ANCHORS = (
+    ("Entity", "key"),
+    ("Identifier", "key"),
+    ("SourceRecord", "key"),
+    ("LoadRun", "runId"),
+    ("Concept", "key"),
+    ("CodeSystem", "key"),
+    ("MatchCandidate", "key"),  # probable duplicates for a steward (graph/candidates.py)
+    ("IdentityDecision", "key"),
+)
 CHUNK = 10_000  # rows per limit transaction
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from neo4j import AsyncGraphDatabase
 
-from bench.clients import Call, Limits, closed_loop, cypher_call, graphql_call
+from bench.clients import Call, Limits, closed_loop, cypher_call, graphql_call, http_call
+from bench.http_limit import json_default
 from bench.queries import Asked
 from bench.stats import Summary
 from caregraph.graph.settings import Neo4jSettings
@@ -18,11 +20,13 @@ from caregraph.graph.settings import Neo4jSettings
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Where each system answers: caregraph's services by name (url, headers), the peer."""
+    """Where each system answers: caregraph's services by name (url, headers), the peer,
+    the limit over HTTP (bench/http_limit.py), Neo4j."""
 
     caregraph: dict[str, tuple[str, dict[str, str]]]  # name: (url, headers)
     peer_url: str | None  # None: the peer is skipped
     neo4j: Neo4jSettings
+    http_limit_url: str | None = None  # None: the limit over HTTP is skipped
 
 
 @dataclass
@@ -36,11 +40,13 @@ class Cell:
 
 @dataclass
 class Agreement:
-    """Items in the answers of each system to the same first requests (a sanity check)."""
+    """Items in the answers of each system to the same first requests (a sanity check), and
+    whether the limit over HTTP gave the very answers of the raw Cypher (None: not asked)."""
 
     question: str
     counts: dict[str, int]
     errors: dict[str, str]
+    http_limit_equals_cypher: bool | None = None
 
     @property
     def agree(self) -> bool:
@@ -67,6 +73,9 @@ async def _with_calls(
             name: graphql_call(http, url, asked.caregraph[0], asked.caregraph[1], headers)
             for name, (url, headers) in endpoints.caregraph.items()
         }
+        if endpoints.http_limit_url:
+            url = f"{endpoints.http_limit_url}/{asked.name}"
+            calls["http_limit"] = http_call(http, url, asked.cypher[1])
         calls["cypher"] = cypher_call(driver, conn.database, asked.cypher[0], asked.cypher[1])
         if endpoints.peer_url:
             calls["peer"] = graphql_call(http, endpoints.peer_url, asked.peer[0], asked.peer[1])
@@ -78,6 +87,7 @@ def agreement(endpoints: Endpoints, asked: Asked, requests: int) -> Agreement:
     (this also warms every system's caches for the measured cells)."""
     counters = {
         "cypher": asked.count_cypher,
+        "http_limit": asked.count_cypher,  # the same records, as JSON
         "peer": asked.count_peer,
         **{name: asked.count_caregraph for name in endpoints.caregraph},
     }
@@ -85,18 +95,31 @@ def agreement(endpoints: Endpoints, asked: Asked, requests: int) -> Agreement:
     async def body(calls: dict[str, Call]) -> Agreement:
         counts: dict[str, int] = {}
         errors: dict[str, str] = {}
+        answers: dict[str, list[Any]] = {}
         for system, call in calls.items():
             total = 0
+            answers[system] = []
             try:
                 for i in range(requests):
-                    total += counters[system](await call(i))
+                    answer = await call(i)
+                    total += counters[system](answer)
+                    answers[system].append(answer)
             except Exception as e:  # reported in the results, and the cells will show it too
                 errors[system] = f"{type(e).__name__}: {str(e)[:300]}"
             counts[system] = total
-        return Agreement(asked.name, counts, errors)
+        same = None
+        if "http_limit" in calls and not errors.keys() & {"http_limit", "cypher"}:
+            same = answers["http_limit"] == [as_json(rs) for rs in answers["cypher"]]
+        return Agreement(asked.name, counts, errors, same)
 
     result: Agreement = asyncio.run(_with_calls(endpoints, asked, 1, body))
     return result
+
+
+def as_json(records: Any) -> Any:
+    """The driver's records as the limit over HTTP writes them, parsed back: what its answer
+    must equal, value for value."""
+    return orjson.loads(orjson.dumps([r.data() for r in records], default=json_default))
 
 
 def measure(
@@ -124,7 +147,7 @@ def measure(
             for cell in done:
                 s = cell.summary
                 progress(
-                    f"  {cell.question:<24} {cell.system:<9} {cell.clients:>2} clients: "
+                    f"  {cell.question:<24} {cell.system:<10} {cell.clients:>2} clients: "
                     f"p50 {s.p50_ms:8.2f} ms  p99 {s.p99_ms:8.2f} ms  "
                     f"{s.throughput_rps:8.1f} req/s  ({s.requests} ok, {s.errors} failed)"
                 )

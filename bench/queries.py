@@ -6,8 +6,9 @@ bench/peer/typedefs.graphql; the Cypher is what an engineer who knows the graph 
 hand, in one query, returning the same facts (it is the limit, so it is not generated).
 
 - (a) ``patient_lookup``: a patient by an identifier token, with demographics and identifiers.
-- (b) ``patient_context``: a patient's events over one year, with the neighbours a summary
-  names (who, where, which visit, which payer); caregraph answers with ``patientContext``.
+- (b) ``patient_context``: a patient's events over one year (visits, appointments, studies,
+  conditions, procedures, claims, payments), with the neighbours a summary names (who, where,
+  which visit, which payer, which code); caregraph answers with ``patientContext``.
 - (c) ``practitioner_traversal``: a practitioner's first 20 visits (oldest first), and for each
   visit its claims and imaging studies (at most 20 each): three levels. No amounts of money:
   the service's key has the clinician role, which may read claims but not their amounts.
@@ -72,6 +73,17 @@ query PatientContext($identifier: String!, $from: DateTime!, $to: DateTime!) {
   }
 }"""
 
+# A payment is an event of the year when it was paid in the year, whatever its claim's service
+# date (as caregraph and the Cypher count it), so the peer asks for payments apart from the
+# claims served in the year: `paidClaims` are the patient's claims with a payment in the year,
+# each with only those payments (the claim is the payment's neighbour, not an event itself).
+# A condition's time is its onset, else the date it was recorded (as caregraph reads it).
+# What (b) reads, recorded with the results (report.build): runs before these two constants
+# read no conditions or procedures, and their peer took payments by the claim's service date.
+CONTEXT_KINDS = (
+    "visits", "appointments", "studies", "conditions", "procedures", "claims", "payments",
+)  # fmt: skip
+PEER_CONTEXT_PAYMENTS_BY = "paymentDate"
 PATIENT_CONTEXT_PEER = """
 query PatientContext($identifier: String!, $from: DateTime!, $to: DateTime!,
                      $fromDate: Date!, $toDate: Date!) {
@@ -91,11 +103,25 @@ query PatientContext($identifier: String!, $from: DateTime!, $to: DateTime!,
         key start modality description
         encounter { key } referrer { nameText } performedAt { name }
       }
+      conditions(where: { OR: [{ onset: { gte: $from, lt: $to } },
+                               { onset: { eq: null }, recordedDate: { gte: $from, lt: $to } }] }) {
+        key onset recordedDate clinicalStatus verificationStatus display code { display }
+      }
+      procedures(where: { start: { gte: $from, lt: $to } }, sort: [{ start: ASC }]) {
+        key start status display code { display } reason { display }
+      }
       claims(where: { serviceStart: { gte: $fromDate, lt: $toDate } },
              sort: [{ serviceStart: ASC }]) {
         key controlNumber serviceStart totalCharge status
         encounter { key } payer { name }
-        remittances { key paymentDate paymentAmount claimStatusCode payer { name } }
+      }
+      paidClaims: claims(where: { remittances: { some: {
+                           paymentDate: { gte: $fromDate, lt: $toDate } } } }) {
+        key controlNumber
+        remittances(where: { paymentDate: { gte: $fromDate, lt: $toDate } },
+                    sort: [{ paymentDate: ASC }]) {
+          key paymentDate paymentAmount claimStatusCode payer { name }
+        }
       }
     }
   }
@@ -105,7 +131,8 @@ PATIENT_CONTEXT_CYPHER = """
 MATCH (:Identifier {key: $identifier})-[:IDENTIFIES]->(p:Patient)
 CALL (p) {
   CALL (p) {
-    MATCH (p)-[:HAS_ENCOUNTER|HAS_APPOINTMENT|HAS_IMAGING_STUDY|HAS_CLAIM|HAS_SERVICE_REQUEST]->(e)
+    MATCH (p)-[:HAS_ENCOUNTER|HAS_APPOINTMENT|HAS_IMAGING_STUDY|HAS_CONDITION|HAS_PROCEDURE|
+               HAS_CLAIM|HAS_SERVICE_REQUEST]->(e)
     RETURN e
     UNION
     MATCH (p)-[:HAS_CLAIM]->(:Claim)<-[:REMITS]-(e:Remittance)
@@ -113,12 +140,14 @@ CALL (p) {
   }
   WITH e, CASE WHEN e.start IS NOT NULL THEN e.start
                WHEN e.paymentDate IS NOT NULL THEN datetime({date: e.paymentDate})
-               WHEN e.serviceStart IS NOT NULL THEN datetime({date: e.serviceStart}) END AS t
+               WHEN e.serviceStart IS NOT NULL THEN datetime({date: e.serviceStart})
+               WHEN e.onset IS NOT NULL THEN e.onset
+               WHEN e.recordedDate IS NOT NULL THEN e.recordedDate END AS t
   WHERE t >= $from AND t < $to
   WITH e, t ORDER BY t, e.key LIMIT $limit
   CALL (e) {
     OPTIONAL MATCH (e)-[x:HAS_PARTICIPANT|SERVICE_PROVIDER|AT_LOCATION|FOR_ENCOUNTER|REFERRED_BY|
-                         PERFORMED_AT|HAS_PAYER|REMITS|PAID_BY]-(m)
+                         PERFORMED_AT|HAS_PAYER|REMITS|PAID_BY|HAS_REASON|HAS_CODE]-(m)
     RETURN collect(m {.key, .display, type: type(x), role: x.role, rule: x.rule}) AS near
   }
   RETURN collect(e {.*, labels: labels(e), time: t, near: near}) AS events
@@ -327,7 +356,8 @@ def _peer_context_events(d: Any) -> int:
     for ident in d["identifiers"]:
         for p in ident["patients"]:
             total += len(p["encounters"]) + len(p["appointments"]) + len(p["imagingStudies"])
-            total += len(p["claims"]) + sum(len(c["remittances"]) for c in p["claims"])
+            total += len(p["conditions"]) + len(p["procedures"])
+            total += len(p["claims"]) + sum(len(c["remittances"]) for c in p["paidClaims"])
     return total
 
 

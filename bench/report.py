@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench import queries
 from bench.ingest import CaregraphLoad, Census, Export, LimitLoad
 from bench.latency import Cell
 from bench.stats import ratio
@@ -28,16 +29,20 @@ QUESTIONS = {
 }
 SYSTEM_NAMES = {
     "caregraph": "caregraph GraphQL",
+    "http_limit": "hand-written Cypher over HTTP (limit over HTTP)",
     "cypher": "hand-written Cypher (limit)",
     "peer": "@neo4j/graphql + Apollo (peer)",
 }
 TARGETS = {
     "ingest": 0.5,  # at least half the limit's throughput
     "p50_to_cypher": 1.5,  # at most 1.5x the hand-written Cypher's p50
+    "p50_to_http_limit": 1.5,  # at most 1.5x the same Cypher's p50 behind a bare endpoint
     "throughput_to_peer": 1.0,  # at least the peer's throughput (8 clients)
     "scale": 1.3,  # 100k latency at most 1.3x the 1k latency
 }
 SCALED = ("patient_context", "practitioner_traversal")
+# what a document written before a key existed shows for it: it was not measured then
+NOT_MEASURED = "not measured"
 
 
 def _r(x: float | None, digits: int = 3) -> float | None:
@@ -117,7 +122,9 @@ def _cell(size: Mapping[str, Any], q: str, system: str, clients: int) -> Mapping
 def _headline(size: Mapping[str, Any], q: str) -> dict[str, Any]:
     cg1, cy1, pe1 = (_cell(size, q, s, 1) for s in ("caregraph", "cypher", "peer"))
     cg8, cy8, pe8 = (_cell(size, q, s, 8) for s in ("caregraph", "cypher", "peer"))
+    hl1, hl8 = _cell(size, q, "http_limit", 1), _cell(size, q, "http_limit", 8)
     p50_ratio = ratio(cg1.get("p50_ms"), cy1.get("p50_ms"))
+    http_ratio = ratio(cg1.get("p50_ms"), hl1.get("p50_ms"))
     tp_ratio = ratio(cg8.get("throughput_rps"), pe8.get("throughput_rps"))
     return {
         "p50_ms": cg1.get("p50_ms"),
@@ -125,6 +132,9 @@ def _headline(size: Mapping[str, Any], q: str) -> dict[str, Any]:
         "p99_ms": cg1.get("p99_ms"),
         "cypher_p50_ms": cy1.get("p50_ms"),
         "p50_ratio_to_cypher": _r(p50_ratio),
+        "http_limit_p50_ms": hl1.get("p50_ms"),
+        "p50_ratio_to_http_limit": _r(http_ratio),
+        "p99_ms_at_32": _cell(size, q, "caregraph", 32).get("p99_ms"),
         "neo4j_graphql_p50_ms": pe1.get("p50_ms"),
         "p50_ratio_to_neo4j_graphql": _r(ratio(cg1.get("p50_ms"), pe1.get("p50_ms"))),
         "throughput_rps_at_8": cg8.get("throughput_rps"),
@@ -134,10 +144,17 @@ def _headline(size: Mapping[str, Any], q: str) -> dict[str, Any]:
         "throughput_ratio_to_cypher": _r(
             ratio(cg8.get("throughput_rps"), cy8.get("throughput_rps"))
         ),
+        "http_limit_throughput_rps_at_8": hl8.get("throughput_rps"),
+        "throughput_ratio_to_http_limit": _r(
+            ratio(cg8.get("throughput_rps"), hl8.get("throughput_rps"))
+        ),
         "meets_p50_target": None if p50_ratio is None else p50_ratio <= TARGETS["p50_to_cypher"],
         "meets_throughput_target": None
         if tp_ratio is None
         else tp_ratio >= TARGETS["throughput_to_peer"],
+        "meets_http_limit_p50_target": None
+        if http_ratio is None
+        else http_ratio <= TARGETS["p50_to_http_limit"],
     }
 
 
@@ -210,6 +227,10 @@ def build(
             "profile": dict(profile) if profile else None,
         },
         "queries": {q: _headline(largest, q) for q in QUESTIONS},
+        # what (b) read and how the peer chose its payments (bench/queries.py): documents
+        # without these keys come from runs before (b) read conditions and procedures
+        "context_events": list(queries.CONTEXT_KINDS),
+        "peer_context_payments_by": queries.PEER_CONTEXT_PAYMENTS_BY,
         "scale": _scale(by_size),
         "targets": TARGETS,
         "by_size": dict(by_size),
@@ -258,6 +279,17 @@ def markdown(doc: Mapping[str, Any]) -> str:
             f"| {title}: p50 ≤ 1.5x Cypher | {_fmt(h['p50_ratio_to_cypher'], 2)}x "
             f"({_fmt(h['p50_ms'], 1)} vs {_fmt(h['cypher_p50_ms'], 1)} ms) "
             f"| {_met(h['meets_p50_target'])} |"
+        )
+        if "p50_ratio_to_http_limit" in h:
+            measured = (
+                f"{_fmt(h['p50_ratio_to_http_limit'], 2)}x ({_fmt(h['p50_ms'], 1)} vs "
+                f"{_fmt(h.get('http_limit_p50_ms'), 1)} ms)"
+            )
+        else:
+            measured = NOT_MEASURED
+        lines.append(
+            f"| {title}: p50 ≤ 1.5x Cypher over HTTP | {measured} "
+            f"| {_met(h.get('meets_http_limit_p50_target'))} |"
         )
         lines.append(
             f"| {title}: throughput ≥ peer (8 clients) | "
@@ -365,7 +397,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
             "| --- | ---: |",
             *(f"| {k} | {_fmt(v, 2)} |" for k, v in prof["statements_s"].items()),
         ]
-    lines += ["", METHOD.strip()]
+    lines += ["", _method(doc).strip()]
     if ANALYSIS.exists():
         lines += ["", ANALYSIS.read_text().strip()]
     return "\n".join(lines) + "\n"
@@ -387,9 +419,13 @@ def _queries_md(doc: Mapping[str, Any]) -> list[str]:
         + " | ".join(f"req/s @{c}" for c in levels)
         + " | "
         + " | ".join(f"p50 @{c}" for c in levels if c != 1)
+        + " | "
+        + " | ".join(f"p99 @{c}" for c in levels if c != 1)
         + " | failed |",
         "| --- | --- | ---: | ---: | ---: | "
         + " | ".join("---:" for _ in levels)
+        + " | "
+        + " | ".join("---:" for c in levels if c != 1)
         + " | "
         + " | ".join("---:" for c in levels if c != 1)
         + " | ---: |",
@@ -407,43 +443,104 @@ def _queries_md(doc: Mapping[str, Any]) -> list[str]:
                 + " | ".join(_fmt(cells.get(str(c), {}).get("throughput_rps")) for c in levels)
                 + " | "
                 + " | ".join(_fmt(cells.get(str(c), {}).get("p50_ms"), 1) for c in levels if c != 1)
+                + " | "
+                + " | ".join(_fmt(cells.get(str(c), {}).get("p99_ms"), 1) for c in levels if c != 1)
                 + f" | {failed} |"
             )
+    absent = [
+        name
+        for system, name in SYSTEM_NAMES.items()
+        if not any(system in q for q in size["queries"].values())
+    ]
+    if absent:
+        lines += ["", f"{', '.join(absent)}: {NOT_MEASURED} in this run."]
     lines += [
         "",
         "Ratios (caregraph over the other; latency: lower is better, throughput: higher is "
         "better):",
         "",
-        "| question | p50 / Cypher | p50 / peer | req/s @8 / Cypher | req/s @8 / peer |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| question | p50 / Cypher over HTTP | p50 / Cypher | p50 / peer | req/s @8 / Cypher | "
+        "req/s @8 / peer |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for q, title in QUESTIONS.items():
         h = doc["queries"][q]
         lines.append(
-            f"| {title} | {_fmt(h['p50_ratio_to_cypher'], 2)} | "
+            f"| {title} | {_given(h, 'p50_ratio_to_http_limit', 2)} | "
+            f"{_fmt(h['p50_ratio_to_cypher'], 2)} | "
             f"{_fmt(h['p50_ratio_to_neo4j_graphql'], 2)} | "
             f"{_fmt(h['throughput_ratio_to_cypher'], 2)} | "
             f"{_fmt(h['throughput_ratio_to_neo4j_graphql'], 2)} |"
         )
-    agreement = size.get("agreement", {})
-    if agreement:
-        lines += [
-            "",
-            "Do the three answer the same? Items in the answers to the first 20 arguments "
-            "(patients' identifiers; events; visits + claims + studies):",
-            "",
-            "| question | caregraph | Cypher | peer | errors |",
-            "| --- | ---: | ---: | ---: | --- |",
-        ]
-        for q, title in QUESTIONS.items():
-            a = agreement.get(q, {}).get("items", {})
-            failed = agreement.get(q, {}).get("errors", {})
-            errors = "; ".join(f"{k}: {v[:160]}" for k, v in failed.items())
-            lines.append(
-                f"| {title} | {_fmt(a.get('caregraph'))} | {_fmt(a.get('cypher'))} | "
-                f"{_fmt(a.get('peer'))} | {errors or 'none'} |"
-            )
+    lines += _agreement_md(doc)
     return lines
+
+
+def _given(values: Mapping[str, Any], key: str, digits: int = 1) -> str:
+    """A figure, or NOT_MEASURED when the document was written before the key existed."""
+    return _fmt(values[key], digits) if key in values else NOT_MEASURED
+
+
+def _agreement_md(doc: Mapping[str, Any]) -> list[str]:
+    """Each size's item counts, and every disagreement named (not only the headline size's)."""
+    sizes = [n for n in doc["sizes"] if doc["by_size"][str(n)].get("agreement")]
+    if not sizes:
+        return []
+    lines = [
+        "",
+        "Do they answer the same? Items in the answers to the first 20 arguments (patients' "
+        "identifiers; events; visits + claims + studies), at every size; the limit over HTTP "
+        "must also give the very records of the Cypher through the driver:",
+        "",
+        "| patients | question | caregraph | Cypher over HTTP | Cypher | peer | HTTP = driver's "
+        "records | agree | errors |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | --- | --- | --- |",
+    ]
+    disagreements = []
+    for n in sizes:
+        agreement = doc["by_size"][str(n)]["agreement"]
+        for q, title in QUESTIONS.items():
+            entry = agreement.get(q, {})
+            a = entry.get("items", {})
+            failed = entry.get("errors", {})
+            errors = "; ".join(f"{k}: {v[:160]}" for k, v in failed.items())
+            agree = entry.get("agree")
+            if agree is False:
+                disagreements.append(
+                    f"{n:,} patients, {title}: "
+                    + ", ".join(f"{SYSTEM_NAMES.get(k, k)} {v:,}" for k, v in a.items())
+                    + (f" (errors: {', '.join(failed)})" if failed else "")
+                )
+            lines.append(
+                f"| {n:,} | {title} | {_fmt(a.get('caregraph'))} | "
+                f"{_given(a, 'http_limit')} | {_fmt(a.get('cypher'))} | {_fmt(a.get('peer'))} | "
+                f"{_given(entry, 'http_limit_equals_cypher')} | "
+                f"{'n/a' if agree is None else ('yes' if agree else '**no**')} | "
+                f"{errors or 'none'} |"
+            )
+    if disagreements:
+        lines += ["", "Disagreements in this run:", ""]
+        lines += [f"- {d}" for d in disagreements]
+        lines += ["", _peer_payments(doc)]
+    return lines
+
+
+def _peer_payments(doc: Mapping[str, Any]) -> str:
+    """How the run's peer chose (b)'s payments: what explains its count of (b)'s events."""
+    if doc.get("peer_context_payments_by") == "paymentDate":
+        return (
+            "The peer asks for (b)'s payments by their payment date, as caregraph and the "
+            "Cypher count them; a disagreement left is not explained by the window."
+        )
+    return (
+        "This run's peer asked for (b)'s payments under the claims served in the year, that is "
+        "by their claim's service date; caregraph and the Cypher count a payment in the year "
+        "it was paid. A payment in the year for a claim served the year before (or a claim of "
+        "the year paid after it) is counted by one side only. Since this run, the bench's peer "
+        "asks for payments by payment date, and its Cypher and peer read the conditions and "
+        "procedures that caregraph's (b) now counts too (bench/queries.py); a run since then "
+        "shows whether the four agree."
+    )
 
 
 def _scale_md(doc: Mapping[str, Any]) -> list[str]:
@@ -496,27 +593,48 @@ METHOD = """
   The ratio is the limit's write seconds over caregraph's pipeline seconds, i.e. caregraph's
   elements/s over the limit's.
 - **Queries**: three questions (bench/queries.py holds all their text), each asked (i) through
-  `caregraph serve` (uvicorn, one process, default settings) over HTTP with a clinician API
-  key, (ii) as one hand-written Cypher query through the async Python driver (the limit), and
-  (iii) through the Neo4j GraphQL Library 7 on Apollo Server 5 (Node; type definitions in
-  bench/peer/typedefs.graphql) over HTTP. (a) `patient(identifier:)`; the peer goes through
-  the Identifier node's key (indexed) to its patient. (b) `patientContext(identifier:, from:,
-  to:)` for the year before the data's as-of date, selecting `text totalEvents truncated`;
-  Cypher and the peer fetch the same events (visits, appointments, studies, claims,
-  payments) with the neighbours the text names, but do not render text; the peer filters
-  payments by their claim's service date rather than by payment date. (c)
+  `caregraph serve` over HTTP with a clinician API key (uvicorn with one worker process per
+  core, {workers} workers here, otherwise default settings), (ii) as one hand-written Cypher
+  query through the async Python driver (the limit), (iii) as the same Cypher text over HTTP
+  (the limit over HTTP, bench/http_limit.py: a bare ASGI endpoint with no authentication and
+  no GraphQL, on uvicorn with as many workers as caregraph's service, the async driver and
+  orjson), and (iv) through the Neo4j GraphQL Library 7 on Apollo Server 5 (Node, one
+  process; type definitions in bench/peer/typedefs.graphql) over HTTP. (a)
+  `patient(identifier:)`; the peer goes through the Identifier node's key (indexed) to its
+  patient. (b) `patientContext(identifier:, from:, to:)` for the year before the data's as-of
+  date, selecting `text totalEvents truncated`; Cypher and the peer fetch the same events
+  ({events}) with the neighbours the text names, but
+  do not render text;
+  {payments} (c)
   `practitioner(npi:)` → first 20 visits oldest first → their claims and imaging studies
   (first 20 each). The arguments cycle through up to 100 patients and practitioners spread
-  over the graph, in a seeded order, the same for all three systems.
+  over the graph, in a seeded order, the same for every system.
 - **Load**: closed loop, 1, 8 and 32 concurrent clients (asyncio, httpx or the async
   driver), only to 127.0.0.1; per cell a warm-up, then a bounded window (seconds and
   requests); throughput is completed requests over the window; latency percentiles by linear
-  interpolation. Systems are interleaved per cell so that drift on the machine hits all three.
+  interpolation. Systems are interleaved per cell so that drift on the machine hits them all.
   Before measuring, each system answers the first 20 arguments once (warming caches); the
   item counts of those answers are compared in the table above.
 - **Scale**: (b) and (c) p50 at 1 client at each size; the service's RSS (and peak) from
   /proc after its queries.
 """
+
+
+def _method(doc: Mapping[str, Any]) -> str:
+    # a document without the setting comes from a run whose service had one worker per core
+    # (bench/service.py's default then), which the machine's core count gives
+    workers = doc["settings"].get("workers") or doc["machine"]["cores"]
+    if doc.get("peer_context_payments_by") == "paymentDate":
+        payments = "the peer asks for payments by payment date, as the others count them."
+    else:
+        payments = (
+            "the peer of this run filtered payments by their claim's service date rather than "
+            "by payment date."
+        )
+    # before (b) read conditions and procedures, runs did not record what it read
+    events = doc.get("context_events") or ("visits", "appointments", "studies", "claims",
+                                           "payments")  # fmt: skip
+    return METHOD.format(workers=workers, payments=payments, events=", ".join(events))
 
 
 def write(doc: Mapping[str, Any], json_path: Path, md_path: Path) -> None:

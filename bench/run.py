@@ -1,15 +1,17 @@
 """``python -m bench.run --sizes 1000,10000,100000``: the whole benchmark, in one run.
 
 For each size, smallest first: generate (or reuse) the data; empty the database and load it
-with caregraph's pipeline; export the graph; start caregraph's service and the peer; ask the
-three questions through caregraph, hand-written Cypher and the peer at each concurrency; stop
-them; empty the database and write the exported graph again as the limit. Then write
+with caregraph's pipeline; export the graph; start caregraph's service, the peer and the
+limit over HTTP; ask the three questions through caregraph, hand-written Cypher (through the
+driver, and over HTTP from a bare ASGI endpoint) and the peer at each concurrency; stop them;
+empty the database and write the exported graph again as the limit. Then write
 bench/results/latest.json and docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from typing import Any
 from bench import data, ingest, latency, machine, profile, queries, report
 from bench.clients import Limits
 from bench.database import BenchNeo4j
+from bench.http_limit import HttpLimitServer
 from bench.peer import Peer
 from bench.peer import versions as peer_versions
 from bench.service import Service
@@ -52,6 +55,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--heap", default="3g", help="managed Neo4j heap")
     p.add_argument("--pagecache", default="4g", help="managed Neo4j page cache")
     p.add_argument("--no-peer", action="store_true", help="skip @neo4j/graphql")
+    p.add_argument(
+        "--no-http-limit", action="store_true", help="skip the hand-written Cypher over HTTP"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="uvicorn workers of caregraph's service and of the limit over HTTP (one per core)",
+    )
     p.add_argument(
         "--profile", action="store_true", help="also cProfile caregraph's load (smallest size)"
     )
@@ -136,37 +148,49 @@ def _queries(
     args: argparse.Namespace, db: BenchNeo4j, dataset: data.Dataset, work: Path
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     logs = work / "logs"
-    services = {"caregraph": Service(logs, work / "state")}
+    services = {"caregraph": Service(logs, work / "state", workers=args.workers)}
     service = services["caregraph"]
     peer = None if args.no_peer else Peer(logs)
+    # on as many workers as caregraph's service, so that the two differ only in what a
+    # request does
+    http_limit = None if args.no_http_limit else HttpLimitServer(logs, service.workers)
     try:
-        log(f"{dataset.patients} patients: starting caregraph serve and the peer")
+        log(f"{dataset.patients} patients: starting caregraph serve, the peer, the limit over HTTP")
         for svc in services.values():
             svc.start(db.connection(), db.driver)
         if peer:
             peer.start(db.connection())
+        if http_limit:
+            http_limit.start(db.connection())
         sample = queries.sample(db.driver, db.database, dataset.as_of, seed=args.seed)
         endpoints = latency.Endpoints(
             {name: (svc.url, svc.headers) for name, svc in services.items()},
             peer.url if peer else None,
             db.connection(),
+            http_limit.url if http_limit else None,
         )
         asked = queries.questions(sample)
-        agreement = {}
+        agreement: dict[str, dict[str, Any]] = {}
         for q in asked:
             a = latency.agreement(endpoints, q, min(20, len(sample.patients)))
             agreement[q.name] = {"items": a.counts, "errors": a.errors, "agree": a.agree}
+            if a.http_limit_equals_cypher is not None:
+                agreement[q.name]["http_limit_equals_cypher"] = a.http_limit_equals_cypher
         limits = Limits(args.warmup, args.duration, args.max_requests)
         cells = latency.measure(endpoints, asked, args.clients, limits, progress=log)
         memory = {"caregraph_serve_kb": service.child.memory_kb()}
         if peer:
             memory["peer_kb"] = peer.child.memory_kb()
+        if http_limit:
+            memory["http_limit_kb"] = http_limit.child.memory_kb()
         return report.query_figures(cells), agreement, memory
     finally:
         for svc in services.values():
             svc.stop()
         if peer:
             peer.stop()
+        if http_limit:
+            http_limit.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

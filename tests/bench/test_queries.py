@@ -85,3 +85,22 @@ def test_an_example_with_nothing_to_vary_keeps_the_readmes_values() -> None:
     s = queries.Sample(("urn:mrn|1",), ("1234567893",), (datetime(2024, 1, 1, tzinfo=UTC),) * 2)
     example = 'query { encounter(identifier: "urn:oid:1|V0") { display } }'
     assert queries.readme_bound(example, s)(0) == example  # the sample has no visits
+
+
+def test_the_peer_s_year_counts_payments_by_payment_date_and_conditions_and_procedures() -> None:
+    patient = {
+        "encounters": [{}], "appointments": [], "imagingStudies": [{}],
+        "conditions": [{}, {}], "procedures": [{}],
+        # a claim served in the year, and claims of any date with payments made in the year
+        "claims": [{}],
+        "paidClaims": [{"remittances": [{}, {}]}, {"remittances": [{}]}],
+    }  # fmt: skip
+    answer = {"identifiers": [{"patients": [patient]}]}
+    assert queries._peer_context_events(answer) == 1 + 1 + 2 + 1 + 1 + 3
+    assert "paidClaims: claims(where: { remittances: { some:" in queries.PATIENT_CONTEXT_PEER
+    assert "HAS_CONDITION|HAS_PROCEDURE" in queries.PATIENT_CONTEXT_CYPHER
+
+
+def test_the_context_question_reads_as_many_events_as_patient_context() -> None:
+    asked = {a.name: a for a in queries.questions(_sample())}["patient_context"]
+    assert asked.cypher[1](0)["limit"] == queries.CONTEXT_EVENTS == 267

@@ -15,11 +15,13 @@ from bench.stats import summarize
 QUESTIONS = ("patient_lookup", "patient_context", "practitioner_traversal")
 
 
-def _size(n: int, slow: float) -> dict[str, Any]:
+def _size(n: int, slow: float, http_limit: bool = True) -> dict[str, Any]:
     cells = []
+    systems = [("caregraph", 6.0 * slow, 100.0), ("cypher", 2.0, 400.0), ("peer", 4.0, 50.0)]
+    if http_limit:
+        systems.append(("http_limit", 3.0, 200.0))
     for q in QUESTIONS:
-        for system, ms, rps in (("caregraph", 6.0 * slow, 100.0), ("cypher", 2.0, 400.0),
-                                ("peer", 4.0, 50.0)):  # fmt: skip
+        for system, ms, rps in systems:
             for clients in (1, 8, 32):
                 s = summarize([ms / 1000] * 10, 0, 10 / (rps if clients > 1 else rps / 2))
                 cells.append(Cell(q, system, clients, s, []))
@@ -65,6 +67,11 @@ def test_latest_json_has_the_fields_the_issue_asks_for() -> None:
         assert h["p50_ratio_to_cypher"] == 3.0
         assert h["throughput_ratio_to_neo4j_graphql"] == 2.0  # 100 over 50 req/s at 8 clients
         assert h["meets_p50_target"] is False and h["meets_throughput_target"] is True
+        assert h["http_limit_p50_ms"] == 3.0
+        assert h["p50_ratio_to_http_limit"] == 2.0
+        assert h["meets_http_limit_p50_target"] is False
+        assert h["throughput_ratio_to_http_limit"] == 0.5
+        assert h["p99_ms_at_32"] == 6.0
     for q in ("patient_context", "practitioner_traversal"):
         assert doc["scale"][q]["p50_ratio_100k_to_1k"] is None  # not run: null, never guessed
     assert "settings" in doc and "json" not in doc["settings"]
@@ -90,3 +97,46 @@ def test_markdown_shows_targets_machine_and_misses() -> None:
     assert "100k not run; 10,000 vs 1,000: 1.10x" in md
     assert "| (a) patient lookup | caregraph GraphQL | 6.60 |" in md  # the largest size
     assert "## Method" in md
+
+
+def test_markdown_shows_the_limit_over_http_beside_the_others() -> None:
+    md = report.markdown(_doc({"1000": _size(1000, 1.0)}))
+    assert "| (a) patient lookup: p50 ≤ 1.5x Cypher over HTTP | 2.00x (6.0 vs 3.0 ms) |" in md
+    assert "| (a) patient lookup | hand-written Cypher over HTTP (limit over HTTP) | 3.00 |" in md
+    assert "p99 @32" in md
+    assert "Cypher over HTTP | not measured" not in md and "in this run" not in md
+
+
+def test_a_document_from_before_the_limit_over_http_says_not_measured() -> None:
+    doc = json.loads(json.dumps(_doc({"1000": _size(1000, 1.0, http_limit=False)}), default=str))
+    for h in doc["queries"].values():  # as latest.json was written before the key existed
+        for key in [k for k in h if "http_limit" in k]:
+            del h[key]
+    md = report.markdown(doc)
+    assert "| (a) patient lookup: p50 ≤ 1.5x Cypher over HTTP | not measured | n/a |" in md
+    assert "hand-written Cypher over HTTP (limit over HTTP): not measured in this run." in md
+
+
+def test_the_committed_results_still_render() -> None:
+    latest = Path(__file__).parents[2] / "bench" / "results" / "latest.json"
+    md = report.markdown(json.loads(latest.read_text()))
+    assert "Cypher over HTTP | not measured" in md
+    assert "one process" not in md.split("## Method")[1].split("## Where")[0]
+
+
+def test_every_size_s_disagreement_is_named() -> None:
+    sizes = {"1000": _size(1000, 1.0), "10000": _size(10000, 1.0)}
+    for n, peer in (("1000", 69), ("10000", 70)):
+        sizes[n]["agreement"] = {
+            "patient_context": {
+                "items": {"caregraph": 70, "http_limit": 70, "cypher": 70, "peer": peer},
+                "errors": {},
+                "agree": peer == 70,
+                "http_limit_equals_cypher": True,
+            }
+        }
+    md = report.markdown(_doc(sizes))
+    assert "| 1,000 | (b) patientContext over a year | 70 | 70 | 70 | 69 | yes | **no** |" in md
+    assert "| 10,000 | (b) patientContext over a year | 70 | 70 | 70 | 70 | yes | yes |" in md
+    assert "- 1,000 patients, (b) patientContext over a year: caregraph GraphQL 70," in md
+    assert "- 10,000 patients" not in md
