@@ -24,14 +24,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from neo4j import AsyncDriver, AsyncGraphDatabase, RoutingControl
 from neo4j.time import Date, DateTime, Duration, Time
 
 from bench import queries
 from bench.database import free_port
-from bench.processes import Child, neo4j_env
+from bench.processes import Child, answers_ready, neo4j_env
 from caregraph.graph.settings import Neo4jSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -201,11 +200,7 @@ class HttpLimitServer:
         self.child.start(args, env, self._ready, cwd=ROOT, timeout_s=120.0)
 
     def _ready(self) -> bool:
-        try:
-            response = httpx.get(f"{self.url}/readyz", timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+        return answers_ready(self.url)
 
     def stop(self) -> None:
         self.child.stop()

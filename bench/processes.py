@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from caregraph.graph.settings import Neo4jSettings
 
 
@@ -33,6 +35,15 @@ def neo4j_env(conn: Neo4jSettings) -> dict[str, str]:
         "NEO4J_PASSWORD": conn.password.get_secret_value() if conn.password else "",
         "NEO4J_DATABASE": conn.database,
     }
+
+
+def answers_ready(base_url: str) -> bool:
+    """Whether a service (caregraph's, or the limit over HTTP) says it is ready."""
+    try:
+        response = httpx.get(f"{base_url}/readyz", timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
 
 
 def memory_kb(pid: int) -> dict[str, int]:

@@ -11,11 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-import httpx
 from neo4j import Driver
 
 from bench.database import free_port
-from bench.processes import Child, neo4j_env
+from bench.processes import Child, answers_ready, neo4j_env
 from caregraph.api.auth import KEY_PREFIX, KeyStore, Role
 from caregraph.graph.settings import Neo4jSettings
 
@@ -67,11 +66,7 @@ class Service:
         self.child.start(args, env, self._ready, timeout_s=180.0)
 
     def _ready(self) -> bool:
-        try:
-            response = httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=2.0)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+        return answers_ready(f"http://127.0.0.1:{self.port}")
 
     def stop(self) -> None:
         self.child.stop()
