@@ -58,13 +58,16 @@ JVM_FLAGS = (
     "-Dlog4j2.disable.jmx=true",
 )
 
+_PORT_IN_USE = (
+    "port {port} is already in use ({ports}); stop what holds it or set "
+    "CAREGRAPH_NEO4J_BOLT_PORT / CAREGRAPH_NEO4J_HTTP_PORT"
+)
 # Neo4j's log lines that explain a failed start, most specific first.
 _FAILURES: tuple[tuple[re.Pattern[str], type[Neo4jServerError], str], ...] = (
     (
         re.compile(r"Address already in use|BindException|Port .* already in use", re.I),
         PortInUseError,
-        "port {port} is already in use ({ports}); stop what holds it or set "
-        "CAREGRAPH_NEO4J_BOLT_PORT / CAREGRAPH_NEO4J_HTTP_PORT",
+        _PORT_IN_USE,
     ),
     (
         re.compile(r"StoreLockException|Lock file has been locked|FileLockException", re.I),
@@ -322,6 +325,7 @@ class ManagedNeo4j:
             self._wait_ready(self.pid())
             return self.status()
         java = self._java()
+        self._check_ports_free()
         classpath = os.pathsep.join(str(p) for p in self.configure())
         self._set_initial_password(java, classpath)
         log_offset = self._log_size()
@@ -343,6 +347,23 @@ class ManagedNeo4j:
             self.pid_file.unlink(missing_ok=True)
             raise
         return self.status()
+
+    def _check_ports_free(self) -> None:
+        """Raise PortInUseError at once when another process listens on Bolt's or HTTP's port,
+        instead of learning it from Neo4j's log after a JVM start (seconds on a small host).
+        A port taken between this check and Neo4j's bind is still caught from the log."""
+        s = self.settings
+        for port in (s.bolt_port, s.http_port):
+            with socket.socket() as probe:
+                # as the JVM binds: SO_REUSEADDR, so a port only in TIME_WAIT counts as free
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((s.listen_address, port))
+                except OSError as e:
+                    message = _PORT_IN_USE.format(
+                        port=port, ports=f"Bolt {s.bolt_port}, HTTP {s.http_port}"
+                    )
+                    raise PortInUseError(message) from e
 
     def _log_size(self) -> int:
         log = self.logs_dir / "neo4j.log"

@@ -34,6 +34,10 @@ SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 # what the tests' own processes keep in a state directory (the audit's anchor file and key)
 # goes to a temporary one, never into the checkout; a test that needs its own sets its own
 os.environ.setdefault("CAREGRAPH_HOME", tempfile.mkdtemp(prefix="caregraph-tests-home-"))
+# the API's bound on a whole request (10 s by default) is a limit that its own tests set
+# (tests/api/test_limits.py); elsewhere it only turns a slow moment of a busy 2-core machine
+# running the suite in two processes into a refusal that is not what those tests check
+os.environ.setdefault("CAREGRAPH_API_QUERY_TIMEOUT_S", "60")
 
 
 CHECKOUT_STATE = Path(__file__).resolve().parents[1] / ".caregraph"

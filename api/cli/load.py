@@ -58,6 +58,16 @@ def load(
             "--strict", help="Reject records that carry warnings instead of writing them."
         ),
     ] = False,
+    retry_for: Annotated[
+        float,
+        typer.Option(
+            "--retry-for",
+            min=0,
+            max=3600,
+            help="Seconds a batch is retried while Neo4j is unreachable before the load stops "
+            "with its report (run the same load again to finish it).",
+        ),
+    ] = 30.0,
 ) -> None:
     """Load files as one source system. Exit 0: all loaded; 1: some rejected; 2: fatal."""
     missing = [str(p) for p in paths if not p.exists()]
@@ -70,7 +80,7 @@ def load(
     rejects = settings.paths.home / "rejects"
     console = Console(stderr=True)
     try:
-        with session_driver(connection(settings)) as driver:
+        with session_driver(connection(settings), max_retry_time=retry_for) as driver:
             if sys.stderr.isatty():
                 with Progress(
                     TextColumn("{task.description}"),
