@@ -32,8 +32,10 @@ from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 
 # what the tests' own processes keep in a state directory (the audit's anchor file and key)
-# goes to a temporary one, never into the checkout; a test that needs its own sets its own
-os.environ.setdefault("CAREGRAPH_HOME", tempfile.mkdtemp(prefix="caregraph-tests-home-"))
+# goes to a temporary one, never into the checkout, one per test process (pytest-xdist's
+# workers inherit the environment, and each has a Neo4j of its own); a test that needs its own
+# sets its own
+os.environ["CAREGRAPH_HOME"] = tempfile.mkdtemp(prefix="caregraph-tests-home-")
 # the API's bound on a whole request (10 s by default) is a limit that its own tests set
 # (tests/api/test_limits.py); elsewhere it only turns a slow moment of a busy 2-core machine
 # running the suite in two processes into a refusal that is not what those tests check
@@ -61,6 +63,16 @@ def checkout_state_untouched() -> Iterator[None]:
     yield
     changed = sorted(p for p, t in _state_files().items() if before.get(p) != t)
     assert changed == [], f"the tests wrote the checkout's state directory: {changed}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Resolve Neo4j's jars with Maven once, before pytest-xdist's workers start their servers:
+    two Maven runs filling one empty local repository at the same time can corrupt it."""
+    if hasattr(session.config, "workerinput") or Neo4jSettings().external:
+        return  # a worker: the controller has resolved them; or no managed server is used
+    ManagedNeo4j(
+        Path(tempfile.mkdtemp(prefix="caregraph-tests-jars-")), managed_settings()
+    ).classpath()
 
 
 def neo4j_env(conn: Neo4jSettings) -> dict[str, str]:
