@@ -145,8 +145,8 @@ class StagedGraph:
         stub is stamped with."""
         stats = WriteStats()
         for labels, stub_rows in _group(batch.stubs, lambda s: s.labels):
-            for s in stub_rows:
-                node, created = self._merge("e:" + s.key, (ROOT_LABEL,), {"key": s.key})
+            for stub in stub_rows:
+                node, created = self._merge("e:" + stub.key, (ROOT_LABEL,), {"key": stub.key})
                 if created:
                     stats.nodes_created += 1
                     node.props.update(stub=True, stubSince=now)

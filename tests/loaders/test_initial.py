@@ -23,6 +23,9 @@ from caregraph.loaders.identity import IdentityConfig
 from caregraph.loaders.initial import import_initial
 from caregraph.loaders.pipeline import load
 
+# an incremental load and an import of the same input, with two server restarts, on 2 cores
+pytestmark = pytest.mark.timeout(900)
+
 # What differs between two loads of the same input by construction, not by what was loaded:
 # when a run started and ended, when a stub was made (the census keeps that they are set),
 # and the scorecard's history, which the initial import takes once, for its last run.
@@ -154,7 +157,7 @@ def test_a_failed_import_leaves_the_old_store(private_server: ManagedNeo4j, tmp_
     files.relationships.append(bad)
     private_server.stop()
     try:
-        with pytest.raises(BulkImportError, match="as it was before the import.*run the"):
+        with pytest.raises(BulkImportError, match=r"as it was before the import.*run the"):
             bulk_import.replace_store(private_server, files, tmp_path / "report.txt")
         assert not (private_server.data_dir / bulk_import.MARKER).exists()
         assert not (private_server.data_dir / "databases" / bulk_import.IMPORT_DATABASE).exists()
