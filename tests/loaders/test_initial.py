@@ -16,6 +16,7 @@ from neo4j import Driver
 from caregraph.graph import bulk_import, integrity
 from caregraph.graph.bulk_import import BulkImportError
 from caregraph.graph.driver import open_driver
+from caregraph.graph.linking import RULES
 from caregraph.graph.server import DATABASE, ManagedNeo4j
 from caregraph.graph.staging import StagedGraph
 from caregraph.loaders.generator import generate
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.timeout(900)
 LOAD_TIMES = {"startedAt", "endedAt", "stubSince"}
 LEFT_OUT_LABELS = {"MeasureValue"}
 
+RULE_NAMES = [r.name for r in RULES]
 Sources = list[tuple[str | None, list[Path]]]
 
 
@@ -86,7 +88,11 @@ def incremental(driver: Driver, sources: Sources, identity: IdentityConfig) -> N
         assert not report.fatal
 
 
-def assert_same_graph(server: ManagedNeo4j, sources: Sources, identity: IdentityConfig) -> None:
+def assert_same_graph(
+    server: ManagedNeo4j, sources: Sources, identity: IdentityConfig
+) -> Counter[str]:
+    """Load incrementally, take the census, empty the database, import the same sources,
+    take the census again: the two must be equal. The relationships' census."""
     conn = server.connection()
     with open_driver(conn) as driver:
         incremental(driver, sources, identity)
@@ -103,6 +109,7 @@ def assert_same_graph(server: ManagedNeo4j, sources: Sources, identity: Identity
     assert (list(missing_nodes)[:5], list(extra_nodes)[:5]) == ([], [])
     assert (list(missing_rels)[:5], list(extra_rels)[:5]) == ([], [])
     assert sum(got[0].values()) > 0
+    return got[1]
 
 
 def test_generated_health_system_gives_the_same_graph(
@@ -114,7 +121,10 @@ def test_generated_health_system_gives_the_same_graph(
         for name, paths in manifest["sources"].items()
     ]
     identity = IdentityConfig.from_file(tmp_path / "data" / "identity.toml")
-    assert_same_graph(private_server, sources, identity)
+    rels = assert_same_graph(private_server, sources, identity)
+    # the linking rules ran (after the import) and made the same links
+    made = {rule for rel in rels for rule in RULE_NAMES if f'"rule": "{rule}"' in rel}
+    assert made, "no link made by a linking rule: the comparison would not cover them"
 
 
 def test_shared_samples_give_the_same_graph(private_server: ManagedNeo4j, samples: Path) -> None:
