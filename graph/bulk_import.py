@@ -41,6 +41,7 @@ from caregraph.graph.errors import GraphError
 from caregraph.graph.names import quoted
 from caregraph.graph.server import ADMIN_TOOL, DATABASE, ManagedNeo4j
 from caregraph.graph.staging import StagedGraph
+from caregraph.ontology.schema_plan import CLASS_LABEL, SCHEMA_LABEL
 
 IMPORT_DATABASE = "caregraph-import"
 MARKER = "caregraph-swap.json"
@@ -275,12 +276,31 @@ def schema_statements(driver: Driver, database: str) -> list[str]:
     return out + [r["createStatement"] for r in records]
 
 
-def is_empty(driver: Driver, database: str) -> bool:
-    """No node in the database (schema does not count)."""
+# What `caregraph ontology apply` writes into a database before any load: the class hierarchy
+# and the applied ontology's node. Not data: a database that has only them is empty for an
+# initial import, and they are written again after it (``loaders/initial.py``).
+ONTOLOGY_LABELS = (CLASS_LABEL, SCHEMA_LABEL)
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What a database holds before an initial import."""
+
+    data_nodes: int  # nodes other than the ontology's own
+    ontology_applied: bool
+
+
+def contents(driver: Driver, database: str) -> Contents:
+    """How many data nodes the database holds, and whether the ontology was applied to it."""
     records, _, _ = driver.execute_query(
-        "MATCH (n) RETURN count(n) = 0 AS empty LIMIT 1", database_=database
+        "CALL () { MATCH (n) WHERE none(l IN labels(n) WHERE l IN $ontology) "
+        "RETURN count(n) AS data } "
+        "CALL () { MATCH (s:" + quoted(SCHEMA_LABEL) + ") RETURN count(s) > 0 AS applied } "
+        "RETURN data, applied",
+        ontology=list(ONTOLOGY_LABELS),
+        database_=database,
     )
-    return bool(records[0]["empty"])
+    return Contents(int(records[0]["data"]), bool(records[0]["applied"]))
 
 
 def restore_schema(driver: Driver, database: str, statements: Sequence[str]) -> None:

@@ -38,6 +38,7 @@ from typing import Any
 from neo4j import Driver
 
 from caregraph.graph import bulk_import, scorecard
+from caregraph.graph import schema as graph_schema
 from caregraph.graph import writer as gw
 from caregraph.graph.bulk_import import BulkImportError
 from caregraph.graph.driver import open_driver
@@ -131,7 +132,8 @@ def import_initial(
     conn = server.connection()
     seconds: dict[str, float] = {}
     with open_driver(conn) as driver:
-        if not bulk_import.is_empty(driver, database):
+        before = bulk_import.contents(driver, database)
+        if before.data_nodes:
             raise BulkImportError(
                 "the database already holds nodes; an initial import builds an empty "
                 "database only: load into it with `caregraph load` (without --initial)"
@@ -179,6 +181,10 @@ def import_initial(
     with open_driver(conn) as driver:
         gw.ensure_write_schema(driver, database)
         bulk_import.restore_schema(driver, database, schema)
+        if before.ontology_applied:
+            # its class nodes went with the old store: applied again (the ontology this import
+            # read its records with)
+            graph_schema.apply(driver, database, onto, force=True)  # type: ignore[arg-type]  # the view is the Ontology
         bulk_import.set_empty_lists(driver, database, files)
         seconds["schema"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from neo4j import Driver
 
-from caregraph.graph import bulk_import, integrity
+from caregraph.graph import bulk_import, integrity, schema
 from caregraph.graph.bulk_import import BulkImportError
 from caregraph.graph.driver import open_driver
 from caregraph.graph.linking import RULES
@@ -23,6 +23,7 @@ from caregraph.loaders.generator import generate
 from caregraph.loaders.identity import IdentityConfig
 from caregraph.loaders.initial import import_initial
 from caregraph.loaders.pipeline import load
+from caregraph.ontology.model import load_ontology
 
 # an incremental load and an import of the same input, with two server restarts, on 2 cores
 pytestmark = pytest.mark.timeout(900)
@@ -89,15 +90,20 @@ def incremental(driver: Driver, sources: Sources, identity: IdentityConfig) -> N
 
 
 def assert_same_graph(
-    server: ManagedNeo4j, sources: Sources, identity: IdentityConfig
+    server: ManagedNeo4j, sources: Sources, identity: IdentityConfig, ontology: bool = False
 ) -> Counter[str]:
     """Load incrementally, take the census, empty the database, import the same sources,
-    take the census again: the two must be equal. The relationships' census."""
+    take the census again: the two must be equal. The relationships' census. ``ontology``:
+    the ontology applied first both times, as a deployment does."""
     conn = server.connection()
     with open_driver(conn) as driver:
+        if ontology:
+            schema.apply(driver, DATABASE, load_ontology(), force=True)
         incremental(driver, sources, identity)
         expected = census(driver, DATABASE)
         integrity.wipe(driver, DATABASE)
+        if ontology:
+            schema.apply(driver, DATABASE, load_ontology(), force=True)
     result = import_initial(sources, server=server, database=DATABASE, identity=identity)
     assert result.records == sum(r.total("read") for r in result.reports) > 0
     with open_driver(conn) as driver:
@@ -121,7 +127,7 @@ def test_generated_health_system_gives_the_same_graph(
         for name, paths in manifest["sources"].items()
     ]
     identity = IdentityConfig.from_file(tmp_path / "data" / "identity.toml")
-    rels = assert_same_graph(private_server, sources, identity)
+    rels = assert_same_graph(private_server, sources, identity, ontology=True)
     # the linking rules ran (after the import) and made the same links
     made = {rule for rel in rels for rule in RULE_NAMES if f'"rule": "{rule}"' in rel}
     assert made, "no link made by a linking rule: the comparison would not cover them"
