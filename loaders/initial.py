@@ -37,7 +37,7 @@ from typing import Any
 
 from neo4j import Driver
 
-from caregraph.graph import bulk_import, scorecard
+from caregraph.graph import bulk_import, linking, scorecard
 from caregraph.graph import schema as graph_schema
 from caregraph.graph import writer as gw
 from caregraph.graph.bulk_import import BulkImportError
@@ -86,7 +86,9 @@ class StagedPipeline(Pipeline):
             stats = self.graph.write_batch(batch, datetime.now(UTC))
             t2 = time.perf_counter()
             timing = {"identity": t1 - t0, "write": t2 - t1}
-            out = BatchWritten(changed, stats, resolution, batch, None, timing, t2)
+            # no links yet: the rules run after the import (their counts go to the last report)
+            links = linking.Linked()
+            out = BatchWritten(changed, stats, resolution, batch, links, timing, t2)
         with self._lock:
             self._count(records, files, out)
 
