@@ -28,6 +28,7 @@ database that has any node.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -173,8 +174,10 @@ def import_initial(
     t = time.perf_counter()
     server.stop()
     try:
-        bulk_import.replace_store(server, files, work / "import-report.txt")
+        bulk_import.replace_store(server, files, server.logs_dir / "import-report.txt")
     finally:
+        # the files hold every record's values in plain text: gone once imported or not
+        shutil.rmtree(work, ignore_errors=True)
         server.start()
     seconds["import"] = time.perf_counter() - t
 
