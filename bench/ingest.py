@@ -449,8 +449,11 @@ class InitialLoad:
     census: Census
 
 
-def load_initial(dataset: Dataset, db: BenchNeo4j, batch_size: int = 500) -> InitialLoad:
-    """The initial import of the data set; the database must be empty (``db.empty()``)."""
+def load_initial(
+    dataset: Dataset, db: BenchNeo4j, batch_size: int = 500, workers: int = 0
+) -> InitialLoad:
+    """The initial import of the data set; the database must be empty (``db.empty()``).
+    ``workers``: files parsed in that many processes (Neo4j is idle while they are read)."""
     from caregraph.loaders.identity import IdentityConfig
     from caregraph.loaders.initial import import_initial
     from caregraph.ontology.model import load_ontology
@@ -466,12 +469,13 @@ def load_initial(dataset: Dataset, db: BenchNeo4j, batch_size: int = 500) -> Ini
         onto=load_ontology(),
         identity=IdentityConfig.from_file(dataset.identity),
         batch_size=batch_size,
+        workers=workers,
     )
     seconds = time.perf_counter() - started
     return InitialLoad(result.records, seconds, result.seconds, census(db.driver, db.database))
 
 
-def compare_initial(patients: int, root: Path, seed: int = 0) -> dict[str, Any]:
+def compare_initial(patients: int, root: Path, seed: int = 0, workers: int = 0) -> dict[str, Any]:
     """At one size: caregraph's incremental load and its initial import of the same data set
     into a cold empty database each, their records/s, and whether the two censuses agree."""
     from bench import data
@@ -486,10 +490,10 @@ def compare_initial(patients: int, root: Path, seed: int = 0) -> dict[str, Any]:
         cg = load_caregraph(dataset, db.connection(), work)
         graph = census(db.driver, db.database)
         db.empty()
-        initial = load_initial(dataset, db)
+        initial = load_initial(dataset, db, workers=workers)
     finally:
         db.stop()
-    return initial_figures(cg, graph, initial)
+    return {**initial_figures(cg, graph, initial), "initial_workers": workers}
 
 
 def initial_figures(cg: CaregraphLoad, graph: Census, initial: InitialLoad) -> dict[str, Any]:
@@ -522,9 +526,12 @@ def main(argv: list[str] | None = None) -> None:
         help="instead: the incremental load and the initial import of that many patients' "
         "data set (generated under --data), written as JSON to --result",
     )
+    parser.add_argument(
+        "--initial-workers", type=int, default=0, help="with --compare-initial: parse processes"
+    )
     args = parser.parse_args(argv)
     if args.compare_initial:
-        figures = compare_initial(args.compare_initial, args.data)
+        figures = compare_initial(args.compare_initial, args.data, workers=args.initial_workers)
         args.result.parent.mkdir(parents=True, exist_ok=True)
         args.result.write_text(json.dumps({"patients": args.compare_initial, **figures}, indent=2))
         print(json.dumps(figures))

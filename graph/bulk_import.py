@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from neo4j import Driver
+from neo4j.exceptions import ClientError
 
 from caregraph.graph import linking
 from caregraph.graph.errors import GraphError
@@ -306,7 +307,8 @@ def contents(driver: Driver, database: str) -> Contents:
 def restore_schema(driver: Driver, database: str, statements: Sequence[str]) -> None:
     """Make the statements' constraints and indexes (those that exist already are kept)."""
     for statement in statements:
-        with contextlib.suppress(Exception):  # an equivalent one may be made already
+        # an equivalent one may be made already (the writer's keys): Neo4j refuses the copy
+        with contextlib.suppress(ClientError):
             driver.execute_query(statement, database_=database)
     driver.execute_query("CALL db.awaitIndexes(600)", database_=database)
 
