@@ -229,3 +229,26 @@ def test_a_swap_cut_short_is_finished_at_the_next_start(
             "MATCH (n) RETURN labels(n) AS labels, n.display AS display", database_=DATABASE
         )
     assert [(r["labels"], r["display"]) for r in records] == [(["LoadRun"], "the imported store")]
+
+
+def test_incremental_loads_continue_on_top_of_an_import(
+    private_server: ManagedNeo4j, tmp_path: Path
+) -> None:
+    manifest = generate(tmp_path / "data", 6, seed=4)
+    sources: Sources = [
+        (name, [tmp_path / "data" / p for p in paths])
+        for name, paths in manifest["sources"].items()
+    ]
+    identity = IdentityConfig.from_file(tmp_path / "data" / "identity.toml")
+    conn = private_server.connection()
+    with open_driver(conn) as driver:
+        incremental(driver, sources, identity)
+        expected = census(driver, DATABASE)
+        integrity.wipe(driver, DATABASE)
+    # the history imported, the last source's feed loaded on top: the same graph
+    import_initial(sources[:-1], server=private_server, database=DATABASE, identity=identity)
+    with open_driver(conn) as driver:
+        incremental(driver, sources[-1:], identity)
+        got = census(driver, DATABASE)
+    assert (list(expected[0] - got[0])[:5], list(got[0] - expected[0])[:5]) == ([], [])
+    assert (list(expected[1] - got[1])[:5], list(got[1] - expected[1])[:5]) == ([], [])
