@@ -106,6 +106,10 @@ class BenchNeo4j:
             ).consume()
         schema.apply(self.driver, self.database, load_ontology(), force=True)  # as empty()
 
+    def close_driver(self) -> None:
+        """Close the bench's driver (the next use of ``driver`` opens another)."""
+        self._close_driver()
+
     def _close_driver(self) -> None:
         if self._driver is not None:
             self._driver.close()

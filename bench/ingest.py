@@ -38,6 +38,7 @@ from typing import Any
 from neo4j import Driver, ManagedTransaction
 
 from bench.data import Dataset
+from bench.database import BenchNeo4j
 from bench.processes import ChildFailed, neo4j_env
 from caregraph.graph.settings import Neo4jSettings
 
@@ -434,13 +435,107 @@ def write_limit(driver: Driver, database: str, exported: Export, mode: str) -> L
     return LimitLoad(mode, seconds, transactions)
 
 
+# -- the bulk initial import (issue 17) ---------------------------------------------------------
+@dataclass
+class InitialLoad:
+    """``caregraph load --initial`` of every source of the data set into the managed server's
+    empty database: records read, the whole import's seconds (reading, staging, the files,
+    the server stopped, neo4j-admin, the server started, schema, linking, scorecard) and each
+    phase's, and the census of the graph it built."""
+
+    records: int
+    seconds: float
+    phases: dict[str, float]
+    census: Census
+
+
+def load_initial(
+    dataset: Dataset, db: BenchNeo4j, batch_size: int = 500, workers: int = 0
+) -> InitialLoad:
+    """The initial import of the data set; the database must be empty (``db.empty()``).
+    ``workers``: files parsed in that many processes (Neo4j is idle while they are read)."""
+    from caregraph.loaders.identity import IdentityConfig
+    from caregraph.loaders.initial import import_initial
+    from caregraph.ontology.model import load_ontology
+
+    if db.server is None:
+        raise ValueError("the initial import needs the managed server (NEO4J_URI is set)")
+    db.close_driver()  # the server stops and starts again during the import
+    started = time.perf_counter()
+    result = import_initial(
+        [(name, paths) for name, paths in dataset.sources()],
+        server=db.server,
+        database=db.database,
+        onto=load_ontology(),
+        identity=IdentityConfig.from_file(dataset.identity),
+        batch_size=batch_size,
+        workers=workers,
+    )
+    seconds = time.perf_counter() - started
+    return InitialLoad(result.records, seconds, result.seconds, census(db.driver, db.database))
+
+
+def compare_initial(patients: int, root: Path, seed: int = 0, workers: int = 0) -> dict[str, Any]:
+    """At one size: caregraph's incremental load and its initial import of the same data set
+    into a cold empty database each, their records/s, and whether the two censuses agree."""
+    from bench import data
+
+    dataset = data.ensure(root, patients, seed)
+    work = root / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    db = BenchNeo4j(root / "neo4j-initial")
+    db.start()
+    try:
+        db.empty()
+        cg = load_caregraph(dataset, db.connection(), work)
+        graph = census(db.driver, db.database)
+        db.empty()
+        initial = load_initial(dataset, db, workers=workers)
+    finally:
+        db.stop()
+    return {**initial_figures(cg, graph, initial), "initial_workers": workers}
+
+
+def initial_figures(cg: CaregraphLoad, graph: Census, initial: InitialLoad) -> dict[str, Any]:
+    """``ingest.initial_records_per_s`` and what it rests on; ``same_graph`` is the census
+    check (data nodes and relationships, as the limit's)."""
+    return {
+        "initial_records_per_s": round(initial.records / initial.seconds, 1),
+        "initial": {
+            "records": initial.records,
+            "seconds": round(initial.seconds, 1),
+            "phases_s": {k: round(v, 1) for k, v in initial.phases.items()},
+            "census": asdict(initial.census),
+            "same_graph": initial.census == graph,
+        },
+        "incremental_records_per_s": round(cg.records / cg.seconds, 1),
+        "speedup": round((initial.records / initial.seconds) / (cg.records / cg.seconds), 2),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="caregraph's load, as the bench's child")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--result", type=Path, required=True)
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument(
+        "--compare-initial",
+        type=int,
+        metavar="PATIENTS",
+        help="instead: the incremental load and the initial import of that many patients' "
+        "data set (generated under --data), written as JSON to --result",
+    )
+    parser.add_argument(
+        "--initial-workers", type=int, default=0, help="with --compare-initial: parse processes"
+    )
     args = parser.parse_args(argv)
+    if args.compare_initial:
+        figures = compare_initial(args.compare_initial, args.data, workers=args.initial_workers)
+        args.result.parent.mkdir(parents=True, exist_ok=True)
+        args.result.write_text(json.dumps({"patients": args.compare_initial, **figures}, indent=2))
+        print(json.dumps(figures))
+        return
     _child(args.data, args.result, args.profile, args.batch_size)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -38,6 +39,7 @@ from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings
 POM = Path(__file__).with_name("neo4j_server") / "pom.xml"
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+log = logging.getLogger(__name__)
 USERNAME = "neo4j"
 DATABASE = "neo4j"
 
@@ -327,6 +329,11 @@ class ManagedNeo4j:
         java = self._java()
         self._check_ports_free()
         classpath = os.pathsep.join(str(p) for p in self.configure())
+        from caregraph.graph.bulk_import import settle  # local: it builds on this module
+
+        said = settle(self)  # an initial import cut short: its store swap finished or undone
+        if said:
+            log.warning("%s", said)
         self._set_initial_password(java, classpath)
         log_offset = self._log_size()
         heap = self.settings.heap

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import tomllib
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -110,6 +110,11 @@ class Resolution:
     conflicts: list[Conflict]
     merges: list[Merge]
     existing: set[str]
+
+
+# What the identity step reads of what is already loaded: graph/identity.py ``lookup`` without
+# its transaction (tokens, match keys, owner relationship types -> what they name).
+Lookup = Callable[[Sequence[str], Sequence[str], Iterable[str]], graph_identity.Known]
 
 
 class Terms(Protocol):
@@ -225,6 +230,14 @@ class Resolver:
         return f"{self.labels(cls)[0]}/{tok}"
 
     def resolve(self, tx: ManagedTransaction, records: Sequence[Record]) -> Resolution:
+        """The batch's keys, reading what the graph holds in the caller's transaction."""
+        return self.resolve_with(
+            lambda tokens, mks, types: graph_identity.lookup(tx, tokens, mks, types), records
+        )
+
+    def resolve_with(self, lookup: Lookup, records: Sequence[Record]) -> Resolution:
+        """The batch's keys, reading what is already loaded through ``lookup`` (the graph's,
+        or a staged graph's for an initial import: graph/staging.py)."""
         canon = self.config.canon
         tokens: set[str] = set()
         mks: set[str] = set()
@@ -240,7 +253,7 @@ class Resolver:
                 for ref in (link.src, link.dst):
                     if self.resolvable(ref.cls):
                         tokens.update((canon(ref.key), self.qualified(canon(ref.key), ref.cls)))
-        answer = graph_identity.lookup(tx, sorted(tokens), sorted(mks), self.owner_types().values())
+        answer = lookup(sorted(tokens), sorted(mks), self.owner_types().values())
         known, by_mk = answer.tokens, answer.match_keys
 
         labels_of: dict[str, tuple[str, ...]] = {}

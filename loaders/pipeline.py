@@ -144,19 +144,7 @@ class Pipeline:
         started = time.perf_counter()
         if self.overlap:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="caregraph-write")
-        gw.ensure_write_schema(self.driver, self.database)
-        gw.start_run(
-            self.driver,
-            self.database,
-            self.run_id,
-            {
-                "startedAt": datetime.now(UTC),
-                "sourceSystem": self.source,
-                "caregraphVersion": dist_version("caregraph"),
-                "ontologyVersion": self.onto.version,
-                "display": f"load {self.run_id}",
-            },
-        )
+        self._begin(self.run_props())
         files = list(expand(paths))
         opened = 0
         pool = _pool(self.workers, len(files))
@@ -193,10 +181,7 @@ class Pipeline:
         if not self.report.fatal:
             totals = self.report.as_json()["totals"]
             rejected = self.report.reject_counts()
-            gw.finish_run(
-                self.driver,
-                self.database,
-                self.run_id,
+            self._finish(
                 {
                     "endedAt": datetime.now(UTC),
                     "counts": json.dumps(totals),
@@ -206,20 +191,40 @@ class Pipeline:
                     "rejectCodes": list(rejected),
                     "rejectCodeCounts": list(rejected.values()),
                     **totals,
-                },
+                }
             )
-            # the scorecard as this run leaves the graph: its history, run by run. The records
-            # are loaded whatever happens here, so a failure is said, not made the load's.
-            try:
-                scorecard.snapshot(self.driver, self.database, self.run_id)
-            except (Neo4jError, DriverError) as e:
-                log.warning(
-                    "load run %s: the scorecard snapshot failed (%s); the records are loaded, "
-                    "and the next run's snapshot will measure them",
-                    self.run_id,
-                    type(e).__name__,
-                )
         return self.report
+
+    def run_props(self) -> dict[str, object]:
+        """What the run's LoadRun node says when it starts."""
+        return {
+            "startedAt": datetime.now(UTC),
+            "sourceSystem": self.source,
+            "caregraphVersion": dist_version("caregraph"),
+            "ontologyVersion": self.onto.version,
+            "display": f"load {self.run_id}",
+        }
+
+    def _begin(self, props: dict[str, object]) -> None:
+        """Before the first record: the schema the writer merges on, and the run's node."""
+        gw.ensure_write_schema(self.driver, self.database)
+        gw.start_run(self.driver, self.database, self.run_id, props)
+
+    def _finish(self, props: dict[str, object]) -> None:
+        """After the last record of a run without a fatal error: the run's counts, and the
+        scorecard as this run leaves the graph."""
+        gw.finish_run(self.driver, self.database, self.run_id, props)
+        # the scorecard as this run leaves the graph: its history, run by run. The records
+        # are loaded whatever happens here, so a failure is said, not made the load's.
+        try:
+            scorecard.snapshot(self.driver, self.database, self.run_id)
+        except (Neo4jError, DriverError) as e:
+            log.warning(
+                "load run %s: the scorecard snapshot failed (%s); the records are loaded, "
+                "and the next run's snapshot will measure them",
+                self.run_id,
+                type(e).__name__,
+            )
 
     def _load_file(self, path: Path, fmt: str | None, items: Iterable[Item]) -> None:
         if fmt is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,7 @@ from caregraph.graph.driver import connection, session_driver
 from caregraph.graph.errors import GraphError
 from caregraph.graph.settings import Settings
 from caregraph.loaders.identity import IdentityConfig
+from caregraph.loaders.initial import describe, import_initial
 from caregraph.loaders.limits import LoadLimits
 from caregraph.loaders.pipeline import Progress as Progress_
 from caregraph.loaders.pipeline import default_source
@@ -68,6 +70,22 @@ def load(
             "with its report (run the same load again to finish it).",
         ),
     ] = 30.0,
+    initial: Annotated[
+        bool,
+        typer.Option(
+            "--initial",
+            help="Build an empty database with neo4j-admin (the managed Neo4j only: it is "
+            "stopped and started again); the same graph as a load of the same input.",
+        ),
+    ] = False,
+    per_path: Annotated[
+        bool,
+        typer.Option(
+            "--per-path",
+            help="With --initial: each PATH is its own source system, named by its name, "
+            "imported in the order given (as one `caregraph load` per PATH would).",
+        ),
+    ] = False,
 ) -> None:
     """Load files as one source system. Exit 0: all loaded; 1: some rejected; 2: fatal."""
     missing = [str(p) for p in paths if not p.exists()]
@@ -79,6 +97,15 @@ def load(
     name = source or default_source(paths)
     rejects = settings.paths.home / "rejects"
     console = Console(stderr=True)
+    if per_path and not initial:
+        typer.echo("error: --per-path goes with --initial", err=True)
+        raise typer.Exit(2)
+    if initial:
+        groups: list[tuple[str | None, list[Path]]] = (
+            [(None, [p]) for p in paths] if per_path else [(name, paths)]
+        )
+        _initial(settings, groups, config, batch_size, rejects, strict, workers, report, console)
+        return
     try:
         with session_driver(connection(settings), max_retry_time=retry_for) as driver:
             if sys.stderr.isatty():
@@ -111,6 +138,70 @@ def load(
     if report:
         result.write_json(report)
     raise typer.Exit(result.exit_code)
+
+
+def _initial(
+    settings: Settings,
+    groups: list[tuple[str | None, list[Path]]],
+    config: IdentityConfig,
+    batch_size: int,
+    rejects: Path,
+    strict: bool,
+    workers: int,
+    report: Path | None,
+    console: Console,
+) -> None:
+    """``load --initial``: the bulk import into the managed server's empty database."""
+    if settings.neo4j.external:
+        typer.echo(
+            f"error: NEO4J_URI is set ({settings.neo4j.uri}): an initial import writes the "
+            "store's files with neo4j-admin, which needs the managed Neo4j; load into an "
+            "external server with `caregraph load` (without --initial), or build the store "
+            "where the server runs",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from caregraph.graph.server import ManagedNeo4j  # local: external mode never needs it
+
+    server = ManagedNeo4j(settings.paths.neo4j_home, settings.managed)
+    try:
+        server.start()
+        result = import_initial(
+            groups,
+            server=server,
+            database=settings.neo4j.database,
+            identity=config,
+            batch_size=batch_size,
+            rejects_dir=rejects,
+            strict=strict,
+            limits=LoadLimits(),  # CAREGRAPH_LOAD_MAX_*: read here, at the edge
+            workers=workers,
+        )
+    except GraphError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from e
+    except KeyboardInterrupt:
+        typer.echo(
+            "interrupted: the database is the one before the import or the imported one, "
+            "never part of each; `caregraph neo4j start` settles which and says so. If it is "
+            "the old one, run the initial import again",
+            err=True,
+        )
+        raise typer.Exit(2) from None
+    for one in result.reports:
+        _print(one, console)
+    phases = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    total = sum(result.seconds.values())
+    console.print(
+        f"initial import: {result.records} records in {total:.1f} s "
+        f"({result.records / total if total else 0:.0f} records/s; {phases})"
+    )
+    for rule, count in result.links.items():
+        console.print(f"linked by {rule}: {count}")
+    if report:
+        Path(report).write_text(json.dumps(describe(result), indent=2, default=str))
+    codes = [r.exit_code for r in result.reports]
+    raise typer.Exit(max(codes) if codes else 0)
 
 
 def _default_identity(settings: Settings) -> IdentityConfig:
