@@ -90,7 +90,8 @@ async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest])
         return
     for request, rows in zip(requests, answer.found, strict=True):
         ctx.loaders.lookups.prime(request, rows)
-    ctx.loaders.pages.prime_many(answer.pages)
+    for wanted, page in answer.pages.items():
+        ctx.loaders.pages.prime(wanted, page)
 
 
 def build(info: Info[Context, None], requests: Sequence[LookupRequest]) -> compiled.Plan | None:
@@ -133,12 +134,15 @@ def _one_root(selections: SelectionSetNode, fragments: Fragments) -> bool:
 
 
 class _Planner:
-    def __init__(
-        self, info: Info[Context, None], fragments: Fragments, variables: dict[str, Any]
-    ) -> None:
+    def __init__(self, info: Info[Context, None], fragments: Fragments, variables: Any) -> None:
         self.info = info
         self.fragments = fragments
-        self.variables = VariableValues({}, dict(variables or {}))
+        # graphql-core 3.3 types them as VariableValues; strawberry hands over a plain dict
+        self.variables = (
+            variables
+            if isinstance(variables, VariableValues)
+            else VariableValues({}, dict(variables or {}))
+        )
 
     def fields(
         self, sets: Sequence[SelectionSetNode | None], typ: ObjectOrInterface

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
+
+from bench.queries import (
+    PATIENT_LOOKUP_CAREGRAPH,
+    PRACTITIONER_TRAVERSAL_CAREGRAPH,
+    readme_examples,
+    root_fields,
+)
+from caregraph.api import mcp
 from caregraph.api.auth import Role
+from caregraph.api.compiled import ROOTS
 from caregraph.api.settings import ApiSettings
-from tests.api.conftest import SMITH_NPI, Gql, Run, principal
+from tests.api.conftest import ADA, SMITH_NPI, Gql, Run, principal
 
 REFERENCE = ApiSettings(compiled_reads=False)
 
@@ -59,4 +70,46 @@ def test_the_traversal_is_one_statement_with_the_reference_answer(gql: Gql) -> N
     assert fast.result.data["practitioner"]["encounters"]["edges"]
     assert fast.context.reader.round_trips == 1
     assert slow.context.reader.round_trips > 1
+    assert fast.context.reader.patients == slow.context.reader.patients
+
+
+# -- one statement per request for the bench's questions, the README's and the MCP tools' ----
+
+_ARGUMENT = re.compile(r'\b(identifier|npi)(\s*:\s*)"[^"]*"')
+_OURS = {"patient": ADA, "encounter": "V100", "practitioner": SMITH_NPI}
+
+
+def on_our_data(example: str) -> str:
+    """A README example asked of this module's dataset: its patient, visit and clinician."""
+    root = root_fields(example)[0]
+    return _ARGUMENT.sub(lambda m: f'{m.group(1)}{m.group(2)}"{_OURS[root]}"', example)
+
+
+COVERED_README = [on_our_data(e) for e in readme_examples() if root_fields(e)[0] in ROOTS]
+ONE_STATEMENT = [
+    ("bench (a) patient lookup", PATIENT_LOOKUP_CAREGRAPH, {"identifier": ADA}),
+    ("bench (c) practitioner traversal", PRACTITIONER_TRAVERSAL_CAREGRAPH,
+     {"npi": SMITH_NPI, "first": 20}),
+    ("mcp find_patient", mcp.FIND_PATIENT, {"id": ADA}),
+    ("mcp practitioner_context", mcp.PRACTITIONER_CONTEXT, {"npi": SMITH_NPI}),
+    *((f"README {i}", text, {}) for i, text in enumerate(COVERED_README)),
+]  # fmt: skip
+
+
+def test_the_readme_has_covered_examples() -> None:
+    assert len(COVERED_README) == 3  # the visit, the practitioner's schedule, the patient's visits
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "variables"), ONE_STATEMENT, ids=[n for n, *_ in ONE_STATEMENT]
+)
+def test_one_statement_per_request(
+    gql: Gql, name: str, query: str, variables: dict[str, Any]
+) -> None:
+    gql(query, variables)  # the fan-out, which the cost estimate reads, is cached after this
+    fast, slow = both(gql, query, variables, Role.admin)
+    assert fast.result.errors is None and slow.result.errors is None
+    assert plain(fast) == plain(slow)
+    assert next(iter(fast.result.data.values())), name  # it found what it asked for
+    assert fast.context.reader.round_trips == 1, name
     assert fast.context.reader.patients == slow.context.reader.patients

@@ -60,7 +60,13 @@ ROOTS: list[tuple[str, str, list[str]]] = [
     ("imagingStudy", "studyInstanceUid", [STUDY_UID]),
 ]
 FIRSTS = [None, 0, 1, 2, 3, 20, 101]  # 101: over the limit, refused
-TIMES = [None, "2024-01-01T00:00:00Z", "2024-05-01T00:00:00Z", "2024-05-01T14:00:00Z", "2025-01-01T00:00:00Z"]  # fmt: skip
+TIMES = [
+    None,
+    "2024-01-01T00:00:00Z",
+    "2024-05-01T00:00:00Z",
+    "2024-05-01T14:00:00Z",
+    "2025-01-01T00:00:00Z",
+]
 PAGE_ARGS = ("first", "from", "to")
 MAX_DEPTH = 3  # traversals below the root
 
@@ -188,6 +194,6 @@ def test_compiled_and_reference_paths_agree(gql: Gql, role: Role) -> None:
         assert fast.context.reader.patients == slow.context.reader.patients, query
         if os.environ.get("CAREGRAPH_DIFFERENTIAL_SHOW"):
             trips = (fast.context.reader.round_trips, slow.context.reader.round_trips)
-            print(role.value, trips, len(refusals(fast)), query)  # noqa: T201 - asked for
+            print(role.value, trips, len(refusals(fast)), query)
 
     agree()
