@@ -85,7 +85,9 @@ async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest])
     if plan is None:
         return
     try:
-        answer = await asyncio.to_thread(compiled.read, ctx.reader, plan)
+        answer = await asyncio.to_thread(
+            compiled.read, ctx.reader, plan, ctx.settings.compiled_budget_s
+        )
     except compiled.NotCompilableError:
         return
     for request, rows in zip(requests, answer.found, strict=True):

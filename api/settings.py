@@ -25,6 +25,9 @@ class ApiSettings(BaseSettings):
     # a root lookup whose document the planner covers is read in one statement
     # (api/compiled.py); off: one round trip per GraphQL level, the reference path
     compiled_reads: bool = Field(True, description="read covered documents in one statement")
+    compiled_budget_s: float = Field(
+        3.0, gt=0, description="seconds the one statement may take before the reference reads"
+    )
     max_depth: int = Field(16, ge=1, description="query depth (a connection is 3 levels)")
     max_aliases: int = Field(30, ge=0, description="aliases in one query")
     max_tokens: int = Field(3000, ge=10, description="tokens of one query document")

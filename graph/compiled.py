@@ -18,11 +18,15 @@ of the plan and the caller's projection, so it is built once per shape (``_text`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+
+from neo4j import RoutingControl
+from neo4j.exceptions import Neo4jError
 
 from caregraph.graph.names import quoted
 from caregraph.graph.projection import IDENTIFIER_LOOKUP, Projection
@@ -33,6 +37,7 @@ from caregraph.graph.readers import (
     Page,
     PageRequest,
     Reader,
+    ReadTimeoutError,
     Row,
     TraversalPath,
     _lookup_body,
@@ -107,8 +112,12 @@ class NotCompilableError(Exception):
     """A plan this module does not turn into one statement (the reference path reads it)."""
 
 
-def read(reader: Reader, plan: Plan) -> Answer:
-    """The plan's reads in one round trip of ``reader`` (counted, within its deadline)."""
+def read(reader: Reader, plan: Plan, budget_s: float | None = None) -> Answer:
+    """The plan's reads in one round trip of ``reader`` (counted, within its deadline and at
+    most ``budget_s``). Past the budget it gives up (:class:`NotCompilableError`: the caller
+    reads the reference way with the time left) and has Neo4j plan the statement in the
+    background, so that the next request of the same shape finds its plan cached: planning
+    a deep statement the first time can take seconds on a busy server."""
     pj = reader.projection
     groups: dict[str, list[dict[str, Any]]] = {}
     labels: set[str] = set()
@@ -139,7 +148,11 @@ def read(reader: Reader, plan: Plan) -> Answer:
         tuple(lv.shape() for lv in plan.below),
         pj,
     )
-    records = reader.run(text, **params)
+    try:
+        records = reader.run_within(text, budget_s, params)
+    except ReadTimeoutError as e:
+        _plan_later(reader, text, params)
+        raise NotCompilableError("the statement did not finish within its budget") from e
     answer = Answer([[] for _ in plan.lookups])
     for rec in records:
         for hit in rec["hits"]:
@@ -159,6 +172,35 @@ def read(reader: Reader, plan: Plan) -> Answer:
     if len(records) == 1:
         _pages(reader, records[0], str(records[0]["key"]), plan.below, 0, answer)
     return answer
+
+
+_PLANNING: set[str] = set()
+_PLANNING_LOCK = threading.Lock()
+
+
+def _plan_later(reader: Reader, text: str, params: dict[str, Any]) -> None:
+    """Have Neo4j plan ``text`` (EXPLAIN: nothing runs) in a thread of its own, once at a
+    time per statement; its plan then waits in Neo4j's query cache."""
+    with _PLANNING_LOCK:
+        if text in _PLANNING:
+            return
+        _PLANNING.add(text)
+
+    def plan() -> None:
+        try:
+            reader.driver.execute_query(
+                "EXPLAIN " + text,
+                params,
+                routing_=RoutingControl.READ,
+                database_=reader.database,
+            )
+        except Neo4jError:
+            pass  # only a warm-up: the next request plans it again
+        finally:
+            with _PLANNING_LOCK:
+                _PLANNING.discard(text)
+
+    threading.Thread(target=plan, name="caregraph-plan", daemon=True).start()
 
 
 def _numbered(below: Sequence[Level]) -> list[tuple[int, Level]]:
