@@ -18,15 +18,17 @@ Covered (read in the one statement):
   whose traversal is named in api/paths.py (``first``/``after``/``from``/``to``/
   ``underCode``, ``totalCount`` when selected), to-one fields, ``identifiers``, ``sources``
   and codings (``reasons``, ``code`` ...), nested to any depth, through fragments and
-  inline fragments that apply to the type.
+  inline fragments that apply to the type; below an interface (``diagnoses``), fragments on
+  the concrete types that implement it (``... on Condition { code { ... } }``), read below
+  every node and used below the nodes that carry the type's label.
 
 Not covered (the reference path reads them):
 
 - several root fields in one operation (the reference batches their lookups in one trip),
   searches, ``patientContext``, ``concept``, ``ontology``, ``auditLog``, mutations ...;
 - anything under ``@skip``/``@include`` (the whole document falls back);
-- fields of a concrete type selected under an interface or union (``... on Condition``
-  below ``diagnoses``), the ontology-driven ``events(kind:)``, and ``Edge.sources``;
+- below a union (``Claim.providers``: ``... on Practitioner``), the ontology-driven
+  ``events(kind:)``, and ``Edge.sources``;
 - a field whose arguments the reference refuses (``first`` over the limit, a bad window,
   cursor or code): it is left to its resolver, which refuses it the same way.
 """
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from graphql import (
@@ -236,7 +239,10 @@ class _Planner:
         if isinstance(node_type, GraphQLObjectType | GraphQLInterfaceType):
             for edge_nodes in self._named(nodes, target, "edges"):
                 for node_nodes in self._named(edge_nodes, edges_type, "node"):
-                    below.extend(self.below([n.selection_set for n in node_nodes], node_type))
+                    sets = [n.selection_set for n in node_nodes]
+                    below.extend(self.below(sets, node_type))
+                    if isinstance(node_type, GraphQLInterfaceType):
+                        below.extend(self.fragments_on(sets, node_type))
         return compiled.Level(
             path,
             size + 1,
@@ -248,6 +254,43 @@ class _Planner:
             under=under,
             below=tuple(below),
         )
+
+    def fragments_on(
+        self, sets: Sequence[SelectionSetNode | None], interface: GraphQLInterfaceType
+    ) -> list[compiled.Level]:
+        """The levels of the fragments on concrete types below an interface: each read below
+        every node, and used below those of its type (a GraphQL type is named after the
+        ontology class whose label its nodes carry)."""
+        by_type: dict[str, list[SelectionSetNode]] = {}
+
+        def walk(sel_set: SelectionSetNode | None, seen: frozenset[str]) -> None:
+            for sel in sel_set.selections if sel_set else ():
+                cond = None
+                inner: SelectionSetNode | None = None
+                if isinstance(sel, InlineFragmentNode):
+                    cond, inner = sel.type_condition, sel.selection_set
+                elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
+                    fragment = self.fragments.get(sel.name.value)
+                    if fragment is None:
+                        continue
+                    cond, inner = fragment.type_condition, fragment.selection_set
+                    seen = seen | {sel.name.value}
+                else:
+                    continue
+                if cond is None or cond.name.value == interface.name:
+                    walk(inner, seen)
+                elif inner is not None:
+                    by_type.setdefault(cond.name.value, []).append(inner)
+
+        for sel_set in sets:
+            walk(sel_set, frozenset())
+        levels: list[compiled.Level] = []
+        for name, fragment_sets in sorted(by_type.items()):
+            typ = self.info._raw_info.schema.get_type(name)
+            if not isinstance(typ, GraphQLObjectType) or interface not in typ.interfaces:
+                continue  # a fragment on a union or another interface: its resolvers read it
+            levels.extend(replace(lv, on=name) for lv in self.below(fragment_sets, typ))
+        return levels
 
     def _named(
         self, nodes: list[FieldNode], typ: ObjectOrInterface, field: str

@@ -63,6 +63,9 @@ class Level:
     after: tuple[int, str] | None = None
     under: str | None = None
     below: tuple[Level, ...] = ()
+    # read below every node, used only below those with this label: the level of a fragment
+    # on a concrete type (``... on Condition``) under an interface
+    on: str | None = None
 
     def request(self, key: str) -> PageRequest:
         """The request the reference path makes for this page below the node ``key``."""
@@ -170,7 +173,8 @@ def read(reader: Reader, plan: Plan, budget_s: float | None = None) -> Answer:
     # the levels below are the API's only when the lookup names one node: with several it
     # refuses (ambiguous), and nothing below is read or noted for the audit
     if len(records) == 1:
-        _pages(reader, records[0], str(records[0]["key"]), plan.below, 0, answer)
+        top = records[0]
+        _pages(reader, top, (str(top["key"]), list(top["labels"])), plan.below, 0, answer)
     return answer
 
 
@@ -217,13 +221,22 @@ def _numbered(below: Sequence[Level]) -> list[tuple[int, Level]]:
 
 
 def _pages(
-    reader: Reader, found: Any, key: str, below: Sequence[Level], idx: int, answer: Answer
+    reader: Reader,
+    found: Any,
+    node: tuple[str, Sequence[str]],
+    below: Sequence[Level],
+    idx: int,
+    answer: Answer,
 ) -> int:
-    """Pages of ``below`` under the node ``key`` read as ``found`` (a record or a row map);
-    returns the index after the last level of this subtree."""
+    """Pages of ``below`` under the node (key, labels) read as ``found`` (a record or a row
+    map); returns the index after the last level of this subtree."""
+    key, labels = node
     for level in below:
         mine = idx
         idx += 1
+        if level.on is not None and level.on not in labels:
+            idx += _size(level.below)  # a fragment on another type: not this node's
+            continue
         raw = list(found[f"c{mine}"])
         rows = [reader.seen(_row(x)) for x in raw]
         total = int(found[f"k{mine}"]) if level.count else None
@@ -233,7 +246,7 @@ def _pages(
             reader.counts_computed += level.count  # as the reader counts what it counted
         start = idx
         for x, row in zip(raw[: level.used], rows[: level.used], strict=True):
-            _pages(reader, x, row.key, level.below, start, answer)
+            _pages(reader, x, (row.key, row.labels), level.below, start, answer)
         idx = start + _size(level.below)
     return idx
 

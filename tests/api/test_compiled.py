@@ -93,6 +93,7 @@ ONE_STATEMENT = [
      {"npi": SMITH_NPI, "first": 20}),
     ("mcp find_patient", mcp.FIND_PATIENT, {"id": ADA}),
     ("mcp practitioner_context", mcp.PRACTITIONER_CONTEXT, {"npi": SMITH_NPI}),
+    ("mcp encounter_context", mcp.ENCOUNTER_CONTEXT, {"id": "V100"}),
     *((f"README {i}", text, {}) for i, text in enumerate(COVERED_README)),
 ]  # fmt: skip
 

@@ -118,6 +118,9 @@ def selection(draw: st.DrawFn, typ: Any, depth: int) -> str:
         )
         for name in draw(others):
             parts.append(draw(field(typ, name, depth + 1)))
+    if isinstance(typ, GraphQLInterfaceType) and draw(st.booleans()):
+        concrete = draw(st.sampled_from(sorted(GRAPH.get_possible_types(typ), key=str)))
+        parts.append(f"... on {concrete.name} {draw(selection(concrete, depth))}")
     return "{ " + " ".join(parts) + " }"
 
 
