@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -89,7 +90,13 @@ async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest])
         return
     try:
         answer = await asyncio.to_thread(
-            compiled.read, ctx.reader, plan, ctx.settings.compiled_budget_s
+            partial(
+                compiled.read,
+                ctx.reader,
+                plan,
+                ctx.settings.compiled_budget_s,
+                wait=ctx.settings.compiled_wait_for_plan,
+            )
         )
     except compiled.NotCompilableError:
         return

@@ -18,6 +18,7 @@ of the plan and the caller's projection, so it is built once per shape (``_text`
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,12 +116,14 @@ class NotCompilableError(Exception):
     """A plan this module does not turn into one statement (the reference path reads it)."""
 
 
-def read(reader: Reader, plan: Plan, budget_s: float | None = None) -> Answer:
+def read(
+    reader: Reader, plan: Plan, budget_s: float | None = None, *, wait: bool = False
+) -> Answer:
     """The plan's reads in one round trip of ``reader`` (counted, within its deadline and at
-    most ``budget_s``). Past the budget it gives up (:class:`NotCompilableError`: the caller
-    reads the reference way with the time left) and has Neo4j plan the statement in the
-    background, so that the next request of the same shape finds its plan cached: planning
-    a deep statement the first time can take seconds on a busy server."""
+    most ``budget_s``). A statement not yet planned (:class:`Planner`) is not run but planned
+    in the background, unless ``wait``; one past its budget is given up and planned again.
+    Either way :class:`NotCompilableError` says so, and the caller reads the reference way
+    with the time left."""
     pj = reader.projection
     groups: dict[str, list[dict[str, Any]]] = {}
     labels: set[str] = set()
@@ -151,11 +154,16 @@ def read(reader: Reader, plan: Plan, budget_s: float | None = None) -> Answer:
         tuple(lv.shape() for lv in plan.below),
         pj,
     )
+    if not wait and not PLANNER.ready(text):
+        PLANNER.later(reader, text, params)
+        raise NotCompilableError("the statement is being planned")
     try:
         records = reader.run_within(text, budget_s, params)
     except ReadTimeoutError as e:
-        _plan_later(reader, text, params)
+        PLANNER.forget(text)
+        PLANNER.later(reader, text, params)
         raise NotCompilableError("the statement did not finish within its budget") from e
+    PLANNER.done(text)
     answer = Answer([[] for _ in plan.lookups])
     for rec in records:
         for hit in rec["hits"]:
@@ -178,33 +186,68 @@ def read(reader: Reader, plan: Plan, budget_s: float | None = None) -> Answer:
     return answer
 
 
-_PLANNING: set[str] = set()
-_PLANNING_LOCK = threading.Lock()
+class Planner:
+    """Which statements Neo4j has planned, and a worker that has it plan new ones.
+
+    Planning a statement of many nested subqueries takes Neo4j seconds the first time (about
+    half a second per level on a busy two-core host); the plan is cached after that (keyed by
+    the text: one plan per shape). So a statement runs only once it is known to be planned:
+    the first request of a new shape reads the reference way while the worker has Neo4j plan
+    it (EXPLAIN: nothing runs), one statement at a time, so planning takes at most one of
+    Neo4j's threads from the requests."""
+
+    def __init__(self) -> None:
+        self._ready: set[str] = set()
+        self._queued: set[str] = set()
+        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue[tuple[Reader, str, dict[str, Any]]] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+
+    def ready(self, text: str) -> bool:
+        with self._lock:
+            return text in self._ready
+
+    def done(self, text: str) -> None:
+        with self._lock:
+            self._ready.add(text)
+
+    def forget(self, text: str) -> None:
+        """The statement ran past its budget: its plan may have left Neo4j's cache."""
+        with self._lock:
+            self._ready.discard(text)
+
+    def later(self, reader: Reader, text: str, params: dict[str, Any]) -> None:
+        """Have Neo4j plan ``text`` in the background (once, however often asked)."""
+        with self._lock:
+            if text in self._ready or text in self._queued:
+                return
+            self._queued.add(text)
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._work, name="caregraph-plan", daemon=True
+                )
+                self._worker.start()
+        self._jobs.put((reader, text, params))
+
+    def _work(self) -> None:
+        while True:
+            reader, text, params = self._jobs.get()
+            try:
+                reader.driver.execute_query(
+                    "EXPLAIN " + text,
+                    params,
+                    routing_=RoutingControl.READ,
+                    database_=reader.database,
+                )
+                self.done(text)
+            except Neo4jError:
+                pass  # only a warm-up: the next request of the shape asks again
+            finally:
+                with self._lock:
+                    self._queued.discard(text)
 
 
-def _plan_later(reader: Reader, text: str, params: dict[str, Any]) -> None:
-    """Have Neo4j plan ``text`` (EXPLAIN: nothing runs) in a thread of its own, once at a
-    time per statement; its plan then waits in Neo4j's query cache."""
-    with _PLANNING_LOCK:
-        if text in _PLANNING:
-            return
-        _PLANNING.add(text)
-
-    def plan() -> None:
-        try:
-            reader.driver.execute_query(
-                "EXPLAIN " + text,
-                params,
-                routing_=RoutingControl.READ,
-                database_=reader.database,
-            )
-        except Neo4jError:
-            pass  # only a warm-up: the next request plans it again
-        finally:
-            with _PLANNING_LOCK:
-                _PLANNING.discard(text)
-
-    threading.Thread(target=plan, name="caregraph-plan", daemon=True).start()
+PLANNER = Planner()
 
 
 def _numbered(below: Sequence[Level]) -> list[tuple[int, Level]]:

@@ -46,7 +46,7 @@ from tests.api.test_compiled import plain
 EXAMPLES = int(os.environ.get("CAREGRAPH_DIFFERENTIAL_EXAMPLES", "6"))
 # a statement of a new shape is planned by Neo4j on its first run (seconds for a deep one on a
 # busy machine): both paths get the same generous limit, so a cold plan is not a difference
-COMPILED = ApiSettings(query_timeout_s=120, compiled_budget_s=120)
+COMPILED = ApiSettings(query_timeout_s=120, compiled_budget_s=120, compiled_wait_for_plan=True)
 REFERENCE = ApiSettings(query_timeout_s=120, compiled_reads=False)
 GRAPH = graphql_core(schema)
 
