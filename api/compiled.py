@@ -27,6 +27,8 @@ Not covered (the reference path reads them):
 - several root fields in one operation (the reference batches their lookups in one trip),
   searches, ``patientContext``, ``concept``, ``ontology``, ``auditLog``, mutations ...;
 - anything under ``@skip``/``@include`` (the whole document falls back);
+- a document whose statement would hold more than :data:`MAX_LEVELS` subqueries (the
+  ``encounter_context`` tool's, a query of every field): it costs more to plan than it saves;
 - below a union (``Claim.providers``: ``... on Practitioner``), the ontology-driven
   ``events(kind:)``, and ``Edge.sources``;
 - a field whose arguments the reference refuses (``first`` over the limit, a bad window,
@@ -68,6 +70,10 @@ from caregraph.graph.readers import LookupRequest
 ROOTS = frozenset({"patient", "practitioner", "organization", "encounter", "imagingStudy", "claim"})
 MAX_IDENTIFIERS = 100  # api/types/entity.py: a node's own identifiers
 MAX_CODES = 50  # api/types/concept.py: codings of one record
+# subqueries in one statement at most (a page, and its count when selected, are one each):
+# Neo4j takes about half a second per subquery to plan a statement the first time on a busy
+# two-core host, and seconds of planning starve the requests around it
+MAX_LEVELS = 12
 _CONNECTION = "Connection"
 _EVENTS = "events"  # the ontology-driven traversal: not compiled
 
@@ -122,9 +128,13 @@ def build(info: Info[Context, None], requests: Sequence[LookupRequest]) -> compi
         below = planner.below([n.selection_set for n in raw.field_nodes], target)
     except _Uncovered:
         return None
-    if not below:
+    if not below or _count(below) > MAX_LEVELS:
         return None
     return compiled.Plan(tuple(requests), tuple(below))
+
+
+def _count(levels: Sequence[compiled.Level]) -> int:
+    return sum(1 + level.count + _count(level.below) for level in levels)
 
 
 def _one_root(selections: SelectionSetNode, fragments: Fragments) -> bool:

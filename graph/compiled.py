@@ -199,6 +199,11 @@ class Planner:
     def __init__(self) -> None:
         self._ready: set[str] = set()
         self._queued: set[str] = set()
+        self._asked: dict[str, int] = {}
+        # a shape asked for this often is planned: agents and tools repeat theirs, one-off
+        # documents (and a test suite's) are read the reference way without costing a plan
+        self.min_asked = 5
+        self.max_remembered = 10_000
         self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue[tuple[Reader, str, dict[str, Any]]] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
@@ -217,10 +222,18 @@ class Planner:
             self._ready.discard(text)
 
     def later(self, reader: Reader, text: str, params: dict[str, Any]) -> None:
-        """Have Neo4j plan ``text`` in the background (once, however often asked)."""
+        """Have Neo4j plan ``text`` in the background (once, however often asked), from the
+        ``min_asked``-th time it is asked for: a shape asked for once is not worth seconds of
+        Neo4j's time, and planning every one-off shape would slow the requests around it."""
         with self._lock:
             if text in self._ready or text in self._queued:
                 return
+            self._asked[text] = self._asked.get(text, 0) + 1
+            if self._asked[text] < self.min_asked:
+                if len(self._asked) > self.max_remembered:  # bounded: forget the counts
+                    self._asked.clear()
+                return
+            self._asked.pop(text, None)
             self._queued.add(text)
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(
