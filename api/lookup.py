@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from strawberry.types import Info
 
+from caregraph.api import compiled
 from caregraph.api.context import Context
 from caregraph.api.errors import AmbiguousIdentifierError, BadArgumentError
 from caregraph.graph.readers import LookupRequest, Row
@@ -78,6 +79,9 @@ async def find(
     systems: Callable[[Sequence[Row]], list[str]] = identifier_systems,
 ) -> Row | None:
     """The one node the requests name, None if none, an error if several."""
+    # a document the planner covers is read whole here, in one statement, and its reads
+    # wait in the DataLoaders (api/compiled.py); any other reads level by level
+    await compiled.prefetch(info, requests)
     loader = info.context.loaders.lookups
     found = await asyncio.gather(*(loader.load(r) for r in requests))
     rows: dict[str, Row] = {}

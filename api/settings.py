@@ -22,6 +22,17 @@ class ApiSettings(BaseSettings):
     )
     # -- guardrails: a query over one of them is refused before it runs ----------------------
     query_timeout_s: float = Field(10.0, gt=0, description="seconds for a whole request")
+    # a root lookup whose document the planner covers is read in one statement
+    # (api/compiled.py); off: one round trip per GraphQL level, the reference path
+    compiled_reads: bool = Field(True, description="read covered documents in one statement")
+    compiled_budget_s: float = Field(
+        3.0, gt=0, description="seconds the one statement may take before the reference reads"
+    )
+    # off: the first request of a new shape reads the reference way while Neo4j plans the
+    # statement in the background (graph/compiled.py, Planner); on: it waits for the plan
+    compiled_wait_for_plan: bool = Field(
+        False, description="a new shape's first request waits for Neo4j to plan its statement"
+    )
     max_depth: int = Field(16, ge=1, description="query depth (a connection is 3 levels)")
     max_aliases: int = Field(30, ge=0, description="aliases in one query")
     max_tokens: int = Field(3000, ge=10, description="tokens of one query document")

@@ -338,9 +338,17 @@ class Reader:
 
     def run(self, cypher: str, **params: Any) -> list[Any]:
         """One read round trip, within the time left; the rows as driver records."""
+        return self.run_within(cypher, None, params)
+
+    def run_within(self, cypher: str, limit_s: float | None, params: dict[str, Any]) -> list[Any]:
+        """:meth:`run`, given at most ``limit_s`` of the time left (None: all of it)."""
         with self._lock:
             self.round_trips += 1
         timeout = self._timeout()
+        if limit_s is not None:
+            timeout = min(timeout, limit_s)
+            if timeout <= 0.001:  # as in _timeout: Neo4j would read it as "none"
+                raise ReadTimeoutError(limit_s)
         try:
             records, _, _ = self.driver.execute_query(
                 Query(cypher, timeout=timeout),

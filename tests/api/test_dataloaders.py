@@ -1,8 +1,13 @@
-"""No N+1: a query costs one Cypher round trip per level, however many nodes each level has."""
+"""No N+1: on the reference read path a query costs one Cypher round trip per level, however
+many nodes each level has (the compiled path reads a covered document in one statement:
+tests/api/test_compiled.py)."""
 
 from __future__ import annotations
 
+from caregraph.api.settings import ApiSettings
 from tests.api.conftest import CROWD, Gql
+
+REFERENCE = ApiSettings(compiled_reads=False)
 
 # From Dr House's hospital: its visits, each visit's patient, each patient's visits with
 # their practitioners and claims (and the claims' items): five levels below the root.
@@ -34,8 +39,8 @@ def patients_reached(data: dict) -> set[str]:
 
 def test_round_trips_do_not_grow_with_the_number_of_patients(gql: Gql) -> None:
     gql(CROWD_QUERY, {"n": 1})  # warms the fan-out cache, which the cost estimate reads
-    few = gql(CROWD_QUERY, {"n": 2})
-    many = gql(CROWD_QUERY, {"n": 30})
+    few = gql(CROWD_QUERY, {"n": 2}, settings=REFERENCE)
+    many = gql(CROWD_QUERY, {"n": 30}, settings=REFERENCE)
     assert len(patients_reached(few.data)) == 2
     assert len(patients_reached(many.data)) == CROWD + 1  # the crowd and Ada
     # root lookup, organization, its visits, their patients, the patients' visits,
@@ -60,9 +65,10 @@ def test_twenty_patient_roots_in_one_query_are_looked_up_together(gql: Gql) -> N
 
 def test_sibling_fields_share_a_round_trip(gql: Gql) -> None:
     run = gql(
-        """{ claim(controlNumber: "V100") { items { totalCount } remittances { totalCount }
+        settings=REFERENCE,
+        query="""{ claim(controlNumber: "V100") { items { totalCount } remittances { totalCount }
              providers { totalCount } payer { name } encounter { key } patient { key }
-             identifiers { token } sources { file } } }"""
+             identifiers { token } sources { file } } }""",
     )
     assert run.data["claim"]["items"]["totalCount"] == 2
     # the lookup, then one trip for all eight fields of the claim (the fan-out is cached)

@@ -8,14 +8,17 @@ import logging
 
 import pytest
 
+from caregraph.api import compiled
 from caregraph.api.context import Context
 from caregraph.api.schema import schema
+from caregraph.api.settings import ApiSettings
 from caregraph.graph.driver import open_driver
 from caregraph.graph.readers import Reader
 from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import ADMIN, Gql
 
 SECRET = "Ada Lovelace born 1970-03-04, SSN 999-11-1111"
+REFERENCE = ApiSettings(compiled_reads=False)
 
 
 def test_an_unexpected_error_is_masked_with_a_request_id(
@@ -29,6 +32,7 @@ def test_an_unexpected_error_is_masked_with_a_request_id(
         run = gql(
             '{ patient(identifier: "ada") { key encounters { edges { node { key } } } } }',
             request_id="req-123",
+            settings=REFERENCE,  # the reader broken is the reference path's
         )
     (error,) = run.errors
     assert error["message"] == (
@@ -45,6 +49,26 @@ def test_an_unexpected_error_is_masked_with_a_request_id(
     # the service log has it whole, under the same request id
     logged = [r for r in caplog.records if "req-123" in r.getMessage()]
     assert logged and logged[0].exc_info and SECRET in str(logged[0].exc_info[1])
+
+
+def test_an_unexpected_error_on_the_compiled_path_is_masked_too(
+    gql: Gql, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError(f"internal state of {SECRET} in graph/compiled.py line 42")
+
+    monkeypatch.setattr(compiled.compiled, "read", broken)
+    with caplog.at_level(logging.ERROR, logger="caregraph.api"):
+        run = gql(
+            '{ patient(identifier: "ada") { key encounters { edges { node { key } } } } }',
+            request_id="req-124",
+            settings=ApiSettings(compiled_wait_for_plan=True),
+        )
+    (error,) = run.errors
+    assert error["extensions"] == {"code": "INTERNAL_ERROR", "requestId": "req-124"}
+    assert error["path"] == ["patient"]
+    assert run.result.data == {"patient": None}
+    assert SECRET not in json.dumps(run.result.errors[0].formatted)
 
 
 def test_neo4j_gone_is_masked_too(neo4j_conn: Neo4jSettings) -> None:

@@ -1,0 +1,322 @@
+"""The compiled read path: a root lookup and every traversal below it in one statement.
+
+The reference path resolves field by field, one batched round trip per GraphQL level
+(api/dataloaders.py). For the documents this planner covers, :func:`prefetch` reads the
+whole tree in one statement (graph/compiled.py) before the root resolver looks its node up,
+and primes the request's DataLoaders with what it read, keyed by the very
+:class:`PageRequest` each resolver is about to make: the resolvers then map the rows as they
+always do (the role's projection and pseudonyms were applied in Neo4j, by the same query
+text), and every cursor, ``hasNextPage`` and ``totalCount`` comes out of the same code. A
+resolver whose request was not primed reads it the reference way: a document the planner
+covers only in part costs a round trip per uncovered level, never a different answer.
+
+Covered (read in the one statement):
+
+- an operation (a query) with exactly one root field, and that root one of :data:`ROOTS`
+  (a lookup by identifier, NPI, UID or control number), when the lookup names one node;
+- below it, on object types and on the Entity/Event interfaces: every connection field
+  whose traversal is named in api/paths.py (``first``/``after``/``from``/``to``/
+  ``underCode``, ``totalCount`` when selected), to-one fields, ``identifiers``, ``sources``
+  and codings (``reasons``, ``code`` ...), nested to any depth, through fragments and
+  inline fragments that apply to the type; below an interface (``diagnoses``), fragments on
+  the concrete types that implement it (``... on Condition { code { ... } }``), read below
+  every node and used below the nodes that carry the type's label.
+
+Not covered (the reference path reads them):
+
+- several root fields in one operation (the reference batches their lookups in one trip),
+  searches, ``patientContext``, ``concept``, ``ontology``, ``auditLog``, mutations ...;
+- anything under ``@skip``/``@include`` (the whole document falls back);
+- a document whose statement would hold more than :data:`MAX_LEVELS` subqueries (the
+  ``encounter_context`` tool's, a query of every field): it costs more to plan than it saves;
+- below a union (``Claim.providers``: ``... on Practitioner``), the ontology-driven
+  ``events(kind:)``, and ``Edge.sources``;
+- a field whose arguments the reference refuses (``first`` over the limit, a bad window,
+  cursor or code): it is left to its resolver, which refuses it the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+)
+from graphql.execution.values import VariableValues, get_argument_values
+from strawberry.types import Info
+
+from caregraph.api import paths
+from caregraph.api.connections import PATH, _selects, page_size, under_concept, window
+from caregraph.api.context import Context
+from caregraph.api.errors import ApiError
+from caregraph.graph import compiled
+from caregraph.graph.readers import LookupRequest
+
+# root fields answered by a lookup (api/lookup.py) whose subtree the planner reads
+ROOTS = frozenset({"patient", "practitioner", "organization", "encounter", "imagingStudy", "claim"})
+MAX_IDENTIFIERS = 100  # api/types/entity.py: a node's own identifiers
+MAX_CODES = 50  # api/types/concept.py: codings of one record
+# subqueries in one statement at most (a page, and its count when selected, are one each):
+# Neo4j takes about half a second per subquery to plan a statement the first time on a busy
+# two-core host, and seconds of planning starve the requests around it
+MAX_LEVELS = 12
+_CONNECTION = "Connection"
+_EVENTS = "events"  # the ontology-driven traversal: not compiled
+
+Fragments = Mapping[str, FragmentDefinitionNode]
+ObjectOrInterface = GraphQLObjectType | GraphQLInterfaceType
+
+
+class _Uncovered(Exception):
+    """The document has a shape the planner does not cover as a whole."""
+
+
+async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest]) -> None:
+    """Read the root field's whole subtree in one statement and prime the request's
+    DataLoaders with it, when the document is covered; otherwise do nothing."""
+    ctx = info.context
+    if not ctx.settings.compiled_reads:
+        return
+    plan = build(info, requests)
+    if plan is None:
+        return
+    try:
+        answer = await asyncio.to_thread(
+            partial(
+                compiled.read,
+                ctx.reader,
+                plan,
+                ctx.settings.compiled_budget_s,
+                wait=ctx.settings.compiled_wait_for_plan,
+            )
+        )
+    except compiled.NotCompilableError:
+        return
+    for request, rows in zip(requests, answer.found, strict=True):
+        ctx.loaders.lookups.prime(request, rows)
+    for wanted, page in answer.pages.items():
+        ctx.loaders.pages.prime(wanted, page)
+
+
+def build(info: Info[Context, None], requests: Sequence[LookupRequest]) -> compiled.Plan | None:
+    """The plan of the root field ``info`` resolves, or None when it is not covered (or has
+    nothing below its lookup, which the reference reads in one trip anyway)."""
+    raw = info._raw_info
+    if raw.operation.operation is not OperationType.QUERY or raw.field_name not in ROOTS:
+        return None
+    if not requests or not _one_root(raw.operation.selection_set, raw.fragments):
+        return None
+    target = get_named_type(raw.return_type)
+    if not isinstance(target, GraphQLObjectType):
+        return None
+    planner = _Planner(info, raw.fragments, raw.variable_values)
+    try:
+        below = planner.below([n.selection_set for n in raw.field_nodes], target)
+    except _Uncovered:
+        return None
+    if not below or _count(below) > MAX_LEVELS:
+        return None
+    return compiled.Plan(tuple(requests), tuple(below))
+
+
+def _count(levels: Sequence[compiled.Level]) -> int:
+    return sum(1 + level.count + _count(level.below) for level in levels)
+
+
+def _one_root(selections: SelectionSetNode, fragments: Fragments) -> bool:
+    """Whether the operation selects exactly one root field (fragments included)."""
+    found: list[FieldNode] = []
+
+    def walk(sel_set: SelectionSetNode) -> None:
+        for sel in sel_set.selections:
+            if isinstance(sel, FieldNode):
+                found.append(sel)
+            elif isinstance(sel, InlineFragmentNode):
+                walk(sel.selection_set)
+            elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
+                walk(fragments[sel.name.value].selection_set)
+
+    walk(selections)
+    keys = {(f.alias or f.name).value for f in found if f.name.value != "__typename"}
+    return len(keys) == 1
+
+
+class _Planner:
+    def __init__(self, info: Info[Context, None], fragments: Fragments, variables: Any) -> None:
+        self.info = info
+        self.fragments = fragments
+        # graphql-core 3.3 types them as VariableValues; strawberry hands over a plain dict
+        self.variables = (
+            variables
+            if isinstance(variables, VariableValues)
+            else VariableValues({}, dict(variables or {}))
+        )
+
+    def fields(
+        self, sets: Sequence[SelectionSetNode | None], typ: ObjectOrInterface
+    ) -> dict[str, list[FieldNode]]:
+        """The fields the selection sets select on ``typ``, by response key, merged as
+        graphql-core merges them."""
+        out: dict[str, list[FieldNode]] = {}
+        names = {typ.name, *(i.name for i in getattr(typ, "interfaces", ()))}
+
+        def walk(sel_set: SelectionSetNode | None, seen: frozenset[str]) -> None:
+            for sel in sel_set.selections if sel_set else ():
+                if sel.directives:
+                    raise _Uncovered("a directive")
+                if isinstance(sel, FieldNode):
+                    out.setdefault((sel.alias or sel.name).value, []).append(sel)
+                elif isinstance(sel, InlineFragmentNode):
+                    cond = sel.type_condition
+                    if cond is None or cond.name.value in names:
+                        walk(sel.selection_set, seen)
+                elif isinstance(sel, FragmentSpreadNode):
+                    name = sel.name.value
+                    fragment = self.fragments.get(name)
+                    if fragment is None or name in seen:
+                        continue
+                    if fragment.directives:
+                        raise _Uncovered("a directive")
+                    if fragment.type_condition.name.value in names:
+                        walk(fragment.selection_set, seen | {name})
+
+        for sel_set in sets:
+            walk(sel_set, frozenset())
+        return out
+
+    def below(
+        self, sets: Sequence[SelectionSetNode | None], typ: ObjectOrInterface
+    ) -> list[compiled.Level]:
+        """The levels read below a node of ``typ`` for these selections."""
+        levels: list[compiled.Level] = []
+        for nodes in self.fields(sets, typ).values():
+            fdef = typ.fields.get(nodes[0].name.value)
+            if fdef is None:
+                continue
+            definition = fdef.extensions.get("strawberry-definition")
+            meta = getattr(definition, "metadata", None) or {}
+            name = meta.get(PATH)
+            if name is None or name == _EVENTS or name not in paths.NAMES:
+                continue  # no traversal (or not one compiled): its resolver reads nothing
+            if isinstance(typ, GraphQLInterfaceType) and not name.startswith("Entity."):
+                continue
+            level = self.level(nodes, fdef, name)
+            if level is not None:
+                levels.append(level)
+        return levels
+
+    def level(self, nodes: list[FieldNode], fdef: Any, name: str) -> compiled.Level | None:
+        """The level a traversal field reads, as its resolver would ask for it; None when
+        the resolver would refuse its arguments (it refuses them itself)."""
+        args = get_argument_values(fdef, nodes[0], self.variables)
+        target = get_named_type(fdef.type)
+        path = paths.path(name)
+        try:
+            if target.name.endswith(_CONNECTION):
+                return self.connection(nodes, target, path, args)
+            if name == "Entity.identifiers":
+                return compiled.Level(path, MAX_IDENTIFIERS, MAX_IDENTIFIERS)
+            if name == "Entity.sources":
+                size = page_size(self.info, args.get("first"))
+                return compiled.Level(path, size, size)
+            if target.name == "Coding":
+                return compiled.Level(path, MAX_CODES, MAX_CODES)
+            if _is_list(fdef.type) or not isinstance(target, GraphQLObjectType):
+                return None
+            below = self.below([n.selection_set for n in nodes], target)
+            return compiled.Level(path, 1, 1, below=tuple(below))
+        except ApiError:
+            return None
+
+    def connection(
+        self, nodes: list[FieldNode], target: Any, path: Any, args: dict[str, Any]
+    ) -> compiled.Level:
+        size = page_size(self.info, args.get("first"))
+        start, end = window(args.get("from"), args.get("to"))
+        under = under_concept(args.get("underCode"))
+        after = self.info.context.cursors.decode(args.get("after"))
+        count = any(_selects(n.selection_set, "totalCount", self.fragments) for n in nodes)
+        below: list[compiled.Level] = []
+        edges_type = get_named_type(target.fields["edges"].type)
+        node_type = get_named_type(edges_type.fields["node"].type)
+        if isinstance(node_type, GraphQLObjectType | GraphQLInterfaceType):
+            for edge_nodes in self._named(nodes, target, "edges"):
+                for node_nodes in self._named(edge_nodes, edges_type, "node"):
+                    sets = [n.selection_set for n in node_nodes]
+                    below.extend(self.below(sets, node_type))
+                    if isinstance(node_type, GraphQLInterfaceType):
+                        below.extend(self.fragments_on(sets, node_type))
+        return compiled.Level(
+            path,
+            size + 1,
+            size,
+            count=count,
+            start=start,
+            end=end,
+            after=after,
+            under=under,
+            below=tuple(below),
+        )
+
+    def fragments_on(
+        self, sets: Sequence[SelectionSetNode | None], interface: GraphQLInterfaceType
+    ) -> list[compiled.Level]:
+        """The levels of the fragments on concrete types below an interface: each read below
+        every node, and used below those of its type (a GraphQL type is named after the
+        ontology class whose label its nodes carry)."""
+        by_type: dict[str, list[SelectionSetNode]] = {}
+
+        def walk(sel_set: SelectionSetNode | None, seen: frozenset[str]) -> None:
+            for sel in sel_set.selections if sel_set else ():
+                cond = None
+                inner: SelectionSetNode | None = None
+                if isinstance(sel, InlineFragmentNode):
+                    cond, inner = sel.type_condition, sel.selection_set
+                elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
+                    fragment = self.fragments.get(sel.name.value)
+                    if fragment is None:
+                        continue
+                    cond, inner = fragment.type_condition, fragment.selection_set
+                    seen = seen | {sel.name.value}
+                else:
+                    continue
+                if cond is None or cond.name.value == interface.name:
+                    walk(inner, seen)
+                elif inner is not None:
+                    by_type.setdefault(cond.name.value, []).append(inner)
+
+        for sel_set in sets:
+            walk(sel_set, frozenset())
+        levels: list[compiled.Level] = []
+        for name, fragment_sets in sorted(by_type.items()):
+            typ = self.info._raw_info.schema.get_type(name)
+            if not isinstance(typ, GraphQLObjectType) or interface not in typ.interfaces:
+                continue  # a fragment on a union or another interface: its resolvers read it
+            levels.extend(replace(lv, on=name) for lv in self.below(fragment_sets, typ))
+        return levels
+
+    def _named(
+        self, nodes: list[FieldNode], typ: ObjectOrInterface, field: str
+    ) -> list[list[FieldNode]]:
+        """The groups (by response key) of ``field`` selected under ``nodes``."""
+        found = self.fields([n.selection_set for n in nodes], typ)
+        return [group for group in found.values() if group[0].name.value == field]
+
+
+def _is_list(typ: Any) -> bool:
+    inner = typ.of_type if isinstance(typ, GraphQLNonNull) else typ
+    return isinstance(inner, GraphQLList)

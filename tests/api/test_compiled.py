@@ -1,0 +1,147 @@
+"""The compiled read path answers as the reference path does, in one statement."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bench.queries import (
+    PATIENT_LOOKUP_CAREGRAPH,
+    PRACTITIONER_TRAVERSAL_CAREGRAPH,
+    readme_examples,
+    root_fields,
+)
+from caregraph.api import mcp
+from caregraph.api.auth import Role
+from caregraph.api.compiled import ROOTS
+from caregraph.api.settings import ApiSettings
+from tests.api.conftest import ADA, SMITH_NPI, Gql, Run, principal
+
+# the reference path, given time for its first plans on a busy host (as the compiled one is)
+REFERENCE = ApiSettings(compiled_reads=False, query_timeout_s=120)
+# waits for a statement's first plan (which the service does in the background)
+PATIENT = ApiSettings(compiled_budget_s=120, query_timeout_s=120, compiled_wait_for_plan=True)
+
+TRAVERSAL = """query($npi: String!, $first: Int!) {
+  practitioner(npi: $npi) {
+    key display
+    encounters(first: $first) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node {
+      key start encounterClass
+      claims(first: $first) { edges { node { controlNumber serviceStart status claimType } } }
+      imagingStudies(first: $first) {
+        edges { node { studyInstanceUid start modality description } }
+      }
+    } } }
+  }
+}"""
+
+
+CURSORS = ("cursor", "startCursor", "endCursor", "nextCursor")
+
+
+def plain(run: Run) -> Any:
+    """A run's data with each cursor decoded: encrypting one draws a fresh nonce, so the same
+    position is a different string in two answers."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: run.context.cursors.decode(v) if k in CURSORS and v else walk(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(run.result.data)
+
+
+# the service's settings, but the graph's fan-out (which the cost estimate reads, a round trip
+# of its own every minute) kept for the test's length, so that only the statements are counted
+SERVICE = ApiSettings(fanout_ttl_s=3600)
+
+
+def both(gql: Gql, query: str, variables: dict[str, Any], role: Role) -> tuple[Run, Run]:
+    who = principal(role)
+    fast = gql(query, variables, settings=SERVICE, principal=who)
+    slow = gql(query, variables, settings=REFERENCE, principal=who)
+    return fast, slow
+
+
+def test_the_traversal_is_one_statement_with_the_reference_answer(gql: Gql) -> None:
+    who = principal(Role.clinician)  # the statement is planned per role (its projection)
+    gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=PATIENT, principal=who)
+    fast, slow = both(gql, TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, Role.clinician)
+    assert fast.result.errors == slow.result.errors
+    assert plain(fast) == plain(slow)
+    assert fast.result.data["practitioner"]["encounters"]["edges"]
+    assert fast.context.reader.round_trips == 1
+    assert slow.context.reader.round_trips > 1
+    assert fast.context.reader.patients == slow.context.reader.patients
+
+
+# -- one statement per request for the bench's questions, the README's and the MCP tools' ----
+
+_ARGUMENT = re.compile(r'\b(identifier|npi)(\s*:\s*)"[^"]*"')
+_OURS = {"patient": ADA, "encounter": "V100", "practitioner": SMITH_NPI}
+
+
+def on_our_data(example: str) -> str:
+    """A README example asked of this module's dataset: its patient, visit and clinician."""
+    root = root_fields(example)[0]
+    return _ARGUMENT.sub(lambda m: f'{m.group(1)}{m.group(2)}"{_OURS[root]}"', example)
+
+
+COVERED_README = [on_our_data(e) for e in readme_examples() if root_fields(e)[0] in ROOTS]
+ONE_STATEMENT = [
+    ("bench (a) patient lookup", PATIENT_LOOKUP_CAREGRAPH, {"identifier": ADA}),
+    ("bench (c) practitioner traversal", PRACTITIONER_TRAVERSAL_CAREGRAPH,
+     {"npi": SMITH_NPI, "first": 20}),
+    ("mcp find_patient", mcp.FIND_PATIENT, {"id": ADA}),
+    ("mcp practitioner_context", mcp.PRACTITIONER_CONTEXT, {"npi": SMITH_NPI}),
+    *((f"README {i}", text, {}) for i, text in enumerate(COVERED_README)),
+]  # fmt: skip
+
+
+def test_the_readme_has_covered_examples() -> None:
+    assert len(COVERED_README) == 3  # the visit, the practitioner's schedule, the patient's visits
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "variables"), ONE_STATEMENT, ids=[n for n, *_ in ONE_STATEMENT]
+)
+def test_one_statement_per_request(
+    gql: Gql, name: str, query: str, variables: dict[str, Any]
+) -> None:
+    # the fan-out, which the cost estimate reads, is cached after this, and Neo4j's plan of
+    # the statement (a first plan may take longer than the statement's budget on a busy host)
+    gql(query, variables, settings=PATIENT)
+    fast, slow = both(gql, query, variables, Role.admin)
+    assert fast.result.errors is None and slow.result.errors is None
+    assert plain(fast) == plain(slow)
+    assert next(iter(fast.result.data.values())), name  # it found what it asked for
+    assert fast.context.reader.round_trips == 1, name
+    assert fast.context.reader.patients == slow.context.reader.patients
+
+
+def test_a_statement_past_its_budget_leaves_the_request_to_the_reference_path(gql: Gql) -> None:
+    gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=PATIENT)  # fan-out cached
+    hurried = ApiSettings(compiled_budget_s=0.0001)  # no statement fits in it
+    fast = gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=hurried)
+    slow = gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=REFERENCE)
+    assert fast.result.errors is None
+    assert plain(fast) == plain(slow)
+    # the statement given up, then the reference path's trips
+    assert fast.context.reader.round_trips == slow.context.reader.round_trips + 1
+
+
+def test_a_statement_of_too_many_subqueries_is_left_to_the_reference_path(gql: Gql) -> None:
+    """The encounter_context tool's query would be 15 subqueries: planned, it would cost Neo4j
+    more the first time than the round trips it saves."""
+    variables = {"id": "V100"}
+    gql(mcp.ENCOUNTER_CONTEXT, variables, settings=PATIENT)
+    fast, slow = both(gql, mcp.ENCOUNTER_CONTEXT, variables, Role.admin)
+    assert plain(fast) == plain(slow)
+    assert fast.context.reader.round_trips == slow.context.reader.round_trips > 1
