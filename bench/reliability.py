@@ -38,6 +38,7 @@ SUITES = [
     "tests/loaders/test_fuzz.py",
     "tests/loaders/test_limits.py",
     "tests/loaders/test_faults.py",
+    "tests/loaders/test_initial.py",
     "tests/api/test_fuzz.py",
     "tests/api/test_faults.py",
     "tests/api/test_availability.py",
