@@ -41,6 +41,7 @@ from caregraph.graph.readers import (
     ReadTimeoutError,
     Row,
     TraversalPath,
+    _found_row,
     _lookup_body,
     _row,
     _time_expr,
@@ -167,17 +168,7 @@ def read(
     answer = Answer([[] for _ in plan.lookups])
     for rec in records:
         for hit in rec["hits"]:
-            answer.found[hit["i"]].append(
-                reader.seen(
-                    Row(
-                        rec["key"],
-                        list(rec["labels"]),
-                        dict(rec["node"]),
-                        systems=sorted(s for s in hit["systems"] if s),
-                        patients=list(rec["patients"]),
-                    )
-                )
-            )
+            answer.found[hit["i"]].append(reader.seen(_found_row(rec, hit["systems"])))
     # the levels below are the API's only when the lookup names one node: with several it
     # refuses (ambiguous), and nothing below is read or noted for the audit
     if len(records) == 1:

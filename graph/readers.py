@@ -390,17 +390,7 @@ class Reader:
         for rec in self.run(" UNION ALL ".join(parts), **params):
             found_rows = out[rec["i"]]
             if all(r.key != rec["key"] for r in found_rows):
-                found_rows.append(
-                    self._seen(
-                        Row(
-                            rec["key"],
-                            list(rec["labels"]),
-                            dict(rec["node"]),
-                            systems=sorted(s for s in rec["systems"] if s),
-                            patients=list(rec["patients"]),
-                        )
-                    )
-                )
+                found_rows.append(self._seen(_found_row(rec, rec["systems"])))
             else:
                 found = next(r for r in found_rows if r.key == rec["key"])
                 found.systems = sorted({*found.systems, *(s for s in rec["systems"] if s)})
@@ -643,6 +633,18 @@ def _records_branch(n: int, pj: Projection) -> str:
         f"WITH row, collect({{node: {pj.node('b', ['SourceRecord'])}, labels: labels(b), "
         "rel: null, type: null, s: 0, t: null, run: properties(run), patients: []}) AS page "
         "RETURN row.i AS i, page, null AS total"
+    )
+
+
+def _found_row(rec: Any, systems: Sequence[str | None]) -> Row:
+    """A node a lookup found (a record with key, labels, node and patients), with the
+    identifier systems that matched it."""
+    return Row(
+        rec["key"],
+        list(rec["labels"]),
+        dict(rec["node"]),
+        systems=sorted(s for s in systems if s),
+        patients=list(rec["patients"]),
     )
 
 
