@@ -27,11 +27,12 @@ demo: install
 ## test: the whole test suite against a real Neo4j that the tests start themselves; in
 ## TEST_WORKERS processes (pytest-xdist), each with its own Neo4j servers, a test file's tests
 ## kept in one process so its loaded dataset is loaded once (much of the suite waits on Neo4j
-## starts, kills and retries, which overlap well even on two cores). Against an external
+## starts, kills and retries, which overlap well even on two cores); the longest files handed
+## out first, in the order tests/conftest.py gives (SCHEDULED_FIRST). Against an external
 ## Neo4j (NEO4J_URI) one process: the workers would share, and wipe, its one database.
 TEST_WORKERS ?= $(if $(NEO4J_URI),0,2)
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # mypy cannot follow the editable install's import hook (caregraph.api -> api/ ...), so it
 # reads the four parts through a tree of links named as they are installed; the tree's

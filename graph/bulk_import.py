@@ -236,11 +236,11 @@ def replace_store(server: ManagedNeo4j, files: ImportFiles, report: Path) -> Non
     marker.write_text(json.dumps({"step": "importing"}))
     for d in _store_dirs(server, IMPORT_DATABASE):
         shutil.rmtree(d, ignore_errors=True)
-    java = server._java()
+    java = server.java_command()
     classpath = os.pathsep.join(str(p) for p in server.configure())
     args = [
         # the database first: --nodes and --relationships take every argument after them
-        java, "-cp", classpath, ADMIN_TOOL, "database", "import", "full", IMPORT_DATABASE,
+        *java, "-cp", classpath, ADMIN_TOOL, "database", "import", "full", IMPORT_DATABASE,
         f"--array-delimiter=U+{ord(ARRAY_DELIMITER):04X}", "--multiline-fields=true",
         "--id-type=string", f"--report-file={report}",
         *(f"--nodes={p}" for p in files.nodes),

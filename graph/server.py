@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -166,34 +167,43 @@ class ManagedNeo4j:
 
     # -- fetching --------------------------------------------------------------------------
     def classpath(self) -> list[Path]:
-        """The server's jars, resolved by Maven into its local cache (once per pom version)."""
-        cp_file = self.home / "classpath.txt"
-        stamp = self.home / "classpath.sha256"
+        """The server's jars, resolved by Maven into its local cache once per pom version and
+        machine user: the list is kept beside caregraph's other caches, not in the server's
+        home, because a Maven run costs a JVM start (seconds of CPU) and every home (the
+        server, the analyst graph, each test's) needs the same list."""
         digest = hashlib.sha256(self.pom.read_bytes()).hexdigest()
-        if not (cp_file.exists() and stamp.exists() and stamp.read_text() == digest):
-            self.home.mkdir(parents=True, exist_ok=True)
+        cp_file = _cache_dir() / f"neo4j-classpath-{digest[:32]}.txt"
+        if not cp_file.exists():
             mvn = shutil.which("mvn")
             if mvn is None:
                 raise Neo4jServerError(
                     "Maven (mvn) is not installed; caregraph fetches Neo4j with it"
                 )
+            cp_file.parent.mkdir(parents=True, exist_ok=True)
+            # written under a name of its own, then renamed: another process may resolve too
+            partial = cp_file.with_name(f"{cp_file.name}.{os.getpid()}.partial")
             proc = subprocess.run(
                 [
                     mvn, "-B", "-q", "-f", str(self.pom), "dependency:build-classpath",
-                    f"-Dmdep.outputFile={cp_file}", "-Dmdep.includeScope=runtime",
+                    f"-Dmdep.outputFile={partial}", "-Dmdep.includeScope=runtime",
                 ],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
-            if proc.returncode != 0 or not cp_file.exists():
+            if proc.returncode != 0 or not partial.exists():
+                partial.unlink(missing_ok=True)
                 tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
                 raise Neo4jServerError("Maven could not fetch Neo4j: " + " | ".join(tail))
-            stamp.write_text(digest)
+            partial.replace(cp_file)
         jars = [Path(p) for p in cp_file.read_text().strip().split(os.pathsep) if p]
         missing = [j for j in jars if not j.exists()]
         if missing:  # the Maven cache was cleaned since: resolve again
-            stamp.unlink()
+            cp_file.unlink(missing_ok=True)
             return self.classpath()
         return jars
+
+    def java_command(self) -> list[str]:
+        """Java, checked to be 17 or 21, and the JVM options the settings add."""
+        return [self._java(), *shlex.split(self.settings.jvm_options)]
 
     def _java(self) -> str:
         java = shutil.which(self.settings.java)
@@ -247,6 +257,11 @@ class ManagedNeo4j:
             "dbms.usage_report.enabled": "false",
             "dbms.security.procedures.unrestricted": "apoc.*",
             "db.tx_log.rotation.retention_policy": "1 days",
+            # A stop waits 5 s for Bolt's worker threads and 5 s for its connections after the
+            # databases have closed their transactions and checkpointed: nothing is left for
+            # those waits to protect, and a stop or restart should not take 10 s.
+            "internal.server.bolt.thread_pool_shutdown_wait_time": "0s",
+            "internal.server.bolt.connection_shutdown_wait_time": "0s",
             **({"server.databases.read_only": DATABASE} if self.read_only else {}),
             **self._browser_config(),
         }
@@ -272,12 +287,12 @@ class ManagedNeo4j:
         (self.conf_dir / "neo4j.conf").write_text(conf)
         return [j for j in jars if j not in plugins] + [self.plugins_dir / p.name for p in plugins]
 
-    def _set_initial_password(self, java: str, classpath: str) -> None:
+    def _set_initial_password(self, java: list[str], classpath: str) -> None:
         if (self.data_dir / "databases" / "system").exists():
             return  # the password was set on the first start and lives in the system database
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.conf_dir)}
         proc = subprocess.run(
-            [java, "-cp", classpath, ADMIN_TOOL, "dbms", "set-initial-password", self.password()],
+            [*java, "-cp", classpath, ADMIN_TOOL, "dbms", "set-initial-password", self.password()],
             capture_output=True, text=True, env=env, cwd=self.home, check=False,
         )  # fmt: skip
         if proc.returncode != 0:
@@ -326,7 +341,7 @@ class ManagedNeo4j:
         if self.pid() is not None:
             self._wait_ready(self.pid())
             return self.status()
-        java = self._java()
+        java = self.java_command()
         self._check_ports_free()
         classpath = os.pathsep.join(str(p) for p in self.configure())
         from caregraph.graph.bulk_import import settle  # local: it builds on this module
@@ -338,7 +353,7 @@ class ManagedNeo4j:
         log_offset = self._log_size()
         heap = self.settings.heap
         args = [
-            java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, "-cp", classpath, ENTRY_POINT,
+            *java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, "-cp", classpath, ENTRY_POINT,
             f"--home-dir={self.home}", f"--config-dir={self.conf_dir}",
         ]  # fmt: skip
         with self.console_log.open("ab") as out:
@@ -454,6 +469,12 @@ class ManagedNeo4j:
                 os.kill(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+
+
+def _cache_dir() -> Path:
+    """caregraph's cache of things fetched or resolved once per machine user (XDG's)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "caregraph"
 
 
 def _new_password() -> str:

@@ -23,6 +23,10 @@ class ManagedNeo4jSettings(BaseSettings):
     heap: str = "512m"
     pagecache: str = "256m"
     java: str = "java"
+    # Extra options for every JVM caregraph starts for this server (the server, neo4j-admin),
+    # after its own: e.g. "-XX:TieredStopAtLevel=1", which the tests use because their many
+    # short-lived servers spend a third of their CPU compiling code they run once.
+    jvm_options: str = ""
     start_timeout: float = Field(default=120.0, gt=0)
 
     @field_validator("heap", "pagecache")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import stat
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from caregraph.api.cli.main import app
 from caregraph.graph.driver import open_driver
-from caregraph.graph.errors import PortInUseError
+from caregraph.graph.errors import Neo4jServerError, PortInUseError
 from caregraph.graph.server import ManagedNeo4j
 from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings
 from tests.conftest import managed_settings
@@ -134,3 +135,31 @@ def test_browser_is_served(managed_server: ManagedNeo4j) -> None:
     response = httpx.get(f"http://127.0.0.1:{port}/browser/", timeout=10)
     assert response.status_code == 200
     assert "<title>Neo4j Browser</title>" in response.text
+
+
+def test_the_settings_jvm_options_reach_the_servers_jvm(managed_server: ManagedNeo4j) -> None:
+    # the tests' servers run with the option their conftest sets (CAREGRAPH_NEO4J_JVM_OPTIONS)
+    assert managed_server.settings.jvm_options == "-XX:TieredStopAtLevel=1"
+    pid = managed_server.pid()
+    assert pid is not None
+    args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert b"-XX:TieredStopAtLevel=1" in args
+    assert args.index(b"-XX:TieredStopAtLevel=1") < args.index(b"-cp")
+
+
+def test_a_new_home_reuses_the_resolved_jars_without_maven(
+    managed_server: ManagedNeo4j, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resolved = managed_server.classpath()
+    monkeypatch.setattr("caregraph.graph.server.shutil.which", lambda _name: None)
+    assert ManagedNeo4j(tmp_path / "neo4j", managed_settings()).classpath() == resolved
+    # a list whose jars are gone (Maven's cache cleaned since) is resolved again: here with no
+    # Maven to run, which the error says
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    digest = hashlib.sha256(managed_server.pom.read_bytes()).hexdigest()
+    stale = tmp_path / "cache" / "caregraph" / f"neo4j-classpath-{digest[:32]}.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text(str(tmp_path / "gone.jar"))
+    with pytest.raises(Neo4jServerError, match=r"Maven \(mvn\) is not installed"):
+        ManagedNeo4j(tmp_path / "other", managed_settings()).classpath()
+    assert not stale.exists()
