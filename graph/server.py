@@ -353,7 +353,8 @@ class ManagedNeo4j:
         log_offset = self._log_size()
         heap = self.settings.heap
         args = [
-            *java, f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, "-cp", classpath, ENTRY_POINT,
+            java[0], f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, *java[1:], "-cp", classpath,
+            ENTRY_POINT,
             f"--home-dir={self.home}", f"--config-dir={self.conf_dir}",
         ]  # fmt: skip
         with self.console_log.open("ab") as out:

@@ -23,9 +23,8 @@ class ManagedNeo4jSettings(BaseSettings):
     heap: str = "512m"
     pagecache: str = "256m"
     java: str = "java"
-    # Extra options for every JVM caregraph starts for this server (the server, neo4j-admin),
-    # after its own: e.g. "-XX:TieredStopAtLevel=1", which the tests use because their many
-    # short-lived servers spend a third of their CPU compiling code they run once.
+    # extra options for every JVM caregraph starts for this server (the server, neo4j-admin),
+    # shell-quoted, after caregraph's own (so they win): e.g. "-XX:+AlwaysPreTouch -Xss2m"
     jvm_options: str = ""
     start_timeout: float = Field(default=120.0, gt=0)
 

@@ -42,12 +42,6 @@ os.environ["CAREGRAPH_HOME"] = tempfile.mkdtemp(prefix="caregraph-tests-home-")
 # (tests/api/test_limits.py); elsewhere it only turns a slow moment of a busy 2-core machine
 # running the suite in two processes into a refusal that is not what those tests check
 os.environ.setdefault("CAREGRAPH_API_QUERY_TIMEOUT_S", "60")
-# the suite starts dozens of short-lived Neo4j JVMs (servers, neo4j-admin) that spend about a
-# third of their CPU in the optimising compiler for code they run a few times: C1 alone starts
-# them with less CPU and answers the tests' small queries as fast (measured: 15.5 -> 9.7 s of
-# CPU for a start and a few queries). The server and the product's behaviour are the same.
-for _prefix in ("CAREGRAPH_NEO4J_", "CAREGRAPH_ANALYST_NEO4J_"):
-    os.environ.setdefault(f"{_prefix}JVM_OPTIONS", "-XX:TieredStopAtLevel=1")
 
 
 CHECKOUT_STATE = Path(__file__).resolve().parents[1] / ".caregraph"
