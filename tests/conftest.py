@@ -42,18 +42,6 @@ os.environ["CAREGRAPH_HOME"] = tempfile.mkdtemp(prefix="caregraph-tests-home-")
 # (tests/api/test_limits.py); elsewhere it only turns a slow moment of a busy 2-core machine
 # running the suite in two processes into a refusal that is not what those tests check
 os.environ.setdefault("CAREGRAPH_API_QUERY_TIMEOUT_S", "60")
-# The tests' Neo4j servers live for minutes, and HotSpot's C2 compiler spent about 40% of their
-# CPU making code they never ran long enough to earn back (tests/loaders/test_synthea.py and
-# test_hl7v2.py, CPU per JVM thread from /proc: C2 46 s, the Bolt workers' queries 43 s, C1
-# 10 s). C2 kept for code ten times hotter than its defaults: C2 21 s, Bolt 36 s, 75 s of JVM
-# CPU in all instead of 112 s. C1 alone (-XX:TieredStopAtLevel=1) made the queries slower
-# (Bolt 69 s, the two files 117 s instead of 76 s). A product server keeps HotSpot's defaults;
-# CAREGRAPH_NEO4J_JVM_OPTIONS set outside the tests wins.
-os.environ.setdefault(
-    "CAREGRAPH_NEO4J_JVM_OPTIONS",
-    "-XX:Tier4InvocationThreshold=50000 -XX:Tier4MinInvocationThreshold=20000 "
-    "-XX:Tier4CompileThreshold=60000 -XX:Tier4BackEdgeThreshold=400000",
-)
 
 
 CHECKOUT_STATE = Path(__file__).resolve().parents[1] / ".caregraph"
