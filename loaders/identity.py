@@ -73,6 +73,21 @@ class IdentityConfig:
         return f"{self.aliases.get(system, system)}|{value}"
 
 
+@dataclass(frozen=True)
+class ProbabilisticConfig:
+    """How the probabilistic stage (loaders/probabilistic.py) proposes: above which match
+    probability, and its sampling. Here, with the deterministic rules' switches, so that the
+    command line reads its defaults without importing Splink."""
+
+    threshold: float = 0.9
+    max_pairs_u: float = 1e6  # pairs sampled for u
+    seed: int = 0  # of u's random sampling: the same graph, the same model
+    prior_recall: float = 0.8  # the share of matches the strict rule is taken to find
+    # merge without review the pairs at least this probable (None: never, the default): each
+    # merge is a decision with rule `probabilistic`, the score as evidence, undone by a split
+    auto_merge: float | None = None
+
+
 @dataclass(slots=True)
 class Conflict:
     """Two records that share a key or identifier but disagree on who they are about."""

@@ -47,6 +47,7 @@ from splink.internals.exceptions import EMTrainingException  # no public alias i
 from caregraph.graph import candidates as store
 from caregraph.graph import stewardship
 from caregraph.graph.candidates import Candidate, PatientRecord
+from caregraph.loaders.identity import ProbabilisticConfig
 
 log = logging.getLogger("caregraph.identity")
 
@@ -60,19 +61,6 @@ MIN_RECORDS = 4  # fewer cannot train a model
 TRAINING_BLOCKS = (("birth_date",), ("birth_year",))
 # the birth date's m to start from, per level: exact, one edit, day and month swapped, else
 DATE_M = [0.9, 0.07, 0.02, 0.01]
-
-
-@dataclass(frozen=True)
-class ProbabilisticConfig:
-    """How the stage proposes: above which match probability, and its sampling."""
-
-    threshold: float = 0.9
-    max_pairs_u: float = 1e6  # pairs sampled for u
-    seed: int = 0  # of u's random sampling: the same graph, the same model
-    prior_recall: float = 0.8  # the share of matches the strict rule is taken to find
-    # merge without review the pairs at least this probable (None: never, the default): each
-    # merge is a decision with rule `probabilistic`, the score as evidence, undone by a split
-    auto_merge: float | None = None
 
 
 @dataclass(frozen=True)

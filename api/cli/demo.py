@@ -6,10 +6,8 @@ import os
 from pathlib import Path
 
 import typer
-import uvicorn
 
 from caregraph.api.access import pseudonyms
-from caregraph.api.app import create_app
 from caregraph.api.auth import KeyStore, Role
 from caregraph.api.cli import analyst
 from caregraph.api.settings import ApiSettings
@@ -18,14 +16,20 @@ from caregraph.graph.driver import connection, session_driver
 from caregraph.graph.errors import GraphError
 from caregraph.graph.server import ManagedNeo4j
 from caregraph.graph.settings import Settings
-from caregraph.loaders import terminology as lt
-from caregraph.loaders.demo import load_demo
 from caregraph.ontology.deidentification import PROFILE_FILE, ProfileError
 from caregraph.ontology.model import load_ontology
 
 
 def demo() -> None:
     """Start the managed Neo4j (unless NEO4J_URI is set), load the demo data and serve."""
+    # imported here, not at the top: every `caregraph` command imports this module, and the
+    # service and the loaders take seconds to import
+    import uvicorn
+
+    from caregraph.api.app import create_app
+    from caregraph.loaders import terminology as lt
+    from caregraph.loaders.demo import load_demo
+
     settings = Settings()
     api = ApiSettings()
     if not settings.neo4j.external:

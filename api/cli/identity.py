@@ -23,7 +23,7 @@ from caregraph.graph.candidates import OPEN, list_candidates
 from caregraph.graph.driver import connection, session_driver
 from caregraph.graph.errors import GraphError
 from caregraph.graph.settings import Settings
-from caregraph.loaders import probabilistic
+from caregraph.loaders.identity import ProbabilisticConfig
 
 app = typer.Typer(help="Probable matches between patients, and the steward's decisions on them.")
 
@@ -42,7 +42,7 @@ def candidates(
             max=1.0,
             help="Propose pairs whose match probability is at least this.",
         ),
-    ] = probabilistic.ProbabilisticConfig.threshold,
+    ] = ProbabilisticConfig.threshold,
     auto_merge: Annotated[
         float | None,
         typer.Option(
@@ -57,9 +57,13 @@ def candidates(
     the threshold as (:MatchCandidate) nodes with their evidence per field; pairs a decision
     closed are not proposed again. Prints one JSON line of counts and time (no patient data).
     Exit 0: done; 2: Neo4j unreachable or failed."""
+    # imported here, not at the top: every `caregraph` command imports this module, and
+    # Splink (with pandas and DuckDB) takes about a second to import
+    from caregraph.loaders import probabilistic
+
     settings = Settings()
     conn = connection(settings)
-    config = probabilistic.ProbabilisticConfig(threshold=threshold, auto_merge=auto_merge)
+    config = ProbabilisticConfig(threshold=threshold, auto_merge=auto_merge)
     try:
         with session_driver(conn) as driver:
             result = probabilistic.run(driver, conn.database, config)

@@ -10,8 +10,6 @@ import typer
 from caregraph.api import logs
 from caregraph.api.access import pseudonyms
 from caregraph.api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
-from caregraph.api.context import Services
-from caregraph.api.mcp import Tools, build, stdio_caller
 from caregraph.api.settings import ApiSettings
 from caregraph.graph.anchors import AnchorError, Anchors
 from caregraph.graph.driver import connection, session_driver
@@ -42,6 +40,11 @@ def mcp(
     if not key:
         typer.echo("error: no key: set CAREGRAPH_API_KEY or pass --key", err=True)
         raise typer.Exit(2)
+    # imported here, not at the top: every `caregraph` command imports this module, and the
+    # tools (the GraphQL schema, the MCP SDK) take seconds to import
+    from caregraph.api.context import Services
+    from caregraph.api.mcp import Tools, build, stdio_caller
+
     settings = Settings()
     api = ApiSettings()
     oidc = OidcSettings()

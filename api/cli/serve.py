@@ -6,9 +6,7 @@ import os
 import secrets
 
 import typer
-import uvicorn
 
-from caregraph.api.app import create_app
 from caregraph.api.settings import ApiSettings
 from caregraph.graph.driver import connection
 from caregraph.graph.settings import Settings
@@ -23,6 +21,12 @@ def serve(
 ) -> None:
     """Serve GraphQL (GraphiQL in a browser) at /graphql, MCP at /mcp, with /healthz and
     /readyz."""
+    # imported here, not at the top: every `caregraph` command imports this module, and the
+    # service (strawberry, FastAPI, the MCP SDK) takes seconds to import
+    import uvicorn
+
+    from caregraph.api.app import create_app
+
     api = ApiSettings()
     host = host or api.host
     port = port or api.port
