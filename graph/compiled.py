@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from neo4j import RoutingControl
-from neo4j.exceptions import Neo4jError
+from neo4j.exceptions import DriverError, Neo4jError
 
 from caregraph.graph.names import quoted
 from caregraph.graph.projection import IDENTIFIER_LOOKUP, Projection
@@ -365,8 +365,10 @@ class Planner:
                     database_=reader.database,
                 )
                 self.done(text)
-            except Neo4jError:
-                pass  # only a warm-up: the next request of the shape asks again
+            except (Neo4jError, DriverError):
+                # only a warm-up (Neo4j refused it, or went away): the next request of the
+                # shape asks again, and the worker lives on
+                pass
             finally:
                 with self._lock:
                     self._queued.discard(text)
