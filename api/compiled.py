@@ -20,13 +20,27 @@ Covered (read in the one statement):
   and codings (``reasons``, ``code`` ...), nested to any depth, through fragments and
   inline fragments that apply to the type; below an interface (``diagnoses``), fragments on
   the concrete types that implement it (``... on Condition { code { ... } }``), read below
-  every node and used below the nodes that carry the type's label.
+  every node and used below the nodes that carry the type's label;
+- ``patientContext`` (:func:`prefetch_context`, called by its resolver) alone in its
+  operation: the patient's lookup, its timeline (the reader's own subqueries,
+  graph/readers.py ``timeline_calls``) and the identifiers of the text's header in one
+  statement, with the levels selected below ``patient`` and below
+  ``timeline { edges { node } }`` planned as above; the pages below the timeline's events
+  are made and primed only for the events the text shows (the audit notes no more than the
+  reference path does). The text is rendered in Python (api/render.py) from the same rows
+  either way.
 
 Not covered (the reference path reads them):
 
 - several root fields in one operation (the reference batches their lookups in one trip),
-  searches, ``patientContext``, ``concept``, ``ontology``, ``auditLog``, mutations ...;
-- anything under ``@skip``/``@include`` (the whole document falls back);
+  searches, ``concept``, ``ontology``, ``auditLog``, mutations ...;
+- a ``patientContext`` whose ``underCode`` is refused (the reference refuses it after the
+  lookup, or answers null when there is no such patient); below ``patientContext``, a
+  selection under ``patient`` or the timeline's nodes with a directive, or that would make
+  the statement hold more than :data:`MAX_LEVELS` subqueries: the lookup, timeline and
+  identifiers are still one statement, and those levels are read level by level;
+- anything under ``@skip``/``@include`` (the whole document falls back; under
+  ``patientContext``, the levels below it);
 - a document whose statement would hold more than :data:`MAX_LEVELS` subqueries (the
   ``encounter_context`` tool's, a query of every field): it costs more to plan than it saves;
 - below a union (``Claim.providers``: ``... on Practitioner``), the ontology-driven
@@ -76,6 +90,9 @@ MAX_CODES = 50  # api/types/concept.py: codings of one record
 MAX_LEVELS = 12
 _CONNECTION = "Connection"
 _EVENTS = "events"  # the ontology-driven traversal: not compiled
+CONTEXT = "patientContext"  # read in one statement too (prefetch_context)
+_PATIENT = "patient"
+_TIMELINE = "timeline"
 
 Fragments = Mapping[str, FragmentDefinitionNode]
 ObjectOrInterface = GraphQLObjectType | GraphQLInterfaceType
@@ -131,6 +148,98 @@ def build(info: Info[Context, None], requests: Sequence[LookupRequest]) -> compi
     if not below or _count(below) > MAX_LEVELS:
         return None
     return compiled.Plan(tuple(requests), tuple(below))
+
+
+async def prefetch_context(
+    info: Info[Context, None],
+    requests: Sequence[LookupRequest],
+    timeline: compiled.TimelineRead,
+    also: Sequence[compiled.Level] = (),
+) -> compiled.ContextAnswer | None:
+    """patientContext's lookup, its timeline (as ``timeline`` asks for it), the pages its
+    resolver reads below the patient (``also``: the identifiers of the text's header) and,
+    when the document is covered, the levels selected below ``patient`` and below the
+    timeline's nodes, in one statement; the lookups and the pages below the patient primed.
+    None when it is not read this way (the caller reads the reference way). The pages below
+    the timeline's events are primed by :func:`prime_events`, once the caller knows which
+    events it shows."""
+    ctx = info.context
+    if not ctx.settings.compiled_reads:
+        return None
+    levels = context_levels(info)
+    if levels is None:
+        return None
+    patient, events = levels
+    plan = compiled.Plan(tuple(requests), (*also, *patient))
+    try:
+        answer = await asyncio.to_thread(
+            partial(
+                compiled.context,
+                ctx.reader,
+                plan,
+                replace(timeline, below=events),
+                ctx.settings.compiled_budget_s,
+                wait=ctx.settings.compiled_wait_for_plan,
+            )
+        )
+    except compiled.NotCompilableError:
+        return None
+    for request, rows in zip(requests, answer.answer.found, strict=True):
+        ctx.loaders.lookups.prime(request, rows)
+    for wanted, page in answer.answer.pages.items():
+        ctx.loaders.pages.prime(wanted, page)
+    return answer
+
+
+def prime_events(info: Info[Context, None], answer: compiled.ContextAnswer, shown: int) -> None:
+    """Prime the request's DataLoaders with the pages read below the first ``shown`` events
+    of the timeline (those the answer's ``timeline`` holds): only theirs are made, so the
+    audit notes the patients of what the caller is given, as the reference path does."""
+    for wanted, page in answer.below_events(shown).items():
+        info.context.loaders.pages.prime(wanted, page)
+
+
+def context_levels(
+    info: Info[Context, None],
+) -> tuple[tuple[compiled.Level, ...], tuple[compiled.Level, ...]] | None:
+    """The levels selected below ``patient`` and below ``timeline { edges { node } }`` of the
+    patientContext field ``info`` resolves; None when it is not read in one statement at all
+    (another operation than a query, several root fields). A selection the planner does not
+    cover (a directive, or too many subqueries) leaves its levels to the resolvers."""
+    raw = info._raw_info
+    if raw.operation.operation is not OperationType.QUERY or raw.field_name != CONTEXT:
+        return None
+    if not _one_root(raw.operation.selection_set, raw.fragments):
+        return None
+    typ = get_named_type(raw.return_type)
+    if not isinstance(typ, GraphQLObjectType):
+        return None
+    planner = _Planner(info, raw.fragments, raw.variable_values)
+    patient: list[compiled.Level] = []
+    events: list[compiled.Level] = []
+    try:
+        selected = planner.fields([n.selection_set for n in raw.field_nodes], typ)
+    except _Uncovered:
+        return (), ()
+    for nodes in selected.values():
+        name = nodes[0].name.value
+        fdef = typ.fields.get(name)
+        if fdef is None or name not in (_PATIENT, _TIMELINE):
+            continue
+        target = get_named_type(fdef.type)
+        try:
+            if name == _PATIENT and isinstance(target, GraphQLObjectType):
+                patient.extend(planner.below([n.selection_set for n in nodes], target))
+            elif name == _TIMELINE:
+                events.extend(planner.node_levels(nodes, target))
+        except _Uncovered:
+            continue  # its resolvers read it
+    # the identifiers of the header are one more subquery; the timeline's are the reader's
+    if 1 + _count(patient) + _count(events) > MAX_LEVELS:
+        events = []
+    if 1 + _count(patient) > MAX_LEVELS:
+        patient = []
+    return tuple(patient), tuple(events)
 
 
 def _count(levels: Sequence[compiled.Level]) -> int:
@@ -250,16 +359,7 @@ class _Planner:
         under = under_concept(args.get("underCode"))
         after = self.info.context.cursors.decode(args.get("after"))
         count = any(_selects(n.selection_set, "totalCount", self.fragments) for n in nodes)
-        below: list[compiled.Level] = []
-        edges_type = get_named_type(target.fields["edges"].type)
-        node_type = get_named_type(edges_type.fields["node"].type)
-        if isinstance(node_type, GraphQLObjectType | GraphQLInterfaceType):
-            for edge_nodes in self._named(nodes, target, "edges"):
-                for node_nodes in self._named(edge_nodes, edges_type, "node"):
-                    sets = [n.selection_set for n in node_nodes]
-                    below.extend(self.below(sets, node_type))
-                    if isinstance(node_type, GraphQLInterfaceType):
-                        below.extend(self.fragments_on(sets, node_type))
+        below = self.node_levels(nodes, target)
         return compiled.Level(
             path,
             size + 1,
@@ -271,6 +371,21 @@ class _Planner:
             under=under,
             below=tuple(below),
         )
+
+    def node_levels(self, nodes: list[FieldNode], target: Any) -> list[compiled.Level]:
+        """The levels read below each node of the connection ``target`` that ``nodes``
+        select (``edges { node { ... } }``)."""
+        below: list[compiled.Level] = []
+        edges_type = get_named_type(target.fields["edges"].type)
+        node_type = get_named_type(edges_type.fields["node"].type)
+        if isinstance(node_type, GraphQLObjectType | GraphQLInterfaceType):
+            for edge_nodes in self._named(nodes, target, "edges"):
+                for node_nodes in self._named(edge_nodes, edges_type, "node"):
+                    sets = [n.selection_set for n in node_nodes]
+                    below.extend(self.below(sets, node_type))
+                    if isinstance(node_type, GraphQLInterfaceType):
+                        below.extend(self.fragments_on(sets, node_type))
+        return below
 
     def fragments_on(
         self, sets: Sequence[SelectionSetNode | None], interface: GraphQLInterfaceType

@@ -11,6 +11,11 @@ to, the window, the keyset cursor, ``underCode``) is the reader's own, so each p
 what the reader would return for the same :class:`PageRequest`; the API primes its
 DataLoaders with them and the resolvers read them from there.
 
+:func:`context` is patientContext's statement: the same lookup and levels below the patient
+found, and its timeline as :meth:`Reader.timeline` reads it (the same subqueries,
+:func:`~caregraph.graph.readers.timeline_calls`), with levels below each event of the
+timeline. Every other read (the reference path's) stays in graph/readers.py.
+
 Values are parameters; labels and relationship types come from the ontology through
 :class:`TraversalPath` and are quoted by :func:`quoted`. The text depends only on the shape
 of the plan and the caller's projection, so it is built once per shape (``_text``).
@@ -27,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from neo4j import RoutingControl
-from neo4j.exceptions import Neo4jError
+from neo4j.exceptions import DriverError, Neo4jError
 
 from caregraph.graph.names import quoted
 from caregraph.graph.projection import IDENTIFIER_LOOKUP, Projection
@@ -40,12 +45,14 @@ from caregraph.graph.readers import (
     Reader,
     ReadTimeoutError,
     Row,
+    Timeline,
     TraversalPath,
     _found_row,
     _lookup_body,
     _row,
     _time_expr,
     _window,
+    timeline_calls,
 )
 
 
@@ -126,9 +133,122 @@ def read(
     Either way :class:`NotCompilableError` says so, and the caller reads the reference way
     with the time left."""
     pj = reader.projection
+    groups, labels, params = _lookup_params(pj, plan.lookups)
+    _level_params(plan.below, params)
+    text = _text(
+        tuple(sorted(groups)),
+        tuple(sorted(labels)),
+        tuple(lv.shape() for lv in plan.below),
+        pj,
+    )
+    records = _run(reader, text, params, budget_s, wait)
+    answer = _found(reader, plan, records)
+    # the levels below are the API's only when the lookup names one node: with several it
+    # refuses (ambiguous), and nothing below is read or noted for the audit
+    if len(records) == 1:
+        top = records[0]
+        _pages(reader, top, (str(top["key"]), list(top["labels"])), plan.below, 0, answer)
+    return answer
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRead:
+    """A patient's timeline as :meth:`Reader.timeline` reads it (its arguments), and the
+    levels read below each of its events (``below``, as below the nodes of a connection)."""
+
+    path: TraversalPath
+    start: datetime | None
+    end: datetime | None
+    after: tuple[int, str] | None
+    limit: int
+    context_rels: tuple[str, ...]
+    under: str | None = None
+    below: tuple[Level, ...] = ()
+
+
+@dataclass(slots=True)
+class ContextAnswer:
+    """What a patientContext statement read: the lookup's nodes and the pages below the one
+    node found (:class:`Answer`), and that node's timeline (None unless the lookup named one
+    node). The pages below the timeline's events are made (their rows given public keys and
+    their patients noted) only for the events the caller is shown: :meth:`below_events`."""
+
+    answer: Answer
+    timeline: Timeline | None = None
+    _reader: Reader | None = None
+    _events: list[Any] = field(default_factory=list)
+    _below: tuple[Level, ...] = ()
+    _first: int = 0
+
+    def below_events(self, shown: int) -> dict[PageRequest, Page]:
+        """The pages read below the first ``shown`` events of the timeline."""
+        out = Answer([])
+        if self._reader is None or not self._below:
+            return out.pages
+        for raw in self._events[:shown]:
+            node = (str(raw["node"]["key"]), list(raw["labels"]))
+            _pages(self._reader, raw, node, self._below, self._first, out)
+        return out.pages
+
+
+def context(
+    reader: Reader,
+    plan: Plan,
+    timeline: TimelineRead,
+    budget_s: float | None = None,
+    *,
+    wait: bool = False,
+) -> ContextAnswer:
+    """A patient's lookup (``plan.lookups``), the levels below the patient (``plan.below``),
+    its timeline and the levels below the timeline's events in one statement, as
+    :func:`read` runs it (planned first, within ``budget_s``, else
+    :class:`NotCompilableError`). The timeline is the reference reader's text
+    (:func:`timeline_calls`) under the node found."""
+    pj = reader.projection
+    if any(req.label != timeline.path.start for req in plan.lookups):
+        raise NotCompilableError("a timeline of another kind of node than the one looked up")
+    groups, labels, params = _lookup_params(pj, plan.lookups)
+    _level_params((*plan.below, *timeline.below), params)
+    params["timeline"] = {
+        "start": timeline.start,
+        "end": timeline.end,
+        "afterSort": timeline.after[0] if timeline.after else None,
+        "afterKey": timeline.after[1] if timeline.after else None,
+        "under": timeline.under,
+    }
+    params["limit"] = timeline.limit
+    text = _context_text(
+        tuple(sorted(groups)),
+        tuple(sorted(labels)),
+        tuple(lv.shape() for lv in plan.below),
+        timeline.path,
+        tuple(sorted(set(timeline.context_rels))),
+        tuple(lv.shape() for lv in timeline.below),
+        pj,
+    )
+    records = _run(reader, text, params, budget_s, wait)
+    result = ContextAnswer(_found(reader, plan, records))
+    if len(records) != 1:  # none, or several: the API reads no timeline (it refuses)
+        return result
+    top = records[0]
+    node = (str(top["key"]), list(top["labels"]))
+    first = _pages(reader, top, node, plan.below, 0, result.answer)
+    found = list(top["timeline"])
+    result.timeline = reader.timeline_of(found[0]) if found else Timeline([], {})
+    result._reader = reader
+    result._events = list(found[0]["events"]) if found else []
+    result._below = timeline.below
+    result._first = first
+    return result
+
+
+def _lookup_params(
+    pj: Projection, lookups: Sequence[LookupRequest]
+) -> tuple[dict[str, list[dict[str, Any]]], set[str], dict[str, Any]]:
+    """The lookups' rows grouped by how they look up, their labels, and the parameters."""
     groups: dict[str, list[dict[str, Any]]] = {}
     labels: set[str] = set()
-    for i, req in enumerate(plan.lookups):
+    for i, req in enumerate(lookups):
         by = IDENTIFIER_LOOKUP if req.by in ("token", "value") else req.by.partition(".")[2]
         if not pj.may_look_up(req.label, by):
             raise NotCompilableError("a lookup the caller may not make")
@@ -139,8 +259,11 @@ def read(
     params: dict[str, Any] = {}
     for n, (_, rows) in enumerate(sorted(groups.items())):
         params[f"g{n}"] = rows
-    levels = _numbered(plan.below)
-    for idx, level in levels:
+    return groups, labels, params
+
+
+def _level_params(below: Sequence[Level], params: dict[str, Any]) -> None:
+    for idx, level in _numbered(below):
         params[f"t{idx}"] = level.take
         params[f"r{idx}"] = {
             "start": level.start,
@@ -149,12 +272,11 @@ def read(
             "afterKey": level.after[1] if level.after else None,
             "under": level.under,
         }
-    text = _text(
-        tuple(sorted(groups)),
-        tuple(sorted(labels)),
-        tuple(lv.shape() for lv in plan.below),
-        pj,
-    )
+
+
+def _run(
+    reader: Reader, text: str, params: dict[str, Any], budget_s: float | None, wait: bool
+) -> list[Any]:
     if not wait and not PLANNER.ready(text):
         PLANNER.later(reader, text, params)
         raise NotCompilableError("the statement is being planned")
@@ -165,15 +287,14 @@ def read(
         PLANNER.later(reader, text, params)
         raise NotCompilableError("the statement did not finish within its budget") from e
     PLANNER.done(text)
+    return records
+
+
+def _found(reader: Reader, plan: Plan, records: Sequence[Any]) -> Answer:
     answer = Answer([[] for _ in plan.lookups])
     for rec in records:
         for hit in rec["hits"]:
             answer.found[hit["i"]].append(reader.seen(_found_row(rec, hit["systems"])))
-    # the levels below are the API's only when the lookup names one node: with several it
-    # refuses (ambiguous), and nothing below is read or noted for the audit
-    if len(records) == 1:
-        top = records[0]
-        _pages(reader, top, (str(top["key"]), list(top["labels"])), plan.below, 0, answer)
     return answer
 
 
@@ -244,8 +365,10 @@ class Planner:
                     database_=reader.database,
                 )
                 self.done(text)
-            except Neo4jError:
-                pass  # only a warm-up: the next request of the shape asks again
+            except (Neo4jError, DriverError):
+                # only a warm-up (Neo4j refused it, or went away): the next request of the
+                # shape asks again, and the worker lives on
+                pass
             finally:
                 with self._lock:
                     self._queued.discard(text)
@@ -309,21 +432,59 @@ def _size(below: Sequence[Level]) -> int:
 def _text(
     groups: tuple[str, ...], labels: tuple[str, ...], below: tuple[Any, ...], pj: Projection
 ) -> str:
-    parts = [
-        f"UNWIND $g{n} AS row CALL (row) {{ {_lookup_body(by)} }} "
-        "WITH row, n, systems WHERE row.label IN labels(n) "
-        "RETURN row.i AS i, n, systems"
-        for n, by in enumerate(groups)
-    ]
     counter = [0]
     calls, names = _levels("n", below, counter, pj)
     returned = "".join(f", {name}" for name in names)
     return (
-        f"CALL () {{ {' UNION ALL '.join(parts)} }} "
+        f"CALL () {{ {_lookups(groups)} }} "
         "WITH n, collect({i: i, systems: systems}) AS hits "
         f"{calls}"
         f"RETURN hits, n.key AS key, labels(n) AS labels, {pj.node('n', labels)} AS node, "
         f"{pj.patients('n')} AS patients{returned}"
+    )
+
+
+@lru_cache(maxsize=512)
+def _context_text(
+    groups: tuple[str, ...],
+    labels: tuple[str, ...],
+    below: tuple[Any, ...],
+    path: TraversalPath,
+    context_rels: tuple[str, ...],
+    events_below: tuple[Any, ...],
+    pj: Projection,
+) -> str:
+    """:func:`_text`, and under the node found its timeline as the reader reads it, with
+    the levels ``events_below`` under each event (numbered after those of ``below``)."""
+    counter = [0]
+    calls, names = _levels("n", below, counter, pj)
+    returned = "".join(f", {name}" for name in names)
+    # each event imports itself under a name of its own (``q``), as a level's node does
+    deeper, deeper_names = _levels("q", events_below, counter, pj)
+    event_calls = f"WITH b, t, s, near, b AS q {deeper}" if deeper else ""
+    more = "".join(f", {name}: {name}" for name in deeper_names)
+    # collected, so that a patient without events in the window keeps its row
+    timeline = (
+        "CALL (n) { WITH n AS a, $timeline AS row "
+        f"{timeline_calls(path, pj, context_rels, event_calls, more)}"
+        "RETURN collect({counts: counts, events: events}) AS timeline } "
+    )
+    return (
+        f"CALL () {{ {_lookups(groups)} }} "
+        "WITH n, collect({i: i, systems: systems}) AS hits "
+        f"{calls}{timeline}"
+        f"RETURN hits, n.key AS key, labels(n) AS labels, {pj.node('n', labels)} AS node, "
+        f"{pj.patients('n')} AS patients{returned}, timeline"
+    )
+
+
+def _lookups(groups: tuple[str, ...]) -> str:
+    """The lookup's branches (one per way of looking up), each yielding (i, n, systems)."""
+    return " UNION ALL ".join(
+        f"UNWIND $g{n} AS row CALL (row) {{ {_lookup_body(by)} }} "
+        "WITH row, n, systems WHERE row.label IN labels(n) "
+        "RETURN row.i AS i, n, systems"
+        for n, by in enumerate(groups)
     )
 
 

@@ -473,40 +473,13 @@ class Reader:
         each with its neighbours over ``context_rels``; and counts per label set of all the
         events in the window and of those at or before the cursor. ``under``: only events
         coded under that Concept key (``path.coded``)."""
-        rels = "|".join(quoted(r) for r in sorted(set(context_rels)))
-        distinct = "WITH DISTINCT b " if path.distinct else "WITH b "
-        pj = self.projection
-        cypher = f"""
-        MATCH (a:{quoted(path.start)} {{key: $key}})
-        WITH a, {{start: $start, end: $end, afterSort: $afterSort, afterKey: $afterKey,
-                  under: $under}} AS row
-        CALL (a, row) {{
-          CALL (a) {{ {path.match(pj)} }}
-          {distinct}WITH b, {_time_expr("b")} AS t
-          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_window("b")} AND {path.under()}
-          RETURN labels(b) AS labels,
-                 count(*) AS total,
-                 count(CASE WHEN row.afterSort IS NOT NULL AND NOT {_AFTER} THEN 1 END) AS before
-        }}
-        WITH a, row, collect({{labels: labels, total: total, before: before}}) AS counts
-        CALL (a, row) {{
-          CALL (a) {{ {path.match(pj)} }}
-          {distinct}WITH b, {_time_expr("b")} AS t
-          WITH b, t, {path.sort_expr(pj)} AS s
-          WHERE {_window("b")} AND {_AFTER} AND {path.under()}
-          WITH b, t, s ORDER BY s, b.key LIMIT $limit
-          CALL (b) {{
-            OPTIONAL MATCH (b)-[x:{rels}]-(m:Entity|Concept)
-            RETURN collect(CASE WHEN m IS NULL THEN null ELSE
-                   {{key: m.key, labels: labels(m), node: {pj.node("m")}, rel: {_REL_X},
-                    type: type(x), out: startNode(x) = b, patients: {pj.patients("m")}}} END)
-                   AS near
-          }}
-          RETURN collect({{node: {pj.node("b", path.targets())}, labels: labels(b), s: s, t: t,
-                          near: near, patients: {pj.patients("b")}}}) AS events
-        }}
-        RETURN counts, events
-        """
+        cypher = (
+            f"MATCH (a:{quoted(path.start)} {{key: $key}}) "
+            "WITH a, {start: $start, end: $end, afterSort: $afterSort, afterKey: $afterKey, "
+            "under: $under} AS row "
+            f"{timeline_calls(path, self.projection, context_rels)}"
+            "RETURN counts, events"
+        )
         recs = self.run(
             cypher,
             key=key,
@@ -517,9 +490,11 @@ class Reader:
             limit=limit,
             under=under,
         )
-        if not recs:
-            return Timeline([], {})
-        rec = recs[0]
+        return self.timeline_of(recs[0]) if recs else Timeline([], {})
+
+    def timeline_of(self, rec: Any) -> Timeline:
+        """The :class:`Timeline` of a record (or map) with the ``counts`` and ``events`` that
+        :func:`timeline_calls` binds, its rows given their public keys and patients noted."""
         events = [
             TimelineEvent(
                 self._seen(
@@ -571,6 +546,50 @@ class Reader:
 
 
 # -- query text ------------------------------------------------------------------------------
+
+
+def timeline_calls(
+    path: TraversalPath,
+    pj: Projection,
+    context_rels: Sequence[str],
+    calls: str = "",
+    more: str = "",
+) -> str:
+    """The timeline's two subqueries, under ``a`` (the patient) and ``row`` (``start``,
+    ``end``, ``afterSort``, ``afterKey``, ``under``), with ``$limit``: they bind ``counts``
+    (per label set, the events in the window and those at or before the cursor) and
+    ``events`` (the page, each with its neighbours over ``context_rels``). ``calls`` go
+    below each event of the page (bound as ``b``, ``t``, ``s``, ``near``) and ``more`` adds
+    entries to its map: what the compiled read (graph/compiled.py) reads below the events."""
+    rels = "|".join(quoted(r) for r in sorted(set(context_rels)))
+    distinct = "WITH DISTINCT b " if path.distinct else "WITH b "
+    return f"""
+        CALL (a, row) {{
+          CALL (a) {{ {path.match(pj)} }}
+          {distinct}WITH b, {_time_expr("b")} AS t
+          WITH b, t, {path.sort_expr(pj)} AS s WHERE {_window("b")} AND {path.under()}
+          RETURN labels(b) AS labels,
+                 count(*) AS total,
+                 count(CASE WHEN row.afterSort IS NOT NULL AND NOT {_AFTER} THEN 1 END) AS before
+        }}
+        WITH a, row, collect({{labels: labels, total: total, before: before}}) AS counts
+        CALL (a, row) {{
+          CALL (a) {{ {path.match(pj)} }}
+          {distinct}WITH b, {_time_expr("b")} AS t
+          WITH b, t, {path.sort_expr(pj)} AS s
+          WHERE {_window("b")} AND {_AFTER} AND {path.under()}
+          WITH b, t, s ORDER BY s, b.key LIMIT $limit
+          CALL (b) {{
+            OPTIONAL MATCH (b)-[x:{rels}]-(m:Entity|Concept)
+            RETURN collect(CASE WHEN m IS NULL THEN null ELSE
+                   {{key: m.key, labels: labels(m), node: {pj.node("m")}, rel: {_REL_X},
+                    type: type(x), out: startNode(x) = b, patients: {pj.patients("m")}}} END)
+                   AS near
+          }}
+          {calls}RETURN collect({{node: {pj.node("b", path.targets())}, labels: labels(b),
+                          s: s, t: t, near: near, patients: {pj.patients("b")}{more}}}) AS events
+        }}
+        """
 
 
 def _lookup_body(by: str) -> str:

@@ -1,4 +1,16 @@
-"""patientContext: one bounded call for everything about a patient in a window."""
+"""patientContext: one bounded call for everything about a patient in a window.
+
+Its reads: the patient's lookup, its timeline in the window and the identifiers of the text's
+header, and whatever the document selects below ``patient`` and below the timeline's nodes.
+With ``compiled_reads`` (api/compiled.py, :func:`~caregraph.api.compiled.prefetch_context`)
+they are one statement; the reference path (the lookup, then the timeline and the
+identifiers together, then a round trip per level below) reads what that does not cover:
+everything when ``compiled_reads`` is off, when the statement's shape is not planned yet or
+past its budget, when ``underCode`` is refused (after the lookup, as always), or in an
+operation of several root fields or a mutation; the levels below ``patient`` or the
+timeline's nodes when their selection is not covered (a directive, more than
+``MAX_LEVELS`` subqueries, as for the covered roots). The text is rendered in Python
+(api/render.py) either way, from the same rows."""
 
 from __future__ import annotations
 
@@ -10,7 +22,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from caregraph.api import lookup, paths, render
+from caregraph.api import compiled, lookup, paths, render
 from caregraph.api.connections import (
     Connection,
     Edge,
@@ -25,10 +37,12 @@ from caregraph.api.errors import BadArgumentError, LimitExceededError
 from caregraph.api.types import registry, values
 from caregraph.api.types.entity import Event
 from caregraph.api.types.patient import EVENT_TYPES, Patient
-from caregraph.graph.readers import Row, TimelineEvent
+from caregraph.graph import compiled as graph_compiled
+from caregraph.graph.readers import PageRequest, Row, TimelineEvent
 from caregraph.ontology.vocab import CG
 
 MIN_BUDGET = 50
+IDENTIFIERS = 20  # the patient's identifiers the text's header may name
 # the neighbours a line mentions: who, where, which visit, which claim, which payer
 CONTEXT_RELATIONSHIPS = (
     CG.hasParticipant,
@@ -111,31 +125,43 @@ async def patient_context(
     start, end = window(start, end)
     codec = ctx.cursors
     position = codec.decode(after)
-    row = await lookup.find(
-        info,
-        lookup.token_or_value("Patient", identifier, "identifier"),
-        what="patient",
-        argument="identifier",
-    )
-    if row is None:
-        return None
+    requests = lookup.token_or_value("Patient", identifier, "identifier")
     onto = paths.ontology()
     # a line is never shorter than about 30 characters: read no more events than could fit
     limit = min(settings.context_max_events, budget * 4 // 30 + 1)
-    timeline, identifiers = await asyncio.gather(
-        asyncio.to_thread(
-            ctx.reader.timeline,
-            row.key,
-            paths.coded_events(CG.Patient, CG.Event),
-            start=start,
-            end=end,
-            after=position,
-            limit=limit,
-            context_rels=[onto.relationship_type(r) for r in CONTEXT_RELATIONSHIPS],
-            under=under_concept(under_code),
-        ),
-        _identifiers(info, row),
-    )
+    path = paths.coded_events(CG.Patient, CG.Event)
+    context_rels = tuple(onto.relationship_type(r) for r in CONTEXT_RELATIONSHIPS)
+    read: graph_compiled.ContextAnswer | None = None
+    try:
+        under = under_concept(under_code)
+    except BadArgumentError:
+        pass  # refused after the lookup, as always: by the reference path, below
+    else:
+        # the lookup, the timeline and the header's identifiers (and what the document
+        # selects below them, when covered) in one statement (api/compiled.py)
+        wanted = graph_compiled.TimelineRead(path, start, end, position, limit, context_rels, under)
+        read = await compiled.prefetch_context(info, requests, wanted, (_identifiers_level(),))
+    row = await lookup.find(info, requests, what="patient", argument="identifier")
+    if row is None:
+        return None
+    if read is not None and read.timeline is not None:
+        timeline = read.timeline
+        identifiers = await _identifiers(info, row)  # primed: no round trip
+    else:
+        timeline, identifiers = await asyncio.gather(
+            asyncio.to_thread(
+                ctx.reader.timeline,
+                row.key,
+                path,
+                start=start,
+                end=end,
+                after=position,
+                limit=limit,
+                context_rels=list(context_rels),
+                under=under_concept(under_code),
+            ),
+            _identifiers(info, row),
+        )
     events = timeline.events
     kinds = [values.kind_of(e.row.labels) for e in events]
     in_window: Counter[str] = Counter()
@@ -166,6 +192,8 @@ async def patient_context(
         ctx.policy,
     )
     shown = events[: rendered.included]
+    if read is not None and read.timeline is not None:
+        compiled.prime_events(info, read, rendered.included)
     left = remaining_after(rendered.included)
     truncated = sum(left.values()) > 0
     return PatientContext(
@@ -186,11 +214,14 @@ async def patient_context(
     )
 
 
-async def _identifiers(info: Info[Context, None], row: Row) -> list[str]:
-    from caregraph.graph.readers import PageRequest
+def _identifiers_level() -> graph_compiled.Level:
+    """The page of identifiers the text's header reads, as the compiled statement reads it."""
+    return graph_compiled.Level(paths.path("Entity.identifiers"), IDENTIFIERS, IDENTIFIERS)
 
+
+async def _identifiers(info: Info[Context, None], row: Row) -> list[str]:
     page = await info.context.loaders.pages.load(
-        PageRequest(row.key, paths.path("Entity.identifiers"), take=20)
+        PageRequest(row.key, paths.path("Entity.identifiers"), take=IDENTIFIERS)
     )
     return [r.public for r in page.rows]
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bench.queries import (
+    PATIENT_CONTEXT_CAREGRAPH,
     PATIENT_LOOKUP_CAREGRAPH,
     PRACTITIONER_TRAVERSAL_CAREGRAPH,
     readme_examples,
@@ -15,7 +16,7 @@ from bench.queries import (
 )
 from caregraph.api import mcp
 from caregraph.api.auth import Role
-from caregraph.api.compiled import ROOTS
+from caregraph.api.compiled import CONTEXT, ROOTS
 from caregraph.api.settings import ApiSettings
 from caregraph.graph import compiled as graph_compiled
 from tests.api.conftest import ADA, SMITH_NPI, Gql, Run, principal
@@ -86,7 +87,7 @@ def test_the_traversal_is_one_statement_with_the_reference_answer(gql: Gql) -> N
 # -- one statement per request for the bench's questions, the README's and the MCP tools' ----
 
 _ARGUMENT = re.compile(r'\b(identifier|npi)(\s*:\s*)"[^"]*"')
-_OURS = {"patient": ADA, "encounter": "V100", "practitioner": SMITH_NPI}
+_OURS = {"patient": ADA, "patientContext": ADA, "encounter": "V100", "practitioner": SMITH_NPI}
 
 
 def on_our_data(example: str) -> str:
@@ -96,6 +97,22 @@ def on_our_data(example: str) -> str:
 
 
 COVERED_README = [on_our_data(e) for e in readme_examples() if root_fields(e)[0] in ROOTS]
+# the README's first example: Ada's visits are in its window (2024)
+CONTEXT_README = [on_our_data(e) for e in readme_examples() if root_fields(e)[0] == CONTEXT]
+# patientContext with levels below the patient and below the timeline's nodes, in the
+# statement too
+CONTEXT_BELOW = """query($id: String!, $after: String, $under: String, $budget: Int = 400) {
+  patientContext(identifier: $id, budgetTokens: $budget, after: $after, underCode: $under) {
+    text truncated totalEvents nextCursor
+    patient { display identifiers { token } encounters(first: 2) { totalCount edges { node {
+      start reasons { code } } } } }
+    timeline { totalCount edges { cursor node { __typename kind time key
+      identifiers { token }
+      ... on Encounter { claims(first: 3) { edges { node { controlNumber } } } }
+      ... on Claim { remittances(first: 3) { totalCount edges { node { paymentDate } } } }
+    } } }
+  }
+}"""
 ONE_STATEMENT = [
     ("bench (a) patient lookup", PATIENT_LOOKUP_CAREGRAPH, {"identifier": ADA}),
     ("bench (c) practitioner traversal", PRACTITIONER_TRAVERSAL_CAREGRAPH,
@@ -103,11 +120,18 @@ ONE_STATEMENT = [
     ("mcp find_patient", mcp.FIND_PATIENT, {"id": ADA}),
     ("mcp practitioner_context", mcp.PRACTITIONER_CONTEXT, {"npi": SMITH_NPI}),
     *((f"README {i}", text, {}) for i, text in enumerate(COVERED_README)),
+    ("README patientContext", CONTEXT_README[0], {}),
+    ("bench (b) patient context", PATIENT_CONTEXT_CAREGRAPH,
+     {"identifier": ADA, "from": "2024-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z"}),
+    ("mcp patient_context", mcp.PATIENT_CONTEXT, {"id": ADA, "budget": 300}),
+    ("patientContext with levels below", CONTEXT_BELOW, {"id": ADA}),
+    ("patientContext underCode", CONTEXT_BELOW, {"id": ADA, "under": "I20-I25"}),
 ]  # fmt: skip
 
 
 def test_the_readme_has_covered_examples() -> None:
     assert len(COVERED_README) == 3  # the visit, the practitioner's schedule, the patient's visits
+    assert len(CONTEXT_README) == 1
 
 
 @pytest.mark.parametrize(
@@ -158,3 +182,72 @@ def test_a_statement_of_too_many_subqueries_is_left_to_the_reference_path(
     # the check above can fail: a covered query does run a statement
     gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=SERVICE)
     assert len(statements) == 1
+
+
+# -- patientContext ----------------------------------------------------------------------------
+
+
+def test_a_context_page_after_a_cursor_is_one_statement_with_the_reference_answer(
+    gql: Gql,
+) -> None:
+    who = principal(Role.clinician)  # the statement is planned per role (its projection)
+    small = {"id": ADA, "budget": 120}
+    first = gql(CONTEXT_BELOW, small, settings=PATIENT, principal=who).data["patientContext"]
+    assert first["truncated"] and first["nextCursor"]
+    variables = {**small, "after": first["nextCursor"]}
+    gql(CONTEXT_BELOW, variables, settings=PATIENT, principal=who)  # planned
+    fast, slow = both(gql, CONTEXT_BELOW, variables, Role.clinician)
+    assert fast.result.errors is None and slow.result.errors is None
+    assert plain(fast) == plain(slow)
+    assert fast.result.data["patientContext"]["timeline"]["edges"]
+    assert fast.context.reader.round_trips == 1
+    assert slow.context.reader.round_trips > 2  # lookup, timeline, then the levels below
+    assert fast.context.reader.patients == slow.context.reader.patients
+
+
+@pytest.mark.parametrize(
+    ("variables", "code"),
+    [
+        ({"id": ADA, "under": "nope|"}, "BAD_ARGUMENT"),  # refused after the lookup
+        ({"id": "nobody|none", "under": "nope|"}, None),  # no patient: null, as ever
+        ({"id": ADA, "under": "nope|x"}, None),  # a code of no known system: nothing under it
+        ({"id": "MRN001"}, "AMBIGUOUS_IDENTIFIER"),
+        ({"id": "nobody|none"}, None),
+        ({"id": ADA, "after": "cg1.nonsense"}, "BAD_ARGUMENT"),
+        ({"id": " "}, "BAD_ARGUMENT"),
+    ],
+)
+def test_context_refusals_and_nulls_as_the_reference_path(
+    gql: Gql, variables: dict[str, Any], code: str | None
+) -> None:
+    gql(CONTEXT_BELOW, variables, settings=PATIENT, principal=principal(Role.clinician))
+    fast, slow = both(gql, CONTEXT_BELOW, variables, Role.clinician)
+    assert plain(fast) == plain(slow)
+    assert refused(fast) == refused(slow)
+    assert [code for code, *_ in refused(fast)] == ([code] if code else [])
+    assert fast.context.reader.patients == slow.context.reader.patients
+    assert fast.context.reader.round_trips <= slow.context.reader.round_trips
+
+
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def refused(run: Run) -> list[tuple[Any, ...]]:
+    """A run's refusals: code, path and message (without the request id it may name)."""
+    return [
+        ((e.extensions or {}).get("code"), e.path, _REQUEST_ID.sub("<id>", e.message))
+        for e in run.result.errors or ()
+    ]
+
+
+def test_a_context_over_its_budget_reads_nothing(gql: Gql) -> None:
+    run = gql(CONTEXT_BELOW, {"id": ADA, "budget": 40})
+    assert run.errors[0]["extensions"]["code"] == "BAD_ARGUMENT"
+    assert run.context.reader.round_trips == 0
+
+
+def test_context_with_compiled_reads_off_is_the_reference_path(gql: Gql) -> None:
+    gql(CONTEXT_README[0], settings=PATIENT)  # the fan-out cached, the statement planned
+    off = gql(CONTEXT_README[0], settings=REFERENCE)
+    assert off.result.errors is None
+    assert off.context.reader.round_trips == 3  # the lookup, then the timeline, identifiers

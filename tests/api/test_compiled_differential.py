@@ -1,7 +1,8 @@
 """Security parity, proved by difference: generated selections over the schema (fields,
-arguments, page sizes, windows, nesting) from every covered root, for every role, through the
-compiled path and the reference path, give the same answers, the same refusals and the same
-patients noted for the audit.
+arguments, page sizes, windows, nesting) from every covered root and from patientContext (its
+window, budget, cursor and underCode), for every role, through the compiled path and the
+reference path, give the same answers, the same refusals and the same patients noted for the
+audit.
 
 ``make test`` runs a bounded number of examples per role (CAREGRAPH_DIFFERENTIAL_EXAMPLES,
 default 6); set it higher for a longer run.
@@ -162,6 +163,46 @@ def documents(draw: st.DrawFn) -> str:
     return f'{{ {root}({argument}: "{value}") {draw(selection(typ, 0))} }}'
 
 
+# patientContext: each argument mostly one it answers (so that most examples read), else one
+# that makes a difference: several patients or none, a blank identifier, a budget under the
+# minimum or over the maximum, a foreign cursor (refused before any read), a code of no known
+# system, a system without a code (refused after the lookup); CURSOR: a cursor of an earlier
+# call, made by the test
+CURSOR = "@cursor"
+CONTEXT_ARGS: dict[str, tuple[list[Any], list[Any]]] = {
+    "identifier": ([ADA, JANE, "ada"], ["MRN001", "nobody|none", " "]),
+    "budgetTokens": ([None, 60, 120, 400, 2000], [49, 40000]),
+    "after": ([None, CURSOR], ["cg1.not-a-cursor"]),
+    "underCode": ([None, "I20-I25", "Z00.00"], ["nope|x", "nope|"]),
+}
+
+
+@st.composite
+def context_documents(draw: st.DrawFn) -> str:
+    args = []
+    for arg, (usual, other) in CONTEXT_ARGS.items():
+        value = draw(st.sampled_from(usual * 3 + other))
+        if value is not None:
+            args.append(f"{arg}: {value}" if isinstance(value, int) else f'{arg}: "{value}"')
+    # a window, mostly one that is (a `to` after its `from`)
+    start, end = draw(st.sampled_from(TIMES)), draw(st.sampled_from(TIMES))
+    if start and end and end <= start and draw(st.sampled_from([True, True, True, False])):
+        start, end = (end, start) if end < start else (start, None)
+    args += [f'{arg}: "{value}"' for arg, value in (("from", start), ("to", end)) if value]
+    typ = get_named_type(GRAPH.query_type.fields["patientContext"].type)
+    leaves = _leaves(typ)
+    parts = ["text", *draw(st.lists(st.sampled_from(leaves), max_size=4, unique=True))]
+    if draw(st.booleans()):
+        parts.append("included { kind count } omitted { kind count }")
+    # the levels below the patient and below the timeline's nodes, each one level down
+    if draw(st.booleans()):
+        patient = get_named_type(typ.fields["patient"].type)
+        parts.append(f"patient {draw(selection(patient, 1))}")
+    if draw(st.booleans()):
+        parts.append(draw(field(typ, "timeline", 1)))
+    return f"{{ patientContext({', '.join(args)}) {{ {' '.join(dict.fromkeys(parts))} }} }}"
+
+
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -190,6 +231,38 @@ def test_compiled_and_reference_paths_agree(gql: Gql, role: Role) -> None:
     )
     @given(documents())
     def agree(query: str) -> None:
+        fast = gql(query, settings=COMPILED, principal=who)
+        slow = gql(query, settings=REFERENCE, principal=who)
+        assert refusals(fast) == refusals(slow), query
+        assert plain(fast) == plain(slow), query
+        assert fast.context.reader.patients == slow.context.reader.patients, query
+        if os.environ.get("CAREGRAPH_DIFFERENTIAL_SHOW"):
+            trips = (fast.context.reader.round_trips, slow.context.reader.round_trips)
+            print(role.value, trips, len(refusals(fast)), query)
+
+    agree()
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_compiled_and_reference_paths_agree_on_patient_context(gql: Gql, role: Role) -> None:
+    who = principal(role)
+    # a cursor of an earlier call, as a caller passes it on (cursors last as the process)
+    first = gql(
+        f'{{ patientContext(identifier: "{ADA}", budgetTokens: 120) {{ nextCursor }} }}',
+        settings=REFERENCE,
+    )
+    cursor = first.data["patientContext"]["nextCursor"]
+    assert cursor
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(context_documents())
+    def agree(document: str) -> None:
+        query = document.replace(CURSOR, cursor)
         fast = gql(query, settings=COMPILED, principal=who)
         slow = gql(query, settings=REFERENCE, principal=who)
         assert refusals(fast) == refusals(slow), query
