@@ -151,15 +151,35 @@ def test_one_statement_per_request(
     assert fast.context.reader.patients == slow.context.reader.patients
 
 
-def test_a_statement_past_its_budget_leaves_the_request_to_the_reference_path(gql: Gql) -> None:
+def test_a_statement_past_its_budget_leaves_the_request_to_the_reference_path(
+    gql: Gql, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=PATIENT)  # fan-out cached
+    outcomes: list[str] = []
+    read = graph_compiled.read
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            answer = read(*args, **kwargs)
+        except graph_compiled.NotCompilableError:
+            outcomes.append("given up")
+            raise
+        outcomes.append("answered")
+        return answer
+
+    monkeypatch.setattr(graph_compiled, "read", recorded)
     hurried = ApiSettings(compiled_budget_s=0.0001)  # no statement fits in it
     fast = gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=hurried)
     slow = gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=REFERENCE)
     assert fast.result.errors is None
     assert plain(fast) == plain(slow)
-    # the statement given up, then the reference path's trips
-    assert fast.context.reader.round_trips == slow.context.reader.round_trips + 1
+    # the statement given up, then the reference path's trips (how many depends on when the
+    # DataLoaders' batches fill: not compared between the two)
+    assert outcomes == ["given up"]
+    assert fast.context.reader.round_trips > 1
+    # the check above can fail: with time for it, the statement answers
+    gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=PATIENT)
+    assert outcomes == ["given up", "answered"]
 
 
 def test_a_statement_of_too_many_subqueries_is_left_to_the_reference_path(
