@@ -217,14 +217,16 @@ def context(
         "under": timeline.under,
     }
     params["limit"] = timeline.limit
-    text = _context_text(
+    text = _text(
         tuple(sorted(groups)),
         tuple(sorted(labels)),
         tuple(lv.shape() for lv in plan.below),
-        timeline.path,
-        tuple(sorted(set(timeline.context_rels))),
-        tuple(lv.shape() for lv in timeline.below),
         pj,
+        (
+            timeline.path,
+            tuple(sorted(set(timeline.context_rels))),
+            tuple(lv.shape() for lv in timeline.below),
+        ),
     )
     records = _run(reader, text, params, budget_s, wait)
     result = ContextAnswer(_found(reader, plan, records))
@@ -428,13 +430,27 @@ def _size(below: Sequence[Level]) -> int:
 # -- query text ------------------------------------------------------------------------------
 
 
+# a patientContext statement's timeline: its path, the relationships of each event's
+# neighbours, and the shapes of the levels read below each event
+TimelineShape = tuple[TraversalPath, tuple[str, ...], tuple[Any, ...]]
+
+
 @lru_cache(maxsize=512)
 def _text(
-    groups: tuple[str, ...], labels: tuple[str, ...], below: tuple[Any, ...], pj: Projection
+    groups: tuple[str, ...],
+    labels: tuple[str, ...],
+    below: tuple[Any, ...],
+    pj: Projection,
+    timeline: TimelineShape | None = None,
 ) -> str:
+    """The lookup, the levels ``below`` the node found and, for patientContext, that node's
+    ``timeline`` as the reader reads it."""
     counter = [0]
     calls, names = _levels("n", below, counter, pj)
     returned = "".join(f", {name}" for name in names)
+    if timeline is not None:
+        calls += _timeline_call(timeline, counter, pj)
+        returned += ", timeline"
     return (
         f"CALL () {{ {_lookups(groups)} }} "
         "WITH n, collect({i: i, systems: systems}) AS hits "
@@ -444,37 +460,19 @@ def _text(
     )
 
 
-@lru_cache(maxsize=512)
-def _context_text(
-    groups: tuple[str, ...],
-    labels: tuple[str, ...],
-    below: tuple[Any, ...],
-    path: TraversalPath,
-    context_rels: tuple[str, ...],
-    events_below: tuple[Any, ...],
-    pj: Projection,
-) -> str:
-    """:func:`_text`, and under the node found its timeline as the reader reads it, with
-    the levels ``events_below`` under each event (numbered after those of ``below``)."""
-    counter = [0]
-    calls, names = _levels("n", below, counter, pj)
-    returned = "".join(f", {name}" for name in names)
+def _timeline_call(timeline: TimelineShape, counter: list[int], pj: Projection) -> str:
+    """The timeline under ``n`` (:func:`timeline_calls`), with the levels below each event
+    (numbered after those below ``n``), collected so that a patient without events in the
+    window keeps its row."""
+    path, context_rels, events_below = timeline
     # each event imports itself under a name of its own (``q``), as a level's node does
     deeper, deeper_names = _levels("q", events_below, counter, pj)
     event_calls = f"WITH b, t, s, near, b AS q {deeper}" if deeper else ""
     more = "".join(f", {name}: {name}" for name in deeper_names)
-    # collected, so that a patient without events in the window keeps its row
-    timeline = (
+    return (
         "CALL (n) { WITH n AS a, $timeline AS row "
         f"{timeline_calls(path, pj, context_rels, event_calls, more)}"
         "RETURN collect({counts: counts, events: events}) AS timeline } "
-    )
-    return (
-        f"CALL () {{ {_lookups(groups)} }} "
-        "WITH n, collect({i: i, systems: systems}) AS hits "
-        f"{calls}{timeline}"
-        f"RETURN hits, n.key AS key, labels(n) AS labels, {pj.node('n', labels)} AS node, "
-        f"{pj.patients('n')} AS patients{returned}, timeline"
     )
 
 

@@ -132,11 +132,13 @@ async def patient_context(
     path = paths.coded_events(CG.Patient, CG.Event)
     context_rels = tuple(onto.relationship_type(r) for r in CONTEXT_RELATIONSHIPS)
     read: graph_compiled.ContextAnswer | None = None
+    under: str | None = None
+    refused: BadArgumentError | None = None
     try:
         under = under_concept(under_code)
-    except BadArgumentError:
-        pass  # refused after the lookup, as always: by the reference path, below
-    else:
+    except BadArgumentError as e:
+        refused = e  # given after the lookup, as always: no such patient answers null
+    if refused is None:
         # the lookup, the timeline and the header's identifiers (and what the document
         # selects below them, when covered) in one statement (api/compiled.py)
         wanted = graph_compiled.TimelineRead(path, start, end, position, limit, context_rels, under)
@@ -144,6 +146,8 @@ async def patient_context(
     row = await lookup.find(info, requests, what="patient", argument="identifier")
     if row is None:
         return None
+    if refused is not None:
+        raise refused
     if read is not None and read.timeline is not None:
         timeline = read.timeline
         identifiers = await _identifiers(info, row)  # primed: no round trip
@@ -158,7 +162,7 @@ async def patient_context(
                 after=position,
                 limit=limit,
                 context_rels=list(context_rels),
-                under=under_concept(under_code),
+                under=under,
             ),
             _identifiers(info, row),
         )
