@@ -219,33 +219,42 @@ def refusals(run: Run) -> list[dict[str, Any]]:
     return sorted(out, key=repr)
 
 
+# hypothesis' settings for every differential test: bounded, reproducible, no deadline (a
+# request reads Neo4j)
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def assert_agree(gql: Gql, query: str, role: Role) -> None:
+    """The compiled and the reference path give ``role`` the same refusals, the same answer
+    and the same audited patients for ``query``."""
+    who = principal(role)
+    fast = gql(query, settings=COMPILED, principal=who)
+    slow = gql(query, settings=REFERENCE, principal=who)
+    assert refusals(fast) == refusals(slow), query
+    assert plain(fast) == plain(slow), query
+    assert fast.context.reader.patients == slow.context.reader.patients, query
+    if os.environ.get("CAREGRAPH_DIFFERENTIAL_SHOW"):
+        trips = (fast.context.reader.round_trips, slow.context.reader.round_trips)
+        print(role.value, trips, len(refusals(fast)), query)
+
+
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
 def test_compiled_and_reference_paths_agree(gql: Gql, role: Role) -> None:
-    who = principal(role)
-
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @SETTINGS
     @given(documents())
     def agree(query: str) -> None:
-        fast = gql(query, settings=COMPILED, principal=who)
-        slow = gql(query, settings=REFERENCE, principal=who)
-        assert refusals(fast) == refusals(slow), query
-        assert plain(fast) == plain(slow), query
-        assert fast.context.reader.patients == slow.context.reader.patients, query
-        if os.environ.get("CAREGRAPH_DIFFERENTIAL_SHOW"):
-            trips = (fast.context.reader.round_trips, slow.context.reader.round_trips)
-            print(role.value, trips, len(refusals(fast)), query)
+        assert_agree(gql, query, role)
 
     agree()
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
 def test_compiled_and_reference_paths_agree_on_patient_context(gql: Gql, role: Role) -> None:
-    who = principal(role)
     # a cursor of an earlier call, as a caller passes it on (cursors last as the process)
     first = gql(
         f'{{ patientContext(identifier: "{ADA}", budgetTokens: 120) {{ nextCursor }} }}',
@@ -254,22 +263,9 @@ def test_compiled_and_reference_paths_agree_on_patient_context(gql: Gql, role: R
     cursor = first.data["patientContext"]["nextCursor"]
     assert cursor
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    @SETTINGS
     @given(context_documents())
     def agree(document: str) -> None:
-        query = document.replace(CURSOR, cursor)
-        fast = gql(query, settings=COMPILED, principal=who)
-        slow = gql(query, settings=REFERENCE, principal=who)
-        assert refusals(fast) == refusals(slow), query
-        assert plain(fast) == plain(slow), query
-        assert fast.context.reader.patients == slow.context.reader.patients, query
-        if os.environ.get("CAREGRAPH_DIFFERENTIAL_SHOW"):
-            trips = (fast.context.reader.round_trips, slow.context.reader.round_trips)
-            print(role.value, trips, len(refusals(fast)), query)
+        assert_agree(gql, document.replace(CURSOR, cursor), role)
 
     agree()
