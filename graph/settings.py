@@ -26,6 +26,9 @@ class ManagedNeo4jSettings(BaseSettings):
     # extra options for every JVM caregraph starts for this server (the server, neo4j-admin),
     # shell-quoted, after caregraph's own (so they win): e.g. "-XX:+AlwaysPreTouch -Xss2m"
     jvm_options: str = ""
+    # a class-data-sharing archive of Neo4j's classes (see ManagedNeo4j.class_archive): made
+    # once per machine user, then mapped by every JVM started for a server of this version
+    class_archive: bool = True
     start_timeout: float = Field(default=120.0, gt=0)
 
     @field_validator("heap", "pagecache")

@@ -68,13 +68,17 @@ def checkout_state_untouched() -> Iterator[None]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Resolve Neo4j's jars with Maven once, before pytest-xdist's workers start their servers:
-    two Maven runs filling one empty local repository at the same time can corrupt it."""
+    """Resolve Neo4j's jars with Maven once, before pytest-xdist's workers start their servers
+    (two Maven runs filling one empty local repository at the same time can corrupt it), and
+    make the class archive that every server start of the session then maps (once per
+    machine; see ManagedNeo4j.class_archive)."""
     if hasattr(session.config, "workerinput") or Neo4jSettings().external:
         return  # a worker: the controller has resolved them; or no managed server is used
-    ManagedNeo4j(
+    server = ManagedNeo4j(
         Path(tempfile.mkdtemp(prefix="caregraph-tests-jars-")), managed_settings()
-    ).classpath()
+    )
+    server.classpath()
+    server.make_class_archive()
 
 
 # pytest-xdist (`make test`): the test files that take longest, on any worker, handed out

@@ -137,12 +137,61 @@ def test_browser_is_served(managed_server: ManagedNeo4j) -> None:
     assert "<title>Neo4j Browser</title>" in response.text
 
 
-def test_the_settings_jvm_options_come_after_java(tmp_path: Path) -> None:
+def test_the_settings_jvm_options_come_after_java_and_the_class_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     options = "-XX:+UseG1GC -Dcaregraph.note='two words'"
     server = ManagedNeo4j(tmp_path / "neo4j", managed_settings(jvm_options=options))
+    archive = tmp_path / "cache" / "classes.jsa"
+    archive.parent.mkdir()
+    archive.write_bytes(b"made")
+    monkeypatch.setattr(server, "class_archive", lambda: archive)
     java, *rest = server.java_command()
     assert Path(java).name == "java"
-    assert rest == ["-XX:+UseG1GC", "-Dcaregraph.note=two words"]
+    assert rest == [
+        f"-XX:SharedArchiveFile={archive}",
+        "-XX:+UseG1GC",
+        "-Dcaregraph.note=two words",
+    ]
+    archive.unlink()  # none made (yet): the JVM loads from the jars
+    assert server.java_command()[1:] == ["-XX:+UseG1GC", "-Dcaregraph.note=two words"]
+    off = ManagedNeo4j(tmp_path / "off", managed_settings(class_archive=False))
+    assert off.class_archive() is None
+    assert off.make_class_archive() is None
+
+
+def test_the_server_maps_neo4js_classes_from_the_class_archive(
+    managed_server: ManagedNeo4j | None,
+) -> None:
+    """The session's server was started with the archive the session made first, and its JVM
+    mapped it: a JVM whose classpath or Java does not match the archive's ignores it silently
+    (as one did when each home put APOC on its classpath by its own path)."""
+    if managed_server is None:
+        pytest.skip("Neo4j is external (NEO4J_URI)")
+    archive = managed_server.class_archive()
+    assert archive is not None and archive.exists()
+    pid = managed_server.pid()
+    assert f"-XX:SharedArchiveFile={archive}" in Path(f"/proc/{pid}/cmdline").read_text()
+    assert str(archive) in Path(f"/proc/{pid}/maps").read_text()
+    said = managed_server.console_log.read_text(errors="replace")
+    assert "Unable to use shared archive" not in said
+
+
+def test_an_archive_the_jvm_could_not_use_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings())
+    archive = tmp_path / "classes.jsa"
+    monkeypatch.setattr(server, "class_archive", lambda: archive)
+    server.logs_dir.mkdir(parents=True)
+    before = "[0.1s][warning][cds,dynamic] Unable to use shared archive. The top archive " \
+        f"failed to load: {archive}\n"  # fmt: skip
+    server.console_log.write_text(before + "Starting...\n")
+    archive.write_bytes(b"made")
+    server._drop_unusable_archive(len(before))  # an earlier start's line: kept
+    assert archive.exists()
+    server._drop_unusable_archive(0)
+    assert not archive.exists()
 
 
 def test_a_new_home_reuses_the_resolved_jars_without_maven(
