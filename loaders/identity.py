@@ -307,7 +307,15 @@ class Resolver:
         rules: dict[tuple[int, int], list[tuple[str, str, str | None]]] = {}
         conflicts: list[Conflict] = []
         merges: list[Merge] = []
+        stubs: dict[str, Any] = {}
+        ref_keys: dict[tuple[str, URIRef], str] = {}
+        link_keys: list[list[tuple[str, str]]] = []
 
+        # One record at a time, its nodes and then its references, as if each record were a
+        # batch of its own: a reference to a record further on in the same batch makes the
+        # stub that record then fills, as it does when the two fall in different batches. So
+        # the keys do not depend on where the batches end (--batch-size), nor does a load
+        # killed and run again differ from one that was not.
         for ri, rec in enumerate(records):
             keys_here: list[str] = []
             for ni, node in enumerate(rec.nodes):
@@ -379,12 +387,8 @@ class Resolver:
                 keys_here.append(key)
             node_keys.append(keys_here)
 
-        stubs: dict[str, Any] = {}
-        ref_keys: dict[tuple[str, URIRef], str] = {}
-        link_keys: list[list[tuple[str, str]]] = []
-        for ri, rec in enumerate(records):
             local: dict[str, list[tuple[str, URIRef]]] = {}
-            for node, key in zip(rec.nodes, node_keys[ri], strict=True):
+            for node, key in zip(rec.nodes, keys_here, strict=True):
                 local.setdefault(canon(node.key), []).append((key, node.cls))
 
             def end(ref: Any, local: dict[str, list[tuple[str, URIRef]]] = local) -> str:

@@ -387,3 +387,30 @@ def test_a_claim_without_a_visit_number_meets_its_visit_by_day_and_practitioner(
             database_=database,
         ).records[0]["e"]
         assert "shared practitioner" in evidence
+
+
+def test_the_graph_does_not_depend_on_where_the_batches_end(
+    clean_graph: Driver, database: str, tmp_path: Path
+) -> None:
+    """The same sources in batches of 500 and of 7: the same graph, keys included. An
+    encounter that names its diagnoses before the Condition resources that follow it in the
+    same Bundle once made the Conditions keyed by their identifier when both fell in one batch,
+    and by the reference's stub when a batch ended between them."""
+    from caregraph.graph import integrity
+    from caregraph.loaders.generator import generate
+    from tests.loaders.conftest import census
+
+    generate(tmp_path / "data", 12, seed=7, formats=("fhir", "hl7v2", "x12"))
+    identity = IdentityConfig.from_file(tmp_path / "data" / "identity.toml")
+    sources = (("adt", "hl7v2"), ("ehr", "fhir"), ("billing", "x12"))
+    graphs = []
+    for batch in (500, 7):
+        integrity.wipe(clean_graph, database)
+        for source, folder in sources:
+            report = run_load(
+                [tmp_path / "data" / folder], driver=clean_graph, database=database,
+                source=source, identity=identity, batch_size=batch,
+            )  # fmt: skip
+            assert not report.fatal and report.total("written") > 0
+        graphs.append(census(clean_graph, database))
+    assert graphs[1].differences(graphs[0]) == {}
