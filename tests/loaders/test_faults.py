@@ -39,7 +39,10 @@ from tests.loaders.conftest import census
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 PATIENTS = 150 if LONG else 60
-BATCH = 25  # small batches: many commits, so the kill lands between some of them
+# the killed load's batches: small, many commits, so the kill lands between some of them; the
+# other loads in their default batches (where the batches end changes nothing in the graph:
+# tests/loaders/test_identity.py)
+BATCH = 25
 # the sources in the order they are loaded: (source system, its path in the generated data)
 SOURCES = (("adt", "hl7v2/adt-0000.hl7"), ("ehr", "fhir"), ("billing", "x12/837-0000.837"))
 # (source whose load is killed, batches it has committed when the kill is sent)
@@ -73,13 +76,13 @@ def cli_env(conn: Neo4jSettings, home: Path) -> dict[str, str]:
     }
 
 
-def load_command(data: Path, source: str, report: Path) -> list[str]:
+def load_command(data: Path, source: str, report: Path, batch: int | None = None) -> list[str]:
     path = dict(SOURCES)[source]
     exe = Path(sys.executable).with_name("caregraph")
     return [
         str(exe), "load", str(data / path), "--source", source,
-        "--identity", str(data / "identity.toml"), "--batch-size", str(BATCH),
-        "--report", str(report), "--retry-for", str(RETRY_FOR_S),
+        "--identity", str(data / "identity.toml"), "--report", str(report),
+        "--retry-for", str(RETRY_FOR_S), *(["--batch-size", str(batch)] if batch else []),
     ]  # fmt: skip
 
 
@@ -146,7 +149,7 @@ def test_neo4j_killed_mid_load_then_the_same_load_again_equals_a_clean_load(
         # -- the kill, partway through the victim's load
         report_path = tmp_path / f"r{n}-killed-{victim}.json"
         load = subprocess.Popen(
-            load_command(data, victim, report_path), env=env,
+            load_command(data, victim, report_path, batch=BATCH), env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
