@@ -72,7 +72,8 @@ def test_the_journey_runs_in_the_analyst_graph_without_the_patients_name(
         if query.is_visible():
             break
         guide.get_by_test_id("nextSlide").click()
-    query.click()
+    query.click()  # a runnable block goes into the editor: Run only once it is there
+    expect(connected.get_by_test_id("activeEditor")).to_contain_text("MATCH journey =")
     connected.get_by_test_id("editor-Run").click()
     result = connected.locator("[data-testid=frame]").filter(
         has=connected.get_by_test_id("frameCommand").filter(has_text=JOURNEY.cypher.split("\n")[0])
