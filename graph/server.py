@@ -252,8 +252,8 @@ class ManagedNeo4j:
         """Where the JVMs of this server map Neo4j's classes from, or None when the setting
         is off: a HotSpot class-data-sharing archive (JEP 350), one per Java and classpath,
         beside the classpath in caregraph's cache. A JVM start loads and verifies some 18,000
-        of Neo4j's classes from its jars; mapped from the archive, a start's CPU went from 19 s
-        to 13 s and a new server's first queries ran about twice as fast (this 2-core machine).
+        of Neo4j's classes from its jars; mapped from the archive, a start's CPU went from
+        21 s to 11-13 s and its wall time from 11 s to 6-7 s (this 2-core machine, quiet).
         Every server start pays that, and the tests start dozens. A Java or classpath that no
         longer matches the archive makes the JVM ignore it and load from the jars."""
         if not self.settings.class_archive:
