@@ -39,7 +39,11 @@ TARGETS = {
     "p50_to_http_limit": 1.5,  # at most 1.5x the same Cypher's p50 behind a bare endpoint
     "throughput_to_peer": 1.0,  # at least the peer's throughput (8 clients)
     "scale": 1.3,  # 100k latency at most 1.3x the 1k latency
+    "write_cost_scale": 1.2,  # a source's write cost per record at 100k within 1.2x of 1k
 }
+# the pipeline's steps that run in a batch's write transaction (LoadReport.timings); a run
+# written before the commit was timed has no "commit" and sums the other three
+WRITE_STEPS = ("identity", "write", "linking", "commit")
 SCALED = ("patient_context", "practitioner_traversal")
 # what a document written before a key existed shows for it: it was not measured then
 NOT_MEASURED = "not measured"
@@ -185,6 +189,35 @@ def _scale(by_size: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def write_cost(by_size: Mapping[str, Any]) -> dict[str, Any]:
+    """Per source: milliseconds of the write-side steps per record read at every size, and the
+    largest size's over the smallest's (issue 17: a record costs as much at 100k as at 1k)."""
+    sizes = sorted(int(n) for n in by_size)
+    ms: dict[str, dict[str, float | None]] = {}
+    for n in sizes:
+        for s in by_size[str(n)]["ingest"]["caregraph"]["by_source"]:
+            steps = s.get("steps_s") or {}
+            spent = sum(steps.get(k) or 0.0 for k in WRITE_STEPS) if steps else None
+            per = None if spent is None else ratio(1000 * spent, s["records"])
+            ms.setdefault(s["source"], {})[str(n)] = _r(per)
+    out: dict[str, Any] = {}
+    for source, by in ms.items():
+        scale = _r(ratio(by.get(str(sizes[-1])), by.get(str(sizes[0])))) if len(sizes) > 1 else None
+        out[source] = {
+            "ms_per_record_by_size": by,
+            "sizes_compared": [sizes[0], sizes[-1]],
+            "ratio_largest_to_smallest": scale,
+            "meets_target": None if scale is None else scale <= TARGETS["write_cost_scale"],
+        }
+    return out
+
+
+def write_cost_of(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's write cost by source; derived from its by_size when it was written
+    before the key existed (it is a function of by_size alone)."""
+    return doc["ingest"].get("write_cost_by_source") or write_cost(doc["by_size"])
+
+
 def build(
     by_size: Mapping[str, Any],
     machine: Mapping[str, Any],
@@ -225,6 +258,7 @@ def build(
             if ingest.get("ratio_to_limit") is None
             else ingest["ratio_to_limit"] >= TARGETS["ingest"],
             "profile": dict(profile) if profile else None,
+            "write_cost_by_source": write_cost(by_size),
         },
         "queries": {q: _headline(largest, q) for q in QUESTIONS},
         # what (b) read and how the peer chose its payments (bench/queries.py): documents
@@ -312,6 +346,19 @@ def markdown(doc: Mapping[str, Any]) -> str:
             measured = f"{_fmt(r, 2)}x"
         met = None if r is None else r <= TARGETS["scale"]
         lines.append(f"| {QUESTIONS[q]}: 100k p50 ≤ 1.3x 1k | {measured} | {_met(met)} |")
+    for source, c in write_cost_of(doc).items():
+        a, b = c["sizes_compared"]
+        by = c["ms_per_record_by_size"]
+        measured = (
+            "one size only"
+            if a == b
+            else f"{_fmt(c['ratio_largest_to_smallest'], 2)}x ({_fmt(by.get(str(b)), 3)} vs "
+            f"{_fmt(by.get(str(a)), 3)} ms)"
+        )
+        lines.append(
+            f"| write cost per record, {source}: {b:,} ≤ 1.2x {a:,} patients | {measured} "
+            f"| {_met(c['meets_target'])} |"
+        )
 
     lines += [
         "",
@@ -357,6 +404,7 @@ def markdown(doc: Mapping[str, Any]) -> str:
             f"{_fmt(s.get('ratio_to_limit'), 3)} | {_fmt(s.get('ratio_to_limit_merge'), 3)} |"
         )
     big = doc["by_size"][str(doc["headline_size"])]["ingest"]["caregraph"]["by_source"]
+    cost = write_cost_of(doc)
     lines += [
         "",
         f"By source system at {doc['headline_size']:,} patients (loaded in this order):",
@@ -375,6 +423,19 @@ def markdown(doc: Mapping[str, Any]) -> str:
         "identity, write, linking and commit (of each batch's transaction) are the"
         " pipeline's own step timings (LoadReport.timings); the rest of a source's seconds is"
         " reading, parsing, mapping and validating.",
+        "",
+        "Write cost per record, by source and size: milliseconds of identity + write + linking"
+        " + commit per record read (a record should cost as much at the largest size as at"
+        " the smallest, within 1.2x):",
+        "",
+        "| source | " + " | ".join(f"{n:,}" for n in doc["sizes"]) + " |",
+        "| --- |" + " ---: |" * len(doc["sizes"]),
+        *(
+            f"| {source} | "
+            + " | ".join(_fmt(c["ms_per_record_by_size"].get(str(n)), 3) for n in doc["sizes"])
+            + " |"
+            for source, c in cost.items()
+        ),
     ]
     lines += _queries_md(doc)
     lines += _scale_md(doc)
@@ -649,7 +710,12 @@ def main() -> None:
     editing bench/analysis.md), without measuring anything."""
     json_path = ROOT / "bench" / "results" / "latest.json"
     md_path = ROOT / "docs" / "benchmarks.md"
-    md_path.write_text(markdown(json.loads(json_path.read_text())))
+    doc = json.loads(json_path.read_text())
+    if "write_cost_by_source" not in doc["ingest"]:  # a run from before the key: derived
+        doc["ingest"]["write_cost_by_source"] = write_cost(doc["by_size"])  # from its by_size
+        json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+        print(f"added ingest.write_cost_by_source to {json_path} from its by_size")
+    md_path.write_text(markdown(doc))
     print(f"wrote {md_path} from {json_path}")
 
 

@@ -140,3 +140,31 @@ def test_every_size_s_disagreement_is_named() -> None:
     assert "| 10,000 | (b) patientContext over a year | 70 | 70 | 70 | 70 | yes | yes |" in md
     assert "- 1,000 patients, (b) patientContext over a year: caregraph GraphQL 70," in md
     assert "- 10,000 patients" not in md
+
+
+def test_write_cost_per_record_compares_each_source_across_sizes() -> None:
+    sizes = {"1000": _size(1000, 1.0), "100000": _size(100000, 1.0)}
+    spent = {  # seconds of the write-side steps for 50 records read of each source
+        "1000": ({"identity": 0.02, "write": 0.02, "linking": 0.005, "commit": 0.005}, 0.05),
+        "100000": ({"identity": 0.03, "write": 0.025, "linking": 0.005, "commit": 0.005}, 0.05),
+    }
+    for n, (ehr, payer) in spent.items():
+        sizes[n]["ingest"]["caregraph"]["by_source"] = [
+            {"source": "ehr", "records": 50, "seconds": 1.0, "records_per_s": 50.0, "steps_s": ehr},
+            # a run from before the commit was timed: the other steps are summed
+            {"source": "payer", "records": 50, "seconds": 1.0, "records_per_s": 50.0,
+             "steps_s": {"write": payer}},
+        ]  # fmt: skip
+    doc = json.loads(json.dumps(_doc(sizes), default=str))
+    cost = doc["ingest"]["write_cost_by_source"]
+    assert cost["ehr"]["ms_per_record_by_size"] == {"1000": 1.0, "100000": 1.3}
+    assert cost["ehr"]["ratio_largest_to_smallest"] == 1.3
+    assert cost["ehr"]["meets_target"] is False
+    assert cost["payer"]["ratio_largest_to_smallest"] == 1.0
+    assert cost["payer"]["meets_target"] is True
+    md = report.markdown(doc)
+    assert "| write cost per record, ehr: 100,000 ≤ 1.2x 1,000 patients | 1.30x" in md
+    assert "| ehr | 1.000 | 1.300 |" in md
+    # a document written before the key existed derives it from its by_size
+    del doc["ingest"]["write_cost_by_source"]
+    assert report.markdown(doc) == md
