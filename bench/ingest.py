@@ -510,6 +510,12 @@ def initial_figures(cg: CaregraphLoad, graph: Census, initial: InitialLoad) -> d
         },
         "incremental_records_per_s": round(cg.records / cg.seconds, 1),
         "speedup": round((initial.records / initial.seconds) / (cg.records / cg.seconds), 2),
+        # the incremental load's write-side milliseconds per record read, as latest.json's
+        # ingest.write_cost_by_source (bench/report.py) sums them
+        "incremental_write_ms_per_record": {
+            s.source: round(1000 * sum(s.steps.values()) / s.read, 3) if s.read else None
+            for s in cg.sources
+        },
     }
 
 
