@@ -383,6 +383,7 @@ class ManagedNeo4j:
             "internal.server.bolt.connection_shutdown_wait_time": "0s",
             **({"server.databases.read_only": DATABASE} if self.read_only else {}),
             **self._browser_config(),
+            **s.config,
         }
 
     def _browser_config(self) -> dict[str, str]:

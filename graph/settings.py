@@ -30,6 +30,9 @@ class ManagedNeo4jSettings(BaseSettings):
     # once per machine user, then mapped by every JVM started for a server of this version
     class_archive: bool = True
     start_timeout: float = Field(default=120.0, gt=0)
+    # extra neo4j.conf settings, JSON, after caregraph's own (so they win): e.g.
+    # CAREGRAPH_NEO4J_CONFIG='{"server.db.query_cache_size": "5000"}'
+    config: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("heap", "pagecache")
     @classmethod

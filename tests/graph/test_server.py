@@ -210,3 +210,14 @@ def test_a_new_home_reuses_the_resolved_jars_without_maven(
     with pytest.raises(Neo4jServerError, match=r"Maven \(mvn\) is not installed"):
         ManagedNeo4j(tmp_path / "other", managed_settings()).classpath()
     assert not stale.exists()
+
+
+def test_the_settings_neo4j_config_is_written_last_so_it_wins(tmp_path: Path) -> None:
+    extra = {"server.db.query_cache_size": "5000", "db.tx_log.rotation.retention_policy": "2 days"}
+    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings(config=extra))
+    server.configure()
+    lines = (server.conf_dir / "neo4j.conf").read_text().splitlines()
+    assert "server.db.query_cache_size=5000" in lines
+    # caregraph's own value of a setting it also names is replaced, not repeated
+    retention = [x for x in lines if x.startswith("db.tx_log.rotation.retention_policy=")]
+    assert retention == ["db.tx_log.rotation.retention_policy=2 days"]
