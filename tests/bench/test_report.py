@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.ingest import CaregraphLoad, Census, Export, LimitLoad, SourceLoad
+from bench.ingest import (
+    CaregraphLoad,
+    Census,
+    Export,
+    InitialLoad,
+    LimitLoad,
+    SourceLoad,
+    initial_figures,
+)
 from bench.latency import Cell
 from bench.stats import summarize
 
@@ -168,3 +176,23 @@ def test_write_cost_per_record_compares_each_source_across_sizes() -> None:
     # a document written before the key existed derives it from its by_size
     del doc["ingest"]["write_cost_by_source"]
     assert report.markdown(doc) == md
+
+
+def test_the_initial_import_is_held_to_five_times_the_incremental_load() -> None:
+    size = _size(1000, 1.0)  # the incremental load: 50 records in 4 s, 12.5 records/s
+    graph = Census(nodes=100, relationships=300)
+    cg = CaregraphLoad([SourceLoad("ehr", 50, 0, 100, 300, 4.0)], maxrss_mb=120.0, wall_seconds=5)
+    size["ingest"].update(initial_figures(cg, graph, InitialLoad(50, 2.0, {"stage": 1.0}, graph)))
+    doc = json.loads(json.dumps(_doc({"1000": size}), default=str))
+    ingest = doc["ingest"]
+    assert ingest["initial_records_per_s"] == 25.0
+    assert ingest["initial_speedup"] == 2.0
+    assert ingest["initial_same_graph"] is True
+    assert ingest["meets_initial_target"] is False
+    md = report.markdown(doc)
+    assert "| bulk initial import ≥ 5x the incremental load's records/s | 2.00x (25.0 vs 12.5" in md
+    # a run without the import says so
+    md = report.markdown(_doc({"1000": _size(1000, 1.0)}))
+    assert (
+        "| bulk initial import ≥ 5x the incremental load's records/s | not measured | n/a |" in md
+    )
