@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import queries
-from bench.ingest import CaregraphLoad, Census, Export, LimitLoad
+from bench.ingest import CaregraphLoad, Census, Export, LimitLoad, write_ms_per_record
 from bench.latency import Cell
 from bench.stats import ratio
 
@@ -42,9 +42,6 @@ TARGETS = {
     "write_cost_scale": 1.2,  # a source's write cost per record at 100k within 1.2x of 1k
     "initial_speedup": 5.0,  # the bulk initial import's records/s over the incremental load's
 }
-# the pipeline's steps that run in a batch's write transaction (LoadReport.timings); a run
-# written before the commit was timed has no "commit" and sums the other three
-WRITE_STEPS = ("identity", "write", "linking", "commit")
 SCALED = ("patient_context", "practitioner_traversal")
 # what a document written before a key existed shows for it: it was not measured then
 NOT_MEASURED = "not measured"
@@ -197,9 +194,7 @@ def write_cost(by_size: Mapping[str, Any]) -> dict[str, Any]:
     ms: dict[str, dict[str, float | None]] = {}
     for n in sizes:
         for s in by_size[str(n)]["ingest"]["caregraph"]["by_source"]:
-            steps = s.get("steps_s") or {}
-            spent = sum(steps.get(k) or 0.0 for k in WRITE_STEPS) if steps else None
-            per = None if spent is None else ratio(1000 * spent, s["records"])
+            per = write_ms_per_record(s.get("steps_s") or {}, s["records"])
             ms.setdefault(s["source"], {})[str(n)] = _r(per)
     out: dict[str, Any] = {}
     for source, by in ms.items():
