@@ -31,7 +31,7 @@ class ManagedNeo4jSettings(BaseSettings):
     class_archive: bool = True
     start_timeout: float = Field(default=120.0, gt=0)
     # extra neo4j.conf settings, JSON, after caregraph's own (so they win): e.g.
-    # CAREGRAPH_NEO4J_CONFIG='{"server.db.query_cache_size": "5000"}'
+    # CAREGRAPH_NEO4J_CONFIG='{"server.memory.query_cache.per_db_cache_num_entries": "5000"}'
     config: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("heap", "pagecache")

@@ -182,7 +182,6 @@ def serving(app: ASGIApp, port: int | None = None, start_timeout_s: float = 30.0
 # reloaded (a plan for a few hundred nodes is as good as another), and C2 compiles only code
 # that runs four times as often as by default (C1's code runs the rest).
 TEST_SERVER_CONFIG = {
-    "server.db.query_cache_size": "10000",
     "dbms.cypher.statistics_divergence_threshold": "1.0",
     "dbms.cypher.min_replan_interval": "1h",
 }

@@ -20,7 +20,7 @@ from caregraph.graph.driver import open_driver
 from caregraph.graph.errors import Neo4jServerError, PortInUseError
 from caregraph.graph.server import ManagedNeo4j
 from caregraph.graph.settings import ManagedNeo4jSettings, Neo4jSettings
-from tests.conftest import managed_settings
+from tests.conftest import TEST_SERVER_CONFIG, managed_settings
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("NEO4J_URI")), reason="NEO4J_URI is set: the managed server is not used"
@@ -38,6 +38,7 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         "CAREGRAPH_NEO4J_HTTP_PORT": str(settings.http_port),
         "CAREGRAPH_NEO4J_HEAP": "512m",
         "CAREGRAPH_NEO4J_PAGECACHE": "64m",
+        "CAREGRAPH_NEO4J_CONFIG": '{"server.memory.query_cache.per_db_cache_num_entries": "777"}',
     }
     yield env
     CliRunner().invoke(app, ["neo4j", "stop"], env=env)
@@ -105,7 +106,14 @@ def test_start_status_env_stop_and_restart_keeps_data(cli_env: dict[str, str]) -
     )
     with open_driver(server.connection()) as drv:
         records, _, _ = drv.execute_query("MATCH (n:Probe) RETURN n.name AS x", database_="neo4j")
-    assert [r["x"] for r in records] == ["kept"]
+        assert [r["x"] for r in records] == ["kept"]
+        # the operator's extra neo4j.conf setting (CAREGRAPH_NEO4J_CONFIG) is in force
+        settings, _, _ = drv.execute_query(
+            "SHOW SETTINGS YIELD name, value "
+            "WHERE name = 'server.memory.query_cache.per_db_cache_num_entries' RETURN value",
+            database_="neo4j",
+        )
+    assert [r["value"] for r in settings] == ["777"]
 
 
 def test_default_credentials_are_refused(neo4j_conn: Neo4jSettings) -> None:
@@ -213,11 +221,26 @@ def test_a_new_home_reuses_the_resolved_jars_without_maven(
 
 
 def test_the_settings_neo4j_config_is_written_last_so_it_wins(tmp_path: Path) -> None:
-    extra = {"server.db.query_cache_size": "5000", "db.tx_log.rotation.retention_policy": "2 days"}
+    extra = {
+        "server.memory.query_cache.per_db_cache_num_entries": "5000",
+        "db.tx_log.rotation.retention_policy": "2 days",
+    }
     server = ManagedNeo4j(tmp_path / "neo4j", managed_settings(config=extra))
     server.configure()
     lines = (server.conf_dir / "neo4j.conf").read_text().splitlines()
-    assert "server.db.query_cache_size=5000" in lines
+    assert "server.memory.query_cache.per_db_cache_num_entries=5000" in lines
     # caregraph's own value of a setting it also names is replaced, not repeated
     retention = [x for x in lines if x.startswith("db.tx_log.rotation.retention_policy=")]
     assert retention == ["db.tx_log.rotation.retention_policy=2 days"]
+
+
+def test_the_test_servers_run_with_their_settings(managed_server: ManagedNeo4j) -> None:
+    """What tests/conftest.py tunes a test server with is in force (Neo4j reads a deprecated
+    setting's name without error and without effect)."""
+    with open_driver(managed_server.connection()) as drv:
+        records, _, _ = drv.execute_query(
+            "SHOW SETTINGS YIELD name, value WHERE name IN $names RETURN name, value",
+            names=list(TEST_SERVER_CONFIG),
+            database_="neo4j",
+        )
+    assert {r["name"]: r["value"] for r in records} == TEST_SERVER_CONFIG
