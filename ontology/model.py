@@ -153,10 +153,16 @@ class Ontology:
 
     def datatype(self, prop: URIRef) -> str | None:
         """The XSD local name of a datatype property's range; None if not a datatype property."""
-        p = self.datatype_properties.get(prop)
-        if p is None:
-            return None
-        return xsd_name(p.range[0]) if p.range else "string"
+        return self._datatypes.get(prop)
+
+    @cached_property
+    def _datatypes(self) -> Mapping[URIRef, str]:
+        # asked for every value of every record that is validated, converted and written (over
+        # a million times for a thousand patients): worked out once
+        return {
+            iri: xsd_name(p.range[0]) if p.range else "string"
+            for iri, p in self.datatype_properties.items()
+        }
 
     def property(self, term: URIRef) -> OntProperty:
         """An object or datatype property by IRI."""
@@ -319,8 +325,19 @@ def _declared(g: Graph, kind: URIRef) -> list[URIRef]:
     # only the ontology's own namespace: blank nodes are anonymous unions, and a class of
     # another vocabulary is an alignment target, never a label
     return sorted(
-        s for s in g.subjects(RDF.type, kind) if isinstance(s, URIRef) and s.startswith(NS)
+        _interned(s)
+        for s in g.subjects(RDF.type, kind)
+        if isinstance(s, URIRef) and s.startswith(NS)
     )
+
+
+def _interned(iri: URIRef) -> URIRef:
+    """The vocabulary's own object for a caregraph term (the one ``CG.Patient`` gives), so that
+    the maps keyed by terms find a loader's term by identity: otherwise a lookup compares
+    through rdflib's Python-level ``URIRef.__eq__``, millions of times per thousand patients
+    loaded. A term an informaticist added (not in ``CG``) stays as parsed."""
+    name = iri[len(NS) :] if iri.startswith(NS) else ""
+    return CG[name] if name in CG.__annotations__ else iri
 
 
 def _text(g: Graph, s: URIRef, p: URIRef) -> str:
@@ -435,7 +452,7 @@ def _closure(
                     if parent == c:
                         cyclic.add(c)
                     elif parent not in order and parent in classes:
-                        order.append(parent)
+                        order.append(_interned(parent))
                         nxt.append(parent)
             frontier = nxt
         ancestors[c] = tuple(order)

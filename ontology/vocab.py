@@ -233,6 +233,13 @@ class CG(DefinedNamespace):
     alias: URIRef  # on code systems: another spelling of its URI or name (an OID, a mnemonic)
 
 
+# Every term as a plain class attribute: DefinedNamespace resolves each access through its
+# metaclass's __getattr__ (0.7 us against 0.1 us; a million accesses per thousand patients
+# loaded). The objects are the ones CG[name] gives, so `CG.Patient is CG["Patient"]`.
+for _name in CG.__annotations__:
+    type.__setattr__(CG, _name, CG[_name])
+
+
 def local_name(term: URIRef) -> str:
     """The term's name in the graph: the part after the namespace."""
     text = str(term)
