@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Pipeline stages by the function that does them (file suffix, function name).
 STAGES = (
-    ("parse + map (the format's loader)", "loaders/pipeline.py", "_guarded"),
+    ("parse + map (the format's loader)", "loaders/registry.py", "_guarded"),
     ("validate (shapes, datatypes)", "loaders/pipeline.py", "problems"),
     ("write transaction (all below)", "loaders/pipeline.py", "_write"),
     ("  skip unchanged (lookup_hashes)", "graph/writer.py", "lookup_hashes"),

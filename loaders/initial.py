@@ -31,6 +31,7 @@ import logging
 import shutil
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,7 @@ from caregraph.graph.server import ManagedNeo4j
 from caregraph.graph.staging import StagedGraph
 from caregraph.loaders.identity import IdentityConfig
 from caregraph.loaders.limits import LoadLimits
+from caregraph.loaders.parallel import ReadPool
 from caregraph.loaders.pipeline import BatchWritten, Pipeline, Progress, default_source
 from caregraph.loaders.report import FileReport, LoadReport
 from caregraph.loaders.write_rows import OntologyView, Prepared, to_rows
@@ -146,24 +148,26 @@ def import_initial(
     started = time.perf_counter()
     graph = StagedGraph()
     reports: list[LoadReport] = []
-    for name, paths in sources:
-        source = name or default_source(paths)
-        pipeline = StagedPipeline(
-            driver=None,  # type: ignore[arg-type]  # never used: every write goes to ``graph``
-            database=database,
-            onto=onto,
-            source=source,
-            identity=identity,
-            batch_size=batch_size,
-            on_progress=on_progress,
-            strict=strict,
-            limits=limits or LoadLimits(),
-            workers=workers,
-            graph=graph,
-        )
-        reports.append(
-            pipeline.run(paths, rejects_dir=rejects_dir / source if rejects_dir else None)
-        )
+    # one pool for every source: its processes start (and read the ontology) once
+    with ReadPool(workers) if workers > 0 else nullcontext() as pool:
+        for name, paths in sources:
+            source = name or default_source(paths)
+            pipeline = StagedPipeline(
+                driver=None,  # type: ignore[arg-type]  # never used: every write goes to ``graph``
+                database=database,
+                onto=onto,
+                source=source,
+                identity=identity,
+                batch_size=batch_size,
+                on_progress=on_progress,
+                strict=strict,
+                limits=limits or LoadLimits(),
+                pool=pool,
+                graph=graph,
+            )
+            reports.append(
+                pipeline.run(paths, rejects_dir=rejects_dir / source if rejects_dir else None)
+            )
     seconds["stage"] = time.perf_counter() - started
 
     t = time.perf_counter()

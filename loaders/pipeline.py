@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as dist_version
@@ -37,63 +36,16 @@ from caregraph.graph import linking, scorecard
 from caregraph.graph import writer as gw
 from caregraph.graph.errors import WriteError
 from caregraph.loaders import registry
+from caregraph.loaders.checking import Validator
 from caregraph.loaders.identity import IdentityConfig, Resolution, Resolver
-from caregraph.loaders.limits import LoadLimits, breaches
-from caregraph.loaders.records import Item, Record, Rejected, Skipped, SourceRef
+from caregraph.loaders.limits import LoadLimits
+from caregraph.loaders.parallel import Checked, Checks, ReadPool
+from caregraph.loaders.records import Record, Rejected, Skipped, SourceRef
 from caregraph.loaders.report import FileReport, LoadReport
-from caregraph.loaders.write_rows import (
-    OntologyView,
-    Prepared,
-    RowSettings,
-    ValueTypeError,
-    prepare,
-    to_rows,
-)
+from caregraph.loaders.write_rows import OntologyView, Prepared, RowSettings, to_rows
 
 Progress = Callable[[str, int], None]
 log = logging.getLogger(__name__)
-
-
-class Validator:
-    """Checks a record before it is written: limits, shapes, then every value's datatype
-    (converting the values, which is kept for the writer)."""
-
-    def __init__(
-        self, onto: OntologyView, cfg: RowSettings, limits: LoadLimits | None = None
-    ) -> None:
-        from caregraph.ontology.record_validation import (
-            RecordValidator,  # the shapes live with the ontology
-        )
-
-        self.onto = onto
-        self.cfg = cfg
-        self.limits = limits or LoadLimits()
-        self.shapes = RecordValidator(onto)  # type: ignore[arg-type]
-
-    def over_limits(self, rec: Record) -> list[str]:
-        """What in the record is over a limit (it is rejected whole, code ``limit``)."""
-        return breaches(rec, self.limits)
-
-    def problems(self, rec: Record) -> list[str]:
-        """What in the shapes makes the record unusable; its sh:Warning and sh:Info findings
-        are added to it."""
-        for message in self.shapes.leave_out_unparseable(rec):
-            rec.warn("unusual-value", message)
-        found: list[str] = []
-        for finding in self.shapes.findings(rec):
-            if finding.severity == "Violation":
-                found.append(finding.message)
-            else:
-                rec.warn(finding.kind, finding.message)
-        return found
-
-    def prepare(self, rec: Record) -> Prepared | str:
-        """The record with its values converted and its hash taken, or why a value does not
-        fit its property's datatype. After problems(), which may leave values out."""
-        try:
-            return prepare(self.onto, rec, self.cfg)
-        except ValueTypeError as e:
-            return str(e)
 
 
 @dataclass
@@ -111,11 +63,12 @@ class Pipeline:
     overlap: bool = True  # write a batch while the next is read (off: one thread, for profiling)
     strict: bool = False  # a record with warnings is rejected instead of written
     limits: LoadLimits = field(default_factory=LoadLimits)
-    # Files parsed and mapped in this many worker processes (0: in this process). A loader is a
-    # pure function from a file to items, so any process can run it; the items come back in
-    # file order and everything after (validation, identity, linking, writing) stays one
-    # ordered stream here. At most ``workers + 1`` files' items wait in memory at once.
+    # Files parsed, mapped and checked in this many worker processes (0: in this process). A
+    # loader and the checks are pure functions of a file and its records, so any process can
+    # run them; the items come back in file order, streamed (loaders/parallel.py), and what
+    # must see them in order (identity, linking, writing) stays one stream here.
     workers: int = 0
+    pool: ReadPool | None = None  # a pool that outlives this load (several loads share it)
 
     def __post_init__(self) -> None:
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -147,9 +100,14 @@ class Pipeline:
         self._begin(self.run_props())
         files = list(expand(paths))
         opened = 0
-        pool = _pool(self.workers, len(files))
+        pool = self._read_pool(len(files))
         try:
-            for path, fmt, items in _read_all(files, self.source, pool, self.workers + 1):
+            read_all = (
+                pool.read(files, self.source, self._checks())
+                if pool is not None
+                else ((p, *registry.read(p, self.source)) for p in files)
+            )
+            for path, fmt, items in read_all:
                 opened += 1
                 self._load_file(path, fmt, items)
             self._flush()
@@ -157,8 +115,8 @@ class Pipeline:
         except WriteError as e:
             self.report.fatal = str(e)
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None and pool is not self.pool:
+                pool.close()
             if self._writer is not None:
                 self._writer.shutdown(wait=True, cancel_futures=True)
                 self._writer = None
@@ -195,6 +153,22 @@ class Pipeline:
             )
         return self.report
 
+    def _read_pool(self, files: int) -> ReadPool | None:
+        """The worker processes that read this load's files; None: read here."""
+        if self.pool is not None:
+            return self.pool
+        if self.workers < 1 or files < 1:
+            return None
+        return ReadPool(self.workers)
+
+    def _checks(self) -> Checks | None:
+        """What workers need to check records as this process would; None (they read only,
+        and the records are checked here) for an ontology not read from files."""
+        ontology_files = tuple(getattr(self.onto, "files", ()))
+        if not ontology_files:
+            return None
+        return Checks(ontology_files, self.onto.version, self.row_settings, self.limits)
+
     def run_props(self) -> dict[str, object]:
         """What the run's LoadRun node says when it starts."""
         return {
@@ -226,7 +200,7 @@ class Pipeline:
                 type(e).__name__,
             )
 
-    def _load_file(self, path: Path, fmt: str | None, items: Iterable[Item]) -> None:
+    def _load_file(self, path: Path, fmt: str | None, items: Iterable[Checked]) -> None:
         if fmt is None:
             fr = FileReport(str(path), "unknown", read=1)  # the whole file is the one record
             self.report.files.append(fr)
@@ -246,36 +220,29 @@ class Pipeline:
         self.report.files.append(fr)
         for item in items:
             fr.read += 1
-            if isinstance(item, Skipped):
+            outcome = self._checked(item)
+            if isinstance(outcome, Skipped):
                 fr.skipped += 1
-                if item.reason:
-                    self.report.skips.append(item)
-            elif isinstance(item, Rejected):
-                self._reject(fr, item)
+                if outcome.reason:
+                    self.report.skips.append(outcome)
+            elif isinstance(outcome, Rejected):
+                self._reject(fr, outcome)
+            elif self.strict and outcome.record.warnings:
+                rec = outcome.record
+                reason = "; ".join(f"{w.code}: {w.message}" for w in rec.warnings)
+                self._reject(fr, Rejected(rec.ref, rec.format, reason, "strict"))
             else:
-                over = self.validator.over_limits(item)
-                if over:
-                    self._reject(fr, Rejected(item.ref, item.format, "; ".join(over), "limit"))
-                    continue
-                problems = self.validator.problems(item)
-                if problems:
-                    self._reject(fr, Rejected(item.ref, item.format, "; ".join(problems), "shape"))
-                    continue
-                ready = self.validator.prepare(item)
-                if isinstance(ready, str):
-                    self._reject(fr, Rejected(item.ref, item.format, ready, "shape"))
-                    continue
-                if self.strict and item.warnings:
-                    reason = "; ".join(f"{w.code}: {w.message}" for w in item.warnings)
-                    self._reject(fr, Rejected(item.ref, item.format, reason, "strict"))
-                    continue
-                self._pending.append((ready, fr))
+                self._pending.append((outcome, fr))
                 if len(self._pending) >= self.batch_size:
                     self._flush()
             if self.on_progress and fr.read % 100 == 0:
                 self.on_progress(str(path), fr.read)
         if self.on_progress:
             self.on_progress(str(path), fr.read)
+
+    def _checked(self, item: Checked) -> Prepared | Rejected | Skipped:
+        """A record checked (here, unless the worker that read it did), or the item as is."""
+        return self.validator.check(item) if isinstance(item, Record) else item
 
     def _reject(self, fr: FileReport, item: Rejected) -> None:
         with self._lock:
@@ -403,66 +370,6 @@ class BatchWritten:
     links: linking.Linked | None = None
     timing: dict[str, float] = field(default_factory=dict)
     ended: float = 0.0  # time.perf_counter()
-
-
-def _read(path: Path, source: str) -> tuple[str | None, Iterable[Item]]:
-    """A file's format (None: not one caregraph reads) and its items, read lazily."""
-    loader = registry.detect(path)
-    if loader is None:
-        return None, ()
-    return loader.format, _guarded(loader.read(path, source), path, loader.format, source)
-
-
-def _read_whole(path: Path, source: str) -> tuple[str | None, list[Item]]:
-    """``_read`` in a worker process: the items as a list, to be sent back."""
-    fmt, items = _read(path, source)
-    return fmt, list(items)
-
-
-def _pool(workers: int, files: int) -> ProcessPoolExecutor | None:
-    if workers < 1 or files < 2:
-        return None
-    # spawned, not forked: this process runs the writer's and the driver's threads
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-
-
-def _read_all(
-    files: Sequence[Path], source: str, pool: ProcessPoolExecutor | None, ahead: int
-) -> Iterator[tuple[Path, str | None, Iterable[Item]]]:
-    """Each file with its format and items, in order: read here one at a time, or by the
-    pool with up to ``ahead`` files read ahead."""
-    if pool is None:
-        for path in files:
-            yield (path, *_read(path, source))
-        return
-    waiting: list[tuple[Path, Future[tuple[str | None, list[Item]]]]] = []
-    queued = iter(files)
-    for path in queued:
-        waiting.append((path, pool.submit(_read_whole, path, source)))
-        if len(waiting) >= ahead:
-            break
-    while waiting:
-        path, future = waiting.pop(0)
-        following = next(queued, None)
-        if following is not None:
-            waiting.append((following, pool.submit(_read_whole, following, source)))
-        yield (path, *future.result())
-
-
-def _guarded(items: Iterator[Item], path: Path, fmt: str, source: str) -> Iterable[Item]:
-    """The loader's items; a loader bug ends its file with one Rejected, not the whole load."""
-    count = 0
-    try:
-        for item in items:
-            count += 1
-            yield item
-    except Exception as e:  # a loader must not raise on data; if it does, say where and go on
-        yield Rejected(
-            SourceRef(source, str(path), f"after record {count}"),
-            fmt,
-            f"the {fmt} reader failed ({type(e).__name__}); the rest of this file was not read",
-            "reader",
-        )
 
 
 def _empty(path: Path) -> bool:
