@@ -91,12 +91,12 @@ class ReadPool:
         def submit(path: Path) -> None:
             size = _size(path)
             if size < STREAM_BYTES:
-                task = pool.submit(_read_whole, path, source, checks)
-                waiting.append((path, None, task, size))
+                whole = pool.submit(_read_whole, path, source, checks)
+                waiting.append((path, None, whole, size))
                 return
             chunks = manager.Queue(self.queued)
-            task = pool.submit(_read_into, path, source, checks, chunks)
-            waiting.append((path, chunks, task, STREAM_BYTES))  # holds at most its queue
+            streamed = pool.submit(_read_into, path, source, checks, chunks)
+            waiting.append((path, chunks, streamed, STREAM_BYTES))  # holds at most its queue
 
         def hand_out() -> None:
             while len(waiting) <= self.workers or sum(w[3] for w in waiting) < self.ahead_bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -45,15 +46,16 @@ def load(
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=20000)] = 500,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--workers",
             min=0,
             max=64,
-            help="Parse files in this many worker processes (0: in the loading process). "
-            "Pays when a load has many files and the machine has cores to spare beside Neo4j.",
+            help="Read and check files in this many worker processes (0: in the loading "
+            "process). Default: 0 for a load (Neo4j needs the cores); one per core with "
+            "--initial (Neo4j is idle while the files are read).",
         ),
-    ] = 0,
+    ] = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -104,7 +106,9 @@ def load(
         groups: list[tuple[str | None, list[Path]]] = (
             [(None, [p]) for p in paths] if per_path else [(name, paths)]
         )
-        _initial(settings, groups, config, batch_size, rejects, strict, workers, report, console)
+        # Neo4j is stopped or idle while an initial import reads: every core can read
+        readers = workers if workers is not None else os.cpu_count() or 1
+        _initial(settings, groups, config, batch_size, rejects, strict, readers, report, console)
         return
     try:
         with session_driver(connection(settings), max_retry_time=retry_for) as driver:
@@ -124,12 +128,12 @@ def load(
 
                     result = _run(
                         paths, driver, settings, name, config, batch_size, rejects, progress,
-                        strict, workers,
+                        strict, workers or 0,
                     )  # fmt: skip
             else:
                 result = _run(
                     paths, driver, settings, name, config, batch_size, rejects, None, strict,
-                    workers,
+                    workers or 0,
                 )  # fmt: skip
     except GraphError as e:
         typer.echo(f"error: {e}", err=True)
