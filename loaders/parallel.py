@@ -23,7 +23,9 @@ one pickled ``bytes``, so the manager's process only relays bytes.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import pickle
 import queue
 from collections.abc import Iterable, Iterator, Sequence
@@ -46,6 +48,7 @@ CHUNK = 200  # items per message: large enough that a message's cost is small be
 # A file under this size comes back whole, as its task's result: a stream's queue costs a few
 # round trips to the manager, which for a FHIR Bundle of a few records cost more than reading it
 STREAM_BYTES = 1 << 18
+WORKER_NICENESS = 5  # how much lower the workers' priority is than the loading process's
 _POLL_S = 1.0  # how often a wait for a chunk checks that its worker is still alive
 
 
@@ -83,7 +86,9 @@ class ReadPool:
         order given; a file's items must be consumed before the next file is asked for."""
         if self._manager is None or self._pool is None:
             self._manager = self._ctx.Manager()
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=self._ctx)
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=self._ctx, initializer=_yield_to_the_writer
+            )
         manager, pool = self._manager, self._pool
         waiting: list[tuple[Path, Any, Future[Any], int]] = []
         queued = iter(files)
@@ -169,6 +174,14 @@ class _Stream:
 
 
 # -- in the worker process -------------------------------------------------------------------
+def _yield_to_the_writer() -> None:
+    """Lower this worker's priority: the loading process is the one ordered stream every record
+    goes through, so when the cores are all busy it should be the one that runs (with two
+    workers on two cores it otherwise gets a third of them)."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+
+
 _validators: dict[Checks, Validator] = {}
 
 
