@@ -32,7 +32,7 @@ demo: install
 ## Neo4j (NEO4J_URI) one process: the workers would share, and wipe, its one database.
 TEST_WORKERS ?= $(if $(NEO4J_URI),0,2)
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 # mypy cannot follow the editable install's import hook (caregraph.api -> api/ ...), so it
 # reads the four parts through a tree of links named as they are installed; the tree's

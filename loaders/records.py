@@ -239,4 +239,6 @@ Item = Record | Rejected | Skipped
 
 
 def _plain(props: Props) -> dict[str, Value]:
-    return {local_name(k): v for k, v in sorted(props.items())}
+    # sorted by name, a str (all of one namespace: the same order as the IRIs, without rdflib's
+    # Python-level URIRef.__lt__)
+    return dict(sorted((local_name(k), v) for k, v in props.items()))
