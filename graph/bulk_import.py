@@ -28,7 +28,7 @@ import os
 import shutil
 import subprocess
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -117,21 +117,51 @@ def _text(name: str, value: Any) -> str:
     return str(value)
 
 
-def _rows(
-    items: Iterator[tuple[tuple[str, ...], dict[str, Any]]],
-) -> dict[tuple[str, ...], list[tuple[tuple[str, ...], list[str]]]]:
-    """Rows grouped by header: items are (fixed columns, properties)."""
-    groups: dict[tuple[str, ...], list[tuple[tuple[str, ...], list[str]]]] = defaultdict(list)
-    for fixed, props in items:
-        cols = []
-        names = []
-        for name in sorted(props):
-            col = _column(name, props[name])
-            if col is not None:
-                cols.append(col)
-                names.append(name)
-        groups[tuple(cols)].append((fixed, [_text(n, props[n]) for n in names]))
-    return groups
+def _row(props: dict[str, Any]) -> tuple[tuple[str, ...], list[str]]:
+    """A row's property columns (its header's ``name:type``s, sorted by name) and values."""
+    cols: list[str] = []
+    values: list[str] = []
+    for name in sorted(props):
+        value = props[name]
+        if type(value) is str:  # most values: no type to work out, no conversion
+            cols.append(name + ":string")
+            values.append(value)
+            continue
+        col = _column(name, value)
+        if col is not None:
+            cols.append(col)
+            values.append(_text(name, value))
+    return tuple(cols), values
+
+
+class _Files:
+    """One CSV file per header, each opened at its first row and numbered in that order, so
+    rows go to disk as they are made: the files never wait in memory beside the staged graph."""
+
+    def __init__(self, folder: Path, prefix: str, fixed: tuple[str, ...]) -> None:
+        self.folder = folder
+        self.prefix = prefix
+        self.fixed = fixed
+        self.paths: list[Path] = []
+        self._open: dict[tuple[str, ...], tuple[Any, Any]] = {}  # header -> (file, writer)
+
+    def write(self, cols: tuple[str, ...], row: list[str]) -> None:
+        found = self._open.get(cols)
+        if found is None:
+            path = self.folder / f"{self.prefix}-{len(self.paths):04d}.csv"
+            fh = path.open("w", newline="", encoding="utf-8")
+            # every field quoted: an empty string stays an empty string (neo4j-admin reads an
+            # unquoted empty field as no value), and a newline stays inside its field
+            writer = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+            writer.writerow((*self.fixed, *cols))
+            found = self._open[cols] = (fh, writer)
+            self.paths.append(path)
+        found[1].writerow(row)
+
+    def close(self) -> None:
+        for fh, _ in self._open.values():
+            fh.close()
+        self._open.clear()
 
 
 def write_files(graph: StagedGraph, folder: Path) -> ImportFiles:
@@ -139,42 +169,26 @@ def write_files(graph: StagedGraph, folder: Path) -> ImportFiles:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     out = ImportFiles()
-
-    def node_items() -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+    nodes = _Files(folder, "nodes", (":ID", ":LABEL"))
+    rels = _Files(folder, "relationships", (":START_ID", ":END_ID", ":TYPE"))
+    try:
         for nid, node in graph.nodes.items():
             for name, value in node.props.items():
                 if value == []:
                     out.empty_node_lists.append((nid, name))
-            yield (nid, ARRAY_DELIMITER.join(node.labels)), node.props
-
-    def rel_items() -> Iterator[tuple[tuple[str, ...], dict[str, Any]]]:
+            cols, values = _row(node.props)
+            nodes.write(cols, [nid, ARRAY_DELIMITER.join(node.labels), *values])
         for rel in graph.rels:
             for name, value in rel.props.items():
                 if value == []:
                     out.empty_rel_lists.append((rel.start, rel.type, rel.end, name))
-            yield (rel.start, rel.end, rel.type), rel.props
-
-    for i, (cols, rows) in enumerate(_rows(node_items()).items()):
-        path = folder / f"nodes-{i:04d}.csv"
-        _write_csv(path, (":ID", ":LABEL", *cols), rows)
-        out.nodes.append(path)
-    for i, (cols, rows) in enumerate(_rows(rel_items()).items()):
-        path = folder / f"relationships-{i:04d}.csv"
-        _write_csv(path, (":START_ID", ":END_ID", ":TYPE", *cols), rows)
-        out.relationships.append(path)
+            cols, values = _row(rel.props)
+            rels.write(cols, [rel.start, rel.end, rel.type, *values])
+    finally:
+        nodes.close()
+        rels.close()
+    out.nodes, out.relationships = nodes.paths, rels.paths
     return out
-
-
-def _write_csv(
-    path: Path, header: Sequence[str], rows: list[tuple[tuple[str, ...], list[str]]]
-) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        # every field quoted: an empty string stays an empty string (neo4j-admin reads an
-        # unquoted empty field as no value), and a newline stays inside its field
-        writer = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
-        writer.writerow(header)
-        for fixed, values in rows:
-            writer.writerow([*fixed, *values])
 
 
 # -- the store swap --------------------------------------------------------------------------
