@@ -23,7 +23,7 @@ from caregraph.graph.writer import (
 )
 from caregraph.loaders.concepts import split_key
 from caregraph.loaders.identity import IdentityConfig, Resolution, match_key, search_keys
-from caregraph.loaders.records import Record, Value
+from caregraph.loaders.records import Record, Value, pickled_by_fields
 from caregraph.ontology.temporal import earliest, precision_of, precision_property
 from caregraph.ontology.vocab import CG, local_name
 
@@ -83,6 +83,7 @@ def convert(onto: OntologyView, prop: URIRef, value: Value, cfg: RowSettings) ->
     return value
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A record and what writing it takes, worked out once when it is validated: its property
