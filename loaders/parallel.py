@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -90,21 +91,25 @@ class ReadPool:
                 self.workers, mp_context=self._ctx, initializer=_yield_to_the_writer
             )
         manager, pool = self._manager, self._pool
-        waiting: list[tuple[Path, Any, Future[Any], int]] = []
+        waiting: deque[tuple[Path, Any, Future[Any], int]] = deque()
         queued = iter(files)
+        ahead = 0  # bytes of input handed out and not yet taken (kept, not summed each time)
 
         def submit(path: Path) -> None:
+            nonlocal ahead
             size = _size(path)
             if size < STREAM_BYTES:
                 whole = pool.submit(_read_whole, path, source, checks)
                 waiting.append((path, None, whole, size))
-                return
-            chunks = manager.Queue(self.queued)
-            streamed = pool.submit(_read_into, path, source, checks, chunks)
-            waiting.append((path, chunks, streamed, STREAM_BYTES))  # holds at most its queue
+            else:
+                chunks = manager.Queue(self.queued)
+                streamed = pool.submit(_read_into, path, source, checks, chunks)
+                size = STREAM_BYTES  # what it holds at most: its queue
+                waiting.append((path, chunks, streamed, size))
+            ahead += size
 
         def hand_out() -> None:
-            while len(waiting) <= self.workers or sum(w[3] for w in waiting) < self.ahead_bytes:
+            while len(waiting) <= self.workers or ahead < self.ahead_bytes:
                 following = next(queued, None)
                 if following is None:
                     return
@@ -120,7 +125,7 @@ class ReadPool:
                 else:
                     stream = _Stream(chunks, task)
                     yield path, stream.format(), stream.items()
-                waiting.pop(0)
+                ahead -= waiting.popleft()[3]
                 hand_out()
             done = True
         finally:

@@ -238,6 +238,7 @@ class CG(DefinedNamespace):
 # loaded). The objects are the ones CG[name] gives, so `CG.Patient is CG["Patient"]`.
 for _name in CG.__annotations__:
     type.__setattr__(CG, _name, CG[_name])
+del _name
 
 
 def local_name(term: URIRef) -> str:
