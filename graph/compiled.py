@@ -456,7 +456,7 @@ def _text(
         "WITH n, collect({i: i, systems: systems}) AS hits "
         f"{calls}"
         f"RETURN hits, n.key AS key, labels(n) AS labels, {pj.node('n', labels)} AS node, "
-        f"{pj.patients('n')} AS patients{returned}"
+        f"{pj.patients('n', labels)} AS patients{returned}"
     )
 
 
@@ -515,6 +515,7 @@ def _level(
         raise NotCompilableError("a distinct traversal")
     start = quoted(path.start)
     windowed, paged, coded = given
+    timed = f", {_time_expr('b')} AS t" if windowed else ""  # what a count's window needs
     # the reader's conditions, those whose argument the level has
     kept = [_window("b")] if windowed else []
     kept += [path.under()] if coded else []
@@ -542,13 +543,13 @@ def _level(
         f"{calls}"
         f"RETURN collect({{node: {pj.node('b', path.targets())}, labels: labels(b), "
         f"rel: {_REL}, type: type(r), s: s, t: t, run: properties(run), "
-        f"patients: {pj.patients('b')}{more}}}) AS c{idx} }} "
+        f"patients: {pj.patients('b', path.targets())}{more}}}) AS c{idx} }} "
     )
     if not count:
         return page + f"WITH *, null AS k{idx} "
     return page + (
         f"CALL ({parent}) {{ WITH {parent} AS a, $r{idx} AS row WHERE a:{start} "
         f"CALL (a) {{ {path.match(pj)} }} "
-        f"WITH row, b, {_time_expr('b')} AS t {counted}"
+        f"WITH row, b{timed} {counted}"
         f"RETURN count(*) AS k{idx} }} "
     )

@@ -64,11 +64,17 @@ class Projection:
     # labels whose keys are shown as they are; any other node's key is shown as a pseudonym
     # (None: every key is shown)
     shown_keys: frozenset[str] | None = None
+    # label -> its superclasses' labels, for every class of the ontology: which of the
+    # owners' labels a node read under a path's target labels may carry (see patients)
+    lineage: tuple[tuple[str, tuple[str, ...]], ...] = ()
     _by_label: dict[str, LabelView] = field(default_factory=dict, init=False, compare=False)
+    _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, init=False, compare=False)
 
     def __post_init__(self) -> None:
         for view in self.views or ():
             self._by_label[view.label] = view
+        for label, ancestors in self.lineage:
+            self._ancestors[label] = frozenset(ancestors)
 
     def pseudonymises(self, labels: Iterable[str]) -> bool:
         """Whether the key of a node with these labels is shown as a pseudonym."""
@@ -129,11 +135,18 @@ class Projection:
         )
         return f"CASE {cases} ELSE {otherwise} END"
 
-    def patients(self, var: str) -> str:
-        """A list of the keys of the patients the node ``var`` belongs to."""
+    def patients(self, var: str, labels: Iterable[str] | None = None) -> str:
+        """A list of the keys of the patients the node ``var`` belongs to. ``labels``, when
+        given, are the labels the node may have (the read's target labels): only the ways
+        from labels such a node can carry are written into the query (a node has the labels
+        of one class and its superclasses), so a read of locations costs no case of the
+        eleven kinds of patient data to plan; the answer is the same."""
         v = quoted(var)
         cases = []
+        wanted = None if labels is None else set(labels)
         for label, hops in self.owners:
+            if wanted is not None and not self._may_carry(wanted, label):
+                continue
             if not hops:
                 cases.append(f"WHEN {v}:{quoted(label)} THEN [{v}.key]")
                 continue
@@ -142,6 +155,18 @@ class Projection:
         if not cases:
             return "[]"
         return "CASE " + " ".join(cases) + " ELSE [] END"
+
+    def _may_carry(self, targets: set[str], label: str) -> bool:
+        """Whether a node read under one of ``targets`` may carry ``label``: the label is a
+        target, a subclass of one or a superclass of one; any target the lineage does not
+        know could carry it."""
+        if label in targets:
+            return True
+        if any(t not in self._ancestors for t in targets):
+            return True
+        return bool(targets & self._ancestors.get(label, frozenset())) or any(
+            label in self._ancestors[t] for t in targets
+        )
 
 
 def _map(var: str, keep: Iterable[str], year: Iterable[str]) -> str:

@@ -160,6 +160,16 @@ def owners() -> tuple[tuple[str, tuple[Hop, ...]], ...]:
 
 
 @cache
+def lineage() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every class's label -> its superclasses' labels, nearest first (Projection.lineage)."""
+    onto = paths.ontology()
+    return tuple(
+        (cls.name, tuple(onto.classes[s].name for s in onto.superclasses(iri)[1:]))
+        for iri, cls in sorted(onto.classes.items())
+    )
+
+
+@cache
 def traversals() -> Mapping[tuple[str, str], str]:
     """(GraphQL type, field) -> the name of the traversal behind it (field metadata)."""
     from graphql import GraphQLInterfaceType, GraphQLObjectType
@@ -203,7 +213,7 @@ def _closed(policy: AccessPolicy) -> Iterator[tuple[str, str, bool]]:
 def projection(policy: AccessPolicy) -> Projection:
     """The projection of a policy (one per role, cached)."""
     if getattr(policy, "everything", False):
-        return Projection(owners=owners())
+        return Projection(owners=owners(), lineage=lineage())
     onto = paths.ontology()
     views = []
     for type_name, fields in FIELD_PROPERTIES.items():
@@ -221,6 +231,7 @@ def projection(policy: AccessPolicy) -> Projection:
         views=tuple(views),
         fallback=fallback,
         owners=owners(),
+        lineage=lineage(),
         closed=frozenset(_closed(policy)),
         shown_keys=(
             frozenset(t for t in FIELD_PROPERTIES if not policy.pseudonymised(t))
