@@ -175,19 +175,22 @@ def serving(app: ASGIApp, port: int | None = None, start_timeout_s: float = 30.0
         thread.join(timeout=10)
 
 
-# A test server lives minutes, and most of its CPU goes to compiling: Cypher compiling query
-# texts (hypothesis makes many) and HotSpot's C2 compiling Neo4j's planner. Measured on three
+# A test server lives minutes, and most of its CPU goes to compiling: Cypher planning query
+# texts (hypothesis makes many) and HotSpot compiling Neo4j's planner (a Flight Recorder
+# profile of the whole suite: HotSpot's compilers 822 s of Neo4j's 1,484 s of CPU; planning
+# 81% of the samples of Neo4j's own threads; see docs/testing.md). Measured on three
 # query-heavy files (2 cores, whole machine's CPU): 365 s with Neo4j's defaults, 321 s with
 # both of these. The planner keeps its plans while the small test graphs are wiped and
 # reloaded (a plan for a few hundred nodes is as good as another), and C2 compiles only code
-# that runs four times as often as by default (C1's code runs the rest).
+# that runs twelve times as often as by default (C1's code runs the rest): on four files,
+# Neo4j's CPU 272 s with four times, 247 s with twelve (239 s with forty, but 6% longer).
 TEST_SERVER_CONFIG = {
     "dbms.cypher.statistics_divergence_threshold": "1.0",
     "dbms.cypher.min_replan_interval": "1h",
 }
 TEST_SERVER_JVM_OPTIONS = (
-    "-XX:Tier4InvocationThreshold=20000 -XX:Tier4MinInvocationThreshold=3000 "
-    "-XX:Tier4CompileThreshold=30000 -XX:Tier4BackEdgeThreshold=160000"
+    "-XX:Tier4InvocationThreshold=60000 -XX:Tier4MinInvocationThreshold=9000 "
+    "-XX:Tier4CompileThreshold=90000 -XX:Tier4BackEdgeThreshold=480000"
 )
 
 
