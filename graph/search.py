@@ -183,7 +183,7 @@ def _page(
         "WHERE $afterSort IS NULL OR s > $afterSort OR (s = $afterSort AND p.key > $afterKey) "
         "WITH p, parts, s ORDER BY s, p.key LIMIT $take "
         f"RETURN p.key AS key, labels(p) AS labels, {pj.node('p', [label])} AS node, "
-        f"{pj.patients('p')} AS patients, s, parts"
+        f"{pj.patients('p', [label])} AS patients, s, parts"
     )
     recs = reader.run(
         cypher,
