@@ -47,9 +47,6 @@ class LabelView:
     keep: tuple[str, ...]  # returned as stored (with ALWAYS)
     year: tuple[str, ...] = ()  # dates returned as their year only, "YYYY"
     lookups: tuple[str, ...] = ()  # IDENTIFIER_LOOKUP and/or property names to look up by
-    # the label's superclasses in the ontology, nearest first: a Payer is an Organization too,
-    # so a read of Organizations includes the Payer view, tested first (deeper first)
-    ancestors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,8 +61,10 @@ class Projection:
     # labels whose keys are shown as they are; any other node's key is shown as a pseudonym
     # (None: every key is shown)
     shown_keys: frozenset[str] | None = None
-    # label -> its superclasses' labels, for every class of the ontology: which of the
-    # owners' labels a node read under a path's target labels may carry (see patients)
+    # label -> its superclasses' labels, for every class of the ontology, nearest first: a
+    # Payer is an Organization too, so a read of Organizations includes the Payer view, tested
+    # first (deeper first), and the ways to the patient a node read under a path's target
+    # labels may take (see node and patients)
     lineage: tuple[tuple[str, tuple[str, ...]], ...] = ()
     _by_label: dict[str, LabelView] = field(default_factory=dict, init=False, compare=False)
     _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, init=False, compare=False)
@@ -124,9 +123,9 @@ class Projection:
         views = [
             view
             for view in self.views or ()
-            if wanted is None or view.label in wanted or wanted & set(view.ancestors)
+            if wanted is None or view.label in wanted or wanted & self._lineage_of(view.label)
         ]
-        views.sort(key=lambda view: (-len(view.ancestors), view.label))
+        views.sort(key=lambda view: (-len(self._lineage_of(view.label)), view.label))
         otherwise = f"properties({v})" if self.fallback is None else _map(v, self.fallback, ())
         if not views:
             return otherwise
@@ -156,6 +155,9 @@ class Projection:
             return "[]"
         return "CASE " + " ".join(cases) + " ELSE [] END"
 
+    def _lineage_of(self, label: str) -> frozenset[str]:
+        return self._ancestors.get(label, frozenset())
+
     def _may_carry(self, targets: set[str], label: str) -> bool:
         """Whether a node read under one of ``targets`` may carry ``label``: the label is a
         target, a subclass of one or a superclass of one; any target the lineage does not
@@ -164,7 +166,7 @@ class Projection:
             return True
         if any(t not in self._ancestors for t in targets):
             return True
-        return bool(targets & self._ancestors.get(label, frozenset())) or any(
+        return bool(targets & self._lineage_of(label)) or any(
             label in self._ancestors[t] for t in targets
         )
 

@@ -214,16 +214,13 @@ def projection(policy: AccessPolicy) -> Projection:
     """The projection of a policy (one per role, cached)."""
     if getattr(policy, "everything", False):
         return Projection(owners=owners(), lineage=lineage())
-    onto = paths.ontology()
     views = []
     for type_name, fields in FIELD_PROPERTIES.items():
         keep, year = _props(policy, type_name, fields)
         lookups = [p for p in keep if p != "display"]
         if policy.allows(type_name, "identifiers"):
             lookups.append(IDENTIFIER_LOOKUP)
-        cls = onto.class_named(type_name)
-        ancestors = tuple(onto.classes[s].name for s in onto.superclasses(cls.iri)[1:])
-        views.append(LabelView(type_name, tuple(keep), tuple(year), tuple(lookups), ancestors))
+        views.append(LabelView(type_name, tuple(keep), tuple(year), tuple(lookups)))
     fallback: tuple[str, ...] | None = None
     if not policy.allows(GENERIC, "properties"):
         fallback = tuple(_props(policy, GENERIC, GENERIC_FIELDS)[0])
