@@ -70,11 +70,18 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
 )
-from graphql.execution.values import VariableValues, get_argument_values
+from graphql.execution.values import get_argument_values
 from strawberry.types import Info
 
 from caregraph.api import paths
-from caregraph.api.connections import PATH, _selects, page_size, under_concept, window
+from caregraph.api.connections import (
+    PATH,
+    _selects,
+    page_size,
+    under_concept,
+    variable_values,
+    window,
+)
 from caregraph.api.context import Context
 from caregraph.api.errors import ApiError
 from caregraph.graph import compiled
@@ -140,7 +147,7 @@ def build(info: Info[Context, None], requests: Sequence[LookupRequest]) -> compi
     target = get_named_type(raw.return_type)
     if not isinstance(target, GraphQLObjectType):
         return None
-    planner = _Planner(info, raw.fragments, raw.variable_values)
+    planner = _Planner(info, raw.fragments)
     try:
         below = planner.below([n.selection_set for n in raw.field_nodes], target)
     except _Uncovered:
@@ -214,7 +221,7 @@ def context_levels(
     typ = get_named_type(raw.return_type)
     if not isinstance(typ, GraphQLObjectType):
         return None
-    planner = _Planner(info, raw.fragments, raw.variable_values)
+    planner = _Planner(info, raw.fragments)
     patient: list[compiled.Level] = []
     events: list[compiled.Level] = []
     try:
@@ -265,15 +272,10 @@ def _one_root(selections: SelectionSetNode, fragments: Fragments) -> bool:
 
 
 class _Planner:
-    def __init__(self, info: Info[Context, None], fragments: Fragments, variables: Any) -> None:
+    def __init__(self, info: Info[Context, None], fragments: Fragments) -> None:
         self.info = info
         self.fragments = fragments
-        # graphql-core 3.3 types them as VariableValues; strawberry hands over a plain dict
-        self.variables = (
-            variables
-            if isinstance(variables, VariableValues)
-            else VariableValues({}, dict(variables or {}))
-        )
+        self.variables = variable_values(info)
 
     def fields(
         self, sets: Sequence[SelectionSetNode | None], typ: ObjectOrInterface

@@ -19,6 +19,7 @@ from graphql import (
     InlineFragmentNode,
     SelectionSetNode,
 )
+from graphql.execution.values import VariableValues
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -193,6 +194,15 @@ def wants_total(info: Info[Context, None]) -> bool:
     return any(
         _selects(node.selection_set, "totalCount", raw.fragments) for node in raw.field_nodes
     )
+
+
+def variable_values(info: Info[Context, None]) -> VariableValues:
+    """The operation's variables as graphql-core's ``get_argument_values`` takes them:
+    graphql-core 3.3 types them as VariableValues, strawberry hands over a plain dict."""
+    variables = info._raw_info.variable_values
+    if isinstance(variables, VariableValues):
+        return variables
+    return VariableValues({}, dict(variables or {}))
 
 
 def _selects(

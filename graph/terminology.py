@@ -1,5 +1,5 @@
 """Terminologies in the graph: Concepts, their BROADER hierarchy, and a CodeSystem node per
-loaded release; and the reader of a concept's descendants.
+loaded release; and the reader of a concept with its place in the hierarchy.
 
 ``(:Concept {key, system, code, display})-[:BROADER]->(:Concept)``, keyed ``system|code``
 (loaders/concepts.py spells the keys). A load compares each batch with what the graph holds
@@ -14,13 +14,16 @@ writer); every value is a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from neo4j import Driver, ManagedTransaction, Query, RoutingControl
+from neo4j import Driver, ManagedTransaction
+
+if TYPE_CHECKING:  # graph/readers.py imports this module's names
+    from caregraph.graph.readers import Reader
 
 CONCEPT = "Concept"
 CODE_SYSTEM = "CodeSystem"
@@ -244,70 +247,78 @@ def descendants(
     return [ConceptRow(r["system"], r["code"], r["display"]) for r in records]
 
 
-def concept(driver: Driver, database: str, key: str, timeout_s: float) -> ConceptRow | None:
-    """The concept keyed ``system|code``; None when the graph has no such concept."""
-    records, _, _ = driver.execute_query(
-        Query(
-            f"MATCH (k:{CONCEPT} {{key: $key}}) "
-            "RETURN k.system AS system, k.code AS code, k.display AS display",
-            timeout=timeout_s,
-        ),
-        key=key,
-        database_=database,
-        routing_=RoutingControl.READ,
-    )
-    return (
-        ConceptRow(records[0]["system"], records[0]["code"], records[0]["display"])
-        if (records)
-        else None
-    )
+@dataclass(frozen=True, slots=True)
+class DescendantsPage:
+    """Concepts under one, by code: a page of them and how many there are in all."""
+
+    rows: list[ConceptRow]
+    total: int
 
 
-def ancestors(driver: Driver, database: str, key: str, timeout_s: float) -> list[ConceptRow]:
-    """Every concept above ``key`` by BROADER, nearest first (then by code); a code system's
-    hierarchy is shallow (ICD-10-CM: code, category, block, chapter), so this is not paged."""
-    records, _, _ = driver.execute_query(
-        Query(
-            f"MATCH p = (:{CONCEPT} {{key: $key}})-[:{BROADER}*1..{MAX_DEPTH}]->(a:{CONCEPT}) "
-            "WITH a, min(length(p)) AS depth "
-            "RETURN a.system AS system, a.code AS code, a.display AS display "
-            "ORDER BY depth, a.code",
-            timeout=timeout_s,
-        ),
-        key=key,
-        database_=database,
-        routing_=RoutingControl.READ,
-    )
-    return [ConceptRow(r["system"], r["code"], r["display"]) for r in records]
+@dataclass(frozen=True, slots=True)
+class ConceptRead:
+    """A concept and, when asked for, what is above it and pages of what is under it."""
+
+    concept: ConceptRow
+    ancestors: list[ConceptRow] | None  # None: not asked for
+    descendants: dict[tuple[int, str | None], DescendantsPage]  # by (take, after) asked
 
 
-def descendants_page(
-    driver: Driver, database: str, key: str, take: int, after: str | None, timeout_s: float
-) -> tuple[list[ConceptRow], int]:
-    """The concepts under ``key`` by BROADER (not itself), ordered by code, the first ``take``
-    after the code ``after``; and how many there are in all."""
-    records, _, _ = driver.execute_query(
-        Query(
-            f"MATCH (top:{CONCEPT} {{key: $key}}) "
-            f"CALL (top) {{ MATCH (d:{CONCEPT})-[:{BROADER}*1..{MAX_DEPTH}]->(top) "
-            "RETURN collect(DISTINCT d) AS under } "
-            "RETURN size(under) AS total, COLLECT { UNWIND under AS d "
-            "WITH d WHERE $after IS NULL OR d.code > $after "
-            "RETURN {system: d.system, code: d.code, display: d.display} AS row "
-            "ORDER BY d.code LIMIT $take } AS rows",
-            timeout=timeout_s,
-        ),
-        key=key,
-        after=after,
-        take=take,
-        database_=database,
-        routing_=RoutingControl.READ,
-    )
+_ROW = "{{system: {v}.system, code: {v}.code, display: {v}.display}}"
+
+
+def read_concept(
+    reader: Reader,
+    key: str,
+    *,
+    ancestors: bool = False,
+    pages: Sequence[tuple[int, str | None]] = (),
+) -> ConceptRead | None:
+    """The concept keyed ``system|code`` in one round trip of the request's ``reader``, with
+    every concept above it by BROADER, nearest first (then by code), when ``ancestors``, and
+    for each (take, after) of ``pages`` the first ``take`` concepts under it (not itself) by
+    code after the code ``after``, with their count; None when the graph has no such concept.
+
+    A code system's hierarchy is shallow (ICD-10-CM: code, category, block, chapter), so the
+    ancestors are not paged; what is under a chapter is thousands of codes, so it is read only
+    when asked for."""
+    parts = [f"MATCH (k:{CONCEPT} {{key: $key}})"]
+    returns = ["k.system AS system", "k.code AS code", "k.display AS display"]
+    params: dict[str, Any] = {"key": key}
+    if ancestors:
+        returns.append(
+            f"COLLECT {{ MATCH p = (k)-[:{BROADER}*1..{MAX_DEPTH}]->(a:{CONCEPT}) "
+            f"WITH a, min(length(p)) AS depth RETURN {_ROW.format(v='a')} AS row "
+            "ORDER BY depth, a.code } AS ancestors"
+        )
+    if pages:
+        parts.append(
+            f"CALL (k) {{ MATCH (d:{CONCEPT})-[:{BROADER}*1..{MAX_DEPTH}]->(k) "
+            "RETURN collect(DISTINCT d) AS under }"
+        )
+        returns.append("size(under) AS total")
+    for n, (take, after) in enumerate(pages):
+        returns.append(
+            f"COLLECT {{ UNWIND under AS d WITH d WHERE $after{n} IS NULL OR d.code > $after{n} "
+            f"RETURN {_ROW.format(v='d')} AS row ORDER BY d.code LIMIT $take{n} }} AS page{n}"
+        )
+        params[f"take{n}"] = take
+        params[f"after{n}"] = after
+    records = reader.run(" ".join(parts) + " RETURN " + ", ".join(returns), **params)
     if not records:
-        return [], 0
-    rows = records[0]["rows"]
-    return [ConceptRow(r["system"], r["code"], r["display"]) for r in rows], int(
-        records[0]["total"]
+        return None
+    top = records[0]
+
+    def rows(found: list[dict[str, Any]]) -> list[ConceptRow]:
+        return [ConceptRow(r["system"], r["code"], r["display"]) for r in found]
+
+    return ConceptRead(
+        ConceptRow(top["system"], top["code"], top["display"]),
+        rows(top["ancestors"]) if ancestors else None,
+        {
+            (take, after): DescendantsPage(rows(top[f"page{n}"]), int(top["total"]))
+            for n, (take, after) in enumerate(pages)
+        },
     )
 
 

@@ -9,15 +9,26 @@ role's policy decides that field as any other.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from functools import partial
 from typing import Annotated
 
 import strawberry
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLObjectType,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_named_type,
+)
+from graphql.execution.values import get_argument_values
 from strawberry.types import Info
 
 from caregraph.api import paths
-from caregraph.api.connections import page_size
+from caregraph.api.connections import page_size, variable_values
 from caregraph.api.context import Context
-from caregraph.api.errors import BadArgumentError
+from caregraph.api.errors import ApiError, BadArgumentError
 from caregraph.api.types import values
 from caregraph.graph import terminology
 from caregraph.graph.readers import PageRequest, Row
@@ -84,6 +95,10 @@ class ConceptPage:
     )
 
 
+def _rows(found: list[terminology.ConceptRow]) -> list[Coding]:
+    return [Coding.from_concept(c) for c in found]
+
+
 @strawberry.type(
     description="A coded meaning in the graph (ontology class Concept): a code of a code "
     "system, its text, and where it sits in the code system's hierarchy (BROADER)."
@@ -93,14 +108,15 @@ class Concept:
     system: str
     code: str
     display: str | None
+    # what the `concept` lookup read with it, in the same statement (see find_concept)
+    read: strawberry.Private[terminology.ConceptRead | None] = None
 
     @strawberry.field(description="Every concept above it, nearest first (I21.4: I21, I20-I25, 9).")
     async def ancestors(self, info: Info[Context, None]) -> list[Coding]:
-        ctx = info.context
-        found = await asyncio.to_thread(
-            terminology.ancestors, ctx.driver, ctx.database, self.key, ctx.settings.query_timeout_s
-        )
-        return [Coding.from_concept(c) for c in found]
+        if self.read is not None and self.read.ancestors is not None:
+            return _rows(self.read.ancestors)
+        found = await _read(info, self.key, ancestors=True)
+        return _rows(found.ancestors or []) if found else []
 
     @strawberry.field(description="The concepts under it at any depth, by code.")
     async def descendants(
@@ -111,35 +127,81 @@ class Concept:
             str | None, strawberry.argument(description="`endCursor` of the page before.")
         ] = None,
     ) -> ConceptPage:
-        ctx = info.context
         take = page_size(info, first)
-        rows, total = await asyncio.to_thread(
-            terminology.descendants_page,
-            ctx.driver,
-            ctx.database,
-            self.key,
-            take + 1,
-            after,
-            ctx.settings.query_timeout_s,
-        )
-        more = len(rows) > take
-        rows = rows[:take]
+        wanted = (take + 1, after)
+        page = self.read.descendants.get(wanted) if self.read is not None else None
+        if page is None:
+            found = await _read(info, self.key, pages=[wanted])
+            page = found.descendants[wanted] if found else terminology.DescendantsPage([], 0)
+        more = len(page.rows) > take
+        rows = page.rows[:take]
         return ConceptPage(
-            nodes=[Coding.from_concept(c) for c in rows],
-            total_count=total,
+            nodes=_rows(rows),
+            total_count=page.total,
             end_cursor=rows[-1].code if more and rows else None,
         )
 
 
+async def _read(
+    info: Info[Context, None],
+    key: str,
+    *,
+    ancestors: bool = False,
+    pages: Sequence[tuple[int, str | None]] = (),
+) -> terminology.ConceptRead | None:
+    """One round trip of the request's reader (counted, within the request's time)."""
+    reader = info.context.reader
+    return await asyncio.to_thread(
+        partial(terminology.read_concept, reader, key, ancestors=ancestors, pages=pages)
+    )
+
+
+def _asked(info: Info[Context, None]) -> tuple[bool, list[tuple[int, str | None]]]:
+    """Whether the lookup's selection holds ``ancestors``, and the (take, after) of each
+    ``descendants`` in it, read from graphql-core's syntax tree (fragments included), so that
+    the lookup reads them in its own statement. A page size the resolver will refuse is left
+    out: the resolver refuses it as it always does."""
+    raw = info._raw_info
+    target = get_named_type(raw.return_type)
+    assert isinstance(target, GraphQLObjectType)
+    under = target.fields["descendants"]
+    variables = variable_values(info)
+    ancestors = False
+    pages: dict[tuple[int, str | None], None] = {}
+
+    def walk(selections: SelectionSetNode | None) -> None:
+        nonlocal ancestors
+        for sel in selections.selections if selections else ():
+            if isinstance(sel, FieldNode):
+                if sel.name.value == "ancestors":
+                    ancestors = True
+                elif sel.name.value == "descendants":
+                    args = get_argument_values(under, sel, variables)
+                    try:
+                        take = page_size(info, args.get("first"))
+                    except ApiError:
+                        continue
+                    pages[(take + 1, args.get("after"))] = None
+            elif isinstance(sel, InlineFragmentNode):
+                walk(sel.selection_set)
+            elif isinstance(sel, FragmentSpreadNode):
+                fragment = raw.fragments.get(sel.name.value)
+                walk(fragment.selection_set if fragment else None)
+
+    for node in raw.field_nodes:
+        walk(node.selection_set)
+    return ancestors, list(pages)
+
+
 async def find_concept(info: Info[Context, None], system: str, code: str) -> Concept | None:
-    """The concept a system (URI, name or OID the ontology knows) and code name, or None."""
+    """The concept a system (URI, name or OID the ontology knows) and code name, or None: with
+    its ancestors and the pages of its descendants the query selects, in one statement."""
     wanted = coded(system, code)
     if wanted is None:
         raise BadArgumentError("code", "give a code system and a code")
-    ctx = info.context
-    found = await asyncio.to_thread(
-        terminology.concept, ctx.driver, ctx.database, wanted.key, ctx.settings.query_timeout_s
-    )
+    ancestors, pages = _asked(info)
+    found = await _read(info, wanted.key, ancestors=ancestors, pages=pages)
     if found is None:
         return None
-    return Concept(key=wanted.key, system=found.system, code=found.code, display=found.display)
+    c = found.concept
+    return Concept(key=wanted.key, system=c.system, code=c.code, display=c.display, read=found)

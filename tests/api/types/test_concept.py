@@ -52,3 +52,33 @@ def test_an_unknown_code_is_null_and_analysts_read_terminology(cardiology: Gql) 
         CONCEPT, {"system": "ICD-10-CM", "code": "I10"}, principal=principal(Role.analyst)
     ).data
     assert seen["concept"]["ancestors"] == [{"code": "I10-I1A"}, {"code": "9"}]
+
+
+def test_a_concept_its_ancestors_and_its_pages_are_one_statement(cardiology: Gql) -> None:
+    both_pages = """query($first: Int) {
+      concept(system: "ICD-10-CM", code: "I20-I25") {
+        key ...above
+        head: descendants(first: $first) { totalCount endCursor nodes { code } }
+        next: descendants(first: 3, after: "I21") { totalCount nodes { code } }
+      }
+    }
+    fragment above on Concept { ancestors { code } }"""
+    run = cardiology(both_pages, {"first": 4})
+    assert run.result.errors is None
+    found = run.data["concept"]
+    assert [a["code"] for a in found["ancestors"]] == ["9"]
+    assert [n["code"] for n in found["head"]["nodes"]] == ["I20", "I20.0", "I20.1", "I20.2"]
+    assert found["head"]["endCursor"] == "I20.2"
+    assert [n["code"] for n in found["next"]["nodes"]] == ["I21.0", "I21.01", "I21.02"]
+    assert found["head"]["totalCount"] == found["next"]["totalCount"] > 50
+    assert run.context.reader.round_trips == 1
+    # the check above can fail: a page the lookup could not know of is read by its resolver
+    alone = cardiology(CONCEPT, {"system": "ICD-10-CM", "code": "I21", "first": 2})
+    assert alone.context.reader.round_trips == 1
+
+
+def test_a_page_over_the_limit_is_refused_before_anything_is_read(cardiology: Gql) -> None:
+    run = cardiology(CONCEPT, {"system": "ICD-10-CM", "code": "I20-I25", "first": 100_000})
+    assert [e["extensions"]["code"] for e in run.errors] == ["LIMIT_EXCEEDED"]
+    assert run.errors[0]["extensions"]["field"] == "concept.descendants"
+    assert run.context.reader.round_trips == 0
