@@ -29,11 +29,16 @@ Covered (read in the one statement):
   are made and primed only for the events the text shows (the audit notes no more than the
   reference path does). The text is rendered in Python (api/render.py) from the same rows
   either way.
+- the searches (``patients``, ``practitioners``, ``organizations``, ``locations``): the page
+  of matches, its ``totalCount`` and the levels below each match's node
+  (:func:`search_levels`, planned as below a root's node) in the search's own statement
+  (graph/search.py).
 
 Not covered (the reference path reads them):
 
 - several root fields in one operation (the reference batches their lookups in one trip),
-  searches, ``concept``, ``ontology``, ``auditLog``, mutations ...;
+  ``auditLog``, mutations ...; ``ontology`` reads no database, ``concept`` reads its
+  hierarchy in one statement of its own (api/types/concept.py);
 - a ``patientContext`` whose ``underCode`` is refused (the reference refuses it after the
   lookup, or answers null when there is no such patient); below ``patientContext``, a
   selection under ``patient`` or the timeline's nodes with a directive, or that would make
@@ -250,6 +255,34 @@ def context_levels(
     if 1 + _count(patient) > MAX_LEVELS:
         patient = []
     return tuple(patient), tuple(events)
+
+
+def search_levels(info: Info[Context, None], field: str) -> tuple[compiled.Level, ...]:
+    """The levels a search reads in its own statement below each match's ``field`` node
+    (``patients { edges { node { patient { identifiers ... } } } }``), planned as below a
+    root's node (graph/search.py reads them); none when not covered (the resolvers read
+    them the reference way)."""
+    if not info.context.settings.compiled_reads:
+        return ()
+    raw = info._raw_info
+    conn = get_named_type(raw.return_type)
+    if not isinstance(conn, GraphQLObjectType):
+        return ()
+    planner = _Planner(info, raw.fragments)
+    edges_type = get_named_type(conn.fields["edges"].type)
+    match_type = get_named_type(edges_type.fields["node"].type)
+    node_type = get_named_type(match_type.fields[field].type)
+    if not isinstance(node_type, GraphQLObjectType):
+        return ()
+    below: list[compiled.Level] = []
+    try:
+        for edge_nodes in planner._named(list(raw.field_nodes), conn, "edges"):
+            for match_nodes in planner._named(edge_nodes, edges_type, "node"):
+                for found in planner._named(match_nodes, match_type, field):
+                    below.extend(planner.below([n.selection_set for n in found], node_type))
+    except _Uncovered:
+        return ()
+    return tuple(below) if _count(below) <= MAX_LEVELS else ()
 
 
 def _count(levels: Sequence[compiled.Level]) -> int:

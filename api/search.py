@@ -23,13 +23,22 @@ from typing import Any, TypeVar
 
 from strawberry.types import Info
 
+from caregraph.api import compiled
 from caregraph.api.access.policy import YEAR
 from caregraph.api.access.refusals import ForbiddenArgumentError
-from caregraph.api.connections import Connection, Edge, connection, cursor, edge, page_size
+from caregraph.api.connections import (
+    Connection,
+    Edge,
+    connection,
+    cursor,
+    edge,
+    page_size,
+    wants_total,
+)
 from caregraph.api.context import Context
 from caregraph.api.errors import BadArgumentError, SearchTooBroadError
 from caregraph.graph import search
-from caregraph.graph.search import DirectoryTerms, Match, PatientTerms
+from caregraph.graph.search import Also, DirectoryTerms, Found, Match, PatientTerms
 from caregraph.loaders.identity import normalise
 
 T = TypeVar("T")
@@ -152,14 +161,23 @@ async def _page(
     entry: dict[str, Any],
     first: int | None,
     after: str | None,
-    find: Callable[[int, tuple[int, str] | None], list[Match]],
+    find: Callable[[int, tuple[int, str] | None, Also], Found],
     count: Callable[[], int],
     make: Callable[[Match], T],
+    field: str,
 ) -> Connection[T]:
+    """A page of matches in one round trip: with their count when the query selects it, and
+    the levels below each match's ``field`` node (``edges { node { patient { ... } } }``)
+    when the compiled path covers them (api/compiled.py :func:`search_levels`): the pages
+    read are primed for the resolvers, which read anything else the reference way."""
     ctx = info.context
     size = page_size(info, first)
     position = ctx.cursors.decode(after)
-    matches = await asyncio.to_thread(find, size + 1, position)
+    also = Also(wants_total(info), compiled.search_levels(info, field), size)
+    found = await asyncio.to_thread(find, size + 1, position, also)
+    for request, page in found.pages.items():
+        ctx.loaders.pages.prime(request, page)
+    matches = found.matches
     entry["returned"] = [m.row.key for m in matches[:size]]
     encode = ctx.cursors.encode
     edges: list[Edge[T]] = [
@@ -169,7 +187,13 @@ async def _page(
     async def recount() -> int:
         return await asyncio.to_thread(count)
 
-    return connection(edges, more=len(matches) > size, after=position is not None, recount=recount)
+    return connection(
+        edges,
+        more=len(matches) > size,
+        after=position is not None,
+        total=found.total,
+        recount=None if found.total is not None else recount,
+    )
 
 
 async def patients(
@@ -207,9 +231,9 @@ async def patients(
     reader = ctx.reader
     return await _page(
         info, entry, first, after,
-        lambda take, pos: search.patients(reader, terms, take, pos),
+        lambda take, pos, also: search.patients(reader, terms, take, pos, also),
         lambda: search.count_patients(reader, terms),
-        make,
+        make, "patient",
     )  # fmt: skip
 
 
@@ -232,9 +256,9 @@ async def practitioners(
     reader = info.context.reader
     return await _page(
         info, entry, first, after,
-        lambda take, pos: search.practitioners(reader, terms, take, pos),
+        lambda take, pos, also: search.practitioners(reader, terms, take, pos, also),
         lambda: search.count_practitioners(reader, terms),
-        make,
+        make, "practitioner",
     )  # fmt: skip
 
 
@@ -255,7 +279,7 @@ async def places(
     reader = info.context.reader
     return await _page(
         info, entry, first, after,
-        lambda take, pos: search.places(reader, label, terms, take, pos),
+        lambda take, pos, also: search.places(reader, label, terms, take, pos, also),
         lambda: search.count_places(reader, label, terms),
-        make,
+        make, label.lower(),
     )  # fmt: skip

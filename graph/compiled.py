@@ -300,6 +300,35 @@ def _found(reader: Reader, plan: Plan, records: Sequence[Any]) -> Answer:
     return answer
 
 
+@dataclass(frozen=True, slots=True)
+class Below:
+    """Levels read below each node of another statement (a search's page of matches), in
+    that statement: the subqueries, the map entries that carry their columns, and the
+    parameters they take. :meth:`pages` reads their pages out of each node's row."""
+
+    levels: tuple[Level, ...]
+    calls: str
+    entries: str
+    params: dict[str, Any]
+
+    @classmethod
+    def of(cls, var: str, levels: Sequence[Level], pj: Projection) -> Below:
+        """The subqueries reading ``levels`` below the node ``var``; raises
+        :class:`NotCompilableError` for a level this module does not compile."""
+        params: dict[str, Any] = {}
+        _level_params(levels, params)
+        calls, names = _levels(var, tuple(lv.shape() for lv in levels), [0], pj)
+        entries = "".join(f", {name}: {name}" for name in names)
+        return cls(tuple(levels), calls, entries, params)
+
+    def pages(self, reader: Reader, found: Any, key: str, labels: Sequence[str]) -> Answer:
+        """The pages below the node (key, labels) whose row (a map holding this statement's
+        entries) is ``found``, keyed by the request the reference path would make."""
+        answer = Answer([])
+        _pages(reader, found, (key, labels), self.levels, 0, answer)
+        return answer
+
+
 class Planner:
     """Which statements Neo4j has planned, and a worker that has it plan new ones.
 

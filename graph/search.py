@@ -36,12 +36,13 @@ Results are paged by the keyset (negative score, key), like every other list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from caregraph.graph.compiled import Below, Level, NotCompilableError
 from caregraph.graph.projection import IDENTIFIER_LOOKUP
-from caregraph.graph.readers import ForbiddenReadError, Reader, Row
+from caregraph.graph.readers import ForbiddenReadError, Page, PageRequest, Reader, Row
 
 POINTS_IDENTIFIER = 8
 BIRTH_POINTS = {4: 1, 7: 2, 10: 4}  # by the length of the term: year, month, day
@@ -164,6 +165,37 @@ def _matched(parts: dict[str, int]) -> list[str]:
     return [how.get((name, points), name) for name, points in parts.items()]
 
 
+@dataclass(frozen=True, slots=True)
+class Also:
+    """What a page of matches reads in its own statement besides the matches: how many match
+    in all (``count``), and the levels below each of the first ``used`` matches' nodes, as
+    the API's compiled path plans them (graph/compiled.py :class:`Below`)."""
+
+    count: bool = False
+    below: tuple[Level, ...] = ()
+    used: int = 0
+
+
+@dataclass(slots=True)
+class Found:
+    """A page of matches; with what :class:`Also` asked for: the count of all matches, and
+    the pages below the matches' nodes keyed by the request the reference path would make."""
+
+    matches: list[Match]
+    total: int | None = None
+    pages: dict[PageRequest, Page] = field(default_factory=dict)
+
+
+def _matching(anchor: str, where: list[str]) -> str:
+    """The nodes (``p``) the anchor finds that meet every condition, each once."""
+    return f"CALL () {{ {anchor} }} WITH DISTINCT p WHERE {' AND '.join(where) or 'true'} "
+
+
+def _count(reader: Reader, anchor: str, where: list[str], params: dict[str, Any]) -> int:
+    recs = reader.run(_matching(anchor, where) + "RETURN count(p) AS n", **params)
+    return int(recs[0]["n"])
+
+
 def _page(
     reader: Reader,
     label: str,
@@ -173,27 +205,47 @@ def _page(
     params: dict[str, Any],
     take: int,
     after: tuple[int, str] | None,
-) -> list[Match]:
+    also: Also,
+) -> Found:
+    """One round trip: the page, and what ``also`` asks for. The count runs the search a
+    second time in the same statement (collecting every match to count the list would hold
+    them all in memory); a level the compiled path does not cover leaves the pages below to
+    the API's resolvers."""
     pj = reader.projection
+    below: Below | None = None
+    if also.below and also.used:
+        try:
+            below = Below.of("p", also.below, pj)
+        except NotCompilableError:
+            below = None
+    matching = _matching(anchor, where)
+    counted = f"CALL () {{ {matching}RETURN count(p) AS total }} " if also.count else ""
     cypher = (
-        f"CALL () {{ {anchor} }} "
-        f"WITH DISTINCT p WHERE {' AND '.join(where) or 'true'} "
+        f"{counted}CALL () {{ {matching}"
         f"WITH p, {{{', '.join(parts)}}} AS parts "
         "WITH p, parts, -reduce(t = 0, k IN keys(parts) | t + parts[k]) AS s "
         "WHERE $afterSort IS NULL OR s > $afterSort OR (s = $afterSort AND p.key > $afterKey) "
         "WITH p, parts, s ORDER BY s, p.key LIMIT $take "
-        f"RETURN p.key AS key, labels(p) AS labels, {pj.node('p', [label])} AS node, "
-        f"{pj.patients('p', [label])} AS patients, s, parts"
+        f"{below.calls if below else ''}"
+        f"RETURN collect({{key: p.key, labels: labels(p), node: {pj.node('p', [label])}, "
+        f"patients: {pj.patients('p', [label])}, s: s, parts: parts"
+        f"{below.entries if below else ''}}}) AS found }} "
+        f"RETURN {'total, ' if also.count else ''}found"
     )
     recs = reader.run(
         cypher,
         **params,
+        **(below.params if below else {}),
         take=take,
         afterSort=after[0] if after else None,
         afterKey=after[1] if after else None,
     )
-    out = []
-    for rec in recs:
+    top = recs[0]
+    # in the page's order (the statement's collect keeps it; sorted here so nothing hangs on
+    # that)
+    found = sorted(top["found"], key=lambda f: (int(f["s"]), str(f["key"])))
+    result = Found([], int(top["total"]) if also.count else None)
+    for n, rec in enumerate(found):
         row = reader.seen(
             Row(
                 rec["key"],
@@ -203,11 +255,13 @@ def _page(
                 patients=list(rec["patients"]),
             )
         )
-        found = dict(rec["parts"])
+        parts_found = dict(rec["parts"])
         # the map comes back in no set order: the terms in the table's order
-        ranked = {k: int(found[k]) for k in _TERM_ORDER if k in found}
-        out.append(Match(row, -int(rec["s"]), _matched(ranked)))
-    return out
+        ranked = {k: int(parts_found[k]) for k in _TERM_ORDER if k in parts_found}
+        result.matches.append(Match(row, -int(rec["s"]), _matched(ranked)))
+        if below is not None and n < also.used:
+            result.pages.update(below.pages(reader, rec, row.key, row.labels).pages)
+    return result
 
 
 def _patient_params(t: PatientTerms) -> dict[str, Any]:
@@ -238,14 +292,18 @@ def _check_patient_terms(reader: Reader, t: PatientTerms) -> None:
 
 
 def patients(
-    reader: Reader, terms: PatientTerms, take: int, after: tuple[int, str] | None = None
-) -> list[Match]:
+    reader: Reader,
+    terms: PatientTerms,
+    take: int,
+    after: tuple[int, str] | None = None,
+    also: Also = Also(),
+) -> Found:
     """Patients matching every term, best first, at most ``take`` after the cursor."""
     _check_patient_terms(reader, terms)
     where, parts = _patient_parts(terms)
     return _page(
         reader, "Patient", _patient_anchor(terms), where, parts, _patient_params(terms), take,
-        after,
+        after, also,
     )  # fmt: skip
 
 
@@ -253,12 +311,7 @@ def count_patients(reader: Reader, terms: PatientTerms) -> int:
     """How many patients match every term."""
     _check_patient_terms(reader, terms)
     where, _ = _patient_parts(terms)
-    recs = reader.run(
-        f"CALL () {{ {_patient_anchor(terms)} }} "
-        f"WITH DISTINCT p WHERE {' AND '.join(where) or 'true'} RETURN count(p) AS n",
-        **_patient_params(terms),
-    )
-    return int(recs[0]["n"])
+    return _count(reader, _patient_anchor(terms), where, _patient_params(terms))
 
 
 # -- the directory ---------------------------------------------------------------------------
@@ -304,25 +357,26 @@ def _practitioner_query(t: DirectoryTerms) -> tuple[str, list[str], list[str]]:
     return anchor, where, parts
 
 
+def _practitioner_params(t: DirectoryTerms) -> dict[str, Any]:
+    return {"words": list(t.words), "npi": t.npi, "specialty": t.specialty}
+
+
 def practitioners(
-    reader: Reader, terms: DirectoryTerms, take: int, after: tuple[int, str] | None = None
-) -> list[Match]:
+    reader: Reader,
+    terms: DirectoryTerms,
+    take: int,
+    after: tuple[int, str] | None = None,
+    also: Also = Also(),
+) -> Found:
     """Practitioners matching every term, best first."""
     anchor, where, parts = _practitioner_query(terms)
-    params = {"words": list(terms.words), "npi": terms.npi, "specialty": terms.specialty}
-    return _page(reader, "Practitioner", anchor, where, parts, params, take, after)
+    params = _practitioner_params(terms)
+    return _page(reader, "Practitioner", anchor, where, parts, params, take, after, also)
 
 
 def count_practitioners(reader: Reader, terms: DirectoryTerms) -> int:
     anchor, where, _ = _practitioner_query(terms)
-    recs = reader.run(
-        f"CALL () {{ {anchor} }} WITH DISTINCT p WHERE {' AND '.join(where) or 'true'} "
-        "RETURN count(p) AS n",
-        words=list(terms.words),
-        npi=terms.npi,
-        specialty=terms.specialty,
-    )
-    return int(recs[0]["n"])
+    return _count(reader, anchor, where, _practitioner_params(terms))
 
 
 _PLACES = {"Organization", "Location"}
@@ -345,24 +399,23 @@ def _place_query(label: str, t: DirectoryTerms) -> tuple[str, list[str], list[st
     return anchor, where, parts
 
 
+def _place_params(t: DirectoryTerms) -> dict[str, Any]:
+    return {"words": list(t.words), "whole": "".join(t.words), "npi": t.npi}
+
+
 def places(
     reader: Reader,
     label: str,
     terms: DirectoryTerms,
     take: int,
     after: tuple[int, str] | None = None,
-) -> list[Match]:
+    also: Also = Also(),
+) -> Found:
     """Organizations or locations (``label``) whose name has every word, best first."""
     anchor, where, parts = _place_query(label, terms)
-    params = {"words": list(terms.words), "whole": "".join(terms.words), "npi": terms.npi}
-    return _page(reader, label, anchor, where, parts, params, take, after)
+    return _page(reader, label, anchor, where, parts, _place_params(terms), take, after, also)
 
 
 def count_places(reader: Reader, label: str, terms: DirectoryTerms) -> int:
     anchor, where, _ = _place_query(label, terms)
-    recs = reader.run(
-        f"CALL () {{ {anchor} }} WITH DISTINCT p WHERE {' AND '.join(where)} RETURN count(p) AS n",
-        words=list(terms.words),
-        npi=terms.npi,
-    )
-    return int(recs[0]["n"])
+    return _count(reader, anchor, where, _place_params(terms))

@@ -19,7 +19,7 @@ from caregraph.api.auth import Role
 from caregraph.api.compiled import CONTEXT, ROOTS
 from caregraph.api.settings import ApiSettings
 from caregraph.graph import compiled as graph_compiled
-from tests.api.conftest import ADA, SMITH_NPI, Gql, Run, principal
+from tests.api.conftest import ADA, JANE, SMITH_NPI, Gql, Run, principal
 
 # the reference path, given time for its first plans on a busy host (as the compiled one is)
 REFERENCE = ApiSettings(compiled_reads=False, query_timeout_s=120)
@@ -113,6 +113,7 @@ CONTEXT_BELOW = """query($id: String!, $after: String, $under: String, $budget: 
     } } }
   }
 }"""
+ADA_SEARCH = {"family": "Lovelace", "birthDate": "1970-03-04"}
 ONE_STATEMENT = [
     ("bench (a) patient lookup", PATIENT_LOOKUP_CAREGRAPH, {"identifier": ADA}),
     ("bench (c) practitioner traversal", PRACTITIONER_TRAVERSAL_CAREGRAPH,
@@ -120,6 +121,8 @@ ONE_STATEMENT = [
     ("mcp find_patient", mcp.FIND_PATIENT, {"id": ADA}),
     ("mcp practitioner_context", mcp.PRACTITIONER_CONTEXT, {"npi": SMITH_NPI}),
     ("mcp encounter_context", mcp.ENCOUNTER_CONTEXT, {"id": "V100"}),
+    ("mcp search_patients", mcp.search_patients_query(ADA_SEARCH), ADA_SEARCH),
+    ("mcp explain_link", mcp.EXPLAIN_LINK, {"a": JANE, "b": "LAKESIDE|RAD-7"}),
     # the claim's diagnosis code (a Concept the X12 record made), its ancestors and a page
     ("mcp concept_lookup", mcp.CONCEPT, {"system": "ICD-10-CM", "code": "R07.9", "first": 5}),
     *((f"README {i}", text, {}) for i, text in enumerate(COVERED_README)),

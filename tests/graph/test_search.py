@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from neo4j import Driver
 
+from caregraph.api import paths
 from caregraph.api.access.policy import for_role
 from caregraph.api.access.projections import projection
 from caregraph.api.auth import Role
 from caregraph.graph import search
+from caregraph.graph.compiled import Level
 from caregraph.graph.readers import ForbiddenReadError, Reader
 from caregraph.graph.search import DirectoryTerms, PatientTerms
 from caregraph.loaders.identity import normalise
@@ -83,7 +85,7 @@ def test_the_loaders_write_folded_names_for_the_search(people: Driver, database:
 
 def test_exact_name_and_full_birth_date_rank_first(people: Driver, database: str) -> None:
     terms = PatientTerms(family="parsons", given="mason", birth="1961")
-    found = search.patients(reader(people, database), terms, 10)
+    found = search.patients(reader(people, database), terms, 10).matches
     # Mason Parsons (exact, exact) before Masonry Parsonson (prefixes); not the 1991 Mason,
     # not Amy (every term must match)
     assert keys(found) == ["mason", "masonry"]
@@ -92,7 +94,7 @@ def test_exact_name_and_full_birth_date_rank_first(people: Driver, database: str
     assert found[1].matched == ["family-prefix", "given-prefix", "birthDate"]
     day = search.patients(
         reader(people, database), PatientTerms(family="parsons", birth="1961-08-21"), 10
-    )
+    ).matches
     assert keys(day) == ["amy", "mason"]  # same score: by key
     assert {m.score for m in day} == {4 + 4}
 
@@ -102,13 +104,17 @@ def test_names_match_folded_whatever_the_accents_case_and_hyphens(
 ) -> None:
     for family in ("Müller-Lüdenscheidt", "MULLER LUDENSCHEIDT", "muller-ludenscheidt"):
         terms = PatientTerms(family=normalise(family), birth="1961-08")
-        assert keys(search.patients(reader(people, database), terms, 10)) == ["maria"], family
+        assert keys(search.patients(reader(people, database), terms, 10).matches) == ["maria"], (
+            family
+        )
     jose = PatientTerms(family="mullerludenscheidt", given=normalise("José"))
-    assert search.patients(reader(people, database), jose, 10)[0].matched == [
+    assert search.patients(reader(people, database), jose, 10).matches[0].matched == [
         "family", "given-other",
     ]  # fmt: skip
     assert (
-        search.patients(reader(people, database), PatientTerms(family="mullerx", birth="1961"), 10)
+        search.patients(
+            reader(people, database), PatientTerms(family="mullerx", birth="1961"), 10
+        ).matches
         == []
     )
 
@@ -117,9 +123,9 @@ def test_partial_birth_dates_and_postal_codes_anchor_a_search(
     people: Driver, database: str
 ) -> None:
     by_month = PatientTerms(birth="1961-08", gender="female")
-    assert keys(search.patients(reader(people, database), by_month, 10)) == ["amy", "maria"]
+    assert keys(search.patients(reader(people, database), by_month, 10).matches) == ["amy", "maria"]
     by_zip = PatientTerms(postal="6270", gender="male")
-    assert sorted(keys(search.patients(reader(people, database), by_zip, 10))) == [
+    assert sorted(keys(search.patients(reader(people, database), by_zip, 10).matches)) == [
         "mason", "mason-jr", "masonry",
     ]  # fmt: skip
     assert search.count_patients(reader(people, database), by_zip) == 3
@@ -128,15 +134,15 @@ def test_partial_birth_dates_and_postal_codes_anchor_a_search(
 def test_a_search_pages_by_score_then_key(people: Driver, database: str) -> None:
     terms = PatientTerms(family="pars", gender="male")
     r = reader(people, database)
-    everything = search.patients(r, terms, 10)
-    first = search.patients(r, terms, 2)
-    rest = search.patients(r, terms, 10, (first[-1].row.sort, first[-1].row.key))
+    everything = search.patients(r, terms, 10).matches
+    first = search.patients(r, terms, 2).matches
+    rest = search.patients(r, terms, 10, (first[-1].row.sort, first[-1].row.key)).matches
     assert keys(first) + keys(rest) == keys(everything)
     assert len(everything) == 3
 
 
 def test_an_identifier_value_finds_its_patient(people: Driver, database: str) -> None:
-    found = search.patients(reader(people, database), PatientTerms(identifier="maria"), 10)
+    found = search.patients(reader(people, database), PatientTerms(identifier="maria"), 10).matches
     assert keys(found) == ["maria"] and found[0].matched == ["identifier"]
 
 
@@ -146,7 +152,7 @@ def test_the_projection_refuses_what_the_caller_may_not_read(people: Driver, dat
         search.patients(analyst, PatientTerms(family="parsons", birth="1961"), 10)
     with pytest.raises(ForbiddenReadError):
         search.patients(analyst, PatientTerms(birth="1961-08", gender="female"), 10)
-    found = search.patients(analyst, PatientTerms(birth="1961", gender="female"), 10)
+    found = search.patients(analyst, PatientTerms(birth="1961", gender="female"), 10).matches
     assert len(found) == 2
     # what an analyst gets back: pseudonyms, no name, the birth year only
     assert all(m.row.public.startswith("pseudonym:") for m in found)
@@ -158,19 +164,41 @@ def test_the_projection_refuses_what_the_caller_may_not_read(people: Driver, dat
 def test_practitioners_by_name_words_and_specialty(people: Driver, database: str) -> None:
     r = reader(people, database)
     # the Synthea directory gives a practitioner's name whole
-    found = search.practitioners(r, DirectoryTerms(words=("greg", "house")), 10)
+    found = search.practitioners(r, DirectoryTerms(words=("greg", "house")), 10).matches
     assert [m.row.node["name"] for m in found] == ["Gregory House"]
     assert found[0].score == 1 + 1
-    hyphen = search.practitioners(r, DirectoryTerms(words=("greyshepherd",)), 10)
+    hyphen = search.practitioners(r, DirectoryTerms(words=("greyshepherd",)), 10).matches
     assert [m.row.node["name"] for m in hyphen] == ["Meredith Grey-Shepherd"]
-    internal = search.practitioners(r, DirectoryTerms(specialty="internal"), 10)
+    internal = search.practitioners(r, DirectoryTerms(specialty="internal"), 10).matches
     assert [m.row.node["name"] for m in internal] == ["Gregory House"]
     assert search.count_practitioners(r, DirectoryTerms(words=("meredith",))) == 1  # a given name
 
 
 def test_organizations_by_words_of_their_name(people: Driver, database: str) -> None:
     r = reader(people, database)
-    found = search.places(r, "Organization", DirectoryTerms(words=("springfield",)), 10)
+    found = search.places(r, "Organization", DirectoryTerms(words=("springfield",)), 10).matches
     names = [m.row.node["name"] for m in found]
     assert names == ["Springfield Clinic", "General Hospital of Springfield"]  # start first
     assert search.count_places(r, "Organization", DirectoryTerms(words=("clinic",))) == 1
+
+
+def test_a_page_its_count_and_the_levels_below_each_match_are_one_statement(
+    people: Driver, database: str
+) -> None:
+    """What the API's compiled path asks of a search (api/search.py): the count and, below
+    the first ``used`` matches, the pages the reference path would read for them."""
+    terms = PatientTerms(family="pars", gender="male")
+    identifiers = Level(paths.path("Entity.identifiers"), 100, 100)
+    r = reader(people, database)
+    found = search.patients(r, terms, 3, also=search.Also(True, (identifiers,), 2))
+    assert r.round_trips == 1
+    assert found.total == search.count_patients(reader(people, database), terms) == 3
+    first_two = [m.row.key for m in found.matches[:2]]
+    assert {request.key for request in found.pages} == set(first_two)
+    for key in first_two:
+        page = found.pages[identifiers.request(key)]
+        # as the reference reader reads the same request
+        again = reader(people, database).pages([identifiers.request(key)])[0]
+        assert [row.key for row in page.rows] == [row.key for row in again.rows] != []
+    # the page is the one a plain search returns
+    assert keys(found.matches) == keys(search.patients(r, terms, 3).matches)
