@@ -23,13 +23,13 @@ text are constants of this module; every value is a parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any, Literal
 
-from neo4j import Driver
+from neo4j import Driver, RoutingControl
 
 from caregraph.graph.linking import RULES
 
@@ -555,6 +555,23 @@ class _Row:
     at: datetime | None = None
 
 
+# (cypher, **params) -> records: the API passes its request's Reader.run (within the
+# request's deadline, counted); the CLI, the loader and the bench read over the driver
+Run = Callable[..., Sequence[Any]]
+
+
+def _runner(driver: Driver, database: str, run: Run | None) -> Run:
+    if run is not None:
+        return run
+
+    def direct(cypher: str, **params: Any) -> Sequence[Any]:
+        return driver.execute_query(
+            cypher, params, database_=database, routing_=RoutingControl.READ
+        ).records
+
+    return direct
+
+
 def measure(
     driver: Driver,
     database: str,
@@ -562,8 +579,12 @@ def measure(
     now: datetime | None = None,
     kinds: Kinds | None = None,
     names: Iterable[str] | None = None,
+    run: Run | None = None,
 ) -> list[Measure]:
-    """Every measure as the graph is now, per source and for all sources."""
+    """Every measure as the graph is now, per source and for all sources: a statement per
+    measure (each a count over the whole graph: one statement of all of them would plan
+    for seconds and fail whole on one timeout)."""
+    read = _runner(driver, database, run)
     now = now or datetime.now(UTC)
     kinds = kinds or Kinds.of_ontology()
     wanted = set(names) if names is not None else None
@@ -571,9 +592,7 @@ def measure(
     for d in DEFINITIONS:
         if wanted is not None and d.name not in wanted:
             continue
-        records, _, _ = driver.execute_query(
-            d.cypher, now=now, rels=RULE_RELATIONSHIPS, database_=database
-        )
+        records = read(d.cypher, now=now, rels=RULE_RELATIONSHIPS)
         out.extend(_measures(d, [dict(r) for r in records], now, kinds))
     return out
 
@@ -721,10 +740,11 @@ def trends(
     *,
     last: int = 10,
     since: datetime | None = None,
+    run: Run | None = None,
 ) -> dict[str, list[Point]]:
     """For each measure key, its values at the end of the last ``last`` load runs (since
     ``since``), oldest first, each with the run and the source that run loaded."""
-    records, _, _ = driver.execute_query(
+    records = _runner(driver, database, run)(
         """
 UNWIND $keys AS k
 CALL (k) {
@@ -740,7 +760,6 @@ RETURN k, points
         keys=list(keys),
         last=last,
         since=since,
-        database_=database,
     )
     out: dict[str, list[Point]] = {}
     for r in records:
@@ -802,6 +821,7 @@ def records_behind(
     group: str | None = None,
     limit: int = 100,
     kinds: Kinds | None = None,
+    run: Run | None = None,
 ) -> list[Behind]:
     """The nodes behind a measure (the unlinked claims, the conflicts ...), by key."""
     d = BY_NAME.get(name)
@@ -810,13 +830,8 @@ def records_behind(
     if d.records is None:
         return []
     kinds = kinds or Kinds.of_ontology()
-    records, _, _ = driver.execute_query(
-        d.records,
-        source=source,
-        grp=group,
-        limit=limit,
-        rels=RULE_RELATIONSHIPS,
-        database_=database,
+    records = _runner(driver, database, run)(
+        d.records, source=source, grp=group, limit=limit, rels=RULE_RELATIONSHIPS
     )
     out = [
         Behind(r["key"], kinds.kind(r["labels"]), list(r["sources"]), r["other"]) for r in records

@@ -117,6 +117,7 @@ class Measure:
             source=self.source,
             group=self.group,
             limit=first,
+            run=ctx.reader.run,
         )
         keys = [b.key for b in behind] + [b.other for b in behind if b.other]
         if keys:
@@ -181,6 +182,7 @@ class Interoperability:
             ctx.driver,
             ctx.database,
             names=[name] if name else None,
+            run=ctx.reader.run,
         )
         found = [
             m
@@ -198,6 +200,7 @@ class Interoperability:
                 ctx.database,
                 sorted({key for key, _ in wanted}),
                 last=most,
+                run=ctx.reader.run,
             )
             return [points.get(key, [])[-last:] for key, last in wanted]
 

@@ -157,6 +157,18 @@ def test_one_statement_per_request(
     assert fast.context.reader.patients == slow.context.reader.patients
 
 
+def test_every_mcp_tool_is_one_statement_but_the_two_that_are_not_traversals(gql: Gql) -> None:
+    counted = {name.removeprefix("mcp ") for name, *_ in ONE_STATEMENT if name.startswith("mcp ")}
+    # the scorecard's counts are a statement per measure (tests/api/types/
+    # test_interoperability.py); the ontology is read from memory
+    assert set(mcp.TOOL_NAMES) - counted == {"interoperability_scorecard", "ontology_lookup"}
+    for query, variables in ((mcp.ONTOLOGY_CLASS, {"name": "Encounter"}),
+                             (mcp.ONTOLOGY_PROPERTIES, {})):  # fmt: skip
+        run = gql(query, variables, settings=SERVICE)
+        assert run.data["ontology"]
+        assert run.context.reader.round_trips == 0
+
+
 def test_a_statement_past_its_budget_leaves_the_request_to_the_reference_path(
     gql: Gql, monkeypatch: pytest.MonkeyPatch
 ) -> None:

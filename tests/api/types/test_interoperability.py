@@ -10,6 +10,7 @@ import pytest
 from neo4j import Driver
 
 from caregraph.api.auth import Role
+from caregraph.api.settings import ApiSettings
 from caregraph.graph import scorecard
 from caregraph.graph.settings import Neo4jSettings
 from tests.api.conftest import PSEUDONYMS, Gql, principal
@@ -90,3 +91,17 @@ def test_analyst_reads_the_measures_and_the_records_behind_them_as_pseudonyms(
     assert {r["kind"] for r in everything["records"]} == {"Patient"}
     # the records are patient data: the request noted the patients it showed, for the audit
     assert run.context.reader.patients >= {b.key for b in behind}
+
+
+def test_the_measures_are_read_within_the_requests_time_and_counted(gql: Gql) -> None:
+    """The measures, their history and the records behind them are read by the request's
+    reader: within its time limit, and counted (a statement for the measure asked, one for
+    the history of every measure answered)."""
+    one = """query { interoperability { measures(name: "claims-linked-to-encounter") {
+      value trend(last: 2) { runId } } } }"""
+    run = gql(one)
+    assert run.data["interoperability"]["measures"]
+    assert run.context.reader.round_trips == 2
+    hurried = gql(one, settings=ApiSettings(query_timeout_s=0.0005))
+    assert [e["extensions"]["code"] for e in hurried.errors] == ["LIMIT_EXCEEDED"]
+    assert hurried.errors[0]["extensions"]["limit"] == "timeout"
