@@ -19,7 +19,8 @@ Covered (read in the one statement):
   ``underCode``, ``totalCount`` when selected), to-one fields, ``identifiers``, ``sources``
   and codings (``reasons``, ``code`` ...), nested to any depth, through fragments and
   inline fragments that apply to the type; below an interface (``diagnoses``), fragments on
-  the concrete types that implement it (``... on Condition { code { ... } }``), read below
+  the concrete types that implement it (``... on Condition { code { ... } }``), and below a
+  union (``Claim.providers``) fragments on its members (``... on Practitioner``), read below
   every node and used below the nodes that carry the type's label;
 - ``patientContext`` (:func:`prefetch_context`, called by its resolver) alone in its
   operation: the patient's lookup, its timeline (the reader's own subqueries,
@@ -48,8 +49,8 @@ Not covered (the reference path reads them):
   ``patientContext``, the levels below it);
 - a document whose statement would hold more than :data:`MAX_LEVELS` subqueries: it costs
   more to plan than it saves;
-- below a union (``Claim.providers``: ``... on Practitioner``), the ontology-driven
-  ``events(kind:)``, and ``Edge.sources``;
+- below an interface or a union, a fragment on another interface or union (its resolvers
+  read it); the ontology-driven ``events(kind:)``, and ``Edge.sources``;
 - a field whose arguments the reference refuses (``first`` over the limit, a bad window,
   cursor or code): it is left to its resolver, which refuses it the same way.
 """
@@ -70,6 +71,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLUnionType,
     InlineFragmentNode,
     OperationType,
     SelectionSetNode,
@@ -416,20 +418,24 @@ class _Planner:
         below: list[compiled.Level] = []
         edges_type = get_named_type(target.fields["edges"].type)
         node_type = get_named_type(edges_type.fields["node"].type)
-        if isinstance(node_type, GraphQLObjectType | GraphQLInterfaceType):
+        if isinstance(node_type, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
             for edge_nodes in self._named(nodes, target, "edges"):
                 for node_nodes in self._named(edge_nodes, edges_type, "node"):
                     sets = [n.selection_set for n in node_nodes]
-                    below.extend(self.below(sets, node_type))
-                    if isinstance(node_type, GraphQLInterfaceType):
+                    if not isinstance(node_type, GraphQLUnionType):  # a union has no fields
+                        below.extend(self.below(sets, node_type))
+                    if not isinstance(node_type, GraphQLObjectType):
                         below.extend(self.fragments_on(sets, node_type))
         return below
 
     def fragments_on(
-        self, sets: Sequence[SelectionSetNode | None], interface: GraphQLInterfaceType
+        self,
+        sets: Sequence[SelectionSetNode | None],
+        abstract: GraphQLInterfaceType | GraphQLUnionType,
     ) -> list[compiled.Level]:
-        """The levels of the fragments on concrete types below an interface: each read below
-        every node, and used below those of its type (a GraphQL type is named after the
+        """The levels of the fragments on concrete types below an interface or a union
+        (``Claim.providers``: ``... on Practitioner { organizations { ... } }``): each read
+        below every node, and used below those of its type (a GraphQL type is named after the
         ontology class whose label its nodes carry)."""
         by_type: dict[str, list[SelectionSetNode]] = {}
 
@@ -447,7 +453,9 @@ class _Planner:
                     seen = seen | {sel.name.value}
                 else:
                     continue
-                if cond is None or cond.name.value == interface.name:
+                if sel.directives:
+                    raise _Uncovered("a directive")
+                if cond is None or cond.name.value == abstract.name:
                     walk(inner, seen)
                 elif inner is not None:
                     by_type.setdefault(cond.name.value, []).append(inner)
@@ -457,8 +465,13 @@ class _Planner:
         levels: list[compiled.Level] = []
         for name, fragment_sets in sorted(by_type.items()):
             typ = self.info._raw_info.schema.get_type(name)
-            if not isinstance(typ, GraphQLObjectType) or interface not in typ.interfaces:
-                continue  # a fragment on a union or another interface: its resolvers read it
+            if not isinstance(typ, GraphQLObjectType):
+                continue  # a fragment on an interface or a union: its resolvers read it
+            if isinstance(abstract, GraphQLUnionType):
+                if typ not in abstract.types:
+                    continue
+            elif abstract not in typ.interfaces:
+                continue
             levels.extend(replace(lv, on=name) for lv in self.below(fragment_sets, typ))
         return levels
 

@@ -114,6 +114,14 @@ CONTEXT_BELOW = """query($id: String!, $after: String, $under: String, $budget: 
   }
 }"""
 ADA_SEARCH = {"family": "Lovelace", "birthDate": "1970-03-04"}
+# below a union: each member's own levels, read below every provider, used below its kind's
+PROVIDERS = """query($cn: String!) { claim(controlNumber: $cn) {
+  controlNumber providers { totalCount edges { role node {
+    __typename
+    ... on Practitioner { npi organizations { edges { node { name } } } identifiers { token } }
+    ... on Organization { npi name claims(first: 2) { totalCount edges { node { status } } } }
+  } } }
+} }"""
 ONE_STATEMENT = [
     ("bench (a) patient lookup", PATIENT_LOOKUP_CAREGRAPH, {"identifier": ADA}),
     ("bench (c) practitioner traversal", PRACTITIONER_TRAVERSAL_CAREGRAPH,
@@ -123,6 +131,7 @@ ONE_STATEMENT = [
     ("mcp encounter_context", mcp.ENCOUNTER_CONTEXT, {"id": "V100"}),
     ("mcp search_patients", mcp.search_patients_query(ADA_SEARCH), ADA_SEARCH),
     ("mcp explain_link", mcp.EXPLAIN_LINK, {"a": JANE, "b": "LAKESIDE|RAD-7"}),
+    ("claim providers (a union)", PROVIDERS, {"cn": "V100"}),
     # the claim's diagnosis code (a Concept the X12 record made), its ancestors and a page
     ("mcp concept_lookup", mcp.CONCEPT, {"system": "ICD-10-CM", "code": "R07.9", "first": 5}),
     *((f"README {i}", text, {}) for i, text in enumerate(COVERED_README)),

@@ -1,8 +1,8 @@
 """Security parity, proved by difference: generated selections over the schema (fields,
-arguments, page sizes, windows, nesting) from every covered root and from patientContext (its
-window, budget, cursor and underCode), for every role, through the compiled path and the
-reference path, give the same answers, the same refusals and the same patients noted for the
-audit.
+arguments, page sizes, windows, nesting, the members of a union) from every covered root, from
+patientContext (its window, budget, cursor and underCode) and below the matches of every search,
+for every role, through the compiled path and the reference path, give the same answers, the
+same refusals and the same patients noted for the audit.
 
 ``make test`` runs a bounded number of examples per role (CAREGRAPH_DIFFERENTIAL_EXAMPLES,
 default 6); set it higher for a longer run.
@@ -104,8 +104,11 @@ def _traversal(typ: Any, name: str) -> bool:
 @st.composite
 def selection(draw: st.DrawFn, typ: Any, depth: int) -> str:
     """A selection set on ``typ``."""
-    if isinstance(typ, GraphQLUnionType):
-        return "{ __typename }"
+    if isinstance(typ, GraphQLUnionType):  # its members' fragments, or none
+        members = sorted(GRAPH.get_possible_types(typ), key=str)
+        chosen = draw(st.lists(st.sampled_from(members), max_size=len(members), unique=True))
+        fragments = [f"... on {m.name} {draw(selection(m, depth))}" for m in chosen]
+        return "{ " + " ".join(["__typename", *fragments]) + " }"
     leaves = _leaves(typ) or ["__typename"]
     parts = draw(st.lists(st.sampled_from(leaves), min_size=1, max_size=4, unique=True))
     if depth < MAX_DEPTH:
@@ -161,6 +164,35 @@ def documents(draw: st.DrawFn) -> str:
     value = draw(st.sampled_from(values))
     typ = get_named_type(GRAPH.query_type.fields[root].type)
     return f'{{ {root}({argument}: "{value}") {draw(selection(typ, 0))} }}'
+
+
+# each search with terms that find one, several or none (a role that may not search by a name
+# is refused, the same way on both paths)
+SEARCHES: list[tuple[str, str, list[str]]] = [
+    ("patients", "patient", ['family: "lovelace", birthDate: "1970"', 'identifierValue: "MRN001"',
+                             'family: "crowd", birthDate: "1990-01-01"', 'birthDate: "1990", '
+                             'gender: "male"', 'family: "nobody", birthDate: "2001"']),
+    ("practitioners", "practitioner", ['name: "smith"', 'name: "grey"', f'npi: "{SMITH_NPI}"']),
+    ("organizations", "organization", ['name: "general"', 'name: "clinic"']),
+    ("locations", "location", ['name: "ward"']),
+]  # fmt: skip
+
+
+@st.composite
+def search_documents(draw: st.DrawFn) -> str:
+    root, found, terms = draw(st.sampled_from(SEARCHES))
+    args = draw(st.sampled_from(terms))
+    first = draw(st.sampled_from([None, 1, 3, 20]))
+    if first is not None:
+        args += f", first: {first}"
+    connection = get_named_type(GRAPH.query_type.fields[root].type)
+    match = get_named_type(get_named_type(connection.fields["edges"].type).fields["node"].type)
+    typ = get_named_type(match.fields[found].type)
+    inner = ["totalCount"] if draw(st.booleans()) else []
+    if draw(st.booleans()):
+        inner.append("pageInfo { hasNextPage endCursor }")
+    inner.append(f"edges {{ cursor node {{ score matchedOn {found} {draw(selection(typ, 1))} }} }}")
+    return f"{{ {root}({args}) {{ {' '.join(inner)} }} }}"
 
 
 # patientContext: each argument mostly one it answers (so that most examples read), else one
@@ -267,5 +299,15 @@ def test_compiled_and_reference_paths_agree_on_patient_context(gql: Gql, role: R
     @given(context_documents())
     def agree(document: str) -> None:
         assert_agree(gql, document.replace(CURSOR, cursor), role)
+
+    agree()
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+def test_compiled_and_reference_paths_agree_on_searches(gql: Gql, role: Role) -> None:
+    @SETTINGS
+    @given(search_documents())
+    def agree(query: str) -> None:
+        assert_agree(gql, query, role)
 
     agree()
