@@ -48,7 +48,12 @@ class ApiSettings(BaseSettings):
     # (a handful in flight: a worker's Python is one core, the rest waits on Neo4j; more in
     # flight only made every answer later and refusals slow, measured by bench/overload.py)
     max_in_flight: int = Field(4, ge=1, description="requests running, per worker")
-    max_queued: int = Field(16, ge=0, description="requests waiting for a place, per worker")
+    # the wait (below) is what bounds a request's time; the count only bounds what a worker
+    # holds. The kernel does not hand a burst of new connections out evenly to the workers:
+    # with 16, 32 bench clients on two workers once overflowed one of them (25 refusals in 5 s
+    # while the other had room, make bench 2026-12-05), so the count is well above the clients
+    # a worker takes its share of
+    max_queued: int = Field(64, ge=0, description="requests waiting for a place, per worker")
     max_queue_wait_s: float = Field(0.5, gt=0, description="seconds a request may wait")
     overload_retry_after_s: float = Field(1.0, gt=0, description="Retry-After of a refusal")
     rate_limit: str = Field(
