@@ -7,7 +7,7 @@ GraphQL level are read in one round trip.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
@@ -205,19 +205,27 @@ def variable_values(info: Info[Context, None]) -> VariableValues:
     return VariableValues({}, dict(variables or {}))
 
 
+def selected(
+    selections: SelectionSetNode | None, name: str, fragments: Mapping[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    """Every field ``name`` of a selection set, through its inline fragments and fragment
+    spreads (one level deep: not the fields' own selections)."""
+    for sel in selections.selections if selections else ():
+        if isinstance(sel, FieldNode):
+            if sel.name.value == name:
+                yield sel
+        elif isinstance(sel, InlineFragmentNode):
+            yield from selected(sel.selection_set, name, fragments)
+        elif isinstance(sel, FragmentSpreadNode):
+            fragment = fragments.get(sel.name.value)
+            if fragment:
+                yield from selected(fragment.selection_set, name, fragments)
+
+
 def _selects(
     selections: SelectionSetNode | None, name: str, fragments: Mapping[str, FragmentDefinitionNode]
 ) -> bool:
-    for sel in selections.selections if selections else ():
-        if isinstance(sel, FieldNode) and sel.name.value == name:
-            return True
-        if isinstance(sel, InlineFragmentNode) and _selects(sel.selection_set, name, fragments):
-            return True
-        if isinstance(sel, FragmentSpreadNode):
-            fragment = fragments.get(sel.name.value)
-            if fragment and _selects(fragment.selection_set, name, fragments):
-                return True
-    return False
+    return next(selected(selections, name, fragments), None) is not None
 
 
 async def connect(

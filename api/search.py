@@ -192,7 +192,7 @@ async def _page(
         more=len(matches) > size,
         after=position is not None,
         total=found.total,
-        recount=None if found.total is not None else recount,
+        recount=recount,  # total_count reads the total when the statement counted it
     )
 
 

@@ -321,12 +321,14 @@ class Below:
         entries = "".join(f", {name}: {name}" for name in names)
         return cls(tuple(levels), calls, entries, params)
 
-    def pages(self, reader: Reader, found: Any, key: str, labels: Sequence[str]) -> Answer:
+    def pages(
+        self, reader: Reader, found: Any, key: str, labels: Sequence[str]
+    ) -> dict[PageRequest, Page]:
         """The pages below the node (key, labels) whose row (a map holding this statement's
         entries) is ``found``, keyed by the request the reference path would make."""
         answer = Answer([])
         _pages(reader, found, (key, labels), self.levels, 0, answer)
-        return answer
+        return answer.pages
 
 
 class Planner:

@@ -260,7 +260,7 @@ def _page(
         ranked = {k: int(parts_found[k]) for k in _TERM_ORDER if k in parts_found}
         result.matches.append(Match(row, -int(rec["s"]), _matched(ranked)))
         if below is not None and n < also.used:
-            result.pages.update(below.pages(reader, rec, row.key, row.labels).pages)
+            result.pages.update(below.pages(reader, rec, row.key, row.labels))
     return result
 
 

@@ -15,18 +15,14 @@ from typing import Annotated
 
 import strawberry
 from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
     GraphQLObjectType,
-    InlineFragmentNode,
-    SelectionSetNode,
     get_named_type,
 )
 from graphql.execution.values import get_argument_values
 from strawberry.types import Info
 
 from caregraph.api import paths
-from caregraph.api.connections import page_size, variable_values
+from caregraph.api.connections import _selects, page_size, selected, variable_values
 from caregraph.api.context import Context
 from caregraph.api.errors import ApiError, BadArgumentError
 from caregraph.api.types import values
@@ -168,28 +164,15 @@ def _asked(info: Info[Context, None]) -> tuple[bool, list[tuple[int, str | None]
     variables = variable_values(info)
     ancestors = False
     pages: dict[tuple[int, str | None], None] = {}
-
-    def walk(selections: SelectionSetNode | None) -> None:
-        nonlocal ancestors
-        for sel in selections.selections if selections else ():
-            if isinstance(sel, FieldNode):
-                if sel.name.value == "ancestors":
-                    ancestors = True
-                elif sel.name.value == "descendants":
-                    args = get_argument_values(under, sel, variables)
-                    try:
-                        take = page_size(info, args.get("first"))
-                    except ApiError:
-                        continue
-                    pages[(take + 1, args.get("after"))] = None
-            elif isinstance(sel, InlineFragmentNode):
-                walk(sel.selection_set)
-            elif isinstance(sel, FragmentSpreadNode):
-                fragment = raw.fragments.get(sel.name.value)
-                walk(fragment.selection_set if fragment else None)
-
     for node in raw.field_nodes:
-        walk(node.selection_set)
+        ancestors = ancestors or _selects(node.selection_set, "ancestors", raw.fragments)
+        for sel in selected(node.selection_set, "descendants", raw.fragments):
+            args = get_argument_values(under, sel, variables)
+            try:
+                take = page_size(info, args.get("first"))
+            except ApiError:
+                continue
+            pages[(take + 1, args.get("after"))] = None
     return ancestors, list(pages)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -275,10 +276,13 @@ def assert_agree(gql: Gql, query: str, role: Role) -> None:
         print(role.value, trips, len(refusals(fast)), query)
 
 
+@pytest.mark.parametrize("drawn", [documents, search_documents], ids=["roots", "searches"])
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
-def test_compiled_and_reference_paths_agree(gql: Gql, role: Role) -> None:
+def test_compiled_and_reference_paths_agree(
+    gql: Gql, role: Role, drawn: Callable[[], st.SearchStrategy[str]]
+) -> None:
     @SETTINGS
-    @given(documents())
+    @given(drawn())
     def agree(query: str) -> None:
         assert_agree(gql, query, role)
 
@@ -299,15 +303,5 @@ def test_compiled_and_reference_paths_agree_on_patient_context(gql: Gql, role: R
     @given(context_documents())
     def agree(document: str) -> None:
         assert_agree(gql, document.replace(CURSOR, cursor), role)
-
-    agree()
-
-
-@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
-def test_compiled_and_reference_paths_agree_on_searches(gql: Gql, role: Role) -> None:
-    @SETTINGS
-    @given(search_documents())
-    def agree(query: str) -> None:
-        assert_agree(gql, query, role)
 
     agree()
