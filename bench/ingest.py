@@ -460,13 +460,32 @@ class InitialLoad:
     seconds: float
     phases: dict[str, float]
     census: Census
+    workers: int = 0
+    # the loading process's peak resident memory during the import (its parse workers are
+    # processes of their own, each holding a file's items at a time)
+    peak_memory_mb: float | None = None
+
+
+def _peak_rss_kb(reset: bool = False) -> int | None:
+    """This process's peak resident memory (VmHWM, kB); ``reset``: start the peak again
+    from what is resident now (Linux's clear_refs), so a phase's peak is its own."""
+    try:
+        if reset:
+            Path("/proc/self/clear_refs").write_text("5")
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 def load_initial(
-    dataset: Dataset, db: BenchNeo4j, batch_size: int = 500, workers: int = 0
+    dataset: Dataset, db: BenchNeo4j, batch_size: int = 500, workers: int | None = None
 ) -> InitialLoad:
     """The initial import of the data set; the database must be empty (``db.empty()``).
-    ``workers``: files parsed in that many processes (Neo4j is idle while they are read)."""
+    ``workers``: files parsed in that many processes (Neo4j is idle while they are read);
+    None: as ``caregraph load --initial`` does, one per core."""
     from caregraph.loaders.identity import IdentityConfig
     from caregraph.loaders.initial import import_initial
     from caregraph.ontology.model import load_ontology
@@ -474,6 +493,9 @@ def load_initial(
     if db.server is None:
         raise ValueError("the initial import needs the managed server (NEO4J_URI is set)")
     db.close_driver()  # the server stops and starts again during the import
+    if workers is None:
+        workers = os.cpu_count() or 1
+    _peak_rss_kb(reset=True)
     started = time.perf_counter()
     result = import_initial(
         [(name, paths) for name, paths in dataset.sources()],
@@ -485,10 +507,20 @@ def load_initial(
         workers=workers,
     )
     seconds = time.perf_counter() - started
-    return InitialLoad(result.records, seconds, result.seconds, census(db.driver, db.database))
+    peak = _peak_rss_kb()
+    return InitialLoad(
+        result.records,
+        seconds,
+        result.seconds,
+        census(db.driver, db.database),
+        workers,
+        None if peak is None else peak / 1024,
+    )
 
 
-def compare_initial(patients: int, root: Path, seed: int = 0, workers: int = 0) -> dict[str, Any]:
+def compare_initial(
+    patients: int, root: Path, seed: int = 0, workers: int | None = None
+) -> dict[str, Any]:
     """At one size: caregraph's incremental load and its initial import of the same data set
     into a cold empty database each, their records/s, and whether the two censuses agree."""
     from bench import data
@@ -506,7 +538,7 @@ def compare_initial(patients: int, root: Path, seed: int = 0, workers: int = 0) 
         initial = load_initial(dataset, db, workers=workers)
     finally:
         db.stop()
-    return {**initial_figures(cg, graph, initial), "initial_workers": workers}
+    return initial_figures(cg, graph, initial)
 
 
 def initial_figures(cg: CaregraphLoad, graph: Census, initial: InitialLoad) -> dict[str, Any]:
@@ -520,6 +552,8 @@ def initial_figures(cg: CaregraphLoad, graph: Census, initial: InitialLoad) -> d
             "phases_s": {k: round(v, 1) for k, v in initial.phases.items()},
             "census": asdict(initial.census),
             "same_graph": initial.census == graph,
+            "workers": initial.workers,
+            "peak_memory_mb": _round(initial.peak_memory_mb),
         },
         "incremental_records_per_s": round(cg.records / cg.seconds, 1),
         "speedup": round((initial.records / initial.seconds) / (cg.records / cg.seconds), 2),
@@ -548,7 +582,9 @@ def main(argv: list[str] | None = None) -> None:
         "data set (generated under --data), written as JSON to --result",
     )
     parser.add_argument(
-        "--initial-workers", type=int, default=0, help="with --compare-initial: parse processes"
+        "--initial-workers",
+        type=int,
+        help="with --compare-initial: parse processes (default: one per core)",
     )
     args = parser.parse_args(argv)
     if args.compare_initial:

@@ -259,6 +259,7 @@ def build(
             "initial_records_per_s": ingest.get("initial_records_per_s"),
             "initial_speedup": ingest.get("speedup"),
             "initial_same_graph": (ingest.get("initial") or {}).get("same_graph"),
+            "initial_peak_memory_mb": (ingest.get("initial") or {}).get("peak_memory_mb"),
             "meets_initial_target": None
             if ingest.get("speedup") is None
             else ingest["speedup"] >= TARGETS["initial_speedup"],
@@ -354,7 +355,8 @@ def markdown(doc: Mapping[str, Any]) -> str:
         NOT_MEASURED
         if initial is None
         else f"{_fmt(ing['initial_speedup'], 2)}x ({_fmt(initial)} vs "
-        f"{_fmt(ing['records_per_s'])} records/s; same graph: {_fmt(ing['initial_same_graph'])})"
+        f"{_fmt(ing['records_per_s'])} records/s; same graph: {_fmt(ing['initial_same_graph'])}; "
+        f"peak memory {_fmt(ing.get('initial_peak_memory_mb'))} MB)"
     )
     lines.append(
         f"| bulk initial import ≥ 5x the incremental load's records/s | {measured} "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import itertools
 import json
 import os
 import shutil
@@ -172,13 +173,13 @@ def write_files(graph: StagedGraph, folder: Path) -> ImportFiles:
     nodes = _Files(folder, "nodes", (":ID", ":LABEL"))
     rels = _Files(folder, "relationships", (":START_ID", ":END_ID", ":TYPE"))
     try:
-        for nid, node in graph.nodes.items():
+        for nid, node in graph.iter_nodes():
             for name, value in node.props.items():
                 if value == []:
                     out.empty_node_lists.append((nid, name))
             cols, values = _row(node.props)
             nodes.write(cols, [nid, ARRAY_DELIMITER.join(node.labels), *values])
-        for rel in graph.rels:
+        for rel in graph.iter_rels():
             for name, value in rel.props.items():
                 if value == []:
                     out.empty_rel_lists.append((rel.start, rel.type, rel.end, name))
@@ -362,20 +363,20 @@ def set_empty_lists(driver: Driver, database: str, files: ImportFiles) -> None:
 def link(
     driver: Driver,
     database: str,
-    keys_by_label: dict[str, list[str]],
+    graph: StagedGraph,
     run_id: str,
     enabled: frozenset[str],
 ) -> linking.Linked:
     """The linking rules over every node, rule by rule in the order the incremental path runs
     them per batch (so a claim the first rule links is not linked by the second), a chunk of
-    keys per transaction."""
+    keys per transaction, the keys read from the staged graph as they are needed."""
     out = linking.Linked()
     for rule in linking.RULES:
         if rule.name not in enabled:
             continue
-        keys = sorted({k for label in rule.triggers for k in keys_by_label.get(label, [])})
-        for i in range(0, len(keys), LINK_CHUNK):
-            chunk = {label: keys[i : i + LINK_CHUNK] for label in rule.triggers}
+        keys = graph.entity_keys(rule.triggers)
+        while part := list(itertools.islice(keys, LINK_CHUNK)):
+            chunk = {label: part for label in rule.triggers}
             with driver.session(database=database) as session:
                 made = session.execute_write(
                     linking.apply_rules, chunk, run_id, frozenset({rule.name})
@@ -388,7 +389,7 @@ def link(
 
 
 def stamp_link_runs(
-    driver: Driver, database: str, first_run: dict[str, str], run_ids: Sequence[str]
+    driver: Driver, database: str, graph: StagedGraph, run_ids: Sequence[str]
 ) -> None:
     """Give each link a rule made the run the incremental path would have made it in: the
     later of the runs that first wrote its two ends (a rule links once both ends are there).
@@ -404,6 +405,7 @@ def stamp_link_runs(
         last=run_ids[-1],
         database_=database,
     )
+    first_run = graph.first_runs({k for r in records for k in (r["a"], r["b"])})
     rows = []
     for r in records:
         ends = [

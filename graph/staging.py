@@ -1,4 +1,4 @@
-"""The writer's graph held in memory, for a bulk initial import (issue 17).
+"""The writer's graph, staged on disk, for a bulk initial import (issue 17).
 
 An initial import writes into an empty database, so nothing the identity step or the writer
 would read from Neo4j can be anywhere but in what this load wrote before. ``StagedGraph``
@@ -15,14 +15,32 @@ the rows stay one piece of code for both paths, and what is emulated is only the
 five write statements, which ``tests/loaders/test_initial.py`` holds to the real ones by
 comparing the two graphs, node for node and relationship for relationship.
 
+Where it is kept: in a SQLite file (the standard library's, so nothing to install), not in
+Python objects. Held in memory, the staged graph took about 228 MB per thousand patients
+(Python objects for every node, relationship and index entry): 23 GB at 100,000 patients,
+more than this machine has. SQLite is a store with the keyed reads, updates and ordered scans
+this needs; DuckDB, which the project also has, is made for column scans and is slow at
+updating one row at a time. The file is scratch: no journal and no sync (a crash means the
+import is run again: nothing was imported yet), and it is deleted when the graph is closed,
+since it holds every record's values. What stays in memory is bounded: SQLite's page cache
+and the nodes of the last few batches (``NODE_CACHE``). Changes are written back at the end
+of each batch, so every query SQLite answers sees the graph as the writer left it.
+
 What it does not do: the linking rules. They are set-based Cypher (``graph/linking.py``) and
 run in Neo4j after the import, over every node (see ``bulk_import.link``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+import pickle
+import shutil
+import sqlite3
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from caregraph.graph.identity import Known, TokenHit
@@ -37,6 +55,20 @@ from caregraph.graph.writer import (
 )
 
 PATIENT = "Patient"
+NODE_CACHE = 50_000  # nodes kept in memory across batches (payers, organisations, the run)
+PAGE_CACHE_KB = 128 * 1024  # SQLite's page cache
+_LABELS = "\t"  # between a node's labels in its row (a label is an ontology local name)
+
+_SCHEMA = (
+    # rowid order is the order of creation, as the in-memory graph's was
+    "CREATE TABLE nodes (id TEXT NOT NULL UNIQUE, labels TEXT NOT NULL, props BLOB NOT NULL, "
+    "mk TEXT, first_run TEXT)",
+    "CREATE INDEX nodes_by_match_key ON nodes (mk) WHERE mk IS NOT NULL",
+    'CREATE TABLE rels (type TEXT NOT NULL, start TEXT NOT NULL, "end" TEXT NOT NULL, '
+    "props BLOB NOT NULL)",
+    'CREATE INDEX rels_by_start ON rels (start, type, "end")',
+    'CREATE INDEX rels_by_end ON rels ("end", type)',
+)
 
 
 @dataclass(slots=True)
@@ -66,32 +98,81 @@ def _set_all(target: dict[str, Any], props: dict[str, Any]) -> None:
             target[k] = v
 
 
+# Properties are pickled: they hold dates and times as well as JSON's types, and pickle is the
+# fastest way to and from bytes. It reads only what this process wrote, into a file it made
+# afresh (see StagedGraph), never anything another program gives it.
+def _dump(props: dict[str, Any]) -> bytes:
+    return pickle.dumps(props, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load(data: bytes) -> dict[str, Any]:
+    props: dict[str, Any] = pickle.loads(data)  # noqa: S301  # its own file: see above
+    return props
+
+
 class StagedGraph:
     """Nodes and relationships as the writer would leave them in an empty database.
 
     Node ids: ``e:`` + key for an entity, ``c:`` + key for a concept, ``i:`` + token for an
     identifier, ``s:`` + key for a source record, ``r:`` + run id for a load run: each kind is
     merged on its own key, as the writer merges it.
+
+    ``folder``: where its file goes (made if missing, removed by :meth:`close`); a temporary
+    folder when None. Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self) -> None:
-        self.nodes: dict[str, StagedNode] = {}
-        self.rels: list[StagedRel] = []
-        # the writer's MERGE patterns, as indexes into rels
-        self._links: dict[tuple[str, str, str], list[int]] = {}  # (type, start, end)
-        self._identifies: dict[str, list[tuple[str, int]]] = {}  # token -> (node id, rel)
-        self._loaded_in: set[tuple[str, str]] = set()
-        self._asserted: set[tuple[str, str]] = set()
-        self._owners: dict[tuple[str, str], list[str]] = {}  # (event id, type) -> start ids
-        self._match_keys: dict[str, list[str]] = {}  # matchKey -> entity ids (see lookup)
-        self.first_run: dict[str, str] = {}  # entity key -> the run that first wrote it
+    def __init__(self, folder: Path | None = None) -> None:
+        if folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="caregraph-staged-"))
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folder = folder
+        path = self._folder / "staged.sqlite"
+        path.unlink(missing_ok=True)  # a file left by an import that was killed
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        for pragma in (
+            "journal_mode = OFF",
+            "synchronous = OFF",
+            "locking_mode = EXCLUSIVE",
+            "temp_store = FILE",
+            f"cache_size = -{PAGE_CACHE_KB}",
+        ):
+            self._db.execute("PRAGMA " + pragma)
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+        self._db.execute("BEGIN")
+        # nodes read or written lately (id -> node), the ones changed since the last flush,
+        # and the ones created since then (inserted, not updated, at the flush)
+        self._nodes: OrderedDict[str, StagedNode] = OrderedDict()
+        self._dirty: set[str] = set()
+        self._created: dict[str, None] = {}  # in the order made
+        self._first_run: dict[str, str] = {}  # node id -> its first run, until the flush
+        # relationships read from the file since the last flush (rowid -> relationship) and
+        # the changed ones; the ones made since then, by rowid and by their ends, go to the
+        # file at the flush
+        self._rels: dict[int, StagedRel] = {}
+        self._rels_dirty: set[int] = set()
+        self._made: dict[int, StagedRel] = {}
+        self._made_between: dict[tuple[str, str, str], list[int]] = {}
+        self._next_rid = 1
+
+    def __enter__(self) -> StagedGraph:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close and delete the file (it holds every record's values)."""
+        self._db.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     # -- what the pipeline reads -------------------------------------------------------------
     def lookup_hashes(self, keys: Sequence[str]) -> dict[str, str]:
         """``writer.lookup_hashes``: SourceRecord key -> content hash."""
         out: dict[str, str] = {}
         for k in keys:
-            node = self.nodes.get("s:" + k)
+            node = self._node("s:" + k)
             if node is not None and "contentHash" in node.props:
                 out[k] = node.props["contentHash"]
         return out
@@ -101,32 +182,41 @@ class StagedGraph:
     ) -> Known:
         """``graph/identity.py`` ``lookup``, answered from the staged graph (the identifier's
         nodes in the order they were tied to it, then the node keyed by the token)."""
-        types = set(owner_types)
+        self._flush()
+        types = sorted(set(owner_types))
         hits: dict[str, list[TokenHit]] = {}
         owners: dict[tuple[str, str], set[str]] = {}
+        db = self._db
         for t in tokens:
-            ids = [nid for nid, _ in self._identifies.get(t, [])]
-            if "e:" + t in self.nodes:
-                ids.append("e:" + t)
+            ids = [
+                end
+                for (end,) in db.execute(
+                    'SELECT "end" FROM rels WHERE start = ? AND type = ? ORDER BY rowid',
+                    ("i:" + t, "IDENTIFIES"),
+                )
+            ]
+            ids.append("e:" + t)
             for nid in dict.fromkeys(ids):
-                node = self.nodes[nid]
+                node = self._node(nid)
+                if node is None:
+                    continue
                 key = nid[2:]
                 hits.setdefault(t, []).append(
                     TokenHit(key, tuple(node.labels), node.props.get("birthDate"))
                 )
                 for rel_type in types:
-                    for start in self._owners.get((nid, rel_type), []):
-                        if PATIENT in self.nodes[start].labels:
+                    for (start,) in db.execute(
+                        'SELECT start FROM rels WHERE "end" = ? AND type = ?', (nid, rel_type)
+                    ):
+                        owner = self._node(start)
+                        if owner is not None and PATIENT in owner.labels:
                             owners.setdefault((key, rel_type), set()).add(start[2:])
         by_mk: dict[str, list[str]] = {}
         for mk in match_keys:
-            for nid in self._match_keys.get(mk, []):
-                node = self.nodes[nid]
-                if (
-                    PATIENT in node.labels
-                    and node.props.get("matchKey") == mk
-                    and "stub" not in node.props
-                ):
+            for nid, labels, props in db.execute(
+                "SELECT id, labels, props FROM nodes WHERE mk = ? ORDER BY rowid", (mk,)
+            ):
+                if PATIENT in labels.split(_LABELS) and "stub" not in _load(props):
                     by_mk.setdefault(mk, []).append(nid[2:])
         return Known(hits, by_mk, owners)
 
@@ -135,14 +225,25 @@ class StagedGraph:
         """``writer.start_run``."""
         node = self._merge("r:" + run_id, ("LoadRun",), {"runId": run_id})[0]
         _set_all(node.props, props)
+        self._flush()
 
     def finish_run(self, run_id: str, props: dict[str, Any]) -> None:
         """``writer.finish_run``."""
-        _set_all(self.nodes["r:" + run_id].props, props)
+        node = self._node("r:" + run_id)
+        if node is not None:
+            _set_all(node.props, props)
+            self._dirty.add("r:" + run_id)
+        self._flush()
 
     def write_batch(self, batch: WriteBatch, now: Any) -> WriteStats:
         """``writer.write_batch``, statement by statement, row by row; ``now`` is the time a
         stub is stamped with."""
+        try:
+            return self._write_batch(batch, now)
+        finally:
+            self._flush()
+
+    def _write_batch(self, batch: WriteBatch, now: Any) -> WriteStats:
         stats = WriteStats()
         for labels, stub_rows in _group(batch.stubs, lambda s: s.labels):
             for stub in stub_rows:
@@ -160,12 +261,8 @@ class StagedGraph:
                 self._add_labels(node, labels)
                 node.props.pop("stub", None)
                 node.props.pop("stubSince", None)
-                self.first_run.setdefault(n.key, batch.run_id)
-                mk = node.props.get("matchKey")
-                if mk is not None:
-                    known = self._match_keys.setdefault(mk, [])
-                    if nid not in known:
-                        known.append(nid)
+                self._dirty.add(nid)
+                self._first_run.setdefault(nid, batch.run_id)
         for i in batch.identifiers:
             iid = "i:" + i.token
             ident, created = self._merge(iid, ("Identifier",), {"key": i.token})
@@ -175,20 +272,19 @@ class StagedGraph:
                     ident.props, {"system": i.system, "value": i.value, "identifierType": i.type}
                 )
             nid = "e:" + i.node
-            if nid not in self.nodes:
+            if self._node(nid) is None:
                 continue  # MATCH (n:Entity {key: r.node}) found nothing
-            tied = self._identifies.setdefault(i.token, [])
-            found = [ri for n, ri in tied if n == nid]
+            found = self._between("IDENTIFIES", iid, nid)
             if found:
-                rel = self.rels[found[0]]
+                rid, rel = found[0]
             else:
-                rel = self._new_rel("IDENTIFIES", iid, nid)
-                tied.append((nid, len(self.rels) - 1))
+                rid, rel = self._new_rel("IDENTIFIES", iid, nid)
                 stats.relationships_created += 1
                 _set_all(rel.props, {"rule": i.rule, "evidence": i.evidence, "sources": []})
             sources = rel.props["sources"]
             if i.source is not None and i.source not in sources and len(sources) < MAX_SOURCES:
                 rel.props["sources"] = [*sources, i.source][:MAX_SOURCES]
+                self._rels_dirty.add(rid)
         for c in {c.key: c for c in batch.concepts}.values():
             node, created = self._merge("c:" + c.key, (CONCEPT_LABEL,), {"key": c.key})
             if created:
@@ -201,24 +297,21 @@ class StagedGraph:
             for kept, subset in _group(link_rows, lambda x: _distinct(x.props)):
                 for r in subset:
                     a, b = "e:" + r.src, dst_prefix + r.dst
-                    if a not in self.nodes or b not in self.nodes:
+                    if self._node(a) is None or self._node(b) is None:
                         continue  # one of the two MATCHes found nothing
                     pattern = {k: r.props[k] for k in kept}
-                    index = self._links.setdefault((rel_type, a, b), [])
                     matched = [
-                        self.rels[x]
-                        for x in index
-                        if all(self.rels[x].props.get(k) == v for k, v in pattern.items())
+                        (rid, x)
+                        for rid, x in self._between(rel_type, a, b)
+                        if all(x.props.get(k) == v for k, v in pattern.items())
                     ]
                     if not matched:
-                        rel = self._new_rel(rel_type, a, b)
+                        rid, rel = self._new_rel(rel_type, a, b)
                         rel.props.update(pattern)
-                        index.append(len(self.rels) - 1)
-                        self._owners.setdefault((b, rel_type), []).append(a)
                         stats.relationships_created += 1
                         stats.links_created += 1
-                        matched = [rel]
-                    for x in matched:  # MERGE binds every relationship the pattern matches
+                        matched = [(rid, rel)]
+                    for rid, x in matched:  # MERGE binds every relationship the pattern matches
                         _set_all(x.props, r.props)
                         if r.rule is not None:
                             x.props["rule"] = r.rule
@@ -231,53 +324,172 @@ class StagedGraph:
                             or len(have or []) >= MAX_SOURCES
                         ):
                             x.props["sources"] = [*(have or []), r.source]
+                        self._rels_dirty.add(rid)
         if batch.sources:
             run = "r:" + batch.run_id
-            if run not in self.nodes:
+            if self._node(run) is None:
                 return stats  # MATCH (run:LoadRun ...) found nothing
             for s in batch.sources:
                 sid = "s:" + s.key
                 node, created = self._merge(sid, ("SourceRecord",), {"key": s.key})
                 stats.nodes_created += created
                 _set_all(node.props, s.props)
-                if (sid, run) not in self._loaded_in:
-                    self._loaded_in.add((sid, run))
+                self._dirty.add(sid)
+                if not self._between("LOADED_IN", sid, run):
                     self._new_rel("LOADED_IN", sid, run)
                     stats.relationships_created += 1
                 for k in s.asserts:
                     nid = "e:" + k
-                    if nid in self.nodes and (sid, nid) not in self._asserted:
-                        self._asserted.add((sid, nid))
+                    if self._node(nid) is not None and not self._between("ASSERTED", sid, nid):
                         self._new_rel("ASSERTED", sid, nid)
                         stats.relationships_created += 1
         return stats
 
-    def entity_keys_by_label(self) -> dict[str, list[str]]:
-        """Every entity's key under each of its labels (what the linking rules start from)."""
-        out: dict[str, list[str]] = {}
-        for nid, node in self.nodes.items():
-            if nid.startswith("e:"):
-                for label in node.labels:
-                    out.setdefault(label, []).append(nid[2:])
+    # -- what the import reads back ----------------------------------------------------------
+    def iter_nodes(self) -> Iterator[tuple[str, StagedNode]]:
+        """Every node (its id and the node), in the order they were made."""
+        self._flush()
+        for nid, labels, props in self._db.execute(
+            "SELECT id, labels, props FROM nodes ORDER BY rowid"
+        ):
+            yield nid, StagedNode(labels.split(_LABELS), _load(props))
+
+    def iter_rels(self) -> Iterator[StagedRel]:
+        """Every relationship, in the order they were made."""
+        self._flush()
+        for rel_type, start, end, props in self._db.execute(
+            'SELECT type, start, "end", props FROM rels ORDER BY rowid'
+        ):
+            yield StagedRel(rel_type, start, end, _load(props))
+
+    def entity_keys(self, labels: Iterable[str]) -> Iterator[str]:
+        """The keys of the entities that carry any of ``labels``, sorted, each once (what a
+        linking rule starts from): a scan of the nodes per label, the keys that carry it
+        sorted by SQLite, the labels' lists merged."""
+        self._flush()
+        last = None
+        for key in heapq.merge(*(self._keys_with(label) for label in sorted(set(labels)))):
+            if key != last:
+                last = key
+                yield key
+
+    def _keys_with(self, label: str) -> Iterator[str]:
+        # a label is one of the tab-separated names in the row's labels
+        for (key,) in self._db.cursor().execute(
+            "SELECT substr(id, 3) AS k FROM nodes WHERE substr(id, 1, 2) = 'e:' "
+            "AND instr(char(9) || labels || char(9), char(9) || ? || char(9)) > 0 ORDER BY k",
+            (label,),
+        ):
+            yield key
+
+    def first_runs(self, keys: Iterable[str]) -> dict[str, str]:
+        """The run that first wrote each entity key (the ones that have one)."""
+        self._flush()
+        out: dict[str, str] = {}
+        for key in keys:
+            row = self._db.execute(
+                "SELECT first_run FROM nodes WHERE id = ?", ("e:" + key,)
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                out[key] = row[0]
         return out
 
     # -- helpers -----------------------------------------------------------------------------
+    def _node(self, nid: str) -> StagedNode | None:
+        node = self._nodes.get(nid)
+        if node is not None:
+            self._nodes.move_to_end(nid)
+            return node
+        row = self._db.execute("SELECT labels, props FROM nodes WHERE id = ?", (nid,)).fetchone()
+        if row is None:
+            return None
+        node = self._nodes[nid] = StagedNode(row[0].split(_LABELS), _load(row[1]))
+        return node
+
     def _merge(
         self, nid: str, labels: tuple[str, ...], key: dict[str, Any]
     ) -> tuple[StagedNode, bool]:
-        node = self.nodes.get(nid)
+        node = self._node(nid)
         if node is not None:
             return node, False
-        node = self.nodes[nid] = StagedNode(list(labels), dict(key))
+        node = self._nodes[nid] = StagedNode(list(labels), dict(key))
+        self._created[nid] = None
+        self._dirty.add(nid)
         return node, True
 
-    @staticmethod
-    def _add_labels(node: StagedNode, labels: Iterable[str]) -> None:
+    def _add_labels(self, node: StagedNode, labels: Iterable[str]) -> None:
         for label in labels:
             if label not in node.labels:
                 node.labels.append(label)
 
-    def _new_rel(self, rel_type: str, start: str, end: str) -> StagedRel:
-        rel = StagedRel(rel_type, start, end)
-        self.rels.append(rel)
-        return rel
+    def _between(self, rel_type: str, start: str, end: str) -> list[tuple[int, StagedRel]]:
+        """The relationships of a type from one node to another, oldest first."""
+        out = []
+        # a node made since the last flush has no relationship in the file yet: most of an
+        # initial import's nodes are new, so most of these reads never reach SQLite
+        if start not in self._created:
+            for rid, props in self._db.execute(
+                'SELECT rowid, props FROM rels WHERE start = ? AND type = ? AND "end" = ? '
+                "ORDER BY rowid",
+                (start, rel_type, end),
+            ):
+                rel = self._rels.get(rid)
+                if rel is None:
+                    rel = self._rels[rid] = StagedRel(rel_type, start, end, _load(props))
+                out.append((rid, rel))
+        for rid in self._made_between.get((rel_type, start, end), ()):
+            out.append((rid, self._made[rid]))
+        return out
+
+    def _new_rel(self, rel_type: str, start: str, end: str) -> tuple[int, StagedRel]:
+        rid = self._next_rid
+        self._next_rid += 1
+        rel = self._made[rid] = StagedRel(rel_type, start, end)
+        self._made_between.setdefault((rel_type, start, end), []).append(rid)
+        return rid, rel
+
+    def _flush(self) -> None:
+        """Write what changed back to the file and bound what stays in memory."""
+        db = self._db
+        updated = [nid for nid in self._dirty if nid not in self._created]
+        nodes = self._nodes
+
+        def row(nid: str) -> tuple[Any, ...]:
+            node = nodes[nid]
+            mk = node.props.get("matchKey") if nid.startswith("e:") else None
+            return (
+                _LABELS.join(node.labels),
+                _dump(node.props),
+                mk if isinstance(mk, str) else None,
+                self._first_run.get(nid),
+                nid,
+            )
+
+        db.executemany(
+            "INSERT INTO nodes (labels, props, mk, first_run, id) VALUES (?, ?, ?, ?, ?)",
+            [row(nid) for nid in self._created],
+        )
+        db.executemany(
+            "UPDATE nodes SET labels = ?, props = ?, mk = ?, "
+            "first_run = coalesce(first_run, ?) WHERE id = ?",
+            [row(nid) for nid in updated],
+        )
+        db.executemany(
+            'INSERT INTO rels (rowid, type, start, "end", props) VALUES (?, ?, ?, ?, ?)',
+            [(rid, r.type, r.start, r.end, _dump(r.props)) for rid, r in self._made.items()],
+        )
+        db.executemany(
+            "UPDATE rels SET props = ? WHERE rowid = ?",
+            [(_dump(self._rels[rid].props), rid) for rid in self._rels_dirty if rid in self._rels],
+        )
+        db.execute("COMMIT")
+        db.execute("BEGIN")
+        self._dirty.clear()
+        self._created.clear()
+        self._first_run.clear()
+        self._rels.clear()
+        self._rels_dirty.clear()
+        self._made.clear()
+        self._made_between.clear()
+        while len(nodes) > NODE_CACHE:
+            nodes.popitem(last=False)

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 class StagedPipeline(Pipeline):
     """The load pipeline writing into a staged graph (no Neo4j until the import)."""
 
-    graph: StagedGraph = field(default_factory=StagedGraph)
+    graph: StagedGraph = field(kw_only=True)  # the graph it writes into (closed by its owner)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -146,65 +146,67 @@ def import_initial(
         schema = bulk_import.schema_statements(driver, database)
 
     started = time.perf_counter()
-    graph = StagedGraph()
-    reports: list[LoadReport] = []
-    # one pool for every source: its processes start (and read the ontology) once
-    with ReadPool(workers) if workers > 0 else nullcontext() as pool:
-        for name, paths in sources:
-            source = name or default_source(paths)
-            pipeline = StagedPipeline(
-                driver=None,  # type: ignore[arg-type]  # never used: every write goes to ``graph``
-                database=database,
-                onto=onto,
-                source=source,
-                identity=identity,
-                batch_size=batch_size,
-                on_progress=on_progress,
-                strict=strict,
-                limits=limits or LoadLimits(),
-                pool=pool,
-                graph=graph,
-            )
-            reports.append(
-                pipeline.run(paths, rejects_dir=rejects_dir / source if rejects_dir else None)
-            )
-    seconds["stage"] = time.perf_counter() - started
+    # staged on disk, beside the files; it holds every record's values, so it goes at the end
+    with StagedGraph(server.home / "import" / "staged") as graph:
+        reports: list[LoadReport] = []
+        # one pool for every source: its processes start (and read the ontology) once
+        with ReadPool(workers) if workers > 0 else nullcontext() as pool:
+            for name, paths in sources:
+                source = name or default_source(paths)
+                pipeline = StagedPipeline(
+                    driver=None,  # type: ignore[arg-type]  # never used: every write goes to ``graph``
+                    database=database,
+                    onto=onto,
+                    source=source,
+                    identity=identity,
+                    batch_size=batch_size,
+                    on_progress=on_progress,
+                    strict=strict,
+                    limits=limits or LoadLimits(),
+                    pool=pool,
+                    graph=graph,
+                )
+                reports.append(
+                    pipeline.run(paths, rejects_dir=rejects_dir / source if rejects_dir else None)
+                )
+        seconds["stage"] = time.perf_counter() - started
 
-    t = time.perf_counter()
-    work = server.home / "import" / "initial"
-    files = bulk_import.write_files(graph, work)
-    seconds["files"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    server.stop()
-    try:
-        bulk_import.replace_store(server, files, server.logs_dir / "import-report.txt")
-    finally:
-        # the files hold every record's values in plain text: gone once imported or not
-        shutil.rmtree(work, ignore_errors=True)
-        server.start()
-    seconds["import"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    run_ids = [r.run_id for r in reports]
-    with open_driver(conn) as driver:
-        gw.ensure_write_schema(driver, database)
-        bulk_import.restore_schema(driver, database, schema)
-        if before.ontology_applied:
-            # its class nodes went with the old store: applied again (the ontology this import
-            # read its records with)
-            graph_schema.apply(driver, database, onto, force=True)  # type: ignore[arg-type]  # the view is the Ontology
-        bulk_import.set_empty_lists(driver, database, files)
-        seconds["schema"] = time.perf_counter() - t
         t = time.perf_counter()
-        linked = bulk_import.link(
-            driver, database, graph.entity_keys_by_label(), run_ids[-1], identity.enabled_rules()
-        )
-        bulk_import.stamp_link_runs(driver, database, graph.first_run, run_ids)
-        seconds["linking"] = time.perf_counter() - t
+        work = server.home / "import" / "initial"
+        files = bulk_import.write_files(graph, work)
+        seconds["files"] = time.perf_counter() - t
+
         t = time.perf_counter()
-        _snapshot(driver, database, run_ids[-1])
-        seconds["scorecard"] = time.perf_counter() - t
+        server.stop()
+        try:
+            bulk_import.replace_store(server, files, server.logs_dir / "import-report.txt")
+        finally:
+            # the files hold every record's values in plain text: gone once imported or not
+            shutil.rmtree(work, ignore_errors=True)
+            server.start()
+        seconds["import"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        run_ids = [r.run_id for r in reports]
+        with open_driver(conn) as driver:
+            gw.ensure_write_schema(driver, database)
+            bulk_import.restore_schema(driver, database, schema)
+            if before.ontology_applied:
+                # its class nodes went with the old store: applied again (the ontology this import
+                # read its records with)
+                graph_schema.apply(driver, database, onto, force=True)  # type: ignore[arg-type]  # the view is the Ontology
+            bulk_import.set_empty_lists(driver, database, files)
+            seconds["schema"] = time.perf_counter() - t
+            t = time.perf_counter()
+            linked = bulk_import.link(
+                driver, database, graph, run_ids[-1], identity.enabled_rules()
+            )
+            bulk_import.stamp_link_runs(driver, database, graph, run_ids)
+            seconds["linking"] = time.perf_counter() - t
+            t = time.perf_counter()
+            _snapshot(driver, database, run_ids[-1])
+            seconds["scorecard"] = time.perf_counter() - t
+
     reports[-1].links = dict(linked.made)
     reports[-1].ambiguous = dict(linked.ambiguous)
     return ImportResult(reports, dict(linked.made), dict(linked.ambiguous), seconds)

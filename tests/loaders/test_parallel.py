@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from caregraph.graph import staging
 from caregraph.graph.staging import StagedGraph
 from caregraph.loaders import parallel
 from caregraph.loaders.generator import generate
@@ -28,11 +29,12 @@ Sources = list[tuple[str, list[Path]]]
 
 
 def stage(
-    sources: Sources, identity: IdentityConfig, pool: ReadPool | None
+    sources: Sources, identity: IdentityConfig, pool: ReadPool | None, folder: Path
 ) -> tuple[list[dict[str, Any]], StagedGraph]:
-    """Each source's report (what differs by run left out) and the staged graph."""
+    """Each source's report (what differs by run left out) and the staged graph (its file
+    in ``folder``)."""
     onto = load_ontology()
-    graph = StagedGraph()
+    graph = StagedGraph(folder)
     reports = []
     for name, paths in sources:
         pipeline = StagedPipeline(
@@ -68,15 +70,15 @@ def graph_text(graph: StagedGraph, run_ids: dict[str, str]) -> tuple[list[str], 
 
     nodes = sorted(
         norm((key, n.labels, timeless(n.props)))
-        for key, n in graph.nodes.items()
+        for key, n in graph.iter_nodes()
         if "LoadRun" not in n.labels
     )
-    rels = sorted(norm((r.type, r.start, r.end, r.props)) for r in graph.rels)
+    rels = sorted(norm((r.type, r.start, r.end, r.props)) for r in graph.iter_rels())
     return nodes, rels
 
 
 def run_order(graph: StagedGraph) -> dict[str, str]:
-    runs = [n.props["runId"] for n in graph.nodes.values() if "LoadRun" in n.labels]
+    runs = [n.props["runId"] for _, n in graph.iter_nodes() if "LoadRun" in n.labels]
     return {run_id: f"<run {i}>" for i, run_id in enumerate(runs)}
 
 
@@ -93,14 +95,17 @@ def test_workers_give_the_same_reports_and_graph_as_one_process(
     sources = generated + [(folder.name, [folder]) for folder in folders]
     identity = IdentityConfig.from_file(tmp_path / "data" / "identity.toml")
 
-    alone, alone_graph = stage(sources, identity, None)
+    # one process, few nodes kept in memory: most reads come back from the staged graph's file
+    monkeypatch.setattr(staging, "NODE_CACHE", 20)
+    alone, alone_graph = stage(sources, identity, None, tmp_path / "alone")
+    monkeypatch.undo()
     # files over 16 KiB streamed in chunks, the others returned whole: both ways are covered
     monkeypatch.setattr(parallel, "STREAM_BYTES", 16 << 10)
     sizes = [p.stat().st_size for _, paths in sources for p in expand(paths)]
     assert any(s >= parallel.STREAM_BYTES for s in sizes)
     assert any(s < parallel.STREAM_BYTES for s in sizes)
     with ReadPool(2) as pool:
-        together, together_graph = stage(sources, identity, pool)
+        together, together_graph = stage(sources, identity, pool, tmp_path / "together")
 
     assert together == alone
     # the comparison covers rejections, warnings and skips, which the workers' checks found
