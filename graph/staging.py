@@ -33,6 +33,8 @@ run in Neo4j after the import, over every node (see ``bulk_import.link``).
 from __future__ import annotations
 
 import heapq
+import itertools
+import json
 import pickle
 import shutil
 import sqlite3
@@ -147,6 +149,7 @@ class StagedGraph:
         self._dirty: set[str] = set()
         self._created: dict[str, None] = {}  # in the order made
         self._first_run: dict[str, str] = {}  # node id -> its first run, until the flush
+        self._absent: set[str] = set()  # ids the file was asked for and does not have
         # relationships read from the file since the last flush (rowid -> relationship) and
         # the changed ones; the ones made since then, by rowid and by their ends, go to the
         # file at the flush
@@ -171,6 +174,7 @@ class StagedGraph:
     def lookup_hashes(self, keys: Sequence[str]) -> dict[str, str]:
         """``writer.lookup_hashes``: SourceRecord key -> content hash."""
         out: dict[str, str] = {}
+        self._prefetch("s:" + k for k in keys)
         for k in keys:
             node = self._node("s:" + k)
             if node is not None and "contentHash" in node.props:
@@ -183,38 +187,46 @@ class StagedGraph:
         """``graph/identity.py`` ``lookup``, answered from the staged graph (the identifier's
         nodes in the order they were tied to it, then the node keyed by the token)."""
         self._flush()
-        types = sorted(set(owner_types))
-        hits: dict[str, list[TokenHit]] = {}
-        owners: dict[tuple[str, str], set[str]] = {}
         db = self._db
-        for t in tokens:
-            ids = [
-                end
-                for (end,) in db.execute(
-                    'SELECT "end" FROM rels WHERE start = ? AND type = ? ORDER BY rowid',
-                    ("i:" + t, "IDENTIFIES"),
-                )
-            ]
-            ids.append("e:" + t)
-            for nid in dict.fromkeys(ids):
+        # each question is one statement over the batch's whole list (a JSON array that
+        # SQLite's json_each reads), not one per token: the answers are the same
+        tied: dict[str, list[str]] = {}
+        for t, end in db.execute(
+            'SELECT substr(start, 3), "end" FROM rels WHERE type = ? '
+            "AND start IN (SELECT 'i:' || value FROM json_each(?)) ORDER BY rowid",
+            ("IDENTIFIES", json.dumps(list(tokens))),
+        ):
+            tied.setdefault(t, []).append(end)
+        named = {t: list(dict.fromkeys([*tied.get(t, ()), "e:" + t])) for t in tokens}
+        self._prefetch(nid for ids in named.values() for nid in ids)
+        hits: dict[str, list[TokenHit]] = {}
+        found: list[str] = []
+        for t, ids in named.items():
+            for nid in ids:
                 node = self._node(nid)
-                if node is None:
-                    continue
-                key = nid[2:]
-                hits.setdefault(t, []).append(
-                    TokenHit(key, tuple(node.labels), node.props.get("birthDate"))
-                )
-                for rel_type in types:
-                    for (start,) in db.execute(
-                        'SELECT start FROM rels WHERE "end" = ? AND type = ?', (nid, rel_type)
-                    ):
-                        owner = self._node(start)
-                        if owner is not None and PATIENT in owner.labels:
-                            owners.setdefault((key, rel_type), set()).add(start[2:])
+                if node is not None:
+                    hits.setdefault(t, []).append(
+                        TokenHit(nid[2:], tuple(node.labels), node.props.get("birthDate"))
+                    )
+                    found.append(nid)
+        owners: dict[tuple[str, str], set[str]] = {}
+        types = sorted(set(owner_types))
+        if found and types:
+            for end, rel_type, start, labels in db.execute(
+                'SELECT r."end", r.type, r.start, p.labels FROM rels r '
+                "JOIN nodes p ON p.id = r.start "
+                'WHERE r."end" IN (SELECT value FROM json_each(?)) '
+                "AND r.type IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(dict.fromkeys(found))), json.dumps(types)),
+            ):
+                if PATIENT in labels.split(_LABELS):
+                    owners.setdefault((end[2:], rel_type), set()).add(start[2:])
         by_mk: dict[str, list[str]] = {}
-        for mk in match_keys:
-            for nid, labels, props in db.execute(
-                "SELECT id, labels, props FROM nodes WHERE mk = ? ORDER BY rowid", (mk,)
+        if match_keys:
+            for mk, nid, labels, props in db.execute(
+                "SELECT mk, id, labels, props FROM nodes "
+                "WHERE mk IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+                (json.dumps(list(match_keys)),),
             ):
                 if PATIENT in labels.split(_LABELS) and "stub" not in _load(props):
                     by_mk.setdefault(mk, []).append(nid[2:])
@@ -245,6 +257,20 @@ class StagedGraph:
 
     def _write_batch(self, batch: WriteBatch, now: Any) -> WriteStats:
         stats = WriteStats()
+        self._prefetch(
+            itertools.chain(
+                ("e:" + x.key for x in batch.stubs),
+                ("e:" + x.key for x in batch.nodes),
+                ("i:" + x.token for x in batch.identifiers),
+                ("e:" + x.node for x in batch.identifiers),
+                ("c:" + x.key for x in batch.concepts),
+                ("e:" + x.src for x in batch.links),
+                (("c:" if x.dst_label == CONCEPT_LABEL else "e:") + x.dst for x in batch.links),
+                ("s:" + x.key for x in batch.sources),
+                ("e:" + k for x in batch.sources for k in x.asserts),
+                ("r:" + batch.run_id,),
+            )
+        )
         for labels, stub_rows in _group(batch.stubs, lambda s: s.labels):
             for stub in stub_rows:
                 node, created = self._merge("e:" + stub.key, (ROOT_LABEL,), {"key": stub.key})
@@ -395,11 +421,27 @@ class StagedGraph:
         return out
 
     # -- helpers -----------------------------------------------------------------------------
+    def _prefetch(self, ids: Iterable[str]) -> None:
+        """Read the nodes of ``ids`` that are not in memory in one statement; the ones the
+        file does not have are remembered as absent until the next flush (a node made
+        before then is in memory, which :meth:`_node` asks first)."""
+        wanted = [nid for nid in dict.fromkeys(ids) if nid not in self._nodes]
+        if not wanted:
+            return
+        for nid, labels, props in self._db.execute(
+            "SELECT id, labels, props FROM nodes WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(wanted),),
+        ):
+            self._nodes[nid] = StagedNode(labels.split(_LABELS), _load(props))
+        self._absent.update(nid for nid in wanted if nid not in self._nodes)
+
     def _node(self, nid: str) -> StagedNode | None:
         node = self._nodes.get(nid)
         if node is not None:
             self._nodes.move_to_end(nid)
             return node
+        if nid in self._absent:
+            return None
         row = self._db.execute("SELECT labels, props FROM nodes WHERE id = ?", (nid,)).fetchone()
         if row is None:
             return None
@@ -486,6 +528,7 @@ class StagedGraph:
         db.execute("BEGIN")
         self._dirty.clear()
         self._created.clear()
+        self._absent.clear()
         self._first_run.clear()
         self._rels.clear()
         self._rels_dirty.clear()
