@@ -393,30 +393,33 @@ def stamp_link_runs(
 ) -> None:
     """Give each link a rule made the run the incremental path would have made it in: the
     later of the runs that first wrote its two ends (a rule links once both ends are there).
-    Only needed when the import holds several runs."""
+    Only needed when the import holds several runs. The links are read as a stream, a chunk
+    at a time, and only the ids of the ones that move are kept: at 100k patients, holding
+    every link's record took the loading process from 480 MB to 1 GB."""
     if len(run_ids) < 2:
         return
     order = {r: i for i, r in enumerate(run_ids)}
+    last = len(run_ids) - 1
     rules = [r.name for r in linking.RULES]
-    records, _, _ = driver.execute_query(
-        "MATCH (a:Entity)-[x]->(b:Entity) WHERE x.rule IN $rules AND x.runId = $last "
-        "RETURN elementId(x) AS id, a.key AS a, b.key AS b",
-        rules=rules,
-        last=run_ids[-1],
-        database_=database,
-    )
-    first_run = graph.first_runs({k for r in records for k in (r["a"], r["b"])})
-    rows = []
-    for r in records:
-        ends = [
-            order.get(first_run.get(k, run_ids[-1]), len(run_ids) - 1) for k in (r["a"], r["b"])
-        ]
-        run = run_ids[max(ends)]
-        if run != run_ids[-1]:
-            rows.append({"id": r["id"], "run": run})
-    for i in range(0, len(rows), 5000):
-        driver.execute_query(
-            "UNWIND $rows AS r MATCH ()-[x]->() WHERE elementId(x) = r.id SET x.runId = r.run",
-            rows=rows[i : i + 5000],
-            database_=database,
+    moved: dict[int, list[str]] = defaultdict(list)  # run -> ids of the links it made
+    with driver.session(database=database) as session:
+        result = session.run(
+            "MATCH (a:Entity)-[x]->(b:Entity) WHERE x.rule IN $rules AND x.runId = $last "
+            "RETURN elementId(x) AS id, a.key AS a, b.key AS b",
+            rules=rules,
+            last=run_ids[last],
         )
+        while rows := [(r["id"], r["a"], r["b"]) for r in itertools.islice(result, 5000)]:
+            first = graph.first_runs({k for _, a, b in rows for k in (a, b)})
+            for link_id, a, b in rows:
+                made = max(order.get(first.get(k, run_ids[last]), last) for k in (a, b))
+                if made != last:
+                    moved[made].append(link_id)
+    for made, ids in moved.items():
+        for i in range(0, len(ids), 5000):
+            driver.execute_query(
+                "UNWIND $ids AS id MATCH ()-[x]->() WHERE elementId(x) = id SET x.runId = $run",
+                ids=ids[i : i + 5000],
+                run=run_ids[made],
+                database_=database,
+            )

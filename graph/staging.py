@@ -127,7 +127,7 @@ class StagedGraph:
         if folder is None:
             self._folder = Path(tempfile.mkdtemp(prefix="caregraph-staged-"))
         else:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # only its owner reads it
             self._folder = folder
         path = self._folder / "staged.sqlite"
         path.unlink(missing_ok=True)  # a file left by an import that was killed
@@ -411,14 +411,13 @@ class StagedGraph:
     def first_runs(self, keys: Iterable[str]) -> dict[str, str]:
         """The run that first wrote each entity key (the ones that have one)."""
         self._flush()
-        out: dict[str, str] = {}
-        for key in keys:
-            row = self._db.execute(
-                "SELECT first_run FROM nodes WHERE id = ?", ("e:" + key,)
-            ).fetchone()
-            if row is not None and row[0] is not None:
-                out[key] = row[0]
-        return out
+        return dict(
+            self._db.execute(
+                "SELECT substr(id, 3), first_run FROM nodes WHERE first_run IS NOT NULL "
+                "AND id IN (SELECT 'e:' || value FROM json_each(?))",
+                (json.dumps(list(keys)),),
+            )
+        )
 
     # -- helpers -----------------------------------------------------------------------------
     def _prefetch(self, ids: Iterable[str]) -> None:
