@@ -39,6 +39,7 @@ import pickle
 import shutil
 import sqlite3
 import tempfile
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,11 @@ def _load(data: bytes) -> dict[str, Any]:
     return props
 
 
+def _remove(db: sqlite3.Connection, folder: Path) -> None:
+    db.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 class StagedGraph:
     """Nodes and relationships as the writer would leave them in an empty database.
 
@@ -132,6 +138,9 @@ class StagedGraph:
         path = self._folder / "staged.sqlite"
         path.unlink(missing_ok=True)  # a file left by an import that was killed
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # a graph never closed (an exception before the ``with``, a caller's slip) still takes
+        # its file with it when it is collected or the interpreter exits
+        self._removal = weakref.finalize(self, _remove, self._db, self._folder)
         for pragma in (
             "journal_mode = OFF",
             "synchronous = OFF",
@@ -167,8 +176,7 @@ class StagedGraph:
 
     def close(self) -> None:
         """Close and delete the file (it holds every record's values)."""
-        self._db.close()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        self._removal()
 
     # -- what the pipeline reads -------------------------------------------------------------
     def lookup_hashes(self, keys: Sequence[str]) -> dict[str, str]:

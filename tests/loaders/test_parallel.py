@@ -6,6 +6,7 @@ import's own tests hold to the graph an incremental load writes."""
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,19 @@ def test_a_worker_that_cannot_check_with_the_same_ontology_fails_the_read(tmp_pa
     with ReadPool(1) as pool, pytest.raises(RuntimeError, match="ontology's files changed"):
         for _, _, items in pool.read(files, "adt", Checks(onto.files, "not-" + onto.version)):
             list(items)
+
+
+def test_a_staged_graph_takes_its_file_with_it(tmp_path: Path) -> None:
+    """The staged file holds every record's values: gone when the graph is closed, and when
+    a graph nobody closed is collected."""
+    with StagedGraph(tmp_path / "closed") as graph:
+        graph.start_run("r1", {"display": "one"})
+        assert [n.props["runId"] for _, n in graph.iter_nodes()] == ["r1"]
+        assert (tmp_path / "closed" / "staged.sqlite").exists()
+    assert not (tmp_path / "closed").exists()
+
+    dropped = StagedGraph(tmp_path / "dropped")
+    dropped.start_run("r1", {})
+    del dropped
+    gc.collect()
+    assert not (tmp_path / "dropped").exists()
