@@ -21,6 +21,7 @@ NEO4J_* environment); ``--profile DIR`` writes one cProfile file per source syst
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import json
 import os
@@ -39,7 +40,7 @@ from neo4j import Driver, ManagedTransaction
 
 from bench.data import Dataset
 from bench.database import BenchNeo4j
-from bench.processes import ChildFailed, neo4j_env
+from bench.processes import ChildFailed, neo4j_env, status_kb
 from caregraph.graph.settings import Neo4jSettings
 
 # Nodes that are not data: the ontology's class nodes and schema node (written by `ontology
@@ -469,15 +470,10 @@ class InitialLoad:
 def _peak_rss_kb(reset: bool = False) -> int | None:
     """This process's peak resident memory (VmHWM, kB); ``reset``: start the peak again
     from what is resident now (Linux's clear_refs), so a phase's peak is its own."""
-    try:
-        if reset:
+    if reset:
+        with contextlib.suppress(OSError):
             Path("/proc/self/clear_refs").write_text("5")
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    return status_kb(os.getpid()).get("VmHWM")
 
 
 def load_initial(

@@ -46,16 +46,27 @@ def answers_ready(base_url: str) -> bool:
     return response.status_code == 200
 
 
+def status_kb(pid: int) -> dict[str, int]:
+    """A process's memory lines of /proc/PID/status (VmRSS, VmHWM ...), in kB; empty once it
+    has gone (a zombie has no VmRSS line)."""
+    out: dict[str, int] = {}
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name.startswith("Vm"):
+                out[name] = int(value.split()[0])
+    return out
+
+
 def memory_kb(pid: int) -> dict[str, int]:
     """VmRSS (now) and VmHWM (peak) of a process and its descendants (a server's workers),
     summed, in kB, from /proc; ``processes`` says how many were counted."""
     out: dict[str, int] = {"VmRSS": 0, "VmHWM": 0, "processes": 0}
     for p in [pid, *_descendants(pid)]:
-        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                name, _, value = line.partition(":")
-                if name in ("VmRSS", "VmHWM"):
-                    out[name] += int(value.split()[0])
+        status = status_kb(p)
+        if status:
+            out["VmRSS"] += status.get("VmRSS", 0)
+            out["VmHWM"] += status.get("VmHWM", 0)
             out["processes"] += 1
     return out
 
@@ -67,14 +78,7 @@ def process_tree(pid: int) -> list[int]:
 
 def rss_kb(pid: int) -> int | None:
     """A process's resident memory now (VmRSS, kB), or None once it has gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name == "VmRSS":
-                return int(value.split()[0])
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None  # a zombie has no VmRSS line
+    return status_kb(pid).get("VmRSS")
 
 
 def command_line(pid: int) -> list[str]:

@@ -137,6 +137,9 @@ class StagedGraph:
             self._folder = folder
         path = self._folder / "staged.sqlite"
         path.unlink(missing_ok=True)  # a file left by an import that was killed
+        # used by one thread (the staged pipeline does not write in a thread of its own:
+        # loaders/initial.py), but not tied to it, so that the finalizer below can close it
+        # from whichever thread collects the graph
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # a graph never closed (an exception before the ``with``, a caller's slip) still takes
         # its file with it when it is collected or the interpreter exits
