@@ -6,9 +6,11 @@ state directory) unless NEO4J_URI names a server to use instead. Nothing here fa
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -37,7 +39,9 @@ SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 # goes to a temporary one, never into the checkout, one per test process (pytest-xdist's
 # workers inherit the environment, and each has a Neo4j of its own); a test that needs its own
 # sets its own
+# that directory holds an audit key: it goes when the process ends, not left in /tmp run after run
 os.environ["CAREGRAPH_HOME"] = tempfile.mkdtemp(prefix="caregraph-tests-home-")
+atexit.register(shutil.rmtree, os.environ["CAREGRAPH_HOME"], ignore_errors=True)
 # the API's bound on a whole request (10 s by default) is a limit that its own tests set
 # (tests/api/test_limits.py); elsewhere it only turns a slow moment of a busy 2-core machine
 # running the suite in two processes into a refusal that is not what those tests check
@@ -74,11 +78,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     machine; see ManagedNeo4j.class_archive)."""
     if hasattr(session.config, "workerinput") or Neo4jSettings().external:
         return  # a worker: the controller has resolved them; or no managed server is used
-    server = ManagedNeo4j(
-        Path(tempfile.mkdtemp(prefix="caregraph-tests-jars-")), managed_settings()
-    )
-    server.classpath()
-    server.make_class_archive()
+    with tempfile.TemporaryDirectory(prefix="caregraph-tests-jars-") as home:
+        server = ManagedNeo4j(Path(home), managed_settings())
+        server.classpath()
+        server.make_class_archive()
 
 
 # pytest-xdist (`make test`): the test files that take longest, on any worker, handed out
