@@ -1,12 +1,13 @@
 """Each caller's view of the graph: the role table (``api/access/policy.py``) turned into the
 :class:`~graph.projection.Projection` that every read query carries.
 
-:data:`FIELD_PROPERTIES` says which graph properties each GraphQL field is made of; a
-property is read for a role only when a field the role may read is made of it, so a hidden
-field's property (and any property no field shows, such as the identity step's match key)
-never leaves Neo4j. A traversal field the role may not read is closed in the query too, and a
-lookup is allowed only by what the role may read. :data:`OWNERS` is how a node finds its
-patient, so that every read can name the patients it read for the audit.
+:func:`field_properties` says which graph properties each GraphQL field is made of, as the
+field declares them (api/types/fields.py); a property is read for a role only when a field the
+role may read is made of it, so a hidden field's property (and any property no field shows,
+such as the identity step's match key) never leaves Neo4j. A traversal field the role may not
+read is closed in the query too, and a lookup is allowed only by what the role may read.
+:func:`owners` is how a node finds its patient, so that every read can name the patients it
+read for the audit.
 """
 
 from __future__ import annotations
@@ -20,113 +21,50 @@ from caregraph.api import paths
 from caregraph.api.access.policy import YEAR, AccessPolicy
 from caregraph.api.type_system import graphql_core
 from caregraph.graph.projection import IDENTIFIER_LOOKUP, Hop, LabelView, Projection
-from caregraph.graph.readers import TIME_PROPERTIES
-from caregraph.ontology.temporal import precision_property
 from caregraph.ontology.vocab import CG
 
 IN, OUT = False, True
-
-_ENTITY: dict[str, tuple[str, ...]] = {"loaded": ("stub",), "display": ("display",)}
-_EVENT: dict[str, tuple[str, ...]] = {
-    "time": TIME_PROPERTIES,
-    "timePrecision": (*TIME_PROPERTIES, *(precision_property(p) for p in TIME_PROPERTIES)),
-    "status": ("status",),
-}
-_NAME: dict[str, tuple[str, ...]] = {
-    "name.family": ("familyName",),
-    "name.given": ("givenNames",),
-    "name.text": ("nameText", "name", "givenNames", "familyName"),
-}
-_ADDRESS: dict[str, tuple[str, ...]] = {
-    "address.line": ("addressLine",),
-    "address.city": ("city",),
-    "address.state": ("state",),
-    "address.postalCode": ("postalCode",),
-    "address.country": ("country",),
-}
-
-
-def _same(*names: str) -> dict[str, tuple[str, ...]]:
-    """Fields stored under their own name."""
-    return {n: (n,) for n in names}
-
-
-# GraphQL type -> field -> the graph properties it is made of (fields made of none, such as
-# traversals, `key` and `kind`, are not listed)
-FIELD_PROPERTIES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "Patient": {
-        **_ENTITY, **_NAME, **_ADDRESS, **_same("birthDate", "gender", "deceased"),
-    },
-    "Practitioner": {
-        **_ENTITY, **_NAME, **_ADDRESS, **_same("npi", "gender", "specialty"),
-    },
-    "Organization": {**_ENTITY, **_ADDRESS, **_same("npi", "name", "orgType", "phone")},
-    "Location": {**_ENTITY, **_ADDRESS, **_same("name", "phone")},
-    "Payer": {**_ENTITY, **_ADDRESS, **_same("name", "payerId")},
-    "Encounter": {
-        **_ENTITY, **_EVENT,
-        **_same("start", "end", "encounterClass", "encounterType", "reasonCode", "description",
-                "visitNumber", "diagnosisCodes"),
-    },
-    "Appointment": {
-        **_ENTITY, **_EVENT,
-        **_same("start", "end", "minutesDuration", "serviceType", "reasonCode", "description",
-                "cancelReason"),
-    },
-    "ImagingStudy": {
-        **_ENTITY, **_EVENT,
-        **_same("studyInstanceUid", "start", "modality", "description", "accessionNumber",
-                "procedureCode", "bodySite", "numberOfSeries", "numberOfInstances",
-                "referringPhysicianName"),
-    },
-    "ImagingSeries": {
-        **_ENTITY,
-        **_same("seriesInstanceUid", "seriesNumber", "modality", "bodySite", "description",
-                "numberOfInstances"),
-    },
-    "ServiceRequest": {
-        **_ENTITY, **_EVENT,
-        **_same("start", "procedureCode", "accessionNumber", "placerOrderNumber",
-                "fillerOrderNumber", "reasonCode"),
-    },
-    "Claim": {
-        **_ENTITY, **_EVENT,
-        **_same("controlNumber", "submitter", "claimType", "use", "serviceStart", "serviceEnd",
-                "totalCharge", "currency", "diagnosisCodes"),
-    },
-    "ClaimItem": {
-        **_ENTITY,
-        **_same("sequence", "procedureCode", "quantity", "chargeAmount", "serviceStart",
-                "serviceEnd", "diagnosisCodes"),
-    },
-    "Remittance": {
-        **_ENTITY, **_EVENT,
-        **_same("paymentAmount", "paymentDate", "totalCharge", "patientResponsibility",
-                "adjustments", "claimStatusCode", "payerControlNumber", "controlNumber",
-                "description"),
-    },
-    "Coverage": {
-        **_ENTITY,
-        **_same("memberId", "subscriberId", "planName", "relationship", "status", "start",
-                "end"),
-    },
-    "Condition": {
-        **_ENTITY, **_EVENT,
-        **_same("clinicalStatus", "verificationStatus", "category", "onset", "abatement",
-                "recordedDate"),
-    },
-    "Procedure": {**_ENTITY, **_EVENT, **_same("start", "end")},
-    # terminology, not patient data: read by whoever may follow a field to it
-    "Concept": _same("system", "code", "display"),
-    "Identifier": {**_same("system", "value"), "type": ("identifierType",)},
-    "SourceRecord": {
-        **_ENTITY,
-        **_same("sourceSystem", "file", "position", "recordId", "format", "kind"),
-        "loadRun": ("runId",),
-    },
-}  # fmt: skip
 GENERIC = "GenericEvent"  # events of classes without a type: `properties` is all of them
-GENERIC_FIELDS: Mapping[str, tuple[str, ...]] = {**_ENTITY, **_EVENT}
+
+
+@cache
+def field_properties() -> Mapping[str, Mapping[str, tuple[str, ...]]]:
+    """GraphQL type -> field -> the graph properties it is made of, as each field declares
+    them (api/types/fields.py): the node types and the types that show a node's properties
+    (identifiers, source records, concepts). Fields made of none (traversals, ``key``,
+    ``kind``) are not listed; ``GenericEvent`` is not either (:func:`generic_fields`), nor the
+    parts of a node (a name, an address: listed under their owner's field)."""
+    from caregraph.api.types.fields import PARTS
+
+    found: dict[str, dict[str, tuple[str, ...]]] = {}
+    for name, fields in _declared():
+        if name != GENERIC and name not in PARTS and fields:
+            found[name] = fields
+    return found
+
+
+@cache
+def generic_fields() -> Mapping[str, tuple[str, ...]]:
+    """What the fields an event of a class without a type shares with every event are made
+    of (the Event interface's)."""
+    return dict(_declared(interface="Event"))["Event"]
+
+
+def _declared(interface: str | None = None) -> Iterator[tuple[str, dict[str, tuple[str, ...]]]]:
+    from graphql import GraphQLInterfaceType, GraphQLObjectType
+
+    from caregraph.api.schema import schema  # here: the schema's types import this module's users
+    from caregraph.api.types.fields import properties_of
+
+    for name, typ in graphql_core(schema).type_map.items():
+        wanted = GraphQLInterfaceType if interface else GraphQLObjectType
+        if not isinstance(typ, wanted) or (interface and name != interface):
+            continue
+        fields: dict[str, tuple[str, ...]] = {}
+        for fname, fdef in typ.fields.items():
+            fields.update(properties_of(fdef.extensions.get("strawberry-definition"), fname))
+        yield name, fields
+
 
 # how a node of a class reaches its patient: (object property, direction, class reached)
 _OWNERS: tuple[tuple[URIRef, tuple[tuple[URIRef, bool, URIRef], ...]], ...] = (
@@ -204,7 +142,7 @@ def _props(
 
 def _closed(policy: AccessPolicy) -> Iterator[tuple[str, str, bool]]:
     for (type_name, fname), name in traversals().items():
-        if type_name in FIELD_PROPERTIES and not policy.allows(type_name, fname):
+        if type_name in field_properties() and not policy.allows(type_name, fname):
             for chain in paths.path(name).chains:
                 yield (type_name, chain[0].rel, chain[0].out)
 
@@ -215,7 +153,7 @@ def projection(policy: AccessPolicy) -> Projection:
     if getattr(policy, "everything", False):
         return Projection(owners=owners(), lineage=lineage())
     views = []
-    for type_name, fields in FIELD_PROPERTIES.items():
+    for type_name, fields in field_properties().items():
         keep, year = _props(policy, type_name, fields)
         lookups = [p for p in keep if p != "display"]
         if policy.allows(type_name, "identifiers"):
@@ -223,7 +161,7 @@ def projection(policy: AccessPolicy) -> Projection:
         views.append(LabelView(type_name, tuple(keep), tuple(year), tuple(lookups)))
     fallback: tuple[str, ...] | None = None
     if not policy.allows(GENERIC, "properties"):
-        fallback = tuple(_props(policy, GENERIC, GENERIC_FIELDS)[0])
+        fallback = tuple(_props(policy, GENERIC, generic_fields())[0])
     return Projection(
         views=tuple(views),
         fallback=fallback,
@@ -231,8 +169,8 @@ def projection(policy: AccessPolicy) -> Projection:
         lineage=lineage(),
         closed=frozenset(_closed(policy)),
         shown_keys=(
-            frozenset(t for t in FIELD_PROPERTIES if not policy.pseudonymised(t))
-            if any(policy.pseudonymised(t) for t in (*FIELD_PROPERTIES, GENERIC))
+            frozenset(t for t in field_properties() if not policy.pseudonymised(t))
+            if any(policy.pseudonymised(t) for t in (*field_properties(), GENERIC))
             else None
         ),
     )

@@ -7,15 +7,16 @@ from typing import Any
 import strawberry
 
 from caregraph.api.types import values
+from caregraph.api.types.fields import made_of
 
 
 @strawberry.type(description="A postal address (FHIR Address).")
 class Address:
-    line: str | None
-    city: str | None
-    state: str | None
-    postal_code: str | None
-    country: str | None
+    line: str | None = made_of("addressLine")
+    city: str | None = made_of("city")
+    state: str | None = made_of("state")
+    postal_code: str | None = made_of("postalCode")
+    country: str | None = made_of("country")
 
     @classmethod
     def from_props(cls, p: dict[str, Any]) -> Address | None:

@@ -26,6 +26,7 @@ from caregraph.api.connections import _selects, page_size, selected, variable_va
 from caregraph.api.context import Context
 from caregraph.api.errors import ApiError, BadArgumentError
 from caregraph.api.types import values
+from caregraph.api.types.fields import made_of
 from caregraph.graph import terminology
 from caregraph.graph.readers import PageRequest, Row
 from caregraph.loaders.concepts import coded
@@ -101,9 +102,9 @@ def _rows(found: list[terminology.ConceptRow]) -> list[Coding]:
 )
 class Concept:
     key: str = strawberry.field(description="system|code, the system as its canonical URI.")
-    system: str
-    code: str
-    display: str | None
+    system: str = made_of("system")
+    code: str = made_of("code")
+    display: str | None = made_of("display")
     # what the `concept` lookup read with it, in the same statement (see find_concept)
     read: strawberry.Private[terminology.ConceptRead | None] = None
 

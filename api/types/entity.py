@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 import strawberry
 from strawberry.types import Info
@@ -12,10 +12,12 @@ from caregraph.api import paths
 from caregraph.api.connections import PATH, page_size
 from caregraph.api.context import Context
 from caregraph.api.types import values
+from caregraph.api.types.fields import made_of, read_stored
 from caregraph.api.types.identifier import Identifier
 from caregraph.api.types.link import Link, LinkData
 from caregraph.api.types.source_record import SourceRecord
 from caregraph.graph.readers import TIME_PROPERTIES, PageRequest, Row
+from caregraph.ontology.temporal import precision_property
 
 MAX_IDENTIFIERS = 100  # a node's own identifiers: a handful in practice, bounded all the same
 
@@ -27,8 +29,8 @@ MAX_IDENTIFIERS = 100  # a node's own identifiers: a handful in practice, bounde
 class Entity:
     key: str = strawberry.field(description="The graph's business key, system|value.")
     kind: str = strawberry.field(description="The node's most specific ontology class.")
-    loaded: bool = strawberry.field(description="False while only referenced (a stub).")
-    display: str | None = strawberry.field(description="A readable caption.")
+    loaded: bool = made_of("stub", description="False while only referenced (a stub).")
+    display: str | None = made_of("display", description="A readable caption.")
     _link: strawberry.Private[LinkData | None] = None
     # the stored key: where the next read starts from; `key` may be a pseudonym of it
     _handle: strawberry.Private[str] = ""
@@ -39,6 +41,11 @@ class Entity:
     )
     def link(self) -> Link | None:
         return Link.from_data(self._link) if self._link else None
+
+    @classmethod
+    def from_record(cls, row: Row, link: LinkData | None = None) -> Self:
+        """A node row as this type: the interface's fields and every stored field."""
+        return cls(**entity_fields(row, link), **read_stored(cls, row.node))
 
     @strawberry.field(
         description="The node's identifiers, each with the rule that tied it.",
@@ -70,15 +77,22 @@ class Entity:
     "a payment (ontology class Event and its subclasses)."
 )
 class Event(Entity):
-    time: datetime | None = strawberry.field(
-        description="When it happened: the start, or the service or payment date (at 00:00 UTC)."
+    time: datetime | None = made_of(
+        *TIME_PROPERTIES,
+        description="When it happened: the start, or the service or payment date (at 00:00 UTC).",
     )
-    time_precision: str | None = strawberry.field(
+    time_precision: str | None = made_of(
+        *TIME_PROPERTIES,
+        *(precision_property(p) for p in TIME_PROPERTIES),
         description="How precisely `time` is known: year, month, day, hour, minute or second. "
         "A source may give only a month or a day; `time` is then the first instant of that "
-        "period, and a `from`/`to` window includes the event when the period overlaps it."
+        "period, and a `from`/`to` window includes the event when the period overlaps it.",
     )
-    status: str | None
+    status: str | None = made_of("status")
+
+    @classmethod
+    def from_record(cls, row: Row, link: LinkData | None = None) -> Self:
+        return cls(**event_fields(row, link), **read_stored(cls, row.node))
 
 
 def entity_fields(row: Row, link: LinkData | None) -> dict[str, Any]:

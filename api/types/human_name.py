@@ -7,13 +7,14 @@ from typing import Any
 import strawberry
 
 from caregraph.api.types import values
+from caregraph.api.types.fields import made_of
 
 
 @strawberry.type(description="A person's name (FHIR HumanName).")
 class HumanName:
-    family: str | None
-    given: list[str]
-    text: str | None
+    family: str | None = made_of("familyName")
+    given: list[str] = made_of("givenNames")
+    text: str | None = made_of("nameText", "name", "givenNames", "familyName")
 
     @classmethod
     def from_props(cls, p: dict[str, Any]) -> HumanName | None:

@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from caregraph.api.context import Context
 from caregraph.api.types import values
+from caregraph.api.types.fields import made_of, read_stored, stored
 from caregraph.api.types.link import LinkData, link_sources
 from caregraph.graph.readers import Row
 
@@ -23,9 +24,11 @@ if TYPE_CHECKING:
     "demographics-exact ...)."
 )
 class Identifier:
-    system: str | None
-    value: str
-    type: str | None = strawberry.field(description="v2-0203 code: MR, NPI, SS, VN, RI ...")
+    system: str | None = stored()
+    value: str = made_of("value")  # never null: as text, whatever the source gave
+    type: str | None = stored(
+        description="v2-0203 code: MR, NPI, SS, VN, RI ...", prop="identifierType"
+    )
     token: str = strawberry.field(description="system|value, as root fields accept it.")
     rule: str | None
     evidence: JSON | None
@@ -36,9 +39,8 @@ class Identifier:
         p = row.node
         link = LinkData.of(row)
         return cls(
-            system=values.text(p.get("system")),
+            **read_stored(cls, p),
             value=str(p.get("value", "")),
-            type=values.text(p.get("identifierType")),
             token=values.public_key(row),
             rule=link.rule if link else None,
             evidence=values.evidence(link.evidence) if link else None,

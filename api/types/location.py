@@ -2,93 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
-from strawberry.types import Info
 
-from caregraph.api.connections import PATH, Connection, connect, one
-from caregraph.api.context import Context
-from caregraph.api.types import registry, values
+from caregraph.api.types import registry
 from caregraph.api.types.address import Address
-from caregraph.api.types.args import After, First, From, To
-from caregraph.api.types.entity import Entity, entity_fields
-from caregraph.api.types.link import LinkData
-from caregraph.graph.readers import Row
-
-if TYPE_CHECKING:
-    from caregraph.api.types.appointment import Appointment
-    from caregraph.api.types.encounter import Encounter
-    from caregraph.api.types.organization import Organization
+from caregraph.api.types.entity import Entity
+from caregraph.api.types.fields import composite, connection, stored, to_one
 
 
 @strawberry.type(description="A location (FHIR Location).")
 class Location(Entity):
-    name: str | None
-    phone: str | None
-    address: Address | None
+    name: str | None = stored()
+    phone: str | None = stored()
+    address: Address | None = composite(Address)
 
-    @classmethod
-    def from_record(cls, row: Row, link: LinkData | None = None) -> Location:
-        p = row.node
-        return cls(
-            **entity_fields(row, link),
-            name=values.text(p.get("name")),
-            phone=values.text(p.get("phone")),
-            address=Address.from_props(p),
-        )
+    encounters = connection("Location.encounters", "Encounter", "Visits held there.", window=True)
 
-    @strawberry.field(description="Visits held there.", metadata={PATH: "Location.encounters"})
-    async def encounters(
-        self,
-        info: Info[Context, None],
-        first: First = None,
-        after: After = None,
-        from_: From = None,
-        to: To = None,
-    ) -> Connection[Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")]]:
-        return await connect(
-            info,
-            self._handle,
-            "Location.encounters",
-            registry.mapper("Encounter"),
-            first=first,
-            after=after,
-            start=from_,
-            end=to,
-        )
-
-    @strawberry.field(
-        description="Appointments booked there.", metadata={PATH: "Location.appointments"}
+    appointments = connection(
+        "Location.appointments", "Appointment", "Appointments booked there.", window=True
     )
-    async def appointments(
-        self,
-        info: Info[Context, None],
-        first: First = None,
-        after: After = None,
-        from_: From = None,
-        to: To = None,
-    ) -> Connection[Annotated[Appointment, strawberry.lazy("caregraph.api.types.appointment")]]:
-        return await connect(
-            info,
-            self._handle,
-            "Location.appointments",
-            registry.mapper("Appointment"),
-            first=first,
-            after=after,
-            start=from_,
-            end=to,
-        )
 
-    @strawberry.field(
-        description="The organization that manages it.", metadata={PATH: "Location.organization"}
+    organization = to_one(
+        "Location.organization", "Organization", "The organization that manages it."
     )
-    async def organization(
-        self, info: Info[Context, None]
-    ) -> Annotated[Organization, strawberry.lazy("caregraph.api.types.organization")] | None:
-        return await one(
-            info, self._handle, "Location.organization", registry.mapper("Organization")
-        )
 
 
 registry.register("Location", Location.from_record)

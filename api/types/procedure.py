@@ -3,78 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry.types import Info
 
-from caregraph.api.connections import PATH, Connection, connect, one
-from caregraph.api.context import Context
 from caregraph.api.types import registry, values
-from caregraph.api.types.args import After, First
-from caregraph.api.types.concept import Coding, codings
-from caregraph.api.types.entity import Event, event_fields
-from caregraph.api.types.link import LinkData
-from caregraph.graph.readers import Row
-
-if TYPE_CHECKING:
-    from caregraph.api.types.encounter import Encounter
-    from caregraph.api.types.patient import Patient
-    from caregraph.api.types.practitioner import Practitioner
+from caregraph.api.types.entity import Event
+from caregraph.api.types.fields import codings, connection, stored, to_one
 
 
 @strawberry.type(description="A procedure performed (FHIR Procedure, HL7 v2 PR1, Synthea).")
 class Procedure(Event):
-    start: datetime | None
-    end: datetime | None
+    start: datetime | None = stored(values.dt)
+    end: datetime | None = stored(values.dt)
 
-    @classmethod
-    def from_record(cls, row: Row, link: LinkData | None = None) -> Procedure:
-        p = row.node
-        return cls(
-            **event_fields(row, link),
-            start=values.dt(p.get("start")),
-            end=values.dt(p.get("end")),
-        )
-
-    @strawberry.field(
-        description="What was done: each coding, with its text from a loaded terminology.",
-        metadata={PATH: "Procedure.code"},
+    code = codings(
+        "Procedure.code", "What was done: each coding, with its text from a loaded terminology."
     )
-    async def code(self, info: Info[Context, None]) -> list[Coding]:
-        return await codings(info, self._handle, "Procedure.code")
 
-    @strawberry.field(description="Why it was done.", metadata={PATH: "Procedure.reasons"})
-    async def reasons(self, info: Info[Context, None]) -> list[Coding]:
-        return await codings(info, self._handle, "Procedure.reasons")
+    reasons = codings("Procedure.reasons", "Why it was done.")
 
-    @strawberry.field(description="The patient.", metadata={PATH: "Procedure.patient"})
-    async def patient(
-        self, info: Info[Context, None]
-    ) -> Annotated[Patient, strawberry.lazy("caregraph.api.types.patient")] | None:
-        return await one(info, self._handle, "Procedure.patient", registry.mapper("Patient"))
+    patient = to_one("Procedure.patient", "Patient", "The patient.")
 
-    @strawberry.field(description="The visit.", metadata={PATH: "Procedure.encounter"})
-    async def encounter(
-        self, info: Info[Context, None]
-    ) -> Annotated[Encounter, strawberry.lazy("caregraph.api.types.encounter")] | None:
-        return await one(info, self._handle, "Procedure.encounter", registry.mapper("Encounter"))
+    encounter = to_one("Procedure.encounter", "Encounter", "The visit.")
 
-    @strawberry.field(
-        description="Who performed it; the edge's role says how.",
-        metadata={PATH: "Procedure.performers"},
+    performers = connection(
+        "Procedure.performers", "Practitioner", "Who performed it; the edge's role says how."
     )
-    async def performers(
-        self, info: Info[Context, None], first: First = None, after: After = None
-    ) -> Connection[Annotated[Practitioner, strawberry.lazy("caregraph.api.types.practitioner")]]:
-        return await connect(
-            info,
-            self._handle,
-            "Procedure.performers",
-            registry.mapper("Practitioner"),
-            first=first,
-            after=after,
-        )
 
 
 registry.register("Procedure", Procedure.from_record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from caregraph.api.types import values
+from caregraph.api.types.fields import made_of, read_stored, stored
 from caregraph.api.types.load_run import LoadRun
 from caregraph.graph.readers import Row
 
@@ -15,13 +16,13 @@ from caregraph.graph.readers import Row
 )
 class SourceRecord:
     key: str
-    source_system: str | None = strawberry.field(description="The source system's name.")
-    file: str | None
-    position: str | None = strawberry.field(description="Where in the file: line, message...")
-    record_id: str | None = strawberry.field(description="The record's own id in the source.")
-    format: str | None
-    kind: str | None = strawberry.field(description="What the record is (ADT^A01, claim...).")
-    load_run: LoadRun | None
+    source_system: str | None = stored(description="The source system's name.")
+    file: str | None = stored()
+    position: str | None = stored(description="Where in the file: line, message...")
+    record_id: str | None = stored(description="The record's own id in the source.")
+    format: str | None = stored()
+    kind: str | None = stored(description="What the record is (ADT^A01, claim...).")
+    load_run: LoadRun | None = made_of("runId")
 
     @classmethod
     def from_record(cls, row: Row) -> SourceRecord:
@@ -29,11 +30,6 @@ class SourceRecord:
         run = row.run or ({"runId": p["runId"]} if p.get("runId") else None)
         return cls(
             key=values.public_key(row),
-            source_system=values.text(p.get("sourceSystem")),
-            file=values.text(p.get("file")),
-            position=values.text(p.get("position")),
-            record_id=values.text(p.get("recordId")),
-            format=values.text(p.get("format")),
-            kind=values.text(p.get("kind")),
+            **read_stored(cls, p),
             load_run=LoadRun.from_record(run) if run else None,
         )

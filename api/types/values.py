@@ -86,6 +86,11 @@ def texts(value: Any) -> list[str]:
     return [str(value)]
 
 
+def boolean(value: Any) -> bool | None:
+    """A boolean property; anything else (a string, a number) is not one."""
+    return value if isinstance(value, bool) else None
+
+
 def number(value: Any) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
