@@ -16,7 +16,8 @@ Covered (read in the one statement):
   (a lookup by identifier, NPI, UID or control number), when the lookup names one node;
 - below it, on object types and on the Entity/Event interfaces: every connection field
   whose traversal is named in api/paths.py (``first``/``after``/``from``/``to``/
-  ``underCode``, ``totalCount`` when selected), to-one fields, ``identifiers``, ``sources``
+  ``underCode``, ``totalCount`` when selected) and ``events(kind:)`` (the traversal the
+  ontology gives for the kind), to-one fields, ``identifiers``, ``sources``
   and codings (``reasons``, ``code`` ...), nested to any depth, through fragments and
   inline fragments that apply to the type; below an interface (``diagnoses``), fragments on
   the concrete types that implement it (``... on Condition { code { ... } }``), and below a
@@ -50,7 +51,8 @@ Not covered (the reference path reads them):
 - a document whose statement would hold more than :data:`MAX_LEVELS` subqueries: it costs
   more to plan than it saves;
 - below an interface or a union, a fragment on another interface or union (its resolvers
-  read it); the ontology-driven ``events(kind:)``, and ``Edge.sources``;
+  read it); ``Edge.sources`` (the records of a relationship, by the keys the relationship
+  holds: a read of its own per level);
 - a field whose arguments the reference refuses (``first`` over the limit, a bad window,
   cursor or code): it is left to its resolver, which refuses it the same way.
 """
@@ -93,6 +95,7 @@ from caregraph.api.context import Context
 from caregraph.api.errors import ApiError
 from caregraph.graph import compiled
 from caregraph.graph.readers import LookupRequest
+from caregraph.ontology.vocab import CG
 
 # root fields answered by a lookup (api/lookup.py) whose subtree the planner reads
 ROOTS = frozenset({"patient", "practitioner", "organization", "encounter", "imagingStudy", "claim"})
@@ -106,7 +109,8 @@ MAX_CODES = 50  # api/types/concept.py: codings of one record
 # path; after that, 23 ms a request against 33 ms
 MAX_LEVELS = 16
 _CONNECTION = "Connection"
-_EVENTS = "events"  # the ontology-driven traversal: not compiled
+_EVENTS = "events"  # the ontology-driven traversal, made from its `kind` argument
+_EVENTS_FROM = {"Patient": CG.Patient}  # the types with an `events` field: their class
 CONTEXT = "patientContext"  # read in one statement too (prefetch_context)
 _PATIENT = "patient"
 _TIMELINE = "timeline"
@@ -359,11 +363,14 @@ class _Planner:
             definition = fdef.extensions.get("strawberry-definition")
             meta = getattr(definition, "metadata", None) or {}
             name = meta.get(PATH)
-            if name is None or name == _EVENTS or name not in paths.NAMES:
+            if name == _EVENTS:
+                level = self.events(nodes, fdef, typ)
+            elif name is None or name not in paths.NAMES:
                 continue  # no traversal (or not one compiled): its resolver reads nothing
-            if isinstance(typ, GraphQLInterfaceType) and not name.startswith("Entity."):
+            elif isinstance(typ, GraphQLInterfaceType) and not name.startswith("Entity."):
                 continue
-            level = self.level(nodes, fdef, name)
+            else:
+                level = self.level(nodes, fdef, name)
             if level is not None:
                 levels.append(level)
         return levels
@@ -388,6 +395,22 @@ class _Planner:
                 return None
             below = self.below([n.selection_set for n in nodes], target)
             return compiled.Level(path, 1, 1, below=tuple(below))
+        except ApiError:
+            return None
+
+    def events(
+        self, nodes: list[FieldNode], fdef: Any, typ: ObjectOrInterface
+    ) -> compiled.Level | None:
+        """``events(kind:)``: the page of the traversal its resolver builds from the ontology
+        for the kind asked (api/types/patient.py); None when it would refuse the kind or the
+        page's arguments (it refuses them itself)."""
+        start = _EVENTS_FROM.get(typ.name)
+        if start is None:
+            return None
+        args = get_argument_values(fdef, nodes[0], self.variables)
+        try:
+            path = paths.events(start, paths.event_kind(args.get("kind", "Event")))
+            return self.connection(nodes, get_named_type(fdef.type), path, args)
         except ApiError:
             return None
 

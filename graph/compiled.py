@@ -542,9 +542,11 @@ def _level(
     counter: list[int],
     pj: Projection,
 ) -> str:
-    if path.distinct:  # the reference pages never read such a path (only timelines do)
-        raise NotCompilableError("a distinct traversal")
     start = quoted(path.start)
+    # a node that several chains reach (``events(kind:)``) once, by the first relationship
+    # that reached it, as the reader's pages take it (graph/readers.py ``_path_branch``)
+    once = "WITH row, b, head(collect(r)) AS r " if path.distinct else ""
+    count_once = "WITH DISTINCT row, b " if path.distinct else ""
     windowed, paged, coded = given
     timed = f", {_time_expr('b')} AS t" if windowed else ""  # what a count's window needs
     # the reader's conditions, those whose argument the level has
@@ -565,7 +567,7 @@ def _level(
     more = "".join(f", {name}: {name}" for name in names)
     page = (
         f"CALL ({parent}) {{ WITH {parent} AS a, $r{idx} AS row WHERE a:{start} "
-        f"CALL (a) {{ {path.match(pj)} }} "
+        f"CALL (a) {{ {path.match(pj)} }} {once}"
         f"WITH row, r, b, {_time_expr('b')} AS t "
         f"WITH row, r, b, t, {path.sort_expr(pj)} AS s "
         f"{where}"
@@ -580,7 +582,7 @@ def _level(
         return page + f"WITH *, null AS k{idx} "
     return page + (
         f"CALL ({parent}) {{ WITH {parent} AS a, $r{idx} AS row WHERE a:{start} "
-        f"CALL (a) {{ {path.match(pj)} }} "
+        f"CALL (a) {{ {path.match(pj)} }} {count_once}"
         f"WITH row, b{timed} {counted}"
         f"RETURN count(*) AS k{idx} }} "
     )

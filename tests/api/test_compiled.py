@@ -122,6 +122,14 @@ PROVIDERS = """query($cn: String!) { claim(controlNumber: $cn) {
     ... on Organization { npi name claims(first: 2) { totalCount edges { node { status } } } }
   } } }
 } }"""
+# events of a kind and its subclasses, from the ontology: a claim's payments reached through
+# the claim, each event once however many ways lead to it
+EVENTS = """query($id: String!, $kind: String!) { patient(identifier: $id) {
+  events(kind: $kind, first: 30) { totalCount edges { node { __typename kind time key
+    ... on Claim { controlNumber items { totalCount } }
+    ... on Remittance { paymentDate }
+  } } }
+} }"""
 ONE_STATEMENT = [
     ("bench (a) patient lookup", PATIENT_LOOKUP_CAREGRAPH, {"identifier": ADA}),
     ("bench (c) practitioner traversal", PRACTITIONER_TRAVERSAL_CAREGRAPH,
@@ -132,6 +140,8 @@ ONE_STATEMENT = [
     ("mcp search_patients", mcp.search_patients_query(ADA_SEARCH), ADA_SEARCH),
     ("mcp explain_link", mcp.EXPLAIN_LINK, {"a": JANE, "b": "LAKESIDE|RAD-7"}),
     ("claim providers (a union)", PROVIDERS, {"cn": "V100"}),
+    ("events of every kind", EVENTS, {"id": ADA, "kind": "Event"}),
+    ("financial events", EVENTS, {"id": ADA, "kind": "FinancialEvent"}),
     # the claim's diagnosis code (a Concept the X12 record made), its ancestors and a page
     ("mcp concept_lookup", mcp.CONCEPT, {"system": "ICD-10-CM", "code": "R07.9", "first": 5}),
     *((f"README {i}", text, {}) for i, text in enumerate(COVERED_README)),

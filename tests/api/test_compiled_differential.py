@@ -45,6 +45,7 @@ from tests.api.conftest import (
 )
 from tests.api.test_compiled import plain
 
+EVENT_KINDS = ["Event", "ClinicalEvent", "FinancialEvent", "Encounter", "remittance", "Nope"]
 EXAMPLES = int(os.environ.get("CAREGRAPH_DIFFERENTIAL_EXAMPLES", "6"))
 # a statement of a new shape is planned by Neo4j on its first run (seconds for a deep one on a
 # busy machine): both paths get the same generous limit, so a cold plan is not a difference
@@ -140,6 +141,8 @@ def field(draw: st.DrawFn, parent: Any, name: str, depth: int) -> str:
         value = draw(st.sampled_from(FIRSTS if arg == "first" else TIMES))
         if value is not None:
             args.append(f"{arg}: {value}" if arg == "first" else f'{arg}: "{value}"')
+    if "kind" in f.args and draw(st.booleans()):  # events(kind:): a class, a superclass, none
+        args.append(f'kind: "{draw(st.sampled_from(EVENT_KINDS))}"')
     if "underCode" in f.args and draw(st.booleans()):
         args.append(f'underCode: "{draw(st.sampled_from(["I20-I25", "Z00.00", "nope|x"]))}"')
     text = name + (f"({', '.join(args)})" if args else "")
