@@ -30,7 +30,6 @@ import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from mcp.server.transport_security import TransportSecuritySettings
-from neo4j import Driver
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
@@ -62,22 +61,14 @@ PUBLIC_PREFIXES = (graphiql.ASSET_ROUTE + "/",)
 MCP_PATH = "/mcp"
 
 
-def get_services(request: Request) -> Services:
+# a coroutine, though it waits on nothing: FastAPI runs a plain function dependency in its
+# thread pool, a thread hop on every request for an attribute read
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_driver(request: Request) -> Driver:
-    return get_services(request).driver
-
-
-def get_database(request: Request) -> str:
-    return get_services(request).database
-
-
 ServicesDep = Annotated[Services, Depends(get_services)]
-DriverDep = Annotated[Driver, Depends(get_driver)]
-DatabaseDep = Annotated[str, Depends(get_database)]
 
 
 async def get_context(request: Request, services: ServicesDep) -> Context:
@@ -144,11 +135,13 @@ class Authenticate:
             return
         try:
             services.breaker.admit(request_id)
-            principal = await anyio.to_thread.run_sync(
-                services.authenticator.authenticate,
-                headers.get("authorization"),
-                headers.get("x-api-key"),
-            )
+            credentials = (headers.get("authorization"), headers.get("x-api-key"))
+            # a key this worker verified moments ago is answered here, without a thread hop;
+            # anything else may wait on Neo4j or an identity provider, in a thread
+            principal = services.authenticator.verified(*credentials)
+            if principal is None:
+                authenticate = services.authenticator.authenticate
+                principal = await anyio.to_thread.run_sync(authenticate, *credentials)
         except ServiceUnavailableError as e:  # the breaker is open: do not even ask
             await _retry_later(scope, send, 503, e)
             return

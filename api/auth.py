@@ -139,11 +139,7 @@ class KeyStore:
         return f"{KEY_PREFIX}{key_id}_{secret}"
 
     def verify(self, presented: str) -> Principal:
-        try:
-            key_id, secret = presented.removeprefix(KEY_PREFIX).split("_", 1)
-        except ValueError as e:
-            raise InvalidCredentials("malformed API key") from e
-        secret_hash = _hash(secret)
+        key_id, secret_hash = _parts(presented)
         cached = self._cached(key_id, secret_hash) if self.cache_s > 0 else None
         if cached is not None:
             return cached
@@ -159,6 +155,23 @@ class KeyStore:
             until = self.clock() + self.cache_s
             self._keep(key_id, _Cached(secret_hash, principal, until), found.revocations)
         return principal
+
+    def verified(self, presented: str) -> Principal | None:
+        """The key's principal if this worker verified it within the cache time and the
+        revocation counter is not due to be read: an answer without a round trip, which a
+        coroutine can take without a thread. None: :meth:`verify` must ask Neo4j (or the key
+        is unknown here)."""
+        if self.cache_s <= 0:
+            return None
+        key_id, secret_hash = _parts(presented)
+        now = self.clock()
+        with self._lock:
+            entry = self._cache.get(key_id)
+            if entry is None or now >= entry.until or now - self._polled >= self.poll_s:
+                return None
+        if not hmac.compare_digest(entry.secret_hash, secret_hash):
+            return None
+        return entry.principal
 
     def _cached(self, key_id: str, secret_hash: str) -> Principal | None:
         """The key's principal if this worker verified it within the cache time and no
@@ -254,17 +267,40 @@ class Authenticator:
         self.keys = keys
         self.jwt = jwt_verifier
 
+    def verified(self, authorization: str | None, api_key: str | None = None) -> Principal | None:
+        """The principal when an API key this worker verified moments ago answers it, without
+        a round trip (see :meth:`KeyStore.verified`); None when :meth:`authenticate` must be
+        asked (in a thread: it may wait on Neo4j or an identity provider). Malformed
+        credentials are refused here as there."""
+        presented = _presented(authorization, api_key)
+        return self.keys.verified(presented) if presented.startswith(KEY_PREFIX) else None
+
     def authenticate(self, authorization: str | None, api_key: str | None = None) -> Principal:
-        presented = api_key
-        if authorization:
-            scheme, _, value = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not value.strip():
-                raise InvalidCredentials("use 'Authorization: Bearer <key or token>'")
-            presented = value.strip()
-        if not presented:
-            raise MissingCredentials()
+        presented = _presented(authorization, api_key)
         if presented.startswith(KEY_PREFIX):
             return self.keys.verify(presented)
         if self.jwt is None:
             raise InvalidCredentials("bearer JWTs are not accepted: no OIDC issuer configured")
         return self.jwt.verify(presented)
+
+
+def _presented(authorization: str | None, api_key: str | None) -> str:
+    """The credential a request presents: a bearer value, else an X-API-Key."""
+    presented = api_key
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise InvalidCredentials("use 'Authorization: Bearer <key or token>'")
+        presented = value.strip()
+    if not presented:
+        raise MissingCredentials()
+    return presented
+
+
+def _parts(presented: str) -> tuple[str, str]:
+    """An API key's id and the hash of its secret."""
+    try:
+        key_id, secret = presented.removeprefix(KEY_PREFIX).split("_", 1)
+    except ValueError as e:
+        raise InvalidCredentials("malformed API key") from e
+    return key_id, _hash(secret)

@@ -16,14 +16,23 @@ class FanoutCache:
         self._lock = threading.Lock()
         self._entries: dict[tuple[int, str], tuple[float, GraphCounts]] = {}
 
-    def get(self, reader: Reader, ttl_s: float) -> GraphCounts:
-        """The counts, read again when older than ``ttl_s``."""
+    def fresh(self, reader: Reader, ttl_s: float) -> GraphCounts | None:
+        """The counts if they are younger than ``ttl_s``, without asking Neo4j; else None. A
+        coroutine asks this first and hops to a thread for :meth:`get` only when it is None."""
         where = (id(reader.driver), reader.database)
-        now = time.monotonic()
         with self._lock:
             hit = self._entries.get(where)
-        if hit and now - hit[0] < ttl_s:
+        if hit and time.monotonic() - hit[0] < ttl_s:
             return hit[1]
+        return None
+
+    def get(self, reader: Reader, ttl_s: float) -> GraphCounts:
+        """The counts, read again when older than ``ttl_s``."""
+        hit = self.fresh(reader, ttl_s)
+        if hit is not None:
+            return hit
+        where = (id(reader.driver), reader.database)
+        now = time.monotonic()
         counts = reader.graph_counts()
         with self._lock:
             self._entries[where] = (now, counts)

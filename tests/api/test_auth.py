@@ -116,6 +116,28 @@ def test_a_cached_key_is_used_without_a_round_trip_to_neo4j(
     assert cached.round_trips == 1  # fifty checks within the poll interval: none asked Neo4j
 
 
+def test_a_key_verified_moments_ago_is_answered_without_waiting_until_the_poll_is_due(
+    keys: KeyStore, clean_graph: Driver, database: str, clock: Clock
+) -> None:
+    """What the service answers on its event loop, without a thread: only a key this worker
+    verified, with its own secret, while the revocation counter is not due to be read."""
+    cached = worker(clean_graph, database, clock)
+    key = keys.create(Role.billing, "claims-bot")
+    assert cached.verified(key) is None  # never verified here: Neo4j must be asked
+    cached.verify(key)
+    assert cached.verified(key) == cached.verify(key)
+    key_id, secret = key.removeprefix("cg_").split("_", 1)
+    assert cached.verified(f"cg_{key_id}_{secret[::-1]}") is None  # another secret: asked
+    clock.advance(POLL)
+    assert cached.verified(key) is None  # the counter is due: the thread reads it
+    keys.revoke(key_id)
+    with pytest.raises(InvalidCredentials, match="revoked"):
+        cached.verify(key)
+    assert cached.verified(key) is None
+    with pytest.raises(InvalidCredentials, match="malformed"):
+        cached.verified("cg_nounderscore")
+
+
 def test_a_revoked_key_is_refused_by_every_worker_within_the_poll_interval(
     keys: KeyStore, clean_graph: Driver, database: str, clock: Clock
 ) -> None:
