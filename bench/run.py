@@ -11,6 +11,7 @@ bench/results/latest.json and docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -66,6 +67,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--profile", action="store_true", help="also cProfile caregraph's load (smallest size)"
+    )
+    p.add_argument(
+        "--no-initial",
+        action="store_true",
+        help="skip caregraph load --initial (the bulk import: 40 min at 100k patients here)",
+    )
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the sizes (and profile) already in --json that this run does not measure: "
+        "a long run in parts, such as 1k and 10k, then 100k",
     )
     p.add_argument("--data", type=Path, default=ROOT / "bench" / "data")
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json")
@@ -140,7 +152,7 @@ def run_size(
         log(f"  {limit.census.elements} graph elements in {limit.seconds:.1f} s")
         limits[mode] = limit
     out["ingest"] = report.ingest_figures(cg, graph, exported, limits)
-    if db.server is not None:  # neo4j-admin needs the store's files: the managed server only
+    if db.server is not None and not args.no_initial:  # neo4j-admin: the managed server only
         log(f"{n} patients: caregraph load --initial")
         db.empty()  # no warm-up: the import stops and starts the server, whatever ran before
         initial = ingest.load_initial(dataset, db, batch_size=args.batch_size)
@@ -216,11 +228,22 @@ def main(argv: list[str] | None = None) -> int:
     log("starting Neo4j" if db.external is None else f"using Neo4j at {external.uri}")
     db.start()
     results: dict[str, Any] = {}
+    kept_profile: dict[str, Any] | None = None
+    if args.keep and args.json.exists():
+        earlier = json.loads(args.json.read_text())
+        results = {n: r for n, r in earlier["by_size"].items() if int(n) not in args.sizes}
+        kept_profile = earlier["ingest"].get("profile") if results else None
+        log(f"keeping the figures of {', '.join(results) or 'no size'} from {args.json}")
 
     def save(prof: dict[str, Any] | None = None) -> None:
         host["load_average_at_end"] = machine.load_average()
         doc = report.build(
-            results, host, vars(args), started, time.perf_counter() - t0, profile=prof
+            results,
+            host,
+            vars(args),
+            started,
+            time.perf_counter() - t0,
+            profile=prof or kept_profile,
         )
         report.write(doc, args.json, args.doc)
         log(f"wrote {args.json} and {args.doc}")
