@@ -163,19 +163,12 @@ class KeyStore:
         is unknown here)."""
         if self.cache_s <= 0:
             return None
-        key_id, secret_hash = _parts(presented)
-        now = self.clock()
-        with self._lock:
-            entry = self._cache.get(key_id)
-            if entry is None or now >= entry.until or now - self._polled >= self.poll_s:
-                return None
-        if not hmac.compare_digest(entry.secret_hash, secret_hash):
-            return None
-        return entry.principal
+        return self._cached(*_parts(presented), poll=False)
 
-    def _cached(self, key_id: str, secret_hash: str) -> Principal | None:
+    def _cached(self, key_id: str, secret_hash: str, *, poll: bool = True) -> Principal | None:
         """The key's principal if this worker verified it within the cache time and no
-        revocation happened since (polling the counter when it is due), else None."""
+        revocation happened since (polling the counter when it is due; without ``poll``, None
+        then), else None."""
         now = self.clock()
         with self._lock:
             entry = self._cache.get(key_id)
@@ -183,6 +176,8 @@ class KeyStore:
                 self._cache.pop(key_id, None)
                 return None
             due = now - self._polled >= self.poll_s
+            if due and not poll:
+                return None
             if due:
                 self._polled = now  # one thread polls; the others answer meanwhile
         if due:

@@ -151,9 +151,9 @@ class Guardrails(SchemaExtension):
         fanout = getattr(context, "fanout", None)
         if reader is None or fanout is None:
             return None
-        counts = fanout.fresh(reader, settings.fanout_ttl_s) or await asyncio.to_thread(
-            fanout.get, reader, settings.fanout_ttl_s
-        )
+        counts = fanout.fresh(reader, settings.fanout_ttl_s)
+        if counts is None:  # to be read again: in a thread, as it waits on Neo4j
+            counts = await asyncio.to_thread(fanout.get, reader, settings.fanout_ttl_s)
         cost, heaviest = estimator.cost(counts)
         if cost <= settings.max_cost:
             return None

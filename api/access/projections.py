@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import cache, lru_cache
+from typing import Any
 
 from rdflib import URIRef
 
@@ -34,36 +35,41 @@ def field_properties() -> Mapping[str, Mapping[str, tuple[str, ...]]]:
     (identifiers, source records, concepts). Fields made of none (traversals, ``key``,
     ``kind``) are not listed; ``GenericEvent`` is not either (:func:`generic_fields`), nor the
     parts of a node (a name, an address: listed under their owner's field)."""
-    from caregraph.api.types.fields import PARTS
+    from graphql import GraphQLObjectType, get_named_type
 
-    found: dict[str, dict[str, tuple[str, ...]]] = {}
-    for name, fields in _declared():
-        if name != GENERIC and name not in PARTS and fields:
-            found[name] = fields
-    return found
+    from caregraph.api.types.fields import is_composite
+
+    nodes = {n: t for n, t in _types().items() if isinstance(t, GraphQLObjectType)}
+    parts = {
+        get_named_type(f.type).name
+        for t in nodes.values()
+        for f in t.fields.values()
+        if is_composite(f.extensions.get("strawberry-definition"))
+    }
+    found = {n: _made_of(t) for n, t in nodes.items() if n != GENERIC and n not in parts}
+    return {n: fields for n, fields in found.items() if fields}
 
 
 @cache
 def generic_fields() -> Mapping[str, tuple[str, ...]]:
     """What the fields an event of a class without a type shares with every event are made
     of (the Event interface's)."""
-    return dict(_declared(interface="Event"))["Event"]
+    return _made_of(_types()["Event"])
 
 
-def _declared(interface: str | None = None) -> Iterator[tuple[str, dict[str, tuple[str, ...]]]]:
-    from graphql import GraphQLInterfaceType, GraphQLObjectType
-
+def _types() -> Mapping[str, Any]:
     from caregraph.api.schema import schema  # here: the schema's types import this module's users
+
+    return graphql_core(schema).type_map
+
+
+def _made_of(typ: Any) -> dict[str, tuple[str, ...]]:
     from caregraph.api.types.fields import properties_of
 
-    for name, typ in graphql_core(schema).type_map.items():
-        wanted = GraphQLInterfaceType if interface else GraphQLObjectType
-        if not isinstance(typ, wanted) or (interface and name != interface):
-            continue
-        fields: dict[str, tuple[str, ...]] = {}
-        for fname, fdef in typ.fields.items():
-            fields.update(properties_of(fdef.extensions.get("strawberry-definition"), fname))
-        yield name, fields
+    fields: dict[str, tuple[str, ...]] = {}
+    for fname, fdef in typ.fields.items():
+        fields.update(properties_of(fdef.extensions.get("strawberry-definition"), fname))
+    return fields
 
 
 # how a node of a class reaches its patient: (object property, direction, class reached)

@@ -48,7 +48,9 @@ __all__ = [
     "codings",
     "composite",
     "connection",
+    "is_composite",
     "made_of",
+    "properties_of",
     "read_stored",
     "stored",
     "to_one",
@@ -59,15 +61,15 @@ __all__ = [
 # property OWN is the field's own GraphQL name, known once the class is made
 PROPERTIES = "properties"
 OWN = ""
-PARTS: set[str] = set()  # the types of composite fields: parts of a node, not nodes
 _READ = "read"  # field metadata: how a stored field's value is read from the node's properties
 
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    prop: str  # OWN: the field's GraphQL name
-    convert: Callable[[Any], Any] | None  # of the property's value; None: of all properties
-    whole: Callable[[Mapping[str, Any]], Any] | None = None
+    convert: Callable[[Any], Any]
+    # the property it converts (OWN: the field's GraphQL name); None: all of the node's, which
+    # a composite's type reads
+    prop: str | None = OWN
 
 
 def stored(
@@ -80,7 +82,7 @@ def stored(
     GraphQL name), read through ``convert`` (text by default)."""
     return strawberry.field(
         description=description,
-        metadata={PROPERTIES: {OWN: (prop,)}, _READ: _Read(prop, convert)},
+        metadata={PROPERTIES: {OWN: (prop,)}, _READ: _Read(convert, prop)},
     )
 
 
@@ -93,7 +95,6 @@ def made_of(*props: str, description: str | None = None) -> Any:
 def composite(kind: Any, description: str | None = None) -> Any:
     """A field whose value is ``kind`` (a name, an address) made of the node's properties by
     ``kind.from_props``; its subfields' properties are those ``kind`` declares."""
-    PARTS.add(kind.__strawberry_definition__.name)
     subfields = {
         f".{_graphql_name(f)}": f.metadata[PROPERTIES][OWN]
         for f in kind.__strawberry_definition__.fields
@@ -101,7 +102,7 @@ def composite(kind: Any, description: str | None = None) -> Any:
     }
     return strawberry.field(
         description=description,
-        metadata={PROPERTIES: subfields, _READ: _Read(OWN, None, kind.from_props)},
+        metadata={PROPERTIES: subfields, _READ: _Read(kind.from_props, None)},
     )
 
 
@@ -114,14 +115,21 @@ def properties_of(field: Any, name: str) -> dict[str, tuple[str, ...]]:
     return {name + sub: tuple(p or name for p in props) for sub, props in declared.items()}
 
 
+def is_composite(field: Any) -> bool:
+    """Whether ``field`` (a strawberry field) holds a part of its node (a name, an address),
+    whose type is then no node type of its own."""
+    read = (getattr(field, "metadata", None) or {}).get(_READ)
+    return isinstance(read, _Read) and read.prop is None
+
+
 def _graphql_name(field: Any) -> str:
     return field.graphql_name or to_camel_case(field.python_name)
 
 
 @cache
-def _readers(cls: type) -> tuple[tuple[str, str, _Read], ...]:
+def _readers(cls: type) -> tuple[tuple[str, str | None, Callable[[Any], Any]], ...]:
     return tuple(
-        (f.python_name, read.prop or _graphql_name(f), read)
+        (f.python_name, _graphql_name(f) if read.prop == OWN else read.prop, read.convert)
         for f in cls.__strawberry_definition__.fields  # type: ignore[attr-defined]
         if isinstance(read := f.metadata.get(_READ), _Read)
     )
@@ -130,14 +138,10 @@ def _readers(cls: type) -> tuple[tuple[str, str, _Read], ...]:
 def read_stored(cls: type, props: Mapping[str, Any]) -> dict[str, Any]:
     """Every stored and composite field of ``cls``, read from a node's properties, as keyword
     arguments of its constructor."""
-    out: dict[str, Any] = {}
-    for python_name, prop, read in _readers(cls):
-        if read.whole is not None:
-            out[python_name] = read.whole(props)
-        else:
-            assert read.convert is not None
-            out[python_name] = read.convert(props.get(prop))
-    return out
+    return {
+        name: convert(props if prop is None else props.get(prop))
+        for name, prop, convert in _readers(cls)
+    }
 
 
 def _lazy(node: str) -> Any:
