@@ -11,6 +11,15 @@ whose head is ``(:AuditHead {day, count, hash})`` and is anchored outside Neo4j
 (graph/anchors.py), so an edit or a deletion shows in ``caregraph audit verify``. A service
 worker appends the records of concurrent requests in batches (:class:`AuditWriter`): one
 transaction per batch, under the day's head lock, each record chained to the one before it.
+
+A batch is appended in one statement and one round trip (:func:`write_audit`) when the
+writer knows the day's head: the hashes are computed from the head it last left, and the
+statement takes the head's lock, checks that the head is still that one and only then
+creates the records and moves the head, committing as it returns. When another worker has
+moved the head since, nothing is written and the statement returns the head it found: the
+batch is chained to that one and tried again, and after :data:`HEAD_TRIES` such tries it is
+appended by the transaction that reads the head under its lock first and writes after
+(``_append``: four round trips, the lock held across three of them).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from neo4j import Driver, ManagedTransaction, RoutingControl
+from neo4j.exceptions import TransientError
 
 from caregraph.graph import chain
 from caregraph.graph.anchors import AnchorLine, Anchors, Head
@@ -140,16 +150,75 @@ def append_audit(driver: Driver, database: str, event: dict[str, Any], anchors: 
 
 
 def write_audit(
-    driver: Driver, database: str, records: Sequence[dict[str, Any]], anchors: Anchors
+    driver: Driver,
+    database: str,
+    records: Sequence[dict[str, Any]],
+    anchors: Anchors,
+    heads: dict[str, Head] | None = None,
 ) -> list[str]:
     """Append records (from :func:`audit_record`, in this order) to their days' chains in one
     transaction, anchor each day's new head when due, and return their ids. A failure raises
-    and none of them is written."""
-    with driver.session(database=database) as session:
-        heads = session.execute_write(_append, records)
-    for head, appended in heads:
-        anchors.note(head, appended)
+    and none of them is written. ``heads``: the heads this writer left, by day (kept up to
+    date here), from which a batch of one day is appended in one statement."""
+    known = heads if heads is not None else {}
+    appended = _append_at_head(driver, database, records, known)
+    if appended is None:
+        with driver.session(database=database) as session:
+            appended = session.execute_write(_append, records)
+    for head, n in appended:
+        known[head.day] = head
+        anchors.note(head, n)
+    for past in sorted(known)[:-1]:  # a writer appends to today's chain (yesterday's at midnight)
+        del known[past]
     return [str(r["id"]) for r in records]
+
+
+HEAD_TRIES = 3  # one-statement appends of a batch before it takes the head's lock first
+_APPEND_AT_HEAD = (
+    "MERGE (h:AuditHead {day: $day}) ON CREATE SET h.count = 0, h.hash = $genesis "
+    "SET h._lock = true "
+    "WITH h, (h.count = $count AND h.hash = $prev) AS ours "
+    "CALL (h, ours) { WITH h WHERE ours "
+    "UNWIND $rows AS row "
+    "CREATE (a:AuditEvent) SET a = row.record, a.prevHash = row.prev, a.hash = row.hash "
+    "WITH h, count(*) AS written SET h.count = $after, h.hash = $last } "
+    "REMOVE h._lock RETURN ours, h.count AS count, h.hash AS hash"
+)
+
+
+def _append_at_head(
+    driver: Driver, database: str, records: Sequence[dict[str, Any]], heads: dict[str, Head]
+) -> list[tuple[Head, int]] | None:
+    """The records appended in one auto-commit statement per try, chained to the head this
+    writer expects (the one it left, else an empty day's); None when they span two days, or
+    the head kept moving, or Neo4j gave up on a lock (a transient error: the statement was
+    rolled back), for the caller to append them under the head's lock. Any other error
+    raises: whether a statement cut short committed is not known, so it is not run again."""
+    days = {r["day"] for r in records}
+    if len(days) != 1:
+        return None
+    (day,) = days
+    head = heads.get(day) or Head(day, 0, chain.GENESIS)
+    for _ in range(HEAD_TRIES):
+        linked, after = chain.extend(head, records)
+        try:
+            with driver.session(database=database) as session:
+                found = session.run(
+                    _APPEND_AT_HEAD,
+                    day=day,
+                    genesis=chain.GENESIS,
+                    count=head.count,
+                    prev=head.hash,
+                    rows=[{"record": x.record, "prev": x.prev, "hash": x.hash} for x in linked],
+                    after=after.count,
+                    last=after.hash,
+                ).single(strict=True)
+        except TransientError:
+            return None
+        if found["ours"]:
+            return [(after, len(records))]
+        head = Head(day, int(found["count"]), found["hash"])
+    return None
 
 
 def _append(tx: ManagedTransaction, records: Sequence[dict[str, Any]]) -> list[tuple[Head, int]]:
@@ -189,7 +258,8 @@ class AuditWriter:
     """The read audit's writer of one process (a service worker): the records of concurrent
     requests are appended in batches (graph/groupcommit.py), one transaction per batch, and
     each request waits for the batch that holds its record. Workers share the day's chain
-    through its head's lock, taken once per batch rather than once per request."""
+    through its head's lock, taken once per batch rather than once per request; a batch is
+    one statement while the head is where this writer left it (:func:`write_audit`)."""
 
     def __init__(
         self, driver: Driver, database: str, anchors: Anchors, max_batch: int = 64
@@ -200,6 +270,7 @@ class AuditWriter:
         self.group: GroupCommit[dict[str, Any], str] = GroupCommit(
             self._write, max_batch, name="caregraph-audit"
         )
+        self._heads: dict[str, Head] = {}  # written by the group commit's one thread only
 
     def submit(self, event: dict[str, Any]) -> Future[str]:
         """Queue the event's record (timed now); the future gives its id once its batch is
@@ -207,7 +278,7 @@ class AuditWriter:
         return self.group.submit(audit_record(event))
 
     def _write(self, records: Sequence[dict[str, Any]]) -> list[str]:
-        return write_audit(self.driver, self.database, records, self.anchors)
+        return write_audit(self.driver, self.database, records, self.anchors, self._heads)
 
 
 def audit_outcomes(driver: Driver, database: str, subject: str) -> list[tuple[str, str]]:

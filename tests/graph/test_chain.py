@@ -366,3 +366,48 @@ def test_a_batch_across_midnight_extends_each_days_chain(
         ("2024-02-28", 3, 3, True),
         ("2024-02-29", 3, 3, True),
     ]
+
+
+def _day_of(driver: Driver, database: str) -> tuple[str, list[int], int]:
+    records, _, _ = driver.execute_query(
+        "MATCH (a:AuditEvent) WITH a.day AS day, collect(a.seq) AS seqs "
+        "MATCH (h:AuditHead {day: day}) RETURN day, seqs, h.count AS count",
+        database_=database,
+    )
+    (found,) = records
+    return found["day"], sorted(found["seqs"]), found["count"]
+
+
+def test_a_writer_whose_head_is_out_of_date_chains_after_the_real_head(
+    audit: Driver, database: str, anchors: Anchors, append: Append
+) -> None:
+    """A batch is hashed from the head its writer left; when another writer moved the head
+    since, the one-statement append writes nothing, and the batch is chained to the head
+    found and appended once."""
+    append(3)
+    day, _, _ = _day_of(audit, database)
+    left = {day: chain.Head(day, 1, "f" * 64)}  # two records were appended since
+    records = [keys_and_audit.audit_record(event(10 + i)) for i in range(2)]
+    keys_and_audit.write_audit(audit, database, records, anchors, left)
+    assert _day_of(audit, database) == (day, [1, 2, 3, 4, 5], 5)
+    assert left[day].count == 5  # the writer now knows where it left the head
+    found = verify(audit, database, anchors)
+    assert [(d.records, d.intact) for d in found.days] == [(5, True)]
+
+
+def test_a_head_that_keeps_moving_is_appended_to_under_its_lock(
+    audit: Driver, database: str, anchors: Anchors, append: Append,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """No try of the one-statement append is left: the batch takes the head's lock, reads it
+    and appends, as two workers that keep moving the head make it do."""
+    append(2)
+    monkeypatch.setattr(keys_and_audit, "HEAD_TRIES", 0)
+    left: dict[str, chain.Head] = {}
+    keys_and_audit.write_audit(
+        audit, database, [keys_and_audit.audit_record(event(7))], anchors, left
+    )
+    day, seqs, count = _day_of(audit, database)
+    assert (seqs, count, left[day].count) == ([1, 2, 3], 3, 3)
+    found = verify(audit, database, anchors)
+    assert [(d.records, d.intact) for d in found.days] == [(3, True)]
