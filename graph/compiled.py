@@ -575,7 +575,7 @@ def _level(
         f"WITH r, b, t, s, run, b AS {up} ORDER BY s, b.key LIMIT $t{idx} "
         f"{calls}"
         f"RETURN collect({{node: {pj.node('b', path.targets())}, labels: labels(b), "
-        f"rel: {_REL}, type: type(r), s: s, t: t, run: properties(run), "
+        f"rel: {_REL}, type: type(r), s: s, t: toString(t), run: properties(run), "
         f"patients: {pj.patients('b', path.targets())}{more}}}) AS c{idx} }} "
     )
     if not count:

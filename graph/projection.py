@@ -66,6 +66,12 @@ class Projection:
     # first (deeper first), and the ways to the patient a node read under a path's target
     # labels may take (see node and patients)
     lineage: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # properties whose zoned date-times a read returns as ISO 8601 text (the ontology's
+    # xsd:dateTime ones): the driver turns a zoned DateTime into a neo4j.time value in pure
+    # Python (a fifth of the service's CPU for a practitioner's visits, claims and studies),
+    # while the API reads the text with datetime.fromisoformat, in C, to the same instant and
+    # offset (api/types/values.py)
+    as_text: frozenset[str] = frozenset()
     _by_label: dict[str, LabelView] = field(default_factory=dict, init=False, compare=False)
     _ancestors: dict[str, frozenset[str]] = field(default_factory=dict, init=False, compare=False)
 
@@ -126,11 +132,16 @@ class Projection:
             if wanted is None or view.label in wanted or wanted & self._lineage_of(view.label)
         ]
         views.sort(key=lambda view: (-len(self._lineage_of(view.label)), view.label))
-        otherwise = f"properties({v})" if self.fallback is None else _map(v, self.fallback, ())
+        otherwise = (
+            f"properties({v})"
+            if self.fallback is None
+            else _map(v, self.fallback, (), self.as_text)
+        )
         if not views:
             return otherwise
         cases = " ".join(
-            f"WHEN {v}:{quoted(view.label)} THEN {_map(v, view.keep, view.year)}" for view in views
+            f"WHEN {v}:{quoted(view.label)} THEN {_map(v, view.keep, view.year, self.as_text)}"
+            for view in views
         )
         return f"CASE {cases} ELSE {otherwise} END"
 
@@ -171,8 +182,11 @@ class Projection:
         )
 
 
-def _map(var: str, keep: Iterable[str], year: Iterable[str]) -> str:
-    parts = [f".{quoted(p)}" for p in dict.fromkeys([*ALWAYS, *keep])]
+def _map(var: str, keep: Iterable[str], year: Iterable[str], as_text: frozenset[str]) -> str:
+    parts = [
+        f".{quoted(p)}" if p not in as_text else zoned_as_text(f"{var}.{quoted(p)}", quoted(p))
+        for p in dict.fromkeys([*ALWAYS, *keep])
+    ]
     for p in year:
         q = f"{var}.{quoted(p)}"
         # a partial date (YYYY, YYYY-MM) is kept as text by the loaders: its first four
@@ -182,6 +196,14 @@ def _map(var: str, keep: Iterable[str], year: Iterable[str]) -> str:
             f"ELSE left(toString({q}), 4) END"
         )
     return f"{var} {{{', '.join(parts)}}}"
+
+
+def zoned_as_text(expr: str, key: str | None = None) -> str:
+    """``expr`` as ISO 8601 text when it is a zoned date-time, else as it is (a date, a
+    partial date kept as text, a local date-time: their values are cheap to read); as the
+    map entry ``key`` when given."""
+    value = f"CASE WHEN {expr} IS :: ZONED DATETIME THEN toString({expr}) ELSE {expr} END"
+    return value if key is None else f"{key}: {value}"
 
 
 OPEN = Projection()

@@ -599,7 +599,7 @@ def timeline_calls(
                    AS near
           }}
           {calls}RETURN collect({{node: {pj.node("b", path.targets())}, labels: labels(b),
-                          s: s, t: t, near: near, patients: {owned}{more}}}) AS events
+                          s: s, t: toString(t), near: near, patients: {owned}{more}}}) AS events
         }}
         """
 
@@ -651,7 +651,7 @@ def _path_branch(n: int, path: TraversalPath, count: bool, windowed: bool, pj: P
         f"{run}"
         f"RETURN r, b, t, s, run ORDER BY s, b.key LIMIT $take{n} }} "
         f"WITH row, collect({{node: {pj.node('b', path.targets())}, labels: labels(b), "
-        f"rel: {_REL}, type: type(r), s: s, t: t, run: properties(run), "
+        f"rel: {_REL}, type: type(r), s: s, t: toString(t), run: properties(run), "
         f"patients: {pj.patients('b', path.targets())}}}) AS page "
         f"{count_call}"
         f"RETURN row.i AS i, page, {total}"

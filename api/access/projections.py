@@ -22,6 +22,7 @@ from caregraph.api import paths
 from caregraph.api.access.policy import YEAR, AccessPolicy
 from caregraph.api.type_system import graphql_core
 from caregraph.graph.projection import IDENTIFIER_LOOKUP, Hop, LabelView, Projection
+from caregraph.ontology.model import local
 from caregraph.ontology.vocab import CG
 
 IN, OUT = False, True
@@ -104,6 +105,14 @@ def owners() -> tuple[tuple[str, tuple[Hop, ...]], ...]:
 
 
 @cache
+def zoned_properties() -> frozenset[str]:
+    """The graph names of the ontology's xsd:dateTime properties (Projection.as_text)."""
+    onto = paths.ontology()
+    props = onto.datatype_properties
+    return frozenset(local(iri) for iri in props if onto.datatype(iri) == "dateTime")
+
+
+@cache
 def lineage() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Every class's label -> its superclasses' labels, nearest first (Projection.lineage)."""
     onto = paths.ontology()
@@ -171,6 +180,7 @@ def projection(policy: AccessPolicy) -> Projection:
     return Projection(
         views=tuple(views),
         fallback=fallback,
+        as_text=zoned_properties(),
         owners=owners(),
         lineage=lineage(),
         closed=frozenset(_closed(policy)),

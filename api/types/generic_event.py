@@ -33,6 +33,8 @@ class GenericEvent(Event):
 def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, str) and values.zoned(value):  # read as text: written as before
+        return _plain(values.dt(value))
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     moment = values.dt(value)

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from caregraph.api import lookup
 from caregraph.api.context import Context
+from caregraph.api.types import values
 from caregraph.api.types.patient import Patient
 from caregraph.graph.readers import LookupRequest
 
@@ -75,8 +76,7 @@ class IdentityDecision:
 
 
 def _native(value: Any) -> datetime | None:
-    native = value.to_native() if hasattr(value, "to_native") else value
-    return native if isinstance(native, datetime) else None
+    return values.dt(value)
 
 
 @strawberry.type(

@@ -16,7 +16,8 @@ from caregraph.ontology.temporal import precision_property
 
 
 def dt(value: Any) -> datetime | None:
-    """A Neo4j DateTime (or ISO text) as a Python datetime."""
+    """A Neo4j DateTime (or ISO text: how reads return zoned date-times, graph/projection.py
+    ``as_text``) as a Python datetime."""
     if isinstance(value, DateTime):
         native: datetime = value.to_native()
         return native
@@ -26,8 +27,18 @@ def dt(value: Any) -> datetime | None:
         try:
             return datetime.fromisoformat(value)
         except ValueError:
-            return None
+            pass
+        if value.endswith("]") and "[" in value:  # Neo4j's text of a named zone: offset[zone]
+            return dt(value[: value.index("[")])
     return None
+
+
+def zoned(value: str) -> bool:
+    """Whether text is a zoned date-time as Neo4j writes one (not a date kept as text)."""
+    if len(value) <= 10 or value[10] != "T":
+        return False
+    moment = dt(value)
+    return moment is not None and moment.tzinfo is not None
 
 
 def time_precision(p: dict[str, Any]) -> str | None:
@@ -36,7 +47,7 @@ def time_precision(p: dict[str, Any]) -> str | None:
         value = p.get(prop)
         if value is None:
             continue
-        if isinstance(value, DateTime | datetime):
+        if isinstance(value, DateTime | datetime) or (isinstance(value, str) and zoned(value)):
             stored = p.get(precision_property(prop))
             return str(stored) if stored else "second"
         if isinstance(value, Date | date):
@@ -68,7 +79,7 @@ def day(value: Any) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, str):
-        return value
+        return value[:10] if zoned(value) else value  # its date where it was written
     return None
 
 
