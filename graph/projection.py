@@ -124,7 +124,7 @@ class Projection:
         written into the query."""
         v = quoted(var)
         if self.views is None and self.fallback is None:
-            return f"properties({v})"
+            return self._everything(v)
         wanted = set(labels) if labels is not None else None
         views = [
             view
@@ -133,7 +133,7 @@ class Projection:
         ]
         views.sort(key=lambda view: (-len(self._lineage_of(view.label)), view.label))
         otherwise = (
-            f"properties({v})"
+            self._everything(v)
             if self.fallback is None
             else _map(v, self.fallback, (), self.as_text)
         )
@@ -144,6 +144,16 @@ class Projection:
             for view in views
         )
         return f"CASE {cases} ELSE {otherwise} END"
+
+    def _everything(self, v: str) -> str:
+        """Every property of ``v``, its zoned date-times as text (a property it does not
+        have reads as null)."""
+        if not self.as_text:
+            return f"properties({v})"
+        texts = ", ".join(
+            zoned_as_text(f"{v}.{quoted(p)}", quoted(p)) for p in sorted(self.as_text)
+        )
+        return f"{v} {{.*, {texts}}}"
 
     def patients(self, var: str, labels: Iterable[str] | None = None) -> str:
         """A list of the keys of the patients the node ``var`` belongs to. ``labels``, when

@@ -166,7 +166,7 @@ def _closed(policy: AccessPolicy) -> Iterator[tuple[str, str, bool]]:
 def projection(policy: AccessPolicy) -> Projection:
     """The projection of a policy (one per role, cached)."""
     if getattr(policy, "everything", False):
-        return Projection(owners=owners(), lineage=lineage())
+        return Projection(owners=owners(), lineage=lineage(), as_text=zoned_properties())
     views = []
     for type_name, fields in field_properties().items():
         keep, year = _props(policy, type_name, fields)

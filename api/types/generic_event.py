@@ -25,7 +25,10 @@ class GenericEvent(Event):
     @classmethod
     def from_record(cls, row: Row, link: LinkData | None = None) -> GenericEvent:
         props: dict[str, Any] = {
-            k: _plain(v) for k, v in sorted(row.node.items()) if k not in INTERNAL
+            # a property the node does not have can read as null (graph/projection.py)
+            k: _plain(v)
+            for k, v in sorted(row.node.items())
+            if k not in INTERNAL and v is not None
         }
         return cls(**event_fields(row, link), properties=cast(JSON, props))
 
