@@ -150,9 +150,7 @@ class Projection:
         have reads as null)."""
         if not self.as_text:
             return f"properties({v})"
-        texts = ", ".join(
-            zoned_as_text(f"{v}.{quoted(p)}", quoted(p)) for p in sorted(self.as_text)
-        )
+        texts = ", ".join(_as_text(v, p) for p in sorted(self.as_text))
         return f"{v} {{.*, {texts}}}"
 
     def patients(self, var: str, labels: Iterable[str] | None = None) -> str:
@@ -194,7 +192,7 @@ class Projection:
 
 def _map(var: str, keep: Iterable[str], year: Iterable[str], as_text: frozenset[str]) -> str:
     parts = [
-        f".{quoted(p)}" if p not in as_text else zoned_as_text(f"{var}.{quoted(p)}", quoted(p))
+        f".{quoted(p)}" if p not in as_text else _as_text(var, p)
         for p in dict.fromkeys([*ALWAYS, *keep])
     ]
     for p in year:
@@ -208,12 +206,11 @@ def _map(var: str, keep: Iterable[str], year: Iterable[str], as_text: frozenset[
     return f"{var} {{{', '.join(parts)}}}"
 
 
-def zoned_as_text(expr: str, key: str | None = None) -> str:
-    """``expr`` as ISO 8601 text when it is a zoned date-time, else as it is (a date, a
-    partial date kept as text, a local date-time: their values are cheap to read); as the
-    map entry ``key`` when given."""
-    value = f"CASE WHEN {expr} IS :: ZONED DATETIME THEN toString({expr}) ELSE {expr} END"
-    return value if key is None else f"{key}: {value}"
+def _as_text(var: str, prop: str) -> str:
+    """The map entry of ``var``'s ``prop``: ISO 8601 text when it is a zoned date-time, else
+    as it is (a date, a partial date kept as text, a local date-time: cheap to read)."""
+    q = f"{var}.{quoted(prop)}"
+    return f"{quoted(prop)}: CASE WHEN {q} IS :: ZONED DATETIME THEN toString({q}) ELSE {q} END"
 
 
 OPEN = Projection()

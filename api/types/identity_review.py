@@ -64,7 +64,7 @@ class IdentityDecision:
             kind=d["kind"],
             rule=d.get("rule"),
             actor=d["actor"],
-            at=_native(d["at"]) or datetime.min,
+            at=values.dt(d["at"]) or datetime.min,
             reason=d["reason"],
             candidate=d.get("candidate"),
             probability=d.get("probability"),
@@ -73,10 +73,6 @@ class IdentityDecision:
             undoes=d.get("undoes"),
             undone_by=d.get("undoneBy"),
         )
-
-
-def _native(value: Any) -> datetime | None:
-    return values.dt(value)
 
 
 @strawberry.type(
@@ -108,10 +104,10 @@ class MatchCandidate:
                 MatchEvidence(field=k, level=str(v.get("level")), bayes_factor=v.get("bayesFactor"))
                 for k, v in sorted(evidence.items())
             ],
-            first_seen=_native(c.get("firstSeen")),
-            last_seen=_native(c.get("lastSeen")),
+            first_seen=values.dt(c.get("firstSeen")),
+            last_seen=values.dt(c.get("lastSeen")),
             decided_by=c.get("decidedBy"),
-            decided_at=_native(c.get("decidedAt")),
+            decided_at=values.dt(c.get("decidedAt")),
             reason=c.get("reason"),
             _patients=list(c.get("patients") or []),
         )
