@@ -130,8 +130,8 @@ async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest])
     if not ctx.settings.compiled_reads:
         return
     plan = build(info, requests)
-    if plan is None:
-        return
+    if plan is None or plan in ctx.compiled_reads:
+        return  # not covered, or read and primed already (api/direct.py gave up on it)
     try:
         answer = await asyncio.to_thread(
             partial(
@@ -143,7 +143,9 @@ async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest])
             )
         )
     except compiled.NotCompilableError:
+        ctx.compiled_reads[plan] = None  # given up: the reference path reads it, once
         return
+    ctx.compiled_reads[plan] = answer
     for request, rows in zip(requests, answer.found, strict=True):
         ctx.loaders.lookups.prime(request, rows)
     for wanted, page in answer.pages.items():
@@ -192,19 +194,25 @@ async def prefetch_context(
         return None
     patient, events = levels
     plan = compiled.Plan(tuple(requests), (*also, *patient))
+    read = replace(timeline, below=events)
+    if (plan, read) in ctx.compiled_reads:  # tried already (api/direct.py gave up on it)
+        known: compiled.ContextAnswer | None = ctx.compiled_reads[(plan, read)]
+        return known
     try:
         answer = await asyncio.to_thread(
             partial(
                 compiled.context,
                 ctx.reader,
                 plan,
-                replace(timeline, below=events),
+                read,
                 ctx.settings.compiled_budget_s,
                 wait=ctx.settings.compiled_wait_for_plan,
             )
         )
     except compiled.NotCompilableError:
+        ctx.compiled_reads[(plan, read)] = None
         return None
+    ctx.compiled_reads[(plan, read)] = answer
     for request, rows in zip(requests, answer.answer.found, strict=True):
         ctx.loaders.lookups.prime(request, rows)
     for wanted, page in answer.answer.pages.items():

@@ -57,6 +57,12 @@ class Context(BaseContext):
     # the searches this operation ran (response path -> terms and the keys returned): the
     # audit records them as searches (api/search.py, api/audit.py)
     searches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the compiled path's reads of this request, by plan (None: given up, the reference path
+    # reads it): a document that graphql-core executes after api/direct.py gave up on it does
+    # not try them again (api/compiled.py)
+    compiled_reads: dict[Any, Any] = field(default_factory=dict)
+    # whether api/direct.py answered, not graphql-core's execution (tests and logs read it)
+    answered_directly: bool = False
 
     def __post_init__(self) -> None:
         super().__init__()

@@ -19,6 +19,7 @@ from caregraph.api.auth import Role
 from caregraph.api.availability import Availability
 from caregraph.api.connections import Connection, Edge, connection, cursor, edge, page_size, window
 from caregraph.api.context import Context
+from caregraph.api.direct import Direct
 from caregraph.api.error_masking import MaskUnexpected, log_errors
 from caregraph.api.errors import BadArgumentError
 from caregraph.api.limits import Guardrails
@@ -453,5 +454,6 @@ schema = Schema(
     # reads the graph, and sees the audit's errors too (Neo4j gone before the record is a
     # 503); the audit next, so that it records the operation once every other extension has
     # had its say; access after the guardrails, whose validation it builds on
-    extensions=[Availability, Audit, Guardrails, Access, MaskUnexpected],
+    # direct answers last: they replace graphql-core's execution, inside every other hook
+    extensions=[Availability, Audit, Guardrails, Access, MaskUnexpected, Direct],
 )

@@ -28,6 +28,9 @@ class ApiSettings(BaseSettings):
     compiled_budget_s: float = Field(
         3.0, gt=0, description="seconds the one statement may take before the reference reads"
     )
+    # a covered document is answered by api/direct.py, not by graphql-core's execution of a
+    # resolver per field (same resolvers, same answer); off: graphql-core executes every document
+    direct_answers: bool = Field(True, description="answer covered documents directly")
     # off: the first request of a new shape reads the reference way while Neo4j plans the
     # statement in the background (graph/compiled.py, Planner); on: it waits for the plan
     compiled_wait_for_plan: bool = Field(

@@ -17,6 +17,7 @@ from bench.queries import (
 from caregraph.api import mcp
 from caregraph.api.auth import Role
 from caregraph.api.compiled import CONTEXT, ROOTS
+from caregraph.api.direct import ROOTS as DIRECT_ROOTS
 from caregraph.api.settings import ApiSettings
 from caregraph.graph import compiled as graph_compiled
 from tests.api.conftest import ADA, JANE, SMITH_NPI, Gql, Run, principal
@@ -174,6 +175,9 @@ def test_one_statement_per_request(
     assert next(iter(fast.result.data.values())), name  # it found what it asked for
     assert fast.context.reader.round_trips == 1, name
     assert fast.context.reader.patients == slow.context.reader.patients
+    # answered without graphql-core's execution: every root api/direct.py takes
+    assert fast.context.answered_directly == (root_fields(query)[0] in DIRECT_ROOTS), name
+    assert not slow.context.answered_directly
 
 
 def test_every_mcp_tool_is_one_statement_but_the_two_that_are_not_traversals(gql: Gql) -> None:

@@ -276,7 +276,7 @@ def assert_agree(gql: Gql, query: str, role: Role) -> None:
     assert fast.context.reader.patients == slow.context.reader.patients, query
     if os.environ.get("CAREGRAPH_DIFFERENTIAL_SHOW"):
         trips = (fast.context.reader.round_trips, slow.context.reader.round_trips)
-        print(role.value, trips, len(refusals(fast)), query)
+        print(role.value, trips, fast.context.answered_directly, len(refusals(fast)), query)
 
 
 @pytest.mark.parametrize("drawn", [documents, search_documents], ids=["roots", "searches"])
