@@ -9,10 +9,32 @@ of every level shares so that sibling fields are answered in the same round trip
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from caregraph.graph.readers import LookupRequest, Page, PageRequest, Reader, RecordsRequest, Row
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+class NotPrimedError(Exception):
+    """A read that was not primed, asked for while the loaders answer only primed reads."""
+
+
+class _Loader(DataLoader[K, T]):
+    """A DataLoader that, while ``only_primed`` is set, refuses a key nobody primed or asked
+    for before, instead of queueing its read (api/direct.py answers only from primed reads,
+    and leaves the document to graphql-core without a read queued on its way out)."""
+
+    only_primed = False
+
+    def load(self, key: K) -> Awaitable[T]:
+        if self.only_primed and self.cache_map.get(key) is None:
+            raise NotPrimedError("not primed")
+        return super().load(key)
 
 
 class Loaders:
@@ -20,8 +42,12 @@ class Loaders:
 
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
-        self.pages: DataLoader[PageRequest | RecordsRequest, Page] = DataLoader(load_fn=self._pages)
-        self.lookups: DataLoader[LookupRequest, list[Row]] = DataLoader(load_fn=self._lookups)
+        self.pages: _Loader[PageRequest | RecordsRequest, Page] = _Loader(load_fn=self._pages)
+        self.lookups: _Loader[LookupRequest, list[Row]] = _Loader(load_fn=self._lookups)
+
+    def only_primed(self, on: bool) -> None:
+        """While on, a read that was not primed raises :class:`NotPrimedError`."""
+        self.pages.only_primed = self.lookups.only_primed = on
 
     async def _pages(self, keys: list[PageRequest | RecordsRequest]) -> list[Page]:
         # the driver is synchronous: run it off the event loop so other requests go on

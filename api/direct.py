@@ -21,13 +21,15 @@ It answers only when it can answer exactly as graphql-core would; anything else 
 :class:`Miss` and graphql-core executes the document from the start, as before:
 
 - a query whose one root field is a lookup the compiled path covers (api/compiled.py
-  ``ROOTS``, ``patientContext``), with no directive anywhere (``@skip``/``@include`` are left
-  to graphql-core), no field extension and only scalar arguments (strawberry converts those
-  as given);
-- and then, as it goes, a resolver below the root that would wait for a read (its page was not
-  primed: the document is covered only in part, or Neo4j was still planning the statement), an
-  error of any kind (a refused argument, a null in a non-null field ...: graphql-core reports
-  it, with its path, as the reference does), a value its type does not accept.
+  ``ROOTS``, ``patientContext``) or a search (api/search.py), with no directive anywhere
+  (``@skip``/``@include`` are left to graphql-core), no field extension and only scalar
+  arguments (strawberry converts those as given);
+- and then, as it goes: a root whose one statement was not read (Neo4j still planning it, a
+  budget given up); below the root, a resolver that asks for a read that was not primed (the
+  document is covered only in part: while the answer is made, the request's loaders refuse
+  such a read rather than queue it, api/dataloaders.py); an error of any kind (a refused
+  argument, a null in a non-null field ...: graphql-core reports it, with its path, as the
+  reference does); a value its type does not accept.
 
 The root's resolver (the lookup and the one statement) runs once: a second run of the document
 by graphql-core finds the lookup in its DataLoader and the statement's answer kept in the
@@ -82,7 +84,13 @@ from caregraph.api.type_system import graphql_core
 
 log = logging.getLogger("caregraph.api")
 
-ROOTS = compiled.ROOTS | {compiled.CONTEXT}
+# the lookups and patientContext (api/compiled.py), the searches (api/search.py): each reads
+# its tree in one statement of its own
+ROOTS = (
+    compiled.ROOTS
+    | {compiled.CONTEXT}
+    | {"patients", "practitioners", "organizations", "locations"}
+)
 MAX_DOCUMENTS = 512  # documents whose plan is kept (most recently used)
 GIVE_UP = 3  # misses more than answers by this many: the document is left to graphql-core
 _DEFINITION = "strawberry-definition"  # graphql-core field extension: strawberry's field
@@ -333,7 +341,12 @@ class _Run:
             value = await value  # the lookup and its one statement: a real wait
         if not any(read is not None for read in self.context.compiled_reads.values()):
             raise NotRead("the root's resolver read nothing in one statement")
-        return {root.key: self._complete(root, root.definition.type, value, path, raw)}
+        loaders = self.context.loaders
+        loaders.only_primed(True)  # a read below that was not primed: a miss, nothing queued
+        try:
+            return {root.key: self._complete(root, root.definition.type, value, path, raw)}
+        finally:
+            loaders.only_primed(False)
 
     def _raw(self, f: _Field, parent: GraphQLNamedType, path: Path) -> _Info:
         """graphql-core's info for the field ``f`` at ``path``, as its executor makes it."""

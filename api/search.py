@@ -174,7 +174,12 @@ async def _page(
     size = page_size(info, first)
     position = ctx.cursors.decode(after)
     also = Also(wants_total(info), compiled.search_levels(info, field), size)
-    found = await asyncio.to_thread(find, size + 1, position, also)
+    # kept for the request: a document that api/direct.py leaves to graphql-core does not read
+    # it again (the search at this response path, with these arguments)
+    read = ("search", str(info.path.key), field, first, after, also)
+    found = ctx.compiled_reads.get(read)
+    if found is None:
+        found = ctx.compiled_reads[read] = await asyncio.to_thread(find, size + 1, position, also)
     for request, page in found.pages.items():
         ctx.loaders.pages.prime(request, page)
     matches = found.matches
