@@ -32,8 +32,11 @@ class _Loader(DataLoader[K, T]):
     only_primed = False
 
     def load(self, key: K) -> Awaitable[T]:
-        if self.only_primed and self.cache_map.get(key) is None:
-            raise NotPrimedError("not primed")
+        if self.only_primed:  # DataLoader.load's cache hit, or the refusal
+            future = self.cache_map.get(key)
+            if future is None or future.cancelled():
+                raise NotPrimedError("not primed")
+            return future
         return super().load(key)
 
 

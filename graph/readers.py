@@ -102,6 +102,22 @@ class TraversalPath:
     # how a node reached carries its codes: chains from it to a Concept (a visit: its reason,
     # and its diagnoses' codes), for a page of nodes coded under a concept (``under``)
     coded: tuple[tuple[Step, ...], ...] = ()
+    # every page asked of a request's DataLoader is hashed by its path, several times a page
+    # (a traversal of three levels: hundreds of times a request, 5% of a worker's CPU): the
+    # hash of these nested tuples is taken once
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = (self.start, self.chains, self.order, self.distinct, self.with_run, self.coded)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled by its fields: a string's hash differs from one process to the next
+        fields = (self.start, self.chains, self.order, self.distinct, self.with_run, self.coded)
+        return (type(self), fields)
 
     def match(self, projection: Projection = OPEN) -> str:
         """A CALL body yielding (r, b) for every chain from ``a`` that the projection lets
