@@ -34,7 +34,7 @@ It answers only when it can answer exactly as graphql-core would; anything else 
 The root's resolver (the lookup and the one statement) runs once: a second run of the document
 by graphql-core finds the lookup in its DataLoader and the statement's answer kept in the
 request's context (api/compiled.py). A document that keeps missing is left to graphql-core
-(:data:`GIVE_UP`), and tried again when the process restarts.
+(:data:`GIVE_UP`) but for one request in :data:`RETRY_EVERY`, which tries it again.
 
 Why not graphql-core's own executor with a cheaper resolver per field: its per-field cost is in
 the executor itself (measured: 14% of a worker's CPU for the traversal), not only in strawberry's
@@ -92,7 +92,8 @@ ROOTS = (
     | {"patients", "practitioners", "organizations", "locations"}
 )
 MAX_DOCUMENTS = 512  # documents whose plan is kept (most recently used)
-GIVE_UP = 3  # misses more than answers by this many: the document is left to graphql-core
+GIVE_UP = 3  # misses more than answers by this many: the document is left to graphql-core,
+RETRY_EVERY = 64  # but for one request in this many (a miss may have been the caller's error)
 _DEFINITION = "strawberry-definition"  # graphql-core field extension: strawberry's field
 _Info = GraphQLResolveInfo[Context]
 
@@ -137,6 +138,7 @@ class _Document:
     collected: dict[tuple[int, str], tuple[_Field, ...]] = field(default_factory=dict)
     answered: int = 0
     missed: int = 0
+    left: int = 0  # requests left to graphql-core since it was given up
 
 
 class Plans:
@@ -483,8 +485,12 @@ class Direct(SchemaExtension):
                 ec.schema.config.name_converter,
             )
         doc = plans.document(ec.query or "", ec.operation_name, ec.graphql_document)  # type: ignore[arg-type]
-        if doc is None or doc.missed - doc.answered >= GIVE_UP:
+        if doc is None:
             return None
+        if doc.missed - doc.answered >= GIVE_UP:
+            doc.left += 1
+            if doc.left % RETRY_EVERY:
+                return None
         variables = get_variable_values(
             plans.schema, doc.operation.variable_definitions or (), ec.variables or {}
         )

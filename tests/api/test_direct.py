@@ -7,13 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from graphql import parse
 
 from bench.queries import (
     PATIENT_CONTEXT_CAREGRAPH,
     PATIENT_LOOKUP_CAREGRAPH,
     PRACTITIONER_TRAVERSAL_CAREGRAPH,
 )
+from caregraph.api import direct
 from caregraph.api.auth import Role
+from caregraph.api.direct import GIVE_UP, RETRY_EVERY, Direct
 from caregraph.api.settings import ApiSettings
 from tests.api.conftest import ADA, SMITH_NPI, Gql, Run, principal
 from tests.api.test_compiled import plain
@@ -143,3 +146,23 @@ def test_a_directive_is_left_to_graphql_core(gql: Gql, included: bool) -> None:
     assert plain(direct) == plain(executed)
     assert ("encounters" in direct.result.data["patient"]) is included
     assert not direct.context.answered_directly
+
+
+def test_a_document_that_keeps_missing_is_left_to_graphql_core_but_tried_again(
+    gql: Gql, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(direct, "RETRY_EVERY", 4)
+    query = IN_PART + "\n# its own text: its own count of misses"
+    for _ in range(GIVE_UP):
+        gql(query, {"id": ADA}, settings=DIRECT)
+    plans = Direct._plans
+    assert plans is not None
+    doc = plans.document(query, None, parse(query))
+    assert doc is not None and doc.missed == GIVE_UP
+    for _ in range(3):  # left to graphql-core: not tried
+        run = gql(query, {"id": ADA}, settings=DIRECT)
+        assert run.result.errors is None and not run.context.answered_directly
+    assert doc.missed == GIVE_UP
+    gql(query, {"id": ADA}, settings=DIRECT)  # the fourth: tried again
+    assert doc.missed == GIVE_UP + 1
+    assert RETRY_EVERY > 4  # the service's: one in many
