@@ -60,10 +60,10 @@ Not covered (the reference path reads them):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     FieldNode,
@@ -115,6 +115,7 @@ CONTEXT = "patientContext"  # read in one statement too (prefetch_context)
 _PATIENT = "patient"
 _TIMELINE = "timeline"
 
+T = TypeVar("T")
 Fragments = Mapping[str, FragmentDefinitionNode]
 ObjectOrInterface = GraphQLObjectType | GraphQLInterfaceType
 
@@ -132,24 +133,38 @@ async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest])
     plan = build(info, requests)
     if plan is None or plan in ctx.compiled_reads:
         return  # not covered, or read and primed already (api/direct.py gave up on it)
-    try:
-        answer = await asyncio.to_thread(
-            partial(
-                compiled.read,
-                ctx.reader,
-                plan,
-                ctx.settings.compiled_budget_s,
-                wait=ctx.settings.compiled_wait_for_plan,
-            )
-        )
-    except compiled.NotCompilableError:
-        ctx.compiled_reads[plan] = None  # given up: the reference path reads it, once
+    answer = await read_once(
+        ctx,
+        plan,
+        partial(
+            compiled.read,
+            ctx.reader,
+            plan,
+            ctx.settings.compiled_budget_s,
+            wait=ctx.settings.compiled_wait_for_plan,
+        ),
+    )
+    if answer is None:
         return
-    ctx.compiled_reads[plan] = answer
     for request, rows in zip(requests, answer.found, strict=True):
         ctx.loaders.lookups.prime(request, rows)
     for wanted, page in answer.pages.items():
         ctx.loaders.pages.prime(wanted, page)
+
+
+async def read_once(ctx: Context, key: Hashable, read: Callable[[], T]) -> T | None:
+    """``read()`` in a thread, once per request and ``key``: a document that graphql-core
+    executes after api/direct.py gave up on it finds the answer here (None: the statement
+    was given up, the reference path reads it), not a second statement."""
+    if key in ctx.compiled_reads:
+        known: T | None = ctx.compiled_reads[key]
+        return known
+    try:
+        answer: T | None = await asyncio.to_thread(read)
+    except compiled.NotCompilableError:
+        answer = None
+    ctx.compiled_reads[key] = answer
+    return answer
 
 
 def build(info: Info[Context, None], requests: Sequence[LookupRequest]) -> compiled.Plan | None:
@@ -195,24 +210,21 @@ async def prefetch_context(
     patient, events = levels
     plan = compiled.Plan(tuple(requests), (*also, *patient))
     read = replace(timeline, below=events)
-    if (plan, read) in ctx.compiled_reads:  # tried already (api/direct.py gave up on it)
-        known: compiled.ContextAnswer | None = ctx.compiled_reads[(plan, read)]
-        return known
-    try:
-        answer = await asyncio.to_thread(
-            partial(
-                compiled.context,
-                ctx.reader,
-                plan,
-                read,
-                ctx.settings.compiled_budget_s,
-                wait=ctx.settings.compiled_wait_for_plan,
-            )
-        )
-    except compiled.NotCompilableError:
-        ctx.compiled_reads[(plan, read)] = None
-        return None
-    ctx.compiled_reads[(plan, read)] = answer
+    known = (plan, read) in ctx.compiled_reads  # tried already (api/direct.py gave up on it)
+    answer: compiled.ContextAnswer | None = await read_once(
+        ctx,
+        (plan, read),
+        partial(
+            compiled.context,
+            ctx.reader,
+            plan,
+            read,
+            ctx.settings.compiled_budget_s,
+            wait=ctx.settings.compiled_wait_for_plan,
+        ),
+    )
+    if answer is None or known:
+        return answer
     for request, rows in zip(requests, answer.answer.found, strict=True):
         ctx.loaders.lookups.prime(request, rows)
     for wanted, page in answer.answer.pages.items():

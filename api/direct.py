@@ -166,6 +166,10 @@ class Plans:
             del self._documents[next(iter(self._documents))]
         return made
 
+    def refuse(self, text: str, name: str | None) -> None:
+        """The document (found unsupported below its root) is left to graphql-core for good."""
+        self._documents[(text, name)] = None
+
     def _make(self, document: DocumentNode, name: str | None) -> _Document:
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         chosen = [o for o in operations if name is None or (o.name and o.name.value == name)]
@@ -499,7 +503,7 @@ class Direct(SchemaExtension):
         try:
             data = await _Run(plans, doc, variables, ctx, ec.root_value).answer()
         except Unsupported:
-            plans._documents[(ec.query or "", ec.operation_name)] = None
+            plans.refuse(ec.query or "", ec.operation_name)
             return None
         except NotRead:
             return None

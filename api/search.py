@@ -19,6 +19,7 @@ import asyncio
 import re
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any, TypeVar
 
 from strawberry.types import Info
@@ -174,12 +175,10 @@ async def _page(
     size = page_size(info, first)
     position = ctx.cursors.decode(after)
     also = Also(wants_total(info), compiled.search_levels(info, field), size)
-    # kept for the request: a document that api/direct.py leaves to graphql-core does not read
-    # it again (the search at this response path, with these arguments)
+    # once per request: the search at this response path, with these arguments
     read = ("search", str(info.path.key), field, first, after, also)
-    found = ctx.compiled_reads.get(read)
-    if found is None:
-        found = ctx.compiled_reads[read] = await asyncio.to_thread(find, size + 1, position, also)
+    found = await compiled.read_once(ctx, read, partial(find, size + 1, position, also))
+    assert found is not None  # a search is not given up: it raises
     for request, page in found.pages.items():
         ctx.loaders.pages.prime(request, page)
     matches = found.matches

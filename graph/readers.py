@@ -108,16 +108,17 @@ class TraversalPath:
     _hash: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        fields = (self.start, self.chains, self.order, self.distinct, self.with_run, self.coded)
-        object.__setattr__(self, "_hash", hash(fields))
+        object.__setattr__(self, "_hash", hash(self._fields()))
 
     def __hash__(self) -> int:
         return self._hash
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled by its fields: a string's hash differs from one process to the next
-        fields = (self.start, self.chains, self.order, self.distinct, self.with_run, self.coded)
-        return (type(self), fields)
+        return (type(self), self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.start, self.chains, self.order, self.distinct, self.with_run, self.coded)
 
     def match(self, projection: Projection = OPEN) -> str:
         """A CALL body yielding (r, b) for every chain from ``a`` that the projection lets
