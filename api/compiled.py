@@ -60,21 +60,18 @@ Not covered (the reference path reads them):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
 from graphql import (
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLUnionType,
-    InlineFragmentNode,
     OperationType,
     SelectionSetNode,
     get_named_type,
@@ -82,10 +79,9 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from strawberry.types import Info
 
-from caregraph.api import paths
+from caregraph.api import paths, selection_sets
 from caregraph.api.connections import (
     PATH,
-    _selects,
     page_size,
     under_concept,
     variable_values,
@@ -116,7 +112,7 @@ _PATIENT = "patient"
 _TIMELINE = "timeline"
 
 T = TypeVar("T")
-Fragments = Mapping[str, FragmentDefinitionNode]
+Fragments = selection_sets.Fragments
 ObjectOrInterface = GraphQLObjectType | GraphQLInterfaceType
 
 
@@ -317,20 +313,8 @@ def _count(levels: Sequence[compiled.Level]) -> int:
 
 def _one_root(selections: SelectionSetNode, fragments: Fragments) -> bool:
     """Whether the operation selects exactly one root field (fragments included)."""
-    found: list[FieldNode] = []
-
-    def walk(sel_set: SelectionSetNode) -> None:
-        for sel in sel_set.selections:
-            if isinstance(sel, FieldNode):
-                found.append(sel)
-            elif isinstance(sel, InlineFragmentNode):
-                walk(sel.selection_set)
-            elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
-                walk(fragments[sel.name.value].selection_set)
-
-    walk(selections)
-    keys = {(f.alias or f.name).value for f in found if f.name.value != "__typename"}
-    return len(keys) == 1
+    found = selection_sets.fields([selections], fragments)
+    return len({f.key for f in found if f.name != "__typename"}) == 1
 
 
 class _Planner:
@@ -344,39 +328,25 @@ class _Planner:
     ) -> dict[str, list[FieldNode]]:
         """The fields the selection sets select on ``typ``, by response key, merged as
         graphql-core merges them."""
-        out: dict[str, list[FieldNode]] = {}
         names = {typ.name, *(i.name for i in getattr(typ, "interfaces", ()))}
-
-        def walk(sel_set: SelectionSetNode | None, seen: frozenset[str]) -> None:
-            for sel in sel_set.selections if sel_set else ():
-                if sel.directives:
-                    raise _Uncovered("a directive")
-                if isinstance(sel, FieldNode):
-                    out.setdefault((sel.alias or sel.name).value, []).append(sel)
-                elif isinstance(sel, InlineFragmentNode):
-                    cond = sel.type_condition
-                    if cond is None or cond.name.value in names:
-                        walk(sel.selection_set, seen)
-                elif isinstance(sel, FragmentSpreadNode):
-                    name = sel.name.value
-                    fragment = self.fragments.get(name)
-                    if fragment is None or name in seen:
-                        continue
-                    if fragment.directives:
-                        raise _Uncovered("a directive")
-                    if fragment.type_condition.name.value in names:
-                        walk(fragment.selection_set, seen | {name})
-
-        for sel_set in sets:
-            walk(sel_set, frozenset())
-        return out
+        found = selection_sets.fields(
+            sets, self.fragments, applies=names.__contains__, on_directive=_directive
+        )
+        return selection_sets.by_key(found)
 
     def below(
         self, sets: Sequence[SelectionSetNode | None], typ: ObjectOrInterface
     ) -> list[compiled.Level]:
         """The levels read below a node of ``typ`` for these selections."""
+        return self.levels(self.fields(sets, typ), typ)
+
+    def levels(
+        self, selected: dict[str, list[FieldNode]], typ: ObjectOrInterface
+    ) -> list[compiled.Level]:
+        """The levels read below a node of ``typ`` for the fields selected on it (by
+        response key)."""
         levels: list[compiled.Level] = []
-        for nodes in self.fields(sets, typ).values():
+        for nodes in selected.values():
             fdef = typ.fields.get(nodes[0].name.value)
             if fdef is None:
                 continue
@@ -441,7 +411,8 @@ class _Planner:
         start, end = window(args.get("from"), args.get("to"))
         under = under_concept(args.get("underCode"))
         after = self.info.context.cursors.decode(args.get("after"))
-        count = any(_selects(n.selection_set, "totalCount", self.fragments) for n in nodes)
+        sets = [n.selection_set for n in nodes]
+        count = selection_sets.selects(sets, "totalCount", self.fragments)
         below = self.node_levels(nodes, target)
         return compiled.Level(
             path,
@@ -480,33 +451,14 @@ class _Planner:
         (``Claim.providers``: ``... on Practitioner { organizations { ... } }``): each read
         below every node, and used below those of its type (a GraphQL type is named after the
         ontology class whose label its nodes carry)."""
-        by_type: dict[str, list[SelectionSetNode]] = {}
-
-        def walk(sel_set: SelectionSetNode | None, seen: frozenset[str]) -> None:
-            for sel in sel_set.selections if sel_set else ():
-                cond = None
-                inner: SelectionSetNode | None = None
-                if isinstance(sel, InlineFragmentNode):
-                    cond, inner = sel.type_condition, sel.selection_set
-                elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
-                    fragment = self.fragments.get(sel.name.value)
-                    if fragment is None:
-                        continue
-                    cond, inner = fragment.type_condition, fragment.selection_set
-                    seen = seen | {sel.name.value}
-                else:
-                    continue
-                if sel.directives:
-                    raise _Uncovered("a directive")
-                if cond is None or cond.name.value == abstract.name:
-                    walk(inner, seen)
-                elif inner is not None:
-                    by_type.setdefault(cond.name.value, []).append(inner)
-
-        for sel_set in sets:
-            walk(sel_set, frozenset())
+        by_type: dict[str, list[selection_sets.Found]] = {}
+        for found in selection_sets.fields(sets, self.fragments, on_directive=_directive):
+            # the first fragment on the way that is not on ``abstract`` itself decides
+            outer = next((c for c in found.conditions if c != abstract.name), None)
+            if outer is not None:
+                by_type.setdefault(outer, []).append(found)
         levels: list[compiled.Level] = []
-        for name, fragment_sets in sorted(by_type.items()):
+        for name, group in sorted(by_type.items()):
             typ = self.info._raw_info.schema.get_type(name)
             if not isinstance(typ, GraphQLObjectType):
                 continue  # a fragment on an interface or a union: its resolvers read it
@@ -515,7 +467,12 @@ class _Planner:
                     continue
             elif abstract not in typ.interfaces:
                 continue
-            levels.extend(replace(lv, on=name) for lv in self.below(fragment_sets, typ))
+            # and the fragments inside it, those that apply to its type
+            names = {typ.name, *(i.name for i in typ.interfaces)}
+            selected = selection_sets.by_key(
+                f for f in group if set(f.conditions[f.conditions.index(name) + 1 :]) <= names
+            )
+            levels.extend(replace(lv, on=name) for lv in self.levels(selected, typ))
         return levels
 
     def _named(
@@ -524,6 +481,10 @@ class _Planner:
         """The groups (by response key) of ``field`` selected under ``nodes``."""
         found = self.fields([n.selection_set for n in nodes], typ)
         return [group for group in found.values() if group[0].name.value == field]
+
+
+def _directive() -> None:
+    raise _Uncovered("a directive")
 
 
 def _is_list(typ: Any) -> bool:

@@ -7,23 +7,16 @@ GraphQL level are read in one round trip.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 import strawberry
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
-    SelectionSetNode,
-)
 from graphql.execution.values import VariableValues
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from caregraph.api import paths
+from caregraph.api import paths, selection_sets
 from caregraph.api.context import Context
 from caregraph.api.errors import BadArgumentError, LimitExceededError
 from caregraph.api.types import values
@@ -191,9 +184,8 @@ def wants_total(info: Info[Context, None]) -> bool:
     converts the field's whole subtree on every call, which for the connections inside a
     list was 13% of a three-level traversal's CPU."""
     raw = info._raw_info
-    return any(
-        _selects(node.selection_set, "totalCount", raw.fragments) for node in raw.field_nodes
-    )
+    sets = [node.selection_set for node in raw.field_nodes]
+    return selection_sets.selects(sets, "totalCount", raw.fragments)
 
 
 def variable_values(info: Info[Context, None]) -> VariableValues:
@@ -203,29 +195,6 @@ def variable_values(info: Info[Context, None]) -> VariableValues:
     if isinstance(variables, VariableValues):
         return variables
     return VariableValues({}, dict(variables or {}))
-
-
-def selected(
-    selections: SelectionSetNode | None, name: str, fragments: Mapping[str, FragmentDefinitionNode]
-) -> Iterator[FieldNode]:
-    """Every field ``name`` of a selection set, through its inline fragments and fragment
-    spreads (one level deep: not the fields' own selections)."""
-    for sel in selections.selections if selections else ():
-        if isinstance(sel, FieldNode):
-            if sel.name.value == name:
-                yield sel
-        elif isinstance(sel, InlineFragmentNode):
-            yield from selected(sel.selection_set, name, fragments)
-        elif isinstance(sel, FragmentSpreadNode):
-            fragment = fragments.get(sel.name.value)
-            if fragment:
-                yield from selected(fragment.selection_set, name, fragments)
-
-
-def _selects(
-    selections: SelectionSetNode | None, name: str, fragments: Mapping[str, FragmentDefinitionNode]
-) -> bool:
-    return next(selected(selections, name, fragments), None) is not None
 
 
 async def connect(

@@ -54,7 +54,6 @@ from graphql import (
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLAbstractType,
     GraphQLField,
     GraphQLList,
@@ -64,7 +63,6 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLScalarType,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -78,7 +76,7 @@ from graphql.pyutils import Path, is_awaitable
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.extensions import SchemaExtension
 
-from caregraph.api import compiled
+from caregraph.api import compiled, selection_sets
 from caregraph.api.context import Context
 from caregraph.api.type_system import graphql_core
 
@@ -179,8 +177,9 @@ class Plans:
         fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
-        if _directives(operation.selection_set) or any(
-            f.directives or _directives(f.selection_set) for f in fragments.values()
+        if selection_sets.has_directives(operation.selection_set) or any(
+            f.directives or selection_sets.has_directives(f.selection_set)
+            for f in fragments.values()
         ):
             raise Unsupported("a directive")
         doc = _Document(operation, fragments)
@@ -208,31 +207,15 @@ class Plans:
         # CollectFields (GraphQL spec 6.3.2), as graphql-core's collect_fields does it: fields by
         # response key in the order first seen, a fragment spread once per collection, a
         # fragment when its type condition is the runtime type or an abstract type it is in
-        grouped: dict[str, list[FieldNode]] = {}
-        visited: set[str] = set()
-
-        def walk(selections: SelectionSetNode | None) -> None:
-            for sel in selections.selections if selections else ():
-                if isinstance(sel, FieldNode):
-                    grouped.setdefault((sel.alias or sel.name).value, []).append(sel)
-                elif isinstance(sel, InlineFragmentNode):
-                    condition = sel.type_condition
-                    if condition is None or self._applies(condition.name.value, runtime):
-                        walk(sel.selection_set)
-                elif isinstance(sel, FragmentSpreadNode):
-                    name = sel.name.value
-                    if name in visited:
-                        continue
-                    visited.add(name)
-                    fragment = doc.fragments.get(name)
-                    if fragment and self._applies(fragment.type_condition.name.value, runtime):
-                        walk(fragment.selection_set)
-
         if nodes is None:
-            walk(doc.operation.selection_set)
+            sets: list[SelectionSetNode | None] = [doc.operation.selection_set]
         else:
-            for node in nodes:
-                walk(node.selection_set)
+            sets = [node.selection_set for node in nodes]
+        grouped = selection_sets.by_key(
+            selection_sets.fields(
+                sets, doc.fragments, applies=lambda condition: self._applies(condition, runtime)
+            )
+        )
         out = []
         for key, group in grouped.items():
             name = group[0].name.value
@@ -281,15 +264,6 @@ class Plans:
             ),
             info_kwarg=resolver.info_parameter.name if resolver.info_parameter else None,
         )
-
-
-def _directives(selections: SelectionSetNode | None) -> bool:
-    for sel in selections.selections if selections else ():
-        if sel.directives:
-            return True
-        if _directives(getattr(sel, "selection_set", None)):
-            return True
-    return False
 
 
 def _now(value: Any) -> Any:

@@ -26,13 +26,11 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -44,7 +42,7 @@ from graphql import (
 )
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
-from caregraph.api import arguments, paths
+from caregraph.api import arguments, paths, selection_sets
 from caregraph.api.availability import UNAVAILABLE
 from caregraph.api.connections import PATH
 from caregraph.api.errors import ApiError, LimitExceededError, ServiceUnavailableError
@@ -221,25 +219,10 @@ class Estimator:
         into: list[Traversal],
         seen: frozenset[str],
     ) -> None:
-        if selections is None:
-            return
-        for sel in selections.selections:
-            if isinstance(sel, FragmentSpreadNode):
-                name = sel.name.value
-                frag = self._fragments.get(name)
-                if frag is None or name in seen:
-                    continue
-                typ = self.schema.get_type(frag.type_condition.name.value)
-                self._walk(frag.selection_set, typ, prefix, into, seen | {name})
-            elif isinstance(sel, InlineFragmentNode):
-                typ = (
-                    self.schema.get_type(sel.type_condition.name.value)
-                    if sel.type_condition
-                    else parent
-                )
-                self._walk(sel.selection_set, typ, prefix, into, seen)
-            elif isinstance(sel, FieldNode):
-                self._field(sel, parent, prefix, into, seen)
+        # every fragment, whatever its type: the cost of what any node may be asked
+        for found in selection_sets.fields([selections], self._fragments, within=seen):
+            typ = selection_sets.owner_type(self.schema, found, parent)
+            self._field(found.node, typ, prefix, into, found.within)
 
     def _field(
         self,

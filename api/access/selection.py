@@ -15,18 +15,17 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLUnionType,
-    InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
 )
 
+from caregraph.api import selection_sets
 from caregraph.api.access.policy import VALUE_TYPES
 
 MAX_PATHS = 500  # fields noted per operation in the audit: a bound on one record's size
@@ -95,50 +94,26 @@ def _walk(
     out: list[Selected],
     seen: frozenset[str],
 ) -> None:
-    if selections is None:
-        return
-    for sel in selections.selections:
-        if isinstance(sel, FragmentSpreadNode):
-            name = sel.name.value
-            frag = fragments.get(name)
-            if frag is None or name in seen:
-                continue
-            typ = schema.get_type(frag.type_condition.name.value)
-            if typ is not None:  # a fragment on a name or an address keeps its owner
-                _walk(schema, fragments, frag.selection_set, typ, prefix, owner, out, seen | {name})
-        elif isinstance(sel, InlineFragmentNode):
-            typ = schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent
-            if typ is not None:
-                _walk(schema, fragments, sel.selection_set, typ, prefix, owner, out, seen)
-        elif isinstance(sel, FieldNode):
-            _field(schema, fragments, sel, parent, prefix, owner, out, seen)
-
-
-def _field(
-    schema: GraphQLSchema,
-    fragments: dict[str, FragmentDefinitionNode],
-    node: FieldNode,
-    parent: GraphQLNamedType,
-    prefix: str,
-    owner: tuple[tuple[str, ...], str] | None,
-    out: list[Selected],
-    seen: frozenset[str],
-) -> None:
-    name = node.name.value
-    path = f"{prefix}.{name}".lstrip(".")
-    fields = getattr(parent, "fields", None)
-    if name.startswith("__") or not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-        out.append(Selected(path, (parent.name,), name, (), node, ""))
-        return
-    if not fields or name not in fields:
-        return
-    target = get_named_type(fields[name].type)
-    args = tuple(a.name.value for a in node.arguments or ())
-    if parent.name in VALUE_TYPES and owner is not None:
-        types, owner_field = owner
-        out.append(Selected(path, types, f"{owner_field}.{name}", args, node, target.name))
-        return
-    types = _concrete(schema, parent)
-    out.append(Selected(path, types, name, args, node, target.name))
-    below = (types, name) if target.name in VALUE_TYPES else None
-    _walk(schema, fragments, node.selection_set, target, path, below, out, seen)
+    # every fragment, whatever its type: what may be asked of any type (a fragment on a name
+    # or an address keeps its owner)
+    for found in selection_sets.fields([selections], fragments, within=seen):
+        typ = selection_sets.owner_type(schema, found, parent)
+        if typ is None:
+            continue
+        node, name = found.node, found.name
+        path = f"{prefix}.{name}".lstrip(".")
+        if name.startswith("__") or not isinstance(typ, GraphQLObjectType | GraphQLInterfaceType):
+            out.append(Selected(path, (typ.name,), name, (), node, ""))
+            continue
+        if name not in typ.fields:
+            continue
+        target = get_named_type(typ.fields[name].type)
+        args = tuple(a.name.value for a in node.arguments or ())
+        if typ.name in VALUE_TYPES and owner is not None:
+            types, owner_field = owner
+            out.append(Selected(path, types, f"{owner_field}.{name}", args, node, target.name))
+            continue
+        types = _concrete(schema, typ)
+        out.append(Selected(path, types, name, args, node, target.name))
+        below = (types, name) if target.name in VALUE_TYPES else None
+        _walk(schema, fragments, node.selection_set, target, path, below, out, found.within)

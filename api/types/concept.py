@@ -21,8 +21,8 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from strawberry.types import Info
 
-from caregraph.api import paths
-from caregraph.api.connections import _selects, page_size, selected, variable_values
+from caregraph.api import paths, selection_sets
+from caregraph.api.connections import page_size, variable_values
 from caregraph.api.context import Context
 from caregraph.api.errors import ApiError, BadArgumentError
 from caregraph.api.types import values
@@ -166,8 +166,9 @@ def _asked(info: Info[Context, None]) -> tuple[bool, list[tuple[int, str | None]
     ancestors = False
     pages: dict[tuple[int, str | None], None] = {}
     for node in raw.field_nodes:
-        ancestors = ancestors or _selects(node.selection_set, "ancestors", raw.fragments)
-        for sel in selected(node.selection_set, "descendants", raw.fragments):
+        sets = [node.selection_set]
+        ancestors = ancestors or selection_sets.selects(sets, "ancestors", raw.fragments)
+        for sel in selection_sets.named(sets, "descendants", raw.fragments):
             args = get_argument_values(under, sel, variables)
             try:
                 take = page_size(info, args.get("first"))
