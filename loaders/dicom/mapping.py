@@ -23,6 +23,7 @@ from pydicom.valuerep import PersonName
 from caregraph.loaders import keys
 from caregraph.loaders.dicom.errors import BadAttribute, BadCharset, MissingAttribute
 from caregraph.loaders.hl7v2.datatypes import issuer
+from caregraph.loaders.hl7v2.datatypes import name_props as xpn_props
 from caregraph.loaders.records import Identifier, Link, Node, Props, Ref, token
 from caregraph.ontology.vocab import CG
 
@@ -165,18 +166,10 @@ def _issuer_of(ds: Dataset, sequence: str, namespace_keyword: str | None = None)
 
 
 def name_props(pn: Any) -> Props:
-    props: Props = {}
+    """A PN (Patient's Name): DICOM's person name is HL7 v2's XPN, family^given^middle."""
     if not isinstance(pn, PersonName) or not str(pn).strip():
-        return props
-    family = pn.family_name.strip()
-    given = [g for g in (pn.given_name.strip(), pn.middle_name.strip()) if g]
-    if family:
-        props[CG.familyName] = family
-    if given:
-        props[CG.givenNames] = given
-    if family or given:
-        props[CG.nameText] = " ".join([*given, family]).strip()
-    return props
+        return {}
+    return xpn_props(pn.family_name.strip(), [pn.given_name.strip(), pn.middle_name.strip()])
 
 
 def study(ds: Dataset) -> Node:

@@ -42,7 +42,7 @@ from caregraph.loaders.records import (
 )
 from caregraph.loaders.x12 import values as v
 from caregraph.loaders.x12.reading import Seg
-from caregraph.loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
+from caregraph.loaders.x12.units import FORMAT, TransactionContext, UnitTransaction, find, reject
 from caregraph.loaders.x12.values import MappingError
 from caregraph.ontology.vocab import CG
 
@@ -80,19 +80,18 @@ class ClaimUnit:
         return [*self.header, *self.billing, *self.subscriber, *(self.patient or [])]
 
 
-class ClaimTransaction:
+class ClaimTransaction(UnitTransaction[ClaimUnit]):
     """An 837 transaction set, read one claim at a time."""
 
+    units = "claim(s)"
+
     def __init__(self, ctx: TransactionContext, kind: str, claim_type: str) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.kind = kind  # 837P / 837I
         self.claim_type = claim_type
-        self.header: list[Seg] = [ctx.st]
         self.billing: list[Seg] = []
         self.subscriber: list[Seg] = []
         self.patient: list[Seg] | None = None
-        self.current: ClaimUnit | None = None
-        self.count = 0
         self.hl_ids: dict[str, Seg] = {}  # HL01 -> the last HL with that ID
         self.open: dict[str, Seg] = {}  # HL03 level -> the HL of that level open now
 
@@ -127,15 +126,6 @@ class ClaimTransaction:
         yield from self._finish()
         if self.count == 0:
             yield reject(self.ctx.ref(), [f"{se.where()}: the transaction set holds no claim"])
-
-    def abandon(self, why: str) -> Iterator[Item]:
-        if self.current is not None:
-            unit, self.current = self.current, None
-            yield reject(self._ref(unit), [why], "syntax")
-        else:
-            yield reject(
-                self.ctx.ref(), [f"{why}; {self.count} claim(s) before it were read"], "syntax"
-            )
 
     def _level(self, hl: Seg) -> None:
         # The level code (HL03), not the loop pyx12 chose, says what the level is: a wrong
@@ -194,19 +184,8 @@ class ClaimTransaction:
         for lower in LOWER_LEVELS[level]:
             self.open.pop(lower, None)
 
-    def _finish(self) -> Iterator[Item]:
-        if self.current is None:
-            return
-        unit, self.current = self.current, None
-        segs = [*unit.context(), *unit.claim]
-        found = problems(segs)
-        if found:
-            yield reject(self._ref(unit), found, "syntax")
-            return
-        try:
-            yield noted(self._record(unit), segs)
-        except MappingError as e:
-            yield reject(self._ref(unit), [str(e)], e.code)
+    def _segments(self, unit: ClaimUnit) -> list[Seg]:
+        return [*unit.context(), *unit.claim]
 
     def _ref(self, unit: ClaimUnit) -> SourceRef:
         return self.ctx.file.ref(

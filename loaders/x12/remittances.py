@@ -24,7 +24,7 @@ from caregraph.loaders.records import Item, Link, Node, Props, Record, Ref, Sour
 from caregraph.loaders.x12 import values as v
 from caregraph.loaders.x12.claims import payer_node
 from caregraph.loaders.x12.reading import Seg
-from caregraph.loaders.x12.units import FORMAT, TransactionContext, find, noted, problems, reject
+from caregraph.loaders.x12.units import FORMAT, UnitTransaction, find
 from caregraph.loaders.x12.values import MappingError
 from caregraph.ontology.vocab import CG
 
@@ -47,14 +47,10 @@ class PaymentUnit:
     claim: list[Seg] = field(default_factory=list)
 
 
-class PaymentTransaction:
+class PaymentTransaction(UnitTransaction[PaymentUnit]):
     """An 835 transaction set, read one claim payment at a time."""
 
-    def __init__(self, ctx: TransactionContext) -> None:
-        self.ctx = ctx
-        self.header: list[Seg] = [ctx.st]
-        self.current: PaymentUnit | None = None
-        self.count = 0
+    units = "payment(s)"
 
     def feed(self, seg: Seg) -> Iterator[Item]:
         if seg.id == "CLP":
@@ -69,36 +65,15 @@ class PaymentTransaction:
         elif not seg.within("2000"):
             self.header.append(seg)
 
-    def close(self, se: Seg) -> Iterator[Item]:
-        yield from self._finish()
+    def _segments(self, unit: PaymentUnit) -> list[Seg]:
+        return [*unit.header, *unit.claim]
 
-    def abandon(self, why: str) -> Iterator[Item]:
-        if self.current is not None:
-            unit, self.current = self.current, None
-            yield reject(self._ref(unit), [why], "syntax")
-        else:
-            yield reject(
-                self.ctx.ref(), [f"{why}; {self.count} payment(s) before it were read"], "syntax"
-            )
-
-    def _finish(self) -> Iterator[Item]:
-        if self.current is None:
-            return
-        unit, self.current = self.current, None
-        segs = [*unit.header, *unit.claim]
-        found = problems(segs)
-        if found:
-            yield reject(self._ref(unit), found, "syntax")
-            return
-        try:
-            nodes, links, unmatched = _map(unit)
-        except MappingError as e:
-            yield reject(self._ref(unit), [str(e)], e.code)
-            return
+    def _record(self, unit: PaymentUnit) -> Record:
+        nodes, links, unmatched = _map(unit)
         record = Record(self._ref(unit), FORMAT, "835 claim payment", nodes, links)
         if unmatched:
             record.warn("unmatched", unmatched)
-        yield noted(record, segs)
+        return record
 
     def _ref(self, unit: PaymentUnit) -> SourceRef:
         return self.ctx.file.ref(

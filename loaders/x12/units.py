@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from caregraph.loaders.records import Item, Record, Rejected, Skipped, SourceRef
 from caregraph.loaders.x12.reading import Seg
+from caregraph.loaders.x12.values import MappingError
 
 FORMAT = "x12"
 MAX_REASONS = 3
@@ -60,6 +61,63 @@ class Transaction(Protocol):
     def abandon(self, why: str) -> Iterator[Item]:
         """No SE will come (the file ends, or another envelope segment came first)."""
         ...
+
+
+U = TypeVar("U")
+
+
+class UnitTransaction(Generic[U]):
+    """A transaction set read one unit at a time (an 837's claims, an 835's claim payments):
+    a unit is mapped to one record, or rejected, when the next one begins or the set ends.
+    A reader says where a unit's segments are, what it is called, and how it is mapped."""
+
+    units = "unit(s)"  # what the units are called in a rejection
+
+    def __init__(self, ctx: TransactionContext) -> None:
+        self.ctx = ctx
+        self.header: list[Seg] = [ctx.st]
+        self.current: U | None = None  # the unit being read
+        self.count = 0  # units begun in this transaction set
+
+    def close(self, se: Seg) -> Iterator[Item]:
+        yield from self._finish()
+
+    def abandon(self, why: str) -> Iterator[Item]:
+        if self.current is not None:
+            unit, self.current = self.current, None
+            yield reject(self._ref(unit), [why], "syntax")
+        else:
+            yield reject(
+                self.ctx.ref(), [f"{why}; {self.count} {self.units} before it were read"], "syntax"
+            )
+
+    def _finish(self) -> Iterator[Item]:
+        """The unit being read is complete: its record, or its rejection."""
+        if self.current is None:
+            return
+        unit, self.current = self.current, None
+        segs = self._segments(unit)
+        found = problems(segs)
+        if found:
+            yield reject(self._ref(unit), found, "syntax")
+            return
+        try:
+            record = self._record(unit)
+        except MappingError as e:
+            yield reject(self._ref(unit), [str(e)], e.code)
+            return
+        yield noted(record, segs)
+
+    def _segments(self, unit: U) -> list[Seg]:
+        """The unit's segments, those above it that it depends on first."""
+        raise NotImplementedError
+
+    def _ref(self, unit: U) -> SourceRef:
+        raise NotImplementedError
+
+    def _record(self, unit: U) -> Record:
+        """The unit mapped (MappingError when it cannot be)."""
+        raise NotImplementedError
 
 
 class UnsupportedTransaction:
