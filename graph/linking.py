@@ -72,21 +72,34 @@ def _clean(expr: str) -> str:
     )
 
 
+def _to_encounter(label: str, ready: str, encounter: str, waiting: str) -> str:
+    """The finder of a rule that links a ``label`` node to an encounter: the batch's ``label``
+    nodes that are ``ready`` (a Cypher condition on ``n``), and, for each ``encounter`` of the
+    batch (a condition on ``n``), the ``label`` nodes of its patient that may be waiting for it
+    (``waiting``: MATCH clauses from ``(p:Patient)-[:HAS_ENCOUNTER]->(n)`` that bind ``a``)."""
+    return f"""
+UNWIND $keys AS k
+MATCH (n:Entity {{key: k}}) WHERE n:{label} OR n:Encounter
+CALL (n) {{
+  WITH n WHERE n:{label} AND {ready}
+  RETURN n AS a
+  UNION
+  WITH n WHERE n:Encounter AND {encounter}
+  {waiting}
+  RETURN a
+}}"""
+
+
 CLAIM_VISIT_NUMBER = Rule(
     "claim-visit-number",
     _one_target(
-        """
-UNWIND $keys AS k
-MATCH (n:Entity {key: k}) WHERE n:Claim OR n:Encounter
-CALL (n) {
-  WITH n WHERE n:Claim AND n.controlNumber IS NOT NULL
-  RETURN n AS a
-  UNION
-  WITH n WHERE n:Encounter AND n.visitNumber IS NOT NULL
-  MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
-  MATCH (p)-[:HAS_CLAIM]->(c:Claim {controlNumber: n.visitNumber})
-  RETURN c AS a
-}""",
+        _to_encounter(
+            "Claim",
+            "n.controlNumber IS NOT NULL",
+            "n.visitNumber IS NOT NULL",
+            """MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
+  MATCH (p)-[:HAS_CLAIM]->(a:Claim {controlNumber: n.visitNumber})""",
+        ),
         """MATCH (p:Patient)-[:HAS_CLAIM]->(a)
   MATCH (p)-[:HAS_ENCOUNTER]->(b:Encounter {visitNumber: a.controlNumber})""",
         "FOR_ENCOUNTER",
@@ -99,19 +112,14 @@ CALL (n) {
 SAME_PATIENT_SAME_DAY = Rule(
     "same-patient-same-day",
     _one_target(
-        """
-UNWIND $keys AS k
-MATCH (n:Entity {key: k}) WHERE n:Claim OR n:Encounter
-CALL (n) {
-  WITH n WHERE n:Claim AND n.serviceStart IS NOT NULL
-  RETURN n AS a
-  UNION
-  WITH n WHERE n:Encounter AND n.start IS NOT NULL
-  MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)-[:HAS_PARTICIPANT]->(pr:Practitioner)
-        <-[:HAS_PROVIDER]-(c:Claim)<-[:HAS_CLAIM]-(p)
-  WHERE c.serviceStart IS NOT NULL
-  RETURN c AS a
-}""",
+        _to_encounter(
+            "Claim",
+            "n.serviceStart IS NOT NULL",
+            "n.start IS NOT NULL",
+            """MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)-[:HAS_PARTICIPANT]->(pr:Practitioner)
+        <-[:HAS_PROVIDER]-(a:Claim)<-[:HAS_CLAIM]-(p)
+  WHERE a.serviceStart IS NOT NULL""",
+        ),
         """MATCH (p:Patient)-[:HAS_CLAIM]->(a)
   MATCH (p)-[:HAS_ENCOUNTER]->(b:Encounter)-[:HAS_PARTICIPANT]->(:Practitioner)
         <-[:HAS_PROVIDER]-(a)
@@ -180,18 +188,13 @@ RETURN sum(made) AS made, sum(CASE WHEN size(os) > 1 THEN 1 ELSE 0 END) AS ambig
 IMAGING_DURING_ENCOUNTER = Rule(
     "same-patient-during-encounter",
     _one_target(
-        """
-UNWIND $keys AS k
-MATCH (n:Entity {key: k}) WHERE n:ImagingStudy OR n:Encounter
-CALL (n) {
-  WITH n WHERE n:ImagingStudy AND n.start IS NOT NULL
-  RETURN n AS a
-  UNION
-  WITH n WHERE n:Encounter AND n.start IS NOT NULL
-  MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
-  MATCH (p)-[:HAS_IMAGING_STUDY]->(s:ImagingStudy) WHERE s.start IS NOT NULL
-  RETURN s AS a
-}""",
+        _to_encounter(
+            "ImagingStudy",
+            "n.start IS NOT NULL",
+            "n.start IS NOT NULL",
+            """MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
+  MATCH (p)-[:HAS_IMAGING_STUDY]->(a:ImagingStudy) WHERE a.start IS NOT NULL""",
+        ),
         """MATCH (p:Patient)-[:HAS_IMAGING_STUDY]->(a)
   MATCH (p)-[:HAS_ENCOUNTER]->(b:Encounter)
   WHERE b.start <= a.start AND a.start <= coalesce(b.end, b.start + duration({hours: 24}))""",
@@ -205,18 +208,13 @@ CALL (n) {
 APPOINTMENT_DURING_ENCOUNTER = Rule(
     "same-patient-practitioner-time",
     _one_target(
-        """
-UNWIND $keys AS k
-MATCH (n:Entity {key: k}) WHERE n:Appointment OR n:Encounter
-CALL (n) {
-  WITH n WHERE n:Appointment AND n.start IS NOT NULL
-  RETURN n AS a
-  UNION
-  WITH n WHERE n:Encounter AND n.start IS NOT NULL
-  MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
-  MATCH (p)-[:HAS_APPOINTMENT]->(ap:Appointment) WHERE ap.start IS NOT NULL
-  RETURN ap AS a
-}""",
+        _to_encounter(
+            "Appointment",
+            "n.start IS NOT NULL",
+            "n.start IS NOT NULL",
+            """MATCH (p:Patient)-[:HAS_ENCOUNTER]->(n)
+  MATCH (p)-[:HAS_APPOINTMENT]->(a:Appointment) WHERE a.start IS NOT NULL""",
+        ),
         """MATCH (p:Patient)-[:HAS_APPOINTMENT]->(a)
   MATCH (p)-[:HAS_ENCOUNTER]->(b:Encounter)-[:HAS_PARTICIPANT]->(:Practitioner)
         <-[:HAS_PARTICIPANT]-(a)
