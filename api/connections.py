@@ -8,6 +8,7 @@ GraphQL level are read in one round trip.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
@@ -197,7 +198,7 @@ def variable_values(info: Info[Context, None]) -> VariableValues:
     return VariableValues({}, dict(variables or {}))
 
 
-async def connect(
+def connect(
     info: Info[Context, None],
     key: str,
     path: TraversalPath | str,
@@ -208,33 +209,38 @@ async def connect(
     start: datetime | None = None,
     end: datetime | None = None,
     under: str | None = None,
-) -> Connection[T]:
+) -> Awaitable[Connection[T]]:
     """A page of ``path`` from the node ``key``, as a connection of ``make(row)`` nodes;
-    ``under``: only nodes coded under that concept (an `underCode` argument)."""
+    ``under``: only nodes coded under that concept (an `underCode` argument).
+
+    The arguments are checked when the resolver is called, and the page is read when the
+    answer is awaited. A refused argument is then raised while graphql-core completes the
+    list the field is in, item by item, so the error it reports is the first item's. Raised
+    inside the read's coroutine, it was reported for whichever item's task failed first,
+    which varied with the order the reads came back in (each item is a task of its own)."""
     size = page_size(info, first)
     start, end = window(start, end)
-    concept = under_concept(under)
-    position = info.context.cursors.decode(after)
-    traversal = paths.path(path) if isinstance(path, str) else path
-    loader = info.context.loaders.pages
     request = PageRequest(
         key=key,
-        path=traversal,
+        path=paths.path(path) if isinstance(path, str) else path,
         take=size + 1,
         start=start,
         end=end,
-        after=position,
+        after=info.context.cursors.decode(after),
         count=wants_total(info),
-        under=concept,
+        under=under_concept(under),
     )
+    return _connected(info, request, size, make)
+
+
+async def _connected(
+    info: Info[Context, None], request: PageRequest, size: int, make: Make[T]
+) -> Connection[T]:
+    loader = info.context.loaders.pages
     page = await loader.load(request)
 
     async def recount() -> int:
-        counted = await loader.load(
-            PageRequest(
-                key=key, path=traversal, take=1, start=start, end=end, count=True, under=concept
-            )
-        )
+        counted = await loader.load(replace(request, take=1, after=None, count=True))
         return counted.total or 0
 
     encode = info.context.cursors.encode
@@ -243,7 +249,7 @@ async def connect(
         link = LinkData.of(row)
         edges.append(edge(make(row, link), cursor(encode, row.sort, row.key), link))
     return connection(
-        edges, more=len(page.rows) > size, after=position is not None, total=page.total,
+        edges, more=len(page.rows) > size, after=request.after is not None, total=page.total,
         recount=recount,
     )  # fmt: skip
 

@@ -175,8 +175,8 @@ def connection(
         raise ValueError(f"{path}: underCode is offered with a window")
 
     if codes:
-
-        async def resolve(
+        # not a coroutine function: connections.connect checks the arguments when called
+        def resolve(
             self: Any,
             info: Info[Context, None],
             first: First = None,
@@ -185,14 +185,14 @@ def connection(
             to: To = None,
             under_code: UnderCode = None,
         ) -> Any:
-            return await connections.connect(
+            return connections.connect(
                 info, self._handle, path, _mapper(node, make),
                 first=first, after=after, start=from_, end=to, under=under_code,
             )  # fmt: skip
 
     elif window:
 
-        async def resolve(  # type: ignore[misc]  # one of three signatures, by the arguments
+        def resolve(  # type: ignore[misc]  # one of three signatures, by the arguments
             self: Any,
             info: Info[Context, None],
             first: First = None,
@@ -200,17 +200,17 @@ def connection(
             from_: From = None,
             to: To = None,
         ) -> Any:
-            return await connections.connect(
+            return connections.connect(
                 info, self._handle, path, _mapper(node, make),
                 first=first, after=after, start=from_, end=to,
             )  # fmt: skip
 
     else:
 
-        async def resolve(  # type: ignore[misc]
+        def resolve(  # type: ignore[misc]
             self: Any, info: Info[Context, None], first: First = None, after: After = None
         ) -> Any:
-            return await connections.connect(
+            return connections.connect(
                 info, self._handle, path, _mapper(node, make), first=first, after=after
             )
 

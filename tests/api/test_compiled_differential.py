@@ -308,3 +308,30 @@ def test_compiled_and_reference_paths_agree_on_patient_context(gql: Gql, role: R
         assert_agree(gql, document.replace(CURSOR, cursor), role)
 
     agree()
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "graphql-core"])
+def test_an_argument_refused_below_every_match_is_reported_for_the_first(
+    gql: Gql, direct: bool
+) -> None:
+    # MRN001 names two patients: each match's appointments refuse the same empty window. The
+    # null climbs to `patients`, and one error is reported; it was the first match's or the
+    # second's depending on which read came back first (the 100-example run found it)
+    query = (
+        '{ patients(identifierValue: "MRN001") { edges { cursor node { score patient {'
+        ' birthDate appointments(from: "2024-01-01T00:00:00Z", to: "2024-01-01T00:00:00Z")'
+        " { edges { node { cancelReason } } }"
+        " claims { totalCount edges { node { claimType coverage { display } } } } } } } } }"
+    )
+    who = principal(Role.clinician)
+    for settings_ in (COMPILED, REFERENCE):
+        for _ in range(3):
+            run = gql(
+                query,
+                settings=settings_.model_copy(update={"direct_answers": direct}),
+                principal=who,
+            )
+            assert run.result.data is None
+            assert [(e["path"], e["extensions"]["code"]) for e in refusals(run)] == [
+                (["patients", "edges", 0, "node", "patient", "appointments"], "BAD_ARGUMENT")
+            ], settings_
