@@ -53,7 +53,8 @@ def audit(
                 limit=limit,
             )
             shown = sorted({p for e in events for p in e.get("patients") or []})
-            _record(driver, conn.database, anchors, shown)
+            with options.recorded_or_stop():
+                record_cli_read(driver, conn.database, anchors, "auditLog", shown, ["auditLog"])
     except (GraphError, AnchorError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
@@ -74,18 +75,6 @@ def audit(
 def _plain(value: Any) -> Any:
     iso = getattr(value, "iso_format", None)
     return iso() if callable(iso) else value
-
-
-def _record(driver: Any, database: str, anchors: Anchors, patients: list[str]) -> None:
-    try:
-        record_cli_read(driver, database, anchors, "auditLog", patients, ["auditLog"])
-    except Exception as e:  # any failure to record: nothing is shown
-        typer.echo(
-            "error: the read could not be recorded in the audit log, so nothing is shown "
-            f"({type(e).__name__})",
-            err=True,
-        )
-        raise typer.Exit(2) from e
 
 
 @app.command("verify")

@@ -14,6 +14,7 @@ import typer
 from neo4j import Driver
 
 from caregraph.api.audit import record_cli_read
+from caregraph.api.cli import options
 from caregraph.graph.anchors import AnchorError, Anchors
 from caregraph.graph.driver import connection, session_driver
 from caregraph.graph.errors import GraphError
@@ -42,16 +43,8 @@ def explain(
         anchors = Anchors.open(settings)
         with session_driver(conn) as driver:
             lines, shown, code = _explain(driver, conn.database, first, second)
-            try:
+            with options.recorded_or_stop("; try again or check Neo4j and the state directory"):
                 record_cli_read(driver, conn.database, anchors, "explain", shown, FIELDS, purpose)
-            except Exception as e:  # any failure to record: nothing is shown
-                typer.echo(
-                    f"error: the read could not be recorded in the audit log, so nothing is "
-                    f"shown ({type(e).__name__}); try again or check Neo4j and the state "
-                    "directory",
-                    err=True,
-                )
-                raise typer.Exit(2) from e
     except (GraphError, AnchorError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

@@ -17,6 +17,7 @@ from neo4j import Driver
 from neo4j.exceptions import DriverError, Neo4jError
 
 from caregraph.api.audit import cli_subject, record_cli_read
+from caregraph.api.cli import options
 from caregraph.graph import stewardship
 from caregraph.graph.anchors import AnchorError, Anchors
 from caregraph.graph.candidates import OPEN, list_candidates
@@ -151,15 +152,8 @@ def _audited(
         anchors = Anchors.open(settings)
         with session_driver(conn) as driver:
             lines, shown = run(driver, conn.database)
-            try:
+            with options.recorded_or_stop("; the decision, if any, is in the graph"):
                 record_cli_read(driver, conn.database, anchors, operation, shown, [operation])
-            except Exception as e:  # any failure to record: nothing is shown
-                typer.echo(
-                    "error: the read could not be recorded in the audit log, so nothing is "
-                    f"shown ({type(e).__name__}); the decision, if any, is in the graph",
-                    err=True,
-                )
-                raise typer.Exit(2) from e
     except (GraphError, AnchorError, DriverError, Neo4jError) as e:
         typer.echo(f"error: {type(e).__name__}: {e}", err=True)
         raise typer.Exit(2) from e
