@@ -89,7 +89,7 @@ class Patient(Entity):
         "label, and every subclass of it counts. One timeline, oldest first, each event once.",
         metadata={PATH: "events"},
     )
-    async def events(
+    def events(
         self,
         info: Info[Context, None],
         kind: str = "Event",
@@ -98,8 +98,10 @@ class Patient(Entity):
         from_: From = None,
         to: To = None,
     ) -> Connection[Event]:
+        # not a coroutine function: the kind and the page's arguments are checked when it is
+        # called, the page read when graphql-core awaits what it returns (api/connections.py)
         path = paths.events(CG.Patient, paths.event_kind(kind))
-        return await connect(
+        return connect(  # type: ignore[return-value]
             info, self._handle, path, registry.specific(EVENT_TYPES, "GenericEvent"),
             first=first, after=after, start=from_, end=to,
         )  # fmt: skip
