@@ -45,6 +45,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from caregraph.api import arguments, paths, selection_sets
 from caregraph.api.availability import UNAVAILABLE
 from caregraph.api.connections import PATH
+from caregraph.api.document_cache import DocumentCache
 from caregraph.api.errors import ApiError, LimitExceededError, ServiceUnavailableError
 from caregraph.api.settings import ApiSettings
 from caregraph.api.type_system import graphql_core
@@ -70,13 +71,17 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
-@lru_cache(maxsize=256)
+_VALIDATED: DocumentCache[tuple[GraphQLError, ...]] = DocumentCache(256)
+
+
 def _validate(
     schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
 ) -> tuple[GraphQLError, ...]:
     """Validation of a parsed query; the same text parses to the same document (see _parse),
     so a query repeated is validated once."""
-    return tuple(validate(schema, document, rules))
+    return _VALIDATED.get(
+        document, (schema, rules), lambda: tuple(validate(schema, document, rules))
+    )
 
 
 class Guardrails(SchemaExtension):
@@ -132,8 +137,9 @@ class Guardrails(SchemaExtension):
         settings = _settings(context)
         document = ec.graphql_document
         assert document is not None
-        estimator = Estimator(graphql_core(ec.schema), settings, ec.variables or {})
-        estimator.collect(document, ec.operation_name)
+        estimator = ESTIMATES.get(
+            graphql_core(ec.schema), settings, ec.variables or {}, document, ec.operation_name
+        )
         if estimator.too_big:
             where, first = estimator.too_big
             return LimitExceededError(
@@ -176,6 +182,10 @@ def _settings(context: Any) -> ApiSettings:
 # -- the cost estimate -----------------------------------------------------------------------
 
 
+# the arguments an estimate reads: page sizes, patientContext's budget, an `events` kind
+ESTIMATED_FROM = frozenset({"first", "budgetTokens", "kind"})
+
+
 @dataclass
 class Traversal:
     """A field that reads the graph, as found in the query, with what its rows feed."""
@@ -196,6 +206,7 @@ class Estimator:
         self.traversals: list[Traversal] = []
         self.too_big: tuple[str, int] | None = None
         self.fixed = 0.0  # reads that do not depend on fan-out (roots, patientContext)
+        self.read: set[str] = set()  # the variables the estimate depends on
         self._fragments: dict[str, FragmentDefinitionNode] = {}
 
     def collect(self, document: Any, operation_name: str | None) -> None:
@@ -288,8 +299,11 @@ class Estimator:
     def _args(self, node: FieldNode) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for arg in node.arguments or ():
+            if arg.name.value not in ESTIMATED_FROM:
+                continue
             value = arg.value
             if isinstance(value, VariableNode):
+                self.read.add(value.name.value)
                 out[arg.name.value] = self.variables.get(value.name.value)
             elif isinstance(value, IntValueNode):
                 out[arg.name.value] = int(value.value)
@@ -312,6 +326,48 @@ class Estimator:
             return total
 
         return self.fixed + walk(self.traversals, 1.0), heaviest[0]
+
+
+class Estimates:
+    """Estimators already made, by document, operation, the settings they read and the values
+    of the variables they read (a lookup's identifier is not one of them: the estimate of a
+    question asked of many patients is made once). The walk of a document is the same for
+    every request that sends it; only the fan-out it is multiplied by changes (read per
+    request, from the counts cached by api/fanout.py)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._reads: DocumentCache[tuple[str, ...]] = DocumentCache(size)
+        self._made: DocumentCache[Estimator] = DocumentCache(size)
+
+    def get(
+        self,
+        schema: GraphQLSchema,
+        settings: ApiSettings,
+        variables: Mapping[str, Any],
+        document: DocumentNode,
+        operation: str | None,
+    ) -> Estimator:
+        limits = (
+            settings.max_page_size,
+            settings.default_page_size,
+            settings.context_default_budget,
+            settings.context_max_events,
+        )
+        reads = self._reads.find(document, (schema, operation))
+        if reads is not None:
+            given = tuple(repr(variables.get(name)) for name in reads)
+            found = self._made.find(document, (schema, operation, limits, given))
+            if found is not None:
+                return found
+        made = Estimator(schema, settings, variables)
+        made.collect(document, operation)
+        reads = tuple(sorted(made.read))  # the same for every request that sends the document
+        given = tuple(repr(variables.get(name)) for name in reads)
+        self._reads.put(document, (schema, operation), reads)
+        return self._made.put(document, (schema, operation, limits, given), made)
+
+
+ESTIMATES = Estimates()
 
 
 def fanout(counts: GraphCounts, path: TraversalPath) -> float:

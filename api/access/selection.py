@@ -9,7 +9,6 @@ A field of a name or an address is reported as a field of its owner (``Patient``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from graphql import (
     DocumentNode,
@@ -27,6 +26,7 @@ from graphql import (
 
 from caregraph.api import selection_sets
 from caregraph.api.access.policy import VALUE_TYPES
+from caregraph.api.document_cache import DocumentCache
 
 MAX_PATHS = 500  # fields noted per operation in the audit: a bound on one record's size
 
@@ -60,10 +60,16 @@ class Selection:
         return sorted({f.path for f in self.fields if not f.name.startswith("__")})[:MAX_PATHS]
 
 
-@lru_cache(maxsize=512)
+_SELECTIONS: DocumentCache[Selection] = DocumentCache(512)
+
+
 def of(schema: GraphQLSchema, document: DocumentNode, operation: str | None) -> Selection:
     """The selection of ``operation`` (or the document's only one); the document is the
     parsed query, which the API keeps per query text, so a repeated query is walked once."""
+    return _SELECTIONS.get(document, (schema, operation), lambda: _of(schema, document, operation))
+
+
+def _of(schema: GraphQLSchema, document: DocumentNode, operation: str | None) -> Selection:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }

@@ -71,6 +71,12 @@ def test_page_size(gql: Gql) -> None:
     )
     assert run.errors[0]["extensions"]["limit"] == "page size"
     assert run.context.reader.round_trips == 0
+    # the document's estimate is kept (api/limits.py Estimates), by the values it read: the
+    # same text with another page size, or under another limit, is judged again
+    same = 'query($n: Int) { patient(identifier: "ada") { claims(first: $n) { totalCount } } }'
+    assert gql(same, {"n": 5}).data["patient"]["claims"]["totalCount"] >= 0
+    assert gql(same, {"n": 500}).errors[0]["extensions"]["limit"] == "page size"
+    assert gql(same, {"n": 500}, settings=ApiSettings(max_page_size=500)).data["patient"]
 
 
 COSTLY = """{ encounter(identifier: "crowd00-v1") {
