@@ -86,13 +86,6 @@ def managed(settings: Settings) -> AnalystNeo4j:
     return AnalystNeo4j(settings.paths.analyst_home, settings.analyst_managed)
 
 
-def analyst_connection(settings: Settings) -> Neo4jSettings:
-    """Where analysts read: ANALYST_NEO4J_URI when it is set, the managed server otherwise."""
-    if settings.analyst.external:
-        return settings.analyst
-    return managed(settings).connection()
-
-
 @contextmanager
 def writable_target(settings: Settings) -> Iterator[Neo4jSettings]:
     """Where a refresh writes: the external analyst graph as it is (its read-only users are

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -140,7 +139,3 @@ class Settings:
         self.audit = audit or AuditSettings()
         self.analyst = analyst or AnalystSettings()
         self.analyst_managed = analyst_managed or AnalystNeo4jSettings()
-
-    @property
-    def mode(self) -> Literal["managed", "external"]:
-        return "external" if self.neo4j.external else "managed"

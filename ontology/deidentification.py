@@ -67,16 +67,6 @@ class Profile:
         """What to do with a relationship's ``prop``; None when unclassified."""
         return self.relationships.get(prop, self.relationships.get(EVERY))
 
-    def by_action(self) -> dict[str, list[str]]:
-        """action -> "Class.property" names, for the documentation."""
-        out: dict[str, list[str]] = {}
-        for label, section in sorted(self.nodes.items()):
-            for prop, action in sorted(section.items()):
-                out.setdefault(action, []).append(f"{label}.{prop}")
-        for prop, action in sorted(self.relationships.items()):
-            out.setdefault(action, []).append(f"(relationship).{prop}")
-        return out
-
 
 def load_profile(onto: Ontology, path: Path = PROFILE_FILE) -> Profile:
     """Read and check a profile; the ontology orders labels from specific to general."""

@@ -168,12 +168,6 @@ def address(n3: Seg | None, n4: Seg | None) -> Fields:
     }
 
 
-def diagnosis_token(seg: Seg, ref: str) -> str | None:
-    """One HI composite as an ICD token; None when it is not a diagnosis."""
-    found = diagnosis(seg, ref)
-    return found[1].key if found else None
-
-
 def diagnosis(seg: Seg, ref: str) -> tuple[str, Coded] | None:
     """One HI composite as its role on the claim and its ICD code; None when it is not a
     diagnosis."""
