@@ -12,8 +12,8 @@ What it follows is graphql-core's ``collect_fields`` (the specification's Collec
 fields in document order, a named fragment collected once per walk. Two additions for the
 walks that run on a document before (or without) validation, the audit's and the cost
 estimate's: a fragment already on the way down (``within``, passed from one level to the next)
-is not followed again, so a cycle of fragments ends; and a fragment that names no fragment of
-the document is passed over.
+is not followed again, so a cycle of fragments ends; and a spread of a fragment the document
+does not define is passed over.
 
 Why not graphql-core's ``collect_fields`` itself: it is marked for internal use (its
 signature changed with every minor release), it needs the runtime object type, so it cannot
