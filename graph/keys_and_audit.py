@@ -281,6 +281,19 @@ class AuditWriter:
         return write_audit(self.driver, self.database, records, self.anchors, self._heads)
 
 
+def audit_outcomes(driver: Driver, database: str, subject: str) -> list[tuple[str, str]]:
+    """A subject's audit records: each one's request id and outcome (ok, partial, failed,
+    refused), oldest first."""
+    records, _, _ = driver.execute_query(
+        "MATCH (a:AuditEvent {subject: $subject}) "
+        "RETURN a.requestId AS requestId, coalesce(a.outcome, 'none') AS outcome "
+        "ORDER BY a.at, a.seq",
+        subject=subject,
+        database_=database,
+    )
+    return [(str(r["requestId"]), str(r["outcome"])) for r in records]
+
+
 @dataclass
 class Verification:
     """The chain check of each day, and the anchor lines that name no day."""

@@ -11,20 +11,7 @@ from caregraph.graph.anchors import Anchors
 from caregraph.graph.settings import Paths, Settings
 
 
-def audit_outcomes(driver: Driver, database: str, subject: str) -> list[tuple[str, str]]:
-    """A subject's audit records as stored: each one's request id and outcome, in the order
-    of its day's chain."""
-    records, _, _ = driver.execute_query(
-        "MATCH (a:AuditEvent {subject: $subject}) "
-        "RETURN a.requestId AS requestId, coalesce(a.outcome, 'none') AS outcome "
-        "ORDER BY a.at, a.seq",
-        subject=subject,
-        database_=database,
-    )
-    return [(str(r["requestId"]), str(r["outcome"])) for r in records]
-
-
-def test_a_subjects_audit_records_are_stored_with_their_request_and_outcome(
+def test_a_subjects_audit_records_are_listed_with_their_request_and_outcome(
     clean_graph: Driver, database: str, tmp_path: Path
 ) -> None:
     keys_and_audit.ensure_schema(clean_graph, database)
@@ -35,9 +22,9 @@ def test_a_subjects_audit_records_are_stored_with_their_request_and_outcome(
             event = {"subject": subject, "role": "clinician", "requestId": f"{subject}-{i}",
                      "fields": ["patient"], "patients": [], "outcome": outcome}  # fmt: skip
             keys_and_audit.append_audit(clean_graph, database, event, anchors)
-    found = audit_outcomes(clean_graph, database, "key:a")
+    found = keys_and_audit.audit_outcomes(clean_graph, database, "key:a")
     assert found == [(f"key:a-{i}", o) for i, o in enumerate(outcomes["key:a"])]
-    assert audit_outcomes(clean_graph, database, "key:b") == [
+    assert keys_and_audit.audit_outcomes(clean_graph, database, "key:b") == [
         ("key:b-0", "ok"), ("key:b-1", "failed"),
     ]  # fmt: skip
-    assert audit_outcomes(clean_graph, database, "key:nobody") == []
+    assert keys_and_audit.audit_outcomes(clean_graph, database, "key:nobody") == []
