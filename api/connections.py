@@ -220,6 +220,7 @@ def connect(
     which varied with the order the reads came back in (each item is a task of its own)."""
     size = page_size(info, first)
     start, end = window(start, end)
+    concept = under_concept(under)  # checked in this order: the first refused is reported
     request = PageRequest(
         key=key,
         path=paths.path(path) if isinstance(path, str) else path,
@@ -228,7 +229,7 @@ def connect(
         end=end,
         after=info.context.cursors.decode(after),
         count=wants_total(info),
-        under=under_concept(under),
+        under=concept,
     )
     return _connected(info, request, size, make)
 

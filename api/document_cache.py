@@ -52,7 +52,3 @@ class DocumentCache(Generic[V]):
         """The value kept for (document, extra), else ``make()``'s, kept."""
         found = self.find(document, extra)
         return found if found is not None else self.put(document, extra, make())
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

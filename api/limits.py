@@ -221,6 +221,9 @@ class Estimator:
             root = self.schema.get_root_type(op.operation)
             if root is not None:
                 self._walk(op.selection_set, root, "", self.traversals, frozenset())
+        # kept (api/limits.py Estimates) with the values it read only: a page size, a budget,
+        # a kind, not the request's other variables (an identifier, a name searched for)
+        self.variables = {name: self.variables.get(name) for name in self.read}
 
     def _walk(
         self,
