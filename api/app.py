@@ -47,7 +47,7 @@ from caregraph.api.settings import ApiSettings
 from caregraph.graph import keys_and_audit
 from caregraph.graph.anchors import AnchorError, Anchors
 from caregraph.graph.browser import GUIDE_PATH, STYLE_PATH
-from caregraph.graph.driver import connection, open_driver, ping
+from caregraph.graph.driver import connection, open_async_driver, open_driver, ping
 from caregraph.graph.settings import Neo4jSettings, Paths, Settings
 from caregraph.ontology.model import load_ontology
 
@@ -273,6 +273,8 @@ def create_app(
         target = conn or connection(Settings())
         api = settings or ApiSettings()
         driver = open_driver(target, **api.driver_timeouts())
+        # the compiled reads' driver, on this loop: no thread hop for a request's statement
+        async_driver = open_async_driver(target, **api.driver_timeouts())
         try:
             oidc_settings = oidc or OidcSettings()
             authenticator = Authenticator(
@@ -291,6 +293,7 @@ def create_app(
                 pseudonyms.load(api, Paths().home.resolve()),
                 authenticator,
                 Anchors.open(Settings()),
+                async_driver=async_driver,
             )
             app.state.services = services
             tools.services = services
@@ -306,6 +309,7 @@ def create_app(
                 finally:
                     flush_anchors(services.anchors)
         finally:
+            await async_driver.close()
             driver.close()
 
     app = FastAPI(title="caregraph", lifespan=lifespan)

@@ -129,7 +129,7 @@ async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest])
     plan = build(info, requests)
     if plan is None or plan in ctx.compiled_reads:
         return  # not covered, or read and primed already (api/direct.py gave up on it)
-    answer = await read_once(
+    answer = await run_once(
         ctx,
         plan,
         partial(
@@ -148,15 +148,25 @@ async def prefetch(info: Info[Context, None], requests: Sequence[LookupRequest])
         ctx.loaders.pages.prime(wanted, page)
 
 
-async def read_once(ctx: Context, key: Hashable, read: Callable[[], T]) -> T | None:
-    """``read()`` in a thread, once per request and ``key``: a document that graphql-core
-    executes after api/direct.py gave up on it finds the answer here (None: the statement
-    was given up, the reference path reads it), not a second statement."""
+async def run_once(
+    ctx: Context, key: Hashable, statement: Callable[[], compiled.Statement[T]]
+) -> T | None:
+    """The answer of the statement ``statement()`` makes (which may refuse the plan), once
+    per request and ``key``: a document that graphql-core executes after api/direct.py gave
+    up on it finds the answer here (None: the statement was given up, the reference path
+    reads it), not a second statement. Run on the event loop through the service's async
+    driver, without a thread hop; in a thread through the driver when the context has no
+    async driver (one made outside the service's lifespan, or the MCP command's)."""
     if key in ctx.compiled_reads:
         known: T | None = ctx.compiled_reads[key]
         return known
     try:
-        answer: T | None = await asyncio.to_thread(read)
+        made = statement()
+        reader = ctx.reader
+        if reader.async_driver is not None:
+            answer: T | None = await made.arun(reader)
+        else:
+            answer = await asyncio.to_thread(made.run, reader)
     except compiled.NotCompilableError:
         answer = None
     ctx.compiled_reads[key] = answer
@@ -207,7 +217,7 @@ async def prefetch_context(
     plan = compiled.Plan(tuple(requests), (*also, *patient))
     read = replace(timeline, below=events)
     known = (plan, read) in ctx.compiled_reads  # tried already (api/direct.py gave up on it)
-    answer: compiled.ContextAnswer | None = await read_once(
+    answer: compiled.ContextAnswer | None = await run_once(
         ctx,
         (plan, read),
         partial(

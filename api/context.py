@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from neo4j import Driver
+from neo4j import AsyncDriver, Driver
 from strawberry.fastapi import BaseContext
 
 from caregraph.api.access.policy import NOBODY, AccessPolicy, FieldPolicy, Narrowed, for_role
@@ -54,6 +54,7 @@ class Context(BaseContext):
     # where the audit anchors its chain (a context made outside Services: the environment's)
     anchors: Anchors = field(default_factory=lambda: Anchors.open(Settings()))
     audit_writer: AuditWriter | None = None
+    async_driver: AsyncDriver | None = None  # the service's, on its event loop (Services)
     # the searches this operation ran (response path -> terms and the keys returned): the
     # audit records them as searches (api/search.py, api/audit.py)
     searches: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -92,6 +93,7 @@ class Context(BaseContext):
             self.settings.query_timeout_s,
             projection(self.policy),
             pseudonyms,
+            self.async_driver,
         )
 
     @cached_property
@@ -122,6 +124,9 @@ class Services:
     gate: Gate = field(init=False)  # requests in flight and queued, per worker
     rates: RateLimits = field(init=False)  # per caller, per worker
     audit: AuditWriter = field(init=False)  # per worker too: its requests' records in batches
+    # the compiled path's one statement per request, on the event loop (made in the lifespan,
+    # on the loop that serves the requests); None: in a thread through ``driver``
+    async_driver: AsyncDriver | None = None
 
     def __post_init__(self) -> None:
         self.breaker.open_s = self.settings.unavailable_retry_after_s
@@ -153,4 +158,5 @@ class Services:
             breaker=self.breaker,
             anchors=self.anchors,
             audit_writer=self.audit,
+            async_driver=self.async_driver,
         )

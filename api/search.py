@@ -39,6 +39,7 @@ from caregraph.api.connections import (
 from caregraph.api.context import Context
 from caregraph.api.errors import BadArgumentError, SearchTooBroadError
 from caregraph.graph import search
+from caregraph.graph.compiled import Statement
 from caregraph.graph.search import Also, DirectoryTerms, Found, Match, PatientTerms
 from caregraph.loaders.identity import normalise
 
@@ -162,7 +163,7 @@ async def _page(
     entry: dict[str, Any],
     first: int | None,
     after: str | None,
-    find: Callable[[int, tuple[int, str] | None, Also], Found],
+    find: Callable[[int, tuple[int, str] | None, Also], Statement[Found]],
     count: Callable[[], int],
     make: Callable[[Match], T],
     field: str,
@@ -177,7 +178,7 @@ async def _page(
     also = Also(wants_total(info), compiled.search_levels(info, field), size)
     # once per request: the search at this response path, with these arguments
     read = ("search", str(info.path.key), field, first, after, also)
-    found = await compiled.read_once(ctx, read, partial(find, size + 1, position, also))
+    found = await compiled.run_once(ctx, read, partial(find, size + 1, position, also))
     assert found is not None  # a search is not given up: it raises
     for request, page in found.pages.items():
         ctx.loaders.pages.prime(request, page)

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, partial
+from typing import Any, Generic, TypeVar
 
 from neo4j import RoutingControl
 from neo4j.exceptions import DriverError, Neo4jError
@@ -124,14 +125,61 @@ class NotCompilableError(Exception):
     """A plan this module does not turn into one statement (the reference path reads it)."""
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement(Generic[T]):
+    """A read of one round trip before it runs: its text and parameters, and how its records
+    become the answer (``answer``). :meth:`run` blocks its thread on the reader's driver; the
+    service awaits :meth:`arun` on its event loop, through the reader's async driver. The
+    same statement, the same answer.
+
+    ``planned`` (the compiled path's statements): one not yet planned (:class:`Planner`) is
+    not run but planned in the background, unless ``wait``; one past its budget
+    (``budget_s``) is given up and planned again. Either way :class:`NotCompilableError`
+    says so, and the caller reads the reference way with the time left. Otherwise (a
+    search) the statement runs, and a read past the request's time raises as any read."""
+
+    text: str
+    params: dict[str, Any]
+    answer: Callable[[list[Any]], T]
+    budget_s: float | None = None
+    planned: bool = False
+    wait: bool = True
+
+    def run(self, reader: Reader) -> T:
+        with self._planning(reader):
+            records = reader.run_within(self.text, self.budget_s, self.params)
+        return self.answer(records)
+
+    async def arun(self, reader: Reader) -> T:
+        with self._planning(reader):
+            records = await reader.arun_within(self.text, self.budget_s, self.params)
+        return self.answer(records)
+
+    @contextmanager
+    def _planning(self, reader: Reader) -> Iterator[None]:
+        if not self.planned:
+            yield
+            return
+        if not self.wait and not PLANNER.ready(self.text):
+            PLANNER.later(reader, self.text, self.params)
+            raise NotCompilableError("the statement is being planned")
+        try:
+            yield
+        except ReadTimeoutError as e:
+            PLANNER.forget(self.text)
+            PLANNER.later(reader, self.text, self.params)
+            raise NotCompilableError("the statement did not finish within its budget") from e
+        PLANNER.done(self.text)
+
+
 def read(
     reader: Reader, plan: Plan, budget_s: float | None = None, *, wait: bool = False
-) -> Answer:
-    """The plan's reads in one round trip of ``reader`` (counted, within its deadline and at
-    most ``budget_s``). A statement not yet planned (:class:`Planner`) is not run but planned
-    in the background, unless ``wait``; one past its budget is given up and planned again.
-    Either way :class:`NotCompilableError` says so, and the caller reads the reference way
-    with the time left."""
+) -> Statement[Answer]:
+    """The plan's reads as one statement for ``reader`` (counted as one round trip, within
+    its deadline and at most ``budget_s``)."""
     pj = reader.projection
     groups, labels, params = _lookup_params(pj, plan.lookups)
     _level_params(plan.below, params)
@@ -141,7 +189,11 @@ def read(
         tuple(lv.shape() for lv in plan.below),
         pj,
     )
-    records = _run(reader, text, params, budget_s, wait)
+    answer = partial(_read_answer, reader, plan)
+    return Statement(text, params, answer, budget_s, planned=True, wait=wait)
+
+
+def _read_answer(reader: Reader, plan: Plan, records: list[Any]) -> Answer:
     answer = _found(reader, plan, records)
     # the levels below are the API's only when the lookup names one node: with several it
     # refuses (ambiguous), and nothing below is read or noted for the audit
@@ -198,11 +250,10 @@ def context(
     budget_s: float | None = None,
     *,
     wait: bool = False,
-) -> ContextAnswer:
+) -> Statement[ContextAnswer]:
     """A patient's lookup (``plan.lookups``), the levels below the patient (``plan.below``),
     its timeline and the levels below the timeline's events in one statement, as
-    :func:`read` runs it (planned first, within ``budget_s``, else
-    :class:`NotCompilableError`). The timeline is the reference reader's text
+    :func:`read` makes it. The timeline is the reference reader's text
     (:func:`timeline_calls`) under the node found."""
     pj = reader.projection
     if any(req.label != timeline.path.start for req in plan.lookups):
@@ -228,7 +279,13 @@ def context(
             tuple(lv.shape() for lv in timeline.below),
         ),
     )
-    records = _run(reader, text, params, budget_s, wait)
+    answer = partial(_context_answer, reader, plan, timeline)
+    return Statement(text, params, answer, budget_s, planned=True, wait=wait)
+
+
+def _context_answer(
+    reader: Reader, plan: Plan, timeline: TimelineRead, records: list[Any]
+) -> ContextAnswer:
     result = ContextAnswer(_found(reader, plan, records))
     if len(records) != 1:  # none, or several: the API reads no timeline (it refuses)
         return result
@@ -274,22 +331,6 @@ def _level_params(below: Sequence[Level], params: dict[str, Any]) -> None:
             "afterKey": level.after[1] if level.after else None,
             "under": level.under,
         }
-
-
-def _run(
-    reader: Reader, text: str, params: dict[str, Any], budget_s: float | None, wait: bool
-) -> list[Any]:
-    if not wait and not PLANNER.ready(text):
-        PLANNER.later(reader, text, params)
-        raise NotCompilableError("the statement is being planned")
-    try:
-        records = reader.run_within(text, budget_s, params)
-    except ReadTimeoutError as e:
-        PLANNER.forget(text)
-        PLANNER.later(reader, text, params)
-        raise NotCompilableError("the statement did not finish within its budget") from e
-    PLANNER.done(text)
-    return records
 
 
 def _found(reader: Reader, plan: Plan, records: Sequence[Any]) -> Answer:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import neo4j
-from neo4j import Driver, GraphDatabase
+from neo4j import AsyncDriver, AsyncGraphDatabase, Driver, GraphDatabase
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from caregraph.graph.errors import Neo4jUnavailableError
@@ -26,28 +27,40 @@ def connection(settings: Settings) -> Neo4jSettings:
     return conn.model_copy(update={"database": settings.neo4j.database})
 
 
-def open_driver(
+def open_driver(conn: Neo4jSettings, **timeouts: float) -> Driver:
+    """A driver for the server named by ``conn``; the caller closes it. ``timeouts``:
+    ``connection_timeout`` (10 s), ``acquisition_timeout`` and ``max_retry_time`` (30 s)."""
+    uri, config = _driver_config(conn, **timeouts)
+    return GraphDatabase.driver(uri, **config)
+
+
+def open_async_driver(conn: Neo4jSettings, **timeouts: float) -> AsyncDriver:
+    """:func:`open_driver`'s async twin, for a service's event loop: made and closed on that
+    loop (its connections belong to it)."""
+    uri, config = _driver_config(conn, **timeouts)
+    return AsyncGraphDatabase.driver(uri, **config)
+
+
+def _driver_config(
     conn: Neo4jSettings,
     *,
     connection_timeout: float = 10.0,
     acquisition_timeout: float = 30.0,
     max_retry_time: float = 30.0,
-) -> Driver:
-    """A driver for the server named by ``conn``; the caller closes it."""
+) -> tuple[str, dict[str, Any]]:
     if not conn.uri:
         raise Neo4jUnavailableError("no Neo4j URI: set NEO4J_URI or start `caregraph neo4j start`")
     password = conn.password.get_secret_value() if conn.password else ""
-    return GraphDatabase.driver(
-        conn.uri,
-        auth=(conn.username, password),
-        user_agent="caregraph",
-        max_connection_pool_size=64,
-        connection_acquisition_timeout=acquisition_timeout,
-        connection_timeout=connection_timeout,
-        max_transaction_retry_time=max_retry_time,
+    return conn.uri, {
+        "auth": (conn.username, password),
+        "user_agent": "caregraph",
+        "max_connection_pool_size": 64,
+        "connection_acquisition_timeout": acquisition_timeout,
+        "connection_timeout": connection_timeout,
+        "max_transaction_retry_time": max_retry_time,
         # Neo4j's hints (an unknown label on an empty graph) are noise for a service's log.
-        notifications_min_severity="OFF",
-    )
+        "notifications_min_severity": "OFF",
+    }
 
 
 @contextmanager

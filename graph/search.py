@@ -38,9 +38,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
-from caregraph.graph.compiled import Below, Level, NotCompilableError
+from caregraph.graph.compiled import Below, Level, NotCompilableError, Statement
 from caregraph.graph.projection import IDENTIFIER_LOOKUP
 from caregraph.graph.readers import ForbiddenReadError, Page, PageRequest, Reader, Row
 
@@ -206,7 +207,7 @@ def _page(
     take: int,
     after: tuple[int, str] | None,
     also: Also,
-) -> Found:
+) -> Statement[Found]:
     """One round trip: the page, and what ``also`` asks for. The count runs the search a
     second time in the same statement (collecting every match to count the list would hold
     them all in memory); a level the compiled path does not cover leaves the pages below to
@@ -232,14 +233,17 @@ def _page(
         f"{below.entries if below else ''}}}) AS found }} "
         f"RETURN {'total, ' if also.count else ''}found"
     )
-    recs = reader.run(
-        cypher,
+    params = {
         **params,
         **(below.params if below else {}),
-        take=take,
-        afterSort=after[0] if after else None,
-        afterKey=after[1] if after else None,
-    )
+        "take": take,
+        "afterSort": after[0] if after else None,
+        "afterKey": after[1] if after else None,
+    }
+    return Statement(cypher, params, partial(_found, reader, below, also))
+
+
+def _found(reader: Reader, below: Below | None, also: Also, recs: list[Any]) -> Found:
     top = recs[0]
     # in the page's order (the statement's collect keeps it; sorted here so nothing hangs on
     # that)
@@ -297,8 +301,9 @@ def patients(
     take: int,
     after: tuple[int, str] | None = None,
     also: Also = Also(),
-) -> Found:
-    """Patients matching every term, best first, at most ``take`` after the cursor."""
+) -> Statement[Found]:
+    """The statement of the patients matching every term, best first, at most ``take`` after
+    the cursor (run it with the reader, :meth:`Statement.run` or ``arun``)."""
     _check_patient_terms(reader, terms)
     where, parts = _patient_parts(terms)
     return _page(
@@ -367,8 +372,8 @@ def practitioners(
     take: int,
     after: tuple[int, str] | None = None,
     also: Also = Also(),
-) -> Found:
-    """Practitioners matching every term, best first."""
+) -> Statement[Found]:
+    """The statement of the practitioners matching every term, best first."""
     anchor, where, parts = _practitioner_query(terms)
     params = _practitioner_params(terms)
     return _page(reader, "Practitioner", anchor, where, parts, params, take, after, also)
@@ -410,8 +415,9 @@ def places(
     take: int,
     after: tuple[int, str] | None = None,
     also: Also = Also(),
-) -> Found:
-    """Organizations or locations (``label``) whose name has every word, best first."""
+) -> Statement[Found]:
+    """The statement of the organizations or locations (``label``) whose name has every
+    word, best first."""
     anchor, where, parts = _place_query(label, terms)
     return _page(reader, label, anchor, where, parts, _place_params(terms), take, after, also)
 

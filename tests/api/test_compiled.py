@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from bench.queries import (
     PATIENT_CONTEXT_CAREGRAPH,
@@ -15,12 +17,15 @@ from bench.queries import (
     root_fields,
 )
 from caregraph.api import mcp
+from caregraph.api.app import create_app
 from caregraph.api.auth import Role
 from caregraph.api.compiled import CONTEXT, ROOTS
 from caregraph.api.direct import ROOTS as DIRECT_ROOTS
 from caregraph.api.settings import ApiSettings
 from caregraph.graph import compiled as graph_compiled
-from tests.api.conftest import ADA, JANE, SMITH_NPI, Gql, Run, principal
+from caregraph.graph.readers import Reader
+from caregraph.graph.settings import Neo4jSettings
+from tests.api.conftest import ADA, JANE, SMITH_NPI, Gql, KeyMaker, Run, bearer, principal
 
 # the reference path, given time for its first plans on a busy host (as the compiled one is)
 REFERENCE = ApiSettings(compiled_reads=False, query_timeout_s=120)
@@ -180,6 +185,40 @@ def test_one_statement_per_request(
     assert not slow.context.answered_directly
 
 
+BENCH = [(name, query, variables) for name, query, variables in ONE_STATEMENT if "bench" in name]
+
+
+def test_in_the_service_the_statement_runs_on_its_event_loop(
+    gql: Gql, neo4j_conn: Neo4jSettings, api_key: KeyMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service, as `caregraph serve` builds it, runs a covered document's one statement
+    through its async driver on the event loop (no thread hop), with the thread path's
+    answer; a context made outside the service (the tests' ``gql``) runs it in a thread."""
+    calls: Counter[str] = Counter()
+    for name in ("run_within", "arun_within"):
+        method = getattr(Reader, name)
+        monkeypatch.setattr(
+            Reader,
+            name,
+            lambda self, *a, _name=name, _method=method: calls.update([_name]) or _method(self, *a),
+        )
+    settings = PATIENT.model_copy(update={"fanout_ttl_s": 3600})
+    key = api_key(Role.clinician)
+    assert len(BENCH) == 3
+    with TestClient(create_app(neo4j_conn, settings=settings)) as client:
+        for name, query, variables in BENCH:
+            ask = {"query": query, "variables": variables}
+            client.post("/graphql", json=ask, headers=bearer(key))  # the fan-out read once
+            calls.clear()
+            response = client.post("/graphql", json=ask, headers=bearer(key))
+            assert calls == {"arun_within": 1}, name
+            calls.clear()
+            threaded = gql(query, variables, settings=settings, principal=principal(Role.clinician))
+            assert calls == {"run_within": 1}, name
+            assert response.status_code == 200
+            assert response.json() == {"data": threaded.result.data}, name
+
+
 def test_every_mcp_tool_is_one_statement_but_the_two_that_are_not_traversals(gql: Gql) -> None:
     counted = {name.removeprefix("mcp ") for name, *_ in ONE_STATEMENT if name.startswith("mcp ")}
     # the scorecard's counts are a statement per measure (tests/api/types/
@@ -197,18 +236,18 @@ def test_a_statement_past_its_budget_leaves_the_request_to_the_reference_path(
 ) -> None:
     gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=PATIENT)  # fan-out cached
     outcomes: list[str] = []
-    read = graph_compiled.read
+    run = graph_compiled.Statement.run
 
-    def recorded(*args: Any, **kwargs: Any) -> Any:
+    def recorded(self: graph_compiled.Statement[Any], reader: Any) -> Any:
         try:
-            answer = read(*args, **kwargs)
+            answer = run(self, reader)
         except graph_compiled.NotCompilableError:
             outcomes.append("given up")
             raise
         outcomes.append("answered")
         return answer
 
-    monkeypatch.setattr(graph_compiled, "read", recorded)
+    monkeypatch.setattr(graph_compiled.Statement, "run", recorded)
     hurried = ApiSettings(compiled_budget_s=0.0001)  # no statement fits in it
     fast = gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=hurried)
     slow = gql(TRAVERSAL, {"npi": SMITH_NPI, "first": 2}, settings=REFERENCE)
