@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import anyio
 import typer
 
 from caregraph.api import logs
@@ -12,9 +13,14 @@ from caregraph.api.access import pseudonyms
 from caregraph.api.auth import Authenticator, AuthError, JwtVerifier, KeyStore, OidcSettings
 from caregraph.api.settings import ApiSettings
 from caregraph.graph.anchors import AnchorError, Anchors
-from caregraph.graph.driver import connection, session_driver
+from caregraph.graph.driver import connection, open_async_driver, session_driver
 from caregraph.graph.errors import GraphError
-from caregraph.graph.settings import Settings
+from caregraph.graph.settings import Neo4jSettings, Settings
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+    from caregraph.api.context import Services
 
 
 def mcp(
@@ -75,9 +81,22 @@ def mcp(
                 f"caregraph MCP over stdio as {principal.subject} ({principal.role})", err=True
             )
             try:
-                server.run("stdio")
+                anyio.run(_over_stdio, server, services, conn, api)
             finally:
                 services.anchors.flush()
     except (GraphError, pseudonyms.PseudonymKeyError, AnchorError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
+
+
+async def _over_stdio(
+    server: MCPServer, services: Services, conn: Neo4jSettings, api: ApiSettings
+) -> None:
+    """The MCP server over stdio on its event loop, with the async driver that the compiled
+    statements run through, made and closed on that loop (as the HTTP service's lifespan
+    makes its own)."""
+    services.async_driver = open_async_driver(conn, **api.driver_timeouts())
+    try:
+        await server.run_stdio_async()
+    finally:
+        await services.async_driver.close()

@@ -261,6 +261,9 @@ def stdio_env(neo4j_conn: Neo4jSettings, key: str | None) -> dict[str, str]:
         **neo4j_env(neo4j_conn),
         "CAREGRAPH_API_PSEUDONYM_KEY": PSEUDONYM_KEY,
         "CAREGRAPH_PURPOSE_OF_USE": "HOPERAT",
+        # each tool's one statement planned before it runs, so that the calls below run it
+        # (through the command's async driver), not the reference path's first reads
+        "CAREGRAPH_API_COMPILED_WAIT_FOR_PLAN": "true",
         # the tests' state directory (tests/conftest.py), never the checkout's .caregraph: the
         # subprocess gets no other environment, and would write its audit key and anchors there
         "CAREGRAPH_HOME": os.environ["CAREGRAPH_HOME"],
