@@ -155,8 +155,8 @@ async def run_once(
     per request and ``key``: a document that graphql-core executes after api/direct.py gave
     up on it finds the answer here (None: the statement was given up, the reference path
     reads it), not a second statement. Run on the event loop through the service's async
-    driver, without a thread hop; in a thread through the driver when the context has no
-    async driver (one made outside the service's lifespan, or the MCP command's)."""
+    driver (or `caregraph mcp`'s), without a thread hop; in a thread through the driver when
+    the context has none (one made outside them, as the tests' ``gql`` makes)."""
     if key in ctx.compiled_reads:
         known: T | None = ctx.compiled_reads[key]
         return known

@@ -124,8 +124,9 @@ class Services:
     gate: Gate = field(init=False)  # requests in flight and queued, per worker
     rates: RateLimits = field(init=False)  # per caller, per worker
     audit: AuditWriter = field(init=False)  # per worker too: its requests' records in batches
-    # the compiled path's one statement per request, on the event loop (made in the lifespan,
-    # on the loop that serves the requests); None: in a thread through ``driver``
+    # the compiled path's one statement per request, on the event loop (made on the loop that
+    # serves the requests: the app's lifespan, `caregraph mcp`); None: in a thread through
+    # ``driver``
     async_driver: AsyncDriver | None = None
 
     def __post_init__(self) -> None:
