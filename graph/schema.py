@@ -21,6 +21,7 @@ from typing import Any
 
 from neo4j import Driver, ManagedTransaction, NotificationMinimumSeverity
 
+from caregraph.graph import candidates, keys_and_audit, scorecard
 from caregraph.graph.names import quoted
 from caregraph.ontology.errors import SchemaChangeRefused
 from caregraph.ontology.model import Ontology, local
@@ -43,6 +44,21 @@ from caregraph.ontology.schema_plan import (
 
 BATCH = 10_000
 SUBCLASS_OF = "SUBCLASS_OF"
+
+
+def _made_by(statements: Iterable[str]) -> frozenset[str]:
+    """The names that CREATE CONSTRAINT / CREATE INDEX statements give."""
+    found = (re.match(r"CREATE (?:CONSTRAINT|INDEX) (\w+) IF NOT EXISTS", s) for s in statements)
+    return frozenset(m.group(1) for m in found if m)
+
+
+# The constraints and indexes that caregraph's other parts make for themselves: API keys and
+# the audit chain, identity stewardship's candidates and decisions, the scorecard's history.
+# They are named cg_ as the ontology's are, but are not the ontology's to drop. An apply that
+# dropped them left API key ids and the audit chain's daily head without their uniqueness until
+# their owner made them again, and emptied Neo4j's plan cache twice (a schema change makes
+# every cached statement plan again).
+OTHER_PARTS = _made_by((*keys_and_audit.SCHEMA, *candidates.SCHEMA, *scorecard.SCHEMA))
 
 
 def _any_label(names: Iterable[str]) -> str:
@@ -233,7 +249,7 @@ def impact(
         version_after=want.version,
         hash_before=before.content_hash,
         hash_after=want.content_hash,
-        schema=diff_schema(want, constraints, indexes),
+        schema=diff_schema(want, constraints, indexes, kept=OTHER_PARTS),
         shapes_hash_before=before.shapes_hash,
         shapes_hash_after=shapes_hash(shapes_path),
     )

@@ -4,7 +4,9 @@ Pure Python: ``plan(onto)`` lists the constraints, indexes, class nodes and supe
 the ontology asks for; ``diff_schema`` compares them with what ``SHOW CONSTRAINTS`` and
 ``SHOW INDEXES`` returned. ``graph/schema.py`` runs the Cypher. caregraph names what it owns
 ``cg_<Label>_<prop>_unique`` (constraints) and ``cg_<Label>_<prop>`` (indexes), so it can tell
-its own from others' and never drops what it did not make.
+its own from others' and never drops what it did not make; the ``cg_`` names that caregraph's
+other parts make for themselves (``diff_schema``'s ``kept``) are not the ontology's to drop
+either.
 """
 
 from __future__ import annotations
@@ -203,8 +205,11 @@ def diff_schema(
     want: SchemaPlan,
     constraints: Iterable[ExistingConstraint],
     indexes: Iterable[ExistingIndex],
+    kept: frozenset[str] = frozenset(),
 ) -> SchemaDiff:
-    """What to create and drop so that Neo4j has exactly caregraph's planned schema."""
+    """What to create and drop so that Neo4j has exactly caregraph's planned schema. ``kept``:
+    names of constraints and indexes that other parts of caregraph own (the API keys' and the
+    audit's, for example), left as they are."""
     have_c = list(constraints)
     have_i = list(indexes)
     wanted_c = {c.name for c in want.constraints}
@@ -219,7 +224,9 @@ def diff_schema(
         sorted(
             c.name
             for c in have_c
-            if c.name.startswith(OWNED_PREFIX) and (c.name not in wanted_c or c.name in stale_c)
+            if c.name.startswith(OWNED_PREFIX)
+            and c.name not in kept
+            and (c.name not in wanted_c or c.name in stale_c)
         )
     )
     drop_i = tuple(
@@ -227,6 +234,7 @@ def diff_schema(
             i.name
             for i in have_i
             if i.name.startswith(OWNED_PREFIX)
+            and i.name not in kept
             and i.owning_constraint is None
             and (i.name not in wanted_i or i.name in stale_i)
         )

@@ -11,7 +11,7 @@ from neo4j import Driver
 from typer.testing import CliRunner
 
 from caregraph.api.cli.main import app
-from caregraph.graph import schema
+from caregraph.graph import candidates, keys_and_audit, schema, scorecard
 from caregraph.graph.settings import Neo4jSettings
 from caregraph.ontology.errors import SchemaChangeRefused
 from caregraph.ontology.model import Ontology, load_ontology, shipped_files
@@ -138,6 +138,34 @@ def test_dry_run_reports_an_added_class_and_key_and_changes_nothing(
     assert run(graph, database, "MATCH (k:Class {name: 'Referral'}) RETURN count(k) AS n") == [
         {"n": 0}
     ]
+
+
+def test_an_apply_keeps_the_schema_that_caregraphs_other_parts_made(
+    graph: Driver, database: str, tmp_path: Path
+) -> None:
+    """The API keys' and the audit's constraints and indexes, stewardship's and the
+    scorecard's are named cg_ but are not the ontology's: an apply that changes the schema keeps
+    them (it drops only what an ontology made and no longer asks for), and an apply with nothing
+    to change drops nothing."""
+    schema.apply(graph, database, load_ontology())
+    for statement in (*keys_and_audit.SCHEMA, *candidates.SCHEMA, *scorecard.SCHEMA):
+        run(graph, database, statement)
+    others = {"cg_ApiKey_keyId_unique", "cg_AuditHead_day_unique", "cg_MatchCandidate_key_unique"}
+    assert (
+        others
+        <= schema.OTHER_PARTS
+        <= names(graph, database, "CONSTRAINTS") | names(graph, database, "INDEXES")
+    )
+
+    again = schema.apply(graph, database, load_ontology())
+    assert again.nothing_to_do
+
+    changed = schema.apply(graph, database, variant(tmp_path, ADDITION))
+    assert changed.applied
+    assert changed.schema.drop_indexes == ("cg_Practitioner_npi",)  # the ontology's own, moved
+    assert changed.schema.drop_constraints == ()
+    have = names(graph, database, "CONSTRAINTS") | names(graph, database, "INDEXES")
+    assert have >= schema.OTHER_PARTS
 
 
 def test_apply_refuses_a_key_that_existing_duplicates_would_break(
