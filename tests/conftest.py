@@ -195,19 +195,28 @@ TEST_SERVER_JVM_OPTIONS = (
     "-XX:Tier4InvocationThreshold=60000 -XX:Tier4MinInvocationThreshold=9000 "
     "-XX:Tier4CompileThreshold=90000 -XX:Tier4BackEdgeThreshold=480000"
 )
+# A server that a test restarts or kills, or that lives for one test file (the spare server,
+# the analyst graphs, the browser's stack), is a new JVM every few tens of seconds: C2's
+# optimised code rarely pays back its compiling there, so C1 compiles all. Measured (the
+# Neo4j JVMs' CPU; one pytest process): the loader and CLI load fault files 150 s to 118 s,
+# the initial-import file 178 s to 159 s. The session servers keep C2 (C1 alone plans their
+# thousands of statements slower: 370 s against 317 s on four query-heavy files).
+SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
-def managed_settings(**overrides: object) -> ManagedNeo4jSettings:
+def managed_settings(short_lived: bool = False, **overrides: object) -> ManagedNeo4jSettings:
     """Settings for a test server on free ports, sized small, tuned for a short life (the
-    environment's CAREGRAPH_NEO4J_CONFIG and _JVM_OPTIONS still win)."""
+    environment's CAREGRAPH_NEO4J_CONFIG and _JVM_OPTIONS still win). ``short_lived``: a
+    server restarted, killed or made for one file (C1 only: SHORT_LIVED_JVM_OPTIONS)."""
     env = ManagedNeo4jSettings()
+    jit = SHORT_LIVED_JVM_OPTIONS if short_lived else TEST_SERVER_JVM_OPTIONS
     values: dict[str, object] = {
         "bolt_port": free_port(),
         "http_port": free_port(),
         "heap": "512m",
         "pagecache": "128m",
         "config": {**TEST_SERVER_CONFIG, **env.config},
-        "jvm_options": f"{TEST_SERVER_JVM_OPTIONS} {env.jvm_options}".strip(),
+        "jvm_options": f"{jit} {env.jvm_options}".strip(),
     }
     values.update(overrides)
     return ManagedNeo4jSettings(**values)  # type: ignore[arg-type]
@@ -260,7 +269,9 @@ def spare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedNe
     started once for all of them: a start costs 15-30 s on a 2-core machine."""
     if Neo4jSettings().external:
         pytest.skip("Neo4j is external (NEO4J_URI): no managed server to stop or kill")
-    server = ManagedNeo4j(tmp_path_factory.mktemp("spare") / "neo4j", managed_settings())
+    server = ManagedNeo4j(
+        tmp_path_factory.mktemp("spare") / "neo4j", managed_settings(short_lived=True)
+    )
     server.start()
     try:
         yield server
@@ -274,7 +285,9 @@ def analyst_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Analyst
     ports), on free ports: made only when an analyst graph test asks for it."""
     if Neo4jSettings().external:
         pytest.skip("Neo4j is external (NEO4J_URI): the managed analyst graph is not tested")
-    server = AnalystNeo4j(tmp_path_factory.mktemp("analyst") / "neo4j", managed_settings())
+    server = AnalystNeo4j(
+        tmp_path_factory.mktemp("analyst") / "neo4j", managed_settings(short_lived=True)
+    )
     try:
         yield server
     finally:

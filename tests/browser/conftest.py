@@ -68,7 +68,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     _require_installed()
     port = free_port()
     home = tmp_path_factory.mktemp("browser") / "neo4j"
-    neo4j = ManagedNeo4j(home, managed_settings(), browser=BrowserSettings(port=port))
+    neo4j = ManagedNeo4j(
+        home, managed_settings(short_lived=True), browser=BrowserSettings(port=port)
+    )
     neo4j.start()
     conn = neo4j.connection()
     driver = open_driver(conn)

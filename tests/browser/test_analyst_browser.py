@@ -32,7 +32,7 @@ def analyst(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     assert port is not None
     server = AnalystNeo4j(
         tmp_path_factory.mktemp("analyst-browser") / "neo4j",
-        managed_settings(),
+        managed_settings(short_lived=True),
         browser=BrowserSettings(port=port),
     )
     try:
