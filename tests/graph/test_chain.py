@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 from caregraph.api.cli.main import app as cli
 from caregraph.graph import chain, keys_and_audit
 from caregraph.graph.anchors import Anchors
+from caregraph.graph.driver import open_driver
 from caregraph.graph.keys_and_audit import AuditWriter, Verification
+from caregraph.graph.server import ManagedNeo4j
 from caregraph.graph.settings import Neo4jSettings, Paths, Settings
 from tests.conftest import neo4j_env
 
@@ -62,6 +64,17 @@ def anchors(home: Path) -> Anchors:
 def audit(clean_graph: Driver, database: str) -> Driver:
     keys_and_audit.ensure_schema(clean_graph, database)
     return clean_graph
+
+
+@pytest.fixture
+def private_audit(private_server: ManagedNeo4j) -> Iterator[Driver]:
+    """``audit`` on the spare server, for a test that makes a constraint for Neo4j to refuse a
+    record with: a schema change empties a server's plan cache, and the session server's serves
+    the tests after it."""
+    conn = private_server.connection()
+    with open_driver(conn) as driver:
+        keys_and_audit.ensure_schema(driver, conn.database)
+        yield driver
 
 
 @pytest.fixture
@@ -307,10 +320,11 @@ def test_records_that_arrive_while_a_batch_is_written_go_into_the_next_one(
 
 
 def test_a_failed_batch_fails_every_record_in_it_and_leaves_the_chain_intact(
-    audit: Driver, database: str, anchors: Anchors
+    private_audit: Driver, database: str, anchors: Anchors
 ) -> None:
     """A real refusal by Neo4j: a constraint that one record of the batch breaks. The batch
     is one transaction, so none of it is written and every caller hears of it."""
+    audit = private_audit
     writer = AuditWriter(audit, database, anchors)
     writer.submit(event(0)).result(HANG)
     audit.execute_query(
