@@ -47,9 +47,15 @@ SUBCLASS_OF = "SUBCLASS_OF"
 
 
 def _made_by(statements: Iterable[str]) -> frozenset[str]:
-    """The names that CREATE CONSTRAINT / CREATE INDEX statements give."""
-    found = (re.match(r"CREATE (?:CONSTRAINT|INDEX) (\w+) IF NOT EXISTS", s) for s in statements)
-    return frozenset(m.group(1) for m in found if m)
+    """The names that CREATE CONSTRAINT / CREATE INDEX statements give; one that names
+    nothing in that form is a mistake in caregraph, told at import, not a name left out."""
+    names = set()
+    for statement in statements:
+        found = re.match(r"CREATE (?:CONSTRAINT|INDEX) (\w+) IF NOT EXISTS", statement)
+        if found is None:
+            raise ValueError(f"not a named CREATE ... IF NOT EXISTS: {statement[:80]}")
+        names.add(found.group(1))
+    return frozenset(names)
 
 
 # The constraints and indexes that caregraph's other parts make for themselves: API keys and

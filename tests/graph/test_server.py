@@ -131,9 +131,7 @@ def test_taken_bolt_port_fails_with_the_reason(tmp_path: Path) -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        server = ManagedNeo4j(
-            tmp_path / "neo4j", managed_settings(short_lived=True, bolt_port=port)
-        )
+        server = ManagedNeo4j(tmp_path / "neo4j", managed_settings(bolt_port=port))
         with pytest.raises(PortInUseError, match=f"port {port} is already in use"):
             server.start()
     assert server.pid() is None
@@ -191,7 +189,7 @@ def test_the_server_maps_neo4js_classes_from_the_class_archive(
 def test_an_archive_the_jvm_could_not_use_is_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings(short_lived=True))
+    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings())
     archive = tmp_path / "classes.jsa"
     monkeypatch.setattr(server, "class_archive", lambda: archive)
     server.logs_dir.mkdir(parents=True)
@@ -228,7 +226,7 @@ def test_the_settings_neo4j_config_is_written_last_so_it_wins(tmp_path: Path) ->
         "server.memory.query_cache.per_db_cache_num_entries": "5000",
         "db.tx_log.rotation.retention_policy": "2 days",
     }
-    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings(short_lived=True, config=extra))
+    server = ManagedNeo4j(tmp_path / "neo4j", managed_settings(config=extra))
     server.configure()
     lines = (server.conf_dir / "neo4j.conf").read_text().splitlines()
     assert "server.memory.query_cache.per_db_cache_num_entries=5000" in lines
