@@ -18,12 +18,13 @@ verify`` shows an edit or a deletion.
 
 The records of a worker's concurrent requests are written together: each request hands its
 record to the worker's writer (graph/keys_and_audit.py ``AuditWriter``) and waits, without holding
-a thread, until the batch that holds it is committed; one transaction per batch.
+a thread, until the batch that holds it is committed; one transaction per batch. In the service
+(and `caregraph mcp`) the batches are written from the event loop through its async driver;
+a context without one (the tests' ``gql``) hands them to the writer's thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import logging
 import os
@@ -111,7 +112,7 @@ class Audit(SchemaExtension):
         if searches:  # a search: its terms as given and what it returned, by response path
             event["search"] = searches
         try:
-            await asyncio.wrap_future(ctx.audit.submit(event))
+            await ctx.audit.append(event, ctx.async_driver)
         except Exception as e:  # any failure to record: the answer must not go out
             gone = None
             if unavailable(e):  # Neo4j went away after the read: what any read would get

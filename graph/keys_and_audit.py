@@ -24,21 +24,29 @@ appended by the transaction that reads the head under its lock first and writes 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from neo4j import Driver, ManagedTransaction, RoutingControl
+from neo4j import (
+    AsyncDriver,
+    AsyncManagedTransaction,
+    Driver,
+    ManagedTransaction,
+    Record,
+    RoutingControl,
+)
 from neo4j.exceptions import TransientError
 
 from caregraph.graph import chain
 from caregraph.graph.anchors import AnchorLine, Anchors, Head
-from caregraph.graph.groupcommit import GroupCommit
+from caregraph.graph.groupcommit import AsyncGroupCommit, GroupCommit
 
 SCHEMA = (
     "CREATE CONSTRAINT cg_ApiKey_keyId_unique IF NOT EXISTS "
@@ -165,6 +173,31 @@ def write_audit(
     if appended is None:
         with driver.session(database=database) as session:
             appended = session.execute_write(_append, records)
+    return _appended(records, appended, known, anchors)
+
+
+async def awrite_audit(
+    driver: AsyncDriver,
+    database: str,
+    records: Sequence[dict[str, Any]],
+    anchors: Anchors,
+    heads: dict[str, Head] | None = None,
+) -> list[str]:
+    """:func:`write_audit` through an async driver, on its event loop."""
+    known = heads if heads is not None else {}
+    appended = await _aappend_at_head(driver, database, records, known)
+    if appended is None:
+        async with driver.session(database=database) as session:
+            appended = await session.execute_write(_aappend, records)
+    return _appended(records, appended, known, anchors)
+
+
+def _appended(
+    records: Sequence[dict[str, Any]],
+    appended: list[tuple[Head, int]],
+    known: dict[str, Head],
+    anchors: Anchors,
+) -> list[str]:
     for head, n in appended:
         known[head.day] = head
         anchors.note(head, n)
@@ -172,6 +205,12 @@ def write_audit(
         del known[past]
     return [str(r["id"]) for r in records]
 
+
+# The appends below are written once, as generators of the statements they run (each gets
+# the records of the statement before it back), and run by the synchronous driver or the
+# async one (the service's event loop): one text for both, as the neo4j driver's own sync and
+# async halves are generated from one source.
+Statements = Generator[tuple[str, dict[str, Any]], list[Record], list[tuple[Head, int]] | None]
 
 HEAD_TRIES = 3  # one-statement appends of a batch before it takes the head's lock first
 _APPEND_AT_HEAD = (
@@ -186,14 +225,10 @@ _APPEND_AT_HEAD = (
 )
 
 
-def _append_at_head(
-    driver: Driver, database: str, records: Sequence[dict[str, Any]], heads: dict[str, Head]
-) -> list[tuple[Head, int]] | None:
+def _at_head(records: Sequence[dict[str, Any]], heads: dict[str, Head]) -> Statements:
     """The records appended in one auto-commit statement per try, chained to the head this
     writer expects (the one it left, else an empty day's); None when they span two days, or
-    the head kept moving, or Neo4j gave up on a lock (a transient error: the statement was
-    rolled back), for the caller to append them under the head's lock. Any other error
-    raises: whether a statement cut short committed is not known, so it is not run again."""
+    the head kept moving (the caller then appends them under the head's lock)."""
     days = {r["day"] for r in records}
     if len(days) != 1:
         return None
@@ -201,39 +236,61 @@ def _append_at_head(
     head = heads.get(day) or Head(day, 0, chain.GENESIS)
     for _ in range(HEAD_TRIES):
         linked, after = chain.extend(head, records)
-        try:
-            with driver.session(database=database) as session:
-                found = session.run(
-                    _APPEND_AT_HEAD,
-                    day=day,
-                    genesis=chain.GENESIS,
-                    count=head.count,
-                    prev=head.hash,
-                    rows=[{"record": x.record, "prev": x.prev, "hash": x.hash} for x in linked],
-                    after=after.count,
-                    last=after.hash,
-                ).single(strict=True)
-        except TransientError:
-            return None
-        if found["ours"]:
+        rows = [{"record": x.record, "prev": x.prev, "hash": x.hash} for x in linked]
+        params = {"day": day, "genesis": chain.GENESIS, "count": head.count, "prev": head.hash}
+        found = yield _APPEND_AT_HEAD, {**params, "rows": rows, "after": after.count,
+                                        "last": after.hash}  # fmt: skip
+        if found[0]["ours"]:
             return [(after, len(records))]
-        head = Head(day, int(found["count"]), found["hash"])
+        head = Head(day, int(found[0]["count"]), found[0]["hash"])
     return None
 
 
-def _append(tx: ManagedTransaction, records: Sequence[dict[str, Any]]) -> list[tuple[Head, int]]:
+def _append_at_head(
+    driver: Driver, database: str, records: Sequence[dict[str, Any]], heads: dict[str, Head]
+) -> list[tuple[Head, int]] | None:
+    """:func:`_at_head`'s statements, each on its own (auto-commit). None also when Neo4j
+    gave up on a lock (a transient error: the statement was rolled back). Any other error
+    raises: whether a statement cut short committed is not known, so it is not run again."""
+
+    def run(query: str, params: dict[str, Any]) -> list[Record]:
+        with driver.session(database=database) as session:
+            return [session.run(query, params).single(strict=True)]
+
+    try:
+        return _drive(_at_head(records, heads), run)
+    except TransientError:
+        return None
+
+
+async def _aappend_at_head(
+    driver: AsyncDriver, database: str, records: Sequence[dict[str, Any]], heads: dict[str, Head]
+) -> list[tuple[Head, int]] | None:
+    """:func:`_append_at_head` through an async driver."""
+
+    async def run(query: str, params: dict[str, Any]) -> list[Record]:
+        async with driver.session(database=database) as session:
+            return [await (await session.run(query, params)).single(strict=True)]
+
+    try:
+        return await _adrive(_at_head(records, heads), run)
+    except TransientError:
+        return None
+
+
+def _locked(records: Sequence[dict[str, Any]]) -> Statements:
+    """The records appended in one transaction that takes their days' head locks first."""
     days: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         days.setdefault(record["day"], []).append(record)
     # the heads' write locks first (SET), then their counts and hashes as the lock holder sees
     # them: two workers never extend the same head, so a day's chain never forks. Locked in
     # day order, so two batches that both span midnight cannot wait on each other crosswise.
-    locked = tx.run(
+    locked = yield (
         "UNWIND $days AS day "
         "MERGE (h:AuditHead {day: day}) ON CREATE SET h.count = 0, h.hash = $genesis "
         "SET h._lock = true RETURN h.day AS day, h.count AS count, h.hash AS hash",
-        days=sorted(days),
-        genesis=chain.GENESIS,
+        {"days": sorted(days), "genesis": chain.GENESIS},
     )
     heads = {r["day"]: Head(r["day"], int(r["count"]), r["hash"]) for r in locked}
     rows: list[dict[str, Any]] = []
@@ -242,16 +299,57 @@ def _append(tx: ManagedTransaction, records: Sequence[dict[str, Any]]) -> list[t
         linked, head = chain.extend(heads[day], of_day)
         rows += [{"record": x.record, "prev": x.prev, "hash": x.hash} for x in linked]
         appended.append((head, len(of_day)))
-    tx.run(
+    yield (
         "UNWIND $rows AS row "
         "CREATE (a:AuditEvent) SET a = row.record, a.prevHash = row.prev, a.hash = row.hash "
         "WITH count(*) AS written "
         "UNWIND $heads AS head MATCH (h:AuditHead {day: head.day}) "
         "SET h.count = head.count, h.hash = head.hash REMOVE h._lock",
-        rows=rows,
-        heads=[{"day": h.day, "count": h.count, "hash": h.hash} for h, _ in appended],
-    ).consume()
+        {"rows": rows, "heads": [{"day": h.day, "count": h.count, "hash": h.hash}
+                                 for h, _ in appended]},
+    )  # fmt: skip
     return appended
+
+
+def _append(tx: ManagedTransaction, records: Sequence[dict[str, Any]]) -> list[tuple[Head, int]]:
+    appended = _drive(_locked(records), lambda query, params: list(tx.run(query, params)))
+    assert appended is not None  # _locked always appends
+    return appended
+
+
+async def _aappend(
+    tx: AsyncManagedTransaction, records: Sequence[dict[str, Any]]
+) -> list[tuple[Head, int]]:
+    async def run(query: str, params: dict[str, Any]) -> list[Record]:
+        return [r async for r in await tx.run(query, params)]
+
+    appended = await _adrive(_locked(records), run)
+    assert appended is not None  # _locked always appends
+    return appended
+
+
+def _drive(
+    steps: Statements, run: Callable[[str, dict[str, Any]], list[Record]]
+) -> list[tuple[Head, int]] | None:
+    """Run each statement ``steps`` makes with ``run`` and hand it the records; its result."""
+    try:
+        statement = next(steps)
+        while True:
+            statement = steps.send(run(*statement))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def _adrive(
+    steps: Statements, run: Callable[[str, dict[str, Any]], Awaitable[list[Record]]]
+) -> list[tuple[Head, int]] | None:
+    """:func:`_drive` with a coroutine for ``run``."""
+    try:
+        statement = next(steps)
+        while True:
+            statement = steps.send(await run(*statement))
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 class AuditWriter:
@@ -259,7 +357,11 @@ class AuditWriter:
     requests are appended in batches (graph/groupcommit.py), one transaction per batch, and
     each request waits for the batch that holds its record. Workers share the day's chain
     through its head's lock, taken once per batch rather than once per request; a batch is
-    one statement while the head is where this writer left it (:func:`write_audit`)."""
+    one statement while the head is where this writer left it (:func:`write_audit`).
+
+    :meth:`append` with the service's async driver writes through it from the event loop (an
+    :class:`~caregraph.graph.groupcommit.AsyncGroupCommit`); without one, or from a thread
+    (:meth:`submit`), a thread writes through the synchronous driver."""
 
     def __init__(
         self, driver: Driver, database: str, anchors: Anchors, max_batch: int = 64
@@ -271,11 +373,35 @@ class AuditWriter:
             self._write, max_batch, name="caregraph-audit"
         )
         self._heads: dict[str, Head] = {}  # written by the group commit's one thread only
+        # the batches on the event loop of the async driver they write through
+        self._on_loop: tuple[AsyncDriver, AsyncGroupCommit[dict[str, Any], str]] | None = None
+
+    @property
+    def on_loop(self) -> AsyncGroupCommit[dict[str, Any], str] | None:
+        """The batches written from an event loop (:meth:`append` with its async driver), once
+        a record went that way."""
+        return self._on_loop[1] if self._on_loop is not None else None
 
     def submit(self, event: dict[str, Any]) -> Future[str]:
         """Queue the event's record (timed now); the future gives its id once its batch is
         committed and anchored, or raises if that failed."""
         return self.group.submit(audit_record(event))
+
+    async def append(self, event: dict[str, Any], driver: AsyncDriver | None = None) -> str:
+        """The event's record appended (timed now): its id once its batch is committed and
+        anchored; raises if that failed. ``driver``: the async driver of the running event
+        loop, whose batches it joins (None: :meth:`submit`'s thread)."""
+        if driver is None:
+            return await asyncio.wrap_future(self.submit(event))
+        if self._on_loop is None or self._on_loop[0] is not driver:  # a new loop's driver
+            heads: dict[str, Head] = {}  # this group's own, as _heads is the thread's
+
+            async def write(records: Sequence[dict[str, Any]]) -> list[str]:
+                return await awrite_audit(driver, self.database, records, self.anchors, heads)
+
+            group = AsyncGroupCommit(write, self.group.max_batch, name="caregraph-audit")
+            self._on_loop = (driver, group)
+        return await self._on_loop[1].submit(audit_record(event))
 
     def _write(self, records: Sequence[dict[str, Any]]) -> list[str]:
         return write_audit(self.driver, self.database, records, self.anchors, self._heads)

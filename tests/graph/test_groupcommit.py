@@ -1,5 +1,6 @@
 """Group commit on its own (graph/groupcommit.py): what arrives while the writer is busy goes
-into one batch, a lone item is written at once, a failed batch fails every caller in it.
+into one batch, a lone item is written at once, a failed batch fails every caller in it; the
+same for the event loop's AsyncGroupCommit.
 
 The write here is a plain function that the test holds and releases; the audit's own batches
 against Neo4j are in tests/graph/test_chain.py and tests/api/test_audit.py.
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from caregraph.graph.groupcommit import GroupCommit
+from caregraph.graph.groupcommit import AsyncGroupCommit, GroupCommit
 
 HANG = 30.0  # only a bound that tells a hang from a slow machine; nothing here is timed
 
@@ -130,3 +131,75 @@ def test_no_thread_is_left_when_nothing_is_queued() -> None:
         lambda: not any(t.name == "caregraph-test-idle" for t in threading.enumerate()),
         "the writer thread to end",
     )
+
+
+# -- on an event loop ----------------------------------------------------------------------
+
+
+class HeldAsyncWrite:
+    """HeldWrite as a coroutine: records its batches and, while held, waits for release."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.release.set()
+        self.fail: BaseException | None = None
+
+    def hold(self) -> None:
+        self.release.clear()
+        self.entered.clear()
+
+    async def __call__(self, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        self.entered.set()
+        await asyncio.wait_for(self.release.wait(), HANG)
+        if self.fail is not None:
+            raise self.fail
+        return [i * 10 for i in items]
+
+
+def test_on_the_loop_what_arrives_while_writing_is_one_batch_of_at_most_max_batch() -> None:
+    async def scenario() -> tuple[list[int], HeldAsyncWrite, AsyncGroupCommit[int, int]]:
+        write = HeldAsyncWrite()
+        group = AsyncGroupCommit(write, max_batch=8)
+        assert await group.submit(7) == 70  # a lone item, at once
+        write.hold()
+        first = asyncio.ensure_future(group.submit(0))
+        await asyncio.wait_for(write.entered.wait(), HANG)  # the writer is busy with item 0
+        rest = [asyncio.ensure_future(group.submit(i)) for i in range(1, 21)]
+        await asyncio.sleep(0)
+        assert group.queued == 20 and not any(f.done() for f in rest)
+        write.release.set()
+        return list(await asyncio.gather(first, *rest)), write, group
+
+    results, write, group = asyncio.run(scenario())
+    assert results == [i * 10 for i in range(21)]
+    assert [len(b) for b in write.batches] == [1, 1, 8, 8, 4]
+    assert (group.batches, group.commits, group.items, group.largest) == (5, 5, 22, 8)
+    assert group._writer is None  # no task is left when nothing is queued
+
+
+def test_on_the_loop_a_failed_batch_fails_its_callers_and_a_cancelled_wait_is_written() -> None:
+    async def scenario() -> tuple[HeldAsyncWrite, AsyncGroupCommit[int, int], list[object]]:
+        write = HeldAsyncWrite()
+        group = AsyncGroupCommit(write)
+        write.hold()
+        first = asyncio.ensure_future(group.submit(0))
+        await asyncio.wait_for(write.entered.wait(), HANG)
+        doomed = [asyncio.ensure_future(group.submit(i)) for i in (1, 2)]
+        abandoned = asyncio.ensure_future(group.submit(3))
+        await asyncio.sleep(0)
+        abandoned.cancel()  # the caller went away before its batch was written
+        write.fail = ConnectionError("the database went away")
+        write.release.set()
+        outcomes = await asyncio.gather(first, *doomed, abandoned, return_exceptions=True)
+        write.fail = None
+        outcomes.append(await group.submit(4))  # the writer carries on
+        return write, group, outcomes
+
+    write, group, outcomes = asyncio.run(scenario())
+    assert [type(o).__name__ for o in outcomes[:3]] == ["ConnectionError"] * 3
+    assert isinstance(outcomes[3], asyncio.CancelledError) and outcomes[4] == 40
+    assert write.batches == [[0], [1, 2, 3], [4]]  # item 3 was in its batch all the same
+    assert (group.batches, group.commits, group.items) == (3, 1, 1)
