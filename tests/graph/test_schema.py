@@ -184,6 +184,31 @@ def test_apply_refuses_a_key_that_existing_duplicates_would_break(
     assert "cg_Referral_key_unique" in names(graph, database, "CONSTRAINTS")
 
 
+def test_a_new_databases_impact_counts_nothing_and_one_data_node_is_counted(
+    graph: Driver, database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a graph of only the ontology's own nodes, the impact's probes are not run (each
+    would count 0); one node of data, even of a class the change removes, and they run."""
+    schema.apply(graph, database, variant(tmp_path, ADDITION))
+    statements: list[str] = []
+    counted = schema._read_counts
+
+    def spy(driver: Driver, db: str, query: str, params: dict[str, Any]) -> list[int]:
+        statements.append(query)
+        return counted(driver, db, query, params)
+
+    monkeypatch.setattr(schema, "_read_counts", spy)
+    report = schema.apply(graph, database, load_ontology(), dry_run=True)
+    assert statements == [schema._DATA_NODES]  # the count store's answer, no probe
+    assert report.classes_removed == ["Referral"] and report.refusals == []
+    run(graph, database, "CREATE (:Referral:ClinicalEvent:Event:Entity {key: 'r1'})")
+    statements.clear()
+    report = schema.apply(graph, database, load_ontology(), dry_run=True)
+    assert len(statements) > 1
+    assert report.refusals == ["class Referral is removed but 1 node(s) have its label; "
+                               "remove or relabel them first"]  # fmt: skip
+
+
 def test_removing_a_class_with_instances_is_refused(
     graph: Driver, database: str, tmp_path: Path
 ) -> None:
