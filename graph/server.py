@@ -175,6 +175,7 @@ class ManagedNeo4j:
         self.logs_dir = self.home / "logs"
         self.plugins_dir = self.home / "plugins"
         self.run_dir = self.home / "run"
+        self.tmp_dir = self.home / "tmp"  # the JVM's java.io.tmpdir
         self.pid_file = self.run_dir / "neo4j.pid"
         self.password_file = self.home / "password"
         self.console_log = self.logs_dir / "console.log"
@@ -477,8 +478,13 @@ class ManagedNeo4j:
         console_offset = self.console_log.stat().st_size if self.console_log.exists() else 0
         heap = self.settings.heap
         dump = [f"-XX:ArchiveClassesAtExit={self._archive_to}"] if self._archive_to else []
+        # the JVM's temporary files (the browser's web server unpacks into a directory per
+        # start, which a killed server leaves behind) in the server's home, not the system's
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = f"-Djava.io.tmpdir={self.tmp_dir}"
         args = [
-            java[0], f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, *java[1:], *dump, "-cp", classpath,
+            java[0], f"-Xms{heap}", f"-Xmx{heap}", *JVM_FLAGS, tmp, *java[1:], *dump,
+            "-cp", classpath,
             ENTRY_POINT,
             f"--home-dir={self.home}", f"--config-dir={self.conf_dir}",
         ]  # fmt: skip

@@ -66,6 +66,11 @@ def test_start_status_env_stop_and_restart_keeps_data(cli_env: dict[str, str]) -
     code, out = run(cli_env, "neo4j", "status")
     assert code == 0 and "running (pid" in out and "5.26." in out
 
+    # its temporary files (the browser's web server unpacks into a directory per start) are
+    # in its home, not the system's, where every killed server would leave one behind
+    tmp = Path(cli_env["CAREGRAPH_HOME"]) / "neo4j" / "tmp"
+    assert [p for p in tmp.iterdir() if p.name.startswith("jetty-")], list(tmp.iterdir())
+
     password_file = Path(cli_env["CAREGRAPH_HOME"]) / "neo4j" / "password"
     assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
     assert password_file.read_text().strip() not in {"neo4j", ""}
