@@ -272,6 +272,7 @@ def create_app(
         logs.install()
         target = conn or connection(Settings())
         api = settings or ApiSettings()
+        logs.app_level(api.log_level)
         driver = open_driver(target, **api.driver_timeouts())
         # the compiled reads' driver, on this loop: no thread hop for a request's statement
         async_driver = open_async_driver(target, **api.driver_timeouts())

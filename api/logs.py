@@ -110,6 +110,14 @@ def install() -> None:
                 handler.setFormatter(CallerFormatter(handler.formatter))
 
 
+def app_level(level: str) -> None:
+    """caregraph's own lines (``caregraph.*``: the audited reads, warnings) from ``level`` up
+    (CAREGRAPH_API_LOG_LEVEL). At the default, info, the logging set up around the service is
+    left as it is: a test runner's capture, or the root logger's level."""
+    if level.lower() != "info":
+        logging.getLogger("caregraph").setLevel(level.upper())
+
+
 def _ours(handler: logging.Handler) -> bool:
     """The plain stream handlers the service's loggers get (uvicorn's log config and
     ``install`` make exactly these); a handler of any other kind, a file or a capture handler a

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +22,12 @@ class ApiSettings(BaseSettings):
     worker_healthcheck_s: int = Field(
         default=60, ge=1, description="seconds a new worker may take to start before it is replaced"
     )
+    # what the service logs: a line per request (uvicorn's access log) and per audited read
+    # (INFO) by default; at WARNING, or with the access log off, those lines are not made at
+    # all (a disabled logger's call returns at its level check), which a busy service may want:
+    # the audit itself is in Neo4j whatever is logged
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = Field(default=True, description="a line per HTTP request (uvicorn's)")
     # -- guardrails: a query over one of them is refused before it runs ----------------------
     query_timeout_s: float = Field(10.0, gt=0, description="seconds for a whole request")
     # a root lookup whose document the planner covers is read in one statement

@@ -34,7 +34,10 @@ def serve(
     typer.echo(f"GraphiQL: http://{host}:{port}/graphql")
     typer.echo(f"MCP:      http://{host}:{port}/mcp")
     if workers == 1:
-        uvicorn.run(create_app(conn), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(conn), host=host, port=port, log_level=api.log_level,
+            access_log=api.access_log,
+        )  # fmt: skip
         return
     # Each worker is a new process that builds its app from the environment: the Neo4j it
     # talks to, and one cursor key for all of them (a cursor one worker gives out must page
@@ -49,5 +52,6 @@ def serve(
         os.environ["CAREGRAPH_API_CURSOR_KEY"] = secrets.token_urlsafe(32)
     uvicorn.run(
         "caregraph.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level="info", timeout_worker_healthcheck=api.worker_healthcheck_s,
+        log_level=api.log_level, access_log=api.access_log,
+        timeout_worker_healthcheck=api.worker_healthcheck_s,
     )  # fmt: skip

@@ -1,5 +1,6 @@
 """`caregraph serve` as an operator runs it: a child process, here with two workers, whose
-cursors page on whichever worker the next request reaches."""
+cursors page on whichever worker the next request reaches, and whose log lines per request
+an operator can turn off."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from neo4j import Driver
 
 from caregraph.api.auth import KeyStore, Role
+from caregraph.graph.keys_and_audit import query_audit
 from caregraph.graph.settings import Neo4jSettings
 from tests.conftest import free_port, neo4j_env
 
@@ -98,6 +100,37 @@ def test_two_workers_answer_and_page_on_each_others_cursors(
     assert len(names) == len(set(names)) > 15  # every class once, over several pages
     assert names == sorted(names)
     assert "Patient" in names and "Remittance" in names
+    # by default a line per request, and one per audited read
+    read_audited(url, key, driver, database)
+    said = log.read_text()
+    assert '"POST /graphql HTTP/1.1" 200' in said and "read audited: ok" in said
+
+
+def read_audited(url: str, key: str, driver: Driver, database: str) -> None:
+    """A read of patient data answered, and its audit record in Neo4j."""
+    request_id = f"logged-{time.monotonic_ns()}"
+    response = httpx.post(
+        f"{url}/graphql",
+        json={"query": '{ patient(identifier: "urn:test|nobody") { key } }'},
+        headers={"Authorization": f"Bearer {key}", "X-Request-Id": request_id},
+    )
+    assert response.status_code == 200 and response.json()["data"] == {"patient": None}
+    subject = "key:" + key.split("_")[1]
+    records = query_audit(driver, database, subject=subject, limit=1000)
+    assert request_id in {r["requestId"] for r in records}
+
+
+def test_an_operator_turns_the_lines_per_request_off_and_the_audit_stays(
+    neo4j_conn: Neo4jSettings, tmp_path: Path, driver: Driver, database: str
+) -> None:
+    """CAREGRAPH_API_ACCESS_LOG=false and CAREGRAPH_API_LOG_LEVEL=warning: no access line, no
+    line per audited read, and the read is audited all the same."""
+    key = KeyStore(driver, database).create(Role.clinician, "test-serve-quiet")
+    quiet = {"CAREGRAPH_API_ACCESS_LOG": "false", "CAREGRAPH_API_LOG_LEVEL": "warning"}
+    with serving(neo4j_conn, tmp_path, **quiet) as (url, log):
+        read_audited(url, key, driver, database)
+        said = log.read_text()
+    assert "POST /graphql" not in said and "read audited" not in said, said[-2000:]
 
 
 # what a worker spawned on a busy host goes through before it can answer uvicorn's health
