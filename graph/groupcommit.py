@@ -172,11 +172,11 @@ class AsyncGroupCommit(_Tally, Generic[T, R]):
                 if not future.done():
                     future.set_exception(e)
             return
-        except BaseException as e:  # cancelled mid-write: its callers hear it, then it goes on
+        except BaseException:  # cancelled mid-write: its callers hear it, then it goes on
             for _, future in batch:
                 if not future.done():
                     future.set_exception(RuntimeError(f"{self.name}: the write was cut short"))
-            raise e
+            raise
         self._written(len(batch))
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():  # a caller cancelled while it waited
