@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,9 +46,18 @@ def local_only(url: str) -> str:
     return url
 
 
-async def closed_loop(call: Call, clients: int, limits: Limits) -> tuple[Summary, list[str]]:
+async def closed_loop(
+    call: Call, clients: int, limits: Limits, meter: Callable[[], dict[str, float]] | None = None
+) -> tuple[Summary, list[str]]:
     """Run ``clients`` concurrent closed loops of ``call``; the measured window's summary and
-    the first few error messages."""
+    the first few error messages.
+
+    ``meter``: CPU seconds used so far by each process that serves the calls (a
+    :class:`bench.processes.CpuMeter`), read when the measured window opens and once every
+    call has finished; their difference over the calls that finished in between is the
+    summary's ``cpu_ms_per_request``. The calls in flight when the window opens did part of
+    their work before it, the ones that end after it closes all of theirs inside: at most
+    ``clients`` calls out of the window's, counted as the ones that finished."""
     latencies: list[float] = []
     errors: list[str] = []
     error_count = 0
@@ -57,6 +66,9 @@ async def closed_loop(call: Call, clients: int, limits: Limits) -> tuple[Summary
     measure_from = begin + limits.warmup_s
     stop_at = measure_from + limits.duration_s
     last_end = measure_from
+    marked: dict[str, float] = {}
+    marked_at = float("inf")
+    finished_since_mark = 0
 
     def done() -> bool:
         now = time.perf_counter()
@@ -65,8 +77,14 @@ async def closed_loop(call: Call, clients: int, limits: Limits) -> tuple[Summary
         measured = len(latencies) + error_count
         return measured >= 20 and error_count > limits.max_error_share * measured
 
+    async def mark(read: Callable[[], dict[str, float]]) -> None:
+        nonlocal marked_at
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        marked.update(await asyncio.to_thread(read))  # /proc read off the loop: no stall
+        marked_at = time.perf_counter()
+
     async def client() -> None:
-        nonlocal counter, error_count, last_end
+        nonlocal counter, error_count, last_end, finished_since_mark
         while not done():
             i = counter
             counter += 1
@@ -78,15 +96,27 @@ async def closed_loop(call: Call, clients: int, limits: Limits) -> tuple[Summary
                     error_count += 1
                 if len(errors) < 5:
                     errors.append(f"{type(e).__name__}: {str(e)[:300]}")
+                finished_since_mark += time.perf_counter() >= marked_at
                 continue
             t1 = time.perf_counter()
+            finished_since_mark += t1 >= marked_at
             if t0 >= measure_from and t1 <= stop_at and len(latencies) < limits.max_requests:
                 latencies.append(t1 - t0)
                 last_end = max(last_end, t1)
 
+    marking = asyncio.create_task(mark(meter)) if meter is not None else None
     await asyncio.gather(*(client() for _ in range(clients)))
     window = (stop_at if len(latencies) < limits.max_requests else last_end) - measure_from
-    return summarize(latencies, error_count, max(window, 1e-9)), errors
+    summary = summarize(latencies, error_count, max(window, 1e-9))
+    if marking is not None and meter is not None:
+        if not marking.done():  # stopped before the window opened (errors): nothing to say
+            marking.cancel()
+        elif finished_since_mark:
+            used = meter()
+            summary = replace(summary, cpu_ms_per_request={
+                name: 1000 * (used[name] - marked[name]) / finished_since_mark for name in used
+            })  # fmt: skip
+    return summary, errors
 
 
 def graphql_call(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,14 +122,25 @@ def as_json(records: Any) -> Any:
     return orjson.loads(orjson.dumps([r.data() for r in records], default=json_default))
 
 
+def _cpu(per_request: Mapping[str, float] | None) -> str:
+    """The CPU per request as the progress line says it."""
+    if not per_request:
+        return ""
+    return "  CPU ms/request: " + ", ".join(f"{k} {v:.2f}" for k, v in per_request.items())
+
+
 def measure(
     endpoints: Endpoints,
     questions: Sequence[Asked],
     concurrency: Sequence[int],
     limits: Limits,
     progress: Any = print,
+    meters: Mapping[str, Callable[[], dict[str, float]]] | None = None,
 ) -> list[Cell]:
-    """Every question x concurrency x system; systems interleaved so drift hits all alike."""
+    """Every question x concurrency x system; systems interleaved so drift hits all alike.
+    ``meters``: by system, what reads the CPU of the processes that serve it (its cells then
+    say the CPU per request of each, bench.clients.closed_loop)."""
+    meters = meters or {}
     cells: list[Cell] = []
     for asked in questions:
         for clients in concurrency:
@@ -139,7 +150,7 @@ def measure(
             ) -> list[Cell]:
                 out = []
                 for system, call in calls.items():
-                    summary, errors = await closed_loop(call, clients, limits)
+                    summary, errors = await closed_loop(call, clients, limits, meters.get(system))
                     out.append(Cell(name, system, clients, summary, errors))
                 return out
 
@@ -150,6 +161,7 @@ def measure(
                     f"  {cell.question:<24} {cell.system:<10} {cell.clients:>2} clients: "
                     f"p50 {s.p50_ms:8.2f} ms  p99 {s.p99_ms:8.2f} ms  "
                     f"{s.throughput_rps:8.1f} req/s  ({s.requests} ok, {s.errors} failed)"
+                    + _cpu(s.cpu_ms_per_request)
                 )
             cells.extend(done)
     return cells

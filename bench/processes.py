@@ -76,6 +76,35 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *_descendants(pid)]
 
 
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) that a process and its descendants alive now have used,
+    from /proc; a process gone since is not counted, so read it around a span in which the
+    tree keeps its processes (a server and its workers)."""
+    ticks = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / _TICKS_PER_S
+
+
+@dataclass(frozen=True)
+class CpuMeter:
+    """The CPU seconds used so far by named process trees (a server, Neo4j) and by this
+    process, the load-generating client (``client``), read together."""
+
+    pids: Mapping[str, int]
+
+    def __call__(self) -> dict[str, float]:
+        used = {name: cpu_s(pid) for name, pid in self.pids.items()}
+        mine = os.times()
+        used["client"] = mine.user + mine.system
+        return used
+
+
 def rss_kb(pid: int) -> int | None:
     """A process's resident memory now (VmRSS, kB), or None once it has gone."""
     return status_kb(pid).get("VmRSS")

@@ -150,6 +150,10 @@ def _headline(size: Mapping[str, Any], q: str) -> dict[str, Any]:
         "throughput_ratio_to_http_limit": _r(
             ratio(cg8.get("throughput_rps"), hl8.get("throughput_rps"))
         ),
+        # CPU per request at 8 clients, by process (absent when the run did not measure it)
+        "cpu_ms_per_request_at_8": cg8.get("cpu_ms_per_request"),
+        "http_limit_cpu_ms_per_request_at_8": hl8.get("cpu_ms_per_request"),
+        "neo4j_graphql_cpu_ms_per_request_at_8": pe8.get("cpu_ms_per_request"),
         "meets_p50_target": None if p50_ratio is None else p50_ratio <= TARGETS["p50_to_cypher"],
         "meets_throughput_target": None
         if tp_ratio is None
@@ -549,8 +553,38 @@ def _queries_md(doc: Mapping[str, Any]) -> list[str]:
             f"{_fmt(h['throughput_ratio_to_cypher'], 2)} | "
             f"{_fmt(h['throughput_ratio_to_neo4j_graphql'], 2)} |"
         )
+    lines += _cpu_md(size)
     lines += _agreement_md(doc)
     return lines
+
+
+CPU_PARTS = {"server": "server", "neo4j": "Neo4j", "client": "client"}
+
+
+def _cpu_md(size: Mapping[str, Any]) -> list[str]:
+    """CPU per request at 8 clients, by process, for the systems whose cells measured it."""
+    rows = []
+    for q, title in QUESTIONS.items():
+        for system, name in SYSTEM_NAMES.items():
+            cpu = _cell(size, q, system, 8).get("cpu_ms_per_request")
+            if cpu:
+                parts = " | ".join(_fmt(cpu.get(k), 2) for k in CPU_PARTS)
+                rows.append(f"| {title} | {name} | {parts} | {_fmt(sum(cpu.values()), 2)} |")
+    if not rows:
+        return []
+    return [
+        "",
+        "CPU per request at 8 clients (ms), by process: the system's server with its workers "
+        "(none for the Cypher sent from the client), Neo4j, and the load-generating client, "
+        "read from /proc when each cell's measured window opens and once its last request is "
+        "answered, over the requests answered in between. Every process shares the same "
+        "cores, so a system's requests/s at 8 clients is about the cores it keeps busy over "
+        "the sum.",
+        "",
+        "| question | system | " + " | ".join(CPU_PARTS.values()) + " | sum |",
+        "| --- | --- | " + " | ".join("---:" for _ in CPU_PARTS) + " | ---: |",
+        *rows,
+    ]
 
 
 def _given(values: Mapping[str, Any], key: str, digits: int = 1) -> str:

@@ -26,6 +26,7 @@ from bench.database import BenchNeo4j
 from bench.http_limit import HttpLimitServer
 from bench.peer import Peer
 from bench.peer import versions as peer_versions
+from bench.processes import CpuMeter
 from bench.service import Service
 from caregraph.graph.settings import Neo4jSettings
 
@@ -163,6 +164,25 @@ def run_size(
     return out
 
 
+def _meters(
+    db: BenchNeo4j, service: Service, http_limit: HttpLimitServer | None, peer: Peer | None
+) -> dict[str, CpuMeter]:
+    """By system, the processes whose CPU its cells measure: its server (caregraph's service,
+    the limit over HTTP, the peer, each with its workers), Neo4j when the bench started it,
+    and this process, the client (every system's load comes from it)."""
+    neo4j = db.server.pid() if db.server is not None else None
+    shared = {"neo4j": neo4j} if neo4j is not None else {}
+    servers = {"caregraph": service.child, "cypher": None}
+    if http_limit:
+        servers["http_limit"] = http_limit.child
+    if peer:
+        servers["peer"] = peer.child
+    return {
+        system: CpuMeter({**({"server": child.pid} if child else {}), **shared})
+        for system, child in servers.items()
+    }
+
+
 def _queries(
     args: argparse.Namespace, db: BenchNeo4j, dataset: data.Dataset, work: Path
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -196,7 +216,8 @@ def _queries(
             if a.http_limit_equals_cypher is not None:
                 agreement[q.name]["http_limit_equals_cypher"] = a.http_limit_equals_cypher
         limits = Limits(args.warmup, args.duration, args.max_requests)
-        cells = latency.measure(endpoints, asked, args.clients, limits, progress=log)
+        meters = _meters(db, service, http_limit, peer)
+        cells = latency.measure(endpoints, asked, args.clients, limits, log, meters)
         memory = {"caregraph_serve_kb": service.child.memory_kb()}
         if peer:
             memory["peer_kb"] = peer.child.memory_kb()

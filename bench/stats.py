@@ -39,9 +39,16 @@ class Summary:
     p99_ms: float
     mean_ms: float
     throughput_rps: float
+    # CPU milliseconds per request by process (the server, Neo4j, the client), when measured
+    cpu_ms_per_request: dict[str, float] | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        out = {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        if self.cpu_ms_per_request is None:
+            del out["cpu_ms_per_request"]
+        else:
+            out["cpu_ms_per_request"] = {k: round(v, 3) for k, v in self.cpu_ms_per_request.items()}
+        return out
 
 
 def summarize(latencies_s: Sequence[float], errors: int, seconds: float) -> Summary:

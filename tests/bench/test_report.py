@@ -115,6 +115,21 @@ def test_markdown_shows_the_limit_over_http_beside_the_others() -> None:
     assert "Cypher over HTTP | not measured" not in md and "in this run" not in md
 
 
+def test_the_cpu_per_request_of_each_process_is_reported_where_measured() -> None:
+    size = _size(1000, 1.0)
+    cell = size["queries"]["patient_lookup"]["caregraph"]["8"]
+    cell["cpu_ms_per_request"] = {"server": 3.4, "neo4j": 2.1, "client": 1.5}
+    doc = json.loads(json.dumps(_doc({"1000": size}), default=str))
+    lookup = doc["queries"]["patient_lookup"]
+    assert lookup["cpu_ms_per_request_at_8"] == {"server": 3.4, "neo4j": 2.1, "client": 1.5}
+    assert lookup["http_limit_cpu_ms_per_request_at_8"] is None  # that cell did not measure it
+    md = report.markdown(doc)
+    assert "| (a) patient lookup | caregraph GraphQL | 3.40 | 2.10 | 1.50 | 7.00 |" in md
+    assert md.count("| caregraph GraphQL | 3.40 |") == 1  # only the cells that measured it
+    # a run that measured no CPU has no such table
+    assert "CPU per request at 8 clients" not in report.markdown(_doc({"1000": _size(1000, 1.0)}))
+
+
 def test_a_document_from_before_the_limit_over_http_says_not_measured() -> None:
     doc = json.loads(json.dumps(_doc({"1000": _size(1000, 1.0, http_limit=False)}), default=str))
     for h in doc["queries"].values():  # as latest.json was written before the key existed
