@@ -57,6 +57,10 @@ class BenchNeo4j:
             self.server.stop()
         self.server.start()
 
+    def server_pid(self) -> int | None:
+        """The managed server's process (its CPU is measured), None for an external one."""
+        return self.server.pid() if self.server is not None else None
+
     def connection(self) -> Neo4jSettings:
         """Where the service, the peer and the bench's own driver connect."""
         if self.external is not None:

@@ -40,7 +40,7 @@ from neo4j import Driver, ManagedTransaction
 
 from bench.data import Dataset
 from bench.database import BenchNeo4j
-from bench.processes import ChildFailed, neo4j_env, status_kb
+from bench.processes import ChildFailed, cpu_s, neo4j_env, status_kb
 from caregraph.graph.settings import Neo4jSettings
 
 # Nodes that are not data: the ontology's class nodes and schema node (written by `ontology
@@ -97,6 +97,7 @@ class CaregraphLoad:
     maxrss_mb: float
     wall_seconds: float  # the child's whole life, imports and ontology included
     cpu_seconds: float = 0.0  # the child's own CPU (user + system): the rest is waiting
+    neo4j_cpu_seconds: float | None = None  # Neo4j's CPU meanwhile (None: not measured)
 
     @property
     def seconds(self) -> float:
@@ -241,6 +242,11 @@ def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> N
         (profile / "statements.json").write_text(json.dumps(per_source, indent=2))
 
 
+def _cpu_since(pid: int | None, before: float | None) -> float | None:
+    """The CPU seconds a process has used since it had used ``before`` (None: not measured)."""
+    return None if pid is None or before is None else cpu_s(pid) - before
+
+
 def load_caregraph(
     dataset: Dataset,
     conn: Neo4jSettings,
@@ -249,8 +255,10 @@ def load_caregraph(
     profile: Path | None = None,
     batch_size: int = 500,
     timeout_s: float = 24 * 3600,
+    neo4j_pid: int | None = None,
 ) -> CaregraphLoad:
-    """Load every source of the data set with caregraph's pipeline, in a child process."""
+    """Load every source of the data set with caregraph's pipeline, in a child process;
+    ``neo4j_pid``: the server's process, whose CPU during the load is measured too."""
     result = work / f"caregraph-load-{dataset.patients}.json"
     result.unlink(missing_ok=True)
     args = [sys.executable, "-m", "bench.ingest", "--data", str(dataset.path),
@@ -260,12 +268,14 @@ def load_caregraph(
     log = work / "logs" / f"caregraph-load-{dataset.patients}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    neo4j_before = cpu_s(neo4j_pid) if neo4j_pid is not None else None
     with log.open("wb") as out:
         proc = subprocess.run(
             args, env={**os.environ, **neo4j_env(conn)}, stdout=out, stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[1], timeout=timeout_s, check=False,
         )  # fmt: skip
     wall = time.perf_counter() - started
+    neo4j_used = _cpu_since(neo4j_pid, neo4j_before)
     if proc.returncode != 0 or not result.exists():
         tail = log.read_text(errors="replace").strip().splitlines()[-10:]
         raise ChildFailed(f"caregraph load failed ({proc.returncode}): " + " | ".join(tail))
@@ -275,6 +285,7 @@ def load_caregraph(
         data["maxrss_mb"],
         wall,
         data.get("cpu_seconds", 0.0),
+        neo4j_used,
     )
 
 
@@ -409,12 +420,17 @@ class LimitLoad:
     seconds: float  # the write transactions only
     transactions: int
     census: Census | None = field(default=None)
+    neo4j_cpu_seconds: float | None = None  # Neo4j's CPU during the writes (None: not measured)
 
 
-def write_limit(driver: Driver, database: str, exported: Export, mode: str) -> LimitLoad:
-    """Write the exported graph into the (empty) database with plain batched UNWIND."""
+def write_limit(
+    driver: Driver, database: str, exported: Export, mode: str, neo4j_pid: int | None = None
+) -> LimitLoad:
+    """Write the exported graph into the (empty) database with plain batched UNWIND;
+    ``neo4j_pid``: the server's process, whose CPU during the writes is measured too."""
     if mode not in ("create", "merge"):
         raise ValueError("mode is create or merge")
+    neo4j_before = cpu_s(neo4j_pid) if neo4j_pid is not None else None
     seconds = 0.0
     transactions = 0
 
@@ -446,7 +462,8 @@ def write_limit(driver: Driver, database: str, exported: Export, mode: str) -> L
                         run(_rel_query(rel, start, end, mode, role), subset)
             else:
                 run(_rel_query(rel, start, end, mode, False), rows)
-    return LimitLoad(mode, seconds, transactions)
+    used = _cpu_since(neo4j_pid, neo4j_before)
+    return LimitLoad(mode, seconds, transactions, neo4j_cpu_seconds=used)
 
 
 # -- the bulk initial import (issue 17) ---------------------------------------------------------

@@ -136,7 +136,9 @@ def run_size(
     log(f"{n} patients: caregraph load")
     db.empty()
     warm(db)
-    cg = ingest.load_caregraph(dataset, db.connection(), work, batch_size=args.batch_size)
+    cg = ingest.load_caregraph(
+        dataset, db.connection(), work, batch_size=args.batch_size, neo4j_pid=db.server_pid()
+    )
     graph = ingest.census(db.driver, db.database)
     log(f"  {cg.records} records, {graph.elements} graph elements in {cg.seconds:.1f} s")
     exported = ingest.export(db.driver, db.database, work / f"export-{n}.pickle")
@@ -148,7 +150,7 @@ def run_size(
         log(f"{n} patients: the limit ({mode})")
         db.empty()
         warm(db)
-        limit = ingest.write_limit(db.driver, db.database, exported, mode)
+        limit = ingest.write_limit(db.driver, db.database, exported, mode, db.server_pid())
         limit.census = ingest.census(db.driver, db.database)
         log(f"  {limit.census.elements} graph elements in {limit.seconds:.1f} s")
         limits[mode] = limit
@@ -170,7 +172,7 @@ def _meters(
     """By system, the processes whose CPU its cells measure: its server (caregraph's service,
     the limit over HTTP, the peer, each with its workers), Neo4j when the bench started it,
     and this process, the client (every system's load comes from it)."""
-    neo4j = db.server.pid() if db.server is not None else None
+    neo4j = db.server_pid()
     shared = {"neo4j": neo4j} if neo4j is not None else {}
     servers = {"caregraph": service.child, "cypher": None}
     if http_limit:

@@ -130,6 +130,23 @@ def test_the_cpu_per_request_of_each_process_is_reported_where_measured() -> Non
     assert "CPU per request at 8 clients" not in report.markdown(_doc({"1000": _size(1000, 1.0)}))
 
 
+def test_the_cpu_of_the_loader_and_of_neo4j_during_each_load_is_reported() -> None:
+    graph = Census(nodes=100, relationships=300)
+    cg = CaregraphLoad(
+        [SourceLoad("ehr", 50, 0, 100, 300, 4.0)], 120.0, 5.0, 3.5, neo4j_cpu_seconds=2.25
+    )
+    limits = {"merge": LimitLoad("merge", 2.0, 3, graph, neo4j_cpu_seconds=1.5)}
+    figures = report.ingest_figures(cg, graph, Export(Path("x"), graph, 0.1), limits)
+    assert figures["caregraph"]["neo4j_cpu_seconds"] == 2.25
+    assert figures["limit"]["merge"]["neo4j_cpu_seconds"] == 1.5
+    size = _size(1000, 1.0)
+    size["ingest"] = figures
+    md = report.markdown(_doc({"1000": size}))
+    assert "| 1,000 | 5.0 | 3.5 | 2.2 | 2.0 | 1.5 |" in md
+    # a run that measured no Neo4j CPU (an external server) has no such table
+    assert "Where a load's time goes" not in report.markdown(_doc({"1000": _size(1000, 1.0)}))
+
+
 def test_a_document_from_before_the_limit_over_http_says_not_measured() -> None:
     doc = json.loads(json.dumps(_doc({"1000": _size(1000, 1.0, http_limit=False)}), default=str))
     for h in doc["queries"].values():  # as latest.json was written before the key existed
