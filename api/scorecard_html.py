@@ -97,7 +97,8 @@ def _continuity(card: Card) -> go.Figure:
             )
         )
     fig.update_layout(
-        title="Link rates per domain, at the end of each load run (all sources)",
+        title="Link rates per domain, at the end of the load runs that kept a snapshot "
+        "(all sources)",
         yaxis={"tickformat": ".0%", "range": [0, 1.05]},
         xaxis={"title": "load run (time, source)", "type": "category"},
         height=420,

@@ -45,7 +45,7 @@ from caregraph.graph.settings import Neo4jSettings
 
 # Nodes that are not data: the ontology's class nodes and schema node (written by `ontology
 # apply` before either load), API keys and the audit log (written by the service).
-# MeasureValue: the scorecard's snapshot that each load run takes at its end (graph/scorecard.py),
+# MeasureValue: the scorecard's snapshot that a load run keeps at its end (graph/scorecard.py),
 # a measurement of the data rather than data; its cost stays in caregraph's load seconds, and
 # the limit is not asked to write it (nor could it find one again: it is keyed by run and key)
 NOT_DATA = ("Class", "OntologySchema", "ApiKey", "AuditEvent", "MeasureValue")

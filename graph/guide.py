@@ -317,9 +317,9 @@ def scorecard_slides() -> list[str]:
         "relationship as parameters, and the drill-downs a source, a group and a limit "
         "(change them to narrow).</p>\n"
         + _runnable("\n".join(SCORECARD_PARAMS), "scorecard-params")
-        + "      <p>A measure's history: its value at the end of every load run, with the run "
-        "and the source it loaded (change the name to follow another measure).</p>\n"
-        + _runnable(SCORECARD_TREND, "scorecard-trend")
+        + "      <p>A measure's history: its value at the end of each load run that kept a "
+        "snapshot, with the run and the source it loaded (change the name to follow another "
+        "measure).</p>\n" + _runnable(SCORECARD_TREND, "scorecard-trend")
     )
     slides = [_slide("The interoperability scorecard", intro)]
     for family in ("continuity", "identity", "completeness", "freshness"):

@@ -15,14 +15,18 @@ instant a freshness measure looks at). Measures are grouped in four families:
 - completeness: references still waiting, records written with warnings or rejected;
 - freshness: how long since a source last loaded, and the newest event it carried.
 
-At the end of each load run, :func:`snapshot` keeps every measure's value in the graph, as
+At the end of a load run, :func:`snapshot` keeps every measure's value in the graph, as
 ``(:LoadRun)-[:MEASURED]->(:MeasureValue)``, so that each measure has a history and each change
-has a run (and that run's source) to explain it. Labels and relationship types in the query
-text are constants of this module; every value is a parameter.
+has a run (and that run's source) to explain it. A snapshot counts over the whole graph, so a
+run keeps one only while that stays cheap beside the loading it follows (:class:`HistoryBudget`);
+the measures themselves are computed whenever they are asked for. Labels and relationship
+types in the query text are constants of this module; every value is a parameter.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -701,9 +705,12 @@ def snapshot(
     now: datetime | None = None,
     kinds: Kinds | None = None,
 ) -> list[Measure]:
-    """Keep every measure's value as it is at the end of load run ``run_id``."""
+    """Keep every measure's value as it is at the end of load run ``run_id``, and on the run
+    what computing them took (``scorecardSeconds``: what :func:`history_state` reads)."""
+    started = time.perf_counter()
     now = now or datetime.now(UTC)
     found = measure(driver, database, now=now, kinds=kinds)
+    seconds = time.perf_counter() - started
     ensure_schema(driver, database)
     rows = [
         {
@@ -720,17 +727,80 @@ def snapshot(
         for m in found
     ]
     driver.execute_query(
-        "MATCH (run:LoadRun {runId: $run}) "
-        "UNWIND $rows AS m "
+        "MATCH (run:LoadRun {runId: $run}) SET run.scorecardSeconds = $seconds "
+        "WITH run UNWIND $rows AS m "
         "MERGE (v:MeasureValue {runId: $run, key: m.key}) "
         "SET v += m, v.at = $at, v.display = m.name "
         "MERGE (run)-[:MEASURED]->(v)",
         run=run_id,
         at=now,
+        seconds=round(seconds, 3),
         rows=rows,
         database_=database,
     )
     return found
+
+
+# -- when a load run keeps a snapshot ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryState:
+    """What decides whether a run keeps a snapshot: the last snapshot's cost (None: no run
+    says what its snapshot cost) and the seconds of loading that ended since it."""
+
+    last_seconds: float | None
+    loading_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryBudget:
+    """When a load run keeps a snapshot of the scorecard, its point in each measure's history.
+
+    A snapshot counts every measure over the whole graph, so its cost grows with the graph and
+    not with the run: about 0.3 s at 1,000 generated patients and 17 s at 100,000
+    (docs/benchmarks.md), against a few seconds of loading for a daily feed. Paid at the end
+    of every run, it would cost such a feed several times its own load, and more as the graph
+    grows. So a run keeps one when the last snapshot took at most ``free_seconds``, or at most
+    ``share`` of the loading that ended since it (this run's included); otherwise it defers
+    it, and a later run, once enough loading has run to pay for it, keeps one that covers
+    both. The history is then coarser on a large graph; the scorecard itself is not stale,
+    since the CLI, the API and the report compute the measures when asked.
+    """
+
+    share: float = 0.1
+    free_seconds: float = 5.0
+
+    def due(self, state: HistoryState) -> bool:
+        if state.last_seconds is None:
+            return True
+        return state.last_seconds <= max(self.free_seconds, self.share * state.loading_seconds)
+
+
+EVERY_RUN = HistoryBudget(share=1.0, free_seconds=math.inf)
+
+# The last run that kept a snapshot and said what it cost, and the loading (start to end of
+# each run) that ended after that run did.
+_HISTORY_STATE = """
+OPTIONAL MATCH (last:LoadRun) WHERE last.scorecardSeconds IS NOT NULL
+WITH last ORDER BY last.endedAt DESC LIMIT 1
+OPTIONAL MATCH (r:LoadRun)
+WHERE r.startedAt IS NOT NULL AND r.endedAt IS NOT NULL
+  AND (last IS NULL OR r.endedAt > last.endedAt)
+RETURN last.scorecardSeconds AS last,
+       sum(duration.inSeconds(r.startedAt, r.endedAt).milliseconds) AS loading
+"""
+
+
+def history_state(driver: Driver, database: str) -> HistoryState:
+    """The last snapshot's cost and the loading since it, as the load runs record them."""
+    records, _, _ = driver.execute_query(
+        _HISTORY_STATE, database_=database, routing_=RoutingControl.READ
+    )
+    last = records[0]["last"]
+    return HistoryState(
+        float(last) if last is not None else None, int(records[0]["loading"] or 0) / 1000
+    )
 
 
 def trends(

@@ -41,7 +41,7 @@ from caregraph.loaders.identity import IdentityConfig, Resolution, Resolver
 from caregraph.loaders.limits import LoadLimits
 from caregraph.loaders.parallel import Checked, Checks, ReadPool
 from caregraph.loaders.records import Record, Rejected, Skipped, SourceRef
-from caregraph.loaders.report import FileReport, LoadReport
+from caregraph.loaders.report import FileReport, LoadReport, ScorecardSnapshot
 from caregraph.loaders.write_rows import OntologyView, Prepared, RowSettings, to_rows
 
 Progress = Callable[[str, int], None]
@@ -69,6 +69,8 @@ class Pipeline:
     # must see them in order (identity, linking, writing) stays one stream here.
     workers: int = 0
     pool: ReadPool | None = None  # a pool that outlives this load (several loads share it)
+    # when the run keeps a snapshot of the scorecard at its end (graph/scorecard.py)
+    history: scorecard.HistoryBudget = field(default_factory=scorecard.HistoryBudget)
 
     def __post_init__(self) -> None:
         self.run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -186,13 +188,23 @@ class Pipeline:
 
     def _finish(self, props: dict[str, object]) -> None:
         """After the last record of a run without a fatal error: the run's counts, and the
-        scorecard as this run leaves the graph."""
+        scorecard as this run leaves the graph when the history's budget allows it."""
         gw.finish_run(self.driver, self.database, self.run_id, props)
-        # the scorecard as this run leaves the graph: its history, run by run. The records
-        # are loaded whatever happens here, so a failure is said, not made the load's.
+        # The records are loaded whatever happens here, so a failure is said, not made the
+        # load's.
         try:
+            state = scorecard.history_state(self.driver, self.database)
+            if not self.history.due(state):
+                self.report.scorecard = ScorecardSnapshot(
+                    "deferred", last_seconds=state.last_seconds,
+                    loading_seconds=state.loading_seconds,
+                )  # fmt: skip
+                return
+            started = time.perf_counter()
             scorecard.snapshot(self.driver, self.database, self.run_id)
+            self.report.scorecard = ScorecardSnapshot("kept", seconds=time.perf_counter() - started)
         except (Neo4jError, DriverError) as e:
+            self.report.scorecard = ScorecardSnapshot("failed")
             log.warning(
                 "load run %s: the scorecard snapshot failed (%s); the records are loaded, "
                 "and the next run's snapshot will measure them",
@@ -413,9 +425,11 @@ def load(
     strict: bool = False,
     limits: LoadLimits | None = None,
     workers: int = 0,
+    history: scorecard.HistoryBudget | None = None,
 ) -> LoadReport:
     """Load files and folders as one source system; return the report. ``workers``: parse
-    files in that many processes (0: in this one)."""
+    files in that many processes (0: in this one). ``history``: when the run keeps a snapshot
+    of the scorecard (default: within :class:`~caregraph.graph.scorecard.HistoryBudget`)."""
     if onto is None:
         from caregraph.ontology.model import load_ontology
 
@@ -432,5 +446,6 @@ def load(
         strict=strict,
         limits=limits or LoadLimits(),
         workers=workers,
+        history=history or scorecard.HistoryBudget(),
     )
     return pipeline.run(paths, rejects_path=rejects_path, rejects_dir=rejects_dir)

@@ -39,6 +39,30 @@ class Warned:
     warning: RecordWarning
 
 
+@dataclass(frozen=True, slots=True)
+class ScorecardSnapshot:
+    """What became of the scorecard's snapshot at the end of a run: ``kept`` (it took
+    ``seconds``), ``deferred`` (the last snapshot took ``last_seconds``, more than the
+    history's budget allows after ``loading_seconds`` of loading since; a later run keeps
+    one) or ``failed`` (said in the log; the records are loaded)."""
+
+    outcome: str
+    seconds: float | None = None
+    last_seconds: float | None = None
+    loading_seconds: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        said: dict[str, Any] = {"snapshot": self.outcome}
+        for name, value in (
+            ("snapshotSeconds", self.seconds),
+            ("lastSnapshotSeconds", self.last_seconds),
+            ("loadingSecondsSince", self.loading_seconds),
+        ):
+            if value is not None:
+                said[name] = round(value, 3)
+        return said
+
+
 @dataclass(slots=True)
 class LoadReport:
     """The whole load: files, graph changes, rejects, time."""
@@ -68,6 +92,7 @@ class LoadReport:
     rejects_file: str | None = None
     fatal: str | None = None
     files_not_read: list[str] = field(default_factory=list)  # left unopened by a fatal error
+    scorecard: ScorecardSnapshot | None = None  # None: the run ended before it (fatal)
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.files)
@@ -157,6 +182,7 @@ class LoadReport:
             "rejectsFile": self.rejects_file,
             "fatal": self.fatal,
             "filesNotRead": self.files_not_read,
+            "scorecard": self.scorecard.as_json() if self.scorecard else None,
             "exitCode": self.exit_code,
         }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from caregraph.graph import scorecard
 from caregraph.graph.driver import connection, session_driver
 from caregraph.graph.errors import GraphError
 from caregraph.graph.settings import Settings
@@ -24,6 +26,13 @@ from caregraph.loaders.pipeline import Progress as Progress_
 from caregraph.loaders.pipeline import default_source
 from caregraph.loaders.pipeline import load as run_load
 from caregraph.loaders.report import LoadReport
+
+
+class Snapshot(StrEnum):
+    """``caregraph load --snapshot``: when the run keeps a snapshot of the scorecard."""
+
+    due = "due"
+    always = "always"
 
 
 def load(
@@ -80,6 +89,16 @@ def load(
             "stopped and started again); the same graph as a load of the same input.",
         ),
     ] = False,
+    snapshot: Annotated[
+        Snapshot,
+        typer.Option(
+            "--snapshot",
+            help="When the run keeps a snapshot of the scorecard (a point in each measure's "
+            "history) at its end: 'due' when the last one cost at most 5 s or a tenth of the "
+            "loading since it, 'always' at the end of this run whatever it costs (an "
+            "initial import keeps one at its end).",
+        ),
+    ] = Snapshot.due,
     per_path: Annotated[
         bool,
         typer.Option(
@@ -128,12 +147,12 @@ def load(
 
                     result = _run(
                         paths, driver, settings, name, config, batch_size, rejects, progress,
-                        strict, workers or 0,
+                        strict, workers or 0, _history(snapshot),
                     )  # fmt: skip
             else:
                 result = _run(
                     paths, driver, settings, name, config, batch_size, rejects, None, strict,
-                    workers or 0,
+                    workers or 0, _history(snapshot),
                 )  # fmt: skip
     except GraphError as e:
         typer.echo(f"error: {e}", err=True)
@@ -224,6 +243,7 @@ def _run(
     progress: Progress_ | None,
     strict: bool,
     workers: int = 0,
+    history: scorecard.HistoryBudget | None = None,
 ) -> LoadReport:
     database = connection(settings).database
     result = run_load(
@@ -239,8 +259,13 @@ def _run(
         strict=strict,
         limits=LoadLimits(),  # CAREGRAPH_LOAD_MAX_*: read here, at the edge
         workers=workers,
+        history=history,
     )
     return result
+
+
+def _history(snapshot: Snapshot) -> scorecard.HistoryBudget:
+    return scorecard.EVERY_RUN if snapshot is Snapshot.always else scorecard.HistoryBudget()
 
 
 def _print(result: LoadReport, console: Console) -> None:
@@ -275,6 +300,14 @@ def _print(result: LoadReport, console: Console) -> None:
     for rule, count in result.ambiguous.items():
         console.print(
             f"ambiguous: {count} record(s) left unlinked by {rule}: more than one target qualified"
+        )
+    said = result.scorecard
+    if said is not None and said.outcome == "deferred":
+        console.print(
+            f"scorecard snapshot deferred: the last one took {said.last_seconds:.1f} s, more "
+            f"than a tenth of the {said.loading_seconds:.1f} s of loading since it; a later "
+            "run keeps one (or load with --snapshot always). `caregraph scorecard` measures "
+            "the graph as it is now"
         )
     if result.fatal:
         console.print(f"error: {result.fatal}")

@@ -94,7 +94,10 @@ class Measure:
     key: strawberry.Private[str]
     trends: strawberry.Private[_Trends]
 
-    @strawberry.field(description="Its values at the end of the last `last` load runs.")
+    @strawberry.field(
+        description="Its values at the end of the last `last` load runs that kept a snapshot "
+        "of the scorecard (a run defers one that would cost much beside its loading)."
+    )
     async def trend(self, last: int = 10) -> list[MeasurePoint]:
         if not 1 <= last <= MAX_TREND:
             raise BadArgumentError("last", f"give 1 to {MAX_TREND}")
