@@ -1,10 +1,15 @@
 """``python -m bench.scorecard``: what the scorecard costs as the graph grows.
 
 For each size, a generated Riverside Health is loaded source by source into a Neo4j of its
-own (the pipeline snapshots the scorecard at the end of each run), then the measures are
-computed again on their own and a snapshot is written again, each timed, and the numbers of
-measure values and of snapshot nodes are counted. It prints one JSON line per size: what a
-daily feed's load pays for the scorecard at the end of its run, beside what the load took.
+own (the pipeline snapshots the scorecard at the end of each run within its budget), then the
+measures are computed again on their own and a snapshot is written again, each timed, and the
+numbers of measure values and of snapshot nodes are counted. Then two daily feeds (a few new
+patients' EHR records each, of a generated system of their own) are loaded on top: one as
+`caregraph load` does by default, the scorecard's snapshot within its budget
+(graph/scorecard.py ``HistoryBudget``), one keeping a snapshot whatever it costs
+(``--snapshot always``), each timed from the call to its return. It prints one JSON line per
+size: what a daily feed's load pays for the scorecard at the end of its run, beside what the
+load took.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from pathlib import Path
 
 from bench.database import BenchNeo4j
 from caregraph.graph import scorecard
+from caregraph.graph.scorecard import EVERY_RUN
 from caregraph.loaders.generator import generate
 from caregraph.loaders.identity import IdentityConfig
 from caregraph.loaders.pipeline import load
+
+FEED_PATIENTS = 5  # a daily feed's new patients (a day's EHR records of each)
 
 
 def measure_size(neo: BenchNeo4j, patients: int, work: Path) -> dict[str, object]:
@@ -51,6 +59,20 @@ def measure_size(neo: BenchNeo4j, patients: int, work: Path) -> dict[str, object
     records, _, _ = driver.execute_query(
         "MATCH (v:MeasureValue) RETURN count(v) AS n", database_=database
     )
+    feeds = {}
+    for name, history in (("feed", scorecard.HistoryBudget()), ("feedEveryRun", EVERY_RUN)):
+        folder = work / f"{name}-{patients}"
+        feed = generate(folder, FEED_PATIENTS, seed=patients + len(feeds) + 1, formats=("fhir",))
+        paths = [folder / p for p in feed["sources"]["ehr"]]
+        started = time.perf_counter()
+        report = load(paths, driver=driver, database=database, source="ehr", history=history)
+        said = report.scorecard.as_json() if report.scorecard else {}
+        feeds[name] = {
+            "records": report.total("read"),
+            "seconds": round(time.perf_counter() - started, 3),
+            "loadSeconds": round(report.seconds, 3),
+            **said,
+        }
     return {
         "patients": patients,
         "records": sum(r.total("read") for r in runs),
@@ -60,6 +82,7 @@ def measure_size(neo: BenchNeo4j, patients: int, work: Path) -> dict[str, object
         "snapshotSeconds": round(snapshot_s, 3),
         "measureValues": len(found),
         "snapshotNodes": int(records[0]["n"]),
+        **feeds,
     }
 
 
