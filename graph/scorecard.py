@@ -758,8 +758,9 @@ class HistoryBudget:
     """When a load run keeps a snapshot of the scorecard, its point in each measure's history.
 
     A snapshot counts every measure over the whole graph, so its cost grows with the graph and
-    not with the run: about 0.3 s at 1,000 generated patients and 17 s at 100,000
-    (docs/benchmarks.md), against a few seconds of loading for a daily feed. Paid at the end
+    not with the run: 0.35 s at 1,000 generated patients, 6.5 s at 30,000 and 22-25 s at
+    100,000 (docs/benchmarks.md, docs/scale.md), against a second or so of loading for a
+    daily feed of a few patients' records (0.12 s at 30,000 patients). Paid at the end
     of every run, it would cost such a feed several times its own load, and more as the graph
     grows. So a run keeps one when the last snapshot took at most ``free_seconds``, or at most
     ``share`` of the loading that ended since it (this run's included); otherwise it defers
