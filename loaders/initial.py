@@ -50,7 +50,7 @@ from caregraph.loaders.identity import IdentityConfig
 from caregraph.loaders.limits import LoadLimits
 from caregraph.loaders.parallel import ReadPool
 from caregraph.loaders.pipeline import BatchWritten, Pipeline, Progress, default_source
-from caregraph.loaders.report import FileReport, LoadReport
+from caregraph.loaders.report import FileReport, LoadReport, ScorecardSnapshot
 from caregraph.loaders.write_rows import OntologyView, Prepared, to_rows
 
 log = logging.getLogger(__name__)
@@ -204,25 +204,32 @@ def import_initial(
             bulk_import.stamp_link_runs(driver, database, graph, run_ids)
             seconds["linking"] = time.perf_counter() - t
             t = time.perf_counter()
-            _snapshot(driver, database, run_ids[-1])
+            # one snapshot, at the end of the last run, of the graph every run built
+            kept = _snapshot(driver, database, run_ids[-1])
             seconds["scorecard"] = time.perf_counter() - t
+            reports[-1].scorecard = ScorecardSnapshot(
+                "kept" if kept else "failed", seconds=seconds["scorecard"] if kept else None
+            )
 
     reports[-1].links = dict(linked.made)
     reports[-1].ambiguous = dict(linked.ambiguous)
     return ImportResult(reports, dict(linked.made), dict(linked.ambiguous), seconds)
 
 
-def _snapshot(driver: Driver, database: str, run_id: str) -> None:
+def _snapshot(driver: Driver, database: str, run_id: str) -> bool:
+    """The scorecard's snapshot at the end of run ``run_id``; False: it failed (logged)."""
     from neo4j.exceptions import DriverError, Neo4jError
 
     try:
         scorecard.snapshot(driver, database, run_id)
+        return True
     except (Neo4jError, DriverError) as e:
         log.warning(
             "initial import: the scorecard snapshot failed (%s); the records are loaded, and "
             "the next run's snapshot will measure them",
             type(e).__name__,
         )
+        return False
 
 
 def describe(result: ImportResult) -> dict[str, Any]:

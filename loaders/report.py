@@ -92,7 +92,9 @@ class LoadReport:
     rejects_file: str | None = None
     fatal: str | None = None
     files_not_read: list[str] = field(default_factory=list)  # left unopened by a fatal error
-    scorecard: ScorecardSnapshot | None = None  # None: the run ended before it (fatal)
+    # None: the run kept no snapshot of its own (a fatal error ended it, or it is a run of
+    # an initial import before its last, whose one snapshot covers them all)
+    scorecard: ScorecardSnapshot | None = None
 
     def total(self, name: str) -> int:
         return sum(int(getattr(f, name)) for f in self.files)

@@ -134,6 +134,9 @@ def assert_same_graph(
     assert result.records == sum(r.total("read") for r in result.reports) > 0
     # each source's report says the same, the counts of created nodes and relationships too
     assert [outcome(r) for r in result.reports] == [outcome(r) for r in reports]
+    # one snapshot of the scorecard, at the end of the last run, covering every run
+    kept = [r.scorecard.outcome if r.scorecard else None for r in result.reports]
+    assert kept == [None] * (len(kept) - 1) + ["kept"]
     with open_driver(conn) as driver:
         got = census(driver, DATABASE)
     missing_nodes = expected[0] - got[0]
