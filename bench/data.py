@@ -77,6 +77,12 @@ def _within(batch: int | None, first: int, stop: int | None) -> bool:
     return batch >= first and (stop is None or batch < stop)
 
 
+# Every measured size is generated in the bulk layout (FHIR NDJSON, DICOM JSON), the only one
+# a large size can have, so that a figure compared across sizes (a source's write cost per
+# record, bench/write_cost.py) differs by the size of the graph, not by the formats read.
+MEASURED_LAYOUT = "bulk"
+
+
 def ensure(
     root: Path,
     patients: int,
@@ -88,7 +94,9 @@ def ensure(
     """The data set for ``patients`` and ``seed`` (and layout, patients per file), generated
     unless already there."""
     out = root / f"synth-{patients}"
-    if layout != "auto" or batch_size != BATCH_SIZE:  # the benchmark's folders keep their names
+    # the benchmark's folders keep their names: a layout named that ``auto`` would pick is it
+    chosen = resolve_layout(layout, patients) == resolve_layout("auto", patients)
+    if not chosen or batch_size != BATCH_SIZE:
         out = root / f"synth-{patients}-{layout}-{batch_size}"
     manifest_path = out / "manifest.json"
     if manifest_path.exists():

@@ -122,7 +122,7 @@ def run_size(
 ) -> dict[str, Any]:
     """Everything measured at one size."""
     log(f"{n} patients: data")
-    dataset = data.ensure(args.data, n, args.seed)
+    dataset = data.ensure(args.data, n, args.seed, layout=data.MEASURED_LAYOUT)
     out: dict[str, Any] = {
         "patients": n,
         "data": {

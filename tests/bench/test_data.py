@@ -9,6 +9,7 @@ import pytest
 
 from bench import data
 from caregraph.loaders.generator import ids
+from caregraph.loaders.generator.generator import FILES_UP_TO
 
 
 def test_batches_split_the_patients_and_batch_0_has_the_directory(tmp_path: Path) -> None:
@@ -51,3 +52,19 @@ def test_a_data_set_is_reused_only_for_the_same_layout_and_batch_size(tmp_path: 
 def test_batches_need_the_bulk_layout(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="bulk"):
         data.ensure(tmp_path, 3, layout="files").batches(1)
+
+
+def test_a_layout_the_size_would_get_anyway_keeps_the_plain_folder_name(tmp_path: Path) -> None:
+    """The benchmark asks every size for the bulk layout (data.MEASURED_LAYOUT): a large size,
+    bulk by default, reuses the data set already generated under its plain name; a small
+    one gets a folder of its own beside the files layout's."""
+    big = FILES_UP_TO + 1
+    plain = tmp_path / f"synth-{big}"
+    plain.mkdir()
+    manifest = {"patients": big, "seed": 0, "layout": "bulk", "batchSize": data.BATCH_SIZE}
+    (plain / "manifest.json").write_text(json.dumps({**manifest, "sources": {}}))
+    found = data.ensure(tmp_path, big, layout=data.MEASURED_LAYOUT)
+    assert (found.path, found.generate_seconds) == (plain, None)  # reused, not generated
+    small = data.ensure(tmp_path, 6, layout=data.MEASURED_LAYOUT)
+    assert small.path.name == f"synth-6-bulk-{data.BATCH_SIZE}"
+    assert small.manifest["layout"] == "bulk"
