@@ -14,9 +14,10 @@ PACS at 10,000 patients (DICOM JSON, the writer on its own and then with the rea
 of formats as much as of graph sizes.
 
 Here every size is generated in the ``bulk`` layout and loaded as the benchmark loads it (its
-load child, into a managed Neo4j of its size, after a warm-up like its own): the figures
-differ only by the size of the graph the records are written into. It prints, and writes to ``--result``, each
-source's write cost at each size and the ratio of the largest size to the smallest.
+load child, a managed Neo4j with its settings, a warm-up like its own): the figures differ
+only by the size of the graph the records are written into. It prints, and writes to
+``--result``, each source's write cost at each size and the largest size's over the
+smallest's.
 """
 
 from __future__ import annotations
