@@ -94,7 +94,8 @@ def ensure(
     """The data set for ``patients`` and ``seed`` (and layout, patients per file), generated
     unless already there."""
     out = root / f"synth-{patients}"
-    # the benchmark's folders keep their names: a layout named that ``auto`` would pick is it
+    # the benchmark's folders keep their names: asking for the layout that ``auto`` picks for
+    # this size is asking for ``auto``
     chosen = resolve_layout(layout, patients) == resolve_layout("auto", patients)
     if not chosen or batch_size != BATCH_SIZE:
         out = root / f"synth-{patients}-{layout}-{batch_size}"
