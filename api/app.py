@@ -17,7 +17,6 @@ over its rate gets 429 (api/admission.py). Bodies are bounded before they are pa
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 import uuid
@@ -42,6 +41,7 @@ from caregraph.api.bodies import BodyLimit, refuse
 from caregraph.api.context import Context, Services
 from caregraph.api.errors import OverloadedError, RateLimitedError, ServiceUnavailableError
 from caregraph.api.mcp import Tools, build, http_caller
+from caregraph.api.process import settle_memory
 from caregraph.api.schema import schema
 from caregraph.api.settings import ApiSettings
 from caregraph.graph import keys_and_audit
@@ -49,7 +49,6 @@ from caregraph.graph.anchors import AnchorError, Anchors
 from caregraph.graph.browser import GUIDE_PATH, STYLE_PATH
 from caregraph.graph.driver import connection, open_async_driver, open_driver, ping
 from caregraph.graph.settings import Neo4jSettings, Paths, Settings
-from caregraph.ontology.model import load_ontology
 
 log = logging.getLogger("caregraph.api")
 
@@ -228,16 +227,6 @@ async def _refuse(
         headers.append((b"www-authenticate", challenge.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def settle_memory() -> None:
-    """Read the ontology now, then move everything made so far (modules, the schema, the
-    ontology's rdflib graph) out of the garbage collector's view: the collector's full
-    passes otherwise walk those million-odd objects again and again, which showed as
-    100-150 ms stalls at the 99th percentile of a traversal."""
-    load_ontology()
-    gc.collect()
-    gc.freeze()
 
 
 def flush_anchors(anchors: Anchors) -> None:

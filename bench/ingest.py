@@ -188,6 +188,7 @@ def statement_kind(query: str) -> str:
 
 
 def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> None:
+    from caregraph.api.process import settle_memory
     from caregraph.graph.driver import open_driver
     from caregraph.loaders.identity import IdentityConfig
     from caregraph.loaders.pipeline import load
@@ -198,6 +199,7 @@ def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> N
     conn = Neo4jSettings()
     onto = load_ontology()
     identity = IdentityConfig.from_file(dataset.identity)
+    settle_memory()  # as `caregraph load` does before it loads
     loads: list[SourceLoad] = []
     statements = _time_statements() if profile else None
     per_source: dict[str, dict[str, list[float]]] = {}

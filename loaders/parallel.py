@@ -24,6 +24,7 @@ one pickled ``bytes``, so the manager's process only relays bytes.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import pickle
@@ -203,6 +204,11 @@ def _validator(checks: Checks) -> Validator:
                 "record with one ontology"
             )
         found = _validators[checks] = Validator(onto, checks.cfg, checks.limits)
+        # the worker's modules and the ontology's graph live as long as it does: out of the
+        # collector's full passes, as caregraph's entry points do (api/process.py says why;
+        # that module is the API's, which a loader does not import)
+        gc.collect()
+        gc.freeze()
     return found
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from caregraph.api.process import settle_memory
 from caregraph.graph import scorecard
 from caregraph.graph.driver import connection, session_driver
 from caregraph.graph.errors import GraphError
@@ -129,6 +130,7 @@ def load(
         readers = workers if workers is not None else os.cpu_count() or 1
         _initial(settings, groups, config, batch_size, rejects, strict, readers, report, console)
         return
+    settle_memory()  # the ontology read and the start-up objects out of the collector's passes
     try:
         with session_driver(connection(settings), max_retry_time=retry_for) as driver:
             if sys.stderr.isatty():
@@ -186,6 +188,7 @@ def _initial(
         raise typer.Exit(2)
     from caregraph.graph.server import ManagedNeo4j  # local: external mode never needs it
 
+    settle_memory()  # as an incremental load does (above)
     server = ManagedNeo4j(settings.paths.neo4j_home, settings.managed)
     try:
         server.start()

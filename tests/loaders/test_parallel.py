@@ -7,6 +7,8 @@ import's own tests hold to the graph an incremental load writes."""
 from __future__ import annotations
 
 import gc
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -157,6 +159,27 @@ def test_a_worker_that_cannot_check_with_the_same_ontology_fails_the_read(tmp_pa
     with ReadPool(1) as pool, pytest.raises(RuntimeError, match="ontology's files changed"):
         for _, _, items in pool.read(files, "adt", Checks(onto.files, "not-" + onto.version)):
             list(items)
+
+
+def _frozen_around_the_validator(checks: Checks) -> tuple[int, int]:
+    """In a worker: the objects frozen before and after its validator is built."""
+    before = gc.get_freeze_count()
+    parallel._validator(checks)
+    return before, gc.get_freeze_count()
+
+
+def test_a_worker_takes_its_modules_and_ontology_out_of_the_collectors_passes() -> None:
+    """What a worker keeps for its whole life (its modules, the ontology's graph it checks
+    with) is frozen once the validator is built, as caregraph's entry points freeze theirs
+    (api/process.py)."""
+    onto = load_ontology()
+    spawn = multiprocessing.get_context("spawn")  # a new interpreter, as the pool's workers
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        before, after = pool.submit(
+            _frozen_around_the_validator, Checks(onto.files, onto.version)
+        ).result()
+    assert before == 0
+    assert after > 10_000
 
 
 def test_a_staged_graph_takes_its_file_with_it(tmp_path: Path) -> None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from neo4j import Driver
 from typer.testing import CliRunner
 
+from caregraph.api.cli import load as load_command
 from caregraph.api.cli.main import app
 from caregraph.graph.driver import open_driver
 from caregraph.graph.server import ManagedNeo4j
 from caregraph.graph.settings import Neo4jSettings
 from caregraph.loaders.generator import generate
 from caregraph.loaders.pipeline import load as run_load
+from caregraph.loaders.report import LoadReport
 from caregraph.loaders.synthea import SYNTHEA
 from tests.conftest import neo4j_env
 from tests.loaders.conftest import Load, count, fingerprint
@@ -119,6 +124,29 @@ def test_a_load_stopped_by_neo4j_going_away_completes_when_run_again(
         assert count(drv, "neo4j", "MATCH (e:Encounter) RETURN count(e)") == 900
         assert count(drv, "neo4j", "MATCH (n:Entity) RETURN count(n)") == 1500
         assert count(drv, "neo4j", "MATCH ()-[h:HAS_ENCOUNTER]->() RETURN count(h)") == 900
+
+
+def test_cli_load_takes_its_start_up_objects_out_of_the_collectors_passes(
+    clean_graph: Driver, neo4j_conn: Neo4jSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`caregraph load` freezes what it made before loading (api/process.py): the modules and
+    the ontology's graph are not walked again by every full pass of the garbage collector."""
+    good = tmp_path / "good"
+    good.mkdir()
+    write(good / "patients.csv", PATIENTS_HEADER, [patient("p1", "Ada", "Lovelace")])
+    frozen_at_start: list[int] = []
+
+    def loading(*args: Any, **kwargs: Any) -> LoadReport:
+        frozen_at_start.append(gc.get_freeze_count())
+        return run_load(*args, **kwargs)
+
+    monkeypatch.setattr(load_command, "run_load", loading)
+    gc.unfreeze()  # what this process froze before (a service's start in another test)
+    env = {**neo4j_env(neo4j_conn), "CAREGRAPH_HOME": str(tmp_path / "home")}
+    result = CliRunner().invoke(app, ["load", str(good), "--source", "ehr"], env=env)
+    assert result.exit_code == 0, result.output
+    assert len(frozen_at_start) == 1 and frozen_at_start[0] > 0
+    assert count(clean_graph, "neo4j", "MATCH (p:Patient) RETURN count(p)") == 1
 
 
 def test_cli_load_writes_the_json_report_and_exits_by_outcome(
