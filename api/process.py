@@ -5,7 +5,8 @@ caregraph process holds a large, fixed set of them from its first seconds: modul
 GraphQL schema, the format libraries' dictionaries (pydicom's, fhir.resources' models), the
 ontology's rdflib graph. None of it ever becomes garbage, so after start-up it is moved out of
 the collector's view (``gc.freeze``, made for exactly this). Done once, at an entry point
-(the service's start, ``caregraph load``), never from library code: objects frozen are never
+(the service's start, ``caregraph load``; a parse worker, a process the loader starts itself,
+freezes its own in loaders/parallel.py), never from library code: objects frozen are never
 collected, so freezing a test's or a caller's objects would keep their garbage for good.
 
 Measured (2-core Intel Xeon, 2026-12-06): a service worker's full passes showed as 100-150 ms
