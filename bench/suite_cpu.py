@@ -83,9 +83,12 @@ class Tally:
                 cpu = (int(stat[11]) + int(stat[12])) / _TICKS_PER_S  # utime, stime
                 key = (pid, stat[19])  # the start time tells a reused pid apart
                 # read each time: a process just forked shows its parent's command line
-                # until it execs its own
+                # until it execs its own; one that has ended and is not yet reaped shows none
+                # (it keeps the kind it had)
                 raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-                kind = classify([a.decode(errors="replace") for a in raw.split(b"\0") if a])
+                argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+                known = self.seen.get(key)
+                kind = classify(argv) if argv or known is None else known[0]
                 self.seen[key] = (kind, cpu)
 
     def by_kind(self) -> dict[str, dict[str, float]]:

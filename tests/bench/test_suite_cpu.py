@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench import suite_cpu
@@ -55,3 +58,23 @@ def test_a_commands_processes_and_its_childrens_cpu_are_counted(tmp_path: Path) 
     assert 2.0 - 2 * suite_cpu.SAMPLE_S <= python["cpu_s"] <= 2.5
     assert result.seconds >= 2.0
     assert result.as_json()["exit_code"] == 3
+
+
+def test_a_process_keeps_its_kind_and_cpu_once_it_has_ended_and_waits_to_be_reaped() -> None:
+    """A server a test stops or kills shows no command line between its end and its reaping:
+    it is still counted as what it was."""
+    child = subprocess.Popen([sys.executable, "-c", BUSY.format(s=0.6)])
+    try:
+        tally = suite_cpu.Tally()
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not end"
+            tally.sample(os.getpid())  # as the sampler does while the command runs
+            time.sleep(0.05)
+        assert Path(f"/proc/{child.pid}/cmdline").read_bytes() == b""  # what the tally sees
+        tally.sample(os.getpid())
+    finally:
+        child.wait()
+    [(kind, cpu)] = [v for (pid, _), v in tally.seen.items() if pid == child.pid]
+    assert kind == suite_cpu.PYTHON_CHILD
+    assert cpu >= 0.5
