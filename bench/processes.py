@@ -79,16 +79,29 @@ def process_tree(pid: int) -> list[int]:
 _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True)
+class ProcStat:
+    """What /proc/PID/stat says of a process that this bench reads."""
+
+    cpu_s: float  # user and system (fields 14 and 15)
+    started: str  # in clock ticks after boot (field 22): tells a reused pid apart
+
+
+def proc_stat(pid: int) -> ProcStat:
+    """The process's /proc/PID/stat; OSError when it is gone."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return ProcStat((int(fields[11]) + int(fields[12])) / _TICKS_PER_S, fields[19])
+
+
 def cpu_s(pid: int) -> float:
     """CPU seconds (user and system) that a process and its descendants alive now have used,
     from /proc; a process gone since is not counted, so read it around a span in which the
     tree keeps its processes (a server and its workers)."""
-    ticks = 0
+    total = 0.0
     for p in process_tree(pid):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / _TICKS_PER_S
+            total += proc_stat(p).cpu_s
+    return total
 
 
 @dataclass(frozen=True)

@@ -196,12 +196,18 @@ def _scale(by_size: Mapping[str, Any]) -> dict[str, Any]:
 def write_cost(by_size: Mapping[str, Any]) -> dict[str, Any]:
     """Per source: milliseconds of the write-side steps per record read at every size, and the
     largest size's over the smallest's (issue 17: a record costs as much at 100k as at 1k)."""
-    sizes = sorted(int(n) for n in by_size)
     ms: dict[str, dict[str, float | None]] = {}
-    for n in sizes:
+    for n in sorted(int(n) for n in by_size):
         for s in by_size[str(n)]["ingest"]["caregraph"]["by_source"]:
             per = write_ms_per_record(s.get("steps_s") or {}, s["records"])
             ms.setdefault(s["source"], {})[str(n)] = _r(per)
+    return compare_write_cost(ms)
+
+
+def compare_write_cost(ms: Mapping[str, Mapping[str, float | None]]) -> dict[str, Any]:
+    """Per source, from its ms per record by size: the largest size's over the smallest's and
+    whether that meets issue 17's target (``bench/write_cost.py`` compares its own sizes so)."""
+    sizes = sorted({int(n) for by in ms.values() for n in by})
     out: dict[str, Any] = {}
     for source, by in ms.items():
         scale = _r(ratio(by.get(str(sizes[-1])), by.get(str(sizes[0])))) if len(sizes) > 1 else None

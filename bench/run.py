@@ -53,7 +53,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per cell")
     p.add_argument("--max-requests", type=int, default=3000, help="measured requests per cell")
     p.add_argument("--limit-modes", default="create,merge", help="create and/or merge")
-    p.add_argument("--batch-size", type=int, default=500, help="caregraph's load batch size")
+    p.add_argument("--batch-size", type=int, default=LOAD_BATCH, help="caregraph's load batch size")
     p.add_argument("--heap", default="3g", help="managed Neo4j heap")
     p.add_argument("--pagecache", default="4g", help="managed Neo4j page cache")
     p.add_argument("--no-peer", action="store_true", help="skip @neo4j/graphql")
@@ -91,6 +91,7 @@ def log(message: str) -> None:
 
 
 WARM_UP_PATIENTS = 300
+LOAD_BATCH = 500  # caregraph's load batch size unless --batch-size says otherwise
 
 
 class WarmUp:

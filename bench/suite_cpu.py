@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.processes import _TICKS_PER_S, process_tree
+from bench.processes import proc_stat, process_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_S = 0.5
@@ -79,9 +79,8 @@ class Tally:
     def sample(self, root: int) -> None:
         for pid in process_tree(root):
             with contextlib.suppress(OSError, ValueError, IndexError):
-                stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-                cpu = (int(stat[11]) + int(stat[12])) / _TICKS_PER_S  # utime, stime
-                key = (pid, stat[19])  # the start time tells a reused pid apart
+                stat = proc_stat(pid)
+                key = (pid, stat.started)  # the start time tells a reused pid apart
                 # read each time: a process just forked shows its parent's command line
                 # until it execs its own; one that has ended and is not yet reaped shows none
                 # (it keeps the kind it had)
@@ -89,7 +88,7 @@ class Tally:
                 argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
                 known = self.seen.get(key)
                 kind = classify(argv) if argv or known is None else known[0]
-                self.seen[key] = (kind, cpu)
+                self.seen[key] = (kind, stat.cpu_s)
 
     def by_kind(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {}

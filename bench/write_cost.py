@@ -31,57 +31,34 @@ from typing import Any
 from bench import data, ingest
 from bench.database import BenchNeo4j
 from bench.machine import describe
-from bench.report import TARGETS
+from bench.report import TARGETS, compare_write_cost
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUT = data.MEASURED_LAYOUT
 
 
 def measure(sizes: list[int], root: Path, work: Path, seed: int = 0) -> dict[str, Any]:
-    """Each size loaded into an empty, warmed server; the write cost per record by source."""
+    """Each size loaded into an empty server warmed as ``make bench`` warms it; the write cost
+    per record by source, compared as ``make bench`` compares it."""
+    from bench.run import LOAD_BATCH, WarmUp  # local: bench.run imports most of the bench
+
+    warm = WarmUp(argparse.Namespace(data=root, seed=seed, batch_size=LOAD_BATCH), work)
     neo = BenchNeo4j(work / "neo4j")
     neo.start()
     try:
         machine = describe(neo.version(), f"heap {neo.heap}, page cache {neo.pagecache}", {})
-        by_size: dict[str, dict[str, float | None]] = {}
+        ms: dict[str, dict[str, float | None]] = {}
         for n in sizes:
             dataset = data.ensure(root, n, seed, layout=LAYOUT)
             neo.empty()
-            _warm(neo, root, seed, work)
-            loaded = ingest.load_caregraph(dataset, neo.connection(), work)
-            by_size[str(n)] = {
-                s.source: _round(ingest.write_ms_per_record(s.steps, s.read))
-                for s in loaded.sources
-            }
+            warm(neo)
+            loaded = ingest.load_caregraph(dataset, neo.connection(), work, batch_size=LOAD_BATCH)
+            for s in loaded.sources:
+                per = ingest.write_ms_per_record(s.steps, s.read)
+                ms.setdefault(s.source, {})[str(n)] = None if per is None else round(per, 3)
     finally:
         neo.stop()
-    return {"layout": LAYOUT, "machine": machine, "write_ms_per_record": by_size,
-            "ratio_largest_to_smallest": ratios(by_size)}  # fmt: skip
-
-
-def ratios(by_size: dict[str, dict[str, float | None]]) -> dict[str, float | None]:
-    """Each source's cost at the largest size over its cost at the smallest."""
-    sizes = sorted(by_size, key=int)
-    small, large = by_size[sizes[0]], by_size[sizes[-1]]
-    out: dict[str, float | None] = {}
-    for source, cost in small.items():
-        other = large.get(source)
-        out[source] = round(other / cost, 3) if cost and other is not None else None
-    return out
-
-
-def _warm(neo: BenchNeo4j, root: Path, seed: int, work: Path) -> None:
-    """As ``bench/run.py`` warms Neo4j before a measured load: a small data set loaded and
-    deleted, so the measured load does not pay a cold JVM's planning and compiling."""
-    from bench.run import WARM_UP_PATIENTS  # local: bench.run imports most of the bench
-
-    warm = data.ensure(root, WARM_UP_PATIENTS, seed, layout=LAYOUT)
-    ingest.load_caregraph(warm, neo.connection(), work)
-    neo.delete_data()
-
-
-def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, 3)
+    return {"layout": LAYOUT, "machine": machine, "by_source": compare_write_cost(ms)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     result["target"] = TARGETS["write_cost_scale"]
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result["write_ms_per_record"]))
-    print(json.dumps(result["ratio_largest_to_smallest"]))
+    for source, cost in result["by_source"].items():
+        print(source, json.dumps(cost["ms_per_record_by_size"]), cost["ratio_largest_to_smallest"])
     return 0
 
 
