@@ -111,7 +111,7 @@ async def _measure(
 
 
 def _median_round(rows: list[tuple[float, float | None]]) -> dict[str, float | None]:
-    wall, cpu = sorted(rows)[len(rows) // 2]  # the round of the median wall time
+    wall, cpu = sorted(rows, key=lambda row: row[0])[len(rows) // 2]  # the median wall's round
     return {"wall_ms": round(wall, 3), "neo4j_cpu_ms": None if cpu is None else round(cpu, 3)}
 
 
