@@ -96,8 +96,10 @@ class CaregraphLoad:
     sources: list[SourceLoad]
     maxrss_mb: float
     wall_seconds: float  # the child's whole life, imports and ontology included
-    cpu_seconds: float = 0.0  # the child's own CPU (user + system): the rest is waiting
+    # the child's CPU (user + system), its parse workers' included: the rest is waiting
+    cpu_seconds: float = 0.0
     neo4j_cpu_seconds: float | None = None  # Neo4j's CPU meanwhile (None: not measured)
+    workers_maxrss_mb: float | None = None  # the largest parse worker's peak (None: no worker)
 
     @property
     def seconds(self) -> float:
@@ -187,7 +189,9 @@ def statement_kind(query: str) -> str:
     return query[:40]
 
 
-def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> None:
+def _child(
+    data: Path, result: Path, profile: Path | None, batch_size: int, workers: int | None = None
+) -> None:
     from caregraph.api.process import settle_memory
     from caregraph.graph.driver import open_driver
     from caregraph.loaders.identity import IdentityConfig
@@ -210,7 +214,7 @@ def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> N
                 profiler.enable()
             report = load(
                 paths, driver=driver, database=conn.database, source=name, onto=onto,
-                identity=identity, batch_size=batch_size,
+                identity=identity, batch_size=batch_size, workers=workers,
                 overlap=profiler is None,  # cProfile sees one thread: profile the stages in it
             )  # fmt: skip
             if profiler and profile:
@@ -230,12 +234,14 @@ def _child(data: Path, result: Path, profile: Path | None, batch_size: int) -> N
                 )
             )  # fmt: skip
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    workers_usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pools closed: waited for
     result.write_text(
         json.dumps(
             {
                 "sources": [asdict(s) for s in loads],
                 "maxrss_mb": usage.ru_maxrss / 1024,  # kB on Linux
-                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "workers_maxrss_mb": workers_usage.ru_maxrss / 1024 or None,
+                "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in (usage, workers_usage)),
             },
             indent=2,
         )
@@ -258,6 +264,7 @@ def load_caregraph(
     batch_size: int = 500,
     timeout_s: float = 24 * 3600,
     neo4j_pid: int | None = None,
+    workers: int | None = None,
 ) -> CaregraphLoad:
     """Load every source of the data set with caregraph's pipeline, in a child process;
     ``neo4j_pid``: the server's process, whose CPU during the load is measured too."""
@@ -265,6 +272,8 @@ def load_caregraph(
     result.unlink(missing_ok=True)
     args = [sys.executable, "-m", "bench.ingest", "--data", str(dataset.path),
             "--result", str(result), "--batch-size", str(batch_size)]  # fmt: skip
+    if workers is not None:
+        args += ["--workers", str(workers)]
     if profile:
         args += ["--profile", str(profile)]
     log = work / "logs" / f"caregraph-load-{dataset.patients}.log"
@@ -288,6 +297,7 @@ def load_caregraph(
         wall,
         data.get("cpu_seconds", 0.0),
         neo4j_used,
+        data.get("workers_maxrss_mb"),
     )
 
 
@@ -590,6 +600,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", type=Path)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument(
+        "--workers",
+        type=int,
+        help="parse processes of the load (0: in-process; default: as `caregraph load` "
+        "chooses, loaders.parallel.auto_workers)",
+    )
+    parser.add_argument(
         "--compare-initial",
         type=int,
         metavar="PATIENTS",
@@ -608,7 +624,7 @@ def main(argv: list[str] | None = None) -> None:
         args.result.write_text(json.dumps({"patients": args.compare_initial, **figures}, indent=2))
         print(json.dumps(figures))
         return
-    _child(args.data, args.result, args.profile, args.batch_size)
+    _child(args.data, args.result, args.profile, args.batch_size, args.workers)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ def ingest_figures(
             "records_per_s": _r(cg.records / cg.seconds, 1),
             "elements_per_s": _r(cg_eps, 1),
             "peak_memory_mb": _r(cg.maxrss_mb, 1),
+            "workers_peak_memory_mb": _r(cg.workers_maxrss_mb, 1),
             "process_wall_seconds": _r(cg.wall_seconds),
             "process_cpu_seconds": _r(cg.cpu_seconds),
             "neo4j_cpu_seconds": _r(cg.neo4j_cpu_seconds),
@@ -510,10 +511,11 @@ def _ingest_cpu_md(doc: Mapping[str, Any]) -> list[str]:
         return []
     return [
         "",
-        "Where a load's time goes, in CPU seconds: caregraph's loading process (one process, "
-        "no parse workers) and Neo4j during the whole `caregraph load`, against Neo4j "
-        "during the MERGE limit's writes of the same graph. Two cores: a load whose two "
-        "processes' CPU adds up to less than twice its wall time leaves a core idle.",
+        "Where a load's time goes, in CPU seconds: caregraph's loading process with its "
+        "parse workers (as many as `caregraph load` chooses: loaders.parallel.auto_workers) "
+        "and Neo4j during the whole `caregraph load`, against Neo4j during the MERGE "
+        "limit's writes of the same graph. Two cores: a load whose processes' CPU adds up "
+        "to less than twice its wall time leaves a core idle.",
         "",
         "| patients | caregraph load wall s | its process CPU s | Neo4j CPU s | MERGE limit s | "
         "its Neo4j CPU s |",

@@ -50,6 +50,9 @@ CHUNK = 200  # items per message: large enough that a message's cost is small be
 # A file under this size comes back whole, as its task's result: a stream's queue costs a few
 # round trips to the manager, which for a FHIR Bundle of a few records cost more than reading it
 STREAM_BYTES = 1 << 18
+# An incremental load reads in one worker when its input holds at least this much in files of
+# STREAM_BYTES or more (auto_workers); smaller inputs, and folders of small files, in-process.
+AUTO_MIN_BYTES = 8 << 20
 WORKER_NICENESS = 5  # how much lower the workers' priority is than the loading process's
 _POLL_S = 1.0  # how often a wait for a chunk checks that its worker is still alive
 
@@ -64,6 +67,24 @@ class Checks:
     ontology_version: str
     cfg: RowSettings = field(default_factory=RowSettings)
     limits: LoadLimits = field(default_factory=LoadLimits)
+
+
+def auto_workers(files: Sequence[Path], cores: int | None = None) -> int:
+    """The parse workers an incremental load uses unless told: one, when the machine has a
+    core for it and the input holds at least AUTO_MIN_BYTES in files of STREAM_BYTES or more;
+    else none (read in the loading process).
+
+    Why, measured with ``bench/ingest.py`` on 2 cores (docs/scale.md): a worker is a spawned
+    process that costs 2-3 s to start (Python, the loaders, the ontology), and a file under
+    STREAM_BYTES costs it a round trip. At 10,000 patients (six sources of 9.5-97 MiB in files
+    of 1-2 MiB) one worker took the load from 751 to 1,027 records/s, and two gave no more
+    (1,024: the ordered stream and Neo4j are then the bound); at 1,000 patients (sources of
+    1-11 MiB, the EHR's 1,006 Bundles of 11 KiB each) a worker per source made the load
+    slower, 47.8 s against 36.5 s."""
+    if (cores if cores is not None else os.cpu_count() or 1) < 2:
+        return 0
+    streamed = sum(size for size in map(_size, files) if size >= STREAM_BYTES)
+    return 1 if streamed >= AUTO_MIN_BYTES else 0
 
 
 class ReadPool:

@@ -39,7 +39,7 @@ from caregraph.loaders import registry
 from caregraph.loaders.checking import Validator
 from caregraph.loaders.identity import IdentityConfig, Resolution, Resolver
 from caregraph.loaders.limits import LoadLimits
-from caregraph.loaders.parallel import Checked, Checks, ReadPool
+from caregraph.loaders.parallel import Checked, Checks, ReadPool, auto_workers
 from caregraph.loaders.records import Record, Rejected, Skipped, SourceRef
 from caregraph.loaders.report import FileReport, LoadReport, ScorecardSnapshot
 from caregraph.loaders.write_rows import OntologyView, Prepared, RowSettings, to_rows
@@ -66,8 +66,9 @@ class Pipeline:
     # Files parsed, mapped and checked in this many worker processes (0: in this process). A
     # loader and the checks are pure functions of a file and its records, so any process can
     # run them; the items come back in file order, streamed (loaders/parallel.py), and what
-    # must see them in order (identity, linking, writing) stays one stream here.
-    workers: int = 0
+    # must see them in order (identity, linking, writing) stays one stream here. None: as
+    # many as the input pays for (loaders.parallel.auto_workers).
+    workers: int | None = 0
     pool: ReadPool | None = None  # a pool that outlives this load (several loads share it)
     # when the run keeps a snapshot of the scorecard at its end (graph/scorecard.py)
     history: scorecard.HistoryBudget = field(default_factory=scorecard.HistoryBudget)
@@ -102,7 +103,7 @@ class Pipeline:
         self._begin(self.run_props())
         files = list(expand(paths))
         opened = 0
-        pool = self._read_pool(len(files))
+        pool = self._read_pool(files)
         try:
             read_all = (
                 pool.read(files, self.source, self._checks())
@@ -155,13 +156,14 @@ class Pipeline:
             )
         return self.report
 
-    def _read_pool(self, files: int) -> ReadPool | None:
+    def _read_pool(self, files: Sequence[Path]) -> ReadPool | None:
         """The worker processes that read this load's files; None: read here."""
         if self.pool is not None:
             return self.pool
-        if self.workers < 1 or files < 1:
+        workers = auto_workers(files) if self.workers is None else self.workers
+        if workers < 1 or not files:
             return None
-        return ReadPool(self.workers)
+        return ReadPool(workers)
 
     def _checks(self) -> Checks | None:
         """What workers need to check records as this process would; None (they read only,
@@ -424,11 +426,12 @@ def load(
     overlap: bool = True,
     strict: bool = False,
     limits: LoadLimits | None = None,
-    workers: int = 0,
+    workers: int | None = 0,
     history: scorecard.HistoryBudget | None = None,
 ) -> LoadReport:
     """Load files and folders as one source system; return the report. ``workers``: parse
-    files in that many processes (0: in this one). ``history``: when the run keeps a snapshot
+    files in that many processes (0: in this one; None: as many as the input pays for,
+    :func:`~caregraph.loaders.parallel.auto_workers`). ``history``: when the run keeps a snapshot
     of the scorecard (default: within :class:`~caregraph.graph.scorecard.HistoryBudget`)."""
     if onto is None:
         from caregraph.ontology.model import load_ontology

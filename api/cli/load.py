@@ -62,8 +62,10 @@ def load(
             min=0,
             max=64,
             help="Read and check files in this many worker processes (0: in the loading "
-            "process). Default: 0 for a load (Neo4j needs the cores); one per core with "
-            "--initial (Neo4j is idle while the files are read).",
+            "process). Default: for a load, one when the input holds 8 MiB or more in files "
+            "of 256 KiB or more and the machine has two cores or more, else 0 (a worker "
+            "costs seconds to start); one per core with --initial (Neo4j is idle while the "
+            "files are read).",
         ),
     ] = None,
     strict: Annotated[
@@ -149,12 +151,12 @@ def load(
 
                     result = _run(
                         paths, driver, settings, name, config, batch_size, rejects, progress,
-                        strict, workers or 0, _history(snapshot),
+                        strict, workers, _history(snapshot),
                     )  # fmt: skip
             else:
                 result = _run(
                     paths, driver, settings, name, config, batch_size, rejects, None, strict,
-                    workers or 0, _history(snapshot),
+                    workers, _history(snapshot),
                 )  # fmt: skip
     except GraphError as e:
         typer.echo(f"error: {e}", err=True)
@@ -245,7 +247,7 @@ def _run(
     rejects: Path,
     progress: Progress_ | None,
     strict: bool,
-    workers: int = 0,
+    workers: int | None = 0,
     history: scorecard.HistoryBudget | None = None,
 ) -> LoadReport:
     database = connection(settings).database

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from caregraph.graph import staging
 from caregraph.graph.staging import StagedGraph
 from caregraph.loaders import parallel
+from caregraph.loaders import pipeline as pipeline_module
 from caregraph.loaders.generator import generate
 from caregraph.loaders.identity import IdentityConfig
 from caregraph.loaders.initial import StagedPipeline
@@ -196,3 +198,71 @@ def test_a_staged_graph_takes_its_file_with_it(tmp_path: Path) -> None:
     del dropped
     gc.collect()
     assert not (tmp_path / "dropped").exists()
+
+
+def sized(folder: Path, files: int, size: int) -> list[Path]:
+    """``files`` files of ``size`` bytes (sparse: only their sizes are read)."""
+    folder.mkdir()
+    made = []
+    for i in range(files):
+        path = folder / f"part-{i:04d}.x12"
+        path.touch()
+        os.truncate(path, size)
+        made.append(path)
+    return made
+
+
+def test_a_load_takes_a_worker_only_where_the_input_pays_for_its_start(tmp_path: Path) -> None:
+    big = sized(tmp_path / "big", 9, 1 << 20)  # 9 MiB in files of 1 MiB: streamed
+    bundles = sized(tmp_path / "bundles", 800, 12 << 10)  # 9.4 MiB of small files
+    one = sized(tmp_path / "one", 1, 4 << 20)  # one 4 MiB file
+    assert parallel.auto_workers(big, cores=2) == 1
+    assert parallel.auto_workers(big, cores=16) == 1  # the ordered writer is the bound
+    assert parallel.auto_workers(big, cores=1) == 0  # no core of its own
+    assert parallel.auto_workers(bundles, cores=2) == 0  # a round trip per small file
+    assert parallel.auto_workers(one, cores=2) == 0  # too little to pay back a start
+    assert parallel.auto_workers([*one, *big], cores=2) == 1
+    assert parallel.auto_workers([tmp_path / "gone.x12"], cores=2) == 0
+
+
+def test_a_load_left_to_choose_reads_in_the_worker_it_chose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``workers=None`` (`caregraph load` without --workers): the pipeline reads through a
+    pool of the size auto_workers gives, or in its own process, with the same report."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: auto_workers reads in the loading process")
+    manifest = generate(tmp_path / "data", 4, seed=2, formats=("hl7v2",))
+    (name, paths), *_ = [
+        (name, [tmp_path / "data" / p for p in paths])
+        for name, paths in manifest["sources"].items()
+    ]
+    made: list[int] = []
+
+    class Counted(ReadPool):
+        def __init__(self, workers: int, **kwargs: Any) -> None:
+            made.append(workers)
+            super().__init__(workers, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "ReadPool", Counted)
+    monkeypatch.setattr(parallel, "STREAM_BYTES", 1)  # every file counts as a streamed one
+    reports = []
+    for least in (1 << 40, 1):  # more than the input holds, then any input
+        monkeypatch.setattr(parallel, "AUTO_MIN_BYTES", least)
+        reports.append(comparable(staged_run(name, paths, tmp_path / f"graph-{least}")))
+    assert made == [1]
+    assert reports[0] == reports[1]
+    assert reports[0]["totals"]["written"] > 0
+
+
+def staged_run(name: str, paths: list[Path], folder: Path) -> LoadReport:
+    """One source through the pipeline into a staged graph, workers left to the pipeline."""
+    with StagedGraph(folder) as graph:
+        return StagedPipeline(
+            driver=None,  # type: ignore[arg-type]  # the staged graph takes every write
+            database="neo4j",
+            onto=load_ontology(),
+            source=name,
+            graph=graph,
+            workers=None,
+        ).run(paths)
