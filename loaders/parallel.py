@@ -29,21 +29,20 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.managers import SyncManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from caregraph.loaders.checking import Validator
 from caregraph.loaders.limits import LoadLimits
 from caregraph.loaders.records import Item, Record
 from caregraph.loaders.registry import read
 from caregraph.loaders.write_rows import Prepared, RowSettings
-
-if TYPE_CHECKING:
-    from multiprocessing.managers import SyncManager
 
 Checked = Item | Prepared  # what a worker sends back: a record arrives checked
 CHUNK = 200  # items per message: large enough that a message's cost is small beside its items'
@@ -108,9 +107,10 @@ class ReadPool:
         """Each file with its format (None: not one caregraph reads) and its items, in the
         order given; a file's items must be consumed before the next file is asked for."""
         if self._manager is None or self._pool is None:
-            self._manager = self._ctx.Manager()
+            self._manager = SyncManager(ctx=self._ctx)
+            self._manager.start(_leave_interrupts_to_the_loader)
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=self._ctx, initializer=_yield_to_the_writer
+                self.workers, mp_context=self._ctx, initializer=_start_worker
             )
         manager, pool = self._manager, self._pool
         waiting: deque[tuple[Path, Any, Future[Any], int]] = deque()
@@ -201,6 +201,19 @@ class _Stream:
 
 
 # -- in the worker process -------------------------------------------------------------------
+def _leave_interrupts_to_the_loader() -> None:
+    """Ctrl-C is the loading process's to act on: a terminal sends SIGINT to the whole
+    process group, and a worker or the manager that took it would die mid-file with a
+    traceback of its own, while the loading process stops the pool in order (its ``close``:
+    the batch being written is committed, the files not begun are dropped)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _start_worker() -> None:
+    _leave_interrupts_to_the_loader()
+    _yield_to_the_writer()
+
+
 def _yield_to_the_writer() -> None:
     """Lower this worker's priority: the loading process is the one ordered stream every record
     goes through, so when the cores are all busy it should be the one that runs (with two

@@ -161,6 +161,14 @@ def load(
     except GraphError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e
+    except KeyboardInterrupt:
+        typer.echo(
+            "interrupted: the batches written before stay (each is one transaction), the "
+            "one being written was finished first; run the same load again to complete it "
+            "(what is already loaded is skipped as unchanged)",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     _print(result, console)
     if report:
         result.write_json(report)

@@ -1,15 +1,27 @@
-"""`caregraph load --initial`: what it refuses before touching any server, and an import."""
+"""`caregraph load`: Ctrl-C during a load with a parse worker; `--initial`: what it refuses
+before touching any server, and an import."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+from neo4j import Driver
 from typer.testing import CliRunner
 
 from caregraph.api.cli.main import app
 from caregraph.graph.driver import open_driver
 from caregraph.graph.server import DATABASE, ManagedNeo4j
+from caregraph.graph.settings import Neo4jSettings
 from caregraph.loaders.generator import generate
+from tests.conftest import neo4j_env
+
+HANG_S = 180.0  # hang detectors, not speed measurements: a busy 2-core machine is slow
 
 
 def test_initial_refuses_an_external_server(tmp_path: Path) -> None:
@@ -54,3 +66,76 @@ def test_initial_imports_each_path_as_its_own_source(
         )
     assert [r["s"] for r in records] == [Path(p).stem for p in paths]  # a file: its stem
     assert patients[0]["n"] >= 3
+
+
+def _spawned(parent: int) -> list[int]:
+    """The processes multiprocessing spawned under ``parent``: its pool's worker and manager."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            spawned = b"spawn_main" in (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if ppid == parent and spawned:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _written(driver: Driver, database: str) -> int:
+    records, _, _ = driver.execute_query(
+        "MATCH (s:SourceRecord) RETURN count(s) AS n", database_=database
+    )
+    return int(records[0]["n"])
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_ctrl_c_stops_a_load_and_its_worker_cleanly_and_the_load_runs_again(
+    clean_graph: Driver, neo4j_conn: Neo4jSettings, tmp_path: Path
+) -> None:
+    """Ctrl-C in a terminal sends SIGINT to the load's whole process group, its parse worker
+    and the pool's manager included: the load says what was kept and what to do, no process
+    prints a traceback or stays behind, and running the same load again completes it."""
+    generate(tmp_path / "data", 40, seed=3, formats=("hl7v2",))
+    data = str(tmp_path / "data" / "hl7v2")
+    env = {**os.environ, **neo4j_env(neo4j_conn), "CAREGRAPH_HOME": str(tmp_path / "home")}
+    exe = str(Path(sys.executable).with_name("caregraph"))
+    load = [exe, "load", "--workers", "1", "--batch-size", "25", data]
+    proc = subprocess.Popen(
+        load, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + HANG_S
+    # mid-load: the worker is reading (a first batch of its records is written) and more are
+    # to come (small batches, each its own transaction)
+    while not _written(clean_graph, neo4j_conn.database) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the load wrote nothing"
+        time.sleep(0.05)
+    assert proc.poll() is None, "the load ended before it could be interrupted"
+    assert len(_spawned(proc.pid)) == 2  # its worker and the pool's manager
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=HANG_S)
+    said = err.decode(errors="replace")
+    assert proc.returncode == 2, said
+    assert "interrupted: the batches written before stay" in said
+    assert "run the same load again" in said
+    assert "Traceback" not in said  # the worker and the manager left Ctrl-C to the load
+    while _group_alive(proc.pid):  # the worker and the manager go with the load
+        assert time.monotonic() < deadline, "a process of the load stayed behind"
+        time.sleep(0.1)
+
+    report = tmp_path / "report.json"
+    interrupted = _written(clean_graph, neo4j_conn.database)
+    again = subprocess.run([*load, "--report", str(report)], env=env, capture_output=True)
+    assert again.returncode == 0, again.stderr.decode(errors="replace")
+    third = subprocess.run([*load, "--report", str(report)], env=env, capture_output=True)
+    assert third.returncode == 0, third.stderr.decode(errors="replace")
+    totals = json.loads(report.read_text())["totals"]
+    assert totals["unchanged"] == totals["written"] > 0  # the second run completed it
+    assert 0 < interrupted < _written(clean_graph, neo4j_conn.database)  # stopped part-way
