@@ -214,8 +214,9 @@ def _child(
                 profiler.enable()
             report = load(
                 paths, driver=driver, database=conn.database, source=name, onto=onto,
-                identity=identity, batch_size=batch_size, workers=workers,
-                overlap=profiler is None,  # cProfile sees one thread: profile the stages in it
+                identity=identity, batch_size=batch_size,
+                # cProfile sees one thread of one process: profile the stages in it
+                workers=0 if profiler else workers, overlap=profiler is None,
             )  # fmt: skip
             if profiler and profile:
                 profiler.disable()
