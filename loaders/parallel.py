@@ -79,7 +79,8 @@ def auto_workers(files: Sequence[Path], cores: int | None = None) -> int:
     of 1-2 MiB) one worker took the load from 751 to 1,027 records/s, and two gave no more
     (1,024: the ordered stream and Neo4j are then the bound); at 1,000 patients (sources of
     1-11 MiB, the EHR's 1,006 Bundles of 11 KiB each) a worker per source made the load
-    slower, 47.8 s against 36.5 s."""
+    slower in that run, 47.8 s against 36.5 s (part of which may be Neo4j planning the
+    linking rules again on a young graph, which moves such a load by seconds run to run)."""
     if (cores if cores is not None else os.cpu_count() or 1) < 2:
         return 0
     streamed = sum(size for size in map(_size, files) if size >= STREAM_BYTES)
