@@ -106,14 +106,18 @@ def test_ctrl_c_stops_a_load_and_its_worker_cleanly_and_the_load_runs_again(
     generate(tmp_path / "data", 40, seed=3, formats=("hl7v2",))
     data = str(tmp_path / "data" / "hl7v2")
     env = {**os.environ, **neo4j_env(neo4j_conn), "CAREGRAPH_HOME": str(tmp_path / "home")}
-    exe = str(Path(sys.executable).with_name("caregraph"))
-    load = [exe, "load", "--workers", "1", "--batch-size", "25", data]
+    load = [str(Path(sys.executable).with_name("caregraph")), "load", "--workers", "1", data]
+    # one record per batch, each its own transaction with its identity step and linking
+    # rules: after the first, seconds of work are left to interrupt, however busy the machine
     proc = subprocess.Popen(
-        load, env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [*load, "--batch-size", "1"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + HANG_S
-    # mid-load: the worker is reading (a first batch of its records is written) and more are
-    # to come (small batches, each its own transaction)
+    # mid-load: the worker is reading (the first record is written) and more are to come
     while not _written(clean_graph, neo4j_conn.database) and proc.poll() is None:
         assert time.monotonic() < deadline, "the load wrote nothing"
         time.sleep(0.05)
