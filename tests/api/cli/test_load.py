@@ -82,6 +82,13 @@ def _spawned(parent: int) -> list[int]:
     return found
 
 
+def _as_in_a_terminal() -> None:
+    """In the child, before it runs the load: SIGINT acted on, as in a terminal. A suite
+    started in the background by a non-interactive shell (as CI may start it) ignores SIGINT,
+    every child inherits that, and Python then never turns SIGINT into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _written(driver: Driver, database: str) -> int:
     records, _, _ = driver.execute_query(
         "MATCH (s:SourceRecord) RETURN count(s) AS n", database_=database
@@ -113,6 +120,7 @@ def test_ctrl_c_stops_a_load_and_its_worker_cleanly_and_the_load_runs_again(
         [*load, "--batch-size", "1"],
         env=env,
         start_new_session=True,
+        preexec_fn=_as_in_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
