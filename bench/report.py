@@ -517,7 +517,7 @@ def _ingest_cpu_md(doc: Mapping[str, Any]) -> list[str]:
         "limit's writes of the same graph. Two cores: a load whose processes' CPU adds up "
         "to less than twice its wall time leaves a core idle.",
         "",
-        "| patients | caregraph load wall s | its process CPU s | Neo4j CPU s | MERGE limit s | "
+        "| patients | caregraph load wall s | its processes' CPU s | Neo4j CPU s | MERGE limit s | "
         "its Neo4j CPU s |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
         *rows,

@@ -34,10 +34,14 @@ Sources = list[tuple[str, list[Path]]]
 
 
 def stage(
-    sources: Sources, identity: IdentityConfig, pool: ReadPool | None, folder: Path
+    sources: Sources,
+    identity: IdentityConfig,
+    pool: ReadPool | None,
+    folder: Path,
+    workers: int | None = 0,
 ) -> tuple[list[dict[str, Any]], StagedGraph]:
     """Each source's report (what differs by run left out) and the staged graph (its file
-    in ``folder``)."""
+    in ``folder``); ``workers`` as the pipeline's, when no ``pool`` is given."""
     onto = load_ontology()
     graph = StagedGraph(folder)
     reports = []
@@ -50,6 +54,7 @@ def stage(
             identity=identity,
             graph=graph,
             pool=pool,
+            workers=workers,
         )
         reports.append(comparable(pipeline.run(paths)))
     return reports, graph
@@ -249,20 +254,9 @@ def test_a_load_left_to_choose_reads_in_the_worker_it_chose(
     reports = []
     for least in (1 << 40, 1):  # more than the input holds, then any input
         monkeypatch.setattr(parallel, "AUTO_MIN_BYTES", least)
-        reports.append(comparable(staged_run(name, paths, tmp_path / f"graph-{least}")))
+        said, graph = stage([(name, paths)], IdentityConfig(), None, tmp_path / f"{least}", None)
+        graph.close()
+        reports.append(said[0])
     assert made == [1]
     assert reports[0] == reports[1]
     assert reports[0]["totals"]["written"] > 0
-
-
-def staged_run(name: str, paths: list[Path], folder: Path) -> LoadReport:
-    """One source through the pipeline into a staged graph, workers left to the pipeline."""
-    with StagedGraph(folder) as graph:
-        return StagedPipeline(
-            driver=None,  # type: ignore[arg-type]  # the staged graph takes every write
-            database="neo4j",
-            onto=load_ontology(),
-            source=name,
-            graph=graph,
-            workers=None,
-        ).run(paths)
